@@ -1,0 +1,3 @@
+from clusterdrop.cli import run
+
+run()

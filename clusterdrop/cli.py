@@ -1,0 +1,274 @@
+"""The `clusterdrop` command line.
+
+Exit codes everywhere: 0 success; 1 the input or the outcome is wrong (invalid spec,
+unsupported field, failed deployment); 2 usage or I/O error, or an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from clusterdrop import __version__
+from clusterdrop.errors import Problem, SpecInvalid, UnsupportedFields
+from clusterdrop.spec import eksctl
+from clusterdrop.spec.loader import MAX_BYTES, LoadError, load
+from clusterdrop.spec.source import load_spec
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+class InputUnreadable(Exception):
+    """A file could not be read (missing, a directory, no permission)."""
+
+
+def _read(name: str) -> bytes:
+    try:
+        if name == "-":
+            return sys.stdin.buffer.read(MAX_BYTES + 1)
+        with Path(name).open("rb") as handle:
+            return handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputUnreadable(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def _display(name: str) -> str:
+    return "<stdin>" if name == "-" else name
+
+
+def _problem_line(source: str, problem: Problem) -> str:
+    where = f"{source}:{problem.line}:{problem.column}" if problem.line is not None else source
+    return f"  {where}: {problem.path or '(document)'}: {problem.message}"
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    results: list[dict[str, Any]] = []
+    status = EXIT_OK
+    for name in args.files:
+        source = _display(name)
+        try:
+            loaded = load_spec(_read(name))
+        except InputUnreadable as exc:
+            err.write(f"clusterdrop: {exc}\n")
+            return EXIT_USAGE
+        except LoadError as exc:
+            problems = [Problem("", exc.message, exc.line, exc.column)]
+            results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in problems]})
+            status = EXIT_INVALID
+            continue
+        except (SpecInvalid, UnsupportedFields) as exc:
+            results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in exc.problems]})
+            status = EXIT_INVALID
+            continue
+        cluster = loaded.cluster
+        spec = cluster.spec
+        results.append(
+            {
+                "file": source,
+                "valid": True,
+                "format": loaded.source_format,
+                "cluster": cluster.metadata.name,
+                "kubernetesVersion": spec.kubernetes_version,
+                "cni": spec.cni.name,
+                "nodeGroups": len(spec.node_groups),
+                "nodes": sum(g.desired_size for g in spec.node_groups),
+                "notes": loaded.notes,
+                "errors": [],
+            }
+        )
+    if args.json:
+        out.write(json.dumps({"files": results}, indent=2) + "\n")
+        return status
+    for result in results:
+        if result["valid"]:
+            out.write(
+                f"{result['file']}: valid — cluster {result['cluster']}, Kubernetes "
+                f"{result['kubernetesVersion']}, {result['cni']}, {result['nodeGroups']} node group(s), "
+                f"{result['nodes']} node(s)" + (" (from eksctl)" if result["format"] == "eksctl" else "") + "\n"
+            )
+            continue
+        errors = result["errors"]
+        out.write(f"{result['file']}: {len(errors)} problem{'s' if len(errors) != 1 else ''}\n")
+        for e in errors:
+            out.write(_problem_line(result["file"], Problem(**e)) + "\n")
+    return status
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.spec.schema import json_schema
+
+    out.write(json.dumps(json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+# --- convert --------------------------------------------------------------------------------
+
+
+def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    source = _display(args.file)
+    try:
+        doc = load(_read(args.file))
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    except LoadError as exc:
+        err.write(f"{source}: {exc}\n")
+        return EXIT_INVALID
+    if not eksctl.is_eksctl(doc.data):
+        err.write(f"{source}: not an eksctl ClusterConfig (apiVersion eksctl.io/v1alpha5)\n")
+        return EXIT_INVALID
+    conversion = eksctl.convert(doc)
+    if conversion.unsupported and not args.allow_partial:
+        err.write(f"{source}: {len(conversion.unsupported)} field(s) clusterdrop cannot honour:\n")
+        for p in conversion.unsupported:
+            err.write(_problem_line(source, p) + "\n")
+        err.write("Remove them, or convert anyway with --allow-partial (they are then dropped).\n")
+        return EXIT_INVALID
+    try:
+        load_spec(
+            yaml.safe_dump(conversion.spec, sort_keys=False).encode(),
+        )
+    except SpecInvalid as exc:
+        err.write(f"{source}: the converted spec is not valid:\n")
+        for p in exc.problems:
+            err.write(_problem_line("converted", p) + "\n")
+        return EXIT_INVALID
+    for note in conversion.notes:
+        err.write(f"note: {note}\n")
+    for p in conversion.unsupported:
+        err.write(f"dropped: {p.path}: {p.message}\n")
+    if args.output == "json":
+        out.write(json.dumps(conversion.spec, indent=2) + "\n")
+    else:
+        out.write(yaml.safe_dump(conversion.spec, sort_keys=False))
+    return EXIT_OK
+
+
+# --- plan -----------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.render.plan import format_summary, make_plan
+
+    source = _display(args.file)
+    try:
+        loaded = load_spec(_read(args.file))
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    except LoadError as exc:
+        err.write(f"{source}: {exc}\n")
+        return EXIT_INVALID
+    except (SpecInvalid, UnsupportedFields) as exc:
+        err.write(f"{source}: {len(exc.problems)} problem(s); nothing planned:\n")
+        for p in exc.problems:
+            err.write(_problem_line(source, p) + "\n")
+        return EXIT_INVALID
+    plan = make_plan(loaded.cluster)
+    out_dir = Path(args.out) if args.out else Path("clusterdrop-plan") / loaded.cluster.metadata.name
+    try:
+        written = plan.write(out_dir)
+    except OSError as exc:
+        err.write(f"clusterdrop: cannot write templates to {out_dir}: {exc.strerror or exc}\n")
+        return EXIT_USAGE
+    summary = plan.summary()
+    summary["templates"] = [str(p) for p in written]
+    if args.json:
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        out.write(format_summary(summary) + "\n\nTemplates written:\n")
+        out.write("".join(f"  {p}\n" for p in written))
+    return EXIT_OK
+
+
+# --- wiring ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clusterdrop",
+        description="Deploy Kubernetes clusters on AWS from a spec file dropped into S3.",
+        epilog="Exit codes: 0 success, 1 invalid input or failed outcome, 2 usage or I/O error.",
+    )
+    parser.add_argument("--version", action="version", version=f"clusterdrop {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "validate",
+        help="check cluster specs (native or eksctl) and name every problem",
+        description="Validate cluster specs: every problem with its path, line and column.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="spec file (YAML or JSON), or - for stdin")
+    p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the spec (for editors)",
+        description="Print the JSON Schema of clusterdrop.io/v1alpha1 Cluster, generated from the models.",
+    )
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert an eksctl ClusterConfig into a clusterdrop spec",
+        description="Convert an eksctl.io/v1alpha5 ClusterConfig to the native spec on stdout; "
+        "messages go to stderr. Fields clusterdrop cannot honour are refused by their eksctl path.",
+    )
+    p.add_argument("file", metavar="FILE", help="eksctl ClusterConfig file, or - for stdin")
+    p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (default yaml)")
+    p.add_argument(
+        "--allow-partial", action="store_true", help="convert anyway, dropping (and listing) unsupported fields"
+    )
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser(
+        "plan",
+        help="render the CloudFormation templates offline and summarize them",
+        description="Render the CloudFormation templates the workflow will deploy (one per stack) and "
+        "print a summary. Needs no credentials and no network.",
+    )
+    p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
+    p.add_argument("--out", metavar="DIR", help="where to write the templates (default ./clusterdrop-plan/NAME)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_plan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    func: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.func
+    try:
+        return func(args, out, err)
+    except KeyboardInterrupt:
+        err.write("clusterdrop: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        err.write(f"clusterdrop: internal error: {type(exc).__name__}: {exc}\n")
+        return EXIT_USAGE
+
+
+def run() -> None:
+    sys.exit(main())

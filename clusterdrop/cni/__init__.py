@@ -1,0 +1,1 @@
+"""Container network interfaces: the catalog of supported versions and their artifacts."""

@@ -1,0 +1,46 @@
+"""The error contract of clusterdrop.
+
+The CLI maps these to exit codes, and the workflow's Step Functions Retry/Catch rules match
+their class names: rename them only on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, named by its path (`spec.nodeGroups[1].maxSize`)."""
+
+    path: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line}, column {self.column})" if self.line is not None else ""
+        return f"{self.path or '(document)'}: {self.message}{where}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "message": self.message, "line": self.line, "column": self.column}
+
+
+class ClusterdropError(Exception):
+    """Base of every error clusterdrop raises on purpose."""
+
+
+class SpecInvalid(ClusterdropError):
+    """The spec is wrong; every problem found is listed. Permanent: retrying cannot help."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class UnsupportedFields(ClusterdropError):
+    """An imported file (eksctl) uses fields clusterdrop cannot honour."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))

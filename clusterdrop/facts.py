@@ -1,0 +1,47 @@
+"""Facts about AWS and EKS that validation relies on, kept in one place.
+
+They change with AWS releases; update them with the code's release, not at run time (the
+validator must work offline).
+"""
+
+from __future__ import annotations
+
+import re
+
+# EKS Kubernetes versions in standard or extended support as of this release (2026-11),
+# newest last. Each minor is in standard support for 14 months after its EKS release, then in
+# extended support for 12 more. 1.31 leaves extended support on 2026-11-26.
+KUBERNETES_VERSIONS: tuple[str, ...] = ("1.32", "1.33", "1.34", "1.35", "1.36")
+EXTENDED_SUPPORT_ONLY: frozenset[str] = frozenset({"1.32", "1.33"})
+DEFAULT_KUBERNETES_VERSION = KUBERNETES_VERSIONS[-1]
+
+# Commercial regions (partition aws) where EKS runs, mapped to how many zones a new account
+# can use. Zones picked at deploy time (no `zones` in the spec) take up to three of them.
+REGIONS: dict[str, int] = {
+    "us-east-1": 6, "us-east-2": 3, "us-west-1": 2, "us-west-2": 4,
+    "af-south-1": 3, "ap-east-1": 3, "ap-east-2": 3, "ap-south-1": 3, "ap-south-2": 3,
+    "ap-southeast-1": 3, "ap-southeast-2": 3, "ap-southeast-3": 3, "ap-southeast-4": 3,
+    "ap-southeast-5": 3, "ap-southeast-7": 3, "ap-northeast-1": 3, "ap-northeast-2": 4,
+    "ap-northeast-3": 3, "ca-central-1": 3, "ca-west-1": 3, "eu-central-1": 3,
+    "eu-central-2": 3, "eu-west-1": 3, "eu-west-2": 3, "eu-west-3": 3, "eu-south-1": 3,
+    "eu-south-2": 3, "eu-north-1": 3, "il-central-1": 3, "me-south-1": 3, "me-central-1": 3,
+    "mx-central-1": 3, "sa-east-1": 3,
+}  # fmt: skip
+
+# EKS control-plane log types (CloudFormation `Logging.ClusterLogging.EnabledTypes`).
+LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+# EKS needs the service CIDR inside these ranges (CreateCluster `serviceIpv4Cidr`).
+PRIVATE_RANGES: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+# AWS allows 50 tags per resource; clusterdrop adds its own, so users get 40.
+MAX_USER_TAGS = 40
+
+_FAMILY = re.compile(r"^[a-z]+(\d+)([a-z-]*)$")
+
+
+def architecture(instance_type: str) -> str:
+    """arm64 or x86_64. Graviton families carry a "g" right after the generation digit (m7g,
+    c6gn, t4g, r8gd); node groups of these need an arm64 AMI type."""
+    match = _FAMILY.match(instance_type.split(".", 1)[0])
+    return "arm64" if match and match.group(2).startswith("g") else "x86_64"

@@ -1,0 +1,451 @@
+"""The cluster stack: network (new VPC or an existing one's subnets), IAM roles, security
+groups, the EKS control plane, access entries and the per-cluster agent Lambda."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass
+
+from clusterdrop import facts
+from clusterdrop.cni import catalog
+from clusterdrop.render.common import (
+    TEMPLATE_VERSION,
+    Json,
+    assume_role,
+    get_att,
+    managed_policy,
+    ref,
+    sub,
+    tag_list,
+)
+from clusterdrop.spec.models import Cluster
+
+# The agent talks to the cluster's private endpoint and to S3 (through the gateway endpoint);
+# both on 443. Its code is kept in the artifacts bucket, named by stack parameters.
+AGENT_PORT = 443
+AGENT_RUNTIME = "python3.13"
+AGENT_HANDLER = "lambdas.agent.handler"
+AGENT_TIMEOUT_SECONDS = 900
+AGENT_MEMORY_MB = 512
+ADMIN_POLICY = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ELB_ROLE_TAG = "kubernetes.io/role/elb"
+INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"
+
+
+def cluster_tag_key(cluster: Cluster) -> str:
+    """The tag that marks subnets as usable by this cluster's load balancers."""
+    return f"kubernetes.io/cluster/{cluster.metadata.name}"
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone by name, or (zones picked at deploy time) by index into the region's list."""
+
+    index: int
+    name: str | None
+
+    @property
+    def value(self) -> str | Json:
+        if self.name is not None:
+            return self.name
+        return {"Fn::Select": [self.index, {"Fn::GetAZs": ""}]}
+
+    @property
+    def label(self) -> str:
+        return self.name or f"zone {self.index + 1} (picked at deploy time)"
+
+
+def zones(cluster: Cluster) -> list[Zone]:
+    """The cluster's zones; without `zones` in the spec, the region's first (up to) three."""
+    named = cluster.spec.network.zones
+    if named is not None:
+        return [Zone(i, z) for i, z in enumerate(named)]
+    count = min(3, facts.REGIONS[cluster.spec.region])
+    return [Zone(i, None) for i in range(count)]
+
+
+def subnet_cidrs(vpc_cidr: str, count: int) -> tuple[list[str], list[str]]:
+    """Split the VPC into equal subnets: `count` public, then `count` private."""
+    net = ipaddress.IPv4Network(vpc_cidr)
+    extra_bits = max(1, math.ceil(math.log2(2 * count)))
+    parts = [str(s) for s in net.subnets(prefixlen_diff=extra_bits)]
+    return parts[:count], parts[count : 2 * count]
+
+
+class _Builder:
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.name = cluster.metadata.name
+        self.resources: Json = {}
+        self.outputs: Json = {}
+
+    def add(self, logical_id: str, kind: str, properties: Json, **extra: object) -> Json:
+        self.resources[logical_id] = {"Type": kind, "Properties": properties, **extra}
+        return ref(logical_id)
+
+    def output(self, name: str, value: object, description: str) -> None:
+        self.outputs[name] = {"Description": description, "Value": value}
+
+    # --- network -----------------------------------------------------------------------
+
+    def new_vpc(self) -> tuple[Json, list[Json], list[Json], list[Json]]:
+        """A VPC with public and private subnets per zone; returns (vpc, public, private, route tables)."""
+        cluster = self.cluster
+        net = cluster.spec.network
+        assert net.vpc.cidr is not None
+        zone_list = zones(cluster)
+        public_cidrs, private_cidrs = subnet_cidrs(net.vpc.cidr, len(zone_list))
+        vpc = self.add(
+            "Vpc",
+            "AWS::EC2::VPC",
+            {
+                "CidrBlock": net.vpc.cidr,
+                "EnableDnsSupport": True,
+                "EnableDnsHostnames": True,  # EKS private endpoints need DNS hostnames
+                "Tags": tag_list(cluster, Name=self.name),
+            },
+        )
+        self.add("InternetGateway", "AWS::EC2::InternetGateway", {"Tags": tag_list(cluster, Name=self.name)})
+        self.add(
+            "VpcGatewayAttachment",
+            "AWS::EC2::VPCGatewayAttachment",
+            {"VpcId": vpc, "InternetGatewayId": ref("InternetGateway")},
+        )
+        public_rt = self.add(
+            "PublicRouteTable",
+            "AWS::EC2::RouteTable",
+            {"VpcId": vpc, "Tags": tag_list(cluster, Name=f"{self.name}-public")},
+        )
+        self.add(
+            "PublicDefaultRoute",
+            "AWS::EC2::Route",
+            {"RouteTableId": public_rt, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": ref("InternetGateway")},
+            DependsOn="VpcGatewayAttachment",
+        )
+        # Subnet tags let the AWS load balancer controller find subnets; the cluster tag is
+        # "shared" so that several clusters can use one VPC.
+        shared = {cluster_tag_key(cluster): "shared"}
+        public: list[Json] = []
+        private: list[Json] = []
+        for zone, cidr in zip(zone_list, public_cidrs, strict=True):
+            n = zone.index + 1
+            subnet = self.add(
+                f"PublicSubnet{n}",
+                "AWS::EC2::Subnet",
+                {
+                    "VpcId": vpc,
+                    "CidrBlock": cidr,
+                    "AvailabilityZone": zone.value,
+                    "MapPublicIpOnLaunch": net.topology == "public",
+                    "Tags": tag_list(cluster, Name=f"{self.name}-public-{n}", **{ELB_ROLE_TAG: "1"}, **shared),
+                },
+            )
+            self.add(
+                f"PublicSubnet{n}RouteTableAssociation",
+                "AWS::EC2::SubnetRouteTableAssociation",
+                {"SubnetId": subnet, "RouteTableId": public_rt},
+            )
+            public.append(subnet)
+        route_tables = [public_rt]
+        nat_mode = net.nat_gateways
+        nat_count = {"per-zone": len(zone_list), "single": 1, "none": 0}[nat_mode]
+        for i in range(nat_count):
+            n = i + 1
+            self.add(
+                f"NatEip{n}",
+                "AWS::EC2::EIP",
+                {"Domain": "vpc", "Tags": tag_list(cluster, Name=f"{self.name}-nat-{n}")},
+                DependsOn="VpcGatewayAttachment",
+            )
+            self.add(
+                f"NatGateway{n}",
+                "AWS::EC2::NatGateway",
+                {
+                    "AllocationId": get_att(f"NatEip{n}", "AllocationId"),
+                    "SubnetId": public[i],
+                    "Tags": tag_list(cluster, Name=f"{self.name}-nat-{n}"),
+                },
+            )
+        private_tables = max(nat_count, 1) if nat_mode == "per-zone" else 1
+        for i in range(private_tables):
+            n = i + 1
+            table = self.add(
+                f"PrivateRouteTable{n}",
+                "AWS::EC2::RouteTable",
+                {"VpcId": vpc, "Tags": tag_list(cluster, Name=f"{self.name}-private-{n}")},
+            )
+            route_tables.append(table)
+            if nat_count:
+                self.add(
+                    f"PrivateDefaultRoute{n}",
+                    "AWS::EC2::Route",
+                    {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": ref(f"NatGateway{n}")},
+                )
+        for zone, cidr in zip(zone_list, private_cidrs, strict=True):
+            n = zone.index + 1
+            subnet = self.add(
+                f"PrivateSubnet{n}",
+                "AWS::EC2::Subnet",
+                {
+                    "VpcId": vpc,
+                    "CidrBlock": cidr,
+                    "AvailabilityZone": zone.value,
+                    "Tags": tag_list(
+                        cluster, Name=f"{self.name}-private-{n}", **{INTERNAL_ELB_ROLE_TAG: "1"}, **shared
+                    ),
+                },
+            )
+            table_n = n if private_tables > 1 else 1
+            self.add(
+                f"PrivateSubnet{n}RouteTableAssociation",
+                "AWS::EC2::SubnetRouteTableAssociation",
+                {"SubnetId": subnet, "RouteTableId": ref(f"PrivateRouteTable{table_n}")},
+            )
+            private.append(subnet)
+        # A Lambda in a VPC has no public IP: without NAT the agent reaches S3 only through this.
+        self.add(
+            "S3GatewayEndpoint",
+            "AWS::EC2::VPCEndpoint",
+            {
+                "VpcId": vpc,
+                "ServiceName": sub("com.amazonaws.${AWS::Region}.s3"),
+                "VpcEndpointType": "Gateway",
+                "RouteTableIds": route_tables,
+            },
+        )
+        return vpc, public, private, route_tables
+
+    # --- IAM ---------------------------------------------------------------------------
+
+    def roles(self) -> None:
+        cluster = self.cluster
+        self.add(
+            "ClusterRole",
+            "AWS::IAM::Role",
+            {
+                "AssumeRolePolicyDocument": assume_role("eks.amazonaws.com"),
+                "ManagedPolicyArns": [managed_policy("AmazonEKSClusterPolicy")],
+                "Tags": tag_list(cluster),
+            },
+        )
+        node_policies = [
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryPullOnly",
+            "AmazonSSMManagedInstanceCore",
+        ]
+        if cluster.spec.cni.name == "aws-vpc-cni":
+            node_policies.append("AmazonEKS_CNI_Policy")
+        if "ebs-csi" in cluster.spec.addons:
+            # The EBS CSI driver's controller runs on the nodes and calls EC2 with their role.
+            node_policies.append("service-role/AmazonEBSCSIDriverPolicy")
+        self.add(
+            "NodeRole",
+            "AWS::IAM::Role",
+            {
+                "AssumeRolePolicyDocument": assume_role("ec2.amazonaws.com"),
+                "ManagedPolicyArns": [managed_policy(p) for p in node_policies],
+                "Tags": tag_list(cluster),
+            },
+        )
+        self.add(
+            "AgentRole",
+            "AWS::IAM::Role",
+            {
+                "AssumeRolePolicyDocument": assume_role("lambda.amazonaws.com"),
+                "ManagedPolicyArns": [managed_policy("service-role/AWSLambdaVPCAccessExecutionRole")],
+                "Policies": [
+                    {
+                        "PolicyName": "read-artifacts",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "s3:GetObject",
+                                    "Resource": sub("arn:${AWS::Partition}:s3:::${ArtifactsBucket}/*"),
+                                }
+                            ],
+                        },
+                    }
+                ],
+                "Tags": tag_list(cluster),
+            },
+        )
+
+    # --- control plane and agent ---------------------------------------------------------
+
+    def security_groups(self, vpc: Json | str) -> None:
+        cluster = self.cluster
+        self.add(
+            "ControlPlaneSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            {
+                "GroupDescription": f"clusterdrop {self.name}: extra rules for the EKS control plane",
+                "VpcId": vpc,
+                "Tags": tag_list(cluster, Name=f"{self.name}-control-plane"),
+            },
+        )
+        self.add(
+            "AgentSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            {
+                "GroupDescription": f"clusterdrop {self.name}: the cluster agent Lambda",
+                "VpcId": vpc,
+                "SecurityGroupEgress": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": AGENT_PORT,
+                        "ToPort": AGENT_PORT,
+                        "CidrIp": "0.0.0.0/0",
+                        "Description": "Kubernetes API (private endpoint) and S3 (gateway endpoint)",
+                    }
+                ],
+                "Tags": tag_list(cluster, Name=f"{self.name}-agent"),
+            },
+        )
+        self.add(
+            "ControlPlaneIngressFromAgent",
+            "AWS::EC2::SecurityGroupIngress",
+            {
+                "GroupId": ref("ControlPlaneSecurityGroup"),
+                "SourceSecurityGroupId": ref("AgentSecurityGroup"),
+                "IpProtocol": "tcp",
+                "FromPort": AGENT_PORT,
+                "ToPort": AGENT_PORT,
+                "Description": "clusterdrop agent to the Kubernetes API",
+            },
+        )
+
+    def control_plane(self, subnets: list[Json | str]) -> None:
+        cluster = self.cluster
+        spec = cluster.spec
+        cp = spec.control_plane
+        public = cp.endpoint_access == "public-and-private"
+        vpc_config: Json = {
+            "SubnetIds": subnets,
+            "SecurityGroupIds": [ref("ControlPlaneSecurityGroup")],
+            "EndpointPrivateAccess": True,
+            "EndpointPublicAccess": public,
+        }
+        if public:
+            vpc_config["PublicAccessCidrs"] = list(cp.admin_cidrs or ["0.0.0.0/0"])
+        properties: Json = {
+            "Name": self.name,
+            "Version": spec.kubernetes_version,
+            "RoleArn": get_att("ClusterRole", "Arn"),
+            "ResourcesVpcConfig": vpc_config,
+            "AccessConfig": {"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": False},
+            # Without the VPC CNI, EKS must not install it (nor kube-proxy and CoreDNS, which
+            # the workflow installs as add-ons): nodes stay NotReady until our CNI is applied.
+            "BootstrapSelfManagedAddons": spec.cni.name == "aws-vpc-cni",
+            "Tags": tag_list(cluster),
+        }
+        if spec.network.service_cidr:
+            properties["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": spec.network.service_cidr}
+        if cp.logging:
+            properties["Logging"] = {"ClusterLogging": {"EnabledTypes": [{"Type": t} for t in cp.logging]}}
+        self.add("Cluster", "AWS::EKS::Cluster", properties)
+        principals: list[tuple[str, Json | str]] = [("AgentAccessEntry", get_att("AgentRole", "Arn"))]
+        principals += [(f"AdminAccessEntry{i + 1}", arn) for i, arn in enumerate(cp.admins)]
+        for logical_id, principal in principals:
+            self.add(
+                logical_id,
+                "AWS::EKS::AccessEntry",
+                {
+                    "ClusterName": ref("Cluster"),
+                    "PrincipalArn": principal,
+                    "Type": "STANDARD",
+                    "AccessPolicies": [{"PolicyArn": sub(ADMIN_POLICY), "AccessScope": {"Type": "cluster"}}],
+                    "Tags": tag_list(cluster),
+                },
+            )
+
+    def agent(self, subnets: list[Json | str]) -> None:
+        cluster = self.cluster
+        function_name = f"{self.name}-agent"
+        self.add(
+            "AgentLogGroup",
+            "AWS::Logs::LogGroup",
+            {"LogGroupName": f"/aws/lambda/{function_name}", "RetentionInDays": 30, "Tags": tag_list(cluster)},
+        )
+        release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+        self.add(
+            "AgentFunction",
+            "AWS::Lambda::Function",
+            {
+                "FunctionName": function_name,
+                "Description": f"clusterdrop agent of cluster {self.name}: every Kubernetes API call runs here",
+                "Runtime": AGENT_RUNTIME,
+                "Architectures": ["arm64"],
+                "Handler": AGENT_HANDLER,
+                "Code": {"S3Bucket": ref("AgentCodeBucket"), "S3Key": ref("AgentCodeKey")},
+                "Role": get_att("AgentRole", "Arn"),
+                "Timeout": AGENT_TIMEOUT_SECONDS,
+                "MemorySize": AGENT_MEMORY_MB,
+                "VpcConfig": {"SubnetIds": subnets, "SecurityGroupIds": [ref("AgentSecurityGroup")]},
+                "Environment": {
+                    "Variables": {
+                        "CLUSTER_NAME": self.name,
+                        "ARTIFACTS_BUCKET": ref("ArtifactsBucket"),
+                        "CNI": f"{cluster.spec.cni.name}/{release.version if release else cluster.spec.cni.version}",
+                    }
+                },
+                "Tags": tag_list(cluster),
+            },
+            DependsOn="AgentLogGroup",
+        )
+
+
+def render_cluster(cluster: Cluster) -> Json:
+    """The cluster stack's template."""
+    b = _Builder(cluster)
+    spec = cluster.spec
+    vpc_spec = spec.network.vpc
+    if vpc_spec.id is None:
+        vpc, public, private, _ = b.new_vpc()
+        vpc_value: Json | str = vpc
+        public_ids: list[Json | str] = list(public)
+        private_ids: list[Json | str] = list(private)
+    else:
+        vpc_value = vpc_spec.id
+        subnets = vpc_spec.subnets
+        public_ids = [s.id for s in subnets.public] if subnets else []
+        private_ids = [s.id for s in subnets.private] if subnets else []
+    node_ids = private_ids if spec.network.topology == "private" else public_ids
+    b.roles()
+    b.security_groups(vpc_value)
+    b.control_plane(private_ids or public_ids)
+    b.agent(private_ids or node_ids)
+    b.output("ClusterName", ref("Cluster"), "EKS cluster name")
+    b.output("ClusterArn", get_att("Cluster", "Arn"), "EKS cluster ARN")
+    b.output("ClusterEndpoint", get_att("Cluster", "Endpoint"), "Kubernetes API endpoint")
+    b.output(
+        "ClusterSecurityGroupId",
+        get_att("Cluster", "ClusterSecurityGroupId"),
+        "Security group EKS made for the cluster",
+    )
+    b.output("NodeRoleArn", get_att("NodeRole", "Arn"), "IAM role of the managed node groups")
+    b.output("AgentFunctionArn", get_att("AgentFunction", "Arn"), "The cluster agent Lambda")
+    b.output("VpcId", vpc_value, "VPC of the cluster")
+    b.output("NodeSubnetIds", {"Fn::Join": [",", node_ids]}, "Subnets for node groups, in zone order")
+    b.output(
+        "NodeSubnetZones",
+        {"Fn::Join": [",", [z.value for z in zones(cluster)]]}
+        if vpc_spec.id is None
+        else ",".join(
+            s.zone or "" for s in (getattr(vpc_spec.subnets, spec.network.topology) if vpc_spec.subnets else [])
+        ),
+        "Zone of each node subnet, in the same order",
+    )
+    return {
+        "AWSTemplateFormatVersion": TEMPLATE_VERSION,
+        "Description": f"clusterdrop cluster {cluster.metadata.name}: network, IAM, EKS control plane, agent",
+        "Parameters": {
+            "AgentCodeBucket": {"Type": "String", "Description": "S3 bucket holding the agent's code"},
+            "AgentCodeKey": {"Type": "String", "Description": "S3 key of the agent's code (zip)"},
+            "ArtifactsBucket": {"Type": "String", "Description": "S3 bucket the agent reads CNI artifacts from"},
+        },
+        "Resources": b.resources,
+        "Outputs": b.outputs,
+    }

@@ -1,0 +1,152 @@
+"""The offline plan: every template the workflow will deploy, and a summary of it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clusterdrop.cni import catalog
+from clusterdrop.render.cluster import ELB_ROLE_TAG, INTERNAL_ELB_ROLE_TAG, cluster_tag_key, render_cluster, zones
+from clusterdrop.render.common import Json, nodegroup_stack_name, stack_name
+from clusterdrop.render.nodegroup import render_nodegroup
+from clusterdrop.spec.models import Cluster
+from clusterdrop.workflow import DEPLOY_STEPS
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    role: str  # "cluster" or "nodegroup"
+    template: Json
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.template.json"
+
+    def resource_counts(self) -> dict[str, int]:
+        counts = Counter(r["Type"] for r in self.template["Resources"].values())
+        return dict(sorted(counts.items()))
+
+
+@dataclass
+class Plan:
+    cluster: Cluster
+    stacks: list[Stack]
+    subnet_tags: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for stack in self.stacks:
+            total.update(stack.resource_counts())
+        return dict(sorted(total.items()))
+
+    def summary(self) -> dict[str, Any]:
+        spec = self.cluster.spec
+        zone_labels = [z.label for z in zones(self.cluster)]
+        return {
+            "cluster": self.cluster.metadata.name,
+            "region": spec.region,
+            "kubernetesVersion": spec.kubernetes_version,
+            "cni": {"name": spec.cni.name, "version": spec.cni.version, "mode": spec.cni.mode},
+            "zones": zone_labels,
+            "stacks": [
+                {"name": s.name, "role": s.role, "file": s.file_name, "resources": s.resource_counts()}
+                for s in self.stacks
+            ],
+            "resourceTotals": self.totals(),
+            "nodeGroups": [
+                {
+                    "name": g.name,
+                    "instanceTypes": list(g.instance_types),
+                    "minSize": g.min_size,
+                    "desiredSize": g.desired_size,
+                    "maxSize": g.max_size,
+                    "capacityType": g.capacity_type,
+                    "zones": list(g.zones) if g.zones is not None else zone_labels,
+                }
+                for g in spec.node_groups
+            ],
+            "subnetTags": self.subnet_tags,
+            "steps": list(DEPLOY_STEPS),
+            "notes": self.notes,
+        }
+
+    def write(self, out_dir: Path) -> list[Path]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for stack in self.stacks:
+            path = out_dir / stack.file_name
+            path.write_text(json.dumps(stack.template, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+            written.append(path)
+        return written
+
+
+def make_plan(cluster: Cluster) -> Plan:
+    """Render every stack of a validated spec (defaults explicit, as `validate` returns it)."""
+    stacks = [Stack(stack_name(cluster), "cluster", render_cluster(cluster))]
+    stacks += [
+        Stack(nodegroup_stack_name(cluster, g.name), "nodegroup", render_nodegroup(cluster, g))
+        for g in cluster.spec.node_groups
+    ]
+    plan = Plan(cluster=cluster, stacks=stacks)
+    vpc = cluster.spec.network.vpc
+    if vpc.id is not None and vpc.subnets is not None:
+        # CloudFormation cannot tag subnets it does not own: a workflow step adds these tags
+        # to the existing subnets and the teardown removes them.
+        for kind, role_tag in (("public", ELB_ROLE_TAG), ("private", INTERNAL_ELB_ROLE_TAG)):
+            for ref in getattr(vpc.subnets, kind):
+                plan.subnet_tags.append({"subnet": ref.id, "tag": role_tag, "value": "1"})
+                plan.subnet_tags.append({"subnet": ref.id, "tag": cluster_tag_key(cluster), "value": "shared"})
+        plan.notes.append(
+            "existing VPC: the agent Lambda reaches S3 through the VPC's S3 gateway endpoint or NAT; "
+            "the workflow checks one exists before it applies the cluster stack"
+        )
+    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+    if release is not None and release.overlay:
+        plan.notes.append(
+            f"{release.name} {release.version}: EKS installs no CNI, kube-proxy or CoreDNS "
+            "(BootstrapSelfManagedAddons false); the workflow applies the CNI before the node groups "
+            "and installs kube-proxy and CoreDNS as EKS add-ons"
+        )
+    if cluster.spec.network.zones is None:
+        plan.notes.append("zones: not set; the first zones of the region are picked at deploy time (Fn::GetAZs)")
+    return plan
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The plan as a person reads it."""
+    lines = [
+        f"Plan for cluster {summary['cluster']} in {summary['region']}: Kubernetes "
+        f"{summary['kubernetesVersion']}, CNI {summary['cni']['name']} {summary['cni']['version']}"
+        + (f" ({summary['cni']['mode']})" if summary["cni"]["mode"] else ""),
+        f"Zones: {', '.join(summary['zones'])}",
+        "",
+        "Stacks:",
+    ]
+    for stack in summary["stacks"]:
+        count = sum(stack["resources"].values())
+        lines.append(f"  {stack['name']}  ({stack['role']}, {count} resources)")
+    lines += ["", "Resources:"]
+    width = max(len(t) for t in summary["resourceTotals"])
+    for kind, count in summary["resourceTotals"].items():
+        lines.append(f"  {kind.ljust(width)}  {count}")
+    lines += ["", "Node groups:"]
+    for g in summary["nodeGroups"]:
+        lines.append(
+            f"  {g['name']}: {', '.join(g['instanceTypes'])} {g['capacityType']}, "
+            f"min {g['minSize']} / desired {g['desiredSize']} / max {g['maxSize']}, zones {', '.join(g['zones'])}"
+        )
+    if summary["subnetTags"]:
+        lines += ["", "Tags the workflow adds to existing subnets:"]
+        for t in summary["subnetTags"]:
+            lines.append(f"  {t['subnet']}: {t['tag']}={t['value']}")
+    lines += ["", "Workflow steps:"]
+    lines += [f"  {i}. {step}" for i, step in enumerate(summary["steps"], 1)]
+    if summary["notes"]:
+        lines += ["", "Notes:"]
+        lines += [f"  - {n}" for n in summary["notes"]]
+    return "\n".join(lines)

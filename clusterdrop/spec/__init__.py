@@ -1,0 +1,1 @@
+"""The cluster spec: loading, validation, defaults, eksctl import."""

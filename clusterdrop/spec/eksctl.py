@@ -1,0 +1,405 @@
+"""Import of eksctl `ClusterConfig` files (eksctl.io/v1alpha5) into the native spec.
+
+What the native spec can express is mapped faithfully and eksctl's defaults are made explicit.
+Every other field is reported by its eksctl path: refused, or with --allow-partial listed as
+dropped. Nothing is dropped silently: a field is either read by this module or reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clusterdrop import facts
+from clusterdrop.cni import catalog
+from clusterdrop.errors import Problem
+from clusterdrop.spec import paths
+from clusterdrop.spec.loader import Document, Path
+from clusterdrop.spec.models import API_VERSION, KIND
+
+API_PREFIX = "eksctl.io/"
+
+# eksctl's defaults (eksctl.io/v1alpha5), made explicit in the converted spec.
+DEFAULT_VPC_CIDR = "192.168.0.0/16"
+DEFAULT_INSTANCE_TYPE = "m5.large"
+DEFAULT_DESIRED = 2
+DEFAULT_VOLUME_GIB = 80
+_NAT = {"Single": "single", "HighlyAvailable": "per-zone", "Disable": "none"}
+_ADMIN_POLICY_SUFFIX = ":cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# eksctl add-ons that every clusterdrop EKS cluster gets anyway.
+_IMPLICIT_ADDONS = {"coredns", "kube-proxy"}
+_ADDONS = {"aws-ebs-csi-driver": "ebs-csi", "metrics-server": "metrics-server"}
+_ADDON_IAM_FIELDS = {"attachPolicyARNs", "wellKnownPolicies", "serviceAccountRoleARN", "attachPolicy"}
+
+
+def is_eksctl(data: Any) -> bool:
+    return isinstance(data, dict) and str(data.get("apiVersion", "")).startswith(API_PREFIX)
+
+
+@dataclass
+class Conversion:
+    spec: dict[str, Any]
+    unsupported: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Reader:
+    """Reads one eksctl mapping, remembering which keys were consumed."""
+
+    def __init__(self, conv: _Converter, data: Any, path: Path):
+        self.conv = conv
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.path = path
+        self.used: set[str] = set()
+        if not isinstance(data, dict) and data is not None:
+            conv.refuse(path, "expected a map")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.used.add(key)
+        return self.data.get(key, default)
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self.conv, self.get(key), (*self.path, key))
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def finish(self, reasons: dict[str, str] | None = None) -> None:
+        """Report every key nobody read."""
+        for key in self.data:
+            if key not in self.used:
+                reason = (reasons or {}).get(key, "not supported by clusterdrop")
+                self.conv.refuse((*self.path, key), reason)
+
+
+class _Converter:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.unsupported: list[Problem] = []
+        self.notes: list[str] = []
+
+    def refuse(self, path: Path, reason: str) -> None:
+        where = self.doc.locate(path, key=True) if self.doc.is_yaml else None
+        self.unsupported.append(
+            Problem(paths.render(path), reason, where[0] if where else None, where[1] if where else None)
+        )
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    # --- the document ------------------------------------------------------------------
+
+    def convert(self) -> dict[str, Any]:
+        top = _Reader(self, self.doc.data, ())
+        top.get("apiVersion")
+        if top.get("kind") != "ClusterConfig":
+            self.refuse(("kind",), "an eksctl file must be kind: ClusterConfig")
+        meta = top.child("metadata")
+        metadata: dict[str, Any] = {"name": meta.get("name")}
+        if meta.has("tags"):
+            metadata["tags"] = meta.get("tags")
+        spec: dict[str, Any] = {"region": meta.get("region")}
+        if meta.has("version"):
+            spec["kubernetesVersion"] = str(meta.get("version"))
+        else:
+            spec["kubernetesVersion"] = facts.DEFAULT_KUBERNETES_VERSION
+            self.note(f"metadata.version: not set; using Kubernetes {facts.DEFAULT_KUBERNETES_VERSION}")
+        meta.finish()
+
+        control_plane: dict[str, Any] = {}
+        network: dict[str, Any] = {}
+        if top.has("availabilityZones"):
+            network["zones"] = top.get("availabilityZones")
+        self._vpc(top.child("vpc"), network, control_plane)
+        self._access(top.child("accessConfig"), control_plane)
+        self._logging(top.child("cloudWatch"), control_plane)
+        self._iam(top.child("iam"))
+        cni: dict[str, Any] = {"name": "aws-vpc-cni"}
+        release = catalog.find("aws-vpc-cni", None)
+        if release is not None:
+            cni["version"] = release.version
+        groups, privacy = self._node_groups(top)
+        addons = self._addons(top, cni)
+        if privacy:
+            distinct = {p for _, p in privacy}
+            if len(distinct) > 1:
+                mixed = next(path for path, p in privacy if p != privacy[0][1])
+                self.refuse(
+                    mixed,
+                    "node groups mix public and private subnets; clusterdrop has one topology per cluster",
+                )
+            network["topology"] = "private" if privacy[0][1] else "public"
+        spec["controlPlane"] = {k: v for k, v in control_plane.items() if v not in (None, [])}
+        spec["network"] = network
+        spec["cni"] = cni
+        spec["nodeGroups"] = groups
+        if addons:
+            spec["addons"] = addons
+        top.finish(
+            {
+                "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
+                "autoModeConfig": "EKS Auto Mode is not supported (it manages its own nodes and CNI)",
+                "iamIdentityMappings": "aws-auth mappings are not supported: use access entries (accessConfig)",
+                "secretsEncryption": "KMS envelope encryption of secrets is not supported yet",
+                "karpenter": "Karpenter is not supported by clusterdrop",
+                "localZones": "Local Zones are not supported by clusterdrop",
+                "outpost": "Outposts are not supported by clusterdrop",
+                "privateCluster": "fully private clusters (no internet, VPC endpoints only) are not supported yet",
+                "identityProviders": "OIDC identity providers are not supported yet",
+            }
+        )
+        return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+
+    def _vpc(self, vpc: _Reader, network: dict[str, Any], control_plane: dict[str, Any]) -> None:
+        vpc_out: dict[str, Any] = {}
+        if vpc.has("id"):
+            vpc_out["id"] = vpc.get("id")
+            if vpc.has("cidr"):
+                # The CIDR of an existing VPC is informational in eksctl; ours is its own.
+                vpc.get("cidr")
+                self.note("vpc.cidr: ignored beside vpc.id (it describes the existing VPC)")
+        else:
+            vpc_out["cidr"] = vpc.get("cidr") or DEFAULT_VPC_CIDR
+        subnets = vpc.child("subnets")
+        out_subnets: dict[str, list[dict[str, Any]]] = {}
+        for kind in ("private", "public"):
+            group = subnets.child(kind)
+            for name in group.data:
+                entry = _Reader(self, group.get(name), (*group.path, name))
+                ref: dict[str, Any] = {"id": entry.get("id")}
+                zone = entry.get("az") or (name if isinstance(name, str) and name[-1:].isalpha() else None)
+                if zone:
+                    ref["zone"] = zone
+                entry.get("cidr")  # the existing subnet's CIDR: informational only
+                entry.finish()
+                out_subnets.setdefault(kind, []).append(ref)
+            group.finish()
+        subnets.finish()
+        if out_subnets:
+            vpc_out["subnets"] = out_subnets
+        network["vpc"] = vpc_out
+        nat = vpc.child("nat")
+        gateway = nat.get("gateway")
+        nat.finish()
+        if "id" not in vpc_out:
+            if gateway is None:
+                network["natGateways"] = "single"
+            elif gateway in _NAT:
+                network["natGateways"] = _NAT[gateway]
+            else:
+                self.refuse(("vpc", "nat", "gateway"), f"unknown NAT mode {gateway!r}")
+        endpoints = vpc.child("clusterEndpoints")
+        public = endpoints.get("publicAccess", True)
+        private = endpoints.get("privateAccess", False)
+        endpoints.finish()
+        if public and not private:
+            self.note(
+                "vpc.clusterEndpoints: a public-only endpoint becomes public-and-private "
+                "(clusterdrop's agent and the nodes use the private endpoint)"
+            )
+        if public:
+            control_plane["endpointAccess"] = "public-and-private"
+        elif private:
+            control_plane["endpointAccess"] = "private"
+        else:
+            self.refuse(("vpc", "clusterEndpoints"), "an endpoint with neither public nor private access")
+        if vpc.has("publicAccessCIDRs"):
+            control_plane["adminCidrs"] = vpc.get("publicAccessCIDRs")
+        if vpc.get("controlPlaneOnPrivateSubnets"):
+            self.note(
+                "vpc.controlPlaneOnPrivateSubnets: clusterdrop always places the control plane in private subnets"
+            )
+        vpc.finish()
+
+    def _access(self, access: _Reader, control_plane: dict[str, Any]) -> None:
+        mode = access.get("authenticationMode")
+        if mode not in (None, "API", "API_AND_CONFIG_MAP"):
+            self.refuse(
+                ("accessConfig", "authenticationMode"),
+                f"{mode}: clusterdrop uses authentication mode API (access entries)",
+            )
+        elif mode == "API_AND_CONFIG_MAP":
+            self.note("accessConfig.authenticationMode: API_AND_CONFIG_MAP becomes API (access entries only)")
+        if access.get("bootstrapClusterCreatorAdminPermissions") is not None:
+            self.note(
+                "accessConfig.bootstrapClusterCreatorAdminPermissions: only spec.controlPlane.admins become admins"
+            )
+        admins: list[str] = []
+        entries = access.get("accessEntries") or []
+        for i, raw in enumerate(entries if isinstance(entries, list) else []):
+            entry = _Reader(self, raw, ("accessConfig", "accessEntries", i))
+            arn = entry.get("principalARN")
+            policies = entry.get("accessPolicies") or []
+            is_admin = bool(policies) and all(
+                isinstance(p, dict)
+                and str(p.get("policyARN", "")).endswith(_ADMIN_POLICY_SUFFIX)
+                and (p.get("accessScope") or {}).get("type") == "cluster"
+                and set(p) <= {"policyARN", "accessScope"}
+                for p in policies
+            )
+            if is_admin:
+                admins.append(arn)
+            else:
+                self.refuse(
+                    entry.path, "only access entries granting AmazonEKSClusterAdminPolicy cluster-wide are supported"
+                )
+                entry.used |= set(entry.data)
+            entry.finish()
+        access.finish()
+        if admins:
+            control_plane["admins"] = admins
+
+    def _logging(self, cloudwatch: _Reader, control_plane: dict[str, Any]) -> None:
+        logging = cloudwatch.child("clusterLogging")
+        types = logging.get("enableTypes") or []
+        if types in (["*"], ["all"]):
+            types = list(facts.LOG_TYPES)
+        if types:
+            control_plane["logging"] = types
+        logging.finish({"logRetentionInDays": "log retention is not supported yet (CloudWatch keeps logs forever)"})
+        cloudwatch.finish()
+
+    def _iam(self, iam: _Reader) -> None:
+        if iam.has("withOIDC") and iam.data["withOIDC"] is False:
+            iam.get("withOIDC")  # what clusterdrop does anyway
+        iam.finish(
+            {
+                "withOIDC": "no IAM OIDC provider (IRSA) is created; clusterdrop grants add-ons their permissions",
+                "serviceAccounts": "IAM service accounts (IRSA) are not supported",
+                "podIdentityAssociations": "pod identity associations are not supported yet",
+            }
+        )
+
+    def _node_groups(self, top: _Reader) -> tuple[list[dict[str, Any]], list[tuple[Path, bool]]]:
+        groups: list[dict[str, Any]] = []
+        privacy: list[tuple[Path, bool]] = []
+        for key, managed in (("nodeGroups", False), ("managedNodeGroups", True)):
+            items = top.get(key) or []
+            if items and not managed:
+                self.note(f"{key}: self-managed node groups become EKS managed node groups")
+            for i, raw in enumerate(items if isinstance(items, list) else []):
+                ng = _Reader(self, raw, (key, i))
+                groups.append(self._node_group(ng, managed))
+                privacy.append(((key, i, "privateNetworking"), bool(ng.get("privateNetworking", False))))
+                ng.finish()
+        return groups, privacy
+
+    def _node_group(self, ng: _Reader, managed: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": ng.get("name")}
+        types = ng.get("instanceTypes") if managed else None
+        instance_type = ng.get("instanceType")
+        if types:
+            out["instanceTypes"] = types
+        elif instance_type == "mixed":
+            self.refuse((*ng.path, "instanceType"), "'mixed' needs instancesDistribution, which is not supported")
+        else:
+            out["instanceTypes"] = [instance_type or DEFAULT_INSTANCE_TYPE]
+        desired, lo, hi = ng.get("desiredCapacity"), ng.get("minSize"), ng.get("maxSize")
+        if desired is None:
+            desired = lo if lo is not None else DEFAULT_DESIRED
+            if hi is not None and isinstance(hi, int) and isinstance(desired, int):
+                desired = min(desired, hi)
+        out["minSize"] = desired if lo is None else lo
+        out["desiredSize"] = desired
+        out["maxSize"] = desired if hi is None else hi
+        if ng.has("availabilityZones"):
+            out["zones"] = ng.get("availabilityZones")
+        out["capacityType"] = "spot" if managed and ng.get("spot") else "on-demand"
+        out["diskSizeGiB"] = ng.get("volumeSize") or DEFAULT_VOLUME_GIB
+        volume_type = ng.get("volumeType")
+        if volume_type not in (None, "gp3"):
+            self.refuse((*ng.path, "volumeType"), f"{volume_type}: clusterdrop node groups use gp3 volumes")
+        ami_family = ng.get("amiFamily")
+        if ami_family not in (None, "AmazonLinux2023"):
+            self.refuse((*ng.path, "amiFamily"), f"{ami_family}: clusterdrop node groups run Amazon Linux 2023")
+        if ng.has("labels"):
+            out["labels"] = ng.get("labels")
+        taints = ng.get("taints")
+        if taints:
+            out["taints"] = self._taints(taints, (*ng.path, "taints"))
+        ssh = ng.child("ssh")
+        key_name, allow = ssh.get("publicKeyName"), ssh.get("allow")
+        if key_name and allow is not False:
+            out["sshKeyName"] = key_name
+        elif key_name:
+            self.refuse(
+                (*ssh.path, "allow"),
+                "a key pair without SSH access is not supported (EKS opens SSH whenever a key pair is set)",
+            )
+        elif allow and not (ssh.has("publicKeyPath") or ssh.has("publicKey")):
+            self.refuse((*ssh.path, "allow"), "SSH access needs an existing EC2 key pair (publicKeyName)")
+        if ssh.has("enableSsm"):
+            ssh.get("enableSsm")
+            self.note(f"{paths.render(ssh.path)}.enableSsm: SSM access is always on (the node role allows it)")
+        ssh.finish(
+            {
+                "publicKeyPath": "importing a local public key is not supported; name an EC2 key pair (publicKeyName)",
+                "publicKey": "importing an inline public key is not supported; name an EC2 key pair (publicKeyName)",
+                "sourceSecurityGroupIds": "restricting SSH sources is not supported yet",
+                "allow": "SSH access without a key pair (publicKeyName) is not supported",
+            }
+        )
+        return out
+
+    def _taints(self, taints: Any, path: Path) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if isinstance(taints, dict):
+            # Map form: key: "value:Effect" (value may be empty).
+            for key, spec in taints.items():
+                value, _, effect = str(spec).rpartition(":")
+                taint: dict[str, Any] = {"key": key, "effect": effect}
+                if value:
+                    taint["value"] = value
+                out.append(taint)
+        elif isinstance(taints, list):
+            for i, raw in enumerate(taints):
+                item = _Reader(self, raw, (*path, i))
+                taint = {"key": item.get("key"), "effect": item.get("effect")}
+                if item.get("value") is not None:
+                    taint["value"] = item.get("value")
+                item.finish()
+                out.append(taint)
+        else:
+            self.refuse(path, "taints must be a list or a map")
+        return out
+
+    def _addons(self, top: _Reader, cni: dict[str, Any]) -> list[str]:
+        out: list[str] = []
+        items = top.get("addons") or []
+        for i, raw in enumerate(items if isinstance(items, list) else []):
+            addon = _Reader(self, raw, ("addons", i))
+            name = addon.get("name")
+            version = addon.get("version")
+            if version not in (None, "latest") and name != "vpc-cni":
+                self.refuse((*addon.path, "version"), "add-on versions are chosen by clusterdrop")
+            if name == "vpc-cni":
+                if version not in (None, "latest"):
+                    self.refuse(
+                        (*addon.path, "version"), f"clusterdrop pins the VPC CNI to its catalog ({cni.get('version')})"
+                    )
+                self.note(f"addons[{i}]: vpc-cni is the CNI (spec.cni: aws-vpc-cni {cni.get('version')})")
+            elif name in _IMPLICIT_ADDONS:
+                self.note(f"addons[{i}]: {name} is installed on every clusterdrop cluster")
+            elif name in _ADDONS:
+                out.append(_ADDONS[name])
+            else:
+                self.refuse(
+                    (*addon.path, "name"), f"add-on {name!r} is not supported (supported: {', '.join(sorted(_ADDONS))})"
+                )
+            for key in _ADDON_IAM_FIELDS & set(addon.data):
+                addon.get(key)
+                if name in {"vpc-cni", *_ADDONS}:
+                    self.note(f"addons[{i}].{key}: clusterdrop grants {name} the permissions it needs")
+                else:
+                    self.refuse((*addon.path, key), "not supported by clusterdrop")
+            addon.finish()
+        return out
+
+
+def convert(doc: Document) -> Conversion:
+    """Convert a parsed eksctl ClusterConfig; unsupported fields are listed, not raised."""
+    conv = _Converter(doc)
+    spec = conv.convert()
+    # Report in the order of the file, as a user reads it.
+    unsupported = sorted(conv.unsupported, key=lambda p: (p.line or 0, p.column or 0))
+    return Conversion(spec=spec, unsupported=unsupported, notes=conv.notes)

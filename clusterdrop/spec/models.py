@@ -1,0 +1,211 @@
+"""The native cluster spec (`clusterdrop.io/v1alpha1`, kind `Cluster`) as Pydantic models.
+
+Field-level rules (formats, ranges, shapes) live here so that they are reported together with
+type errors; rules that relate several fields live in `clusterdrop.spec.validate`.
+The JSON Schema for editors is generated from these models.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from clusterdrop import facts
+
+API_VERSION = "clusterdrop.io/v1alpha1"
+KIND = "Cluster"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[0-9]*[a-z][a-z0-9-]*$")
+_IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+_VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
+_SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_KEY_PAIR = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+
+def _dns_label(max_len: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if not 1 <= len(value) <= max_len or not _DNS_LABEL.match(value):
+            raise ValueError(
+                f"{value!r} is not a DNS-1123 label of 1..{max_len} characters "
+                "(lowercase letters, digits and '-', starting and ending with a letter or digit)"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ipaddress.AddressValueError:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR such as 10.0.0.0/16") from None
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            raise ValueError(
+                f"{value!r} has host bits set; did you mean {ipaddress.IPv4Network(value, strict=False)}?"
+            ) from None
+        raise ValueError(f"{value!r} is not an IPv4 CIDR such as 10.0.0.0/16") from None
+    if "/" not in value:
+        raise ValueError(f"{value!r} has no prefix length; write it as {net}")
+    return value
+
+
+def _version_text(value: Any) -> Any:
+    # `kubernetesVersion: 1.30` is read by YAML as the number 1.3: ask for quotes instead of
+    # silently deploying the wrong version.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(f'write the version as a quoted string such as "1.33" (YAML reads {value} as a number)')
+    return value
+
+
+def _region(value: str) -> str:
+    if value not in facts.REGIONS:
+        raise ValueError(f"{value!r} is not an AWS region where clusterdrop deploys EKS (e.g. eu-west-1)")
+    return value
+
+
+def _subnet_ref(value: Any) -> Any:
+    # A subnet may be given as just its id.
+    return {"id": value} if isinstance(value, str) else value
+
+
+DnsLabel40 = Annotated[str, _dns_label(40)]
+DnsLabel63 = Annotated[str, _dns_label(63)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Region = Annotated[str, AfterValidator(_region)]
+InstanceType = Annotated[str, _pattern(_INSTANCE_TYPE, "an EC2 instance type such as t3.medium or m7g.2xlarge")]
+IamPrincipal = Annotated[
+    str, _pattern(_IAM_PRINCIPAL, "an IAM role or user ARN such as arn:aws:iam::123456789012:role/admin")
+]
+VpcId = Annotated[str, _pattern(_VPC_ID, "a VPC id such as vpc-0abc1234def567890")]
+SubnetId = Annotated[str, _pattern(_SUBNET_ID, "a subnet id such as subnet-0abc1234def567890")]
+Email = Annotated[str, _pattern(_EMAIL, "an email address")]
+KeyPairName = Annotated[str, _pattern(_KEY_PAIR, "an EC2 key pair name (1..255 printable ASCII characters)")]
+
+
+class Model(BaseModel):
+    """Base: camelCase field names, unknown fields rejected, no silent type coercion."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, strict=True, frozen=True)
+
+
+class Metadata(Model):
+    name: DnsLabel40 = Field(description="Cluster name; prefixes every stack and resource name.")
+    tags: dict[str, str] = Field(default_factory=dict, description="AWS tags put on every resource.")
+
+
+class ControlPlane(Model):
+    flavor: Literal["eks", "kubeadm"] = "eks"
+    endpoint_access: Literal["public-and-private", "private"] = Field(
+        default="public-and-private",
+        description="The agent and the nodes always use the private endpoint; there is no public-only mode.",
+    )
+    admin_cidrs: list[Cidr] | None = Field(
+        default=None, description="CIDRs allowed to reach the public endpoint (default: 0.0.0.0/0, as EKS)."
+    )
+    admins: list[IamPrincipal] = Field(default_factory=list, description="IAM principals made cluster admins.")
+    logging: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
+        default_factory=list, description="EKS control-plane log types sent to CloudWatch Logs."
+    )
+
+
+class SubnetRef(Model):
+    id: SubnetId
+    zone: str | None = None
+
+
+SubnetItem = Annotated[SubnetRef, BeforeValidator(_subnet_ref)]
+
+
+class Subnets(Model):
+    private: list[SubnetItem] = Field(default_factory=list)
+    public: list[SubnetItem] = Field(default_factory=list)
+
+
+class Vpc(Model):
+    cidr: Cidr | None = Field(default=None, description="CIDR of a new VPC (/16 to /24).")
+    id: VpcId | None = Field(default=None, description="An existing VPC; give its subnets too.")
+    subnets: Subnets | None = None
+
+
+class Network(Model):
+    zones: list[str] | None = Field(
+        default=None, description="Availability zones; when absent, up to 3 are picked at deploy time."
+    )
+    topology: Literal["private", "public"] = "private"
+    vpc: Vpc = Field(default_factory=Vpc)
+    nat_gateways: Literal["per-zone", "single", "none"] = "single"
+    pod_cidr: Cidr | None = None
+    service_cidr: Cidr | None = None
+
+
+class Cni(Model):
+    name: Literal["aws-vpc-cni", "calico", "cilium", "flannel"] = "aws-vpc-cni"
+    version: str | None = Field(default=None, description="Default: the newest version in the catalog.")
+    mode: Literal["manifest", "operator"] | None = Field(default=None, description="calico only.")
+
+
+class Taint(Model):
+    key: str = Field(min_length=1, max_length=63)
+    value: str | None = Field(default=None, max_length=63)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+class NodeGroup(Model):
+    name: DnsLabel63
+    instance_types: list[InstanceType] = Field(min_length=1, max_length=20)
+    min_size: int | None = Field(default=None, ge=0, description="Default: desiredSize.")
+    desired_size: int = Field(ge=0, le=1000)
+    max_size: int | None = Field(default=None, ge=1, le=1000, description="Default: desiredSize.")
+    zones: list[str] | None = Field(default=None, description="Default: all the cluster's zones.")
+    capacity_type: Literal["on-demand", "spot"] = "on-demand"
+    disk_size_gi_b: int = Field(default=80, ge=20, le=16384, alias="diskSizeGiB")
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list, max_length=50)
+    ssh_key_name: KeyPairName | None = None
+
+
+class Notifications(Model):
+    emails: list[Email] = Field(default_factory=list)
+
+
+class ClusterSpec(Model):
+    region: Region
+    kubernetes_version: Annotated[str | None, BeforeValidator(_version_text)] = Field(
+        default=None, description="Default: the newest supported version."
+    )
+    control_plane: ControlPlane = Field(default_factory=ControlPlane)
+    network: Network = Field(default_factory=Network)
+    cni: Cni = Field(default_factory=Cni)
+    node_groups: list[NodeGroup] = Field(min_length=1, max_length=30)
+    addons: list[Literal["ebs-csi", "metrics-server"]] = Field(default_factory=list)
+    deletion_policy: Literal["delete", "retain"] = Field(
+        default="delete", description="What a failed first creation leaves behind."
+    )
+    notifications: Notifications = Field(default_factory=Notifications)
+
+
+class Cluster(Model):
+    """A cluster spec document."""
+
+    api_version: Literal["clusterdrop.io/v1alpha1"]
+    kind: Literal["Cluster"]
+    metadata: Metadata
+    spec: ClusterSpec

@@ -1,0 +1,41 @@
+"""From bytes to a validated spec: the one entry point the CLI and the workflow use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from clusterdrop.errors import Problem, SpecInvalid, UnsupportedFields
+from clusterdrop.spec import eksctl
+from clusterdrop.spec.loader import Document, load
+from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.validate import validate
+
+
+@dataclass
+class LoadedSpec:
+    cluster: Cluster
+    source_format: str  # "clusterdrop" or "eksctl"
+    notes: list[str] = field(default_factory=list)
+    dropped: list[Problem] = field(default_factory=list)
+
+
+def load_spec(raw: bytes, *, allow_partial: bool = False) -> LoadedSpec:
+    """Parse and validate a native spec or an eksctl ClusterConfig.
+
+    Raises LoadError (unreadable), UnsupportedFields (eksctl fields that cannot be honoured,
+    unless allow_partial) or SpecInvalid (the spec is wrong).
+    """
+    doc = load(raw)
+    if not eksctl.is_eksctl(doc.data):
+        return LoadedSpec(cluster=validate(doc), source_format="clusterdrop")
+    conversion = eksctl.convert(doc)
+    if conversion.unsupported and not allow_partial:
+        raise UnsupportedFields(conversion.unsupported)
+    try:
+        cluster = validate(Document(data=conversion.spec, is_yaml=False))
+    except SpecInvalid as exc:
+        # Paths are those of the converted spec; say so, since the user wrote eksctl fields.
+        raise SpecInvalid(
+            [Problem(p.path, f"{p.message} (in the converted spec)", None, None) for p in exc.problems]
+        ) from None
+    return LoadedSpec(cluster=cluster, source_format="eksctl", notes=conversion.notes, dropped=conversion.unsupported)

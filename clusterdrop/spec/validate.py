@@ -1,0 +1,444 @@
+"""Validation of a native spec: types and formats (the models), then the rules that relate
+fields to each other, then defaults made explicit.
+
+Every problem is collected, not just the first, and named by its path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import types
+import typing
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pydantic
+
+from clusterdrop import facts
+from clusterdrop.cni import catalog
+from clusterdrop.errors import Problem, SpecInvalid
+from clusterdrop.spec import paths
+from clusterdrop.spec.loader import Document, Path
+from clusterdrop.spec.models import Cluster, ClusterSpec, Model, Network, NodeGroup
+
+_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_RESERVED_LABEL_DOMAINS = ("kubernetes.io", "k8s.io")
+_DEFAULT_VPC_CIDR = "10.0.0.0/16"
+# Overlay pod pools tried in order; the first that overlaps neither the VPC nor the services wins.
+_POD_CIDR_CANDIDATES = ("192.168.0.0/16", "10.244.0.0/16", "172.16.0.0/16")
+
+Issue = tuple[Path, str]
+
+
+def validate(doc: Document) -> Cluster:
+    """Validate a parsed native document and return the spec with every default explicit."""
+    try:
+        cluster = Cluster.model_validate(doc.data)
+    except pydantic.ValidationError as exc:
+        raise SpecInvalid([_from_pydantic(err, doc) for err in exc.errors()]) from None
+    resolved = with_defaults(cluster)
+    issues = list(check(cluster, resolved))
+    if issues:
+        raise SpecInvalid([_problem(path, message, doc) for path, message in issues])
+    return resolved
+
+
+def _problem(path: Path, message: str, doc: Document, *, key: bool = False) -> Problem:
+    where = doc.locate(path, key=key) if doc.is_yaml else None
+    return Problem(
+        path=paths.render(path),
+        message=message,
+        line=where[0] if where else None,
+        column=where[1] if where else None,
+    )
+
+
+def _from_pydantic(err: Any, doc: Document) -> Problem:
+    loc: Path = tuple(part for part in err["loc"] if not _is_internal_loc(part))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        field = str(loc[-1])
+        known = _known_fields(loc[:-1])
+        hint = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
+        message = f"unknown field {field!r}"
+        if hint:
+            message += f"; did you mean {hint[0]!r}?"
+        elif known:
+            message += f"; known fields here: {', '.join(known)}"
+        return _problem(loc, message, doc, key=True)
+    if kind == "missing":
+        return _problem(loc, "required field is missing", doc)
+    message = str(err["msg"])
+    message = message.removeprefix("Value error, ")
+    return _problem(loc, message, doc)
+
+
+def _is_internal_loc(part: Any) -> bool:
+    # Pydantic names union branches and validator functions in locs (`function-after[...]`).
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "none"})
+
+
+def _known_fields(loc: Path) -> list[str]:
+    """Field names (as users write them) of the model found at loc, for 'did you mean'."""
+    model: Any = Cluster
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, Model)):
+            return []
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    if isinstance(model, type) and issubclass(model, Model):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The Model class inside an annotation such as `list[NodeGroup] | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, Model):
+        return annotation
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _model_in(args[0])
+    if origin in (list, typing.Union, types.UnionType):
+        for arg in args:
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+# --- defaults -----------------------------------------------------------------------------
+
+
+def _overlaps(cidr: str, others: Iterable[str | None]) -> bool:
+    net = ipaddress.IPv4Network(cidr)
+    return any(other and net.overlaps(ipaddress.IPv4Network(other)) for other in others)
+
+
+def with_defaults(cluster: Cluster) -> Cluster:
+    """Make every default explicit, so the normalized spec says exactly what will be built."""
+    spec = cluster.spec
+    net = spec.network
+    vpc = net.vpc
+    if vpc.id is None and vpc.cidr is None:
+        vpc = vpc.model_copy(update={"cidr": _DEFAULT_VPC_CIDR})
+    service_cidr = net.service_cidr
+    if service_cidr is None:
+        # What EKS itself picks: 172.20.0.0/16 when the VPC is in 10.0.0.0/8, else 10.100.0.0/16.
+        in_ten = vpc.cidr is not None and ipaddress.IPv4Network(vpc.cidr).subnet_of(ipaddress.IPv4Network("10.0.0.0/8"))
+        service_cidr = "172.20.0.0/16" if in_ten or vpc.cidr is None else "10.100.0.0/16"
+    release = catalog.find(spec.cni.name, spec.cni.version)
+    pod_cidr = net.pod_cidr
+    if pod_cidr is None and release is not None and release.overlay:
+        pod_cidr = next(
+            (c for c in _POD_CIDR_CANDIDATES if not _overlaps(c, (vpc.cidr, service_cidr))),
+            None,
+        )
+    cni = spec.cni
+    if release is not None:
+        cni = cni.model_copy(
+            update={
+                "version": cni.version or release.version,
+                "mode": cni.mode or (release.default_mode if release.has_modes else None),
+            }
+        )
+    control_plane = spec.control_plane
+    if control_plane.admin_cidrs is None and control_plane.endpoint_access == "public-and-private":
+        control_plane = control_plane.model_copy(update={"admin_cidrs": ["0.0.0.0/0"]})
+    node_groups = [
+        ng.model_copy(
+            update={
+                "min_size": ng.desired_size if ng.min_size is None else ng.min_size,
+                "max_size": max(ng.desired_size, 1) if ng.max_size is None else ng.max_size,
+            }
+        )
+        for ng in spec.node_groups
+    ]
+    new_spec = spec.model_copy(
+        update={
+            "kubernetes_version": spec.kubernetes_version or facts.DEFAULT_KUBERNETES_VERSION,
+            "network": net.model_copy(update={"vpc": vpc, "service_cidr": service_cidr, "pod_cidr": pod_cidr}),
+            "cni": cni,
+            "control_plane": control_plane,
+            "node_groups": node_groups,
+        }
+    )
+    return cluster.model_copy(update={"spec": new_spec})
+
+
+# --- rules across fields ---------------------------------------------------------------------
+
+
+def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
+    """Every rule that relates fields to each other, on the spec as given and with defaults."""
+    yield from _check_tags(cluster.metadata.tags)
+    spec = cluster.spec
+    yield from _check_versions(spec)
+    yield from _check_zones(spec)
+    yield from _check_vpc(spec, given.spec.network)
+    yield from _check_cidrs(spec, given.spec.network)
+    yield from _check_cni(spec)
+    yield from _check_control_plane(spec)
+    for i, group in enumerate(spec.node_groups):
+        yield from _check_node_group(spec, i, group)
+    yield from _duplicates(("spec", "nodeGroups"), [g.name for g in spec.node_groups], "name")
+    yield from _duplicates(("spec", "addons"), spec.addons)
+    yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
+
+
+def _duplicates(base: Path, values: list[Any], attr: str | None = None) -> Iterator[Issue]:
+    """Report each repeated value at its later occurrence."""
+    seen: dict[Any, int] = {}
+    for i, value in enumerate(values):
+        path = (*base, i, attr) if attr else (*base, i)
+        if value in seen:
+            yield path, f"duplicate {value!r} (first at {paths.render((*base, seen[value]))})"
+        else:
+            seen[value] = i
+
+
+def _check_tags(tags: dict[str, str]) -> Iterator[Issue]:
+    base: Path = ("metadata", "tags")
+    if len(tags) > facts.MAX_USER_TAGS:
+        yield base, f"{len(tags)} tags; at most {facts.MAX_USER_TAGS} (AWS allows 50, clusterdrop adds its own)"
+    for key, value in tags.items():
+        path = (*base, key)
+        if key.lower().startswith("aws:"):
+            yield path, "tag keys starting with 'aws:' are reserved by AWS"
+        elif key.lower().startswith("clusterdrop:"):
+            yield path, "tag keys starting with 'clusterdrop:' are set by clusterdrop itself"
+        if not 1 <= len(key) <= 128:
+            yield path, f"tag key is {len(key)} characters; AWS allows 1..128"
+        elif not _TAG_TEXT.match(key):
+            yield path, "tag key may hold only letters, digits, spaces and _ . : / = + - @"
+        if len(value) > 256:
+            yield path, f"tag value is {len(value)} characters; AWS allows at most 256"
+        elif not _TAG_TEXT.match(value):
+            yield path, "tag value may hold only letters, digits, spaces and _ . : / = + - @"
+
+
+def _check_versions(spec: ClusterSpec) -> Iterator[Issue]:
+    version = spec.kubernetes_version
+    if version not in facts.KUBERNETES_VERSIONS:
+        yield (
+            ("spec", "kubernetesVersion"),
+            (
+                f"Kubernetes {version} is not supported by EKS (standard or extended support); "
+                f"supported: {', '.join(facts.KUBERNETES_VERSIONS)}"
+            ),
+        )
+    if spec.control_plane.flavor == "kubeadm":
+        yield (
+            ("spec", "controlPlane", "flavor"),
+            "the kubeadm flavour is not supported yet; use eks",
+        )
+
+
+def _zone_of(region: str, zone: str) -> bool:
+    return re.fullmatch(re.escape(region) + "[a-z]", zone) is not None
+
+
+def _check_zones(spec: ClusterSpec) -> Iterator[Issue]:
+    zones = spec.network.zones
+    if zones is None:
+        return
+    base: Path = ("spec", "network", "zones")
+    for i, zone in enumerate(zones):
+        if not _zone_of(spec.region, zone):
+            yield (*base, i), f"{zone!r} is not a zone of region {spec.region} (zones look like {spec.region}a)"
+    yield from _duplicates(base, zones)
+    if len(set(zones)) < 2:
+        yield base, "EKS needs subnets in at least 2 zones; give 2 to 6 zones (3 for an HA control plane)"
+    elif len(zones) > 6:
+        yield base, f"{len(zones)} zones; at most 6"
+
+
+def _check_vpc(spec: ClusterSpec, given: Network) -> Iterator[Issue]:
+    net = spec.network
+    vpc = net.vpc
+    base: Path = ("spec", "network", "vpc")
+    if vpc.id is not None and vpc.cidr is not None:
+        yield (*base, "id"), "give either cidr (a new VPC) or id (an existing VPC), not both"
+        return
+    if vpc.id is None:
+        if vpc.subnets is not None:
+            yield (*base, "subnets"), "subnets belong to an existing VPC: set vpc.id too, or drop subnets"
+        if vpc.cidr is not None:
+            prefix = ipaddress.IPv4Network(vpc.cidr).prefixlen
+            if not 16 <= prefix <= 24:
+                yield (*base, "cidr"), f"a VPC CIDR must be between /16 and /24 (got /{prefix})"
+        if net.topology == "private" and net.nat_gateways == "none":
+            yield (
+                ("spec", "network", "natGateways"),
+                (
+                    "a private topology needs NAT gateways: nodes in private subnets reach ECR and the "
+                    "internet only through NAT (use single or per-zone, or topology: public)"
+                ),
+            )
+        return
+    # An existing VPC.
+    if "nat_gateways" in given.model_fields_set:
+        yield ("spec", "network", "natGateways"), "natGateways applies to a new VPC; an existing VPC keeps its own"
+    subnets = vpc.subnets
+    if subnets is None or not (subnets.private or subnets.public):
+        yield (*base, "subnets"), "an existing VPC needs its subnets: subnets: {private: [...], public: [...]}"
+        return
+    needed = net.topology
+    if not getattr(subnets, needed):
+        yield (*base, "subnets", needed), f"topology {needed} needs {needed} subnets in the existing VPC"
+    ids: list[str] = []
+    for kind in ("private", "public"):
+        for i, ref in enumerate(getattr(subnets, kind)):
+            ids.append(ref.id)
+            if ref.zone is None:
+                continue
+            path = (*base, "subnets", kind, i, "zone")
+            if not _zone_of(spec.region, ref.zone):
+                yield path, f"{ref.zone!r} is not a zone of region {spec.region}"
+            elif net.zones is not None and ref.zone not in net.zones:
+                yield path, f"{ref.zone!r} is not one of spec.network.zones"
+    seen: set[str] = set()
+    for kind in ("private", "public"):
+        for i, ref in enumerate(getattr(subnets, kind)):
+            if ref.id in seen:
+                yield (*base, "subnets", kind, i, "id"), f"subnet {ref.id} is listed twice"
+            seen.add(ref.id)
+    used = getattr(subnets, needed)
+    zones = {ref.zone for ref in used}
+    if used and None not in zones and len(zones) < 2:
+        yield (*base, "subnets", needed), "EKS needs subnets in at least 2 zones"
+
+
+def _check_cidrs(spec: ClusterSpec, given: Network) -> Iterator[Issue]:
+    net = spec.network
+    base: Path = ("spec", "network")
+    release = catalog.find(spec.cni.name, spec.cni.version)
+    if given.pod_cidr is not None and release and not release.overlay:
+        yield (*base, "podCidr"), f"{spec.cni.name} gives pods VPC addresses; podCidr applies to overlay CNIs only"
+    if net.pod_cidr is None and release is not None and release.overlay:
+        yield (*base, "podCidr"), "no default pod CIDR fits beside the VPC and service CIDRs; set podCidr"
+    ordered: list[tuple[Path, str]] = []
+    if net.vpc.cidr:
+        ordered.append(((*base, "vpc", "cidr"), net.vpc.cidr))
+    if net.pod_cidr and (release is None or release.overlay):
+        prefix = ipaddress.IPv4Network(net.pod_cidr).prefixlen
+        if not 8 <= prefix <= 24:
+            yield (*base, "podCidr"), f"a pod CIDR must be between /8 and /24 (got /{prefix})"
+        ordered.append(((*base, "podCidr"), net.pod_cidr))
+    if net.service_cidr:
+        service = ipaddress.IPv4Network(net.service_cidr)
+        path = (*base, "serviceCidr")
+        if not any(service.subnet_of(ipaddress.IPv4Network(r)) for r in facts.PRIVATE_RANGES):
+            yield path, "EKS needs the service CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+        elif not 12 <= service.prefixlen <= 24:
+            yield path, f"EKS needs a service CIDR between /12 and /24 (got /{service.prefixlen})"
+        ordered.append((path, net.service_cidr))
+    for i, (path, cidr) in enumerate(ordered):
+        for earlier_path, earlier in ordered[:i]:
+            if ipaddress.IPv4Network(cidr).overlaps(ipaddress.IPv4Network(earlier)):
+                yield path, f"{cidr} overlaps {paths.render(earlier_path)} ({earlier})"
+                break
+
+
+def _check_cni(spec: ClusterSpec) -> Iterator[Issue]:
+    cni = spec.cni
+    base: Path = ("spec", "cni")
+    reason = catalog.UNSUPPORTED_ON.get((cni.name, spec.control_plane.flavor))
+    if reason:
+        yield (*base, "name"), reason
+        return
+    known = catalog.releases(cni.name)
+    if not known:
+        names = sorted({r.name for r in catalog.CATALOG if spec.control_plane.flavor in r.flavors})
+        yield (*base, "name"), f"no release of {cni.name} is in the catalog yet; available: {', '.join(names)}"
+        return
+    release = catalog.find(cni.name, cni.version)
+    if release is None:
+        versions = ", ".join(r.version for r in known)
+        yield (*base, "version"), f"{cni.name} {cni.version} is not in the catalog; available: {versions}"
+        return
+    if cni.mode is not None and cni.mode not in release.modes:
+        if release.has_modes:
+            yield (*base, "mode"), f"{cni.name} modes are {', '.join(release.modes)}"
+        else:
+            yield (*base, "mode"), f"mode applies to calico only; {cni.name} has one way of installing"
+
+
+def _check_control_plane(spec: ClusterSpec) -> Iterator[Issue]:
+    cp = spec.control_plane
+    base: Path = ("spec", "controlPlane")
+    if cp.endpoint_access == "private" and cp.admin_cidrs:
+        yield (*base, "adminCidrs"), "adminCidrs restrict the public endpoint; endpointAccess is private"
+    yield from _duplicates((*base, "adminCidrs"), cp.admin_cidrs or [])
+    yield from _duplicates((*base, "admins"), cp.admins)
+    yield from _duplicates((*base, "logging"), cp.logging)
+
+
+def _check_label_key(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)):
+        return f"{key!r}: the prefix must be a DNS subdomain"
+    if not _LABEL_NAME.match(name):
+        return f"{key!r} is not a valid label key (1..63 of letters, digits, '-', '_', '.', optional prefix/)"
+    if prefix and any(prefix == d or prefix.endswith("." + d) for d in _RESERVED_LABEL_DOMAINS):
+        return f"{key!r}: the {prefix} prefix is reserved for Kubernetes"
+    return None
+
+
+def _check_node_group(spec: ClusterSpec, i: int, group: NodeGroup) -> Iterator[Issue]:
+    base: Path = ("spec", "nodeGroups", i)
+    lo, want, hi = group.min_size or 0, group.desired_size, group.max_size or 0
+    if lo > hi:
+        yield (*base, "maxSize"), f"maxSize ({hi}) is less than minSize ({lo})"
+    elif want < lo:
+        yield (*base, "desiredSize"), f"desiredSize ({want}) is less than minSize ({lo})"
+    elif want > hi:
+        yield (*base, "maxSize"), f"maxSize ({hi}) is less than desiredSize ({want})"
+    archs = [facts.architecture(t) for t in group.instance_types]
+    for j, arch in enumerate(archs):
+        if arch != archs[0]:
+            other, first = group.instance_types[j], group.instance_types[0]
+            message = f"{other} is {arch} but {first} is {archs[0]}; a node group has one architecture"
+            yield (*base, "instanceTypes", j), message
+    yield from _duplicates((*base, "instanceTypes"), group.instance_types)
+    if group.zones is not None:
+        cluster_zones = spec.network.zones
+        for j, zone in enumerate(group.zones):
+            path = (*base, "zones", j)
+            if cluster_zones is None:
+                yield path, "node-group zones need spec.network.zones (the cluster's zones) to be set"
+                break
+            if zone not in cluster_zones:
+                yield path, f"{zone!r} is not one of the cluster's zones ({', '.join(cluster_zones)})"
+        yield from _duplicates((*base, "zones"), group.zones)
+        if not group.zones:
+            yield (*base, "zones"), "give at least one zone, or leave zones out for all of the cluster's"
+    for key, value in group.labels.items():
+        problem = _check_label_key(key)
+        if problem:
+            yield (*base, "labels", key), problem
+        if not _LABEL_VALUE.match(value):
+            yield (*base, "labels", key), f"{value!r} is not a valid label value (0..63 letters, digits, '-', '_', '.')"
+    taint_keys: dict[tuple[str, str], int] = {}
+    for j, taint in enumerate(group.taints):
+        problem = _check_label_key(taint.key)
+        if problem:
+            yield (*base, "taints", j, "key"), problem.replace("label key", "taint key")
+        if taint.value is not None and not _LABEL_VALUE.match(taint.value):
+            yield (*base, "taints", j, "value"), f"{taint.value!r} is not a valid taint value"
+        ident = (taint.key, taint.effect)
+        if ident in taint_keys:
+            yield (
+                (*base, "taints", j),
+                f"taint {taint.key}:{taint.effect} is repeated (first at taints[{taint_keys[ident]}])",
+            )
+        taint_keys.setdefault(ident, j)
