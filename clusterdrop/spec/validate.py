@@ -6,6 +6,7 @@ Every problem is collected, not just the first, and named by its path.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import ipaddress
 import re
@@ -40,12 +41,63 @@ def validate(doc: Document) -> Cluster:
     try:
         cluster = Cluster.model_validate(doc.data)
     except pydantic.ValidationError as exc:
-        raise SpecInvalid([_from_pydantic(err, doc) for err in exc.errors()]) from None
+        problems = [_from_pydantic(err, doc) for err in exc.errors()]
+        problems += _rules_beside_type_errors(doc, exc)
+        raise SpecInvalid(_in_reading_order(problems)) from None
     resolved = with_defaults(cluster)
     issues = list(check(cluster, resolved))
     if issues:
-        raise SpecInvalid([_problem(path, message, doc) for path, message in issues])
+        raise SpecInvalid(_in_reading_order([_problem(path, message, doc) for path, message in issues]))
     return resolved
+
+
+def _in_reading_order(problems: list[Problem]) -> list[Problem]:
+    """Sort by position in the file where there is one (a stable sort keeps the rest in order)."""
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _rules_beside_type_errors(doc: Document, exc: pydantic.ValidationError) -> list[Problem]:
+    """Report cross-field problems even when some fields have type errors.
+
+    The fields in error are left out (so their defaults apply) and, if what remains is a valid
+    spec, the rules run on it; what they say about the pruned fields is dropped. When a required
+    field is in error, nothing remains to check and only the type errors are reported.
+    """
+    pruned_paths: list[Path] = []
+    data = copy.deepcopy(doc.data)
+    for err in exc.errors():
+        loc: Path = tuple(err["loc"])
+        # Removing a list item would shift the paths of the items after it: drop the list.
+        while loc and isinstance(loc[-1], int):
+            loc = loc[:-1]
+        if loc and _delete(data, loc):
+            pruned_paths.append(loc)
+    try:
+        cluster = Cluster.model_validate(data)
+    except pydantic.ValidationError:
+        return []
+    resolved = with_defaults(cluster)
+    # A rule about a pruned field, or one that compares with it (it now holds a default the
+    # user never wrote), would be noise.
+    pruned_text = [paths.render(p) for p in pruned_paths]
+    return [
+        _problem(path, message, doc)
+        for path, message in check(cluster, resolved)
+        if not any(path[: len(p)] == p for p in pruned_paths) and not any(t in message for t in pruned_text)
+    ]
+
+
+def _delete(data: Any, loc: Path) -> bool:
+    target = data
+    for part in loc[:-1]:
+        try:
+            target = target[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(target, dict) and loc[-1] in target:
+        del target[loc[-1]]
+        return True
+    return False
 
 
 def _problem(path: Path, message: str, doc: Document, *, key: bool = False) -> Problem:
@@ -59,7 +111,7 @@ def _problem(path: Path, message: str, doc: Document, *, key: bool = False) -> P
 
 
 def _from_pydantic(err: Any, doc: Document) -> Problem:
-    loc: Path = tuple(part for part in err["loc"] if not _is_internal_loc(part))
+    loc: Path = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
         field = str(loc[-1])
@@ -76,11 +128,6 @@ def _from_pydantic(err: Any, doc: Document) -> Problem:
     message = str(err["msg"])
     message = message.removeprefix("Value error, ")
     return _problem(loc, message, doc)
-
-
-def _is_internal_loc(part: Any) -> bool:
-    # Pydantic names union branches and validator functions in locs (`function-after[...]`).
-    return isinstance(part, str) and ("[" in part or part in {"str", "int", "none"})
 
 
 def _known_fields(loc: Path) -> list[str]:

@@ -1,0 +1,58 @@
+"""Shared test fixtures: where the repository and the shared fixtures are, and sample specs."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+# The shared fixtures (real eksctl and kops specs, official CNI manifests) stand beside the
+# repository; they are test data read from there, never copied in.
+SHARED = Path(os.environ.get("CLUSTERDROP_SHARED", REPO.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+EKSCTL_FIXTURES = sorted((FIXTURES / "eksctl").glob("*.yaml"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not EKSCTL_FIXTURES:
+        raise pytest.UsageError(f"shared fixtures not found under {FIXTURES} (set CLUSTERDROP_SHARED)")
+
+
+@pytest.fixture
+def full_spec() -> dict[str, Any]:
+    """The full example from the spec issue, as data: every field set."""
+    data: dict[str, Any] = yaml.safe_load((REPO / "examples" / "calico-ha.yaml").read_text())
+    return copy.deepcopy(data)
+
+
+def set_path(data: Any, path: str, value: Any) -> Any:
+    """Set (or with value=DELETE remove) the value at a dotted path such as `spec.nodeGroups[0].maxSize`."""
+    parts: list[str | int] = []
+    for chunk in path.split("."):
+        name, _, rest = chunk.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            parts.append(int(index))
+            rest = rest.removeprefix("[")
+    target = data
+    for part in parts[:-1]:
+        target = target[part]
+    if value is DELETE:
+        del target[parts[-1]]
+    else:
+        target[parts[-1]] = value
+    return data
+
+
+DELETE = object()
+
+Mutation = Callable[[dict[str, Any]], object]

@@ -1,0 +1,203 @@
+"""eksctl import: every real eksctl example either converts faithfully or names what it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clusterdrop import facts
+from clusterdrop.errors import SpecInvalid, UnsupportedFields
+from clusterdrop.spec import eksctl
+from clusterdrop.spec.loader import load
+from clusterdrop.spec.source import load_spec
+from tests.conftest import EKSCTL_FIXTURES, FIXTURES
+
+# For each fixture: None when it converts, else eksctl paths that must be among the refused.
+EXPECTED: dict[str, set[str] | None] = {
+    "01-simple-cluster.yaml": None,
+    "03-two-nodegroups.yaml": {"nodeGroups[0].instanceName", "nodeGroups[1].privateNetworking"},
+    "05-advanced-nodegroups.yaml": {
+        "nodeGroups[0].volumeType",
+        "nodeGroups[0].ami",
+        "nodeGroups[0].amiFamily",
+        "nodeGroups[0].iam",
+        "nodeGroups[1].targetGroupARNs",
+        "nodeGroups[1].preBootstrapCommands",
+        "nodeGroups[2].classicLoadBalancerNames",
+        "nodeGroups[2].asgMetricsCollection",
+    },
+    "07-ssh-keys.yaml": {
+        "nodeGroups[0].ssh.publicKeyPath",
+        "nodeGroups[1].ssh.allow",
+        "nodeGroups[3].ssh.publicKey",
+        "nodeGroups[4].ssh.allow",
+    },
+    "09-nat-gateways.yaml": None,
+    "11-cloudwatch-cluster-logging.yaml": {"cloudWatch.clusterLogging.logRetentionInDays"},
+    "13-iamserviceaccounts.yaml": {"iam.withOIDC", "iam.serviceAccounts", "nodeGroups[0].tags"},
+    "15-managed-nodes.yaml": {
+        "managedNodeGroups[0].updateConfig",
+        "managedNodeGroups[0].securityGroups",
+        "managedNodeGroups[0].ssh.publicKeyPath",
+        "managedNodeGroups[2].overrideBootstrapCommand",
+        "managedNodeGroups[3].launchTemplate",
+    },
+    "17-permissions-boundary.yaml": {"iam.serviceRolePermissionsBoundary", "nodeGroups[0].iam"},
+    "19-kms-cluster.yaml": {"secretsEncryption"},
+    "23-kubeflow-spot-instance.yaml": {"nodeGroups[2].instancesDistribution", "nodeGroups[0].tags"},
+    "25-addons.yaml": {"iam.withOIDC"},
+    "27-oidc-provider.yaml": {"identityProviders"},
+    "29-cluster-with-karpenter.yaml": {"karpenter"},
+    "31-override-bootstrap-command-unmanaged-nodegroup.yaml": {"nodeGroups[0].overrideBootstrapCommand"},
+    "33-local-zones.yaml": {"localZones", "nodeGroups[0].localZones"},
+    "35-iamidentitymappings.yaml": {"iamIdentityMappings"},
+    "35-outposts.yaml": {"outpost"},
+    "37-outposts-fully-private.yaml": {"outpost", "privateCluster"},
+    "39-pod-identity-association.yaml": {"iam.podIdentityAssociations", "addons[0].name"},
+    "41-zonal-shift.yaml": {"zonalShiftConfig"},
+    "43-hybrid-nodes.yaml": {"remoteNetworkConfig"},
+    "45-upgrade-policy-example.yaml": {"upgradePolicy"},
+    "47-auto-mode-with-ack-kro-capabilities.yaml": {"autoModeConfig", "capabilities"},
+    "49-control-plane-on-private-subnets.yaml": None,
+}
+
+
+def test_every_fixture_has_an_expectation() -> None:
+    assert sorted(p.name for p in EKSCTL_FIXTURES) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("path", EKSCTL_FIXTURES, ids=lambda p: p.name)
+def test_fixture_converts_or_names_what_it_refuses(path: Path) -> None:
+    expected = EXPECTED[path.name]
+    if expected is None:
+        loaded = load_spec(path.read_bytes())
+        assert loaded.source_format == "eksctl"
+        assert loaded.dropped == []
+        return
+    with pytest.raises(UnsupportedFields) as info:
+        load_spec(path.read_bytes())
+    refused = {p.path for p in info.value.problems}
+    assert expected <= refused
+    # Every refusal points at the line of the field in the eksctl file.
+    text = path.read_text().splitlines()
+    for problem in info.value.problems:
+        assert problem.line is not None
+        field = problem.path.rsplit(".", 1)[-1].split("[")[0]
+        assert field in text[problem.line - 1], (problem, text[problem.line - 1])
+
+
+def test_simple_cluster_maps_faithfully() -> None:
+    cluster = load_spec((FIXTURES / "eksctl" / "01-simple-cluster.yaml").read_bytes()).cluster
+    spec = cluster.spec
+    assert cluster.metadata.name == "cluster-1"
+    assert spec.region == "eu-north-1"
+    assert spec.kubernetes_version == facts.DEFAULT_KUBERNETES_VERSION
+    assert spec.cni.name == "aws-vpc-cni"  # eksctl's default CNI, made explicit
+    assert spec.network.vpc.cidr == eksctl.DEFAULT_VPC_CIDR
+    assert spec.network.nat_gateways == "single"
+    assert spec.network.topology == "public"  # privateNetworking defaults to false
+    assert spec.control_plane.endpoint_access == "public-and-private"
+    assert spec.control_plane.logging == ["audit", "authenticator", "controllerManager"]
+    [group] = spec.node_groups
+    assert (group.name, group.instance_types, group.desired_size) == ("ng-1", ["m5.large"], 1)
+    assert (group.min_size, group.max_size, group.disk_size_gi_b) == (1, 1, eksctl.DEFAULT_VOLUME_GIB)
+
+
+def test_nat_and_private_networking_map() -> None:
+    spec = load_spec((FIXTURES / "eksctl" / "09-nat-gateways.yaml").read_bytes()).cluster.spec
+    assert spec.network.nat_gateways == "per-zone"
+    assert spec.network.topology == "private"
+    assert spec.node_groups[0].desired_size == 2
+
+
+def test_endpoints_and_zones_map() -> None:
+    loaded = load_spec((FIXTURES / "eksctl" / "49-control-plane-on-private-subnets.yaml").read_bytes())
+    spec = loaded.cluster.spec
+    assert spec.network.zones == ["us-west-2a", "us-west-2b"]
+    assert spec.control_plane.endpoint_access == "public-and-private"
+    group = spec.node_groups[0]
+    assert group.instance_types == [eksctl.DEFAULT_INSTANCE_TYPE]
+    assert group.desired_size == eksctl.DEFAULT_DESIRED
+    assert any("controlPlaneOnPrivateSubnets" in n for n in loaded.notes)
+
+
+def test_allow_partial_keeps_what_maps_and_lists_what_was_dropped() -> None:
+    raw = (FIXTURES / "eksctl" / "15-managed-nodes.yaml").read_bytes()
+    conversion = eksctl.convert(load(raw))
+    groups = {g["name"]: g for g in conversion.spec["spec"]["nodeGroups"]}
+    public = groups["managed-ng-public"]
+    assert (public["minSize"], public["desiredSize"], public["maxSize"]) == (2, 3, 4)
+    assert public["zones"] == ["us-west-2a", "us-west-2b"]
+    assert public["diskSizeGiB"] == 20
+    assert public["labels"] == {"role": "worker"}
+    assert public["taints"] == [
+        {"key": "key1", "effect": "NoSchedule", "value": "value1"},
+        {"key": "key2", "effect": "NoExecute"},
+    ]
+    assert {p.path for p in conversion.unsupported} >= {"managedNodeGroups[0].tags", "managedNodeGroups[0].iam"}
+
+
+def test_taints_in_map_form_and_access_entries() -> None:
+    raw = b"""
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: t, region: eu-west-1, version: "1.34", tags: {team: a}}
+availabilityZones: [eu-west-1a, eu-west-1b]
+vpc:
+  id: vpc-0a1b2c3d
+  subnets:
+    private:
+      eu-west-1a: {id: subnet-0a1b2c3d}
+      eu-west-1b: {id: subnet-1a1b2c3d}
+  clusterEndpoints: {publicAccess: false, privateAccess: true}
+accessConfig:
+  authenticationMode: API
+  accessEntries:
+    - principalARN: arn:aws:iam::123456789012:role/admin
+      accessPolicies:
+        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy
+          accessScope: {type: cluster}
+managedNodeGroups:
+  - name: ng
+    instanceTypes: [m6g.large]
+    spot: true
+    privateNetworking: true
+    taints: {dedicated: "db:NoSchedule", gpu: ":NoExecute"}
+    ssh: {publicKeyName: ops}
+addons:
+  - name: aws-ebs-csi-driver
+    wellKnownPolicies: {ebsCSIController: true}
+"""
+    loaded = load_spec(raw)
+    spec = loaded.cluster.spec
+    assert loaded.cluster.metadata.tags == {"team": "a"}
+    assert spec.kubernetes_version == "1.34"
+    assert spec.network.vpc.id == "vpc-0a1b2c3d"
+    assert spec.network.vpc.subnets is not None
+    assert [(s.id, s.zone) for s in spec.network.vpc.subnets.private] == [
+        ("subnet-0a1b2c3d", "eu-west-1a"),
+        ("subnet-1a1b2c3d", "eu-west-1b"),
+    ]
+    assert spec.control_plane.endpoint_access == "private"
+    assert spec.control_plane.admins == ["arn:aws:iam::123456789012:role/admin"]
+    group = spec.node_groups[0]
+    assert group.capacity_type == "spot"
+    assert group.ssh_key_name == "ops"
+    assert [(t.key, t.value, t.effect) for t in group.taints] == [
+        ("dedicated", "db", "NoSchedule"),
+        ("gpu", None, "NoExecute"),
+    ]
+    assert spec.addons == ["ebs-csi"]
+
+
+def test_converted_spec_that_is_invalid_names_native_paths() -> None:
+    raw = (
+        b"apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\n"
+        b"metadata: {name: old, region: us-west-2, version: '1.14'}\nmanagedNodeGroups: [{name: a}]\n"
+    )
+    with pytest.raises(SpecInvalid) as info:
+        load_spec(raw)
+    [problem] = info.value.problems
+    assert problem.path == "spec.kubernetesVersion"
+    assert "converted spec" in problem.message

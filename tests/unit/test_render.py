@@ -1,0 +1,234 @@
+"""The offline plan: what the rendered templates contain, and that they lint clean."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+
+from clusterdrop.render.plan import make_plan
+from clusterdrop.spec.loader import Document
+from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.source import load_spec
+from clusterdrop.spec.validate import validate
+from tests.conftest import DELETE, EKSCTL_FIXTURES, EXAMPLES, set_path
+
+
+def _cluster(data: dict[str, Any]) -> Cluster:
+    return validate(Document(data=data, is_yaml=False))
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _convertible_eksctl() -> list[Path]:
+    out = []
+    for path in EKSCTL_FIXTURES:
+        try:
+            load_spec(path.read_bytes())
+        except Exception:  # noqa: BLE001 - the refusals are tested in test_eksctl
+            continue
+        out.append(path)
+    return out
+
+
+LINTED = [*EXAMPLES, *_convertible_eksctl()]
+
+
+@pytest.mark.parametrize("path", LINTED, ids=lambda p: p.name)
+def test_every_template_lints_without_errors(path: Path) -> None:
+    cluster = load_spec(path.read_bytes()).cluster
+    for stack in make_plan(cluster).stacks:
+        matches = lint(json.dumps(stack.template), regions=[cluster.spec.region])
+        errors = [f"{m.rule.id} {m.message} ({m.path})" for m in matches if m.rule.id.startswith("E")]
+        assert errors == [], stack.name
+
+
+def test_three_eksctl_fixtures_at_least_are_linted() -> None:
+    assert len(LINTED) - len(EXAMPLES) >= 3
+
+
+def test_new_vpc_with_nat_per_zone(full_spec: dict[str, Any]) -> None:
+    plan = make_plan(_cluster(full_spec))
+    cluster_stack, nodegroup_stack = plan.stacks
+    assert cluster_stack.name == "clusterdrop-demo"
+    assert nodegroup_stack.name == "clusterdrop-demo-ng-workers"
+    template = cluster_stack.template
+    subnets = _resources(template, "AWS::EC2::Subnet")
+    assert len(subnets) == 6
+    assert len(_resources(template, "AWS::EC2::NatGateway")) == 3
+    private = [p for k, p in subnets.items() if k.startswith("Private")]
+    public = [p for k, p in subnets.items() if k.startswith("Public")]
+    assert [p["AvailabilityZone"] for p in private] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    for props in private:
+        tags = {t["Key"]: t["Value"] for t in props["Tags"]}
+        assert tags["kubernetes.io/role/internal-elb"] == "1"
+        assert tags["kubernetes.io/cluster/demo"] == "shared"
+        assert tags["clusterdrop:cluster"] == "demo"
+        assert tags["team"] == "platform"
+    for props in public:
+        tags = {t["Key"]: t["Value"] for t in props["Tags"]}
+        assert tags["kubernetes.io/role/elb"] == "1"
+        assert props["MapPublicIpOnLaunch"] is False  # private topology
+    # Each private subnet routes through the NAT gateway of its own zone.
+    routes = _resources(template, "AWS::EC2::Route")
+    assert sorted(r["NatGatewayId"]["Ref"] for r in routes.values() if "NatGatewayId" in r) == [
+        "NatGateway1",
+        "NatGateway2",
+        "NatGateway3",
+    ]
+    endpoint = _resources(template, "AWS::EC2::VPCEndpoint")["S3GatewayEndpoint"]
+    assert endpoint["VpcEndpointType"] == "Gateway"
+    assert len(endpoint["RouteTableIds"]) == 4
+
+
+@pytest.mark.parametrize(("mode", "nats", "routes"), [("single", 1, 2), ("per-zone", 3, 4)])
+def test_nat_modes(full_spec: dict[str, Any], mode: str, nats: int, routes: int) -> None:
+    set_path(full_spec, "spec.network.natGateways", mode)
+    template = make_plan(_cluster(full_spec)).stacks[0].template
+    assert len(_resources(template, "AWS::EC2::NatGateway")) == nats
+    assert len(_resources(template, "AWS::EC2::Route")) == routes
+
+
+def test_no_nat_in_public_topology(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.network.natGateways", "none")
+    set_path(full_spec, "spec.network.topology", "public")
+    plan = make_plan(_cluster(full_spec))
+    template = plan.stacks[0].template
+    assert _resources(template, "AWS::EC2::NatGateway") == {}
+    assert _resources(template, "AWS::EC2::EIP") == {}
+    public = [p for k, p in _resources(template, "AWS::EC2::Subnet").items() if k.startswith("Public")]
+    assert all(p["MapPublicIpOnLaunch"] is True for p in public)
+    node_subnets = template["Outputs"]["NodeSubnetIds"]["Value"]["Fn::Join"][1]
+    assert [r["Ref"] for r in node_subnets] == ["PublicSubnet1", "PublicSubnet2", "PublicSubnet3"]
+
+
+def test_eks_cluster_properties(full_spec: dict[str, Any]) -> None:
+    template = make_plan(_cluster(full_spec)).stacks[0].template
+    eks = _resources(template, "AWS::EKS::Cluster")["Cluster"]
+    assert eks["Name"] == "demo"
+    assert eks["Version"] == "1.33"
+    assert eks["BootstrapSelfManagedAddons"] is False  # calico: no VPC CNI from EKS
+    assert eks["AccessConfig"]["AuthenticationMode"] == "API"
+    vpc_config = eks["ResourcesVpcConfig"]
+    assert vpc_config["EndpointPrivateAccess"] is True
+    assert vpc_config["EndpointPublicAccess"] is True
+    assert vpc_config["PublicAccessCidrs"] == ["203.0.113.0/24"]
+    assert [s["Ref"] for s in vpc_config["SubnetIds"]] == ["PrivateSubnet1", "PrivateSubnet2", "PrivateSubnet3"]
+    assert eks["KubernetesNetworkConfig"] == {"ServiceIpv4Cidr": "172.20.0.0/16"}
+    assert [t["Type"] for t in eks["Logging"]["ClusterLogging"]["EnabledTypes"]] == ["api", "audit"]
+    entries = _resources(template, "AWS::EKS::AccessEntry")
+    principals = [e["PrincipalArn"] for e in entries.values()]
+    assert {"Fn::GetAtt": ["AgentRole", "Arn"]} in principals
+    assert "arn:aws:iam::123456789012:role/platform-admin" in principals
+    for entry in entries.values():
+        [policy] = entry["AccessPolicies"]
+        assert policy["PolicyArn"]["Fn::Sub"].endswith("AmazonEKSClusterAdminPolicy")
+        assert policy["AccessScope"] == {"Type": "cluster"}
+
+
+def test_vpc_cni_keeps_the_self_managed_addons(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.cni", {"name": "aws-vpc-cni"})
+    set_path(full_spec, "spec.network.podCidr", DELETE)
+    template = make_plan(_cluster(full_spec)).stacks[0].template
+    assert _resources(template, "AWS::EKS::Cluster")["Cluster"]["BootstrapSelfManagedAddons"] is True
+    node_role = _resources(template, "AWS::IAM::Role")["NodeRole"]
+    assert any("AmazonEKS_CNI_Policy" in p["Fn::Sub"] for p in node_role["ManagedPolicyArns"])
+
+
+def test_private_endpoint_has_no_public_cidrs(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.controlPlane.endpointAccess", "private")
+    set_path(full_spec, "spec.controlPlane.adminCidrs", DELETE)
+    template = make_plan(_cluster(full_spec)).stacks[0].template
+    vpc_config = _resources(template, "AWS::EKS::Cluster")["Cluster"]["ResourcesVpcConfig"]
+    assert vpc_config["EndpointPublicAccess"] is False
+    assert "PublicAccessCidrs" not in vpc_config
+
+
+def test_agent_lambda_lives_in_the_private_subnets(full_spec: dict[str, Any]) -> None:
+    template = make_plan(_cluster(full_spec)).stacks[0].template
+    agent = _resources(template, "AWS::Lambda::Function")["AgentFunction"]
+    assert agent["FunctionName"] == "demo-agent"
+    assert agent["Architectures"] == ["arm64"]
+    assert agent["Code"] == {"S3Bucket": {"Ref": "AgentCodeBucket"}, "S3Key": {"Ref": "AgentCodeKey"}}
+    assert [s["Ref"] for s in agent["VpcConfig"]["SubnetIds"]] == ["PrivateSubnet1", "PrivateSubnet2", "PrivateSubnet3"]
+    assert agent["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "AgentSecurityGroup"}]
+    ingress = _resources(template, "AWS::EC2::SecurityGroupIngress")["ControlPlaneIngressFromAgent"]
+    assert (ingress["FromPort"], ingress["ToPort"]) == (443, 443)
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "AgentSecurityGroup"}
+    assert ingress["GroupId"] == {"Ref": "ControlPlaneSecurityGroup"}
+    assert set(template["Parameters"]) == {"AgentCodeBucket", "AgentCodeKey", "ArtifactsBucket"}
+
+
+def test_node_group_stack(full_spec: dict[str, Any]) -> None:
+    template = make_plan(_cluster(full_spec)).stacks[1].template
+    group = _resources(template, "AWS::EKS::Nodegroup")["NodeGroup"]
+    assert group["ScalingConfig"] == {"MinSize": 3, "DesiredSize": 3, "MaxSize": 6}
+    assert group["InstanceTypes"] == ["t3.medium"]
+    assert group["CapacityType"] == "ON_DEMAND"
+    assert group["AmiType"] == "AL2023_x86_64_STANDARD"
+    assert group["DiskSize"] == 50
+    assert group["Labels"] == {"role": "worker"}
+    assert group["Taints"] == [{"Key": "dedicated", "Value": "db", "Effect": "NO_SCHEDULE"}]
+    assert group["RemoteAccess"] == {"Ec2SshKey": "ops"}
+    assert group["Version"] == "1.33"
+    assert group["Tags"]["clusterdrop:cluster"] == "demo"
+    assert group["Subnets"] == {"Ref": "SubnetIds"}
+
+
+def test_arm_spot_node_group(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.nodeGroups[0].instanceTypes", ["m7g.large", "c7g.large"])
+    set_path(full_spec, "spec.nodeGroups[0].capacityType", "spot")
+    group = _resources(make_plan(_cluster(full_spec)).stacks[1].template, "AWS::EKS::Nodegroup")["NodeGroup"]
+    assert group["AmiType"] == "AL2023_ARM_64_STANDARD"
+    assert group["CapacityType"] == "SPOT"
+
+
+def test_existing_vpc_creates_no_network_and_plans_subnet_tags() -> None:
+    path = next(p for p in EXAMPLES if p.name == "existing-vpc.yaml")
+    plan = make_plan(load_spec(path.read_bytes()).cluster)
+    template = plan.stacks[0].template
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert not kinds & {"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::EC2::InternetGateway"}
+    eks = _resources(template, "AWS::EKS::Cluster")["Cluster"]
+    assert eks["ResourcesVpcConfig"]["SubnetIds"][0] == "subnet-0aa11bb22cc33dd44"
+    sg = _resources(template, "AWS::EC2::SecurityGroup")["AgentSecurityGroup"]
+    assert sg["VpcId"] == "vpc-0a1b2c3d4e5f60718"
+    assert {
+        "subnet": "subnet-0aa11bb22cc33dd44",
+        "tag": "kubernetes.io/cluster/payments",
+        "value": "shared",
+    } in plan.subnet_tags
+    assert {"subnet": "subnet-0dd44ee55ff660077", "tag": "kubernetes.io/role/elb", "value": "1"} in plan.subnet_tags
+    assert [s.name for s in plan.stacks] == [
+        "clusterdrop-payments",
+        "clusterdrop-payments-ng-system",
+        "clusterdrop-payments-ng-batch",
+    ]
+
+
+def test_zones_picked_at_deploy_time_use_get_azs() -> None:
+    path = next(p for p in EXAMPLES if p.name == "quickstart.yaml")
+    plan = make_plan(load_spec(path.read_bytes()).cluster)
+    subnets = _resources(plan.stacks[0].template, "AWS::EC2::Subnet")
+    assert subnets["PrivateSubnet2"]["AvailabilityZone"] == {"Fn::Select": [1, {"Fn::GetAZs": ""}]}
+    summary = plan.summary()
+    assert summary["zones"] == [f"zone {i} (picked at deploy time)" for i in (1, 2, 3)]
+    assert summary["resourceTotals"]["AWS::EKS::Nodegroup"] == 1
+    assert summary["steps"][0] == "Validate spec"
+
+
+def test_subnet_cidrs_fit_inside_the_vpc(full_spec: dict[str, Any]) -> None:
+    import ipaddress
+
+    set_path(full_spec, "spec.network.vpc.cidr", "10.20.0.0/24")
+    set_path(full_spec, "spec.network.podCidr", DELETE)
+    subnets = _resources(make_plan(_cluster(full_spec)).stacks[0].template, "AWS::EC2::Subnet")
+    nets = [ipaddress.IPv4Network(p["CidrBlock"]) for p in subnets.values()]
+    vpc = ipaddress.IPv4Network("10.20.0.0/24")
+    assert all(n.subnet_of(vpc) for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])

@@ -1,0 +1,249 @@
+"""Validation of native specs: the examples pass, every mistake is named by its path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from clusterdrop import facts
+from clusterdrop.errors import SpecInvalid
+from clusterdrop.spec.loader import Document, load
+from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.source import load_spec
+from clusterdrop.spec.validate import validate
+from tests.conftest import DELETE, EXAMPLES, set_path
+
+
+def _validate(data: Any) -> Cluster:
+    return validate(Document(data=data, is_yaml=False))
+
+
+def _problems(data: Any) -> dict[str, str]:
+    with pytest.raises(SpecInvalid) as info:
+        _validate(data)
+    return {p.path: p.message for p in info.value.problems}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_is_valid(path: Any) -> None:
+    loaded = load_spec(path.read_bytes())
+    assert loaded.source_format == "clusterdrop"
+    assert loaded.cluster.metadata.name == yaml.safe_load(path.read_text())["metadata"]["name"]
+
+
+def test_defaults_are_made_explicit() -> None:
+    cluster = load_spec((EXAMPLES[0].parent / "quickstart.yaml").read_bytes()).cluster
+    spec = cluster.spec
+    assert spec.kubernetes_version == facts.DEFAULT_KUBERNETES_VERSION
+    assert spec.cni.version == "v1.23.1"
+    assert spec.network.vpc.cidr == "10.0.0.0/16"
+    assert spec.network.service_cidr == "172.20.0.0/16"  # what EKS picks for a VPC in 10/8
+    assert spec.network.pod_cidr is None  # the VPC CNI gives pods VPC addresses
+    assert spec.control_plane.admin_cidrs == ["0.0.0.0/0"]
+    group = spec.node_groups[0]
+    assert (group.min_size, group.desired_size, group.max_size) == (2, 2, 4)
+
+
+def test_overlay_pod_cidr_default_avoids_the_vpc(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.network.vpc.cidr", "192.168.0.0/16")
+    set_path(full_spec, "spec.network.podCidr", DELETE)
+    set_path(full_spec, "spec.network.serviceCidr", DELETE)
+    spec = _validate(full_spec).spec
+    assert spec.network.pod_cidr == "10.244.0.0/16"
+    assert spec.network.service_cidr == "10.100.0.0/16"
+
+
+MALFORMED: list[tuple[str, str, Any]] = [
+    ("metadata.name", "metadata.name", "Demo_1"),
+    ("metadata.name", "metadata.name", "a" * 41),
+    ("metadata.name", "metadata.name", DELETE),
+    ("metadata.tags.aws:owner", "metadata.tags", {"aws:owner": "x"}),
+    ("metadata.tags", "metadata.tags", {f"k{i}": "v" for i in range(41)}),
+    ("metadata.tags.team", "metadata.tags", {"team": "x" * 257}),
+    ("metadata.tags.bad", "metadata.tags", {"bad": "semi;colon"}),
+    ("apiVersion", "apiVersion", "clusterdrop.io/v1"),
+    ("kind", "kind", "ClusterConfig"),
+    ("spec.region", "spec.region", "eu-west-9"),
+    ("spec.kubernetesVersion", "spec.kubernetesVersion", "1.20"),
+    ("spec.kubernetesVersion", "spec.kubernetesVersion", 1.3),
+    ("spec.controlPlane.flavor", "spec.controlPlane.flavor", "kubeadm"),
+    ("spec.controlPlane.endpointAccess", "spec.controlPlane.endpointAccess", "public"),
+    ("spec.controlPlane.adminCidrs[0]", "spec.controlPlane.adminCidrs", ["300.0.0.0/8"]),
+    ("spec.controlPlane.admins[0]", "spec.controlPlane.admins", ["arn:aws:iam::12:role/x"]),
+    ("spec.controlPlane.admins[1]", "spec.controlPlane.admins", ["arn:aws:iam::123456789012:role/a"] * 2),
+    ("spec.controlPlane.logging[0]", "spec.controlPlane.logging", ["debug"]),
+    ("spec.network.zones[1]", "spec.network.zones", ["eu-west-1a", "us-east-1b", "eu-west-1c"]),
+    ("spec.network.zones[2]", "spec.network.zones", ["eu-west-1a", "eu-west-1b", "eu-west-1a"]),
+    ("spec.network.zones", "spec.network.zones", ["eu-west-1a"]),
+    ("spec.network.topology", "spec.network.topology", "dmz"),
+    ("spec.network.vpc.cidr", "spec.network.vpc.cidr", "10.0.0.0/8"),
+    ("spec.network.vpc.cidr", "spec.network.vpc.cidr", "10.99.0.1/16"),
+    ("spec.network.vpc.cidr", "spec.network.vpc.cidr", "10.99.0.0"),
+    ("spec.network.vpc.id", "spec.network.vpc.id", "vpc-0a1b2c3d4e5f60718"),
+    ("spec.network.vpc.id", "spec.network.vpc", {"id": "vpc-xyz", "subnets": {"private": ["subnet-0a1b2c3d"]}}),
+    ("spec.network.vpc.subnets", "spec.network.vpc.subnets", {"private": ["subnet-0a1b2c3d"]}),
+    ("spec.network.vpc.subnets", "spec.network.vpc", {"id": "vpc-0a1b2c3d"}),
+    (
+        "spec.network.vpc.subnets.private[0].id",
+        "spec.network.vpc",
+        {"id": "vpc-0a1b2c3d", "subnets": {"private": ["sub-1"]}},
+    ),
+    ("spec.network.natGateways", "spec.network.natGateways", "none"),
+    ("spec.network.podCidr", "spec.network.podCidr", "10.99.128.0/17"),
+    ("spec.network.serviceCidr", "spec.network.serviceCidr", "192.168.10.0/24"),
+    ("spec.network.serviceCidr", "spec.network.serviceCidr", "10.99.0.0/20"),
+    ("spec.network.serviceCidr", "spec.network.serviceCidr", "8.8.0.0/16"),
+    ("spec.cni.name", "spec.cni.name", "flannel"),
+    ("spec.cni.name", "spec.cni.name", "cilium"),
+    ("spec.cni.name", "spec.cni.name", "weave"),
+    ("spec.cni.version", "spec.cni.version", "v3.0.0"),
+    ("spec.cni.mode", "spec.cni", {"name": "aws-vpc-cni", "mode": "manifest"}),
+    ("spec.network.podCidr", "spec.cni", {"name": "aws-vpc-cni"}),
+    ("spec.nodeGroups", "spec.nodeGroups", []),
+    ("spec.nodeGroups", "spec.nodeGroups", {"name": "workers"}),
+    ("spec.nodeGroups[0].maxSize", "spec.nodeGroups[0].maxSize", 2),
+    ("spec.nodeGroups[0].desiredSize", "spec.nodeGroups[0].minSize", 4),
+    ("spec.nodeGroups[0].desiredSize", "spec.nodeGroups[0].desiredSize", "3"),
+    ("spec.nodeGroups[0].desiredSize", "spec.nodeGroups[0].desiredSize", DELETE),
+    ("spec.nodeGroups[0].zones[1]", "spec.nodeGroups[0].zones", ["eu-west-1a", "eu-west-1d"]),
+    ("spec.nodeGroups[0].instanceTypes[0]", "spec.nodeGroups[0].instanceTypes", ["t3medium"]),
+    ("spec.nodeGroups[0].instanceTypes[1]", "spec.nodeGroups[0].instanceTypes", ["m7g.large", "m7i.large"]),
+    ("spec.nodeGroups[0].diskSizeGiB", "spec.nodeGroups[0].diskSizeGiB", 10),
+    ("spec.nodeGroups[0].capacityType", "spec.nodeGroups[0].capacityType", "reserved"),
+    ("spec.nodeGroups[0].taints[0].effect", "spec.nodeGroups[0].taints", [{"key": "a", "effect": "Never"}]),
+    ("spec.nodeGroups[0].labels.kubernetes.io/role", "spec.nodeGroups[0].labels", {"kubernetes.io/role": "x"}),
+    ("spec.nodeGroups[0].sshKeyName", "spec.nodeGroups[0].sshKeyName", ""),
+    ("spec.addons[0]", "spec.addons", ["istio"]),
+    ("spec.addons[1]", "spec.addons", ["ebs-csi", "ebs-csi"]),
+    ("spec.deletionPolicy", "spec.deletionPolicy", "keep"),
+    ("spec.notifications.emails[0]", "spec.notifications.emails", ["ops-at-example"]),
+    ("spec", "spec", DELETE),
+    ("spec.region", "spec.region", DELETE),
+]
+
+
+@pytest.mark.parametrize(
+    ("expected", "where", "value"), MALFORMED, ids=[f"{m[0]}#{i}" for i, m in enumerate(MALFORMED)]
+)
+def test_malformed_spec_names_the_path(full_spec: dict[str, Any], expected: str, where: str, value: Any) -> None:
+    set_path(full_spec, where, value)
+    problems = _problems(full_spec)
+    assert expected in problems, problems
+
+
+def test_at_least_forty_malformed_cases() -> None:
+    assert len(MALFORMED) >= 40
+
+
+def test_duplicate_node_group_is_reported_at_its_later_occurrence(full_spec: dict[str, Any]) -> None:
+    group = full_spec["spec"]["nodeGroups"][0]
+    full_spec["spec"]["nodeGroups"].append(dict(group))
+    problems = _problems(full_spec)
+    assert list(problems) == ["spec.nodeGroups[1].name"]
+    assert "first at spec.nodeGroups[0]" in problems["spec.nodeGroups[1].name"]
+
+
+def test_cidr_overlap_is_reported_at_the_later_field(full_spec: dict[str, Any]) -> None:
+    # vpc.cidr, podCidr, serviceCidr all equal: the two later ones are named, the VPC is not.
+    for field in ("vpc.cidr", "podCidr", "serviceCidr"):
+        set_path(full_spec, f"spec.network.{field}", "10.99.0.0/16")
+    problems = _problems(full_spec)
+    assert "spec.network.vpc.cidr" not in problems
+    assert "overlaps spec.network.vpc.cidr" in problems["spec.network.podCidr"]
+    assert "overlaps spec.network.vpc.cidr" in problems["spec.network.serviceCidr"]
+
+
+def test_flannel_on_eks_says_why(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.cni", {"name": "flannel"})
+    message = _problems(full_spec)["spec.cni.name"]
+    assert "pod CIDR" in message
+    assert "EKS" in message
+
+
+def test_unknown_field_suggests_the_known_one(full_spec: dict[str, Any]) -> None:
+    full_spec["spec"]["nodeGroups"][0]["maxsize"] = 6
+    full_spec["spec"]["netwrok"] = {}
+    problems = _problems(full_spec)
+    assert "did you mean 'maxSize'?" in problems["spec.nodeGroups[0].maxsize"]
+    assert "did you mean 'network'?" in problems["spec.netwrok"]
+
+
+def test_every_problem_is_reported_at_once(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "metadata.name", "Bad Name")
+    set_path(full_spec, "spec.nodeGroups[0].diskSizeGiB", 5)
+    set_path(full_spec, "spec.controlPlane.logging", ["everything"])
+    problems = _problems(full_spec)
+    assert {"metadata.name", "spec.nodeGroups[0].diskSizeGiB", "spec.controlPlane.logging[0]"} <= set(problems)
+
+
+def test_semantic_problems_are_all_reported_too(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.kubernetesVersion", "1.10")
+    set_path(full_spec, "spec.nodeGroups[0].maxSize", 1)
+    set_path(full_spec, "spec.network.zones", ["eu-west-1a", "eu-west-1a"])
+    problems = _problems(full_spec)
+    assert {"spec.kubernetesVersion", "spec.nodeGroups[0].maxSize", "spec.network.zones[1]"} <= set(problems)
+
+
+def test_unquoted_version_is_explained(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.kubernetesVersion", 1.3)
+    assert "quoted string" in _problems(full_spec)["spec.kubernetesVersion"]
+
+
+def test_yaml_errors_carry_line_and_column() -> None:
+    text = (EXAMPLES[0].parent / "calico-ha.yaml").read_text()
+    text = text.replace("maxSize: 6", "maxSize: 2").replace("diskSizeGiB: 50", "diskSizeGiB: five")
+    lines = text.splitlines()
+    with pytest.raises(SpecInvalid) as info:
+        validate(load(text.encode()))
+    by_path = {p.path: p for p in info.value.problems}
+    disk = by_path["spec.nodeGroups[0].diskSizeGiB"]
+    assert disk.line is not None
+    assert disk.column is not None
+    assert lines[disk.line - 1][disk.column - 1 :].startswith("five")
+    # The semantic rule is reported where the offending value stands, too.
+    size = by_path["spec.nodeGroups[0].maxSize"]
+    assert size.line is not None
+    assert "maxSize: 2" in lines[size.line - 1]
+
+
+def test_unknown_field_points_at_the_key() -> None:
+    text = (EXAMPLES[0].parent / "quickstart.yaml").read_text().replace("desiredSize:", "desired:")
+    with pytest.raises(SpecInvalid) as info:
+        validate(load(text.encode()))
+    problem = next(p for p in info.value.problems if p.path.endswith(".desired"))
+    assert problem.line is not None
+    assert problem.column is not None
+    assert text.splitlines()[problem.line - 1][problem.column - 1 :].startswith("desired:")
+    assert "did you mean 'desiredSize'?" in problem.message
+
+
+def test_existing_vpc_subnet_zones_are_checked(full_spec: dict[str, Any]) -> None:
+    set_path(
+        full_spec,
+        "spec.network.vpc",
+        {
+            "id": "vpc-0a1b2c3d",
+            "subnets": {
+                "private": [
+                    {"id": "subnet-0a1b2c3d", "zone": "eu-west-1a"},
+                    {"id": "subnet-1a1b2c3d", "zone": "eu-west-2a"},
+                ],
+                "public": [{"id": "subnet-0a1b2c3d", "zone": "eu-west-1a"}],
+            },
+        },
+    )
+    set_path(full_spec, "spec.network.natGateways", DELETE)
+    problems = _problems(full_spec)
+    assert "spec.network.vpc.subnets.private[1].zone" in problems
+    assert "listed twice" in problems["spec.network.vpc.subnets.public[0].id"]
+
+
+def test_a_pruned_field_causes_no_spurious_rule(full_spec: dict[str, Any]) -> None:
+    # The VPC CIDR is malformed; its default must not be compared with the pod CIDR.
+    set_path(full_spec, "spec.network.vpc.cidr", "10.99.0.1/16")
+    set_path(full_spec, "spec.network.podCidr", "10.0.0.0/16")
+    problems = _problems(full_spec)
+    assert list(problems) == ["spec.network.vpc.cidr"]
+    assert "host bits" in problems["spec.network.vpc.cidr"]
