@@ -53,7 +53,7 @@ class Zone:
 
     @property
     def label(self) -> str:
-        return self.name or f"zone {self.index + 1} (picked at deploy time)"
+        return self.name or f"zone {self.index + 1}"
 
 
 def zones(cluster: Cluster) -> list[Zone]:

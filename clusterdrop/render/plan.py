@@ -53,6 +53,7 @@ class Plan:
             "kubernetesVersion": spec.kubernetes_version,
             "cni": {"name": spec.cni.name, "version": spec.cni.version, "mode": spec.cni.mode},
             "zones": zone_labels,
+            "zonesPickedAtDeploy": spec.network.zones is None,
             "stacks": [
                 {"name": s.name, "role": s.role, "file": s.file_name, "resources": s.resource_counts()}
                 for s in self.stacks
@@ -123,7 +124,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"Plan for cluster {summary['cluster']} in {summary['region']}: Kubernetes "
         f"{summary['kubernetesVersion']}, CNI {summary['cni']['name']} {summary['cni']['version']}"
         + (f" ({summary['cni']['mode']})" if summary["cni"]["mode"] else ""),
-        f"Zones: {', '.join(summary['zones'])}",
+        f"Zones: {', '.join(summary['zones'])}"
+        + (" (picked at deploy time)" if summary["zonesPickedAtDeploy"] else ""),
         "",
         "Stacks:",
     ]
@@ -138,7 +140,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     for g in summary["nodeGroups"]:
         lines.append(
             f"  {g['name']}: {', '.join(g['instanceTypes'])} {g['capacityType']}, "
-            f"min {g['minSize']} / desired {g['desiredSize']} / max {g['maxSize']}, zones {', '.join(g['zones'])}"
+            f"min {g['minSize']} / desired {g['desiredSize']} / max {g['maxSize']}, "
+            f"zones {', '.join(g['zones'])}"
         )
     if summary["subnetTags"]:
         lines += ["", "Tags the workflow adds to existing subnets:"]

@@ -217,7 +217,8 @@ def test_zones_picked_at_deploy_time_use_get_azs() -> None:
     subnets = _resources(plan.stacks[0].template, "AWS::EC2::Subnet")
     assert subnets["PrivateSubnet2"]["AvailabilityZone"] == {"Fn::Select": [1, {"Fn::GetAZs": ""}]}
     summary = plan.summary()
-    assert summary["zones"] == [f"zone {i} (picked at deploy time)" for i in (1, 2, 3)]
+    assert summary["zones"] == ["zone 1", "zone 2", "zone 3"]
+    assert summary["zonesPickedAtDeploy"] is True
     assert summary["resourceTotals"]["AWS::EKS::Nodegroup"] == 1
     assert summary["steps"][0] == "Validate spec"
 
