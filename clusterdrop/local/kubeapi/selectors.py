@@ -1,0 +1,83 @@
+"""Label and field selectors as the API server parses them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from clusterdrop.local.kubeapi.errors import bad_request
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+_SET = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+
+
+def _split(selector: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    parts, depth, current = [], 0, ""
+    for char in selector:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_label_selector(selector: str) -> Predicate:
+    """`a=b,c!=d,e,!f,g in (x,y),h notin (z)` against metadata.labels."""
+    checks: list[Predicate] = []
+    for term in _split(selector):
+        match = _SET.match(term)
+        if match:
+            key, op, values = match.group(1), match.group(2), {v.strip() for v in match.group(3).split(",")}
+            if op == "in":
+                checks.append(lambda o, k=key, vs=values: _labels(o).get(k) in vs)
+            else:
+                checks.append(lambda o, k=key, vs=values: _labels(o).get(k) not in vs)
+        elif "!=" in term:
+            key, value = (x.strip() for x in term.split("!=", 1))
+            checks.append(lambda o, k=key, v=value: _labels(o).get(k) != v)
+        elif "=" in term:
+            key, value = (x.strip() for x in term.replace("==", "=").split("=", 1))
+            checks.append(lambda o, k=key, v=value: _labels(o).get(k) == v)
+        elif term.startswith("!"):
+            checks.append(lambda o, k=term[1:].strip(): k not in _labels(o))
+        elif re.match(r"^[A-Za-z0-9./_-]+$", term):
+            checks.append(lambda o, k=term: k in _labels(o))
+        else:
+            raise bad_request(f"unable to parse requirement: {term!r}")
+    return lambda obj: all(check(obj) for check in checks)
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _field(obj: dict[str, Any], path: str) -> str:
+    node: Any = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return "" if node is None else str(node)
+
+
+def parse_field_selector(selector: str) -> Predicate:
+    """`metadata.name=x,spec.nodeName!=y` against any dotted field."""
+    checks: list[Predicate] = []
+    for term in _split(selector):
+        if "!=" in term:
+            path, value = term.split("!=", 1)
+            checks.append(lambda o, p=path.strip(), v=value.strip(): _field(o, p) != v)
+        elif "=" in term:
+            path, value = term.replace("==", "=").split("=", 1)
+            checks.append(lambda o, p=path.strip(), v=value.strip(): _field(o, p) == v)
+        else:
+            raise bad_request(f"invalid field selector: {term!r}")
+    return lambda obj: all(check(obj) for check in checks)

@@ -1,0 +1,279 @@
+"""HTTP front of the emulator: Kubernetes URL routing, discovery, and a request log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from clusterdrop.local.kubeapi.errors import ApiError
+from clusterdrop.local.kubeapi.store import ResourceType, Store
+
+Obj = dict[str, Any]
+
+SERVER_VERSION = {
+    "major": "1",
+    "minor": "33",
+    "gitVersion": "v1.33.0-clusterdrop-emulator",
+    "platform": "linux/amd64",
+    "goVersion": "go1.24",
+    "compiler": "gc",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+}
+
+
+@dataclass
+class Route:
+    group: str
+    version: str
+    plural: str
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+class KubeApiServer:
+    """One emulated API server on 127.0.0.1; `url` is what clients use as host."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, store: Store | None = None):
+        self.store = store or Store()
+        self.requests: Counter[str] = Counter()
+        self.request_log: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"api": self})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> KubeApiServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="kube-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> KubeApiServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def record(self, method: str, path: str) -> None:
+        with self._lock:
+            self.requests[method] += 1
+            self.request_log.append((method, path))
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.request_log.clear()
+
+    # --- discovery --------------------------------------------------------------------------
+
+    def discovery(self, parts: list[str]) -> Obj | None:
+        store = self.store
+        if parts == ["version"]:
+            return dict(SERVER_VERSION)
+        if parts == ["api"]:
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if parts == ["apis"]:
+            groups = []
+            for group, versions in sorted(store.group_versions().items()):
+                if not group:
+                    continue
+                entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+                groups.append({"name": group, "versions": entries, "preferredVersion": entries[0]})
+            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+        if len(parts) == 2 and parts[0] == "apis":
+            versions = store.group_versions().get(parts[1])
+            if not versions:
+                return None
+            entries = [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in versions]
+            return {"kind": "APIGroup", "apiVersion": "v1", "name": parts[1], "versions": entries, "preferredVersion": entries[0]}
+        if parts == ["api", "v1"] or (len(parts) == 3 and parts[0] == "apis"):
+            group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
+            types = store.resources_in(group, version)
+            if not types:
+                return None
+            resources: list[Obj] = []
+            for t in sorted(types, key=lambda t: t.plural):
+                resources.append(
+                    {
+                        "name": t.plural,
+                        "singularName": t.singular,
+                        "namespaced": t.namespaced,
+                        "kind": t.kind,
+                        "verbs": ["create", "delete", "get", "list", "patch", "update"],
+                        **({"shortNames": t.short_names} if t.short_names else {}),
+                    }
+                )
+                if t.has_status:
+                    resources.append(
+                        {"name": f"{t.plural}/status", "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}
+                    )
+            return {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": resources,
+            }
+        return None
+
+    def route(self, parts: list[str]) -> Route:
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            candidate = self.store.types.get((group, rest[2]))
+            if candidate is not None and candidate.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        plural = rest[0]
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return Route(group, version, plural, namespace, name, sub)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: KubeApiServer
+    protocol_version = "HTTP/1.1"
+    server_version = "clusterdrop-kube-api"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        """Quiet: the request log and counters say what happened."""
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _send(self, code: int, body: Obj) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if "protobuf" in content_type:
+            # client-go retries with JSON when the server refuses protobuf.
+            raise ApiError(415, "UnsupportedMediaType", "protobuf is not supported by this emulator; send JSON")
+        try:
+            if content_type.endswith("yaml"):
+                return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ApiError(400, "BadRequest", f"cannot decode the request body: {exc}") from None
+
+    def _handle(self, method: str) -> None:
+        split = urlsplit(self.path)
+        self.api.record(method, split.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        parts = [p for p in split.path.split("/") if p]
+        try:
+            if method == "GET":
+                found = self.api.discovery(parts)
+                if found is not None:
+                    self._send(200, found)
+                    return
+            self._send(*self._resource(method, parts, query))
+        except ApiError as exc:
+            self._send(exc.code, exc.status())
+        except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
+            self._send(500, ApiError(500, "InternalError", f"{type(exc).__name__}: {exc}").status())
+
+    def _resource(self, method: str, parts: list[str], query: dict[str, str]) -> tuple[int, Obj]:
+        route = self.api.route(parts)
+        store = self.api.store
+        rtype: ResourceType = store.resource_type(route.group, route.version, route.plural)
+        if route.namespace is None and rtype.namespaced and route.name is not None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if route.subresource not in (None, "status"):
+            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({route.subresource})")
+        if route.subresource == "status" and not rtype.has_status:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource (status)")
+        v, ns = route.version, route.namespace
+        if query.get("watch") in ("true", "1"):
+            raise ApiError(405, "MethodNotAllowed", "watch is not supported by this emulator; poll with list")
+        if route.name is None:
+            if method == "GET":
+                limit = int(query["limit"]) if query.get("limit", "").isdigit() else None
+                return 200, store.list(
+                    rtype,
+                    v,
+                    ns,
+                    label_selector=query.get("labelSelector"),
+                    field_selector=query.get("fieldSelector"),
+                    limit=limit,
+                    continue_token=query.get("continue"),
+                )
+            if method == "POST":
+                if rtype.namespaced and ns is None:
+                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                return 201, store.create(rtype, v, ns, self._body(), manager=query.get("fieldManager", ""))
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection here")
+        name = route.name
+        if method == "GET":
+            return 200, store.get(rtype, v, ns, name)
+        if method == "PUT":
+            return 200, store.replace(rtype, v, ns, name, self._body(), subresource=route.subresource)
+        if method == "PATCH":
+            content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            existed = True
+            if content_type == "application/apply-patch+yaml":
+                try:
+                    store.get(rtype, v, ns, name)
+                except ApiError:
+                    existed = False
+            result = store.patch(
+                rtype,
+                v,
+                ns,
+                name,
+                self._body(),
+                content_type,
+                subresource=route.subresource,
+                manager=query.get("fieldManager"),
+            )
+            return (200 if existed else 201), result
+        if method == "DELETE":
+            return 200, store.delete(rtype, v, ns, name)
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
