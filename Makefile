@@ -7,7 +7,7 @@ EXAMPLES := $(wildcard examples/*.yaml)
 
 .PHONY: test lint typecheck unit demo bench clean
 
-$(STAMP): requirements.txt requirements-lambda.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

@@ -195,6 +195,133 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+# --- cni ------------------------------------------------------------------------------------
+
+
+def cmd_cni_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.cni.catalog import CATALOG
+
+    if args.json:
+        rows = [
+            {
+                "name": r.name,
+                "version": r.version,
+                "defaultMode": r.default_mode,
+                "eksAddon": r.eks_addon,
+                "flavors": sorted(r.flavors),
+                "modes": {m: [vars(a) for a in arts] for m, arts in r.modes.items()},
+            }
+            for r in CATALOG
+        ]
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return EXIT_OK
+    for release in CATALOG:
+        flavors = ", ".join(sorted(release.flavors))
+        addon = f"; on EKS installed as the add-on {release.eks_addon}" if release.eks_addon else ""
+        out.write(f"{release.name} {release.version}  (flavours: {flavors}{addon})\n")
+        for mode, artifacts in release.modes.items():
+            default = " (default)" if mode == release.default_mode else ""
+            out.write(f"  mode {mode}{default}:\n")
+            for artifact in artifacts:
+                out.write(f"    {artifact.name}  sha256:{artifact.sha256}\n      {artifact.url}\n")
+    return EXIT_OK
+
+
+def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import ipaddress
+    import time
+
+    from clusterdrop.cni import catalog, install, manifests
+    from clusterdrop.cni.fetch import mirror_from_env
+    from clusterdrop.errors import ClusterdropError
+
+    release = catalog.find(args.name, args.version)
+    if release is None:
+        known = ", ".join(f"{r.name} {r.version}" for r in catalog.CATALOG)
+        err.write(f"clusterdrop: {args.name} {args.version or ''} is not in the catalog; available: {known}\n")
+        return EXIT_INVALID
+    mode = args.mode or release.default_mode
+    if mode not in release.modes:
+        err.write(f"clusterdrop: {release.name} has no mode {mode!r}; modes: {', '.join(release.modes)}\n")
+        return EXIT_INVALID
+    if args.pod_cidr:
+        try:
+            ipaddress.IPv4Network(args.pod_cidr)
+        except ValueError:
+            err.write(f"clusterdrop: --pod-cidr {args.pod_cidr!r} is not an IPv4 CIDR\n")
+            return EXIT_INVALID
+    params = manifests.Parameters(pod_cidr=args.pod_cidr, eks=args.provider == "eks")
+    try:
+        plan = install.prepare(release, mode, params, mirror_from_env())
+    except ClusterdropError as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_INVALID
+    kube = _kube(args)
+    try:
+        install.install(plan, kube.applier)
+    except ClusterdropError as exc:
+        err.write(f"clusterdrop: applying {release.name} {release.version} failed: {exc}\n")
+        return EXIT_INVALID
+    out.write(f"Applied {release.name} {release.version} ({mode}):\n")
+    for kind, count in sorted(plan.applied.items()):
+        out.write(f"  {kind}: {count}\n")
+    if args.no_wait:
+        return EXIT_OK
+    deadline = time.monotonic() + args.timeout
+    while True:
+        verdicts = install.readiness(plan, kube)
+        if install.all_ready(verdicts) or time.monotonic() >= deadline:
+            break
+        time.sleep(2)
+    for what, verdict in verdicts.items():
+        out.write(f"  {'ready' if verdict.ready else 'NOT READY'}  {what}: {verdict.reason}\n")
+    if install.all_ready(verdicts):
+        out.write(f"{release.name} {release.version} is ready.\n")
+        return EXIT_OK
+    err.write(f"clusterdrop: {release.name} is not ready after {args.timeout:g}s\n")
+    return EXIT_INVALID
+
+
+def _kube(args: argparse.Namespace) -> Any:
+    from clusterdrop.kube import connect
+    from clusterdrop.kube.client import Kube
+
+    if args.server:
+        return Kube(connect.for_server(args.server, token=args.token))
+    return Kube(connect.for_kubeconfig(args.kubeconfig, args.context))
+
+
+# --- local -----------------------------------------------------------------------------------
+
+
+def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import threading
+
+    from clusterdrop.local.kubeapi import KubeApiServer, controllers
+
+    try:
+        server = KubeApiServer(port=args.port)
+    except OSError as exc:
+        err.write(f"clusterdrop: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}\n")
+        return EXIT_USAGE
+    if not args.no_controllers:
+        controllers.attach(server.store)
+    server.start()
+    out.write(f"{server.url}\n")
+    out.write(
+        f"# Kubernetes API emulator; try: kubectl --server {server.url} create -f manifest.yaml --validate=false\n"
+        "# Ctrl-C stops it.\n"
+    )
+    out.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return EXIT_OK
+
+
 # --- wiring ---------------------------------------------------------------------------------
 
 
@@ -246,6 +373,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="where to write the templates (default ./clusterdrop-plan/NAME)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_plan)
+
+    cni = sub.add_parser("cni", help="the CNI catalog; (re)install a CNI as the workflow does", description="CNIs.")
+    cni_sub = cni.add_subparsers(dest="cni_command", metavar="COMMAND", required=True)
+    p = cni_sub.add_parser("list", help="print the catalog: CNIs, versions, artifacts, digests")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_cni_list)
+    p = cni_sub.add_parser(
+        "apply",
+        help="apply a CNI to a cluster and wait until it is ready",
+        description="Stage the CNI's official artifacts (mirror in $CLUSTERDROP_CNI_MIRROR, else download), "
+        "verify their sha256, set the parameters, server-side apply them in dependency order and wait for "
+        "readiness — exactly as the workflow does.",
+    )
+    p.add_argument("name", metavar="NAME", help="CNI name, e.g. calico")
+    p.add_argument("--version", help="version from the catalog (default: newest)")
+    p.add_argument("--mode", help="installation mode (calico: manifest | operator)")
+    p.add_argument("--pod-cidr", metavar="CIDR", help="pod CIDR of the overlay (default: the manifest's)")
+    p.add_argument("--provider", choices=("eks", "generic"), default="eks", help="cluster kind (default eks)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file of the cluster")
+    target.add_argument("--server", metavar="URL", help="API server URL (e.g. the embedded one)")
+    p.add_argument("--context", help="kubeconfig context")
+    p.add_argument("--token", help="bearer token, with --server")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for readiness")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="readiness deadline (default 600)")
+    p.set_defaults(func=cmd_cni_apply)
+
+    local = sub.add_parser("local", help="the embedded mode", description="Run parts of clusterdrop locally.")
+    local_sub = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+    p = local_sub.add_parser(
+        "kube-api",
+        help="serve a Kubernetes API emulator on 127.0.0.1",
+        description="Serve a Kubernetes API emulator; its URL is the first line of stdout.",
+    )
+    p.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    p.add_argument("--no-controllers", action="store_true", help="do not mark DaemonSets and Deployments rolled out")
+    p.set_defaults(func=cmd_local_kube_api)
     return parser
 
 

@@ -44,3 +44,34 @@ class UnsupportedFields(ClusterdropError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
+
+
+class ArtifactDigestMismatch(ClusterdropError):
+    """An artifact's content does not match the digest pinned in the catalog. Permanent."""
+
+    def __init__(self, artifact: str, source: str, expected: str, actual: str):
+        self.artifact, self.source, self.expected, self.actual = artifact, source, expected, actual
+        super().__init__(
+            f"{artifact} from {source} has sha256 {actual}, but the catalog pins {expected}: "
+            "refusing a file that is not the official release"
+        )
+
+
+class ArtifactUnavailable(ClusterdropError):
+    """An artifact is neither in the mirror nor downloadable (no network)."""
+
+
+class KubernetesOperationFailed(ClusterdropError):
+    """A Kubernetes API call failed in a way retrying will not fix (a refused object, say)."""
+
+
+class NotReadyYet(ClusterdropError):
+    """Something is still converging; the workflow polls again. Temporary."""
+
+
+class NodesNotReady(ClusterdropError):
+    """The deadline passed with nodes missing or NotReady; the message lists them and why."""
+
+
+class ClusterValidationFailed(ClusterdropError):
+    """`kops validate cluster`-style validation found problems; the message lists them."""

@@ -29,6 +29,8 @@ class CniRelease:
     flavors: frozenset[str]
     # Overlay CNIs give pods addresses from their own pool; the AWS VPC CNI uses VPC addresses.
     overlay: bool
+    # The EKS add-on that installs this CNI, when there is one.
+    eks_addon: str | None = None
 
     @property
     def has_modes(self) -> bool:
@@ -41,10 +43,11 @@ CATALOG: tuple[CniRelease, ...] = (
     CniRelease(
         name="aws-vpc-cni",
         version="v1.23.1",
-        # Installed as the EKS managed add-on; the manifest is the fallback where add-ons are
-        # not available.
+        # On EKS the workflow installs it as the managed add-on; the manifest is the fallback
+        # (and what `clusterdrop cni apply` applies).
+        eks_addon="vpc-cni",
         modes={
-            "addon": (
+            "manifest": (
                 Artifact(
                     name="aws-k8s-cni.yaml",
                     url="https://raw.githubusercontent.com/aws/amazon-vpc-cni-k8s/v1.23.1/config/master/aws-k8s-cni.yaml",
@@ -52,7 +55,7 @@ CATALOG: tuple[CniRelease, ...] = (
                 ),
             ),
         },
-        default_mode="addon",
+        default_mode="manifest",
         flavors=frozenset({"eks"}),
         overlay=False,
     ),

@@ -22,7 +22,7 @@ from clusterdrop.cni import catalog
 from clusterdrop.errors import Problem, SpecInvalid
 from clusterdrop.spec import paths
 from clusterdrop.spec.loader import Document, Path
-from clusterdrop.spec.models import Cluster, ClusterSpec, Model, Network, NodeGroup
+from clusterdrop.spec.models import Cluster, ClusterSpec, Cni, Model, Network, NodeGroup
 
 _TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -233,7 +233,7 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_zones(spec)
     yield from _check_vpc(spec, given.spec.network)
     yield from _check_cidrs(spec, given.spec.network)
-    yield from _check_cni(spec)
+    yield from _check_cni(spec, given.spec.cni)
     yield from _check_control_plane(spec)
     for i, group in enumerate(spec.node_groups):
         yield from _check_node_group(spec, i, group)
@@ -396,7 +396,7 @@ def _check_cidrs(spec: ClusterSpec, given: Network) -> Iterator[Issue]:
                 break
 
 
-def _check_cni(spec: ClusterSpec) -> Iterator[Issue]:
+def _check_cni(spec: ClusterSpec, given_cni: Cni) -> Iterator[Issue]:
     cni = spec.cni
     base: Path = ("spec", "cni")
     reason = catalog.UNSUPPORTED_ON.get((cni.name, spec.control_plane.flavor))
@@ -413,11 +413,10 @@ def _check_cni(spec: ClusterSpec) -> Iterator[Issue]:
         versions = ", ".join(r.version for r in known)
         yield (*base, "version"), f"{cni.name} {cni.version} is not in the catalog; available: {versions}"
         return
-    if cni.mode is not None and cni.mode not in release.modes:
-        if release.has_modes:
-            yield (*base, "mode"), f"{cni.name} modes are {', '.join(release.modes)}"
-        else:
-            yield (*base, "mode"), f"mode applies to calico only; {cni.name} has one way of installing"
+    if cni.mode is not None and not release.has_modes and "mode" in given_cni.model_fields_set:
+        yield (*base, "mode"), f"mode applies to calico only; {cni.name} has one way of installing"
+    elif cni.mode is not None and cni.mode not in release.modes:
+        yield (*base, "mode"), f"{cni.name} modes are {', '.join(release.modes)}"
 
 
 def _check_control_plane(spec: ClusterSpec) -> Iterator[Issue]:

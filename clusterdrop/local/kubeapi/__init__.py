@@ -5,8 +5,8 @@ missing namespaces, custom resources before their CRD is established, invalid na
 namespace differs from the URL's). It runs no controllers unless asked: it is an API server.
 """
 
-from clusterdrop.local.kubeapi.server import KubeApiServer
 from clusterdrop.local.kubeapi.errors import ApiError
+from clusterdrop.local.kubeapi.server import KubeApiServer
 from clusterdrop.local.kubeapi.store import Store
 
 __all__ = ["ApiError", "KubeApiServer", "Store"]

@@ -31,27 +31,40 @@ def _split(selector: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _label_in(key: str, values: set[str], negate: bool) -> Predicate:
+    return lambda obj: (_labels(obj).get(key) in values) != negate
+
+
+def _label_equals(key: str, value: str, negate: bool) -> Predicate:
+    return lambda obj: (_labels(obj).get(key) == value) != negate
+
+
+def _label_exists(key: str, negate: bool) -> Predicate:
+    return lambda obj: (key in _labels(obj)) != negate
+
+
+def _field_equals(path: str, value: str, negate: bool) -> Predicate:
+    return lambda obj: (_field(obj, path) == value) != negate
+
+
 def parse_label_selector(selector: str) -> Predicate:
     """`a=b,c!=d,e,!f,g in (x,y),h notin (z)` against metadata.labels."""
     checks: list[Predicate] = []
     for term in _split(selector):
         match = _SET.match(term)
         if match:
-            key, op, values = match.group(1), match.group(2), {v.strip() for v in match.group(3).split(",")}
-            if op == "in":
-                checks.append(lambda o, k=key, vs=values: _labels(o).get(k) in vs)
-            else:
-                checks.append(lambda o, k=key, vs=values: _labels(o).get(k) not in vs)
+            values = {v.strip() for v in match.group(3).split(",")}
+            checks.append(_label_in(match.group(1), values, negate=match.group(2) == "notin"))
         elif "!=" in term:
             key, value = (x.strip() for x in term.split("!=", 1))
-            checks.append(lambda o, k=key, v=value: _labels(o).get(k) != v)
+            checks.append(_label_equals(key, value, negate=True))
         elif "=" in term:
             key, value = (x.strip() for x in term.replace("==", "=").split("=", 1))
-            checks.append(lambda o, k=key, v=value: _labels(o).get(k) == v)
+            checks.append(_label_equals(key, value, negate=False))
         elif term.startswith("!"):
-            checks.append(lambda o, k=term[1:].strip(): k not in _labels(o))
+            checks.append(_label_exists(term[1:].strip(), negate=True))
         elif re.match(r"^[A-Za-z0-9./_-]+$", term):
-            checks.append(lambda o, k=term: k in _labels(o))
+            checks.append(_label_exists(term, negate=False))
         else:
             raise bad_request(f"unable to parse requirement: {term!r}")
     return lambda obj: all(check(obj) for check in checks)
@@ -72,12 +85,9 @@ def parse_field_selector(selector: str) -> Predicate:
     """`metadata.name=x,spec.nodeName!=y` against any dotted field."""
     checks: list[Predicate] = []
     for term in _split(selector):
-        if "!=" in term:
-            path, value = term.split("!=", 1)
-            checks.append(lambda o, p=path.strip(), v=value.strip(): _field(o, p) != v)
-        elif "=" in term:
-            path, value = term.replace("==", "=").split("=", 1)
-            checks.append(lambda o, p=path.strip(), v=value.strip(): _field(o, p) == v)
-        else:
+        negate = "!=" in term
+        if not negate and "=" not in term:
             raise bad_request(f"invalid field selector: {term!r}")
+        path, value = (x.strip() for x in term.replace("!=", "=").replace("==", "=").split("=", 1))
+        checks.append(_field_equals(path, value, negate))
     return lambda obj: all(check(obj) for check in checks)

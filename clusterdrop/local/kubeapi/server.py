@@ -47,6 +47,7 @@ class KubeApiServer:
         self.store = store or Store()
         self.requests: Counter[str] = Counter()
         self.request_log: list[tuple[str, str]] = []
+        self.authorizations: list[str] = []
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"api": self})
         self.httpd = ThreadingHTTPServer((host, port), handler)
@@ -73,15 +74,18 @@ class KubeApiServer:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def record(self, method: str, path: str) -> None:
+    def record(self, method: str, path: str, authorization: str | None) -> None:
         with self._lock:
             self.requests[method] += 1
             self.request_log.append((method, path))
+            if authorization:
+                self.authorizations.append(authorization)
 
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
             self.request_log.clear()
+            self.authorizations.clear()
 
     # --- discovery --------------------------------------------------------------------------
 
@@ -100,11 +104,17 @@ class KubeApiServer:
                 groups.append({"name": group, "versions": entries, "preferredVersion": entries[0]})
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
         if len(parts) == 2 and parts[0] == "apis":
-            versions = store.group_versions().get(parts[1])
-            if not versions:
+            group_versions = store.group_versions().get(parts[1])
+            if not group_versions:
                 return None
-            entries = [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in versions]
-            return {"kind": "APIGroup", "apiVersion": "v1", "name": parts[1], "versions": entries, "preferredVersion": entries[0]}
+            entries = [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in group_versions]
+            return {
+                "kind": "APIGroup",
+                "apiVersion": "v1",
+                "name": parts[1],
+                "versions": entries,
+                "preferredVersion": entries[0],
+            }
         if parts == ["api", "v1"] or (len(parts) == 3 and parts[0] == "apis"):
             group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
             types = store.resources_in(group, version)
@@ -124,7 +134,13 @@ class KubeApiServer:
                 )
                 if t.has_status:
                     resources.append(
-                        {"name": f"{t.plural}/status", "singularName": "", "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}
+                        {
+                            "name": f"{t.plural}/status",
+                            "singularName": "",
+                            "namespaced": t.namespaced,
+                            "kind": t.kind,
+                            "verbs": ["get", "patch", "update"],
+                        }
                     )
             return {
                 "kind": "APIResourceList",
@@ -161,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "clusterdrop-kube-api"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log and counters say what happened."""
 
     def do_GET(self) -> None:
@@ -205,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         split = urlsplit(self.path)
-        self.api.record(method, split.path)
+        self.api.record(method, split.path, self.headers.get("Authorization"))
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         parts = [p for p in split.path.split("/") if p]
         try:

@@ -48,6 +48,10 @@ class ResourceType:
         return any(api_version == self.api_version(v) for v in self.versions)
 
 
+RBAC = "rbac.authorization.k8s.io"
+ADMISSION = "admissionregistration.k8s.io"
+
+
 def _builtin(group: str, version: str, plural: str, kind: str, namespaced: bool, **kw: Any) -> ResourceType:
     return ResourceType(group=group, versions=[version], plural=plural, kind=kind, namespaced=namespaced, **kw)
 
@@ -67,18 +71,29 @@ BUILTINS: list[ResourceType] = [
     _builtin("apps", "v1", "deployments", "Deployment", True, short_names=["deploy"]),
     _builtin("apps", "v1", "replicasets", "ReplicaSet", True, short_names=["rs"]),
     _builtin("apps", "v1", "statefulsets", "StatefulSet", True, short_names=["sts"]),
-    _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, has_status=False, name_rule="path"),
-    _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, has_status=False, name_rule="path"),
-    _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", True, has_status=False, name_rule="path"),
-    _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, has_status=False, name_rule="path"),
+    _builtin(RBAC, "v1", "clusterroles", "ClusterRole", False, has_status=False, name_rule="path"),
+    _builtin(RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", False, has_status=False, name_rule="path"),
+    _builtin(RBAC, "v1", "roles", "Role", True, has_status=False, name_rule="path"),
+    _builtin(RBAC, "v1", "rolebindings", "RoleBinding", True, has_status=False, name_rule="path"),
     _builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, short_names=["pdb"]),
-    _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False, short_names=["crd", "crds"]),
+    _builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        False,
+        short_names=["crd", "crds"],
+    ),
     _builtin("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, has_status=False, short_names=["sc"]),
-    _builtin("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, has_status=False, short_names=["pc"]),
-    _builtin("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False, has_status=False),
-    _builtin("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False, has_status=False),
+    _builtin(
+        "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, has_status=False, short_names=["pc"]
+    ),
+    _builtin(
+        ADMISSION, "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False, has_status=False
+    ),
+    _builtin(ADMISSION, "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False, has_status=False),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease", True, has_status=False),
-]  # fmt: skip
+]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -164,14 +179,20 @@ class Store:
 
     def _not_found(self, rtype: ResourceType, name: str) -> ApiError:
         what = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
-        return ApiError(404, "NotFound", f'{what} "{name}" not found', {"name": name, "group": rtype.group, "kind": rtype.plural})
+        return ApiError(
+            404, "NotFound", f'{what} "{name}" not found', {"name": name, "group": rtype.group, "kind": rtype.plural}
+        )
 
     def _check_body(self, rtype: ResourceType, version: str, body: Any, namespace: str | None) -> Obj:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the request body must be an object")
         api_version, kind = body.get("apiVersion"), body.get("kind")
         if not api_version or not kind:
-            raise ApiError(400, "BadRequest", "Object 'Kind' is missing in the request body" if not kind else "Object 'apiVersion' is missing")
+            raise ApiError(
+                400,
+                "BadRequest",
+                "Object 'Kind' is missing in the request body" if not kind else "Object 'apiVersion' is missing",
+            )
         if kind != rtype.kind or not rtype.matches_api_version(api_version):
             raise ApiError(
                 400,
@@ -186,7 +207,9 @@ class Store:
             given = metadata.get("namespace")
             if given is not None and given != namespace:
                 raise ApiError(
-                    400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
                 )
             metadata["namespace"] = namespace
         else:
@@ -260,14 +283,18 @@ class Store:
                 meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
             name = meta.get("name")
             if not name:
-                raise ApiError(422, "Invalid", f"{rtype.kind}.metadata.name: Required value: name or generateName is required")
+                raise ApiError(
+                    422, "Invalid", f"{rtype.kind}.metadata.name: Required value: name or generateName is required"
+                )
             self._check_name(rtype, name)
             if rtype.namespaced:
                 self._check_namespace_exists(namespace or "")
             store = self.objects[(rtype.group, rtype.plural)]
             if (namespace or "", name) in store:
                 what = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
-                raise ApiError(409, "AlreadyExists", f'{what} "{name}" already exists', {"name": name, "kind": rtype.plural})
+                raise ApiError(
+                    409, "AlreadyExists", f'{what} "{name}" already exists', {"name": name, "kind": rtype.plural}
+                )
             if rtype.has_status and rtype.plural not in ("nodes", "pods", "namespaces"):
                 obj.pop("status", None)  # the status subresource owns it
             if rtype.plural == "namespaces":
@@ -315,13 +342,19 @@ class Store:
             else:
                 new.pop("status", None)
         meta = new["metadata"]
-        comparable_old = {**old, "metadata": {k: v for k, v in old["metadata"].items() if k not in ("resourceVersion", "generation", "managedFields")}}
-        comparable_new = {**new, "metadata": {k: v for k, v in meta.items() if k not in ("resourceVersion", "generation", "managedFields")}}
+        comparable_old = {
+            **old,
+            "metadata": {
+                k: v for k, v in old["metadata"].items() if k not in ("resourceVersion", "generation", "managedFields")
+            },
+        }
+        comparable_new = {
+            **new,
+            "metadata": {k: v for k, v in meta.items() if k not in ("resourceVersion", "generation", "managedFields")},
+        }
         if comparable_old == comparable_new:
             return self._out(rtype, version, old)  # a no-op write changes nothing, not even the version
-        meta["generation"] = old["metadata"].get("generation", 1) + (
-            1 if _spec_part(old) != _spec_part(new) else 0
-        )
+        meta["generation"] = old["metadata"].get("generation", 1) + (1 if _spec_part(old) != _spec_part(new) else 0)
         meta["resourceVersion"] = self._next_revision()
         meta.setdefault("managedFields", old["metadata"].get("managedFields", []))
         key = (meta.get("namespace", ""), meta["name"])
@@ -338,7 +371,14 @@ class Store:
         return obj
 
     def replace(
-        self, rtype: ResourceType, version: str, namespace: str | None, name: str, body: Any, *, subresource: str | None = None
+        self,
+        rtype: ResourceType,
+        version: str,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
     ) -> Obj:
         with self.lock:
             old = self._existing(rtype, namespace, name)
@@ -380,10 +420,18 @@ class Store:
                     new = merge.merge_patch(current, patch)
                 elif content_type == "application/strategic-merge-patch+json":
                     if rtype.group not in ("", "apps", "policy", "rbac.authorization.k8s.io", "storage.k8s.io"):
-                        raise ApiError(415, "UnsupportedMediaType", "strategic merge patch is not supported for custom resources")
+                        raise ApiError(
+                            415, "UnsupportedMediaType", "strategic merge patch is not supported for custom resources"
+                        )
                     new = merge.strategic_merge(current, patch)
                 else:
-                    raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})")
+                    raise ApiError(
+                        415,
+                        "UnsupportedMediaType",
+                        f"unsupported patch type {content_type!r}; accepted: application/json-patch+json, "
+                        "application/merge-patch+json, application/strategic-merge-patch+json, "
+                        "application/apply-patch+yaml",
+                    )
             except merge.PatchError as exc:
                 raise ApiError(422, "Invalid", str(exc)) from None
             if not isinstance(new, dict):
@@ -391,10 +439,21 @@ class Store:
             return self._commit(rtype, version, old, new, subresource=subresource)
 
     def _apply(
-        self, rtype: ResourceType, version: str, namespace: str | None, name: str, body: Any, manager: str | None, subresource: str | None
+        self,
+        rtype: ResourceType,
+        version: str,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        manager: str | None,
+        subresource: str | None,
     ) -> Obj:
         if not manager:
-            raise ApiError(400, "BadRequest", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+            raise ApiError(
+                400,
+                "BadRequest",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+            )
         config = self._check_body(rtype, version, copy.deepcopy(body), namespace)
         if config["metadata"].get("name") not in (None, name):
             raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
@@ -416,7 +475,10 @@ class Store:
         new = merge.strategic_merge(pruned, config)
         result = self._commit(rtype, version, old, new, subresource=subresource)
         entries = [e for e in store[key]["metadata"].get("managedFields", []) if e.get("manager") != manager]
-        if not any(e.get("manager") == manager for e in old["metadata"].get("managedFields", [])) or result["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"]:
+        if (
+            not any(e.get("manager") == manager for e in old["metadata"].get("managedFields", []))
+            or result["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"]
+        ):
             store[key]["metadata"]["managedFields"] = [*entries, self._managed_entry(rtype, version, manager, "Apply")]
         self.applied[applied_key] = config
         return self._out(rtype, version, store[key])
@@ -427,7 +489,9 @@ class Store:
             obj = store.pop((namespace or "", name), None)
             if obj is None:
                 raise self._not_found(rtype, name)
-            self.applied = {k: v for k, v in self.applied.items() if k[:2] != ((rtype.group, rtype.plural), (namespace or "", name))}
+            self.applied = {
+                k: v for k, v in self.applied.items() if k[:2] != ((rtype.group, rtype.plural), (namespace or "", name))
+            }
             if rtype.plural == "namespaces":
                 for objects in self.objects.values():
                     for k in [k for k in objects if k[0] == name]:
@@ -435,7 +499,13 @@ class Store:
             if rtype.plural == "customresourcedefinitions":
                 self._unregister_crd(obj)
             self._emit("DELETED", rtype, obj)
-            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"name": name, "group": rtype.group, "kind": rtype.plural}}
+            return {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {"name": name, "group": rtype.group, "kind": rtype.plural},
+            }
 
     # --- CRDs ----------------------------------------------------------------------------------
 
@@ -447,7 +517,8 @@ class Store:
             raise ApiError(
                 422,
                 "Invalid",
-                f'CustomResourceDefinition "{crd["metadata"]["name"]}" is invalid: metadata.name: must be spec.names.plural+"."+spec.group',
+                f'CustomResourceDefinition "{crd["metadata"]["name"]}" is invalid: '
+                'metadata.name: must be spec.names.plural+"."+spec.group',
             )
         versions = [v["name"] for v in spec.get("versions") or [] if v.get("served", True)]
         has_status = any("status" in (v.get("subresources") or {}) for v in spec.get("versions") or [])

@@ -1,0 +1,121 @@
+"""From verified artifact bytes to Kubernetes objects, with the few parameters clusterdrop
+sets patched on the parsed objects (never by text substitution)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from clusterdrop.errors import KubernetesOperationFailed
+
+Obj = dict[str, Any]
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse(data: bytes, source: str) -> list[Obj]:
+    """The objects of a multi-document manifest; `List` kinds are flattened."""
+    try:
+        documents = list(yaml.load_all(data, Loader=_LOADER))
+    except yaml.YAMLError as exc:
+        raise KubernetesOperationFailed(f"{source}: not a valid manifest: {exc}") from None
+    objects: list[Obj] = []
+    for doc in documents:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+            raise KubernetesOperationFailed(f"{source}: a document without apiVersion and kind")
+        if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
+            objects.extend(doc["items"])
+        else:
+            objects.append(doc)
+    return objects
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """What clusterdrop sets on a CNI: the pod CIDR and whether the cluster is EKS."""
+
+    pod_cidr: str | None
+    eks: bool = True
+
+
+def _find(objects: list[Obj], kind: str, name: str) -> Obj | None:
+    return next((o for o in objects if o.get("kind") == kind and o.get("metadata", {}).get("name") == name), None)
+
+
+def _set_env(container: Obj, name: str, value: str) -> None:
+    env = container.setdefault("env", [])
+    for item in env:
+        if item.get("name") == name:
+            item.pop("valueFrom", None)
+            item["value"] = value
+            return
+    env.append({"name": name, "value": value})
+
+
+def patch_calico_manifest(objects: list[Obj], params: Parameters) -> list[Obj]:
+    """calico-vxlan.yaml on EKS: VXLAN everywhere, Calico IPAM on the pod CIDR."""
+    out = copy.deepcopy(objects)
+    node = _find(out, "DaemonSet", "calico-node")
+    if node is None:
+        raise KubernetesOperationFailed("calico manifest has no calico-node DaemonSet")
+    containers = node["spec"]["template"]["spec"]["containers"]
+    container = next(c for c in containers if c["name"] == "calico-node")
+    _set_env(container, "CALICO_NETWORKING_BACKEND", "vxlan")
+    _set_env(container, "CALICO_IPV4POOL_VXLAN", "Always")
+    _set_env(container, "CALICO_IPV4POOL_IPIP", "Never")
+    if params.pod_cidr:
+        _set_env(container, "CALICO_IPV4POOL_CIDR", params.pod_cidr)
+    if params.eks:
+        # EKS nodes keep the EC2 source/destination check unless Felix turns it off.
+        _set_env(container, "FELIX_AWSSRCDSTCHECK", "Disable")
+    config = _find(out, "ConfigMap", "calico-config")
+    if config is not None:
+        config.setdefault("data", {})["calico_backend"] = "vxlan"
+    return out
+
+
+def patch_calico_operator(objects: list[Obj], params: Parameters) -> list[Obj]:
+    """The operator's Installation: EKS provider, Calico CNI and IPAM, VXLAN, BGP off."""
+    out = copy.deepcopy(objects)
+    installation = _find(out, "Installation", "default")
+    if installation is None:
+        raise KubernetesOperationFailed("calico custom resources have no Installation named default")
+    spec = installation.setdefault("spec", {})
+    if params.eks:
+        spec["kubernetesProvider"] = "EKS"
+    spec["cni"] = {"type": "Calico", "ipam": {"type": "Calico"}}
+    network = spec.setdefault("calicoNetwork", {})
+    network["bgp"] = "Disabled"
+    pools = network.setdefault("ipPools", [{"name": "default-ipv4-ippool", "blockSize": 26, "nodeSelector": "all()"}])
+    pool = pools[0]
+    pool["encapsulation"] = "VXLAN"
+    pool["natOutgoing"] = "Enabled"
+    if params.pod_cidr:
+        pool["cidr"] = params.pod_cidr
+    return out
+
+
+def patch_flannel(objects: list[Obj], params: Parameters) -> list[Obj]:
+    """flannel's net-conf.json is JSON inside a ConfigMap: parse it, set Network, write it back."""
+    out = copy.deepcopy(objects)
+    config = _find(out, "ConfigMap", "kube-flannel-cfg")
+    if config is None:
+        raise KubernetesOperationFailed("flannel manifest has no kube-flannel-cfg ConfigMap")
+    if params.pod_cidr:
+        net_conf = json.loads(config["data"]["net-conf.json"])
+        net_conf["Network"] = params.pod_cidr
+        config["data"]["net-conf.json"] = json.dumps(net_conf, indent=2) + "\n"
+    return out
+
+
+def patch(cni: str, mode: str, objects: list[Obj], params: Parameters) -> list[Obj]:
+    if cni == "calico":
+        return patch_calico_operator(objects, params) if mode == "operator" else patch_calico_manifest(objects, params)
+    if cni == "flannel":
+        return patch_flannel(objects, params)
+    return copy.deepcopy(objects)

@@ -1,0 +1,100 @@
+"""Node progress per node group: registered vs expected, Ready or why not.
+
+Listing is paginated (limit/continue), so a 2,000-node cluster costs a handful of requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from clusterdrop.errors import NodesNotReady
+from clusterdrop.kube.readiness import node_ready
+
+Obj = dict[str, Any]
+NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
+PAGE_SIZE = 500
+
+
+class NodeLister(Protocol):
+    """One page of nodes: (items as dicts, continue token or None)."""
+
+    def list_nodes(self, *, limit: int, cont: str | None) -> tuple[list[Obj], str | None]: ...
+
+
+@dataclass
+class GroupProgress:
+    expected: int
+    registered: int = 0
+    ready: int = 0
+
+
+@dataclass
+class NodeProgress:
+    expected: int
+    registered: int
+    ready: int
+    groups: dict[str, GroupProgress]
+    not_ready: list[dict[str, str]] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def done(self) -> bool:
+        return all(g.ready >= g.expected for g in self.groups.values()) and not self.not_ready
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "expected": self.expected,
+            "registered": self.registered,
+            "ready": self.ready,
+            "groups": {k: vars(v) for k, v in self.groups.items()},
+            "notReady": self.not_ready,
+        }
+
+
+def node_progress(lister: NodeLister, expected: dict[str, int], *, page_size: int = PAGE_SIZE) -> NodeProgress:
+    """Walk every page of nodes once and count, per node group, registered and Ready nodes."""
+    groups = {name: GroupProgress(expected=count) for name, count in expected.items()}
+    not_ready: list[dict[str, str]] = []
+    cont: str | None = None
+    requests = 0
+    while True:
+        items, cont = lister.list_nodes(limit=page_size, cont=cont)
+        requests += 1
+        for node in items:
+            meta = node.get("metadata") or {}
+            group = (meta.get("labels") or {}).get(NODEGROUP_LABEL, "")
+            progress = groups.get(group)
+            if progress is None:
+                continue  # nodes of groups clusterdrop does not manage (Fargate, Karpenter, …)
+            progress.registered += 1
+            verdict = node_ready(node)
+            if verdict.ready:
+                progress.ready += 1
+            else:
+                not_ready.append({"name": meta.get("name", ""), "group": group, "reason": verdict.reason})
+        if not cont:
+            break
+    return NodeProgress(
+        expected=sum(expected.values()),
+        registered=sum(g.registered for g in groups.values()),
+        ready=sum(g.ready for g in groups.values()),
+        groups=groups,
+        not_ready=not_ready,
+        requests=requests,
+    )
+
+
+def raise_if_late(progress: NodeProgress, *, minutes: float) -> None:
+    """After the deadline: name every missing or NotReady node and why."""
+    if progress.done:
+        return
+    lines = [f"after {minutes:g} minutes {progress.ready}/{progress.expected} nodes are Ready"]
+    for name, group in progress.groups.items():
+        if group.registered < group.expected:
+            lines.append(f"node group {name}: {group.registered}/{group.expected} nodes registered")
+    shown = progress.not_ready[:20]
+    lines += [f"{n['name']} ({n['group']}): {n['reason']}" for n in shown]
+    if len(progress.not_ready) > len(shown):
+        lines.append(f"… and {len(progress.not_ready) - len(shown)} more NotReady nodes")
+    raise NodesNotReady("; ".join(lines))

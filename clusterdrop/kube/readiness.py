@@ -1,0 +1,92 @@
+"""Readiness as pure predicates on API objects (plain dicts), the way kubectl rollout status
+and `kops validate cluster` judge them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ready: bool
+    reason: str = ""
+
+
+def _status(obj: Obj) -> Obj:
+    return obj.get("status") or {}
+
+
+def daemonset_rolled_out(ds: Obj) -> Verdict:
+    """Every scheduled pod ready and updated, at the current generation."""
+    status = _status(ds)
+    generation = (ds.get("metadata") or {}).get("generation", 0)
+    if status.get("observedGeneration", 0) < generation:
+        return Verdict(False, "the DaemonSet controller has not observed the latest generation")
+    desired = status.get("desiredNumberScheduled", 0)
+    ready = status.get("numberReady", 0)
+    updated = status.get("updatedNumberScheduled", 0)
+    if desired == ready == updated:
+        return Verdict(True, f"{ready}/{desired} pods ready")
+    return Verdict(False, f"{ready}/{desired} pods ready, {updated}/{desired} updated")
+
+
+def deployment_available(deployment: Obj) -> Verdict:
+    status = _status(deployment)
+    generation = (deployment.get("metadata") or {}).get("generation", 0)
+    if status.get("observedGeneration", 0) < generation:
+        return Verdict(False, "the Deployment controller has not observed the latest generation")
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    for condition in status.get("conditions") or []:
+        available = condition.get("type") == "Available" and condition.get("status") == "True"
+        if available and status.get("updatedReplicas", 0) >= wanted:
+            return Verdict(True, f"{status.get('availableReplicas', 0)}/{wanted} available")
+    return Verdict(False, f"{status.get('availableReplicas', 0)}/{wanted} available")
+
+
+def tigerastatus_available(ts: Obj) -> Verdict:
+    """The Calico operator reports each component in a TigeraStatus: Available, not Degraded."""
+    conditions = {c.get("type"): c for c in _status(ts).get("conditions") or []}
+    degraded = conditions.get("Degraded")
+    if degraded and degraded.get("status") == "True":
+        return Verdict(False, f"degraded: {degraded.get('message') or degraded.get('reason', '')}")
+    available = conditions.get("Available")
+    if available and available.get("status") == "True":
+        return Verdict(True, "available")
+    progressing = conditions.get("Progressing")
+    return Verdict(False, (progressing or {}).get("message") or "not available yet")
+
+
+def node_ready(node: Obj) -> Verdict:
+    """The node's Ready condition; for a NotReady node, the kubelet's reason and message."""
+    for condition in _status(node).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            if condition.get("status") == "True":
+                return Verdict(True)
+            reason = condition.get("reason") or "NotReady"
+            message = condition.get("message") or ""
+            return Verdict(False, f"{reason}: {message}" if message else reason)
+    return Verdict(False, "no Ready condition reported yet")
+
+
+def pod_ready(pod: Obj) -> Verdict:
+    status = _status(pod)
+    phase = status.get("phase", "Unknown")
+    if phase == "Succeeded":
+        return Verdict(True, "completed")
+    if phase != "Running":
+        waiting = [
+            (c.get("state") or {}).get("waiting", {}).get("reason")
+            for c in status.get("containerStatuses") or []
+            if (c.get("state") or {}).get("waiting")
+        ]
+        return Verdict(False, f"{phase}" + (f" ({', '.join(r for r in waiting if r)})" if any(waiting) else ""))
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return Verdict(
+                condition.get("status") == "True",
+                "Running" if condition.get("status") == "True" else "Running, not Ready",
+            )
+    return Verdict(False, "Running, no Ready condition")

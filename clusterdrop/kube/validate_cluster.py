@@ -1,0 +1,84 @@
+"""Cluster validation as `kops validate cluster` does it: every node Ready, system pods Running
+and Ready, CoreDNS Available. The result is a table the notification carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from clusterdrop.kube.nodes import NodeLister, node_progress
+from clusterdrop.kube.readiness import Verdict, deployment_available, pod_ready
+
+Obj = dict[str, Any]
+
+# Namespaces whose pods are the cluster's plumbing: CNIs, DNS, kube-proxy, addons.
+SYSTEM_NAMESPACES = ("kube-system", "calico-system", "tigera-operator", "kube-flannel")
+
+
+class ClusterReader(NodeLister, Protocol):
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None: ...
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]: ...
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    name: str
+    ok: bool
+    message: str
+
+
+@dataclass
+class ClusterReport:
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    @property
+    def failures(self) -> list[Row]:
+        return [r for r in self.rows if not r.ok]
+
+    def table(self) -> str:
+        width_kind = max([len("KIND"), *(len(r.kind) for r in self.rows)])
+        width_name = max([len("NAME"), *(len(r.name) for r in self.rows)])
+        lines = [f"{'KIND'.ljust(width_kind)}  {'NAME'.ljust(width_name)}  STATUS  MESSAGE"]
+        for r in self.rows:
+            status = "ok" if r.ok else "FAIL"
+            lines.append(f"{r.kind.ljust(width_kind)}  {r.name.ljust(width_name)}  {status.ljust(6)}  {r.message}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "rows": [vars(r) for r in self.rows]}
+
+
+def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int]) -> ClusterReport:
+    report = ClusterReport()
+    progress = node_progress(kube, expected_nodes)
+    for name, group in progress.groups.items():
+        ok = group.ready >= group.expected and group.registered >= group.expected
+        report.rows.append(
+            Row("NodeGroup", name, ok, f"{group.ready}/{group.expected} Ready, {group.registered} registered")
+        )
+    for node in progress.not_ready:
+        report.rows.append(Row("Node", node["name"], False, node["reason"]))
+    coredns = kube.get("apps/v1", "Deployment", "coredns", "kube-system")
+    verdict = deployment_available(coredns) if coredns else Verdict(False, "not found")
+    report.rows.append(Row("Deployment", "kube-system/coredns", verdict.ready, verdict.reason))
+    pods = 0
+    for namespace in SYSTEM_NAMESPACES:
+        for pod in kube.list("v1", "Pod", namespace):
+            pods += 1
+            verdict = pod_ready(pod)
+            if not verdict.ready:
+                name = f"{namespace}/{pod['metadata']['name']}"
+                report.rows.append(Row("Pod", name, False, verdict.reason))
+    if not any(r.kind == "Pod" for r in report.rows):
+        report.rows.append(
+            Row("Pods", "system", pods > 0, f"{pods} system pods Running and Ready" if pods else "no system pods found")
+        )
+    return report
