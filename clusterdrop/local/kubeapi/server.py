@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ class KubeApiServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> KubeApiServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="kube-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="kube-api", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -174,8 +177,15 @@ class KubeApiServer:
 
 class _Handler(BaseHTTPRequestHandler):
     api: KubeApiServer
+    _raw: bytes = b""
     protocol_version = "HTTP/1.1"
     server_version = "clusterdrop-kube-api"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY each response waits for
+        # the client's delayed ACK (~40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log and counters say what happened."""
@@ -204,8 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self._raw
         if not raw:
             return None
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
@@ -220,6 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "BadRequest", f"cannot decode the request body: {exc}") from None
 
     def _handle(self, method: str) -> None:
+        # Read the body first, whatever happens next: left unread, it would be taken for the
+        # start of the next request on this keep-alive connection.
+        length = int(self.headers.get("Content-Length") or 0)
+        self._raw = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         self.api.record(method, split.path, self.headers.get("Authorization"))
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}

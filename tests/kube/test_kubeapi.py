@@ -1,0 +1,224 @@
+"""The Kubernetes API emulator, through the official client: what it serves and what it refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+from clusterdrop.local.kubeapi import KubeApiServer, Store
+
+
+def _ns(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def _cm(name: str, namespace: str | None = None, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": labels}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
+
+
+def _error(call: Any) -> client.ApiException:
+    with pytest.raises(client.ApiException) as info:
+        call()
+    return info.value
+
+
+CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}}}],
+    },
+}
+
+
+def test_starts_with_the_system_namespaces(core: client.CoreV1Api) -> None:
+    names = {n.metadata.name for n in core.list_namespace().items}
+    assert names == {"default", "kube-system", "kube-public", "kube-node-lease"}
+
+
+def test_create_sets_server_fields(core: client.CoreV1Api) -> None:
+    core.create_namespace(_ns("apps"))
+    created = core.create_namespaced_config_map("apps", _cm("one"))
+    assert created.metadata.uid
+    assert created.metadata.resource_version
+    assert created.metadata.creation_timestamp is not None
+    assert created.metadata.namespace == "apps"
+    again = core.read_namespaced_config_map("one", "apps")
+    assert again.metadata.uid == created.metadata.uid
+    assert _error(lambda: core.create_namespaced_config_map("apps", _cm("one"))).status == 409
+
+
+def test_refuses_objects_in_a_missing_namespace(core: client.CoreV1Api) -> None:
+    error = _error(lambda: core.create_namespaced_config_map("nowhere", _cm("x")))
+    assert error.status == 404
+    assert 'namespaces \\"nowhere\\" not found' in error.body or 'namespaces "nowhere" not found' in error.body
+
+
+def test_refuses_invalid_names_and_shapes(core: client.CoreV1Api) -> None:
+    assert _error(lambda: core.create_namespaced_config_map("default", _cm("Bad_Name"))).status == 422
+    mismatch = _cm("x", namespace="kube-system")
+    assert _error(lambda: core.create_namespaced_config_map("default", mismatch)).status == 400
+    no_kind = {"apiVersion": "v1", "metadata": {"name": "x"}}
+    assert _error(lambda: core.create_namespaced_config_map("default", no_kind)).status == 400
+
+
+def test_custom_resources_need_an_established_crd(api_client: client.ApiClient) -> None:
+    custom = client.CustomObjectsApi(api_client)
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}}
+    assert _error(lambda: custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", widget)).status == 404
+    ext = client.ApiextensionsV1Api(api_client)
+    crd = ext.create_custom_resource_definition(CRD)
+    assert any(c.type == "Established" and c.status == "True" for c in crd.status.conditions)
+    custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", widget)
+    got = custom.get_namespaced_custom_object("example.com", "v1", "default", "widgets", "w")
+    assert got["spec"] == {"size": 1}
+
+
+def test_crd_establishment_can_lag_and_discovery_follows() -> None:
+    with KubeApiServer(store=Store(crd_establish_delay=0.3)) as server:
+        api_client = client.ApiClient(client.Configuration(host=server.url))
+        dynamic = DynamicClient(api_client)
+        crds = dynamic.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+        dynamic.server_side_apply(crds, body=CRD, field_manager="test")
+        status = crds.get(name="widgets.example.com").to_dict()["status"]
+        assert {c["type"]: c["status"] for c in status["conditions"]}["Established"] == "False"
+        with pytest.raises(ResourceNotFoundError):
+            dynamic.resources.get(api_version="example.com/v1", kind="Widget")
+        import time
+
+        time.sleep(0.5)
+        dynamic.resources.invalidate_cache()
+        assert dynamic.resources.get(api_version="example.com/v1", kind="Widget").namespaced
+
+
+def test_label_selectors_and_pagination(core: client.CoreV1Api) -> None:
+    for i in range(7):
+        core.create_namespaced_config_map("default", _cm(f"cm-{i}", app="a" if i % 2 else "b", tier=str(i)))
+    assert len(core.list_namespaced_config_map("default", label_selector="app=a").items) == 3
+    assert len(core.list_namespaced_config_map("default", label_selector="app!=a").items) == 4
+    assert len(core.list_namespaced_config_map("default", label_selector="tier in (1,2,3),app=a").items) == 2
+    assert len(core.list_namespaced_config_map("default", label_selector="!tier").items) == 0
+    names, cont, pages = [], None, 0
+    while True:
+        page = core.list_namespaced_config_map("default", limit=3, _continue=cont)
+        pages += 1
+        names += [c.metadata.name for c in page.items]
+        cont = page.metadata._continue
+        if not cont:
+            break
+    assert pages == 3
+    assert names == [f"cm-{i}" for i in range(7)]
+
+
+def test_put_checks_resource_version(core: client.CoreV1Api) -> None:
+    created = core.create_namespaced_config_map("default", _cm("x"))
+    stale = client.V1ConfigMap(
+        api_version="v1", kind="ConfigMap", metadata=client.V1ObjectMeta(name="x", resource_version="1"), data={"k": "new"}
+    )
+    assert _error(lambda: core.replace_namespaced_config_map("x", "default", stale)).status == 409
+    fresh = client.V1ConfigMap(
+        api_version="v1",
+        kind="ConfigMap",
+        metadata=client.V1ObjectMeta(name="x", resource_version=created.metadata.resource_version), data={"k": "new"}
+    )
+    replaced = core.replace_namespaced_config_map("x", "default", fresh)
+    assert replaced.data == {"k": "new"}
+    assert replaced.metadata.resource_version != created.metadata.resource_version
+
+
+def test_node_status_conditions_merge_by_type(core: client.CoreV1Api) -> None:
+    core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+    ready = {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "cni plugin not initialized"}
+    pressure = {"type": "MemoryPressure", "status": "False"}
+    core.patch_node_status("n1", {"status": {"conditions": [ready, pressure]}})
+    core.patch_node_status("n1", {"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}})
+    conditions = {c.type: c for c in core.read_node("n1").status.conditions}
+    assert conditions["Ready"].status == "True"
+    assert conditions["Ready"].message == "cni plugin not initialized"  # merged, not replaced
+    assert conditions["MemoryPressure"].status == "False"
+
+
+def _ds_status(ready: int) -> dict[str, int]:
+    return {"numberReady": ready, "desiredNumberScheduled": ready, "currentNumberScheduled": ready, "numberMisscheduled": 0}
+
+
+def test_status_subresource_owns_status(api_client: client.ApiClient) -> None:
+    apps = client.AppsV1Api(api_client)
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}},
+        "status": _ds_status(99),
+    }
+    created = apps.create_namespaced_daemon_set("default", ds)
+    assert created.status is None or not created.status.number_ready
+    apps.patch_namespaced_daemon_set_status("d", "default", {"status": _ds_status(2)})
+    apps.patch_namespaced_daemon_set("d", "default", {"status": _ds_status(0), "metadata": {"labels": {"x": "y"}}})
+    current = apps.read_namespaced_daemon_set("d", "default")
+    assert current.status.number_ready == 2
+    assert current.metadata.labels == {"x": "y"}
+
+
+def test_json_and_merge_patches(api_client: client.ApiClient, core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map("default", _cm("p"))
+    dynamic = DynamicClient(api_client)
+    cms = dynamic.resources.get(api_version="v1", kind="ConfigMap")
+    ops = [{"op": "add", "path": "/data/extra", "value": "1"}, {"op": "remove", "path": "/data/k"}]
+    dynamic.patch(cms, body=ops, name="p", namespace="default", content_type="application/json-patch+json")
+    assert core.read_namespaced_config_map("p", "default").data == {"extra": "1"}
+    merge = {"data": {"extra": None, "other": "2"}}
+    dynamic.patch(cms, body=merge, name="p", namespace="default", content_type="application/merge-patch+json")
+    assert core.read_namespaced_config_map("p", "default").data == {"other": "2"}
+    bad = [{"op": "remove", "path": "/data/missing"}]
+    error = _error(
+        lambda: dynamic.patch(cms, body=bad, name="p", namespace="default", content_type="application/json-patch+json")
+    )
+    assert error.status == 422
+
+
+def test_server_side_apply_creates_is_idempotent_and_prunes(api_client: client.ApiClient) -> None:
+    dynamic = DynamicClient(api_client)
+    cms = dynamic.resources.get(api_version="v1", kind="ConfigMap")
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s", "namespace": "default"}, "data": {"a": "1", "b": "2"}}
+    first = dynamic.server_side_apply(cms, body=body, field_manager="clusterdrop").to_dict()
+    second = dynamic.server_side_apply(cms, body=body, field_manager="clusterdrop").to_dict()
+    assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    assert second["metadata"]["managedFields"][0]["manager"] == "clusterdrop"
+    trimmed = {**body, "data": {"a": "1"}}
+    third = dynamic.server_side_apply(cms, body=trimmed, field_manager="clusterdrop").to_dict()
+    assert third["data"] == {"a": "1"}  # the field the manager stopped applying is gone
+    error = _error(lambda: dynamic.server_side_apply(cms, body=body))
+    assert error.status == 400  # apply needs a field manager
+
+
+def test_deleting_a_namespace_deletes_its_objects(core: client.CoreV1Api) -> None:
+    core.create_namespace(_ns("gone"))
+    core.create_namespaced_config_map("gone", _cm("x"))
+    core.delete_namespace("gone")
+    assert _error(lambda: core.read_namespaced_config_map("x", "gone")).status == 404
+    assert _error(lambda: core.read_namespace("gone")).status == 404
+
+
+def test_discovery_lists_crd_groups(api_client: client.ApiClient) -> None:
+    client.ApiextensionsV1Api(api_client).create_custom_resource_definition(CRD)
+    groups = {g.name for g in client.ApisApi(api_client).get_api_versions().groups}
+    assert {"apps", "apiextensions.k8s.io", "example.com"} <= groups
+    resources = DynamicClient(api_client).request("get", "/apis/example.com/v1").to_dict()
+    assert {r["name"] for r in resources["resources"]} == {"widgets", "widgets/status"}
+
+
+def test_watch_is_refused_clearly(core: client.CoreV1Api) -> None:
+    error = _error(lambda: core.list_namespace(watch=True, _preload_content=False))
+    assert error.status == 405
