@@ -56,7 +56,9 @@ def test_catalog_digests_are_the_official_files() -> None:
         ("aws-vpc-cni", "manifest", 6, 1),
     ],
 )
-def test_apply_official_manifest(kube: Kube, kube_api: KubeApiServer, name: str, mode: str, objects: int, crds: int) -> None:
+def test_apply_official_manifest(
+    kube: Kube, kube_api: KubeApiServer, name: str, mode: str, objects: int, crds: int
+) -> None:
     release = catalog.find(name, None)
     assert release is not None
     plan = install.prepare(release, mode, PARAMS, MIRROR, fetch=_no_network)
@@ -104,7 +106,9 @@ def test_largest_crd_goes_through(kube: Kube) -> None:
     release = catalog.find("calico", None)
     assert release is not None
     plan = install.prepare(release, "operator", PARAMS, MIRROR, fetch=_no_network)
-    biggest = max((o for o in plan.objects if o["kind"] == "CustomResourceDefinition"), key=lambda o: len(json.dumps(o)))
+    biggest = max(
+        (o for o in plan.objects if o["kind"] == "CustomResourceDefinition"), key=lambda o: len(json.dumps(o))
+    )
     assert len(json.dumps(biggest)) > 600_000
     install.install(plan, kube.applier)
     assert _served(kube, biggest) is not None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import base64
-from urllib.parse import parse_qs, urlsplit
-
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore.credentials import Credentials

@@ -85,7 +85,12 @@ def _system(server: KubeApiServer, *, coredns_ready: bool, bad_pod: bool) -> Non
         deployments,
         "v1",
         "kube-system",
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", "namespace": "kube-system"}, "spec": {"replicas": 2}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "coredns", "namespace": "kube-system"},
+            "spec": {"replicas": 2},
+        },
     )
     status = {
         "observedGeneration": 1,
@@ -140,7 +145,14 @@ def test_readiness_predicates() -> None:
     assert readiness.daemonset_rolled_out(ds).reason == "3/3 pods ready, 2/3 updated"
     ds["status"]["updatedNumberScheduled"] = 3
     assert readiness.daemonset_rolled_out(ds).ready
-    ts = {"status": {"conditions": [{"type": "Available", "status": "True"}, {"type": "Degraded", "status": "True", "message": "boom"}]}}
+    ts = {
+        "status": {
+            "conditions": [
+                {"type": "Available", "status": "True"},
+                {"type": "Degraded", "status": "True", "message": "boom"},
+            ]
+        }
+    }
     assert readiness.tigerastatus_available(ts) == readiness.Verdict(False, "degraded: boom")
     assert not readiness.node_ready({"status": {}}).ready
     assert readiness.pod_ready({"status": {"phase": "Succeeded"}}).ready

@@ -1,0 +1,157 @@
+"""The per-cluster agent's operations: every Kubernetes API call of the workflow runs here,
+inside the cluster's VPC. The workflow invokes the agent with an operation name and gets a
+typed, JSON-serializable result back; failures are raised as clusterdrop's exception classes,
+whose names the state machine's Retry and Catch match."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clusterdrop.cni import catalog, install, manifests
+from clusterdrop.cni.fetch import Mirror
+from clusterdrop.errors import ClusterValidationFailed, KubernetesOperationFailed
+from clusterdrop.kube import addons, connect
+from clusterdrop.kube.client import Kube
+from clusterdrop.kube.nodes import node_progress, raise_if_late
+from clusterdrop.kube.validate_cluster import validate_cluster
+
+Result = dict[str, Any]
+
+
+class ClusterRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    region: str
+    endpoint: str
+    certificate_authority: str | None = Field(default=None, alias="certificateAuthority")
+
+
+class CniRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: str
+    mode: str | None = None
+    pod_cidr: str | None = Field(default=None, alias="podCidr")
+
+
+class AgentEvent(BaseModel):
+    """What the workflow sends the agent."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    operation: str
+    cluster: ClusterRef
+    cni: CniRef | None = None
+    node_groups: dict[str, int] = Field(default_factory=dict, alias="nodeGroups")
+    addons: list[str] = Field(default_factory=list)
+    deadline_passed: bool = Field(default=False, alias="deadlinePassed")
+    deadline_minutes: float = Field(default=20, alias="deadlineMinutes")
+
+
+@dataclass
+class AgentContext:
+    """The agent's ports: how to reach the cluster and where the artifacts are."""
+
+    kube_for: Callable[[ClusterRef], Kube]
+    mirror: Mirror | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _no_download(url: str) -> bytes:
+    # A Lambda in a VPC without NAT cannot reach the internet: the staging step must have put
+    # every artifact into the artifacts bucket first. Raised as a network failure so that the
+    # error says how to seed the mirror.
+    raise OSError("the agent runs inside the cluster's VPC and does not download")
+
+
+def _cni_plan(event: AgentEvent, ctx: AgentContext) -> install.CniInstall:
+    if event.cni is None:
+        raise KubernetesOperationFailed(f"{event.operation} needs the cni field")
+    release = catalog.find(event.cni.name, event.cni.version)
+    if release is None:
+        raise KubernetesOperationFailed(f"{event.cni.name} {event.cni.version} is not in the agent's catalog")
+    mode = event.cni.mode or release.default_mode
+    params = manifests.Parameters(pod_cidr=event.cni.pod_cidr, eks=True)
+    return install.prepare(release, mode, params, ctx.mirror, fetch=_no_download)
+
+
+def apply_cni(event: AgentEvent, ctx: AgentContext) -> Result:
+    kube = ctx.kube_for(event.cluster)
+    plan = install.install(_cni_plan(event, ctx), kube.applier)
+    return {
+        "cni": event.cni.model_dump(by_alias=True) if event.cni else None,
+        "applied": dict(sorted(plan.applied.items())),
+    }
+
+
+def cni_ready(event: AgentEvent, ctx: AgentContext) -> Result:
+    kube = ctx.kube_for(event.cluster)
+    verdicts = install.readiness(_cni_plan(event, ctx), kube)
+    return {"ready": install.all_ready(verdicts), "workloads": {k: vars(v) for k, v in verdicts.items()}}
+
+
+def nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
+    kube = ctx.kube_for(event.cluster)
+    progress = node_progress(kube, event.node_groups)
+    if event.deadline_passed:
+        raise_if_late(progress, minutes=event.deadline_minutes)
+    return {"done": progress.done, **progress.as_dict()}
+
+
+def apply_addons(event: AgentEvent, ctx: AgentContext) -> Result:
+    kube = ctx.kube_for(event.cluster)
+    done = addons.configure(event.addons, kube, kube.applier)
+    verdicts = addons.readiness(event.addons, kube)
+    ready = all(v.ready for v in verdicts.values())
+    return {"done": done, "ready": ready, "workloads": {k: vars(v) for k, v in verdicts.items()}}
+
+
+def validate(event: AgentEvent, ctx: AgentContext) -> Result:
+    report = validate_cluster(ctx.kube_for(event.cluster), event.node_groups)
+    if not report.ok:
+        problems = "; ".join(f"{r.kind} {r.name}: {r.message}" for r in report.failures)
+        raise ClusterValidationFailed(f"cluster validation failed: {problems}\n{report.table()}")
+    return {"ok": True, "table": report.table(), **report.as_dict()}
+
+
+def delete_load_balancers(event: AgentEvent, ctx: AgentContext) -> Result:
+    """Before teardown: Services of type LoadBalancer own ELBs and ENIs that keep the VPC alive."""
+    kube = ctx.kube_for(event.cluster)
+    deleted = []
+    for service in kube.list("v1", "Service"):
+        if (service.get("spec") or {}).get("type") == "LoadBalancer":
+            meta = service["metadata"]
+            kube.delete("v1", "Service", meta["name"], meta["namespace"])
+            deleted.append(f"{meta['namespace']}/{meta['name']}")
+    return {"deleted": deleted}
+
+
+OPERATIONS: dict[str, Callable[[AgentEvent, AgentContext], Result]] = {
+    "apply_cni": apply_cni,
+    "cni_ready": cni_ready,
+    "nodes_ready": nodes_ready,
+    "apply_addons": apply_addons,
+    "validate_cluster": validate,
+    "delete_load_balancers": delete_load_balancers,
+}
+
+
+def run(raw_event: dict[str, Any], ctx: AgentContext) -> Result:
+    event = AgentEvent.model_validate(raw_event)
+    operation = OPERATIONS.get(event.operation)
+    if operation is None:
+        raise KubernetesOperationFailed(f"unknown agent operation {event.operation!r}; known: {', '.join(OPERATIONS)}")
+    return operation(event, ctx)
+
+
+def kube_from_lambda_role(cluster: ClusterRef) -> Kube:
+    """Reach the cluster with the Lambda role's credentials (the role holds the admin access entry)."""
+    import botocore.session
+
+    credentials = botocore.session.get_session().get_credentials()
+    return Kube(
+        connect.for_eks(cluster.endpoint, cluster.certificate_authority, cluster.name, cluster.region, credentials)
+    )

@@ -1,0 +1,1 @@
+"""Lambda handlers: thin — parse, call the library, return."""

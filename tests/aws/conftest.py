@@ -1,0 +1,37 @@
+"""moto in server mode, reached over real HTTP by botocore clients."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import botocore.session
+import pytest
+from moto.server import ThreadedMotoServer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+
+def client(service: str, url: str) -> object:
+    return botocore.session.get_session().create_client(service, region_name="eu-west-1", endpoint_url=url)

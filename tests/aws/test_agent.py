@@ -1,0 +1,166 @@
+"""The agent as the workflow calls it: operations against the emulated Kubernetes API, CNI
+artifacts read from the artifacts bucket (moto over HTTP), errors raised by class name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from clusterdrop.cni import catalog
+from clusterdrop.cni.fetch import stage
+from clusterdrop.cni.s3mirror import S3Mirror
+from clusterdrop.errors import ArtifactUnavailable, ClusterValidationFailed, NodesNotReady
+from clusterdrop.kube import agent
+from clusterdrop.kube.client import Kube
+from clusterdrop.kube.connect import for_server
+from clusterdrop.kube.nodes import NODEGROUP_LABEL
+from clusterdrop.local.kubeapi import KubeApiServer, controllers
+from tests.aws.conftest import client
+from tests.conftest import FIXTURES
+
+BUCKET = "artifacts"
+
+
+@pytest.fixture
+def kube_api() -> Iterator[KubeApiServer]:
+    with KubeApiServer() as server:
+        controllers.attach(server.store)
+        yield server
+
+
+@pytest.fixture
+def mirror(moto_url: str, aws_env: None) -> S3Mirror:
+    s3: Any = client("s3", moto_url)
+    existing = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    if BUCKET not in existing:
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return S3Mirror(s3, BUCKET)
+
+
+def _seed(mirror: S3Mirror, name: str, mode: str) -> None:
+    """What the staging step outside the VPC does: verified files into the bucket."""
+    from clusterdrop.cni.fetch import DirectoryMirror
+
+    release = catalog.find(name, None)
+    assert release is not None
+    for staged in stage(release, mode, DirectoryMirror(FIXTURES / "cni")):
+        mirror.put(staged.artifact, staged.data)
+
+
+def _event(kube_api: KubeApiServer, operation: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "operation": operation,
+        "cluster": {"name": "demo", "region": "eu-west-1", "endpoint": kube_api.url},
+        **extra,
+    }
+
+
+def _ctx(mirror: S3Mirror) -> agent.AgentContext:
+    return agent.AgentContext(kube_for=lambda c: Kube(for_server(c.endpoint)), mirror=mirror)
+
+
+CALICO = {"name": "calico", "version": "v3.32.1", "mode": "manifest", "podCidr": "192.168.0.0/16"}
+
+
+def test_apply_cni_from_the_artifacts_bucket(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
+    _seed(mirror, "calico", "manifest")
+    result = agent.run(_event(kube_api, "apply_cni", cni=CALICO), _ctx(mirror))
+    assert result["applied"]["CustomResourceDefinition"] == 23
+    ready = agent.run(_event(kube_api, "cni_ready", cni=CALICO), _ctx(mirror))
+    assert ready["ready"] is True
+    assert set(ready["workloads"]) == {
+        "DaemonSet kube-system/calico-node",
+        "Deployment kube-system/calico-kube-controllers",
+    }
+
+
+def test_agent_never_downloads(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
+    flannel = {"name": "flannel", "version": "v0.28.9"}
+    with pytest.raises(ArtifactUnavailable, match="Seed the mirror") as info:
+        agent.run(_event(kube_api, "apply_cni", cni=flannel), _ctx(mirror))
+    assert f"s3://{BUCKET}/cni/sha256/" in str(info.value)
+
+
+def _nodes(kube_api: KubeApiServer, count: int, ready: int) -> None:
+    nodes = kube_api.store.types[("", "nodes")]
+    for i in range(count):
+        condition = {"type": "Ready", "status": "True" if i < ready else "False", "reason": "KubeletNotReady"}
+        kube_api.store.create(
+            nodes,
+            "v1",
+            None,
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i}", "labels": {NODEGROUP_LABEL: "workers"}},
+             "status": {"conditions": [condition]}},
+        )  # fmt: skip
+
+
+def test_nodes_ready_reports_progress_then_fails_at_the_deadline(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
+    _nodes(kube_api, 3, ready=2)
+    progress = agent.run(_event(kube_api, "nodes_ready", nodeGroups={"workers": 3}), _ctx(mirror))
+    assert progress["done"] is False
+    assert (progress["expected"], progress["registered"], progress["ready"]) == (3, 3, 2)
+    assert progress["notReady"] == [{"name": "n2", "group": "workers", "reason": "KubeletNotReady"}]
+    with pytest.raises(NodesNotReady, match="n2 \\(workers\\): KubeletNotReady"):
+        agent.run(_event(kube_api, "nodes_ready", nodeGroups={"workers": 3}, deadlinePassed=True), _ctx(mirror))
+
+
+def test_validate_cluster_fails_with_the_table(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
+    _nodes(kube_api, 2, ready=2)
+    with pytest.raises(ClusterValidationFailed) as info:
+        agent.run(_event(kube_api, "validate_cluster", nodeGroups={"workers": 2}), _ctx(mirror))
+    assert "Deployment kube-system/coredns: not found" in str(info.value)
+    assert "KIND" in str(info.value)
+
+
+def test_addons_set_gp3_as_default(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
+    store = kube_api.store
+    classes = store.types[("storage.k8s.io", "storageclasses")]
+    gp2 = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "gp2", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "kubernetes.io/aws-ebs",
+    }
+    store.create(classes, "v1", None, gp2)
+    result = agent.run(_event(kube_api, "apply_addons", addons=["ebs-csi"]), _ctx(mirror))
+    assert result["done"] == ["StorageClass gp3 applied as the default", "default flag removed from StorageClass gp2"]
+    assert result["ready"] is False  # the EKS add-on's workloads are not there yet
+    annotations = store.objects[("storage.k8s.io", "storageclasses")]
+    assert annotations[("", "gp3")]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert annotations[("", "gp2")]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
+
+
+def test_delete_load_balancers(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
+    services = kube_api.store.types[("", "services")]
+    for name, kind in (("web", "LoadBalancer"), ("db", "ClusterIP")):
+        kube_api.store.create(
+            services,
+            "v1",
+            "default",
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": {"type": kind}},
+        )
+    result = agent.run(_event(kube_api, "delete_load_balancers"), _ctx(mirror))
+    assert result == {"deleted": ["default/web"]}
+    assert ("default", "db") in kube_api.store.objects[("", "services")]
+
+
+def test_unknown_operation_is_named(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
+    with pytest.raises(Exception, match="unknown agent operation 'reboot'"):
+        agent.run(_event(kube_api, "reboot"), _ctx(mirror))
+
+
+def test_handler_builds_its_context_from_the_environment(
+    kube_api: KubeApiServer, mirror: S3Mirror, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lambdas.agent as handler_module
+
+    _seed(mirror, "aws-vpc-cni", "manifest")
+    monkeypatch.setenv("ARTIFACTS_BUCKET", BUCKET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
+    handler_module._context.cache_clear()
+    event = _event(kube_api, "apply_cni", cni={"name": "aws-vpc-cni", "version": "v1.23.1"})
+    result = handler_module.handler(event, None)
+    assert result["applied"]["DaemonSet"] == 1
+    handler_module._context.cache_clear()
