@@ -196,6 +196,9 @@ class ClusterSpec(Model):
     cni: Cni = Field(default_factory=Cni)
     node_groups: list[NodeGroup] = Field(min_length=1, max_length=30)
     addons: list[Literal["ebs-csi", "metrics-server"]] = Field(default_factory=list)
+    node_ready_timeout_minutes: int = Field(
+        default=20, ge=1, le=180, description="How long the workflow waits for every node to be Ready."
+    )
     deletion_policy: Literal["delete", "retain"] = Field(
         default="delete", description="What a failed first creation leaves behind."
     )

@@ -156,3 +156,13 @@ def test_readiness_predicates() -> None:
     assert readiness.tigerastatus_available(ts) == readiness.Verdict(False, "degraded: boom")
     assert not readiness.node_ready({"status": {}}).ready
     assert readiness.pod_ready({"status": {"phase": "Succeeded"}}).ready
+
+
+def test_validate_cluster_at_two_thousand_nodes(kube: Kube, kube_api: KubeApiServer) -> None:
+    _add_nodes(kube_api, "big", 2000)
+    _system(kube_api, coredns_ready=True, bad_pod=False)
+    kube_api.reset_counts()
+    report = validate_cluster(kube, {"big": 2000})
+    assert report.ok, report.table()
+    node_requests = [p for m, p in kube_api.request_log if p == "/api/v1/nodes"]
+    assert len(node_requests) == 4

@@ -118,6 +118,7 @@ MALFORMED: list[tuple[str, str, Any]] = [
     ("spec.addons[0]", "spec.addons", ["istio"]),
     ("spec.addons[1]", "spec.addons", ["ebs-csi", "ebs-csi"]),
     ("spec.deletionPolicy", "spec.deletionPolicy", "keep"),
+    ("spec.nodeReadyTimeoutMinutes", "spec.nodeReadyTimeoutMinutes", 0),
     ("spec.notifications.emails[0]", "spec.notifications.emails", ["ops-at-example"]),
     ("spec", "spec", DELETE),
     ("spec.region", "spec.region", DELETE),
