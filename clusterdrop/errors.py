@@ -75,3 +75,19 @@ class NodesNotReady(ClusterdropError):
 
 class ClusterValidationFailed(ClusterdropError):
     """`kops validate cluster`-style validation found problems; the message lists them."""
+
+
+class LockBusy(ClusterdropError):
+    """Another execution holds the cluster's lock. Temporary: the workflow retries with backoff."""
+
+
+class ReplacementRefused(ClusterdropError):
+    """The change would replace the EKS cluster (a new control plane, every workload gone)."""
+
+
+class StackFailed(ClusterdropError):
+    """A CloudFormation stack ended in a failed state; the diagnosis names the first real cause."""
+
+
+class SpecMismatch(ClusterdropError):
+    """The spec's file name and its metadata.name differ."""

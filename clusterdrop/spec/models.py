@@ -124,6 +124,9 @@ class ControlPlane(Model):
     logging: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
         default_factory=list, description="EKS control-plane log types sent to CloudWatch Logs."
     )
+    allow_replacement: bool = Field(
+        default=False, description="Let an update replace the EKS cluster (a new, empty control plane)."
+    )
 
 
 class SubnetRef(Model):

@@ -1,0 +1,219 @@
+"""What a user reads when an execution ends: one message per outcome (and one per plan).
+
+The same content three ways: plain text for email, SNS message attributes for filtering, and
+Slack Block Kit for the formatter Lambda. Pure functions of an Outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ICONS = {"SUCCEEDED": ":white_check_mark:", "FAILED": ":x:", "PLANNED": ":memo:", "SKIPPED": ":fast_forward:"}
+
+
+@dataclass
+class Step:
+    name: str
+    status: str
+    seconds: float
+
+
+@dataclass
+class Failure:
+    step: str
+    error: str
+    cause: str
+    cleaned_up: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    cluster: str
+    action: str  # create | update | plan | delete
+    outcome: str  # SUCCEEDED | FAILED | PLANNED | SKIPPED
+    region: str
+    execution_arn: str
+    spec_key: str = ""
+    bucket: str = ""
+    steps: list[Step] = field(default_factory=list)
+    endpoint: str | None = None
+    kubernetes_version: str | None = None
+    nodes: dict[str, dict[str, int]] = field(default_factory=dict)  # group -> ready, desired
+    cni: dict[str, str] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # per stack: name, changeType, counts
+    validation: str | None = None
+    failure: Failure | None = None
+    note: str | None = None
+
+    @property
+    def console_url(self) -> str:
+        return (
+            f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}"
+            f"#/v2/executions/details/{self.execution_arn}"
+        )
+
+    @property
+    def seconds(self) -> float:
+        return round(sum(s.seconds for s in self.steps), 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "consoleUrl": self.console_url, "seconds": self.seconds}
+
+
+def subject(o: Outcome) -> str:
+    verb = {"SUCCEEDED": "succeeded", "FAILED": "FAILED", "PLANNED": "planned", "SKIPPED": "skipped"}[o.outcome]
+    text = f"[clusterdrop] {o.cluster}: {o.action} {verb}"
+    if o.failure:
+        text += f" at {o.failure.step}"
+    return text[:100]  # SNS subject limit
+
+
+def attributes(o: Outcome) -> dict[str, dict[str, str]]:
+    """SNS message attributes, so subscriptions can filter by cluster, outcome, action."""
+    return {
+        "cluster": {"DataType": "String", "StringValue": o.cluster},
+        "outcome": {"DataType": "String", "StringValue": o.outcome},
+        "action": {"DataType": "String", "StringValue": o.action},
+    }
+
+
+def _retry_hint(o: Outcome) -> str:
+    where = f"s3://{o.bucket}/{o.spec_key}" if o.bucket and o.spec_key else "the spec bucket"
+    return f"Fix the cause, then upload the spec again ({where}), e.g. `clusterdrop submit {o.cluster}.yaml`."
+
+
+def _change_lines(o: Outcome) -> list[str]:
+    lines = []
+    for change in o.changes:
+        counts = change.get("counts") or {}
+        detail = ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no changes"
+        lines.append(f"  {change['stack']} ({change.get('changeType', '')}): {detail}")
+        for item in change.get("changes") or []:
+            mark = " (REPLACEMENT)" if item.get("replacement") not in (None, "False") else ""
+            lines.append(f"    {item['action']} {item['logical_id']} {item['resource_type']}{mark}")
+    return lines
+
+
+def email_text(o: Outcome) -> str:
+    """Plain text, readable in any mail client."""
+    lines = [f"Cluster {o.cluster}: {o.action} {o.outcome} ({o.region})", ""]
+    if o.note:
+        lines += [o.note, ""]
+    if o.failure:
+        f = o.failure
+        lines += [f"Failed step: {f.step}", f"Error: {f.error}", f"Cause: {f.cause}", ""]
+        lines.append("Cleaned up: " + (", ".join(f.cleaned_up) if f.cleaned_up else "nothing"))
+        if f.kept:
+            lines.append("Kept: " + ", ".join(f.kept))
+        lines += ["", _retry_hint(o), ""]
+    if o.endpoint:
+        lines.append(f"Endpoint: {o.endpoint}")
+    if o.kubernetes_version:
+        lines.append(f"Kubernetes: {o.kubernetes_version}")
+    if o.cni:
+        lines.append(f"CNI: {o.cni.get('name')} {o.cni.get('version', '')}".rstrip())
+    if o.nodes:
+        lines.append("Nodes Ready:")
+        lines += [f"  {g}: {n.get('ready', 0)}/{n.get('desired', 0)}" for g, n in sorted(o.nodes.items())]
+    if o.changes:
+        lines.append("Changes:" if o.outcome != "PLANNED" else "Would change (nothing was changed):")
+        lines += _change_lines(o)
+    if o.validation:
+        lines += ["Validation:", *[f"  {line}" for line in o.validation.splitlines()]]
+    if o.steps:
+        lines.append(f"Steps ({o.seconds:g} s):")
+        lines += [f"  {s.name}: {s.status} ({s.seconds:g} s)" for s in o.steps]
+    if o.outcome == "SUCCEEDED" and o.action in ("create", "update"):
+        lines += [
+            "",
+            "Get a kubeconfig (as one of spec.controlPlane.admins):",
+            f"  aws eks update-kubeconfig --region {o.region} --name {o.cluster}",
+        ]
+    lines += ["", f"Execution: {o.console_url}"]
+    return "\n".join(lines) + "\n"
+
+
+def slack_blocks(o: Outcome) -> dict[str, Any]:
+    """The same content as Block Kit, for an incoming webhook."""
+    icon = ICONS.get(o.outcome, "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{o.cluster}: {o.action} {o.outcome.lower()}"}},
+    ]
+    facts = [f"*Region*\n{o.region}"]
+    if o.kubernetes_version:
+        facts.append(f"*Kubernetes*\n{o.kubernetes_version}")
+    if o.cni:
+        facts.append(f"*CNI*\n{o.cni.get('name')} {o.cni.get('version', '')}".rstrip())
+    if o.endpoint:
+        facts.append(f"*Endpoint*\n{o.endpoint}")
+    if o.nodes:
+        facts.append(
+            "*Nodes Ready*\n"
+            + ", ".join(f"{g} {n.get('ready', 0)}/{n.get('desired', 0)}" for g, n in sorted(o.nodes.items()))
+        )
+    blocks.append(
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"{icon} *{o.outcome}* in {o.seconds:g} s"},
+            "fields": [{"type": "mrkdwn", "text": t} for t in facts[:10]],
+        }
+    )
+    if o.note:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": o.note}})
+    if o.failure:
+        f = o.failure
+        text = (
+            f"*Failed step:* {f.step}\n*Error:* `{f.error}`\n*Cause:* {f.cause}\n"
+            f"*Cleaned up:* {', '.join(f.cleaned_up) if f.cleaned_up else 'nothing'}"
+        )
+        if f.kept:
+            text += f"\n*Kept:* {', '.join(f.kept)}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _retry_hint(o)}]})
+    if o.changes:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": ("```" + "\n".join(_change_lines(o)) + "```")[:3000]},
+            }
+        )
+    if o.validation:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{o.validation}```"[:3000]}})
+    if o.steps:
+        steps = "\n".join(f"{s.name}: {s.status} ({s.seconds:g} s)" for s in o.steps)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": steps[:3000]}]})
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Open execution"}, "url": o.console_url}
+            ],
+        }
+    )
+    return {"text": subject(o), "blocks": blocks}
+
+
+def sns_message(o: Outcome) -> dict[str, Any]:
+    """Publish arguments: email gets the text, Lambda and SQS subscribers the structured outcome."""
+    structured = json.dumps({"subject": subject(o), "text": email_text(o), "outcome": o.as_dict()})
+    return {
+        "Subject": subject(o),
+        "MessageStructure": "json",
+        "Message": json.dumps(
+            {"default": email_text(o), "email": email_text(o), "lambda": structured, "sqs": structured}
+        ),
+        "MessageAttributes": attributes(o),
+    }
+
+
+def outcome_from_dict(data: dict[str, Any]) -> Outcome:
+    """Back from the structured message (the Slack formatter's input)."""
+    failure = data.get("failure")
+    return Outcome(
+        **{k: v for k, v in data.items() if k in Outcome.__dataclass_fields__ and k not in ("steps", "failure")},
+        steps=[Step(**s) for s in data.get("steps") or []],
+        failure=Failure(**failure) if failure else None,
+    )

@@ -1,0 +1,76 @@
+"""The cluster registry in DynamoDB: one item per cluster with what the last execution did."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB hands numbers back as Decimal; the workflow's JSON wants int."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def get(table: Any, cluster: str) -> dict[str, Any] | None:
+    item = table.get_item(Key={"cluster": cluster}).get("Item")
+    return _plain(item) if item else None
+
+
+def sequencer_key(sequencer: str) -> str:
+    """S3 sequencers compare as hex strings of equal length."""
+    return sequencer.upper().rjust(32, "0")
+
+
+def is_superseded(table: Any, cluster: str, sequencer: str) -> bool:
+    """True when a later upload of this cluster's spec has already been applied."""
+    if not sequencer:
+        return False
+    item = get(table, cluster)
+    applied = (item or {}).get("specSequencer", "")
+    return bool(applied) and sequencer_key(applied) > sequencer_key(sequencer)
+
+
+def record(
+    table: Any,
+    cluster: str,
+    *,
+    status: str,
+    execution: str,
+    now: Callable[[], float] = time.time,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Upsert the cluster's item; `fields` (camelCase) are stored as given."""
+    stamp = int(now())
+    names = {"#status": "status", "#exec": "lastExecution", "#updated": "updatedAt", "#created": "createdAt"}
+    values: dict[str, Any] = {":status": status, ":exec": execution, ":now": stamp}
+    sets = ["#status = :status", "#exec = :exec", "#updated = :now", "#created = if_not_exists(#created, :now)"]
+    for i, (key, value) in enumerate(sorted(fields.items())):
+        names[f"#f{i}"] = key
+        values[f":f{i}"] = value
+        sets.append(f"#f{i} = :f{i}")
+    table.update_item(
+        Key={"cluster": cluster},
+        UpdateExpression="SET " + ", ".join(sets),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+    return {"cluster": cluster, "status": status, "updatedAt": stamp}
+
+
+def list_clusters(table: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = table.scan(**kwargs)
+        items += [_plain(i) for i in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda i: i["cluster"])
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,225 @@
+"""CloudFormation: change sets (the plan), their execution, status and deletion.
+
+Every stack is created with the dedicated CloudFormation service role, so the workflow's own
+Lambdas never hold EC2, EKS or IAM creation rights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from clusterdrop.errors import ReplacementRefused
+
+MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline template
+_GENERIC_REASONS = (
+    "Resource creation cancelled",
+    "Resource update cancelled",
+    "The following resource(s) failed",
+    "Resource deletion cancelled",
+)
+DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+FAILED = {
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_FAILED",
+    "DELETE_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE",
+}
+
+
+@dataclass
+class Change:
+    action: str  # Add | Modify | Remove
+    logical_id: str
+    resource_type: str
+    replacement: str = "False"  # True | False | Conditional
+
+
+@dataclass
+class StackPlan:
+    stack: str
+    role: str
+    change_type: str  # CREATE | UPDATE | DELETE | NONE
+    change_set: str | None = None
+    status: str = "PENDING"  # PENDING | READY | NO_CHANGES | FAILED
+    reason: str = ""
+    changes: list[Change] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "add": sum(c.action == "Add" for c in self.changes),
+            "modify": sum(c.action == "Modify" and c.replacement == "False" for c in self.changes),
+            "replace": sum(c.action == "Modify" and c.replacement != "False" for c in self.changes),
+            "remove": sum(c.action == "Remove" for c in self.changes),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "counts": self.counts()}
+
+
+def status(cfn: Any, stack: str) -> str | None:
+    """The stack's status, or None when it does not exist (or is fully deleted)."""
+    try:
+        stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except cfn.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    value: str | None = stacks[0]["StackStatus"] if stacks else None
+    return None if value == "DELETE_COMPLETE" else value
+
+
+def outputs(cfn: Any, stack: str) -> dict[str, str]:
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def change_set_name(execution: str) -> str:
+    return "clusterdrop-" + hashlib.sha256(execution.encode()).hexdigest()[:20]
+
+
+def _template_args(s3: Any, bucket: str, region: str, stack: str, template: dict[str, Any]) -> dict[str, str]:
+    body = json.dumps(template, separators=(",", ":"))
+    if len(body) <= MAX_TEMPLATE_BODY:
+        return {"TemplateBody": body}
+    key = f"templates/{stack}/{hashlib.sha256(body.encode()).hexdigest()}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+
+
+def create_change_set(
+    cfn: Any,
+    s3: Any,
+    *,
+    stack: str,
+    role: str,
+    template: dict[str, Any],
+    parameters: dict[str, str],
+    role_arn: str,
+    tags: dict[str, str],
+    execution: str,
+    templates_bucket: str,
+    region: str,
+) -> StackPlan:
+    current = status(cfn, stack)
+    change_type = "UPDATE" if current not in (None, "REVIEW_IN_PROGRESS") else "CREATE"
+    name = change_set_name(execution)
+    cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName=name,
+        ChangeSetType=change_type,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+        Capabilities=["CAPABILITY_IAM"],
+        RoleARN=role_arn,
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        Description=f"clusterdrop execution {execution}"[:1024],
+        **_template_args(s3, templates_bucket, region, stack, template),
+    )
+    return StackPlan(stack=stack, role=role, change_type=change_type, change_set=name)
+
+
+def describe_change_set(cfn: Any, plan: StackPlan) -> StackPlan:
+    """Fill in status and changes; a change set is READY, NO_CHANGES, FAILED or still PENDING."""
+    described = cfn.describe_change_set(StackName=plan.stack, ChangeSetName=plan.change_set)
+    state, reason = described.get("Status", ""), described.get("StatusReason", "") or ""
+    if state in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+        plan.status = "PENDING"
+        return plan
+    if state == "FAILED":
+        no_changes = "didn't contain changes" in reason or "No updates are to be performed" in reason
+        plan.status, plan.reason = ("NO_CHANGES", "") if no_changes else ("FAILED", reason)
+        return plan
+    plan.status = "READY" if described.get("Changes") else "NO_CHANGES"
+    plan.changes = [
+        Change(
+            action=c["ResourceChange"]["Action"],
+            logical_id=c["ResourceChange"]["LogicalResourceId"],
+            resource_type=c["ResourceChange"]["ResourceType"],
+            replacement=str(c["ResourceChange"].get("Replacement", "False")),
+        )
+        for c in described.get("Changes", [])
+        if c.get("Type") == "Resource"
+    ]
+    return plan
+
+
+def refuse_cluster_replacement(plans: list[StackPlan], *, allowed: bool) -> None:
+    """A replaced AWS::EKS::Cluster is a new, empty control plane: never by accident."""
+    for plan in plans:
+        for change in plan.changes:
+            replaced = change.action == "Modify" and change.replacement in ("True", "Conditional")
+            if change.resource_type == "AWS::EKS::Cluster" and replaced and not allowed:
+                raise ReplacementRefused(
+                    f"this change would replace the EKS cluster ({plan.stack}/{change.logical_id}): a new control "
+                    "plane, every workload gone. Set spec.controlPlane.allowReplacement: true to do it anyway."
+                )
+
+
+def execute(cfn: Any, plan: StackPlan) -> None:
+    if plan.status == "READY" and plan.change_set:
+        cfn.execute_change_set(StackName=plan.stack, ChangeSetName=plan.change_set)
+
+
+def discard(cfn: Any, plan: StackPlan) -> None:
+    """Drop a change set that will not be executed (a plan-only run); a stack that a CREATE
+    change set left in REVIEW_IN_PROGRESS goes too, so a plan leaves nothing behind."""
+    if plan.change_set:
+        with contextlib.suppress(cfn.exceptions.ClientError):  # already gone
+            cfn.delete_change_set(StackName=plan.stack, ChangeSetName=plan.change_set)
+    if status(cfn, plan.stack) == "REVIEW_IN_PROGRESS":
+        cfn.delete_stack(StackName=plan.stack)
+
+
+def delete(cfn: Any, stack: str, role_arn: str) -> bool:
+    """Start deleting a stack; False when there is none."""
+    if status(cfn, stack) is None:
+        return False
+    cfn.delete_stack(StackName=stack, RoleARN=role_arn)
+    return True
+
+
+def first_cause(events: list[dict[str, Any]]) -> dict[str, str] | None:
+    """The earliest failure whose reason is the real one, not "Resource creation cancelled"."""
+    chronological = sorted(events, key=lambda e: str(e.get("Timestamp", "")))
+    failures = [e for e in chronological if str(e.get("ResourceStatus", "")).endswith("FAILED")]
+    for event in failures:
+        reason = str(event.get("ResourceStatusReason") or "")
+        if reason and not reason.startswith(_GENERIC_REASONS):
+            return {
+                "stack": str(event.get("StackName", "")),
+                "logicalId": str(event.get("LogicalResourceId", "")),
+                "type": str(event.get("ResourceType", "")),
+                "status": str(event.get("ResourceStatus", "")),
+                "reason": reason,
+            }
+    if failures:
+        event = failures[0]
+        return {
+            "stack": str(event.get("StackName", "")),
+            "logicalId": str(event.get("LogicalResourceId", "")),
+            "type": str(event.get("ResourceType", "")),
+            "status": str(event.get("ResourceStatus", "")),
+            "reason": str(event.get("ResourceStatusReason") or "no reason given"),
+        }
+    return None
+
+
+def stack_events(cfn: Any, stack: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"StackName": stack}
+    while True:
+        try:
+            page = cfn.describe_stack_events(**kwargs)
+        except cfn.exceptions.ClientError:
+            return events
+        events += page.get("StackEvents", [])
+        if not page.get("NextToken"):
+            return events
+        kwargs["NextToken"] = page["NextToken"]
