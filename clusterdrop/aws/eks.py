@@ -1,0 +1,42 @@
+"""EKS calls the workflow makes outside the VPC: the endpoint and CA, and managed add-ons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# clusterdrop addon name -> EKS add-on name
+ADDONS = {"ebs-csi": "aws-ebs-csi-driver", "metrics-server": "metrics-server"}
+# With BootstrapSelfManagedAddons false EKS installs neither: the workflow adds them.
+CORE_ADDONS = ("kube-proxy", "coredns")
+
+
+def describe(eks: Any, cluster: str) -> dict[str, str]:
+    described = eks.describe_cluster(name=cluster)["cluster"]
+    return {
+        "endpoint": described.get("endpoint", ""),
+        "certificateAuthority": (described.get("certificateAuthority") or {}).get("data", ""),
+        "version": described.get("version", ""),
+        "status": described.get("status", ""),
+    }
+
+
+def ensure_addons(eks: Any, cluster: str, names: list[str], *, tags: dict[str, str]) -> list[str]:
+    """Create the add-ons that do not exist yet; return the ones created."""
+    existing = set(eks.list_addons(clusterName=cluster).get("addons", []))
+    created = []
+    for name in names:
+        if name in existing:
+            continue
+        eks.create_addon(clusterName=cluster, addonName=name, resolveConflicts="OVERWRITE", tags=tags)
+        created.append(name)
+    return created
+
+
+def addon_statuses(eks: Any, cluster: str, names: list[str]) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = eks.describe_addon(clusterName=cluster, addonName=name)["addon"]["status"]
+        except eks.exceptions.ResourceNotFoundException:
+            out[name] = "MISSING"
+    return out

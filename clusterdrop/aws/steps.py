@@ -1,0 +1,572 @@
+"""The workflow's steps on the AWS side, one function per Lambda-backed state.
+
+Each takes the execution's state document (what the state machine passes as the payload) and
+the ports, and returns what the state machine stores at the step's ResultPath. Waiting is never
+done here: a step starts something and returns; the state machine's Wait/Choice loops poll.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from clusterdrop.aws import eks, lock, notify, registry, stacks, subnets
+from clusterdrop.cni import catalog
+from clusterdrop.cni.fetch import DirectoryMirror, stage
+from clusterdrop.cni.s3mirror import S3Mirror
+from clusterdrop.errors import SpecInvalid, SpecMismatch, StackFailed
+from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
+from clusterdrop.render.plan import Plan, make_plan
+from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.source import load_spec
+
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    spec_bucket: str
+    artifacts_bucket: str
+    cfn_role_arn: str
+    topic_arn: str
+    agent_code_key: str
+    cni_mirror_dir: str | None = None  # embedded mode: where the CNI files already are
+
+
+@dataclass
+class Ports:
+    """The AWS clients a step may use (botocore/boto3 clients, DynamoDB Table resources)."""
+
+    settings: Settings
+    s3: Any = None
+    cfn: Any = None
+    eks: Any = None
+    ec2: Any = None
+    sfn: Any = None
+    sns: Any = None
+    clusters: Any = None
+    locks: Any = None
+
+
+def _cluster(state: State) -> Cluster:
+    return Cluster.model_validate(state["spec"])
+
+
+def _spec_store_key(cluster: str, version: str) -> str:
+    return f"specs/{cluster}/{version}.json"
+
+
+# --- Validate spec ----------------------------------------------------------------------------
+
+
+def validate_spec(state: State, ports: Ports) -> State:
+    """Read the exact object version, validate it, store the normalized spec. Touches nothing else."""
+    name = state["cluster"]
+    if state["action"] == "teardown":
+        item = registry.get(ports.clusters, name)
+        if not item or not item.get("specKey"):
+            raise _unknown_cluster(name)
+        body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=item["specKey"])["Body"].read()
+        return {"spec": json.loads(body), "specKey": item["specKey"], "format": "stored"}
+    obj = ports.s3.get_object(Bucket=state["bucket"], Key=state["key"], VersionId=state["versionId"])
+    loaded = load_spec(obj["Body"].read())
+    cluster = loaded.cluster
+    if cluster.metadata.name != name:
+        raise SpecMismatch(
+            f"{state['key']} holds metadata.name {cluster.metadata.name!r}; "
+            "a spec is stored as clusters/<metadata.name>.yaml"
+        )
+    normalized = cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
+    key = _spec_store_key(name, state["versionId"])
+    ports.s3.put_object(
+        Bucket=ports.settings.artifacts_bucket,
+        Key=key,
+        Body=json.dumps(normalized).encode(),
+        ContentType="application/json",
+    )
+    return {"spec": normalized, "specKey": key, "format": loaded.source_format, "notes": loaded.notes}
+
+
+def _unknown_cluster(name: str) -> SpecInvalid:
+    from clusterdrop.errors import Problem
+
+    return SpecInvalid([Problem("metadata.name", f"no cluster {name!r} in the registry: nothing to tear down")])
+
+
+# --- Locks ------------------------------------------------------------------------------------
+
+
+def take_lock(state: State, ports: Ports) -> State:
+    return lock.acquire(ports.locks, state["cluster"], state["execution"])
+
+
+def release_lock(state: State, ports: Ports) -> State:
+    return lock.release(ports.locks, state["cluster"], state["execution"])
+
+
+# --- Plan -------------------------------------------------------------------------------------
+
+
+def _nodegroup_parameters(cluster: Cluster, group: str, outputs: dict[str, str]) -> dict[str, str]:
+    """The node role and the subnets of the group's zones, from the cluster stack's outputs."""
+    subnet_ids = [s for s in outputs.get("NodeSubnetIds", "").split(",") if s]
+    zones = outputs.get("NodeSubnetZones", "").split(",")
+    wanted = next(g for g in cluster.spec.node_groups if g.name == group).zones
+    if wanted is not None and len(zones) == len(subnet_ids):
+        subnet_ids = [s for s, z in zip(subnet_ids, zones, strict=True) if z in wanted or not z]
+    return {
+        "ClusterName": cluster.metadata.name,
+        "NodeRoleArn": outputs.get("NodeRoleArn", ""),
+        "SubnetIds": ",".join(subnet_ids),
+    }
+
+
+def _cluster_parameters(ports: Ports) -> dict[str, str]:
+    s = ports.settings
+    return {
+        "AgentCodeBucket": s.artifacts_bucket,
+        "AgentCodeKey": s.agent_code_key,
+        "ArtifactsBucket": s.artifacts_bucket,
+    }
+
+
+def _existing_nodegroup_stacks(ports: Ports, cluster: Cluster) -> list[str]:
+    prefix = nodegroup_stack_name(cluster, "")
+    names: list[str] = []
+    for page in ports.cfn.get_paginator("list_stacks").paginate():
+        for summary in page.get("StackSummaries", []):
+            if summary["StackName"].startswith(prefix) and summary["StackStatus"] != "DELETE_COMPLETE":
+                names.append(summary["StackName"])
+    return sorted(set(names))
+
+
+def plan(state: State, ports: Ports) -> State:
+    """Change sets for every stack that exists, a rendered creation for those that do not."""
+    cluster = _cluster(state)
+    name = cluster.metadata.name
+    if state["action"] != "plan" and registry.is_superseded(ports.clusters, name, state.get("sequencer", "")):
+        return {"superseded": True, "stacks": [], "pending": False}
+    rendered: Plan = make_plan(cluster)
+    tags = tag_map(cluster)
+    cluster_status = stacks.status(ports.cfn, stack_name(cluster))
+    new_cluster = cluster_status in (None, "REVIEW_IN_PROGRESS")
+    plans: list[stacks.StackPlan] = []
+    outputs = {} if new_cluster else stacks.outputs(ports.cfn, stack_name(cluster))
+    for stack in rendered.stacks:
+        if stack.role == "nodegroup" and new_cluster:
+            # Parameters come from the cluster stack's outputs: there are none yet.
+            changes = [stacks.Change("Add", k, v["Type"]) for k, v in stack.template["Resources"].items()]
+            plans.append(stacks.StackPlan(stack.name, "nodegroup", "CREATE", None, "READY", changes=changes))
+            continue
+        group = stack.name.removeprefix(nodegroup_stack_name(cluster, ""))
+        parameters = (
+            _cluster_parameters(ports) if stack.role == "cluster" else _nodegroup_parameters(cluster, group, outputs)
+        )
+        plans.append(
+            stacks.create_change_set(
+                ports.cfn,
+                ports.s3,
+                stack=stack.name,
+                role=stack.role,
+                template=stack.template,
+                parameters=parameters,
+                role_arn=ports.settings.cfn_role_arn,
+                tags=tags,
+                execution=state["execution"],
+                templates_bucket=ports.settings.artifacts_bucket,
+                region=ports.settings.region,
+            )
+        )
+    wanted = {s.name for s in rendered.stacks}
+    for existing in _existing_nodegroup_stacks(ports, cluster):
+        if existing not in wanted:
+            plans.append(
+                stacks.StackPlan(
+                    existing,
+                    "nodegroup",
+                    "DELETE",
+                    None,
+                    "READY",
+                    changes=[stacks.Change("Remove", "NodeGroup", "AWS::EKS::Nodegroup")],
+                )
+            )
+    return {
+        "superseded": False,
+        "newCluster": new_cluster,
+        "stacks": [p.as_dict() for p in plans],
+        "subnetTags": rendered.subnet_tags,
+        "pending": any(p.status == "PENDING" for p in plans),
+    }
+
+
+def _plans(state: State) -> list[stacks.StackPlan]:
+    out = []
+    for raw in state["plan"]["stacks"]:
+        data = {k: v for k, v in raw.items() if k != "counts"}
+        data["changes"] = [stacks.Change(**c) for c in data.get("changes") or []]
+        out.append(stacks.StackPlan(**data))
+    return out
+
+
+def describe_plan(state: State, ports: Ports) -> State:
+    """Poll the change sets; once all are described, refuse what must not happen."""
+    plans = [stacks.describe_change_set(ports.cfn, p) if p.status == "PENDING" else p for p in _plans(state)]
+    pending = any(p.status == "PENDING" for p in plans)
+    if not pending:
+        failed = [p for p in plans if p.status == "FAILED"]
+        if failed:
+            raise StackFailed("; ".join(f"change set for {p.stack} failed: {p.reason}" for p in failed))
+        stacks.refuse_cluster_replacement(plans, allowed=_cluster(state).spec.control_plane.allow_replacement)
+    return {**state["plan"], "stacks": [p.as_dict() for p in plans], "pending": pending}
+
+
+def discard_plan(state: State, ports: Ports) -> State:
+    """A plan-only run: drop the change sets (and any stack a CREATE change set left behind)."""
+    for p in _plans(state):
+        stacks.discard(ports.cfn, p)
+    return {"discarded": True}
+
+
+# --- Apply ------------------------------------------------------------------------------------
+
+
+def apply_cluster_stack(state: State, ports: Ports) -> State:
+    cluster = _cluster(state)
+    tagged = subnets.apply(ports.ec2, state["plan"].get("subnetTags") or [])
+    [cluster_plan] = [p for p in _plans(state) if p.role == "cluster"]
+    stacks.execute(ports.cfn, cluster_plan)
+    return {"stack": stack_name(cluster), "executed": cluster_plan.status == "READY", "taggedSubnets": tagged}
+
+
+def connect(state: State, ports: Ports) -> State:
+    """Endpoint and CA for the agent, the EKS add-ons the CNI needs, the CNI's artifacts staged."""
+    cluster = _cluster(state)
+    name = cluster.metadata.name
+    outputs = stacks.outputs(ports.cfn, stack_name(cluster))
+    described = eks.describe(ports.eks, name)
+    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+    assert release is not None  # validated
+    tags = tag_map(cluster)
+    if release.eks_addon:
+        addons = [release.eks_addon, *eks.CORE_ADDONS]
+        via = "eks-addon"
+    else:
+        addons = list(eks.CORE_ADDONS)
+        via = "manifest"
+        mirror = S3Mirror(ports.s3, ports.settings.artifacts_bucket)
+        local = DirectoryMirror(Path(ports.settings.cni_mirror_dir)) if ports.settings.cni_mirror_dir else None
+        for staged in stage(release, cluster.spec.cni.mode or release.default_mode, local or mirror):
+            mirror.put(staged.artifact, staged.data)
+    created = eks.ensure_addons(ports.eks, name, addons, tags=tags)
+    return {
+        "cluster": {
+            "name": name,
+            "region": cluster.spec.region,
+            "endpoint": described["endpoint"],
+            "certificateAuthority": described["certificateAuthority"],
+        },
+        "agentArn": outputs.get("AgentFunctionArn", ""),
+        "cni": {
+            "name": release.name,
+            "version": release.version,
+            "mode": "eks-addon" if via == "eks-addon" else (cluster.spec.cni.mode or release.default_mode),
+            "podCidr": cluster.spec.network.pod_cidr,
+        },
+        "cniVia": via,
+        "addonsCreated": created,
+        "nodeGroups": {g.name: g.desired_size for g in cluster.spec.node_groups},
+        "addons": list(cluster.spec.addons),
+        "deadlineMinutes": cluster.spec.node_ready_timeout_minutes,
+    }
+
+
+def apply_nodegroup_stacks(state: State, ports: Ports) -> State:
+    """Create, update or delete every node-group stack at once; the state machine waits for all."""
+    cluster = _cluster(state)
+    outputs = stacks.outputs(ports.cfn, stack_name(cluster))
+    rendered = {s.name: s for s in make_plan(cluster).stacks if s.role == "nodegroup"}
+    started: list[dict[str, str]] = []
+    for p in _plans(state):
+        if p.role != "nodegroup":
+            continue
+        if p.change_type == "DELETE":
+            stacks.delete(ports.cfn, p.stack, ports.settings.cfn_role_arn)
+            started.append({"stack": p.stack, "expect": "DELETE_COMPLETE"})
+        elif p.change_set is None:
+            group = p.stack.removeprefix(nodegroup_stack_name(cluster, ""))
+            parameters = _nodegroup_parameters(cluster, group, outputs)
+            ports.cfn.create_stack(
+                StackName=p.stack,
+                TemplateBody=json.dumps(rendered[p.stack].template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=["CAPABILITY_IAM"],
+                RoleARN=ports.settings.cfn_role_arn,
+                Tags=[{"Key": k, "Value": v} for k, v in tag_map(cluster).items()],
+            )
+            started.append({"stack": p.stack, "expect": "COMPLETE"})
+        else:
+            stacks.execute(ports.cfn, p)
+            started.append({"stack": p.stack, "expect": "COMPLETE"})
+    return {"stacks": started}
+
+
+def check_stacks(state: State, ports: Ports) -> State:
+    """One look at the stacks a step started: done, still going, or failed (raised)."""
+    pending, failed = [], []
+    for entry in state["nodeGroupStacks"]["stacks"]:
+        current = stacks.status(ports.cfn, entry["stack"])
+        if entry["expect"] == "DELETE_COMPLETE":
+            if current is not None and current != "DELETE_FAILED":
+                pending.append(entry["stack"])
+            elif current == "DELETE_FAILED":
+                failed.append(f"{entry['stack']}: DELETE_FAILED")
+        elif current in stacks.FAILED or current is None:
+            failed.append(f"{entry['stack']}: {current or 'missing'}")
+        elif current not in stacks.DONE:
+            pending.append(entry["stack"])
+    if failed:
+        raise StackFailed("node-group stacks failed: " + ", ".join(failed))
+    return {**state["nodeGroupStacks"], "done": not pending, "pending": pending}
+
+
+def apply_addons(state: State, ports: Ports) -> State:
+    cluster = _cluster(state)
+    names = [eks.ADDONS[a] for a in cluster.spec.addons]
+    created = eks.ensure_addons(ports.eks, cluster.metadata.name, names, tags=tag_map(cluster))
+    return {"created": created, "statuses": eks.addon_statuses(ports.eks, cluster.metadata.name, names)}
+
+
+def record_state(state: State, ports: Ports) -> State:
+    cluster = _cluster(state)
+    nodes = state.get("nodes") or {}
+    status = "ACTIVE" if state["action"] != "teardown" else "DELETED"
+    return registry.record(
+        ports.clusters,
+        cluster.metadata.name,
+        status=status,
+        execution=state["execution"],
+        specKey=state.get("specKey", ""),
+        specVersion=state.get("versionId", ""),
+        specSequencer=state.get("sequencer", ""),
+        kubernetesVersion=cluster.spec.kubernetes_version or "",
+        region=cluster.spec.region,
+        endpoint=((state.get("connection") or {}).get("cluster") or {}).get("endpoint", ""),
+        cni=f"{cluster.spec.cni.name} {cluster.spec.cni.version}",
+        nodesExpected=int(nodes.get("expected", 0)),
+        nodesReady=int(nodes.get("ready", 0)),
+        subnetTags=(state.get("plan") or {}).get("subnetTags") or [],
+    )
+
+
+# --- Failure path -----------------------------------------------------------------------------
+
+
+def _history(ports: Ports, execution: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution, "maxResults": 1000}
+    while True:
+        page = ports.sfn.get_execution_history(**kwargs)
+        events += page.get("events", [])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def step_timings(events: list[dict[str, Any]]) -> list[notify.Step]:
+    """Each state's status and total duration (a polled state counts once), from the history."""
+    steps: dict[str, notify.Step] = {}
+    open_states: dict[str, tuple[str, datetime]] = {}
+    for event in events:
+        kind = event.get("type", "")
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            open_states[name] = (name, event["timestamp"])
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            if name in open_states:
+                started = open_states.pop(name)[1]
+                seconds = (event["timestamp"] - started).total_seconds()
+                step = steps.setdefault(name, notify.Step(name, "SUCCEEDED", 0.0))
+                step.seconds = round(step.seconds + seconds, 1)
+    for name in open_states:
+        steps.setdefault(name, notify.Step(name, "FAILED", 0.0)).status = "FAILED"
+    return list(steps.values())
+
+
+def failed_step(events: list[dict[str, Any]]) -> str:
+    """The state that failed: the last one entered before the first failure event."""
+    entered = ""
+    for event in events:
+        kind = event.get("type", "")
+        if kind.endswith("StateEntered"):
+            entered = event["stateEnteredEventDetails"]["name"]
+        elif kind in (
+            "LambdaFunctionFailed",
+            "TaskFailed",
+            "LambdaFunctionTimedOut",
+            "TaskTimedOut",
+            "ExecutionFailed",
+        ):
+            return entered
+    return entered or "unknown"
+
+
+def diagnose(state: State, ports: Ports) -> State:
+    error = state.get("error") or {}
+    name = error.get("Error", "States.Runtime")
+    cause_raw = error.get("Cause", "")
+    try:
+        cause = json.loads(cause_raw).get("errorMessage", cause_raw)
+    except ValueError:
+        cause = cause_raw
+    step = failed_step(_history(ports, state["execution"]))
+    real_cause = None
+    if state.get("spec"):
+        cluster = _cluster(state)
+        for stack in [stack_name(cluster), *[nodegroup_stack_name(cluster, g.name) for g in cluster.spec.node_groups]]:
+            real_cause = stacks.first_cause(stacks.stack_events(ports.cfn, stack))
+            if real_cause:
+                break
+    if real_cause:
+        where = f"{real_cause['stack']} {real_cause['logicalId']} ({real_cause['type']})"
+        cause = f"{where} {real_cause['status']}: {real_cause['reason']}"
+    return {"step": step, "error": name, "cause": cause}
+
+
+def clean_up(state: State, ports: Ports) -> State:
+    """Per deletionPolicy, for a failed first creation only: an update never destroys a working
+    cluster. Incremental: node-group stacks first, then the cluster stack; called until done."""
+    if not state.get("spec"):
+        return {"done": True, "cleanedUp": [], "kept": [], "reason": "nothing was created"}
+    cluster = _cluster(state)
+    item = registry.get(ports.clusters, cluster.metadata.name)
+    first_creation = not item or item.get("status") != "ACTIVE"
+    names = [nodegroup_stack_name(cluster, g.name) for g in cluster.spec.node_groups] + [stack_name(cluster)]
+    existing = [n for n in names if stacks.status(ports.cfn, n) is not None]
+    if not first_creation or cluster.spec.deletion_policy == "retain":
+        why = "an update never deletes a working cluster" if not first_creation else "deletionPolicy: retain"
+        return {"done": True, "cleanedUp": [], "kept": existing, "reason": why}
+    groups = [n for n in existing if n != stack_name(cluster)]
+    for name in groups:
+        if stacks.status(ports.cfn, name) != "DELETE_IN_PROGRESS":
+            stacks.delete(ports.cfn, name, ports.settings.cfn_role_arn)
+    if (
+        not groups
+        and stack_name(cluster) in existing
+        and stacks.status(ports.cfn, stack_name(cluster)) != "DELETE_IN_PROGRESS"
+    ):
+        stacks.delete(ports.cfn, stack_name(cluster), ports.settings.cfn_role_arn)
+    remaining = [n for n in names if stacks.status(ports.cfn, n) is not None]
+    cleaned = sorted(set(names) - set(remaining))
+    return {
+        "done": not remaining,
+        "cleanedUp": cleaned,
+        "kept": [],
+        "pending": remaining,
+        "reason": "deletionPolicy: delete",
+    }
+
+
+# --- Teardown ---------------------------------------------------------------------------------
+
+
+def delete_stacks(state: State, ports: Ports) -> State:
+    """Teardown, incremental: node-group stacks, then the cluster stack."""
+    cluster = _cluster(state)
+    groups = _existing_nodegroup_stacks(ports, cluster)
+    for name in groups:
+        if stacks.status(ports.cfn, name) not in ("DELETE_IN_PROGRESS", None):
+            stacks.delete(ports.cfn, name, ports.settings.cfn_role_arn)
+    main = stack_name(cluster)
+    remaining_groups = [n for n in groups if stacks.status(ports.cfn, n) is not None]
+    if not remaining_groups and stacks.status(ports.cfn, main) not in ("DELETE_IN_PROGRESS", None):
+        stacks.delete(ports.cfn, main, ports.settings.cfn_role_arn)
+    remaining = remaining_groups + ([main] if stacks.status(ports.cfn, main) is not None else [])
+    failed = [n for n in remaining if stacks.status(ports.cfn, n) == "DELETE_FAILED"]
+    if failed:
+        raise StackFailed("stacks failed to delete: " + ", ".join(failed))
+    return {"done": not remaining, "pending": remaining}
+
+
+def remove_subnet_tags(state: State, ports: Ports) -> State:
+    item = registry.get(ports.clusters, state["cluster"]) or {}
+    return {"untagged": subnets.remove_cluster_tags(ports.ec2, item.get("subnetTags") or [])}
+
+
+# --- Notify -----------------------------------------------------------------------------------
+
+
+def _action(state: State) -> str:
+    if state["action"] == "plan":
+        return "plan"
+    if state["action"] == "teardown":
+        return "delete"
+    return "create" if (state.get("plan") or {}).get("newCluster", True) else "update"
+
+
+def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
+    events = _history(ports, state["execution"])
+    spec = state.get("spec") or {}
+    cluster_spec = spec.get("spec") or {}
+    connection = state.get("connection") or {}
+    nodes = state.get("nodes") or {}
+    groups = {
+        g: {"ready": v.get("ready", 0), "desired": v.get("expected", 0)} for g, v in (nodes.get("groups") or {}).items()
+    }
+    diagnosis = state.get("diagnosis")
+    cleanup = state.get("cleanup") or {}
+    failure = None
+    if outcome == "FAILED":
+        diagnosis = diagnosis or {
+            "step": failed_step(events),
+            "error": (state.get("error") or {}).get("Error", ""),
+            "cause": (state.get("error") or {}).get("Cause", ""),
+        }
+        failure = notify.Failure(
+            step=diagnosis["step"],
+            error=diagnosis["error"],
+            cause=diagnosis["cause"],
+            cleaned_up=cleanup.get("cleanedUp") or [],
+            kept=cleanup.get("kept") or [],
+        )
+    plan_state = state.get("plan") or {}
+    note = None
+    if plan_state.get("superseded"):
+        note = "A later upload of this spec was already applied; this older version was skipped."
+    validation = (state.get("validation") or {}).get("table")
+    cni = connection.get("cni") or (
+        {"name": cluster_spec.get("cni", {}).get("name", ""), "version": cluster_spec.get("cni", {}).get("version", "")}
+        if cluster_spec
+        else {}
+    )
+    return notify.Outcome(
+        cluster=state["cluster"],
+        action=_action(state),
+        outcome=outcome,
+        region=ports.settings.region,
+        execution_arn=state["execution"],
+        spec_key=state.get("key", ""),
+        bucket=state.get("bucket", ""),
+        steps=step_timings(events),
+        endpoint=(connection.get("cluster") or {}).get("endpoint") or None,
+        kubernetes_version=cluster_spec.get("kubernetesVersion"),
+        nodes=groups,
+        cni={"name": cni.get("name", ""), "version": cni.get("version", "")} if cni else {},
+        changes=[
+            {"stack": s["stack"], "changeType": s["change_type"], "counts": s["counts"], "changes": s["changes"]}
+            for s in plan_state.get("stacks") or []
+        ],
+        validation=validation,
+        failure=failure,
+        note=note,
+    )
+
+
+def notify_outcome(state: State, ports: Ports, outcome: str) -> State:
+    built = build_outcome(state, ports, outcome)
+    response = ports.sns.publish(TopicArn=ports.settings.topic_arn, **notify.sns_message(built))
+    return {"messageId": response.get("MessageId"), "subject": notify.subject(built), "outcome": outcome}
