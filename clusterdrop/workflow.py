@@ -14,9 +14,11 @@ DEPLOY_STEPS: tuple[str, ...] = (
     "Apply node-group stacks",
     "Wait for node-group stacks",
     "Wait for nodes Ready",
+    "Check CNI",
     "Apply addons",
+    "Configure addons",
     "Validate cluster",
     "Record state",
-    "Notify",
+    "Notify success",
     "Release cluster lock",
 )

@@ -52,8 +52,14 @@ class Ports:
     locks: Any = None
 
 
+def _spec(state: State) -> dict[str, Any] | None:
+    """The normalized spec the Validate spec step stored in the state, if it got that far."""
+    validated: dict[str, Any] = state.get("validated") or {}
+    return validated.get("spec")
+
+
 def _cluster(state: State) -> Cluster:
-    return Cluster.model_validate(state["spec"])
+    return Cluster.model_validate(_spec(state))
 
 
 def _spec_store_key(cluster: str, version: str) -> str:
@@ -349,7 +355,7 @@ def record_state(state: State, ports: Ports) -> State:
         cluster.metadata.name,
         status=status,
         execution=state["execution"],
-        specKey=state.get("specKey", ""),
+        specKey=(state.get("validated") or {}).get("specKey", ""),
         specVersion=state.get("versionId", ""),
         specSequencer=state.get("sequencer", ""),
         kubernetesVersion=cluster.spec.kubernetes_version or "",
@@ -425,7 +431,7 @@ def diagnose(state: State, ports: Ports) -> State:
         cause = cause_raw
     step = failed_step(_history(ports, state["execution"]))
     real_cause = None
-    if state.get("spec"):
+    if _spec(state):
         cluster = _cluster(state)
         for stack in [stack_name(cluster), *[nodegroup_stack_name(cluster, g.name) for g in cluster.spec.node_groups]]:
             real_cause = stacks.first_cause(stacks.stack_events(ports.cfn, stack))
@@ -440,7 +446,7 @@ def diagnose(state: State, ports: Ports) -> State:
 def clean_up(state: State, ports: Ports) -> State:
     """Per deletionPolicy, for a failed first creation only: an update never destroys a working
     cluster. Incremental: node-group stacks first, then the cluster stack; called until done."""
-    if not state.get("spec"):
+    if not _spec(state):
         return {"done": True, "cleanedUp": [], "kept": [], "reason": "nothing was created"}
     cluster = _cluster(state)
     item = registry.get(ports.clusters, cluster.metadata.name)
@@ -492,6 +498,28 @@ def delete_stacks(state: State, ports: Ports) -> State:
     return {"done": not remaining, "pending": remaining}
 
 
+def describe_cluster(state: State, ports: Ports) -> State:
+    """Teardown: can the agent still reach the cluster (to delete its load balancers first)?"""
+    cluster = _cluster(state)
+    if stacks.status(ports.cfn, stack_name(cluster)) is None:
+        return {"reachable": False, "reason": "no cluster stack"}
+    outputs = stacks.outputs(ports.cfn, stack_name(cluster))
+    try:
+        described = eks.describe(ports.eks, cluster.metadata.name)
+    except ports.eks.exceptions.ResourceNotFoundException:
+        return {"reachable": False, "reason": "no EKS cluster"}
+    return {
+        "reachable": bool(outputs.get("AgentFunctionArn")) and described["status"] == "ACTIVE",
+        "cluster": {
+            "name": cluster.metadata.name,
+            "region": cluster.spec.region,
+            "endpoint": described["endpoint"],
+            "certificateAuthority": described["certificateAuthority"],
+        },
+        "agentArn": outputs.get("AgentFunctionArn", ""),
+    }
+
+
 def remove_subnet_tags(state: State, ports: Ports) -> State:
     item = registry.get(ports.clusters, state["cluster"]) or {}
     return {"untagged": subnets.remove_cluster_tags(ports.ec2, item.get("subnetTags") or [])}
@@ -510,7 +538,7 @@ def _action(state: State) -> str:
 
 def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
     events = _history(ports, state["execution"])
-    spec = state.get("spec") or {}
+    spec = _spec(state) or {}
     cluster_spec = spec.get("spec") or {}
     connection = state.get("connection") or {}
     nodes = state.get("nodes") or {}
@@ -537,7 +565,7 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
     note = None
     if plan_state.get("superseded"):
         note = "A later upload of this spec was already applied; this older version was skipped."
-    validation = (state.get("validation") or {}).get("table")
+    validation = ((state.get("validation") or {}).get("result") or {}).get("table")
     cni = connection.get("cni") or (
         {"name": cluster_spec.get("cni", {}).get("name", ""), "version": cluster_spec.get("cni", {}).get("version", "")}
         if cluster_spec
@@ -566,7 +594,6 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
     )
 
 
-def notify_outcome(state: State, ports: Ports, outcome: str) -> State:
-    built = build_outcome(state, ports, outcome)
+def publish(built: notify.Outcome, ports: Ports) -> State:
     response = ports.sns.publish(TopicArn=ports.settings.topic_arn, **notify.sns_message(built))
-    return {"messageId": response.get("MessageId"), "subject": notify.subject(built), "outcome": outcome}
+    return {"messageId": response.get("MessageId"), "subject": notify.subject(built), "outcome": built.outcome}

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from clusterdrop.cni import catalog, install, manifests
 from clusterdrop.cni.fetch import Mirror
-from clusterdrop.errors import ClusterValidationFailed, KubernetesOperationFailed
+from clusterdrop.errors import ClusterValidationFailed, KubernetesOperationFailed, NotReadyYet
 from clusterdrop.kube import addons, connect
 from clusterdrop.kube.client import Kube
 from clusterdrop.kube.nodes import node_progress, raise_if_late
+from clusterdrop.kube.readiness import Verdict, daemonset_rolled_out
 from clusterdrop.kube.validate_cluster import validate_cluster
 
 Result = dict[str, Any]
@@ -49,6 +51,14 @@ class AgentEvent(BaseModel):
     addons: list[str] = Field(default_factory=list)
     deadline_passed: bool = Field(default=False, alias="deadlinePassed")
     deadline_minutes: float = Field(default=20, alias="deadlineMinutes")
+    wait_started_at: datetime | None = Field(default=None, alias="waitStartedAt")
+
+    def past_deadline(self, now: datetime) -> bool:
+        if self.deadline_passed:
+            return True
+        if self.wait_started_at is None:
+            return False
+        return (now - self.wait_started_at).total_seconds() > self.deadline_minutes * 60
 
 
 @dataclass
@@ -88,15 +98,24 @@ def apply_cni(event: AgentEvent, ctx: AgentContext) -> Result:
 
 
 def cni_ready(event: AgentEvent, ctx: AgentContext) -> Result:
+    """Ready, or NotReadyYet (the state machine retries with backoff)."""
     kube = ctx.kube_for(event.cluster)
-    verdicts = install.readiness(_cni_plan(event, ctx), kube)
-    return {"ready": install.all_ready(verdicts), "workloads": {k: vars(v) for k, v in verdicts.items()}}
+    if event.cni is not None and event.cni.mode == "eks-addon":
+        # The VPC CNI as an EKS add-on: its DaemonSet is aws-node.
+        ds = kube.get("apps/v1", "DaemonSet", "aws-node", "kube-system")
+        verdicts = {"DaemonSet kube-system/aws-node": daemonset_rolled_out(ds) if ds else Verdict(False, "not found")}
+    else:
+        verdicts = install.readiness(_cni_plan(event, ctx), kube)
+    if not install.all_ready(verdicts):
+        waiting = "; ".join(f"{k}: {v.reason}" for k, v in verdicts.items() if not v.ready)
+        raise NotReadyYet(f"CNI not ready: {waiting}")
+    return {"ready": True, "workloads": {k: vars(v) for k, v in verdicts.items()}}
 
 
 def nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
     kube = ctx.kube_for(event.cluster)
     progress = node_progress(kube, event.node_groups)
-    if event.deadline_passed:
+    if event.past_deadline(datetime.now(UTC)):
         raise_if_late(progress, minutes=event.deadline_minutes)
     return {"done": progress.done, **progress.as_dict()}
 
@@ -105,8 +124,10 @@ def apply_addons(event: AgentEvent, ctx: AgentContext) -> Result:
     kube = ctx.kube_for(event.cluster)
     done = addons.configure(event.addons, kube, kube.applier)
     verdicts = addons.readiness(event.addons, kube)
-    ready = all(v.ready for v in verdicts.values())
-    return {"done": done, "ready": ready, "workloads": {k: vars(v) for k, v in verdicts.items()}}
+    waiting = "; ".join(f"{k}: {v.reason}" for k, v in verdicts.items() if not v.ready)
+    if waiting:
+        raise NotReadyYet(f"addons not ready: {waiting}")
+    return {"done": done, "ready": True, "workloads": {k: vars(v) for k, v in verdicts.items()}}
 
 
 def validate(event: AgentEvent, ctx: AgentContext) -> Result:

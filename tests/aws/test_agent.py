@@ -11,7 +11,7 @@ import pytest
 from clusterdrop.cni import catalog
 from clusterdrop.cni.fetch import stage
 from clusterdrop.cni.s3mirror import S3Mirror
-from clusterdrop.errors import ArtifactUnavailable, ClusterValidationFailed, NodesNotReady
+from clusterdrop.errors import ArtifactUnavailable, ClusterValidationFailed, NodesNotReady, NotReadyYet
 from clusterdrop.kube import agent
 from clusterdrop.kube.client import Kube
 from clusterdrop.kube.connect import for_server
@@ -102,8 +102,11 @@ def test_nodes_ready_reports_progress_then_fails_at_the_deadline(kube_api: KubeA
     assert progress["done"] is False
     assert (progress["expected"], progress["registered"], progress["ready"]) == (3, 3, 2)
     assert progress["notReady"] == [{"name": "n2", "group": "workers", "reason": "KubeletNotReady"}]
+    late = {"nodeGroups": {"workers": 3}, "waitStartedAt": "2020-01-01T00:00:00Z", "deadlineMinutes": 20}
     with pytest.raises(NodesNotReady, match="n2 \\(workers\\): KubeletNotReady"):
-        agent.run(_event(kube_api, "nodes_ready", nodeGroups={"workers": 3}, deadlinePassed=True), _ctx(mirror))
+        agent.run(_event(kube_api, "nodes_ready", **late), _ctx(mirror))
+    recent = {**late, "waitStartedAt": "2999-01-01T00:00:00Z"}
+    assert agent.run(_event(kube_api, "nodes_ready", **recent), _ctx(mirror))["done"] is False
 
 
 def test_validate_cluster_fails_with_the_table(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
@@ -124,12 +127,21 @@ def test_addons_set_gp3_as_default(kube_api: KubeApiServer, mirror: S3Mirror) ->
         "provisioner": "kubernetes.io/aws-ebs",
     }
     store.create(classes, "v1", None, gp2)
-    result = agent.run(_event(kube_api, "apply_addons", addons=["ebs-csi"]), _ctx(mirror))
-    assert result["done"] == ["StorageClass gp3 applied as the default", "default flag removed from StorageClass gp2"]
-    assert result["ready"] is False  # the EKS add-on's workloads are not there yet
+    with pytest.raises(NotReadyYet, match="ebs-csi-controller: not found"):
+        # Configured, but the EKS add-on's workloads are not there yet: the state machine retries.
+        agent.run(_event(kube_api, "apply_addons", addons=["ebs-csi"]), _ctx(mirror))
     annotations = store.objects[("storage.k8s.io", "storageclasses")]
     assert annotations[("", "gp3")]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert annotations[("", "gp2")]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
+    deployments = kube_api.store.types[("apps", "deployments")]
+    daemonsets = kube_api.store.types[("apps", "daemonsets")]
+    for rtype, name in ((deployments, "ebs-csi-controller"), (daemonsets, "ebs-csi-node")):
+        kube_api.store.create(
+            rtype, "v1", "kube-system", {"apiVersion": "apps/v1", "kind": rtype.kind, "metadata": {"name": name}}
+        )
+    result = agent.run(_event(kube_api, "apply_addons", addons=["ebs-csi"]), _ctx(mirror))
+    assert result["ready"] is True
+    assert result["done"] == ["StorageClass gp3 applied as the default"]  # gp2 already done
 
 
 def test_delete_load_balancers(kube_api: KubeApiServer, mirror: S3Mirror) -> None:

@@ -1,0 +1,73 @@
+"""What every workflow handler shares: settings read once from the environment, the AWS clients
+(ports), and Powertools (Logger with the execution as correlation id, Tracer, Metrics).
+
+The endpoint comes from the standard AWS_ENDPOINT_URL variable when it is set (the embedded
+mode); on AWS it is not set. Nothing else differs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from clusterdrop.aws.steps import Ports, Settings
+
+SERVICE = "clusterdrop"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="clusterdrop", service=SERVICE)
+
+Step = Callable[[dict[str, Any], Ports], dict[str, Any]]
+
+
+@cache
+def settings() -> Settings:
+    env = os.environ
+    return Settings(
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        spec_bucket=env["SPEC_BUCKET"],
+        artifacts_bucket=env["ARTIFACTS_BUCKET"],
+        cfn_role_arn=env.get("CFN_ROLE_ARN", ""),
+        topic_arn=env.get("TOPIC_ARN", ""),
+        agent_code_key=env.get("AGENT_CODE_KEY", ""),
+        cni_mirror_dir=env.get("CLUSTERDROP_CNI_MIRROR") or None,
+    )
+
+
+@cache
+def ports() -> Ports:
+    session = boto3.session.Session()
+    dynamodb = session.resource("dynamodb")
+    env = os.environ
+    return Ports(
+        settings=settings(),
+        s3=session.client("s3"),
+        cfn=session.client("cloudformation"),
+        eks=session.client("eks"),
+        ec2=session.client("ec2"),
+        sfn=session.client("stepfunctions"),
+        sns=session.client("sns"),
+        clusters=dynamodb.Table(env["CLUSTERS_TABLE"]) if env.get("CLUSTERS_TABLE") else None,
+        locks=dynamodb.Table(env["LOCKS_TABLE"]) if env.get("LOCKS_TABLE") else None,
+    )
+
+
+def step_handler(step: Step) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """A Lambda handler around one workflow step: parse → call → return."""
+
+    @logger.inject_lambda_context(correlation_id_path="execution")
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        logger.append_keys(cluster=event.get("cluster"), action=event.get("action"), step=step.__name__)
+        result = step(event, ports())
+        logger.info("step done", extra={"result_keys": sorted(result)})
+        return result
+
+    wrapped: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = handler
+    return wrapped
