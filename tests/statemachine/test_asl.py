@@ -101,7 +101,7 @@ def test_every_lambda_task_retries_and_catches(path: Path) -> None:
         lambda_task = ":function:" in state["Resource"] or state["Resource"].endswith("lambda:invoke")
         if lambda_task:
             retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
-            assert TRANSIENT <= retried, name
+            assert retried >= TRANSIENT, name
         assert state.get("Catch"), f"{name} has no Catch"
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
 
@@ -127,7 +127,8 @@ def test_deploy_steps_are_states() -> None:
 def test_failures_end_in_a_notification_and_a_fail_state() -> None:
     states = render(REPO / "statemachine" / "deploy.asl.json")["States"]
     assert states["Notify failure"]["Parameters"]["outcome"] == "FAILED"
-    path, name = [], "Diagnose"
+    path: list[str] = []
+    name = "Diagnose"
     while states[name]["Type"] != "Fail" and len(path) < 20:
         path.append(name)
         state = states[name]
