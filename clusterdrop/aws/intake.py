@@ -93,7 +93,8 @@ def records(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def start(sfn: Any, state_machines: dict[Action, str], intent: Intent) -> dict[str, Any]:
-    """Start the execution; a duplicate (same key and version) is a no-op success."""
+    """Start the execution; a duplicate (same key and version) is a no-op success: Step Functions
+    returns the running execution for a repeated name and input, or ExecutionAlreadyExists."""
     try:
         response = sfn.start_execution(
             stateMachineArn=state_machines[intent.action],

@@ -1,0 +1,395 @@
+"""The workflow's AWS-side steps against moto in server mode (real HTTP, real boto3 clients)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from clusterdrop.aws import intake, lock, notify, registry, stacks, steps
+from clusterdrop.errors import LockBusy, SpecInvalid, SpecMismatch
+from tests.conftest import REPO
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Fresh, uniquely named resources for each test in the shared moto server."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    session = boto3.session.Session(region_name=REGION)
+    suffix = uuid.uuid4().hex[:8]
+    s3 = session.client("s3")
+    location = {"LocationConstraint": REGION}
+    spec_bucket, artifacts = f"specs-{suffix}", f"artifacts-{suffix}"
+    for bucket in (spec_bucket, artifacts):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=location)
+    s3.put_bucket_versioning(Bucket=spec_bucket, VersioningConfiguration={"Status": "Enabled"})
+    dynamodb = session.resource("dynamodb")
+    tables = {}
+    for name in ("clusters", "locks"):
+        tables[name] = dynamodb.create_table(
+            TableName=f"{name}-{suffix}",
+            KeySchema=[{"AttributeName": "cluster", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "cluster", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    sns, sqs = session.client("sns"), session.client("sqs")
+    topic = sns.create_topic(Name=f"outcomes-{suffix}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"outcomes-{suffix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    settings = steps.Settings(
+        region=REGION,
+        spec_bucket=spec_bucket,
+        artifacts_bucket=artifacts,
+        cfn_role_arn="arn:aws:iam::123456789012:role/clusterdrop-cfn",
+        topic_arn=topic,
+        agent_code_key="agent.zip",
+    )
+    ports = steps.Ports(
+        settings=settings,
+        s3=s3,
+        cfn=session.client("cloudformation"),
+        eks=session.client("eks"),
+        ec2=session.client("ec2"),
+        sfn=session.client("stepfunctions"),
+        sns=sns,
+        clusters=tables["clusters"],
+        locks=tables["locks"],
+    )
+    return {"ports": ports, "session": session, "queue": queue, "suffix": suffix}
+
+
+def _upload(aws: dict[str, Any], text: str, key: str = "clusters/quickstart.yaml") -> dict[str, Any]:
+    ports: steps.Ports = aws["ports"]
+    put = ports.s3.put_object(Bucket=ports.settings.spec_bucket, Key=key, Body=text.encode())
+    return {
+        "action": "deploy",
+        "cluster": key.split("/")[1].rsplit(".", 1)[0],
+        "bucket": ports.settings.spec_bucket,
+        "key": key,
+        "versionId": put["VersionId"],
+        "sequencer": "",
+        "execution": f"arn:aws:states:{REGION}:123456789012:execution:deploy:{aws['suffix']}",
+    }
+
+
+QUICKSTART = (REPO / "examples" / "quickstart.yaml").read_text()
+
+
+# --- intake --------------------------------------------------------------------------------------
+
+
+def _s3_record(key: str, version: str, event: str = "ObjectCreated:Put") -> dict[str, Any]:
+    return {
+        "eventName": event,
+        "eventTime": "2026-11-26T10:00:00Z",
+        "s3": {
+            "bucket": {"name": "specs"},
+            "object": {"key": key, "versionId": version, "sequencer": "0055AED6DCD90281E5"},
+        },
+    }
+
+
+def test_intake_routes_keys() -> None:
+    deploy = intake.classify(_s3_record("clusters/demo.yaml", "v1"))
+    assert isinstance(deploy, intake.Intent)
+    assert (deploy.action, deploy.cluster) == ("deploy", "demo")
+    plan = intake.classify(_s3_record("plans/demo.json", "v1"))
+    assert isinstance(plan, intake.Intent)
+    assert plan.action == "plan"
+    teardown = intake.classify(_s3_record("clusters/demo.yml", "v2", "ObjectRemoved:DeleteMarkerCreated"))
+    assert isinstance(teardown, intake.Intent)
+    assert teardown.action == "teardown"
+    assert isinstance(intake.classify(_s3_record("clusters/notes.txt", "v1")), intake.Ignored)
+    assert isinstance(intake.classify(_s3_record("README.md", "v1")), intake.Ignored)
+    assert isinstance(intake.classify(_s3_record("clusters/demo.yaml", "v1", "ObjectRemoved:Delete")), intake.Ignored)
+    encoded = intake.classify(_s3_record("clusters/my%2Dcluster.yaml", "v1"))
+    assert isinstance(encoded, intake.Intent)
+    assert encoded.cluster == "my-cluster"
+
+
+def test_execution_name_is_deterministic_and_valid() -> None:
+    a = intake.classify(_s3_record("clusters/demo.yaml", "v1"))
+    b = intake.classify(_s3_record("clusters/demo.yaml", "v1"))
+    c = intake.classify(_s3_record("clusters/demo.yaml", "v2"))
+    assert isinstance(a, intake.Intent)
+    assert isinstance(b, intake.Intent)
+    assert isinstance(c, intake.Intent)
+    assert a.execution_name == b.execution_name != c.execution_name
+    long = intake.classify(_s3_record("clusters/" + "a" * 40 + ".yaml", "v" * 900))
+    assert isinstance(long, intake.Intent)
+    assert len(long.execution_name) <= 80
+
+
+def test_duplicate_delivery_starts_one_execution(aws: dict[str, Any]) -> None:
+    sfn = aws["session"].client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"deploy-{aws['suffix']}",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    found = intake.classify(_s3_record("clusters/demo.yaml", "v1"))
+    assert isinstance(found, intake.Intent)
+    machines: dict[intake.Action, str] = {"deploy": machine, "plan": machine, "teardown": machine}
+    first = intake.start(sfn, machines, found)
+    second = intake.start(sfn, machines, found)
+    assert first["started"] is True
+    # Step Functions answers a repeated name either with the running execution (same input)
+    # or ExecutionAlreadyExists (closed): both mean no second execution.
+    assert second.get("executionArn") == first["executionArn"] or second["duplicate"] is True
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert len(executions) == 1
+    assert json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])["versionId"] == "v1"
+
+
+def test_sqs_wrapped_records_are_unwrapped() -> None:
+    body = json.dumps({"Records": [_s3_record("clusters/demo.yaml", "v1")]})
+    event = {"Records": [{"eventSource": "aws:sqs", "body": body, "messageId": "m1"}]}
+    assert [r["s3"]["object"]["key"] for r in intake.records(event)] == ["clusters/demo.yaml"]
+    test_event = {"Records": [{"eventSource": "aws:sqs", "body": json.dumps({"Event": "s3:TestEvent"})}]}
+    assert intake.records(test_event) == []
+
+
+# --- locks -----------------------------------------------------------------------------------------
+
+
+def test_lock_contention(aws: dict[str, Any]) -> None:
+    table = aws["ports"].locks
+    lock.acquire(table, "demo", "exec-a", now=lambda: 1000)
+    lock.acquire(table, "demo", "exec-a", now=lambda: 1001)  # the owner may take it again
+    with pytest.raises(LockBusy, match="being changed by exec-a"):
+        lock.acquire(table, "demo", "exec-b", now=lambda: 1002)
+    assert lock.release(table, "demo", "exec-b") == {"released": False}
+    assert lock.release(table, "demo", "exec-a") == {"released": True}
+    lock.acquire(table, "demo", "exec-b", now=lambda: 1003)
+    # An expired lock (its owner crashed) is taken over.
+    lock.acquire(table, "demo", "exec-c", now=lambda: 1003 + lock.DEFAULT_TTL_SECONDS + 1)
+
+
+# --- validate and plan --------------------------------------------------------------------------
+
+
+def test_validate_reads_the_exact_version_and_stores_the_normalized_spec(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    state = _upload(aws, QUICKSTART)
+    _upload(aws, QUICKSTART.replace("desiredSize: 2", "desiredSize: 3"))  # a newer version
+    validated = steps.validate_spec(state, ports)
+    assert validated["spec"]["spec"]["nodeGroups"][0]["desiredSize"] == 2
+    stored = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=validated["specKey"])["Body"].read()
+    assert json.loads(stored) == validated["spec"]
+    assert validated["spec"]["spec"]["kubernetesVersion"]  # defaults made explicit
+
+
+def test_invalid_spec_fails_and_touches_nothing(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    state = _upload(aws, QUICKSTART.replace("t3.medium", "t3medium"))
+    with pytest.raises(SpecInvalid, match=r"spec\.nodeGroups\[0\]\.instanceTypes\[0\]"):
+        steps.validate_spec(state, ports)
+    assert ports.s3.list_objects_v2(Bucket=ports.settings.artifacts_bucket).get("KeyCount", 0) == 0
+    mismatch = _upload(aws, QUICKSTART, key="clusters/other.yaml")
+    with pytest.raises(SpecMismatch):
+        steps.validate_spec(mismatch, ports)
+
+
+def test_plan_creates_change_sets_and_a_plan_run_leaves_nothing(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    state = _upload(aws, QUICKSTART)
+    state["action"] = "plan"
+    state["validated"] = steps.validate_spec(state, ports)
+    state["plan"] = steps.plan(state, ports)
+    assert state["plan"]["newCluster"] is True
+    by_role = {s["role"]: s for s in state["plan"]["stacks"]}
+    assert by_role["cluster"]["change_type"] == "CREATE"
+    assert by_role["cluster"]["change_set"].startswith("clusterdrop-")
+    assert by_role["nodegroup"]["counts"]["add"] == 1
+    state["plan"] = steps.describe_plan(state, ports)
+    assert state["plan"]["pending"] is False
+    cluster_plan = next(s for s in state["plan"]["stacks"] if s["role"] == "cluster")
+    assert cluster_plan["status"] == "READY"
+    assert cluster_plan["counts"]["add"] >= 30
+    assert {
+        "action": "Add",
+        "logical_id": "Cluster",
+        "resource_type": "AWS::EKS::Cluster",
+        "replacement": "False",
+    } in cluster_plan["changes"]
+    assert stacks.status(ports.cfn, "clusterdrop-quickstart") == "REVIEW_IN_PROGRESS"
+    steps.discard_plan(state, ports)
+    assert stacks.status(ports.cfn, "clusterdrop-quickstart") is None
+
+
+def test_cluster_replacement_is_refused_unless_allowed() -> None:
+    plan = stacks.StackPlan("clusterdrop-demo", "cluster", "UPDATE", "cs", "READY")
+    plan.changes = [stacks.Change("Modify", "Cluster", "AWS::EKS::Cluster", "True")]
+    with pytest.raises(Exception, match="would replace the EKS cluster"):
+        stacks.refuse_cluster_replacement([plan], allowed=False)
+    stacks.refuse_cluster_replacement([plan], allowed=True)
+    assert plan.counts() == {"add": 0, "modify": 0, "replace": 1, "remove": 0}
+
+
+def test_superseded_upload_is_skipped(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    registry.record(ports.clusters, "quickstart", status="ACTIVE", execution="e1", specSequencer="0055AED6DCD90281E9")
+    state = _upload(aws, QUICKSTART)
+    state["sequencer"] = "0055AED6DCD90281E5"
+    state["validated"] = steps.validate_spec(state, ports)
+    assert steps.plan(state, ports)["superseded"] is True
+    state["sequencer"] = "0055AED6DCD90281FF"
+    assert steps.plan(state, ports)["superseded"] is False
+
+
+# --- diagnosis -----------------------------------------------------------------------------------
+
+
+def test_first_real_cause_is_found() -> None:
+    events = [
+        {"Timestamp": "2026-11-26T10:00:03Z", "StackName": "s", "LogicalResourceId": "NodeRole", "ResourceType": "AWS::IAM::Role",
+         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Resource creation cancelled"},
+        {"Timestamp": "2026-11-26T10:00:02Z", "StackName": "s", "LogicalResourceId": "Cluster", "ResourceType": "AWS::EKS::Cluster",
+         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Cannot create cluster 'demo' because us-east-1e does not have sufficient capacity"},
+        {"Timestamp": "2026-11-26T10:00:04Z", "StackName": "s", "LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+         "ResourceStatus": "ROLLBACK_IN_PROGRESS", "ResourceStatusReason": "The following resource(s) failed to create: [Cluster]"},
+    ]  # fmt: skip
+    cause = stacks.first_cause(events)
+    assert cause is not None
+    assert cause["logicalId"] == "Cluster"
+    assert "sufficient capacity" in cause["reason"]
+    only_generic = stacks.first_cause([events[0]])  # no better reason: the generic one is still named
+    assert only_generic is not None
+    assert only_generic["reason"] == "Resource creation cancelled"
+    assert stacks.first_cause([]) is None
+
+
+def test_step_timings_and_failed_step_from_history() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+    def at(s: int) -> datetime:
+        return t0 + timedelta(seconds=s)
+
+    history = [
+        {"id": 1, "type": "TaskStateEntered", "timestamp": at(0), "stateEnteredEventDetails": {"name": "Validate spec"}},
+        {"id": 2, "type": "TaskStateExited", "timestamp": at(2), "stateExitedEventDetails": {"name": "Validate spec"}},
+        {"id": 3, "type": "WaitStateEntered", "timestamp": at(2), "stateEnteredEventDetails": {"name": "Wait for cluster stack"}},
+        {"id": 4, "type": "WaitStateExited", "timestamp": at(7), "stateExitedEventDetails": {"name": "Wait for cluster stack"}},
+        {"id": 5, "type": "WaitStateEntered", "timestamp": at(7), "stateEnteredEventDetails": {"name": "Wait for cluster stack"}},
+        {"id": 6, "type": "WaitStateExited", "timestamp": at(12), "stateExitedEventDetails": {"name": "Wait for cluster stack"}},
+        {"id": 7, "type": "TaskStateEntered", "timestamp": at(12), "stateEnteredEventDetails": {"name": "Connect"}},
+        {"id": 8, "type": "LambdaFunctionFailed", "timestamp": at(13)},
+    ]  # fmt: skip
+    timings = {s.name: (s.status, s.seconds) for s in steps.step_timings(history)}
+    assert timings == {
+        "Validate spec": ("SUCCEEDED", 2.0),
+        "Wait for cluster stack": ("SUCCEEDED", 10.0),
+        "Connect": ("FAILED", 0.0),
+    }
+    assert steps.failed_step(history) == "Connect"
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+def _outcome(kind: str) -> notify.Outcome:
+    base = notify.Outcome(
+        cluster="demo",
+        action="create",
+        outcome=kind,
+        region=REGION,
+        execution_arn=f"arn:aws:states:{REGION}:123456789012:execution:deploy:x",
+        spec_key="clusters/demo.yaml",
+        bucket="specs",
+        steps=[notify.Step("Validate spec", "SUCCEEDED", 1.5), notify.Step("Apply cluster stack", "SUCCEEDED", 600)],
+        kubernetes_version="1.33",
+        cni={"name": "calico", "version": "v3.32.1"},
+    )
+    if kind == "SUCCEEDED":
+        base.endpoint = "https://ABC.gr7.eu-west-1.eks.amazonaws.com"
+        base.nodes = {"workers": {"ready": 3, "desired": 3}}
+        base.validation = "KIND       NAME     STATUS  MESSAGE\nNodeGroup  workers  ok      3/3 Ready"
+    elif kind == "FAILED":
+        base.failure = notify.Failure(
+            step="Apply cluster stack",
+            error="StackFailed",
+            cause="clusterdrop-demo Cluster (AWS::EKS::Cluster) CREATE_FAILED: insufficient capacity",
+            cleaned_up=["clusterdrop-demo"],
+        )
+    else:
+        base.action = "plan"
+        base.changes = [
+            {"stack": "clusterdrop-demo-ng-workers", "changeType": "UPDATE", "counts": {"add": 0, "modify": 1, "replace": 0, "remove": 0},
+             "changes": [{"action": "Modify", "logical_id": "NodeGroup", "resource_type": "AWS::EKS::Nodegroup", "replacement": "False"}]},
+        ]  # fmt: skip
+    return base
+
+
+def test_success_message() -> None:
+    o = _outcome("SUCCEEDED")
+    text = notify.email_text(o)
+    assert notify.subject(o) == "[clusterdrop] demo: create succeeded"
+    for expected in ("Endpoint: https://ABC", "Kubernetes: 1.33", "CNI: calico v3.32.1", "workers: 3/3",
+                     "Apply cluster stack: SUCCEEDED (600 s)", "aws eks update-kubeconfig --region eu-west-1 --name demo",
+                     "NodeGroup  workers  ok", "console.aws.amazon.com/states"):  # fmt: skip
+        assert expected in text
+    blocks = notify.slack_blocks(o)["blocks"]
+    assert blocks[0]["text"]["text"] == "demo: create succeeded"
+    assert any("Nodes Ready" in f["text"] for b in blocks for f in b.get("fields", []))
+    assert blocks[-1]["elements"][0]["url"] == o.console_url
+
+
+def test_failure_message_names_step_cause_and_cleanup() -> None:
+    o = _outcome("FAILED")
+    text = notify.email_text(o)
+    assert notify.subject(o) == "[clusterdrop] demo: create FAILED at Apply cluster stack"
+    assert "Failed step: Apply cluster stack" in text
+    assert "Cause: clusterdrop-demo Cluster (AWS::EKS::Cluster) CREATE_FAILED: insufficient capacity" in text
+    assert "Cleaned up: clusterdrop-demo" in text
+    assert "upload the spec again (s3://specs/clusters/demo.yaml)" in text
+    slack = json.dumps(notify.slack_blocks(o))
+    assert "*Failed step:* Apply cluster stack" in slack
+    assert "*Cleaned up:* clusterdrop-demo" in slack
+
+
+def test_plan_message_lists_the_changes() -> None:
+    o = _outcome("PLANNED")
+    text = notify.email_text(o)
+    assert "Would change (nothing was changed):" in text
+    assert "clusterdrop-demo-ng-workers (UPDATE): 1 modify" in text
+    assert "Modify NodeGroup AWS::EKS::Nodegroup" in text
+
+
+def test_published_message_reaches_subscribers_with_attributes(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    o = _outcome("FAILED")
+    steps.publish(o, ports)
+    sqs = aws["session"].client("sqs")
+    messages = sqs.receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=1, WaitTimeSeconds=1)["Messages"]
+    envelope = json.loads(messages[0]["Body"])
+    delivered = json.loads(envelope["Message"])
+    assert delivered["subject"] == notify.subject(o)
+    assert delivered["outcome"]["failure"]["step"] == "Apply cluster stack"
+    assert envelope["MessageAttributes"]["outcome"]["Value"] == "FAILED"
+    assert envelope["MessageAttributes"]["cluster"]["Value"] == "demo"
+    back = notify.outcome_from_dict(delivered["outcome"])
+    assert back.failure is not None
+    assert notify.email_text(back) == notify.email_text(o)
+
+
+def test_registry_records_and_lists(aws: dict[str, Any]) -> None:
+    table = aws["ports"].clusters
+    registry.record(table, "b", status="ACTIVE", execution="e1", nodesReady=3, now=lambda: 100)
+    registry.record(table, "a", status="FAILED", execution="e2", now=lambda: 200)
+    registry.record(table, "b", status="ACTIVE", execution="e3", now=lambda: 300)
+    listed = registry.list_clusters(table)
+    assert [i["cluster"] for i in listed] == ["a", "b"]
+    b = registry.get(table, "b")
+    assert b is not None
+    assert (b["createdAt"], b["updatedAt"], b["lastExecution"], b["nodesReady"]) == (100, 300, "e3", 3)
