@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLES := $(wildcard examples/*.yaml)
 
-.PHONY: test lint typecheck unit demo bench clean
+.PHONY: test lint typecheck unit build synth demo bench clean
 
 $(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest
+# Lambda bundles (layer, functions, agent) for the CDK app, built without Docker.
+build: $(STAMP)
+	$(BIN)/python -m stacks.bundle
+
+# The CloudFormation template of the deployer (cdk-nag runs at every synth).
+synth: build
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_OUTDIR=cdk.out $(BIN)/python app.py
+
+unit: $(STAMP) build
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest
 
 test: lint typecheck unit
 
@@ -37,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) clusterdrop-plan .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build cdk.out clusterdrop-plan .mypy_cache .pytest_cache .ruff_cache .hypothesis

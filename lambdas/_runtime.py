@@ -36,6 +36,7 @@ def settings() -> Settings:
         cfn_role_arn=env.get("CFN_ROLE_ARN", ""),
         topic_arn=env.get("TOPIC_ARN", ""),
         agent_code_key=env.get("AGENT_CODE_KEY", ""),
+        agent_code_bucket=env.get("AGENT_CODE_BUCKET", ""),
         cni_mirror_dir=env.get("CLUSTERDROP_CNI_MIRROR") or None,
     )
 

@@ -18,8 +18,14 @@ from lambdas._runtime import logger, tracer
 
 @cache
 def _webhook_url() -> str:
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["SLACK_WEBHOOK_SECRET_ARN"])
-    return str(secret["SecretString"]).strip()
+    """The URL, kept as the secret's string or as {"url": …}; "unset" (the default) posts nothing."""
+    secret = str(
+        boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["SLACK_WEBHOOK_SECRET_ARN"])["SecretString"]
+    )
+    value = secret.strip()
+    if value.startswith("{"):
+        value = str(json.loads(value).get("url", "")).strip()
+    return "" if value == "unset" else value
 
 
 def post(url: str, payload: dict[str, Any]) -> int:
@@ -37,9 +43,13 @@ def post(url: str, payload: dict[str, Any]) -> int:
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     posted = 0
+    url = _webhook_url()
+    if not url:
+        logger.info("no Slack webhook configured: set the secret to post")
+        return {"posted": 0}
     for record in event.get("Records") or []:
         message = json.loads(record["Sns"]["Message"])
         outcome = notify.outcome_from_dict(message["outcome"])
-        post(_webhook_url(), notify.slack_blocks(outcome))
+        post(url, notify.slack_blocks(outcome))
         posted += 1
     return {"posted": posted}

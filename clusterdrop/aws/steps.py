@@ -34,6 +34,7 @@ class Settings:
     cfn_role_arn: str
     topic_arn: str
     agent_code_key: str
+    agent_code_bucket: str = ""  # default: the artifacts bucket
     cni_mirror_dir: str | None = None  # embedded mode: where the CNI files already are
 
 

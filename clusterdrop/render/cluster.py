@@ -33,6 +33,11 @@ ELB_ROLE_TAG = "kubernetes.io/role/elb"
 INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"
 
 
+def agent_function_name(cluster: str) -> str:
+    """clusterdrop-<cluster>-agent: the prefix lets IAM policies name every agent and nothing else."""
+    return f"clusterdrop-{cluster}-agent"
+
+
 def cluster_tag_key(cluster: Cluster) -> str:
     """The tag that marks subnets as usable by this cluster's load balancers."""
     return f"kubernetes.io/cluster/{cluster.metadata.name}"
@@ -363,7 +368,7 @@ class _Builder:
 
     def agent(self, subnets: list[Json | str]) -> None:
         cluster = self.cluster
-        function_name = f"{self.name}-agent"
+        function_name = agent_function_name(self.name)
         self.add(
             "AgentLogGroup",
             "AWS::Logs::LogGroup",

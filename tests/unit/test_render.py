@@ -152,7 +152,7 @@ def test_private_endpoint_has_no_public_cidrs(full_spec: dict[str, Any]) -> None
 def test_agent_lambda_lives_in_the_private_subnets(full_spec: dict[str, Any]) -> None:
     template = make_plan(_cluster(full_spec)).stacks[0].template
     agent = _resources(template, "AWS::Lambda::Function")["AgentFunction"]
-    assert agent["FunctionName"] == "demo-agent"
+    assert agent["FunctionName"] == "clusterdrop-demo-agent"
     assert agent["Architectures"] == ["arm64"]
     assert agent["Code"] == {"S3Bucket": {"Ref": "AgentCodeBucket"}, "S3Key": {"Ref": "AgentCodeKey"}}
     assert [s["Ref"] for s in agent["VpcConfig"]["SubnetIds"]] == ["PrivateSubnet1", "PrivateSubnet2", "PrivateSubnet3"]

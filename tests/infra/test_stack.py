@@ -1,0 +1,166 @@
+"""The synthesized deployer: what a platform team gets from `cdk deploy`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from cfnlint.api import lint
+
+from tests.conftest import REPO
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def props(template: dict[str, Any], logical_prefix: str, kind: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [
+        v["Properties"] for k, v in resources(template, kind).items() if k.startswith(logical_prefix)
+    ]
+    assert len(found) == 1, (logical_prefix, kind)
+    return found[0]
+
+
+def test_cdk_nag_found_nothing_unacknowledged(cdk_out: Path) -> None:
+    report = json.loads((cdk_out / "validation-report.json").read_text())
+    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
+    assert plugins["AwsSolutions"]["conclusion"] == "success"
+    assert plugins["AwsSolutions"]["violations"] == []
+    acknowledged = plugins["AwsSolutions"]["suppressedViolations"]
+    assert acknowledged
+    for finding in acknowledged:  # each acknowledged in code, with its reason
+        assert len(finding["reason"]) > 20, finding["acknowledgedId"]
+
+
+def test_cfn_lint_has_no_errors(cdk_out: Path) -> None:
+    matches = lint((cdk_out / "clusterdrop.template.json").read_text(), regions=["eu-west-1"])
+    assert [str(m) for m in matches if m.rule.id.startswith("E")] == []
+
+
+def test_spec_bucket(template: dict[str, Any]) -> None:
+    bucket = props(template, "SpecBucket", "AWS::S3::Bucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 180
+    assert "LoggingConfiguration" in bucket
+    policy = props(template, "SpecBucketPolicy", "AWS::S3::BucketPolicy")
+    deny = policy["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_events_reach_the_trigger_through_a_queue_with_a_dead_letter_queue(template: dict[str, Any]) -> None:
+    [notifications] = resources(template, "Custom::S3BucketNotifications").values()
+    config = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    rules = {(c["Events"][0], c["Filter"]["Key"]["FilterRules"][0]["Value"]) for c in config}
+    assert rules == {
+        ("s3:ObjectCreated:*", "clusters/"),
+        ("s3:ObjectCreated:*", "plans/"),
+        ("s3:ObjectRemoved:DeleteMarkerCreated", "clusters/"),
+    }
+    queue = props(template, "IntakeQueue", "AWS::SQS::Queue")
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    [mapping] = [v["Properties"] for v in resources(template, "AWS::Lambda::EventSourceMapping").values()]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_state_machines(template: dict[str, Any]) -> None:
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    assert len(machines) == 2
+    for logical_id, machine in machines.items():
+        p = machine["Properties"]
+        assert p["StateMachineType"] == "STANDARD"
+        assert p["TracingConfiguration"] == {"Enabled": True}
+        assert p["LoggingConfiguration"]["Level"] == "ALL"
+        file = "deploy.asl.json" if logical_id.startswith("Deploy") else "teardown.asl.json"
+        used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", (REPO / "statemachine" / file).read_text()))
+        assert set(p["DefinitionSubstitutions"]) == used
+
+
+def test_functions_are_python_313_on_arm64_with_the_layer(template: dict[str, Any]) -> None:
+    functions = {
+        k: v["Properties"]
+        for k, v in resources(template, "AWS::Lambda::Function").items()
+        if "Handler" in v["Properties"] and v["Properties"]["Handler"].startswith("lambdas.")
+    }
+    assert len(functions) == 20
+    for logical_id, p in functions.items():
+        assert p["Runtime"] == "python3.13", logical_id
+        assert p["Architectures"] == ["arm64"], logical_id
+        assert len(p["Layers"]) == 1, logical_id
+        assert p["TracingConfig"] == {"Mode": "Active"}
+        module = p["Handler"].removesuffix(".handler").replace(".", "/") + ".py"
+        assert (REPO / module).is_file(), module
+        # One name end to end: ValidateSpecFunction runs lambdas.validate_spec.
+        name = re.sub(r"Function[0-9A-F]{8}$", "", logical_id)
+        assert re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() == p["Handler"].split(".")[1]
+
+
+def test_tables(template: dict[str, Any]) -> None:
+    tables = resources(template, "AWS::DynamoDB::Table")
+    assert len(tables) == 2
+    for table in tables.values():
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    locks = props(template, "LocksTable", "AWS::DynamoDB::Table")
+    assert locks["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+def test_notifications(template: dict[str, Any]) -> None:
+    topic = props(template, "OutcomesTopic", "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in topic
+    protocols = {v["Properties"]["Protocol"] for v in resources(template, "AWS::SNS::Subscription").values()}
+    assert protocols == {"email", "lambda"}
+    [email] = [
+        v["Properties"]
+        for v in resources(template, "AWS::SNS::Subscription").values()
+        if v["Properties"]["Protocol"] == "email"
+    ]
+    assert email["Endpoint"] == "ops@example.com"
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+        for resource in resources(template, kind).values():
+            p = resource["Properties"]
+            documents = (
+                [p["PolicyDocument"]] if "PolicyDocument" in p else [x["PolicyDocument"] for x in p.get("Policies", [])]
+            )
+            for document in documents:
+                out += document["Statement"]
+    return out
+
+
+def test_no_wildcard_actions(template: dict[str, Any]) -> None:
+    for statement in _statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert action != "*"
+            assert not action.endswith(":*"), action
+
+
+def test_workflow_lambdas_cannot_create_infrastructure(template: dict[str, Any]) -> None:
+    """Only the CloudFormation service role holds EC2/EKS/IAM creation rights."""
+    role_policies = resources(template, "AWS::IAM::Policy")
+    for logical_id, policy in role_policies.items():
+        if logical_id.startswith("ClusterStacksRole"):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in actions:
+                assert (
+                    not action.startswith(
+                        ("ec2:Create", "ec2:Run", "eks:CreateCluster", "eks:CreateNodegroup", "iam:CreateRole")
+                    )
+                    or action == "ec2:CreateTags"
+                ), (logical_id, action)
