@@ -291,6 +291,120 @@ def _kube(args: argparse.Namespace) -> Any:
     return Kube(connect.for_kubeconfig(args.kubeconfig, args.context))
 
 
+# --- submit / watch / status / delete ------------------------------------------------------
+
+
+def _aws() -> tuple[Any, Any]:
+    """A boto3 session (AWS_ENDPOINT_URL points it at the embedded mode) and the deployer's names."""
+    import boto3
+
+    from clusterdrop.ops import Deployer
+
+    session = boto3.session.Session()
+    return session, Deployer.discover(session.client("cloudformation"))
+
+
+def _aws_errors(
+    func: Callable[[argparse.Namespace, TextIO, TextIO], int],
+) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
+    """AWS being unreachable or refusing is an I/O problem (exit 2), said in one line."""
+
+    def wrapped(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+        import botocore.exceptions
+
+        try:
+            return func(args, out, err)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            err.write(f"clusterdrop: AWS: {exc}\n")
+            return EXIT_USAGE
+
+    return wrapped
+
+
+@_aws_errors
+def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    source = _display(args.file)
+    try:
+        raw = _read(args.file)
+        loaded = load_spec(raw)
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    except LoadError as exc:
+        err.write(f"{source}: {exc}\n")
+        return EXIT_INVALID
+    except (SpecInvalid, UnsupportedFields) as exc:
+        err.write(f"{source}: {len(exc.problems)} problem(s); nothing uploaded:\n")
+        for p in exc.problems:
+            err.write(_problem_line(source, p) + "\n")
+        return EXIT_INVALID
+    session, deployer = _aws()
+    name = loaded.cluster.metadata.name
+    if loaded.source_format == "eksctl":
+        # The workflow reads native specs: upload the converted one.
+        raw = yaml.safe_dump(
+            loaded.cluster.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False
+        ).encode()
+        suffix = ".yaml"
+    else:
+        suffix = (
+            Path(args.file).suffix
+            if args.file != "-" and Path(args.file).suffix in (".yaml", ".yml", ".json")
+            else ".yaml"
+        )
+    uploaded = ops.submit(session.client("s3"), deployer, name, raw, plan=args.plan, suffix=suffix)
+    what = "plan (dry run)" if args.plan else "deploy"
+    out.write(
+        f"Uploaded {source} to s3://{uploaded['bucket']}/{uploaded['key']} ({what}, version {uploaded['versionId']}).\n"
+    )
+    out.write(f"Follow it with: clusterdrop watch {name}\n")
+    return EXIT_OK
+
+
+@_aws_errors
+def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    try:
+        final = ops.watch(
+            session.client("stepfunctions"), deployer, args.cluster, out, wait_for_start=args.wait, poll=args.poll
+        )
+    except TimeoutError as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    return EXIT_OK if final == "SUCCEEDED" else EXIT_INVALID
+
+
+@_aws_errors
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    items = ops.status(session.resource("dynamodb").Table(deployer.clusters_table))
+    if args.json:
+        out.write(json.dumps(items, indent=2, default=str) + "\n")
+    else:
+        out.write(ops.format_status(items))
+    return EXIT_OK
+
+
+@_aws_errors
+def cmd_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    removed = ops.delete(session.client("s3"), deployer, args.cluster)
+    if removed is None:
+        err.write(f"clusterdrop: no spec for cluster {args.cluster} in s3://{deployer.spec_bucket}/clusters/\n")
+        return EXIT_INVALID
+    out.write(f"Removed s3://{removed['bucket']}/{removed['key']}: the teardown starts.\n")
+    out.write(f"Follow it with: clusterdrop watch {args.cluster}\n")
+    return EXIT_OK
+
+
 # --- local -----------------------------------------------------------------------------------
 
 
@@ -373,6 +487,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="where to write the templates (default ./clusterdrop-plan/NAME)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_plan)
+
+    deployer_help = "The deployer is found through its stack's outputs (CLUSTERDROP_STACK, default clusterdrop)."
+    p = sub.add_parser(
+        "submit",
+        help="validate a spec locally, then upload it",
+        description="Validate FILE, then upload it to clusters/ (or plans/ with --plan). " + deployer_help,
+    )
+    p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
+    p.add_argument("--plan", action="store_true", help="a dry run: the notification shows what would change")
+    p.set_defaults(func=cmd_submit)
+    p = sub.add_parser(
+        "watch",
+        help="follow the newest execution of a cluster",
+        description="Follow the newest execution of CLUSTER (or wait for one to start): each step, node "
+        "progress, the outcome. Exit 0 on success, 1 on failure. " + deployer_help,
+    )
+    p.add_argument("cluster", metavar="CLUSTER")
+    p.add_argument(
+        "--wait", type=float, default=300, metavar="SECONDS", help="how long to wait for an execution to start"
+    )
+    p.add_argument("--poll", type=float, default=2, metavar="SECONDS", help="poll interval")
+    p.set_defaults(func=cmd_watch)
+    p = sub.add_parser(
+        "status",
+        help="list clusters from the registry",
+        description="List clusters: state, Kubernetes version, nodes, last execution. " + deployer_help,
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser(
+        "delete",
+        help="remove a cluster's spec to start its teardown",
+        description="Remove clusters/NAME.* (a delete marker: the history stays) so that the teardown starts. "
+        + deployer_help,
+    )
+    p.add_argument("cluster", metavar="NAME")
+    p.set_defaults(func=cmd_delete)
 
     cni = sub.add_parser("cni", help="the CNI catalog; (re)install a CNI as the workflow does", description="CNIs.")
     cni_sub = cni.add_subparsers(dest="cni_command", metavar="COMMAND", required=True)

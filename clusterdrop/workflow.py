@@ -22,3 +22,35 @@ DEPLOY_STEPS: tuple[str, ...] = (
     "Notify success",
     "Release cluster lock",
 )
+
+# How `clusterdrop watch` shows an execution: the states of one polling loop read as one step,
+# and the plumbing (Choice and Pass states) is not shown.
+PHASES: dict[str, str] = {
+    "Wait for change sets": "Plan",
+    "Describe plan": "Plan",
+    "Check cluster stack": "Wait for cluster stack",
+    "Check node-group stacks": "Wait for node-group stacks",
+    "Pause before next node check": "Wait for nodes Ready",
+    "Wait for clean-up": "Clean up",
+    "Wait for stack deletion": "Delete stacks",
+}
+HIDDEN: frozenset[str] = frozenset(
+    {
+        "Configure",
+        "Superseded?",
+        "Change sets ready?",
+        "Plan only?",
+        "Cluster stack done?",
+        "Cluster stack failed",
+        "CNI by add-on?",
+        "Node-group stacks done?",
+        "Start waiting for nodes",
+        "Nodes Ready?",
+        "Keep node progress",
+        "Clean-up done?",
+        "Cluster reachable?",
+        "Stacks deleted?",
+        "Done",
+        "Failed",
+    }
+)

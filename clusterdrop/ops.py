@@ -1,0 +1,259 @@
+"""What users do with a deployed clusterdrop: submit a spec, watch an execution, list clusters,
+delete one. The same code on AWS and in the embedded mode: boto3 finds the endpoint in
+AWS_ENDPOINT_URL when it is set, and the deployer's names in its stack's outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TextIO
+
+from clusterdrop.aws import registry
+from clusterdrop.workflow import HIDDEN, PHASES
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class Deployer:
+    """Where a clusterdrop installation keeps things (its stack's outputs)."""
+
+    spec_bucket: str
+    deploy_machine: str
+    teardown_machine: str
+    clusters_table: str
+
+    @classmethod
+    def discover(cls, cfn: Any, stack: str | None = None) -> Deployer:
+        env = os.environ
+        if all(
+            env.get(k)
+            for k in ("CLUSTERDROP_BUCKET", "CLUSTERDROP_DEPLOY_ARN", "CLUSTERDROP_TEARDOWN_ARN", "CLUSTERDROP_TABLE")
+        ):
+            return cls(
+                env["CLUSTERDROP_BUCKET"],
+                env["CLUSTERDROP_DEPLOY_ARN"],
+                env["CLUSTERDROP_TEARDOWN_ARN"],
+                env["CLUSTERDROP_TABLE"],
+            )
+        name = stack or env.get("CLUSTERDROP_STACK", "clusterdrop")
+        described = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        return cls(
+            outputs["SpecBucketName"],
+            outputs["DeployStateMachineArn"],
+            outputs["TeardownStateMachineArn"],
+            outputs["ClustersTableName"],
+        )
+
+
+# --- submit / delete ------------------------------------------------------------------------
+
+
+def submit(s3: Any, deployer: Deployer, cluster: str, body: bytes, *, plan: bool, suffix: str) -> dict[str, str]:
+    key = f"{'plans' if plan else 'clusters'}/{cluster}{suffix}"
+    put = s3.put_object(Bucket=deployer.spec_bucket, Key=key, Body=body)
+    return {"bucket": deployer.spec_bucket, "key": key, "versionId": put.get("VersionId", "")}
+
+
+def delete(s3: Any, deployer: Deployer, cluster: str) -> dict[str, str] | None:
+    """Remove the spec (a delete marker in the versioned bucket): the teardown starts."""
+    for suffix in SPEC_SUFFIXES:
+        key = f"clusters/{cluster}{suffix}"
+        try:
+            s3.head_object(Bucket=deployer.spec_bucket, Key=key)
+        except s3.exceptions.ClientError:
+            continue
+        s3.delete_object(Bucket=deployer.spec_bucket, Key=key)
+        return {"bucket": deployer.spec_bucket, "key": key}
+    return None
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def status(table: Any) -> list[dict[str, Any]]:
+    return registry.list_clusters(table)
+
+
+def format_status(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "No clusters yet.\n"
+    rows = [("CLUSTER", "STATUS", "KUBERNETES", "NODES", "LAST EXECUTION", "UPDATED")]
+    for item in items:
+        updated = datetime.fromtimestamp(int(item.get("updatedAt", 0))).strftime("%Y-%m-%d %H:%M:%S")
+        nodes = f"{item.get('nodesReady', 0)}/{item.get('nodesExpected', 0)}"
+        execution = str(item.get("lastExecution", "")).rsplit(":", 1)[-1]
+        rows.append(
+            (item["cluster"], item.get("status", ""), item.get("kubernetesVersion", ""), nodes, execution, updated)
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+
+
+# --- watch ----------------------------------------------------------------------------------
+
+
+class Executions(Protocol):
+    """The Step Functions calls watch needs (boto3's stepfunctions client has them)."""
+
+    def list_executions(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def get_execution_history(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def describe_execution(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def newest_execution(sfn: Executions, deployer: Deployer, cluster: str) -> dict[str, Any] | None:
+    found = []
+    for machine in (deployer.deploy_machine, deployer.teardown_machine):
+        kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": 100}
+        while True:
+            page = sfn.list_executions(**kwargs)
+            found += [
+                e for e in page.get("executions", [])
+                if any(e["name"].startswith(f"{action}-{cluster}-") for action in ("deploy", "plan", "teardown"))
+            ]  # fmt: skip
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    return max(found, key=lambda e: e["startDate"], default=None)
+
+
+def _history(sfn: Executions, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page.get("events", [])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def progress_bar(ready: int, expected: int, width: int = 20) -> str:
+    filled = width if expected == 0 else min(width, round(width * ready / expected))
+    return f"[{'#' * filled}{'.' * (width - filled)}] {ready}/{expected} nodes Ready"
+
+
+@dataclass
+class _Phase:
+    name: str
+    started: datetime
+
+
+class Watcher:
+    """Turns an execution's history into lines a person follows: each step as it starts and
+    ends with its duration, node progress while nodes come up, then the outcome."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.seen = 0
+        self.phase: _Phase | None = None
+        self.last_progress = ""
+
+    def _end_phase(self, at: datetime, status: str = "done") -> None:
+        if self.phase is not None:
+            seconds = (at - self.phase.started).total_seconds()
+            mark = "✔" if status == "done" else "✖"
+            self.out.write(f"{mark} {self.phase.name} ({seconds:.0f} s)\n")
+            self.phase = None
+
+    def feed(self, events: list[dict[str, Any]]) -> None:
+        for event in events[self.seen :]:
+            self._event(event)
+        self.seen = len(events)
+        self.out.flush()
+
+    def _event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type", "")
+        at = event["timestamp"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            if name in HIDDEN:
+                return
+            phase = PHASES.get(name, name)
+            if self.phase is not None and self.phase.name == phase:
+                return
+            self._end_phase(at)
+            self.phase = _Phase(phase, at)
+            self.out.write(f"▶ {phase}\n")
+        elif kind.endswith("StateExited"):
+            details = event["stateExitedEventDetails"]
+            if details["name"] in ("Wait for nodes Ready",):
+                self._progress(details.get("output", "{}"))
+        elif kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"):
+            failure: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            error, cause = failure.get("error", ""), failure.get("cause", "")
+            if self.phase is not None and kind != "ExecutionFailed":
+                self._end_phase(at, "failed")
+                self.out.write(f"  {error}: {_short_cause(cause)}\n")
+
+    def _progress(self, output: str) -> None:
+        try:
+            result = json.loads(output).get("nodesPoll", {}).get("result", {})
+        except (ValueError, AttributeError):
+            return
+        if "expected" not in result:
+            return
+        line = progress_bar(int(result.get("ready", 0)), int(result["expected"]))
+        if line != self.last_progress:
+            self.out.write(f"  {line}\n")
+            self.last_progress = line
+
+    def finish(self, execution: dict[str, Any]) -> None:
+        stopped: datetime = execution.get("stopDate") or execution["startDate"]
+        self._end_phase(stopped, "done" if execution["status"] == "SUCCEEDED" else "failed")
+        self.out.write(f"{execution['status']}: {execution['name']}\n")
+        self.out.flush()
+
+
+def _short_cause(cause: str) -> str:
+    try:
+        parsed = json.loads(cause)
+        return str(parsed.get("errorMessage", cause))[:500]
+    except ValueError:
+        return cause[:500]
+
+
+def watch(
+    sfn: Executions,
+    deployer: Deployer,
+    cluster: str,
+    out: TextIO,
+    *,
+    wait_for_start: float = 300,
+    poll: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Follow the newest execution of a cluster (waiting for one to start); its final status."""
+    deadline = clock() + wait_for_start
+    execution = newest_execution(sfn, deployer, cluster)
+    while execution is None:
+        if clock() >= deadline:
+            raise TimeoutError(f"no execution for cluster {cluster} started within {wait_for_start:g} s")
+        sleep(poll)
+        execution = newest_execution(sfn, deployer, cluster)
+    arn = execution["executionArn"]
+    out.write(f"Watching {execution['name']}\n")
+    watcher = Watcher(out)
+    for described in _poll(sfn, arn, poll, sleep):
+        watcher.feed(_history(sfn, arn))
+        if described["status"] != "RUNNING":
+            watcher.finish(described)
+            return str(described["status"])
+    return "UNKNOWN"  # pragma: no cover - _poll only ends on a final status
+
+
+def _poll(sfn: Executions, arn: str, poll: float, sleep: Callable[[float], None]) -> Iterator[dict[str, Any]]:
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        yield described
+        if described["status"] != "RUNNING":
+            return
+        sleep(poll)

@@ -1,0 +1,252 @@
+"""submit / watch / status / delete, from the command line, against moto over HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from clusterdrop import ops
+from clusterdrop.aws import registry
+from clusterdrop.cli import main
+from tests.conftest import FIXTURES, REPO
+
+QUICKSTART = REPO / "examples" / "quickstart.yaml"
+
+
+@pytest.fixture
+def deployer(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> ops.Deployer:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": moto_url,
+    }.items():
+        monkeypatch.setenv(key, value)
+    suffix = uuid.uuid4().hex[:8]
+    s3 = boto3.client("s3")
+    bucket = f"specs-{suffix}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    table = boto3.resource("dynamodb").create_table(
+        TableName=f"clusters-{suffix}",
+        KeySchema=[{"AttributeName": "cluster", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "cluster", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    outputs = {
+        "SpecBucketName": bucket,
+        "DeployStateMachineArn": f"arn:aws:states:eu-west-1:123456789012:stateMachine:deploy-{suffix}",
+        "TeardownStateMachineArn": f"arn:aws:states:eu-west-1:123456789012:stateMachine:teardown-{suffix}",
+        "ClustersTableName": table.name,
+    }
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+    }
+    stack = f"clusterdrop-{suffix}"
+    boto3.client("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    monkeypatch.setenv("CLUSTERDROP_STACK", stack)
+    return ops.Deployer.discover(boto3.client("cloudformation"))
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def test_the_deployer_is_found_through_its_stack_outputs(deployer: ops.Deployer) -> None:
+    assert deployer.spec_bucket.startswith("specs-")
+    assert deployer.deploy_machine.endswith(deployer.spec_bucket.removeprefix("specs-"))
+
+
+def test_submit_uploads_a_valid_spec(deployer: ops.Deployer) -> None:
+    code, out, _ = run("submit", str(QUICKSTART))
+    assert code == 0
+    assert f"s3://{deployer.spec_bucket}/clusters/quickstart.yaml" in out
+    body = boto3.client("s3").get_object(Bucket=deployer.spec_bucket, Key="clusters/quickstart.yaml")["Body"].read()
+    assert body == QUICKSTART.read_bytes()
+    code, out, _ = run("submit", "--plan", str(QUICKSTART))
+    assert code == 0
+    assert "plans/quickstart.yaml" in out
+
+
+def test_submit_refuses_an_invalid_spec_and_uploads_nothing(deployer: ops.Deployer, tmp_path: Any) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(QUICKSTART.read_text().replace("eu-west-1", "mars-1"))
+    code, _, err = run("submit", str(bad))
+    assert code == 1
+    assert "spec.region" in err
+    assert boto3.client("s3").list_objects_v2(Bucket=deployer.spec_bucket).get("KeyCount", 0) == 0
+
+
+def test_submit_converts_an_eksctl_file(deployer: ops.Deployer) -> None:
+    code, out, _ = run("submit", str(FIXTURES / "eksctl" / "09-nat-gateways.yaml"))
+    assert code == 0
+    assert "clusters/cluster-9.yaml" in out
+    body = boto3.client("s3").get_object(Bucket=deployer.spec_bucket, Key="clusters/cluster-9.yaml")["Body"].read()
+    assert b"apiVersion: clusterdrop.io/v1alpha1" in body
+
+
+def test_delete_leaves_a_delete_marker(deployer: ops.Deployer) -> None:
+    run("submit", str(QUICKSTART))
+    code, out, _ = run("delete", "quickstart")
+    assert code == 0
+    assert "the teardown starts" in out
+    versions = boto3.client("s3").list_object_versions(Bucket=deployer.spec_bucket)
+    assert [m["Key"] for m in versions["DeleteMarkers"]] == ["clusters/quickstart.yaml"]
+    assert len(versions["Versions"]) == 1  # the spec's history stays
+    code, _, err = run("delete", "nothing-here")
+    assert code == 1
+    assert "no spec for cluster nothing-here" in err
+
+
+def test_status_lists_the_registry(deployer: ops.Deployer) -> None:
+    table = boto3.resource("dynamodb").Table(deployer.clusters_table)
+    code, out, _ = run("status")
+    assert (code, out) == (0, "No clusters yet.\n")
+    registry.record(
+        table,
+        "demo",
+        status="ACTIVE",
+        execution="arn:aws:states:x:execution:deploy:deploy-demo-1",
+        kubernetesVersion="1.33",
+        nodesReady=3,
+        nodesExpected=3,
+    )
+    code, out, _ = run("status")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["CLUSTER", "STATUS", "KUBERNETES", "NODES", "LAST", "EXECUTION", "UPDATED"]
+    assert lines[1].split()[:5] == ["demo", "ACTIVE", "1.33", "3/3", "deploy-demo-1"]
+    code, out, _ = run("status", "--json")
+    assert json.loads(out)[0]["cluster"] == "demo"
+
+
+def test_aws_unreachable_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, _, err = run("status")
+    assert code == 2
+    assert err.startswith("clusterdrop: AWS:")
+
+
+# --- watch -------------------------------------------------------------------------------------
+
+
+class FakeExecutions:
+    """An execution that advances one page of history per poll (our port, not boto3)."""
+
+    def __init__(self, pages: list[list[dict[str, Any]]], final: str):
+        self.pages = pages
+        self.final = final
+        self.polls = 0
+        self.start = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+    def list_executions(self, **kwargs: Any) -> dict[str, Any]:
+        if "deploy" not in kwargs["stateMachineArn"]:
+            return {"executions": []}
+        return {"executions": [
+            {"name": "deploy-demo-aaa", "executionArn": "arn:new", "startDate": self.start},
+            {"name": "deploy-other-bbb", "executionArn": "arn:other", "startDate": self.start + timedelta(hours=1)},
+            {"name": "deploy-demo-old", "executionArn": "arn:old", "startDate": self.start - timedelta(days=1)},
+        ]}  # fmt: skip
+
+    def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+        assert kwargs["executionArn"] == "arn:new"
+        return {"events": [e for page in self.pages[: self.polls] for e in page]}
+
+    def describe_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.polls += 1
+        done = self.polls >= len(self.pages)
+        return {
+            "name": "deploy-demo-aaa",
+            "status": self.final if done else "RUNNING",
+            "startDate": self.start,
+            "stopDate": self.start + timedelta(seconds=100) if done else None,
+        }
+
+
+def _entered(name: str, s: int, kind: str = "TaskStateEntered") -> dict[str, Any]:
+    return {
+        "type": kind,
+        "timestamp": datetime(2026, 11, 26, 10, 0, s, tzinfo=UTC),
+        "stateEnteredEventDetails": {"name": name},
+    }
+
+
+def _exited(name: str, s: int, output: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "TaskStateExited", "timestamp": datetime(2026, 11, 26, 10, 0, s, tzinfo=UTC),
+            "stateExitedEventDetails": {"name": name, "output": json.dumps(output or {})}}  # fmt: skip
+
+
+def _nodes(ready: int) -> dict[str, Any]:
+    return {"nodesPoll": {"result": {"done": ready == 3, "expected": 3, "registered": 3, "ready": ready}}}
+
+
+DEPLOYER = ops.Deployer("specs", "arn:deploy", "arn:teardown", "clusters")
+
+
+def test_watch_shows_steps_progress_and_outcome() -> None:
+    pages = [
+        [_entered("Configure", 0, "PassStateEntered"), _entered("Validate spec", 0), _exited("Validate spec", 1)],
+        [_entered("Wait for cluster stack", 2, "WaitStateEntered"), _entered("Check cluster stack", 5), _entered("Wait for cluster stack", 6, "WaitStateEntered")],
+        [_entered("Wait for nodes Ready", 20), _exited("Wait for nodes Ready", 21, _nodes(1)), _entered("Pause before next node check", 21, "WaitStateEntered"),
+         _entered("Wait for nodes Ready", 25), _exited("Wait for nodes Ready", 26, _nodes(3))],
+        [_entered("Record state", 30), _exited("Record state", 31)],
+    ]  # fmt: skip
+    out = io.StringIO()
+    final = ops.watch(FakeExecutions(pages, "SUCCEEDED"), DEPLOYER, "demo", out, sleep=lambda _: None)
+    assert final == "SUCCEEDED"
+    assert out.getvalue().splitlines() == [
+        "Watching deploy-demo-aaa",
+        "▶ Validate spec",
+        "✔ Validate spec (2 s)",
+        "▶ Wait for cluster stack",
+        "✔ Wait for cluster stack (18 s)",
+        "▶ Wait for nodes Ready",
+        "  [#######.............] 1/3 nodes Ready",
+        "  [####################] 3/3 nodes Ready",
+        "✔ Wait for nodes Ready (10 s)",
+        "▶ Record state",
+        "✔ Record state (70 s)",
+        "SUCCEEDED: deploy-demo-aaa",
+    ]
+
+
+def test_watch_reports_the_failing_step() -> None:
+    failed = {"type": "LambdaFunctionFailed", "timestamp": datetime(2026, 11, 26, 10, 0, 3, tzinfo=UTC),
+              "lambdaFunctionFailedEventDetails": {"error": "SpecInvalid", "cause": json.dumps({"errorMessage": "spec.region: bad"})}}  # fmt: skip
+    pages = [[_entered("Validate spec", 0), failed], [_entered("Notify failure", 4)]]
+    out = io.StringIO()
+    assert ops.watch(FakeExecutions(pages, "FAILED"), DEPLOYER, "demo", out, sleep=lambda _: None) == "FAILED"
+    text = out.getvalue()
+    assert "✖ Validate spec (3 s)" in text
+    assert "  SpecInvalid: spec.region: bad" in text
+    assert text.rstrip().endswith("FAILED: deploy-demo-aaa")
+
+
+def test_watch_waits_for_an_execution_then_gives_up() -> None:
+    class Empty(FakeExecutions):
+        def list_executions(self, **kwargs: Any) -> dict[str, Any]:
+            return {"executions": []}
+
+    clock = iter(range(1000))
+    with pytest.raises(TimeoutError, match="no execution for cluster demo"):
+        ops.watch(
+            Empty([], "SUCCEEDED"),
+            DEPLOYER,
+            "demo",
+            io.StringIO(),
+            wait_for_start=5,
+            sleep=lambda _: None,
+            clock=lambda: next(clock),
+        )
