@@ -1,0 +1,153 @@
+"""The embedded AWS: moto in server mode on 127.0.0.1 with Step Functions execution on, the local
+Lambda runtime, the project's additions where moto has gaps, and the CDK app deployed into it
+from the synthesized cloud assembly (its assets, its bucket notifications, its environment), so
+that the wiring under test is the real wiring."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ACCOUNT = "123456789012"
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _substitute_definitions() -> None:
+    """moto's AWS::StepFunctions::StateMachine ignores DefinitionSubstitutions: apply them."""
+    from moto.stepfunctions.models import StateMachine
+
+    original = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        definition = properties.get("DefinitionString", "")
+        for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        properties["DefinitionString"] = definition
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def _fail_on_unsupported_types() -> None:
+    """moto skips resource types it does not know and still reports success: make that a
+    failure, so a stack that did not really get its resources never looks created."""
+    from moto.cloudformation import parsing
+
+    original = parsing.resource_class_from_type
+
+    def strict(resource_type: str) -> Any:
+        found = original(resource_type)
+        if found is None and resource_type not in parsing.NULL_MODELS:
+            raise NotImplementedError(f"the embedded AWS does not emulate {resource_type}")
+        return found
+
+    parsing.resource_class_from_type = strict
+
+
+@dataclass
+class EmbeddedAws:
+    region: str = "eu-west-1"
+    port: int = 0
+    runtime_env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> EmbeddedAws:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        from clusterdrop.local import eks, runtime
+
+        self.port = self.port or free_port()
+        os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
+        os.environ["MOTO_HOST"] = "http://127.0.0.1"  # custom resources answer here
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        self.runtime = runtime.LocalRuntime(extra_env={"AWS_ENDPOINT_URL": self.url, **self.runtime_env})
+        runtime.install(self.runtime)
+        _substitute_definitions()
+        _fail_on_unsupported_types()
+        self.eks = eks.install(self)
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
+        self.server.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def session(self) -> Any:
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region  # noqa: S106 - emulator
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.url)
+
+    def stop(self) -> None:
+        self.runtime.stop()
+        self.eks.stop()
+        self.server.stop()
+
+    # --- the CDK app ------------------------------------------------------------------------
+
+    def deploy(self, cdk_out: Path, stack: str = "clusterdrop") -> dict[str, str]:
+        """Upload the assembly's assets to the bootstrap bucket, then create the stack."""
+        s3 = self.client("s3")
+        bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{self.region}"
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+        manifest = json.loads((cdk_out / f"{stack}.assets.json").read_text())
+        template_key = ""
+        for entry in manifest["files"].values():
+            source = cdk_out / entry["source"]["path"]
+            key = next(iter(entry["destinations"].values()))["objectKey"]
+            if entry["source"].get("packaging") == "zip":
+                body = _zip(source)
+            else:
+                body = source.read_bytes()
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            if entry["source"]["path"] == f"{stack}.template.json":
+                template_key = key
+        self.client("ssm").put_parameter(Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String")
+        cfn = self.client("cloudformation")
+        cfn.create_stack(
+            StackName=stack,
+            TemplateURL=f"https://{bucket}.s3.{self.region}.amazonaws.com/{template_key}",
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+            if not described["StackStatus"].endswith("IN_PROGRESS"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stack {stack} still {described['StackStatus']} after 120 s")
+            time.sleep(0.2)
+        if described["StackStatus"] != "CREATE_COMPLETE":
+            events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+            reasons = [e.get("ResourceStatusReason", "") for e in events if "FAILED" in e["ResourceStatus"]]
+            raise RuntimeError(f"stack {stack}: {described['StackStatus']}: {'; '.join(r for r in reasons if r)}")
+        return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def _zip(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()

@@ -1,0 +1,139 @@
+"""A local Lambda runtime for moto: the real handler code of each function, run in warm worker
+processes with the function's own environment and timeout, errors returned in Lambda's error
+shape (so that Step Functions' Retry and Catch match by exception class name).
+
+moto runs every Lambda (Invoke, Step Functions tasks, S3/SNS notifications, SQS event source
+mappings) through `LambdaFunction._invoke_lambda`, which needs Docker; replacing that one private
+method makes all of them work. moto is pinned exactly for this; a smoke test fails loudly if the
+method changes.
+
+The functions' dependencies are the project's virtualenv (the same pinned versions the layer
+holds; the layer's wheels are built for Linux arm64 and may not load here): only the code of
+the function's package (clusterdrop/, lambdas/, inline handlers) is taken from its zip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+CODE_PACKAGES = {"clusterdrop", "lambdas"}
+
+
+class _Worker:
+    def __init__(self, code_dir: Path, handler: str, name: str, env: dict[str, str], memory: int, timeout: float):
+        self.timeout = timeout
+        self.busy = False
+        self.process = subprocess.Popen(  # noqa: S603 - our own worker module
+            [sys.executable, "-m", "clusterdrop.local.lambda_worker", handler, name, str(memory), str(timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if not os.environ.get("CLUSTERDROP_LOCAL_DEBUG") else None,
+            cwd=code_dir,
+            env={**env, "PYTHONPATH": str(code_dir)},
+            text=True,
+        )
+
+    def invoke(self, event: Any) -> tuple[Any, bool]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
+        if not ready:
+            self.process.kill()
+            message = f"Task timed out after {self.timeout:.2f} seconds"
+            return {"errorMessage": message, "errorType": "Sandbox.Timedout"}, True
+        line = self.process.stdout.readline()
+        if not line:
+            return {"errorMessage": "the runtime exited", "errorType": "Runtime.ExitError"}, True
+        reply = json.loads(line)
+        if "error" in reply:
+            return reply["error"], True
+        return reply["result"], False
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.kill()
+
+
+class LocalRuntime:
+    """Warm workers per function (and code version), created on demand."""
+
+    def __init__(self, *, extra_env: dict[str, str] | None = None):
+        self.root = Path(tempfile.mkdtemp(prefix="clusterdrop-lambda-"))
+        self.extra_env = extra_env or {}
+        self.lock = threading.Lock()
+        self.pools: dict[str, list[_Worker]] = {}
+        self.invocations: list[dict[str, Any]] = []
+
+    def code_dir(self, code: bytes) -> Path:
+        digest = hashlib.sha256(code).hexdigest()[:16]
+        target = self.root / digest
+        if not target.is_dir():
+            staging = self.root / f".{digest}"
+            with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                members = [
+                    m for m in archive.namelist()
+                    if m.split("/", 1)[0] in CODE_PACKAGES or ("/" not in m and m.endswith(".py"))
+                ]  # fmt: skip
+                archive.extractall(staging, members=members)  # noqa: S202 - our own assets
+            staging.rename(target)
+        return target
+
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        code = self.code_dir(function.code_bytes)
+        key = f"{function.function_name}:{code.name}"
+        env = {
+            **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "CLUSTERDROP_CNI_MIRROR")},
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            **{k: str(v) for k, v in (function.environment_vars or {}).items()},
+            **self.extra_env,
+        }
+        with self.lock:
+            pool = self.pools.setdefault(key, [])
+            worker = next((w for w in pool if not w.busy and w.alive()), None)
+            if worker is None:
+                worker = _Worker(code, function.handler, function.function_name, env, int(function.memory_size), float(function.timeout))
+                pool.append(worker)
+            worker.busy = True
+        try:
+            if isinstance(event, str):
+                event = json.loads(event) if event else {}
+            result, errored = worker.invoke(event)
+        finally:
+            worker.busy = False
+        self.invocations.append({"function": function.function_name, "errored": errored})
+        return json.dumps(result), errored, ""
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            for worker in pool:
+                worker.stop()
+
+
+def install(runtime: LocalRuntime) -> None:
+    """Route every moto Lambda invocation through the local runtime."""
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return runtime.invoke(self, event)
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
