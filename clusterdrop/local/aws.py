@@ -64,12 +64,14 @@ class EmbeddedAws:
     region: str = "eu-west-1"
     port: int = 0
     runtime_env: dict[str, str] = field(default_factory=dict)
+    faults: set[str] = field(default_factory=set)
+    node_ready_delay: float = 0.0
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from clusterdrop.local import eks, runtime
+        from clusterdrop.local import cfn_models, eks, runtime  # noqa: F401 - models register on import
 
         self.port = self.port or free_port()
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
@@ -79,7 +81,7 @@ class EmbeddedAws:
         runtime.install(self.runtime)
         _substitute_definitions()
         _fail_on_unsupported_types()
-        self.eks = eks.install(self)
+        self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
         self.server.start()
         return self
@@ -129,7 +131,7 @@ class EmbeddedAws:
             TemplateURL=f"https://{bucket}.s3.{self.region}.amazonaws.com/{template_key}",
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 20
         while True:
             described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
             if not described["StackStatus"].endswith("IN_PROGRESS"):

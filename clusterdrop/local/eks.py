@@ -1,14 +1,586 @@
-"""EKS for the embedded mode (placeholder until the EKS models land)."""
+"""EKS for the embedded mode, where moto has gaps: AWS::EKS::Cluster, Nodegroup, AccessEntry and
+Addon in CloudFormation, the EKS add-ons API, a Kubernetes API emulator per cluster (its URL is
+the cluster's endpoint), and a node simulator — what kwok does for real clusters: the nodes a
+node group asks for register with the usual labels and taints, NotReady ("cni plugin not
+initialized") until a CNI's DaemonSet exists, then Ready; workloads report rolled out once
+nodes exist, and their pods run.
+
+Faults for the failure paths: `stack-failure` (the EKS cluster fails to create, with a
+real-looking reason) and `nodes-not-ready` (nodes never turn Ready).
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
+from moto.cloudformation import models as cfn_models
+from moto.core.common_models import CloudFormationModel
+from moto.eks import models as eks_models
+from moto.eks import responses as eks_responses
+from moto.eks import urls as eks_urls
 
-class _Nothing:
+from clusterdrop.kube.nodes import NODEGROUP_LABEL
+from clusterdrop.local.kubeapi import KubeApiServer
+from clusterdrop.local.kubeapi.store import ResourceType, Store
+
+Obj = dict[str, Any]
+
+NOT_READY_MESSAGE = (
+    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+    "message:Network plugin returns error: cni plugin not initialized"
+)
+CAPACITY_FAILURE = (
+    "Cannot create cluster '{name}' because {zone}, the targeted availability zone, does not currently have "
+    "sufficient capacity to support the cluster. Retry and choose from these availability zones: {others} "
+    "(Service: Eks, Status Code: 400, Request ID: {request})"
+)
+# What an EKS add-on puts into the cluster: (kind, name) in kube-system.
+ADDON_WORKLOADS: dict[str, list[tuple[str, str]]] = {
+    "vpc-cni": [("DaemonSet", "aws-node")],
+    "kube-proxy": [("DaemonSet", "kube-proxy")],
+    "coredns": [("Deployment", "coredns")],
+    "aws-ebs-csi-driver": [("Deployment", "ebs-csi-controller"), ("DaemonSet", "ebs-csi-node")],
+    "metrics-server": [("Deployment", "metrics-server")],
+}
+CNI_DAEMONSETS = {("kube-system", "aws-node"), ("kube-system", "calico-node"), ("kube-flannel", "kube-flannel-ds")}
+SYSTEM_NAMESPACES = ("kube-system", "calico-system", "tigera-operator", "kube-flannel")
+
+
+class SimulatedFailure(Exception):
+    """A resource fails the way AWS would make it fail."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str):
+        super().__init__(reason)
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+
+
+@dataclass
+class EmulatedCluster:
+    name: str
+    region: str
+    api: KubeApiServer
+    zones: list[str]
+    addons: dict[str, Obj] = field(default_factory=dict)
+    access_entries: dict[str, Obj] = field(default_factory=dict)
+    nodegroups: dict[str, Obj] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    faults: set[str] = field(default_factory=set)
+    node_ready_delay: float = 0.0  # seconds between a node registering and turning Ready
+
+
+class EksEmulation:
+    """The state the CloudFormation models, the add-ons API and the node simulator share."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.clusters: dict[str, EmulatedCluster] = {}
+        self.lock = threading.RLock()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._simulate, name="node-simulator", daemon=True)
+        self.thread.start()
+
     def stop(self) -> None:
-        pass
+        self._stop.set()
+        for cluster in list(self.clusters.values()):
+            cluster.api.stop()
+
+    # --- the node simulator -------------------------------------------------------------
+
+    def _simulate(self) -> None:
+        while not self._stop.wait(0.1):
+            with self.lock:
+                clusters = list(self.clusters.values())
+            for cluster in clusters:
+                try:
+                    self._tick(cluster)
+                except Exception:  # noqa: BLE001 - a simulator never dies of one bad tick
+                    continue
+
+    def _tick(self, cluster: EmulatedCluster) -> None:
+        store = cluster.api.store
+        with store.lock:
+            nodes_type = store.types[("", "nodes")]
+            nodes = store.objects[("", "nodes")]
+            cni = any(key in store.objects[("apps", "daemonsets")] for key in CNI_DAEMONSETS) or bool(
+                store.objects.get(("operator.tigera.io", "installations"))
+            )
+            wanted: dict[str, Obj] = {}
+            for group in cluster.nodegroups.values():
+                for i in range(group["desired"]):
+                    zone = cluster.zones[i % len(cluster.zones)] if cluster.zones else f"{cluster.region}a"
+                    name = f"ip-10-0-{abs(hash(group['name'])) % 250}-{i}.{cluster.region}.compute.internal"
+                    wanted[name] = {"group": group, "zone": zone}
+            for key in [k for k in nodes if k[1] not in wanted]:
+                del nodes[key]
+            now = time.monotonic()
+            for name, info in wanted.items():
+                group = info["group"]
+                if ("", name) not in nodes:
+                    store.create(nodes_type, "v1", None, _node(name, group, info["zone"], cluster.region))
+                    nodes[("", name)]["_registered"] = now
+                node = nodes[("", name)]
+                ready = cni and "nodes-not-ready" not in self.settings.faults
+                ready = ready and now - node.get("_registered", now) >= self.settings.node_ready_delay
+                node["status"] = _node_status(ready)
+            ready_nodes = sum(1 for n in nodes.values() if _is_ready(n))
+            for key, ds in store.objects[("apps", "daemonsets")].items():
+                _daemonset_status(ds, ready_nodes)
+                _pods(store, key, ds, ready_nodes, "DaemonSet")
+            for key, deployment in store.objects[("apps", "deployments")].items():
+                replicas = (deployment.get("spec") or {}).get("replicas", 1)
+                running = replicas if ready_nodes else 0
+                _deployment_status(deployment, replicas, running)
+                _pods(store, key, deployment, running, "Deployment")
+            if store.objects.get(("operator.tigera.io", "installations")) and ready_nodes:
+                _tigera_status(store)
 
 
-def install(aws: Any) -> _Nothing:
-    return _Nothing()
+def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "arm64" if "ARM" in group["amiType"] else "amd64",
+        "topology.kubernetes.io/region": region,
+        "topology.kubernetes.io/zone": zone,
+        "node.kubernetes.io/instance-type": group["instanceTypes"][0],
+        NODEGROUP_LABEL: group["name"],
+        "eks.amazonaws.com/capacityType": group["capacityType"],
+        **group["labels"],
+    }
+    effects = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
+    taints = [{"key": t["Key"], "value": t.get("Value", ""), "effect": effects[t["Effect"]]} for t in group["taints"]]
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}, "spec": {"taints": taints}}
+
+
+def _node_status(ready: bool) -> Obj:
+    condition = (
+        {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
+        if ready
+        else {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": NOT_READY_MESSAGE}
+    )
+    return {"conditions": [condition], "nodeInfo": {"kubeletVersion": "v1.33.0-eks"}}
+
+
+def _is_ready(node: Obj) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in (node.get("status") or {}).get("conditions", []))
+
+
+def _daemonset_status(ds: Obj, nodes: int) -> None:
+    generation = ds["metadata"].get("generation", 1)
+    ds["status"] = {
+        "observedGeneration": generation,
+        "desiredNumberScheduled": nodes,
+        "currentNumberScheduled": nodes,
+        "updatedNumberScheduled": nodes,
+        "numberReady": nodes,
+        "numberAvailable": nodes,
+        "numberMisscheduled": 0,
+    }
+
+
+def _deployment_status(deployment: Obj, replicas: int, running: int) -> None:
+    deployment["status"] = {
+        "observedGeneration": deployment["metadata"].get("generation", 1),
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": running,
+        "availableReplicas": running,
+        "conditions": [{"type": "Available", "status": "True" if running >= replicas else "False"}],
+    }
+
+
+def _pods(store: Store, key: tuple[str, str], owner: Obj, count: int, kind: str) -> None:
+    namespace, name = key
+    if namespace not in SYSTEM_NAMESPACES:
+        return
+    pods = store.objects[("", "pods")]
+    pod_type: ResourceType = store.types[("", "pods")]
+    existing = sorted(k for k in pods if k[0] == namespace and k[1].startswith(f"{name}-"))
+    for extra in existing[count:]:
+        del pods[extra]
+    for i in range(len(existing), count):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{name}-{i:05d}", "namespace": namespace, "ownerReferences": [{"kind": kind, "name": name}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        }
+        store.create(pod_type, "v1", namespace, pod)
+
+
+def _tigera_status(store: Store) -> None:
+    key = ("operator.tigera.io", "tigerastatuses")
+    rtype = store.types.get(key)
+    if rtype is None or ("", "calico") in store.objects[key]:
+        return
+    store.create(rtype, rtype.versions[0], None, {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": "calico"}})
+    store.objects[key][("", "calico")]["status"] = {
+        "conditions": [{"type": "Available", "status": "True"}, {"type": "Degraded", "status": "False"}]
+    }
+
+
+def _install_addon(cluster: EmulatedCluster, addon: str) -> None:
+    store = cluster.api.store
+    for kind, name in ADDON_WORKLOADS.get(addon, []):
+        plural = "daemonsets" if kind == "DaemonSet" else "deployments"
+        rtype = store.types[("apps", plural)]
+        if ("kube-system", name) in store.objects[("apps", plural)]:
+            continue
+        spec: Obj = {"selector": {"matchLabels": {"k8s-app": name}}, "template": {"metadata": {"labels": {"k8s-app": name}}}}
+        if kind == "Deployment":
+            spec["replicas"] = 2
+        store.create(rtype, "v1", "kube-system", {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec})
+
+
+# --- CloudFormation models --------------------------------------------------------------------
+
+_EMULATION: EksEmulation | None = None
+
+
+def _emulation() -> EksEmulation:
+    assert _EMULATION is not None, "the EKS emulation is not installed"
+    return _EMULATION
+
+
+class EksClusterModel(CloudFormationModel):
+    def __init__(self, name: str, arn: str, endpoint: str, security_group: str):
+        self.name, self.arn, self.endpoint, self.security_group = name, arn, endpoint, security_group
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::Cluster"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "Endpoint", "ClusterSecurityGroupId", "CertificateAuthorityData", "OpenIdConnectIssuerUrl")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {
+            "Arn": self.arn,
+            "Endpoint": self.endpoint,
+            "ClusterSecurityGroupId": self.security_group,
+            "CertificateAuthorityData": "",
+            "OpenIdConnectIssuerUrl": "",
+        }[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksClusterModel:
+        emulation = _emulation()
+        p = cloudformation_json["Properties"]
+        name = p.get("Name", resource_name)
+        vpc = p["ResourcesVpcConfig"]
+        if "stack-failure" in emulation.settings.faults:
+            zone = f"{region_name}e"
+            raise SimulatedFailure(
+                kwargs.get("LogicalId", "Cluster"),
+                "AWS::EKS::Cluster",
+                CAPACITY_FAILURE.format(name=name, zone=zone, others=f"{region_name}a, {region_name}b, {region_name}c", request=uuid.uuid4()),
+            )
+        backend = eks_models.eks_backends[account_id][region_name]
+        cluster = backend.create_cluster(
+            name=name,
+            role_arn=p["RoleArn"],
+            resources_vpc_config=vpc,
+            version=p.get("Version"),
+            kubernetes_network_config=p.get("KubernetesNetworkConfig"),
+            tags={t["Key"]: t["Value"] for t in p.get("Tags", [])},
+        )
+        api = KubeApiServer().start()
+        cluster.endpoint = api.url
+        cluster.certificate_authority = {"data": ""}
+        zones = _subnet_zones(account_id, region_name, vpc.get("SubnetIds", []))
+        with emulation.lock:
+            emulation.clusters[name] = EmulatedCluster(name=name, region=region_name, api=api, zones=zones)
+        return cls(name, cluster.arn, api.url, f"sg-{uuid.uuid4().hex[:17]}")
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksClusterModel:
+        return original_resource  # type: ignore[no-any-return]
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        emulation = _emulation()
+        name = cloudformation_json["Properties"].get("Name", resource_name)
+        with emulation.lock:
+            cluster = emulation.clusters.pop(name, None)
+        if cluster is not None:
+            cluster.api.stop()
+        backend = eks_models.eks_backends[account_id][region_name]
+        if name in backend.clusters:
+            backend.clusters[name].nodegroups.clear()
+            backend.delete_cluster(name)
+
+
+def _subnet_zones(account_id: str, region: str, subnet_ids: list[str]) -> list[str]:
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account_id][region]
+    zones = []
+    for subnet_id in subnet_ids:
+        try:
+            zones.append(backend.get_subnet(subnet_id).availability_zone)
+        except Exception:  # noqa: BLE001 - an id moto does not know: keep going
+            continue
+    return sorted(set(zones))
+
+
+class EksNodegroupModel(CloudFormationModel):
+    def __init__(self, cluster: str, name: str, arn: str):
+        self.cluster, self.name, self.arn = cluster, name, arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "NodegroupName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::Nodegroup"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "NodegroupName", "ClusterName")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {"Arn": self.arn, "NodegroupName": self.name, "ClusterName": self.cluster}[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.cluster}/{self.name}"
+
+    @staticmethod
+    def _group(p: Obj) -> Obj:
+        scaling = p.get("ScalingConfig") or {}
+        return {
+            "name": p["NodegroupName"],
+            "desired": int(scaling.get("DesiredSize", 1)),
+            "instanceTypes": p.get("InstanceTypes") or ["t3.medium"],
+            "amiType": p.get("AmiType", "AL2023_x86_64_STANDARD"),
+            "capacityType": p.get("CapacityType", "ON_DEMAND"),
+            "labels": p.get("Labels") or {},
+            "taints": p.get("Taints") or [],
+        }
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksNodegroupModel:
+        p = cloudformation_json["Properties"]
+        backend = eks_models.eks_backends[account_id][region_name]
+        subnets = p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(",")
+        group = backend.create_nodegroup(
+            cluster_name=p["ClusterName"],
+            node_role=p["NodeRole"],
+            nodegroup_name=p["NodegroupName"],
+            subnets=subnets,
+            scaling_config={k[0].lower() + k[1:]: v for k, v in (p.get("ScalingConfig") or {}).items()},
+            instance_types=p.get("InstanceTypes"),
+            labels=p.get("Labels"),
+            capacity_type=p.get("CapacityType"),
+        )
+        emulation = _emulation()
+        with emulation.lock:
+            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p)
+        return cls(p["ClusterName"], p["NodegroupName"], group.arn)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksNodegroupModel:
+        p = cloudformation_json["Properties"]
+        emulation = _emulation()
+        with emulation.lock:
+            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p)
+        return original_resource  # type: ignore[no-any-return]
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        p = cloudformation_json["Properties"]
+        emulation = _emulation()
+        with emulation.lock:
+            cluster = emulation.clusters.get(p["ClusterName"])
+            if cluster is not None:
+                cluster.nodegroups.pop(p["NodegroupName"], None)
+        backend = eks_models.eks_backends[account_id][region_name]
+        if p["ClusterName"] in backend.clusters and p["NodegroupName"] in backend.clusters[p["ClusterName"]].nodegroups:
+            backend.delete_nodegroup(p["ClusterName"], p["NodegroupName"])
+
+
+class EksAccessEntryModel(CloudFormationModel):
+    def __init__(self, arn: str):
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "PrincipalArn"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::AccessEntry"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "AccessEntryArn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksAccessEntryModel:
+        p = cloudformation_json["Properties"]
+        arn = f"arn:aws:eks:{region_name}:{account_id}:access-entry/{p['ClusterName']}/{uuid.uuid4()}"
+        emulation = _emulation()
+        with emulation.lock:
+            emulation.clusters[p["ClusterName"]].access_entries[p["PrincipalArn"]] = {"arn": arn, **p}
+        return cls(arn)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksAccessEntryModel:
+        return original_resource  # type: ignore[no-any-return]
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+# --- EKS add-ons API (moto has none) ------------------------------------------------------------
+
+
+def _addon_view(cluster: str, name: str, region: str) -> Obj:
+    return {
+        "addonName": name,
+        "clusterName": cluster,
+        "status": "ACTIVE",
+        "addonVersion": "v0.0.0-eksbuild.1",
+        "addonArn": f"arn:aws:eks:{region}:123456789012:addon/{cluster}/{name}/local",
+        "health": {"issues": []},
+        "tags": {},
+    }
+
+
+def _addons_api() -> None:
+    def _cluster(self: Any) -> EmulatedCluster:
+        name = self.path.split("/clusters/")[1].split("/")[0]
+        cluster = _emulation().clusters.get(name)
+        if cluster is None:
+            raise eks_models.ResourceNotFoundException(
+                clusterName=name, nodegroupName=None, fargateProfileName=None, addonName=None, message=f"No cluster found for name: {name}."
+            )
+        return cluster
+
+    def create_addon(self: Any) -> Any:
+        cluster = _cluster(self)
+        body = json.loads(self.body or "{}")
+        name = body["addonName"]
+        cluster.addons[name] = _addon_view(cluster.name, name, cluster.region)
+        _install_addon(cluster, name)
+        return 200, {}, json.dumps({"addon": cluster.addons[name]})
+
+    def list_addons(self: Any) -> Any:
+        return 200, {}, json.dumps({"addons": sorted(_cluster(self).addons)})
+
+    def describe_addon(self: Any) -> Any:
+        cluster = _cluster(self)
+        name = self.path.rstrip("/").split("/")[-1]
+        if name not in cluster.addons:
+            raise eks_models.ResourceNotFoundException(
+                clusterName=cluster.name, nodegroupName=None, fargateProfileName=None, addonName=name, message=f"No addon: {name} found in cluster: {cluster.name}"
+            )
+        return 200, {}, json.dumps({"addon": cluster.addons[name]})
+
+    eks_responses.EKSResponse.create_addon = create_addon  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.list_addons = list_addons  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.describe_addon = describe_addon  # type: ignore[attr-defined]
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/addons$"] = eks_urls.response.dispatch
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)$"] = eks_urls.response.dispatch
+
+
+# --- failures as CloudFormation reports them ------------------------------------------------------
+
+
+def _failing_stacks() -> None:
+    """A SimulatedFailure while a stack is created ends as AWS ends it: the resource
+    CREATE_FAILED with its reason, the stack rolled back (ROLLBACK_COMPLETE)."""
+    backend_cls = cfn_models.CloudFormationBackend
+    original_execute = backend_cls.execute_change_set
+    original_create = cfn_models.Stack.create_resources
+
+    def _fail(stack: Any, failure: SimulatedFailure) -> None:
+        event = cfn_models.Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failure.logical_id,
+            physical_resource_id="",
+            resource_type=failure.resource_type,
+            resource_status="CREATE_FAILED",
+            resource_status_reason=failure.reason,
+            resource_properties=None,
+        )
+        stack.events.append(event)
+        stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user.")
+        stack._add_stack_event("ROLLBACK_COMPLETE")
+        stack.status = "ROLLBACK_COMPLETE"
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        try:
+            original_execute(self, change_set_name, stack_name)
+        except SimulatedFailure as failure:
+            change_set = self.change_sets.get(change_set_name) or next(
+                cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name
+            )
+            _fail(self.stacks[change_set.stack_id], failure)
+
+    def create_resources(self: Any) -> None:
+        try:
+            original_create(self)
+        except SimulatedFailure as failure:
+            _fail(self, failure)
+
+    backend_cls.execute_change_set = execute_change_set  # type: ignore[method-assign]
+    cfn_models.Stack.create_resources = create_resources  # type: ignore[method-assign]
+
+
+def install(aws: Any, settings: Settings | None = None) -> EksEmulation:
+    """Add EKS to moto (before its server starts: routes are read at start)."""
+    global _EMULATION  # noqa: PLW0603 - moto finds models through class registration, state must be global
+    from moto.cloudformation import parsing
+
+    _EMULATION = EksEmulation(settings or Settings(faults=set(getattr(aws, "faults", set()))))
+    for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cache.cache_clear()
+    _addons_api()
+    _failing_stacks()
+    return _EMULATION

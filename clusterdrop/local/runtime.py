@@ -24,10 +24,78 @@ import sys
 import tempfile
 import threading
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 CODE_PACKAGES = {"clusterdrop", "lambdas"}
+
+
+def _as_cloudformation_sends(value: Any) -> Any:
+    """CloudFormation hands custom resources every scalar property as a string."""
+    if isinstance(value, dict):
+        return {k: _as_cloudformation_sends(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_cloudformation_sends(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+class CustomResourceResponses:
+    """Where custom-resource handlers PUT their answer. moto's own endpoint expects a Docker host
+    and a content type the CDK's handlers do not send; this receiver hands the answer to moto's
+    CloudFormation backend directly (moto runs in this process)."""
+
+    def __init__(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.answer(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    @staticmethod
+    def answer(response: dict[str, Any]) -> None:
+        from moto.cloudformation.models import cloudformation_backends
+
+        stack_id = response["StackId"]
+        _, _, _, region, account, _ = stack_id.split(":", 5)
+        stack = cloudformation_backends[account][region].get_stack(stack_id)
+        if response.get("Status") == "SUCCESS":
+            stack.get_custom_resource(response["LogicalResourceId"]).set_data(response.get("Data") or {})
+            stack.verify_readiness()
+        else:
+            stack._add_stack_event("CREATE_FAILED", resource_status_reason=response.get("Reason", "custom resource failed"))
+            stack.status = "CREATE_FAILED"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def adapt_custom_resource_event(event: Any, response_url: str) -> Any:
+    """moto builds custom-resource events for Lambdas in Docker: make them what CloudFormation
+    sends (every scalar property a string) with a ResponseURL this machine answers."""
+    if isinstance(event, dict) and "ResponseURL" in event and "ResourceProperties" in event:
+        event = dict(event)
+        event["ResponseURL"] = response_url
+        event["ResourceProperties"] = _as_cloudformation_sends(event["ResourceProperties"])
+    return event
 
 
 class _Worker:
@@ -35,7 +103,8 @@ class _Worker:
         self.timeout = timeout
         self.busy = False
         self.process = subprocess.Popen(  # noqa: S603 - our own worker module
-            [sys.executable, "-m", "clusterdrop.local.lambda_worker", handler, name, str(memory), str(timeout)],
+            # By path: the function's own code (which may hold another clusterdrop) is on PYTHONPATH.
+            [sys.executable, str(Path(__file__).with_name("lambda_worker.py")), handler, name, str(memory), str(timeout)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL if not os.environ.get("CLUSTERDROP_LOCAL_DEBUG") else None,
@@ -78,6 +147,7 @@ class LocalRuntime:
         self.lock = threading.Lock()
         self.pools: dict[str, list[_Worker]] = {}
         self.invocations: list[dict[str, Any]] = []
+        self.responses = CustomResourceResponses()
 
     def code_dir(self, code: bytes) -> Path:
         digest = hashlib.sha256(code).hexdigest()[:16]
@@ -117,13 +187,14 @@ class LocalRuntime:
         try:
             if isinstance(event, str):
                 event = json.loads(event) if event else {}
-            result, errored = worker.invoke(event)
+            result, errored = worker.invoke(adapt_custom_resource_event(event, self.responses.url))
         finally:
             worker.busy = False
         self.invocations.append({"function": function.function_name, "errored": errored})
         return json.dumps(result), errored, ""
 
     def stop(self) -> None:
+        self.responses.stop()
         for pool in self.pools.values():
             for worker in pool:
                 worker.stop()

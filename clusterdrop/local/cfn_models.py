@@ -1,0 +1,126 @@
+"""CloudFormation resource types moto lacks and the deployer's stack uses.
+
+Resource policies (bucket, queue, topic) are recorded, not enforced: moto enforces no IAM. The
+SNS subscription and the Secrets Manager secret are real: notifications reach the Slack
+formatter, and the formatter reads its webhook from the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+
+
+class _Recorded:
+    """A resource policy: accepted and kept, not enforced. (moto finds models among the direct
+    subclasses of CloudFormationModel: each type below names it as a base itself.)"""
+
+    def __init__(self, physical_id: str):
+        self.physical_id = physical_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> _Recorded:
+        return cls(f"{resource_name}-{uuid.uuid4().hex[:8]}")
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> Any:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class BucketPolicy(_Recorded, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+
+class QueuePolicy(_Recorded, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+
+class TopicPolicy(_Recorded, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+
+class SnsSubscription(_Recorded, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> _Recorded:
+        from moto.sns.models import sns_backends
+
+        p = cloudformation_json["Properties"]
+        subscription = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        return cls(subscription.arn)
+
+
+class Secret(_Recorded, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.physical_id
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> _Recorded:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        p = cloudformation_json["Properties"]
+        value = p.get("SecretString")
+        generate = p.get("GenerateSecretString")
+        if value is None and generate:
+            template = json.loads(generate.get("SecretStringTemplate") or "{}")
+            template[generate.get("GenerateStringKey", "password")] = uuid.uuid4().hex
+            value = json.dumps(template)
+        name = p.get("Name") or f"{resource_name}-{uuid.uuid4().hex[:12]}"
+        created = secretsmanager_backends[account_id][region_name].create_secret(
+            name=name,
+            secret_string=value,
+            secret_binary=None,
+            description=p.get("Description"),
+            tags=p.get("Tags"),
+            kms_key_id=None,
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+        return cls(json.loads(created)["ARN"])
