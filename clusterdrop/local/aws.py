@@ -26,19 +26,31 @@ def free_port() -> int:
         return port
 
 
-def _substitute_definitions() -> None:
-    """moto's AWS::StepFunctions::StateMachine ignores DefinitionSubstitutions: apply them."""
+def _state_machines_that_run() -> None:
+    """moto's AWS::StepFunctions::StateMachine ignores DefinitionSubstitutions, and creates the
+    machine in the backend that does not execute: substitute, and create it where the API (with
+    execution on) looks for it."""
     from moto.stepfunctions.models import StateMachine
-
-    original = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
         properties = cloudformation_json["Properties"]
         definition = properties.get("DefinitionString", "")
+        location = properties.get("DefinitionS3Location")
+        if location:  # DefinitionBody.from_file: the ASL file travels as an asset
+            from moto.s3.models import s3_backends
+
+            obj = s3_backends[account_id]["aws"].get_object(location["Bucket"], location["Key"])
+            definition = obj.value.decode()  # type: ignore[union-attr]
         for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
             definition = definition.replace("${" + key + "}", str(value))
-        properties["DefinitionString"] = definition
-        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        return backend.create_state_machine(
+            name=properties.get("StateMachineName", resource_name),
+            definition=definition,
+            roleArn=properties.get("RoleArn", ""),
+            tags=properties.get("Tags", []),
+        )
 
     StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
 
@@ -79,7 +91,7 @@ class EmbeddedAws:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         self.runtime = runtime.LocalRuntime(extra_env={"AWS_ENDPOINT_URL": self.url, **self.runtime_env})
         runtime.install(self.runtime)
-        _substitute_definitions()
+        _state_machines_that_run()
         _fail_on_unsupported_types()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
