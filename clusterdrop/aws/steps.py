@@ -135,7 +135,7 @@ def _nodegroup_parameters(cluster: Cluster, group: str, outputs: dict[str, str])
 def _cluster_parameters(ports: Ports) -> dict[str, str]:
     s = ports.settings
     return {
-        "AgentCodeBucket": s.artifacts_bucket,
+        "AgentCodeBucket": s.agent_code_bucket or s.artifacts_bucket,
         "AgentCodeKey": s.agent_code_key,
         "ArtifactsBucket": s.artifacts_bucket,
     }

@@ -33,7 +33,9 @@ def _state_machines_that_run() -> None:
     from moto.stepfunctions.models import StateMachine
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
         properties = cloudformation_json["Properties"]
         definition = properties.get("DefinitionString", "")
         location = properties.get("DefinitionS3Location")
@@ -106,7 +108,9 @@ class EmbeddedAws:
         import boto3
 
         return boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region  # noqa: S106 - emulator
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            region_name=self.region,  # noqa: S106 - emulator
         )
 
     def client(self, service: str) -> Any:
@@ -136,7 +140,9 @@ class EmbeddedAws:
             s3.put_object(Bucket=bucket, Key=key, Body=body)
             if entry["source"]["path"] == f"{stack}.template.json":
                 template_key = key
-        self.client("ssm").put_parameter(Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String")
+        self.client("ssm").put_parameter(
+            Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String"
+        )
         cfn = self.client("cloudformation")
         cfn.create_stack(
             StackName=stack,

@@ -157,7 +157,12 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
     }
     effects = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
     taints = [{"key": t["Key"], "value": t.get("Value", ""), "effect": effects[t["Effect"]]} for t in group["taints"]]
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}, "spec": {"taints": taints}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"taints": taints},
+    }
 
 
 def _node_status(ready: bool) -> Obj:
@@ -210,7 +215,11 @@ def _pods(store: Store, key: tuple[str, str], owner: Obj, count: int, kind: str)
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": f"{name}-{i:05d}", "namespace": namespace, "ownerReferences": [{"kind": kind, "name": name}]},
+            "metadata": {
+                "name": f"{name}-{i:05d}",
+                "namespace": namespace,
+                "ownerReferences": [{"kind": kind, "name": name}],
+            },
             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
         }
         store.create(pod_type, "v1", namespace, pod)
@@ -221,7 +230,12 @@ def _tigera_status(store: Store) -> None:
     rtype = store.types.get(key)
     if rtype is None or ("", "calico") in store.objects[key]:
         return
-    store.create(rtype, rtype.versions[0], None, {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": "calico"}})
+    store.create(
+        rtype,
+        rtype.versions[0],
+        None,
+        {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": "calico"}},
+    )
     store.objects[key][("", "calico")]["status"] = {
         "conditions": [{"type": "Available", "status": "True"}, {"type": "Degraded", "status": "False"}]
     }
@@ -234,10 +248,18 @@ def _install_addon(cluster: EmulatedCluster, addon: str) -> None:
         rtype = store.types[("apps", plural)]
         if ("kube-system", name) in store.objects[("apps", plural)]:
             continue
-        spec: Obj = {"selector": {"matchLabels": {"k8s-app": name}}, "template": {"metadata": {"labels": {"k8s-app": name}}}}
+        spec: Obj = {
+            "selector": {"matchLabels": {"k8s-app": name}},
+            "template": {"metadata": {"labels": {"k8s-app": name}}},
+        }
         if kind == "Deployment":
             spec["replicas"] = 2
-        store.create(rtype, "v1", "kube-system", {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec})
+        store.create(
+            rtype,
+            "v1",
+            "kube-system",
+            {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec},
+        )
 
 
 # --- CloudFormation models --------------------------------------------------------------------
@@ -264,7 +286,13 @@ class EksClusterModel(CloudFormationModel):
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Arn", "Endpoint", "ClusterSecurityGroupId", "CertificateAuthorityData", "OpenIdConnectIssuerUrl")
+        return attr in (
+            "Arn",
+            "Endpoint",
+            "ClusterSecurityGroupId",
+            "CertificateAuthorityData",
+            "OpenIdConnectIssuerUrl",
+        )
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         return {
@@ -292,7 +320,9 @@ class EksClusterModel(CloudFormationModel):
             raise SimulatedFailure(
                 kwargs.get("LogicalId", "Cluster"),
                 "AWS::EKS::Cluster",
-                CAPACITY_FAILURE.format(name=name, zone=zone, others=f"{region_name}a, {region_name}b, {region_name}c", request=uuid.uuid4()),
+                CAPACITY_FAILURE.format(
+                    name=name, zone=zone, others=f"{region_name}a, {region_name}b, {region_name}c", request=uuid.uuid4()
+                ),
             )
         backend = eks_models.eks_backends[account_id][region_name]
         cluster = backend.create_cluster(
@@ -497,7 +527,11 @@ def _addons_api() -> None:
         cluster = _emulation().clusters.get(name)
         if cluster is None:
             raise eks_models.ResourceNotFoundException(
-                clusterName=name, nodegroupName=None, fargateProfileName=None, addonName=None, message=f"No cluster found for name: {name}."
+                clusterName=name,
+                nodegroupName=None,
+                fargateProfileName=None,
+                addonName=None,
+                message=f"No cluster found for name: {name}.",
             )
         return cluster
 
@@ -517,7 +551,11 @@ def _addons_api() -> None:
         name = self.path.rstrip("/").split("/")[-1]
         if name not in cluster.addons:
             raise eks_models.ResourceNotFoundException(
-                clusterName=cluster.name, nodegroupName=None, fargateProfileName=None, addonName=name, message=f"No addon: {name} found in cluster: {cluster.name}"
+                clusterName=cluster.name,
+                nodegroupName=None,
+                fargateProfileName=None,
+                addonName=name,
+                message=f"No addon: {name} found in cluster: {cluster.name}",
             )
         return 200, {}, json.dumps({"addon": cluster.addons[name]})
 
@@ -533,7 +571,8 @@ def _addons_api() -> None:
 
 def _failing_stacks() -> None:
     """A SimulatedFailure while a stack is created ends as AWS ends it: the resource
-    CREATE_FAILED with its reason, the stack rolled back (ROLLBACK_COMPLETE)."""
+    CREATE_FAILED with its reason, the stack rolled back (ROLLBACK_COMPLETE). Executed change
+    sets get their stack's outputs, as on AWS."""
     backend_cls = cfn_models.CloudFormationBackend
     original_execute = backend_cls.execute_change_set
     original_create = cfn_models.Stack.create_resources
@@ -550,18 +589,26 @@ def _failing_stacks() -> None:
             resource_properties=None,
         )
         stack.events.append(event)
-        stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user.")
+        stack._add_stack_event(
+            "ROLLBACK_IN_PROGRESS",
+            resource_status_reason=f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user.",
+        )
         stack._add_stack_event("ROLLBACK_COMPLETE")
         stack.status = "ROLLBACK_COMPLETE"
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.change_sets.get(change_set_name) or next(
+            cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name
+        )
         try:
             original_execute(self, change_set_name, stack_name)
         except SimulatedFailure as failure:
-            change_set = self.change_sets.get(change_set_name) or next(
-                cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name
-            )
             _fail(self.stacks[change_set.stack_id], failure)
+            return
+        # moto computes a stack's outputs on create_stack and update, not on a change set.
+        stack = self.stacks[change_set.stack_id]
+        stack._parse_template()  # moto sets the change set's template but does not parse it
+        stack.output_map = stack._create_output_map()
 
     def create_resources(self: Any) -> None:
         try:

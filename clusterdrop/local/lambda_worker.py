@@ -34,7 +34,11 @@ def main() -> None:
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:  # noqa: BLE001 - reported as Lambda reports an init error
         handler = None
-        init_error: dict[str, Any] = {"errorMessage": str(exc), "errorType": "Runtime.ImportModuleError", "stackTrace": []}
+        init_error: dict[str, Any] = {
+            "errorMessage": str(exc),
+            "errorType": "Runtime.ImportModuleError",
+            "stackTrace": [],
+        }
     for line in sys.stdin:
         event = json.loads(line)
         if handler is None:

@@ -81,7 +81,9 @@ class CustomResourceResponses:
             stack.get_custom_resource(response["LogicalResourceId"]).set_data(response.get("Data") or {})
             stack.verify_readiness()
         else:
-            stack._add_stack_event("CREATE_FAILED", resource_status_reason=response.get("Reason", "custom resource failed"))
+            stack._add_stack_event(
+                "CREATE_FAILED", resource_status_reason=response.get("Reason", "custom resource failed")
+            )
             stack.status = "CREATE_FAILED"
 
     def stop(self) -> None:
@@ -104,7 +106,14 @@ class _Worker:
         self.busy = False
         self.process = subprocess.Popen(  # noqa: S603 - our own worker module
             # By path: the function's own code (which may hold another clusterdrop) is on PYTHONPATH.
-            [sys.executable, str(Path(__file__).with_name("lambda_worker.py")), handler, name, str(memory), str(timeout)],
+            [
+                sys.executable,
+                str(Path(__file__).with_name("lambda_worker.py")),
+                handler,
+                name,
+                str(memory),
+                str(timeout),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL if not os.environ.get("CLUSTERDROP_LOCAL_DEBUG") else None,
@@ -164,6 +173,10 @@ class LocalRuntime:
         return target
 
     def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        if not function.code_bytes:
+            where = {k: v for k, v in function.code.items() if k in ("S3Bucket", "S3Key")}
+            message = f"function {function.function_name} has no code (moto found none at {where})"
+            return json.dumps({"errorMessage": message, "errorType": "Runtime.InvalidEntrypoint"}), True, ""
         code = self.code_dir(function.code_bytes)
         key = f"{function.function_name}:{code.name}"
         env = {
@@ -181,7 +194,14 @@ class LocalRuntime:
             pool = self.pools.setdefault(key, [])
             worker = next((w for w in pool if not w.busy and w.alive()), None)
             if worker is None:
-                worker = _Worker(code, function.handler, function.function_name, env, int(function.memory_size), float(function.timeout))
+                worker = _Worker(
+                    code,
+                    function.handler,
+                    function.function_name,
+                    env,
+                    int(function.memory_size),
+                    float(function.timeout),
+                )
                 pool.append(worker)
             worker.busy = True
         try:
