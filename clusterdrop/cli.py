@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -436,6 +437,83 @@ def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     return EXIT_OK
 
 
+def _quiet_emulator_logs() -> None:
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("werkzeug", "moto", "botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import threading
+
+    from clusterdrop.local import session
+
+    _quiet_emulator_logs()
+    err.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
+    local = session.up(faults=set(args.inject or ()))
+    out.write(f"{local.aws.url}\n")
+    out.write("# clusterdrop runs here. In another shell:\n")
+    for key, value in local.environment.items():
+        out.write(f"export {key}={value}\n")
+    out.write(
+        "# then: clusterdrop submit examples/quickstart.yaml && clusterdrop watch quickstart\n"
+        f"# or:   aws s3 cp examples/quickstart.yaml s3://{local.deployer.spec_bucket}/clusters/quickstart.yaml\n"
+        "# Ctrl-C stops it.\n"
+    )
+    out.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        local.stop()
+    return EXIT_OK
+
+
+def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.aws import notify
+    from clusterdrop.local import session
+
+    source = _display(args.file)
+    try:
+        load_spec(_read(args.file))
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    except LoadError as exc:
+        err.write(f"{source}: {exc}\n")
+        return EXIT_INVALID
+    except (SpecInvalid, UnsupportedFields) as exc:
+        err.write(f"{source}: {len(exc.problems)} problem(s):\n")
+        for p in exc.problems:
+            err.write(_problem_line(source, p) + "\n")
+        return EXIT_INVALID
+    _quiet_emulator_logs()
+    progress = err if args.json else out
+    progress.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
+    progress.flush()
+    started = time.monotonic()
+    local = session.up(faults=set(args.inject or ()))
+    try:
+        progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s; submitting {source}\n")
+        result = session.run(local, Path(args.file), progress, plan=args.plan)
+    finally:
+        local.stop()
+    if args.json:
+        out.write(json.dumps(result, indent=2, default=str) + "\n")
+    else:
+        message = (result["notifications"]["sns"] or {}).get("outcome")
+        out.write("\n--- the notification, as a user reads it ---\n")
+        out.write(notify.email_text(notify.outcome_from_dict(message)) if message else "(no notification arrived)\n")
+        if result["leftovers"]:
+            out.write("Left in the emulator: " + ", ".join(result["leftovers"]) + "\n")
+        out.write(f"\n{result['status']} in {result['seconds']:.0f} s\n")
+    return EXIT_OK if result["status"] == "SUCCEEDED" else EXIT_INVALID
+
+
 # --- wiring ---------------------------------------------------------------------------------
 
 
@@ -561,7 +639,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     p.add_argument("--no-controllers", action="store_true", help="do not mark DaemonSets and Deployments rolled out")
     p.set_defaults(func=cmd_local_kube_api)
+    p = local_sub.add_parser(
+        "up",
+        help="start the embedded AWS with clusterdrop deployed into it",
+        description="Start moto (Step Functions execution on), the local Lambda runtime, EKS and Kubernetes "
+        "emulation, deploy the synthesized CDK app into it, and print the environment to export.",
+    )
+    p.add_argument("--inject", action="append", choices=session_faults(), help="a fault to inject (repeatable)")
+    p.set_defaults(func=cmd_local_up)
+    p = local_sub.add_parser(
+        "run",
+        help="up, submit a spec, watch it to the end, report",
+        description="Start the embedded mode, submit SPEC, follow the execution and report the outcome; exit 0 "
+        "on success, 1 on failure. With --json, one JSON object on stdout (progress goes to stderr).",
+    )
+    p.add_argument("file", metavar="SPEC", help="cluster spec (native or eksctl)")
+    p.add_argument("--json", action="store_true", help="the result as one JSON object on stdout")
+    p.add_argument("--inject", action="append", choices=session_faults(), help="a fault to inject (repeatable)")
+    p.add_argument("--plan", action="store_true", help="submit under plans/ (a dry run)")
+    p.set_defaults(func=cmd_local_run)
     return parser
+
+
+def session_faults() -> tuple[str, ...]:
+    return ("stack-failure", "nodes-not-ready", "cni-digest")
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -108,7 +108,9 @@ class Executions(Protocol):
     def describe_execution(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
-def newest_execution(sfn: Executions, deployer: Deployer, cluster: str) -> dict[str, Any] | None:
+def newest_execution(
+    sfn: Executions, deployer: Deployer, cluster: str, *, started_after: datetime | None = None
+) -> dict[str, Any] | None:
     found = []
     for machine in (deployer.deploy_machine, deployer.teardown_machine):
         kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": 100}
@@ -121,6 +123,8 @@ def newest_execution(sfn: Executions, deployer: Deployer, cluster: str) -> dict[
             if not page.get("nextToken"):
                 break
             kwargs["nextToken"] = page["nextToken"]
+    if started_after is not None:
+        found = [e for e in found if e["startDate"] >= started_after]
     return max(found, key=lambda e: e["startDate"], default=None)
 
 
@@ -230,15 +234,17 @@ def watch(
     poll: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    started_after: datetime | None = None,
 ) -> str:
-    """Follow the newest execution of a cluster (waiting for one to start); its final status."""
+    """Follow the newest execution of a cluster (waiting for one to start, or for one that
+    started after `started_after`); its final status."""
     deadline = clock() + wait_for_start
-    execution = newest_execution(sfn, deployer, cluster)
+    execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     while execution is None:
         if clock() >= deadline:
             raise TimeoutError(f"no execution for cluster {cluster} started within {wait_for_start:g} s")
         sleep(poll)
-        execution = newest_execution(sfn, deployer, cluster)
+        execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     arn = execution["executionArn"]
     out.write(f"Watching {execution['name']}\n")
     watcher = Watcher(out)

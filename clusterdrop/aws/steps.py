@@ -22,6 +22,7 @@ from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
+from clusterdrop.workflow import HIDDEN, PHASES
 
 State = dict[str, Any]
 
@@ -384,23 +385,32 @@ def _history(ports: Ports, execution: str) -> list[dict[str, Any]]:
 
 
 def step_timings(events: list[dict[str, Any]]) -> list[notify.Step]:
-    """Each state's status and total duration (a polled state counts once), from the history."""
+    """Each step's status and total duration, from the history: a polling loop counts as one
+    step (workflow.PHASES), plumbing states are left out (workflow.HIDDEN), and a state still
+    running (the Notify step reading this history) is not reported."""
     steps: dict[str, notify.Step] = {}
-    open_states: dict[str, tuple[str, datetime]] = {}
+    open_states: dict[str, datetime] = {}
+    failed_after: set[str] = set()
     for event in events:
         kind = event.get("type", "")
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
-            open_states[name] = (name, event["timestamp"])
+            open_states[name] = event["timestamp"]
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
             if name in open_states:
-                started = open_states.pop(name)[1]
-                seconds = (event["timestamp"] - started).total_seconds()
-                step = steps.setdefault(name, notify.Step(name, "SUCCEEDED", 0.0))
+                seconds = (event["timestamp"] - open_states.pop(name)).total_seconds()
+                if name in HIDDEN:
+                    continue
+                phase = PHASES.get(name, name)
+                step = steps.setdefault(phase, notify.Step(phase, "SUCCEEDED", 0.0))
                 step.seconds = round(step.seconds + seconds, 1)
+        elif kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "TaskTimedOut"):
+            failed_after |= set(open_states)
     for name in open_states:
-        steps.setdefault(name, notify.Step(name, "FAILED", 0.0)).status = "FAILED"
+        if name in failed_after and name not in HIDDEN:
+            phase = PHASES.get(name, name)
+            steps.setdefault(phase, notify.Step(phase, "FAILED", 0.0)).status = "FAILED"
     return list(steps.values())
 
 

@@ -54,7 +54,27 @@ def _state_machines_that_run() -> None:
             tags=properties.get("Tags", []),
         )
 
-    StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment,arg-type]
+
+
+def _s3_events_with_versions() -> None:
+    """moto's S3 event records lack the object's versionId and sequencer, which AWS includes (and
+    which the intake relies on: the execution name comes from the version)."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    counter = iter(range(1, 1 << 62))
+
+    def event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        built: dict[str, Any] = original(event_name, bucket, key, notification_id)
+        obj = built["Records"][0]["s3"]["object"]
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            obj["versionId"] = version
+        obj["sequencer"] = f"{next(counter):016X}"
+        return built
+
+    notifications._get_s3_event = event
 
 
 def _fail_on_unsupported_types() -> None:
@@ -94,6 +114,7 @@ class EmbeddedAws:
         self.runtime = runtime.LocalRuntime(extra_env={"AWS_ENDPOINT_URL": self.url, **self.runtime_env})
         runtime.install(self.runtime)
         _state_machines_that_run()
+        _s3_events_with_versions()
         _fail_on_unsupported_types()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
@@ -109,8 +130,8 @@ class EmbeddedAws:
 
         return boto3.session.Session(
             aws_access_key_id="local",
-            aws_secret_access_key="local",
-            region_name=self.region,  # noqa: S106 - emulator
+            aws_secret_access_key="local",  # noqa: S106 - the emulator's, not a secret
+            region_name=self.region,
         )
 
     def client(self, service: str) -> Any:
@@ -133,10 +154,7 @@ class EmbeddedAws:
         for entry in manifest["files"].values():
             source = cdk_out / entry["source"]["path"]
             key = next(iter(entry["destinations"].values()))["objectKey"]
-            if entry["source"].get("packaging") == "zip":
-                body = _zip(source)
-            else:
-                body = source.read_bytes()
+            body = _zip(source) if entry["source"].get("packaging") == "zip" else source.read_bytes()
             s3.put_object(Bucket=bucket, Key=key, Body=body)
             if entry["source"]["path"] == f"{stack}.template.json":
                 template_key = key
@@ -161,7 +179,18 @@ class EmbeddedAws:
             events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
             reasons = [e.get("ResourceStatusReason", "") for e in events if "FAILED" in e["ResourceStatus"]]
             raise RuntimeError(f"stack {stack}: {described['StackStatus']}: {'; '.join(r for r in reasons if r)}")
+        self._versioning(stack, json.loads((cdk_out / f"{stack}.template.json").read_text()))
         return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+    def _versioning(self, stack: str, template: dict[str, Any]) -> None:
+        """moto's AWS::S3::Bucket ignores VersioningConfiguration: apply it as CloudFormation would."""
+        resources = self.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r}
+        s3 = self.client("s3")
+        for logical_id, resource in template["Resources"].items():
+            versioning = (resource.get("Properties") or {}).get("VersioningConfiguration")
+            if resource["Type"] == "AWS::S3::Bucket" and versioning and logical_id in physical:
+                s3.put_bucket_versioning(Bucket=physical[logical_id], VersioningConfiguration={"Status": versioning["Status"]})
 
 
 def _zip(directory: Path) -> bytes:

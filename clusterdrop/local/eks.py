@@ -12,6 +12,7 @@ real-looking reason) and `nodes-not-ready` (nodes never turn Ready).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -23,12 +24,14 @@ from moto.core.common_models import CloudFormationModel
 from moto.eks import models as eks_models
 from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
+from moto.eks.exceptions import ResourceNotFoundException
 
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local.kubeapi import KubeApiServer
 from clusterdrop.local.kubeapi.store import ResourceType, Store
 
 Obj = dict[str, Any]
+LOG = logging.getLogger(__name__)
 
 NOT_READY_MESSAGE = (
     "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
@@ -101,8 +104,8 @@ class EksEmulation:
             for cluster in clusters:
                 try:
                     self._tick(cluster)
-                except Exception:  # noqa: BLE001 - a simulator never dies of one bad tick
-                    continue
+                except Exception:
+                    LOG.exception("node simulator tick failed for %s", cluster.name)
 
     def _tick(self, cluster: EmulatedCluster) -> None:
         store = cluster.api.store
@@ -308,7 +311,7 @@ class EksClusterModel(CloudFormationModel):
         return self.name
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> EksClusterModel:
         emulation = _emulation()
@@ -342,13 +345,13 @@ class EksClusterModel(CloudFormationModel):
         return cls(name, cluster.arn, api.url, f"sg-{uuid.uuid4().hex[:17]}")
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> EksClusterModel:
         return original_resource  # type: ignore[no-any-return]
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
         emulation = _emulation()
@@ -372,7 +375,7 @@ def _subnet_zones(account_id: str, region: str, subnet_ids: list[str]) -> list[s
         try:
             zones.append(backend.get_subnet(subnet_id).availability_zone)
         except Exception:  # noqa: BLE001 - an id moto does not know: keep going
-            continue
+            LOG.debug("subnet %s unknown to the emulator", subnet_id)
     return sorted(set(zones))
 
 
@@ -413,7 +416,7 @@ class EksNodegroupModel(CloudFormationModel):
         }
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> EksNodegroupModel:
         p = cloudformation_json["Properties"]
@@ -435,7 +438,7 @@ class EksNodegroupModel(CloudFormationModel):
         return cls(p["ClusterName"], p["NodegroupName"], group.arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> EksNodegroupModel:
         p = cloudformation_json["Properties"]
@@ -445,7 +448,7 @@ class EksNodegroupModel(CloudFormationModel):
         return original_resource  # type: ignore[no-any-return]
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
         p = cloudformation_json["Properties"]
@@ -483,7 +486,7 @@ class EksAccessEntryModel(CloudFormationModel):
         return self.arn
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> EksAccessEntryModel:
         p = cloudformation_json["Properties"]
@@ -494,13 +497,13 @@ class EksAccessEntryModel(CloudFormationModel):
         return cls(arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> EksAccessEntryModel:
         return original_resource  # type: ignore[no-any-return]
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
         return None
@@ -526,7 +529,7 @@ def _addons_api() -> None:
         name = self.path.split("/clusters/")[1].split("/")[0]
         cluster = _emulation().clusters.get(name)
         if cluster is None:
-            raise eks_models.ResourceNotFoundException(
+            raise ResourceNotFoundException(
                 clusterName=name,
                 nodegroupName=None,
                 fargateProfileName=None,
@@ -550,7 +553,7 @@ def _addons_api() -> None:
         cluster = _cluster(self)
         name = self.path.rstrip("/").split("/")[-1]
         if name not in cluster.addons:
-            raise eks_models.ResourceNotFoundException(
+            raise ResourceNotFoundException(
                 clusterName=cluster.name,
                 nodegroupName=None,
                 fargateProfileName=None,
@@ -591,7 +594,9 @@ def _failing_stacks() -> None:
         stack.events.append(event)
         stack._add_stack_event(
             "ROLLBACK_IN_PROGRESS",
-            resource_status_reason=f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user.",
+            resource_status_reason=(
+                f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user."
+            ),
         )
         stack._add_stack_event("ROLLBACK_COMPLETE")
         stack.status = "ROLLBACK_COMPLETE"
@@ -622,7 +627,7 @@ def _failing_stacks() -> None:
 
 def install(aws: Any, settings: Settings | None = None) -> EksEmulation:
     """Add EKS to moto (before its server starts: routes are read at start)."""
-    global _EMULATION  # noqa: PLW0603 - moto finds models through class registration, state must be global
+    global _EMULATION
     from moto.cloudformation import parsing
 
     _EMULATION = EksEmulation(settings or Settings(faults=set(getattr(aws, "faults", set()))))

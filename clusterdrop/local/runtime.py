@@ -123,7 +123,8 @@ class _Worker:
         )
 
     def invoke(self, event: Any) -> tuple[Any, bool]:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write(json.dumps(event) + "\n")
         self.process.stdin.flush()
         ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
@@ -168,7 +169,7 @@ class LocalRuntime:
                     m for m in archive.namelist()
                     if m.split("/", 1)[0] in CODE_PACKAGES or ("/" not in m and m.endswith(".py"))
                 ]  # fmt: skip
-                archive.extractall(staging, members=members)  # noqa: S202 - our own assets
+                archive.extractall(staging, members=members)
             staging.rename(target)
         return target
 

@@ -1,0 +1,234 @@
+"""`clusterdrop local up` and `local run`: the whole deployer on one machine.
+
+up: the embedded AWS starts, the CDK app is synthesized (with the embedded mode's short poll
+intervals) and deployed into it, a Slack webhook receiver and an SQS queue subscribed to the
+topic make notifications observable as delivered. run: up, submit a spec, watch the execution
+until it ends, and report what happened (including anything a failed creation left behind).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+from clusterdrop import ops
+from clusterdrop.aws.steps import step_timings
+from clusterdrop.local.aws import EmbeddedAws
+
+REPO = Path(__file__).resolve().parents[2]
+FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest")
+STACK = "clusterdrop"
+
+
+class SlackReceiver:
+    """A local incoming webhook: records every payload posted to it."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.payloads.append(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/slack"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def synthesize(out_dir: Path) -> Path:
+    """The same CDK app as `cdk deploy`, with the embedded mode's short intervals."""
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(out_dir),
+        "CDK_CONTEXT_JSON": json.dumps({"embedded": "true"}),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    done = subprocess.run(  # noqa: S603 - our own app
+        [sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cdk synth failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return out_dir
+
+
+def tampered_mirror(source: Path) -> Path:
+    """A copy of a CNI mirror whose files are all altered by one byte (the cni-digest fault)."""
+    target = Path(tempfile.mkdtemp(prefix="clusterdrop-tampered-"))
+    for path in source.iterdir():
+        if path.is_file():
+            data = path.read_bytes()
+            (target / path.name).write_bytes(data.replace(b"apiVersion", b"apiversion", 1))
+    return target
+
+
+@dataclass
+class LocalDeployer:
+    aws: EmbeddedAws
+    deployer: ops.Deployer
+    outputs: dict[str, str]
+    slack: SlackReceiver
+    queue_url: str
+    workdir: Path
+    faults: set[str] = field(default_factory=set)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What another shell exports to use this deployer (aws CLI, clusterdrop submit/watch)."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws.url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": self.aws.region,
+            "CLUSTERDROP_STACK": STACK,
+        }
+
+    def stop(self) -> None:
+        self.slack.stop()
+        self.aws.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def notifications(self, timeout: float = 10) -> list[dict[str, Any]]:
+        """Messages delivered to the queue subscribed to the topic, as delivered."""
+        sqs = self.aws.client("sqs")
+        deadline = time.monotonic() + timeout
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            response = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            for message in response.get("Messages", []):
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if found:
+                return found
+            time.sleep(0.2)
+        return found
+
+    def leftovers(self, cluster: str) -> list[str]:
+        """Stacks, EKS clusters and agent functions of a cluster still in the emulator."""
+        cfn, eks, lam = self.aws.client("cloudformation"), self.aws.client("eks"), self.aws.client("lambda")
+        out = [
+            f"stack {s['StackName']}"
+            for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"
+            and (s["StackName"] == f"clusterdrop-{cluster}" or s["StackName"].startswith(f"clusterdrop-{cluster}-ng-"))
+        ]
+        out += [f"eks cluster {c}" for c in eks.list_clusters()["clusters"] if c == cluster]
+        out += [
+            f"function {f['FunctionName']}"
+            for f in lam.list_functions()["Functions"]
+            if f["FunctionName"] == f"clusterdrop-{cluster}-agent"
+        ]
+        return out
+
+
+def up(*, faults: set[str] | None = None, mirror: str | None = None, node_ready_delay: float = 0.0) -> LocalDeployer:
+    faults = set(faults or ())
+    workdir = Path(tempfile.mkdtemp(prefix="clusterdrop-local-"))
+    runtime_env = {}
+    mirror = mirror or os.environ.get("CLUSTERDROP_CNI_MIRROR")
+    if "cni-digest" in faults:
+        mirror = str(tampered_mirror(Path(mirror or REPO.parent / "shared" / "fixtures" / "cni")))
+    if mirror:
+        runtime_env["CLUSTERDROP_CNI_MIRROR"] = mirror
+    cdk_out = synthesize(workdir / "cdk.out")
+    aws = EmbeddedAws(runtime_env=runtime_env, faults=faults, node_ready_delay=node_ready_delay).start()
+    try:
+        outputs = aws.deploy(cdk_out, STACK)
+        deployer = ops.Deployer(
+            outputs["SpecBucketName"],
+            outputs["DeployStateMachineArn"],
+            outputs["TeardownStateMachineArn"],
+            outputs["ClustersTableName"],
+        )
+        slack = SlackReceiver()
+        resources = aws.client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+        secret = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::SecretsManager::Secret")
+        aws.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps({"url": slack.url}))
+        sqs = aws.client("sqs")
+        queue_url = sqs.create_queue(QueueName="clusterdrop-notifications")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        aws.client("sns").subscribe(TopicArn=outputs["TopicArn"], Protocol="sqs", Endpoint=queue_arn)
+    except Exception:
+        aws.stop()
+        raise
+    return LocalDeployer(aws, deployer, outputs, slack, queue_url, workdir, faults)
+
+
+def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = False) -> dict[str, Any]:
+    """Submit a spec, follow its execution to the end, and report it."""
+    from clusterdrop.spec.source import load_spec
+
+    loaded = load_spec(spec.read_bytes())
+    cluster = loaded.cluster.metadata.name
+    started = time.monotonic()
+    submitted_at = datetime.now(UTC) - timedelta(seconds=1)
+    ops.submit(
+        local.aws.client("s3"), local.deployer, cluster, spec.read_bytes(), plan=plan, suffix=spec.suffix or ".yaml"
+    )
+    sfn = local.aws.client("stepfunctions")
+    status = ops.watch(sfn, local.deployer, cluster, progress, wait_for_start=60, poll=0.3, started_after=submitted_at)
+    execution = ops.newest_execution(sfn, local.deployer, cluster, started_after=submitted_at)
+    assert execution is not None
+    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    item = (
+        local.aws.session()
+        .resource("dynamodb", endpoint_url=local.aws.url)
+        .Table(local.deployer.clusters_table)
+        .get_item(Key={"cluster": cluster})
+        .get("Item")
+        or {}
+    )
+    deadline = time.monotonic() + 10
+    while not local.slack.payloads and time.monotonic() < deadline:
+        time.sleep(0.1)
+    delivered = local.notifications()
+    sns_message = json.loads(delivered[-1]["Message"]) if delivered else None
+    nodes = (sns_message or {}).get("outcome", {}).get("nodes") or {}
+    spec_cni = loaded.cluster.spec.cni
+    return {
+        "cluster": cluster,
+        "status": status,
+        "execution": execution["executionArn"],
+        "seconds": round(time.monotonic() - started, 1),
+        "steps": [{"name": s.name, "status": s.status, "seconds": s.seconds} for s in step_timings(history)],
+        "nodes": {
+            "expected": int(item.get("nodesExpected", sum(n.get("desired", 0) for n in nodes.values()))),
+            "registered": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else _registered(local, cluster),
+            "ready": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else 0,
+        },
+        "cni": {"name": spec_cni.name, "version": spec_cni.version},
+        "notifications": {"sns": sns_message, "slack": local.slack.payloads[-1] if local.slack.payloads else None},
+        "leftovers": local.leftovers(cluster) if status != "SUCCEEDED" else [],
+    }
+
+
+def _registered(local: LocalDeployer, cluster: str) -> int:
+    emulated = local.aws.eks.clusters.get(cluster)
+    if emulated is None:
+        return 0
+    return len(emulated.api.store.objects[("", "nodes")])
