@@ -415,12 +415,17 @@ def step_timings(events: list[dict[str, Any]]) -> list[notify.Step]:
 
 
 def failed_step(events: list[dict[str, Any]]) -> str:
-    """The state that failed: the last one entered before the first failure event."""
+    """The step that failed: the last step entered before a failure event, or before the failure
+    path began (a stack that ended badly is routed there by a Choice, with no failure event)."""
     entered = ""
     for event in events:
         kind = event.get("type", "")
         if kind.endswith("StateEntered"):
-            entered = event["stateEnteredEventDetails"]["name"]
+            name = event["stateEnteredEventDetails"]["name"]
+            if name == "Diagnose":
+                return entered or "unknown"
+            if name not in HIDDEN:
+                entered = PHASES.get(name, name)
         elif kind in (
             "LambdaFunctionFailed",
             "TaskFailed",
@@ -428,7 +433,7 @@ def failed_step(events: list[dict[str, Any]]) -> str:
             "TaskTimedOut",
             "ExecutionFailed",
         ):
-            return entered
+            return entered or "unknown"
     return entered or "unknown"
 
 

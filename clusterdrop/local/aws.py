@@ -59,7 +59,8 @@ def _state_machines_that_run() -> None:
 
 def _s3_events_with_versions() -> None:
     """moto's S3 event records lack the object's versionId and sequencer, which AWS includes (and
-    which the intake relies on: the execution name comes from the version)."""
+    which the intake relies on: the execution name comes from the version); and moto sends no
+    event for a delete marker."""
     from moto.s3 import notifications
 
     original = notifications._get_s3_event
@@ -75,6 +76,58 @@ def _s3_events_with_versions() -> None:
         return built
 
     notifications._get_s3_event = event
+
+    # Deleting an object of a versioned bucket creates a delete marker, and AWS announces it
+    # (s3:ObjectRemoved:DeleteMarkerCreated: the teardown's trigger); moto announces nothing.
+    from types import SimpleNamespace
+
+    from moto.s3.models import S3Backend
+
+    original_delete = S3Backend.delete_object
+
+    def delete_object(self: Any, bucket_name: str, key_name: str, version_id: str | None = None, **kwargs: Any) -> Any:
+        result = original_delete(self, bucket_name, key_name, version_id, **kwargs)
+        bucket = self.get_bucket(bucket_name)
+        if bucket.is_versioned and version_id is None:
+            marker = bucket.keys.getlist(key_name)[-1]
+            announced = SimpleNamespace(name=key_name, etag="", size=0, version_id=marker.version_id)
+            notifications.send_event(
+                self.account_id,
+                notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+                bucket,
+                announced,
+            )
+        return result
+
+    S3Backend.delete_object = delete_object  # type: ignore[method-assign,assignment]
+
+
+def _deletable_network() -> None:
+    """moto's AWS::EC2::VPCEndpoint, NatGateway and VPCGatewayAttachment cannot be deleted by
+    CloudFormation, so a cluster stack's VPC could never go ("has dependencies"): give them the
+    delete AWS has."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.nat_gateways import NatGateway
+    from moto.ec2.models.vpcs import VPCEndPoint
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+
+    def delete_endpoint(self: Any, account_id: str, region_name: str) -> None:
+        ec2_backends[account_id][region_name].delete_vpc_endpoints([self.id])
+
+    def delete_nat(self: Any, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        backend.delete_nat_gateway(self.id)
+        backend.nat_gateways.pop(self.id, None)
+        backend.delete_network_interface(self._eni.id)  # AWS releases the gateway's interface too
+
+    def detach(self: Any, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        if self.gateway_id and str(self.gateway_id).startswith("igw-"):
+            backend.detach_internet_gateway(self.gateway_id, self.vpc_id)
+
+    VPCEndPoint.delete = delete_endpoint  # type: ignore[attr-defined]
+    VPCGatewayAttachment.delete = detach  # type: ignore[attr-defined]
+    NatGateway.delete = delete_nat  # type: ignore[attr-defined]
 
 
 def _fail_on_unsupported_types() -> None:
@@ -115,6 +168,7 @@ class EmbeddedAws:
         runtime.install(self.runtime)
         _state_machines_that_run()
         _s3_events_with_versions()
+        _deletable_network()
         _fail_on_unsupported_types()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
@@ -190,7 +244,9 @@ class EmbeddedAws:
         for logical_id, resource in template["Resources"].items():
             versioning = (resource.get("Properties") or {}).get("VersioningConfiguration")
             if resource["Type"] == "AWS::S3::Bucket" and versioning and logical_id in physical:
-                s3.put_bucket_versioning(Bucket=physical[logical_id], VersioningConfiguration={"Status": versioning["Status"]})
+                s3.put_bucket_versioning(
+                    Bucket=physical[logical_id], VersioningConfiguration={"Status": versioning["Status"]}
+                )
 
 
 def _zip(directory: Path) -> bytes:

@@ -45,6 +45,9 @@ class _Recorded:
     ) -> Any:
         return original_resource
 
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
+
     @classmethod
     def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str

@@ -350,6 +350,10 @@ class EksClusterModel(CloudFormationModel):
     ) -> EksClusterModel:
         return original_resource  # type: ignore[no-any-return]
 
+    def delete(self, account_id: str, region_name: str) -> None:
+        """moto deletes through this when a model has it (with resolved names)."""
+        self.delete_from_cloudformation_json(self.name, {"Properties": {"Name": self.name}}, account_id, region_name)
+
     @classmethod
     def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
@@ -447,6 +451,10 @@ class EksNodegroupModel(CloudFormationModel):
             emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p)
         return original_resource  # type: ignore[no-any-return]
 
+    def delete(self, account_id: str, region_name: str) -> None:
+        properties = {"ClusterName": self.cluster, "NodegroupName": self.name}
+        self.delete_from_cloudformation_json(self.name, {"Properties": properties}, account_id, region_name)
+
     @classmethod
     def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
@@ -501,6 +509,9 @@ class EksAccessEntryModel(CloudFormationModel):
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> EksAccessEntryModel:
         return original_resource  # type: ignore[no-any-return]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
 
     @classmethod
     def delete_from_cloudformation_json(

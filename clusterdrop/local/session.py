@@ -208,7 +208,6 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         time.sleep(0.1)
     delivered = local.notifications()
     sns_message = json.loads(delivered[-1]["Message"]) if delivered else None
-    nodes = (sns_message or {}).get("outcome", {}).get("nodes") or {}
     spec_cni = loaded.cluster.spec.cni
     return {
         "cluster": cluster,
@@ -217,7 +216,7 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         "seconds": round(time.monotonic() - started, 1),
         "steps": [{"name": s.name, "status": s.status, "seconds": s.seconds} for s in step_timings(history)],
         "nodes": {
-            "expected": int(item.get("nodesExpected", sum(n.get("desired", 0) for n in nodes.values()))),
+            "expected": sum(g.desired_size for g in loaded.cluster.spec.node_groups),
             "registered": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else _registered(local, cluster),
             "ready": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else 0,
         },
