@@ -20,7 +20,7 @@ from clusterdrop import __version__
 from clusterdrop.errors import Problem, SpecInvalid, UnsupportedFields
 from clusterdrop.spec import eksctl
 from clusterdrop.spec.loader import MAX_BYTES, LoadError, load
-from clusterdrop.spec.source import load_spec
+from clusterdrop.spec.source import LoadedSpec, load_spec
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -48,6 +48,26 @@ def _display(name: str) -> str:
 def _problem_line(source: str, problem: Problem) -> str:
     where = f"{source}:{problem.line}:{problem.column}" if problem.line is not None else source
     return f"  {where}: {problem.path or '(document)'}: {problem.message}"
+
+
+def _load_or_explain(name: str, err: TextIO, consequence: str) -> tuple[bytes, LoadedSpec] | int:
+    """Read and validate a spec for a command; on failure say why (every problem) and return the
+    exit code: 2 when the file cannot be read, 1 when the spec is wrong."""
+    source = _display(name)
+    try:
+        raw = _read(name)
+        return raw, load_spec(raw)
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    except LoadError as exc:
+        err.write(f"{source}: {exc}\n")
+        return EXIT_INVALID
+    except (SpecInvalid, UnsupportedFields) as exc:
+        err.write(f"{source}: {len(exc.problems)} problem(s); {consequence}:\n")
+        for p in exc.problems:
+            err.write(_problem_line(source, p) + "\n")
+        return EXIT_INVALID
 
 
 # --- validate -------------------------------------------------------------------------------
@@ -165,20 +185,10 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop.render.plan import format_summary, make_plan
 
-    source = _display(args.file)
-    try:
-        loaded = load_spec(_read(args.file))
-    except InputUnreadable as exc:
-        err.write(f"clusterdrop: {exc}\n")
-        return EXIT_USAGE
-    except LoadError as exc:
-        err.write(f"{source}: {exc}\n")
-        return EXIT_INVALID
-    except (SpecInvalid, UnsupportedFields) as exc:
-        err.write(f"{source}: {len(exc.problems)} problem(s); nothing planned:\n")
-        for p in exc.problems:
-            err.write(_problem_line(source, p) + "\n")
-        return EXIT_INVALID
+    found = _load_or_explain(args.file, err, "nothing planned")
+    if isinstance(found, int):
+        return found
+    _, loaded = found
     plan = make_plan(loaded.cluster)
     out_dir = Path(args.out) if args.out else Path("clusterdrop-plan") / loaded.cluster.metadata.name
     try:
@@ -327,20 +337,10 @@ def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop import ops
 
     source = _display(args.file)
-    try:
-        raw = _read(args.file)
-        loaded = load_spec(raw)
-    except InputUnreadable as exc:
-        err.write(f"clusterdrop: {exc}\n")
-        return EXIT_USAGE
-    except LoadError as exc:
-        err.write(f"{source}: {exc}\n")
-        return EXIT_INVALID
-    except (SpecInvalid, UnsupportedFields) as exc:
-        err.write(f"{source}: {len(exc.problems)} problem(s); nothing uploaded:\n")
-        for p in exc.problems:
-            err.write(_problem_line(source, p) + "\n")
-        return EXIT_INVALID
+    found = _load_or_explain(args.file, err, "nothing uploaded")
+    if isinstance(found, int):
+        return found
+    raw, loaded = found
     session, deployer = _aws()
     name = loaded.cluster.metadata.name
     if loaded.source_format == "eksctl":
@@ -478,19 +478,9 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop.local import session
 
     source = _display(args.file)
-    try:
-        load_spec(_read(args.file))
-    except InputUnreadable as exc:
-        err.write(f"clusterdrop: {exc}\n")
-        return EXIT_USAGE
-    except LoadError as exc:
-        err.write(f"{source}: {exc}\n")
-        return EXIT_INVALID
-    except (SpecInvalid, UnsupportedFields) as exc:
-        err.write(f"{source}: {len(exc.problems)} problem(s):\n")
-        for p in exc.problems:
-            err.write(_problem_line(source, p) + "\n")
-        return EXIT_INVALID
+    found = _load_or_explain(args.file, err, "nothing submitted")
+    if isinstance(found, int):
+        return found
     _quiet_emulator_logs()
     progress = err if args.json else out
     progress.write("Starting the embedded AWS and deploying clusterdrop into it...\n")

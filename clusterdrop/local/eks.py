@@ -27,7 +27,7 @@ from moto.eks import urls as eks_urls
 from moto.eks.exceptions import ResourceNotFoundException
 
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
-from clusterdrop.local.kubeapi import KubeApiServer
+from clusterdrop.local.kubeapi import KubeApiServer, controllers
 from clusterdrop.local.kubeapi.store import ResourceType, Store
 
 Obj = dict[str, Any]
@@ -135,15 +135,15 @@ class EksEmulation:
                 node["status"] = _node_status(ready)
             ready_nodes = sum(1 for n in nodes.values() if _is_ready(n))
             for key, ds in store.objects[("apps", "daemonsets")].items():
-                _daemonset_status(ds, ready_nodes)
+                controllers.daemonset_status(ds, ready_nodes)
                 _pods(store, key, ds, ready_nodes, "DaemonSet")
             for key, deployment in store.objects[("apps", "deployments")].items():
                 replicas = (deployment.get("spec") or {}).get("replicas", 1)
                 running = replicas if ready_nodes else 0
-                _deployment_status(deployment, replicas, running)
+                controllers.deployment_status(deployment, replicas, running)
                 _pods(store, key, deployment, running, "Deployment")
             if store.objects.get(("operator.tigera.io", "installations")) and ready_nodes:
-                _tigera_status(store)
+                controllers.tigera_status(store)
 
 
 def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
@@ -181,30 +181,6 @@ def _is_ready(node: Obj) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in (node.get("status") or {}).get("conditions", []))
 
 
-def _daemonset_status(ds: Obj, nodes: int) -> None:
-    generation = ds["metadata"].get("generation", 1)
-    ds["status"] = {
-        "observedGeneration": generation,
-        "desiredNumberScheduled": nodes,
-        "currentNumberScheduled": nodes,
-        "updatedNumberScheduled": nodes,
-        "numberReady": nodes,
-        "numberAvailable": nodes,
-        "numberMisscheduled": 0,
-    }
-
-
-def _deployment_status(deployment: Obj, replicas: int, running: int) -> None:
-    deployment["status"] = {
-        "observedGeneration": deployment["metadata"].get("generation", 1),
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": running,
-        "availableReplicas": running,
-        "conditions": [{"type": "Available", "status": "True" if running >= replicas else "False"}],
-    }
-
-
 def _pods(store: Store, key: tuple[str, str], owner: Obj, count: int, kind: str) -> None:
     namespace, name = key
     if namespace not in SYSTEM_NAMESPACES:
@@ -226,22 +202,6 @@ def _pods(store: Store, key: tuple[str, str], owner: Obj, count: int, kind: str)
             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
         }
         store.create(pod_type, "v1", namespace, pod)
-
-
-def _tigera_status(store: Store) -> None:
-    key = ("operator.tigera.io", "tigerastatuses")
-    rtype = store.types.get(key)
-    if rtype is None or ("", "calico") in store.objects[key]:
-        return
-    store.create(
-        rtype,
-        rtype.versions[0],
-        None,
-        {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": "calico"}},
-    )
-    store.objects[key][("", "calico")]["status"] = {
-        "conditions": [{"type": "Available", "status": "True"}, {"type": "Degraded", "status": "False"}]
-    }
 
 
 def _install_addon(cluster: EmulatedCluster, addon: str) -> None:

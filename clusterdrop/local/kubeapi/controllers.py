@@ -1,4 +1,4 @@
-"""Stand-ins for the controllers of a real cluster, for the embedded mode and `local kube-api`:
+"""Stand-ins for the controllers of a real cluster, for `local kube-api` and the node simulator:
 workloads report rolled out, and the Calico operator reports its TigeraStatus. Off by default:
 the emulator is an API server, and tests drive status themselves."""
 
@@ -11,49 +11,39 @@ from clusterdrop.local.kubeapi.store import ResourceType, Store
 Obj = dict[str, Any]
 
 
-def _count_nodes(store: Store) -> int:
-    return len(store.objects[("", "nodes")])
+def daemonset_status(ds: Obj, nodes: int) -> None:
+    """Rolled out on `nodes` nodes, at the current generation."""
+    ds["status"] = {
+        "observedGeneration": ds["metadata"].get("generation", 1),
+        "desiredNumberScheduled": nodes,
+        "currentNumberScheduled": nodes,
+        "updatedNumberScheduled": nodes,
+        "numberReady": nodes,
+        "numberAvailable": nodes,
+        "numberMisscheduled": 0,
+    }
 
 
-def _rolled_out(store: Store, rtype: ResourceType, obj: Obj) -> None:
-    generation = obj["metadata"].get("generation", 1)
-    if rtype.kind == "DaemonSet":
-        n = _count_nodes(store)
-        obj["status"] = {
-            "observedGeneration": generation,
-            "desiredNumberScheduled": n,
-            "currentNumberScheduled": n,
-            "updatedNumberScheduled": n,
-            "numberReady": n,
-            "numberAvailable": n,
-            "numberMisscheduled": 0,
-        }
-    else:
-        n = (obj.get("spec") or {}).get("replicas", 1)
-        obj["status"] = {
-            "observedGeneration": generation,
-            "replicas": n,
-            "updatedReplicas": n,
-            "readyReplicas": n,
-            "availableReplicas": n,
-            "conditions": [
-                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
-            ],
-        }
+def deployment_status(deployment: Obj, replicas: int, running: int) -> None:
+    """`running` of `replicas` available, at the current generation."""
+    deployment["status"] = {
+        "observedGeneration": deployment["metadata"].get("generation", 1),
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": running,
+        "availableReplicas": running,
+        "conditions": [{"type": "Available", "status": "True" if running >= replicas else "False"}],
+    }
 
 
-def _tigera_status(store: Store) -> None:
+def tigera_status(store: Store) -> None:
+    """The Calico operator's report once an Installation exists: calico Available."""
     key = ("operator.tigera.io", "tigerastatuses")
     rtype = store.types.get(key)
     if rtype is None or ("", "calico") in store.objects[key]:
         return
-    store.create(
-        rtype,
-        rtype.versions[0],
-        None,
-        {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": "calico"}},
-    )
+    body = {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": "calico"}}
+    store.create(rtype, rtype.versions[0], None, body)
     store.objects[key][("", "calico")]["status"] = {
         "conditions": [
             {"type": "Available", "status": "True", "reason": "AllObjectsAvailable"},
@@ -64,16 +54,21 @@ def _tigera_status(store: Store) -> None:
 
 
 def attach(store: Store) -> None:
-    """Make workloads roll out as soon as they are written."""
+    """Make workloads roll out as soon as they are written (on the nodes that exist)."""
 
     def on_event(event: str, rtype: ResourceType, obj: Obj) -> None:
         if event == "DELETED":
             return
         if rtype.group == "apps" and rtype.kind in ("DaemonSet", "Deployment"):
             status = obj.get("status") or {}
-            if status.get("observedGeneration") != obj["metadata"].get("generation"):
-                _rolled_out(store, rtype, obj)
+            if status.get("observedGeneration") == obj["metadata"].get("generation"):
+                return
+            if rtype.kind == "DaemonSet":
+                daemonset_status(obj, len(store.objects[("", "nodes")]))
+            else:
+                replicas = (obj.get("spec") or {}).get("replicas", 1)
+                deployment_status(obj, replicas, replicas)
         elif rtype.group == "operator.tigera.io" and rtype.kind == "Installation":
-            _tigera_status(store)
+            tigera_status(store)
 
     store.listeners.append(on_event)
