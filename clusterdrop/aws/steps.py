@@ -483,12 +483,14 @@ def clean_up(state: State, ports: Ports) -> State:
     ):
         stacks.delete(ports.cfn, stack_name(cluster), ports.settings.cfn_role_arn)
     remaining = [n for n in names if stacks.status(ports.cfn, n) is not None]
-    cleaned = sorted(set(names) - set(remaining))
+    # Clean-up is called until done: remember what existed, so that only real deletions count.
+    existed = set((state.get("cleanup") or {}).get("existed") or []) | set(existing)
     return {
         "done": not remaining,
-        "cleanedUp": cleaned,
+        "cleanedUp": sorted(existed - set(remaining)),
         "kept": [],
         "pending": remaining,
+        "existed": sorted(existed),
         "reason": "deletionPolicy: delete",
     }
 

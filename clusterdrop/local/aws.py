@@ -103,11 +103,13 @@ def _s3_events_with_versions() -> None:
 
 
 def _deletable_network() -> None:
-    """moto's AWS::EC2::VPCEndpoint, NatGateway and VPCGatewayAttachment cannot be deleted by
-    CloudFormation, so a cluster stack's VPC could never go ("has dependencies"): give them the
-    delete AWS has."""
+    """moto's AWS::EC2::VPCEndpoint, NatGateway, VPCGatewayAttachment and
+    SubnetRouteTableAssociation cannot be deleted by CloudFormation, so a cluster stack's VPC
+    could never go ("has dependencies"): give them the delete AWS has."""
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.nat_gateways import NatGateway
+    from moto.ec2.models.route_tables import RouteTable
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation
     from moto.ec2.models.vpcs import VPCEndPoint
     from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
 
@@ -125,6 +127,34 @@ def _deletable_network() -> None:
         if self.gateway_id and str(self.gateway_id).startswith("igw-"):
             backend.detach_internet_gateway(self.gateway_id, self.vpc_id)
 
+    def disassociate(self: Any, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        table = backend.route_tables.get(self.route_table_id)
+        if table is not None:
+            for association_id, target in list(table._associations.items()):
+                if target == self.subnet_id:
+                    table._associations.pop(association_id)
+
+    def delete_table(self: Any, account_id: str, region_name: str) -> None:
+        backend = ec2_backends[account_id][region_name]
+        if self.id in backend.route_tables and not self._associations:
+            backend.delete_route_table(self.id)
+
+    from moto.cloudformation.parsing import ResourceMap
+
+    original_delete_resource = ResourceMap._delete_resource
+
+    def delete_resource(self: Any, parsed_resource: Any, resource_json: Any) -> None:
+        # Deleting what is already gone succeeds in CloudFormation (a route whose table went first).
+        try:
+            original_delete_resource(self, parsed_resource, resource_json)
+        except Exception as exc:
+            if "NotFound" not in type(exc).__name__ and "does not exist" not in str(exc):
+                raise
+
+    ResourceMap._delete_resource = delete_resource  # type: ignore[method-assign]
+    SubnetRouteTableAssociation.delete = disassociate  # type: ignore[attr-defined]
+    RouteTable.delete = delete_table  # type: ignore[attr-defined]
     VPCEndPoint.delete = delete_endpoint  # type: ignore[attr-defined]
     VPCGatewayAttachment.delete = detach  # type: ignore[attr-defined]
     NatGateway.delete = delete_nat  # type: ignore[attr-defined]

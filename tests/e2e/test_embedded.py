@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +58,19 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert updated["notifications"]["sns"]["outcome"]["action"] == "update"
     assert updated["nodes"]["ready"] == 3
 
-    # Delete starts the teardown (its stack deletions stop at moto's EC2 gaps: see the README).
+    # Delete: the teardown leaves nothing of the cluster.
     from clusterdrop import ops
 
+    before = datetime.now(UTC) - timedelta(seconds=1)
     assert ops.delete(local.aws.client("s3"), local.deployer, "quickstart") is not None
-    execution = None
-    for _ in range(100):
-        execution = ops.newest_execution(local.aws.client("stepfunctions"), local.deployer, "quickstart")
-        if execution and execution["name"].startswith("teardown-"):
-            break
-        time.sleep(0.2)
-    assert execution is not None
-    assert execution["name"].startswith("teardown-quickstart-")
+    sfn = local.aws.client("stepfunctions")
+    final = ops.watch(sfn, local.deployer, "quickstart", io.StringIO(), poll=0.3, started_after=before)
+    assert final == "SUCCEEDED"
+    assert ops.newest_execution(sfn, local.deployer, "quickstart")["name"].startswith("teardown-quickstart-")  # type: ignore[index]
+    assert local.leftovers("quickstart") == []
+    assert table.get_item(Key={"cluster": "quickstart"})["Item"]["status"] == "DELETED"
+    deleted = json.loads(local.notifications()[-1]["Message"])["outcome"]
+    assert (deleted["action"], deleted["outcome"]) == ("delete", "SUCCEEDED")
 
 
 def test_invalid_spec_fails_naming_the_field(local: session.LocalDeployer, tmp_path: Path) -> None:
@@ -113,9 +114,7 @@ def test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything(
 
 
 def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDeployer, tmp_path: Path) -> None:
-    text = QUICKSTART.replace("name: quickstart", "name: nocap").replace(
-        "  cni:\n", "  deletionPolicy: retain\n  cni:\n"
-    )
+    text = QUICKSTART.replace("name: quickstart", "name: nocap")  # deletionPolicy: delete, the default
     spec = _spec(tmp_path, "nocap", text)
     local.aws.eks.settings.faults.add("stack-failure")
     try:
@@ -128,3 +127,5 @@ def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDepl
     assert "Cluster (AWS::EKS::Cluster) CREATE_FAILED" in failure["cause"]
     assert "does not currently have sufficient capacity" in failure["cause"]
     assert "Resource creation cancelled" not in failure["cause"]
+    assert failure["cleaned_up"] == ["clusterdrop-nocap"]  # the node-group stack never existed
+    assert result["leftovers"] == []  # a failed first creation is cleaned up
