@@ -1,8 +1,10 @@
 """`make bench`: every benchmark, one table each."""
 
-from benchmarks import kube, spec
+from benchmarks import embedded, kube, spec
 
 print("== spec and plan")
 spec.main()
 print("\n== in-cluster operations (emulated Kubernetes API)")
 kube.main()
+print("\n== the embedded mode (quickstart create)")
+embedded.main()

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -205,13 +206,21 @@ class LocalRuntime:
                 )
                 pool.append(worker)
             worker.busy = True
+        started = time.monotonic()
         try:
             if isinstance(event, str):
                 event = json.loads(event) if event else {}
             result, errored = worker.invoke(adapt_custom_resource_event(event, self.responses.url))
         finally:
             worker.busy = False
-        self.invocations.append({"function": function.function_name, "errored": errored})
+        self.invocations.append(
+            {
+                "function": function.function_name,
+                "errored": errored,
+                "seconds": time.monotonic() - started,
+                "memory": int(function.memory_size),
+            }
+        )
         return json.dumps(result), errored, ""
 
     def stop(self) -> None:
