@@ -28,8 +28,11 @@ build: $(STAMP)
 synth: build
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_OUTDIR=cdk.out $(BIN)/python app.py
 
+# The end-to-end tests run in their own process: the embedded AWS patches moto process-wide, and
+# the AWS-side tests start a plain moto server of their own.
 unit: $(STAMP) build
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest --ignore=tests/e2e
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest tests/e2e
 
 test: lint typecheck unit
 

@@ -235,6 +235,7 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     started_after: datetime | None = None,
+    timeout: float | None = None,
 ) -> str:
     """Follow the newest execution of a cluster (waiting for one to start, or for one that
     started after `started_after`); its final status."""
@@ -248,11 +249,14 @@ def watch(
     arn = execution["executionArn"]
     out.write(f"Watching {execution['name']}\n")
     watcher = Watcher(out)
+    give_up = None if timeout is None else clock() + timeout
     for described in _poll(sfn, arn, poll, sleep):
         watcher.feed(_history(sfn, arn))
         if described["status"] != "RUNNING":
             watcher.finish(described)
             return str(described["status"])
+        if give_up is not None and clock() >= give_up:
+            raise TimeoutError(f"{execution['name']} still running after {timeout:g} s")
     return "UNKNOWN"  # pragma: no cover - _poll only ends on a final status
 
 

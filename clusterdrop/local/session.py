@@ -191,7 +191,10 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         local.aws.client("s3"), local.deployer, cluster, spec.read_bytes(), plan=plan, suffix=spec.suffix or ".yaml"
     )
     sfn = local.aws.client("stepfunctions")
-    status = ops.watch(sfn, local.deployer, cluster, progress, wait_for_start=60, poll=0.3, started_after=submitted_at)
+    # In the embedded mode a create takes seconds: ten minutes means something is stuck.
+    status = ops.watch(
+        sfn, local.deployer, cluster, progress, wait_for_start=60, poll=0.3, started_after=submitted_at, timeout=600
+    )
     execution = ops.newest_execution(sfn, local.deployer, cluster, started_after=submitted_at)
     assert execution is not None
     history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]

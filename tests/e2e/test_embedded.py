@@ -64,7 +64,7 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     before = datetime.now(UTC) - timedelta(seconds=1)
     assert ops.delete(local.aws.client("s3"), local.deployer, "quickstart") is not None
     sfn = local.aws.client("stepfunctions")
-    final = ops.watch(sfn, local.deployer, "quickstart", io.StringIO(), poll=0.3, started_after=before)
+    final = ops.watch(sfn, local.deployer, "quickstart", io.StringIO(), poll=0.3, started_after=before, timeout=300)
     assert final == "SUCCEEDED"
     assert ops.newest_execution(sfn, local.deployer, "quickstart")["name"].startswith("teardown-quickstart-")  # type: ignore[index]
     assert local.leftovers("quickstart") == []
@@ -79,7 +79,7 @@ def test_invalid_spec_fails_naming_the_field(local: session.LocalDeployer, tmp_p
     local.aws.client("s3").put_object(Bucket=local.deployer.spec_bucket, Key="clusters/broken.yaml", Body=bad.encode())
     from clusterdrop import ops
 
-    final = ops.watch(local.aws.client("stepfunctions"), local.deployer, "broken", io.StringIO(), poll=0.3)
+    final = ops.watch(local.aws.client("stepfunctions"), local.deployer, "broken", io.StringIO(), poll=0.3, timeout=300)
     assert final == "FAILED"
     delivered = local.notifications()
     failure = json.loads(delivered[-1]["Message"])["outcome"]["failure"]
