@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from clusterdrop.cni import manifests
 from clusterdrop.cni.catalog import CniRelease
 from clusterdrop.cni.fetch import Downloader, Mirror, download, stage
-from clusterdrop.kube.readiness import Verdict, daemonset_rolled_out, deployment_available, tigerastatus_available
+from clusterdrop.kube.readiness import Verdict, tigerastatus_available, workload_verdicts
 
 Obj = dict[str, Any]
 
@@ -67,14 +67,7 @@ def workloads(objects: list[Obj]) -> list[tuple[str, str, str]]:
 
 def readiness(plan: CniInstall, kube: Reads) -> dict[str, Verdict]:
     """Each workload of the CNI with its verdict; for the Calico operator, its TigeraStatus too."""
-    out: dict[str, Verdict] = {}
-    for kind, namespace, name in workloads(plan.objects):
-        obj = kube.get("apps/v1", kind, name, namespace)
-        key = f"{kind} {namespace}/{name}"
-        if obj is None:
-            out[key] = Verdict(False, "not found")
-        else:
-            out[key] = daemonset_rolled_out(obj) if kind == "DaemonSet" else deployment_available(obj)
+    out = workload_verdicts(kube, workloads(plan.objects))
     if plan.release.name == "calico" and plan.mode == "operator":
         statuses = kube.list("operator.tigera.io/v1", "TigeraStatus")
         if not any(s["metadata"]["name"] == "calico" for s in statuses):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from clusterdrop.kube.readiness import Verdict, daemonset_rolled_out, deployment_available
+from clusterdrop.kube.readiness import Verdict, workload_verdicts
 
 Obj = dict[str, Any]
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -56,13 +56,4 @@ def configure(addons: list[str], kube: AddonPort, applier: Applies) -> list[str]
 
 
 def readiness(addons: list[str], kube: AddonPort) -> dict[str, Verdict]:
-    out: dict[str, Verdict] = {}
-    for addon in addons:
-        for kind, namespace, name in WORKLOADS.get(addon, []):
-            obj = kube.get("apps/v1", kind, name, namespace)
-            key = f"{kind} {namespace}/{name}"
-            if obj is None:
-                out[key] = Verdict(False, "not found")
-            else:
-                out[key] = daemonset_rolled_out(obj) if kind == "DaemonSet" else deployment_available(obj)
-    return out
+    return workload_verdicts(kube, [w for addon in addons for w in WORKLOADS.get(addon, [])])

@@ -3,8 +3,9 @@ and `kops validate cluster` judge them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 Obj = dict[str, Any]
 
@@ -90,3 +91,20 @@ def pod_ready(pod: Obj) -> Verdict:
                 "Running" if condition.get("status") == "True" else "Running, not Ready",
             )
     return Verdict(False, "Running, no Ready condition")
+
+
+class Getter(Protocol):
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None: ...
+
+
+def workload_verdicts(kube: Getter, workloads: Iterable[tuple[str, str, str]]) -> dict[str, Verdict]:
+    """Each (kind, namespace, name) DaemonSet or Deployment, read and judged."""
+    out: dict[str, Verdict] = {}
+    for kind, namespace, name in workloads:
+        obj = kube.get("apps/v1", kind, name, namespace)
+        key = f"{kind} {namespace}/{name}"
+        if obj is None:
+            out[key] = Verdict(False, "not found")
+        else:
+            out[key] = daemonset_rolled_out(obj) if kind == "DaemonSet" else deployment_available(obj)
+    return out
