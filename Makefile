@@ -41,7 +41,7 @@ test: lint typecheck unit
 demo: build
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/clusterdrop local run examples/quickstart.yaml
 
-bench: $(STAMP)
+bench: build
 	$(BIN)/python -m benchmarks
 
 clean:
