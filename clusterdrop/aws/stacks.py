@@ -112,8 +112,16 @@ def create_change_set(
     change_type = "UPDATE" if current not in (None, "REVIEW_IN_PROGRESS") else "CREATE"
     name = change_set_name(execution)
     try:
-        _create_change_set(
-            cfn, s3, stack, name, change_type, template, parameters, role_arn, tags, execution, templates_bucket, region
+        cfn.create_change_set(
+            StackName=stack,
+            ChangeSetName=name,
+            ChangeSetType=change_type,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
+            Capabilities=["CAPABILITY_IAM"],
+            RoleARN=role_arn,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            Description=f"clusterdrop execution {execution}"[:1024],
+            **_template_args(s3, templates_bucket, region, stack, template),
         )
     except cfn.exceptions.ClientError as exc:
         # AWS reports an unchanged stack on the change set (FAILED, "didn't contain changes");
@@ -122,33 +130,6 @@ def create_change_set(
             raise
         return StackPlan(stack=stack, role=role, change_type=change_type, change_set=None, status="NO_CHANGES")
     return StackPlan(stack=stack, role=role, change_type=change_type, change_set=name)
-
-
-def _create_change_set(
-    cfn: Any,
-    s3: Any,
-    stack: str,
-    name: str,
-    change_type: str,
-    template: dict[str, Any],
-    parameters: dict[str, str],
-    role_arn: str,
-    tags: dict[str, str],
-    execution: str,
-    templates_bucket: str,
-    region: str,
-) -> None:
-    cfn.create_change_set(
-        StackName=stack,
-        ChangeSetName=name,
-        ChangeSetType=change_type,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-        Capabilities=["CAPABILITY_IAM"],
-        RoleARN=role_arn,
-        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-        Description=f"clusterdrop execution {execution}"[:1024],
-        **_template_args(s3, templates_bucket, region, stack, template),
-    )
 
 
 def describe_change_set(cfn: Any, plan: StackPlan) -> StackPlan:

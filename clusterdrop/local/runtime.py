@@ -25,9 +25,10 @@ import tempfile
 import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from clusterdrop.local.receiver import JsonReceiver
 
 CODE_PACKAGES = {"clusterdrop", "lambdas"}
 
@@ -51,25 +52,11 @@ class CustomResourceResponses:
     CloudFormation backend directly (moto runs in this process)."""
 
     def __init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.answer(json.loads(body or b"{}"))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.receiver = JsonReceiver(self.answer)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        return self.receiver.url
 
     @staticmethod
     def answer(response: dict[str, Any]) -> None:
@@ -88,7 +75,7 @@ class CustomResourceResponses:
             stack.status = "CREATE_FAILED"
 
     def stop(self) -> None:
-        self.server.shutdown()
+        self.receiver.stop()
 
 
 def adapt_custom_resource_event(event: Any, response_url: str) -> Any:

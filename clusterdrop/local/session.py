@@ -14,17 +14,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
 from clusterdrop import ops
 from clusterdrop.aws.steps import step_timings
 from clusterdrop.local.aws import EmbeddedAws
+from clusterdrop.local.receiver import JsonReceiver
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest")
@@ -36,29 +35,14 @@ class SlackReceiver:
 
     def __init__(self) -> None:
         self.payloads: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.payloads.append(json.loads(body or b"{}"))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.receiver = JsonReceiver(self.payloads.append, path="/slack")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/slack"
+        return self.receiver.url
 
     def stop(self) -> None:
-        self.server.shutdown()
+        self.receiver.stop()
 
 
 def synthesize(out_dir: Path) -> Path:

@@ -36,7 +36,9 @@ def test_workflow_handlers_do_not_import_kubernetes(module: str) -> None:
     assert done.stdout.strip() == "False"
 
 
-def test_trigger_starts_executions_from_sqs_records(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def handler_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a handler sees in the embedded mode: moto's endpoint, dummy credentials, no X-Ray."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -45,6 +47,10 @@ def test_trigger_starts_executions_from_sqs_records(moto_url: str, monkeypatch: 
         "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.mark.usefixtures("handler_env")
+def test_trigger_starts_executions_from_sqs_records(monkeypatch: pytest.MonkeyPatch) -> None:
     sfn = boto3.client("stepfunctions")
     arn = sfn.create_state_machine(
         name=f"m-{uuid.uuid4().hex[:6]}",
@@ -105,17 +111,8 @@ def webhook() -> Iterator[list[dict[str, Any]]]:
     server.shutdown()
 
 
-def test_slack_formatter_posts_block_kit(
-    moto_url: str, monkeypatch: pytest.MonkeyPatch, webhook: list[dict[str, Any]]
-) -> None:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": moto_url,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
+@pytest.mark.usefixtures("handler_env")
+def test_slack_formatter_posts_block_kit(monkeypatch: pytest.MonkeyPatch, webhook: list[dict[str, Any]]) -> None:
     url = webhook.pop(0)["url"]
     secret = boto3.client("secretsmanager").create_secret(Name=f"slack-{uuid.uuid4().hex[:6]}", SecretString=url)
     monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", secret["ARN"])
