@@ -7,6 +7,7 @@ unsupported field, failed deployment); 2 usage or I/O error, or an unexpected in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -444,6 +445,8 @@ def _quiet_emulator_logs() -> None:
     warnings.filterwarnings("ignore")
     for name in ("werkzeug", "moto", "botocore", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # moto's ASL interpreter logs every Fail state as an error: the workflow's own failure path.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
 def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -486,12 +489,14 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     progress.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
     progress.flush()
     started = time.monotonic()
-    local = session.up(faults=set(args.inject or ()))
-    try:
-        progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s; submitting {source}\n")
-        result = session.run(local, Path(args.file), progress, plan=args.plan)
-    finally:
-        local.stop()
+    # stdout is for the result: anything a library prints on its own goes with the progress.
+    with contextlib.redirect_stdout(err if args.json else sys.stdout):
+        local = session.up(faults=set(args.inject or ()))
+        try:
+            progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s; submitting {source}\n")
+            result = session.run(local, Path(args.file), progress, plan=args.plan)
+        finally:
+            local.stop()
     if args.json:
         out.write(json.dumps(result, indent=2, default=str) + "\n")
     else:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from clusterdrop.aws import registry
-from clusterdrop.workflow import HIDDEN, PHASES
+from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -159,13 +159,23 @@ class Watcher:
         self.seen = 0
         self.phase: _Phase | None = None
         self.last_progress = ""
+        # A task failure is final only if the task is not scheduled again (Retry): it is shown
+        # when the next state starts or the execution ends, or as a retry when it is rescheduled.
+        self.failure: tuple[datetime, str, str] | None = None
+        self.last_retry: tuple[str, str] | None = None
+        self.failure_shown = False
 
     def _end_phase(self, at: datetime, status: str = "done") -> None:
+        if self.failure is not None:
+            at, status = self.failure[0], "failed"
         if self.phase is not None:
             seconds = (at - self.phase.started).total_seconds()
             mark = "✔" if status == "done" else "✖"
             self.out.write(f"{mark} {self.phase.name} ({seconds:.0f} s)\n")
             self.phase = None
+        if self.failure is not None:
+            self.out.write(f"  {self.failure[1]}: {self.failure[2]}\n")
+            self.failure, self.failure_shown = None, True
 
     def feed(self, events: list[dict[str, Any]]) -> None:
         for event in events[self.seen :]:
@@ -181,7 +191,7 @@ class Watcher:
             if name in HIDDEN:
                 return
             phase = PHASES.get(name, name)
-            if self.phase is not None and self.phase.name == phase:
+            if self.phase is not None and self.phase.name == phase and self.failure is None:
                 return
             self._end_phase(at)
             self.phase = _Phase(phase, at)
@@ -190,12 +200,14 @@ class Watcher:
             details = event["stateExitedEventDetails"]
             if details["name"] in ("Wait for nodes Ready",):
                 self._progress(details.get("output", "{}"))
-        elif kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"):
+        elif kind in TASK_FAILED:
             failure: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            error, cause = failure.get("error", ""), failure.get("cause", "")
-            if self.phase is not None and kind != "ExecutionFailed":
-                self._end_phase(at, "failed")
-                self.out.write(f"  {error}: {_short_cause(cause)}\n")
+            self.failure = (at, failure.get("error", ""), _short_cause(failure.get("cause", "")))
+        elif kind in TASK_SCHEDULED and self.failure is not None:
+            retry = self.failure[1:]
+            if retry != self.last_retry:
+                self.out.write(f"  {retry[0]}: {retry[1]} (retrying)\n")
+            self.last_retry, self.failure = retry, None
 
     def _progress(self, output: str) -> None:
         try:
@@ -211,7 +223,10 @@ class Watcher:
 
     def finish(self, execution: dict[str, Any]) -> None:
         stopped: datetime = execution.get("stopDate") or execution["startDate"]
-        self._end_phase(stopped, "done" if execution["status"] == "SUCCEEDED" else "failed")
+        # A failed execution's failing step was shown as it failed; the steps after it (clean-up,
+        # notification) are the failure path doing its job.
+        failed = execution["status"] != "SUCCEEDED" and not self.failure_shown
+        self._end_phase(stopped, "failed" if failed else "done")
         self.out.write(f"{execution['status']}: {execution['name']}\n")
         self.out.flush()
 

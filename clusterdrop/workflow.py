@@ -54,3 +54,10 @@ HIDDEN: frozenset[str] = frozenset(
         "Failed",
     }
 )
+
+# History events that end a task attempt in failure, and that start one: a failure followed by
+# another attempt is a Retry, not the step failing.
+TASK_FAILED: frozenset[str] = frozenset(
+    {"LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "TaskTimedOut"}
+)
+TASK_SCHEDULED: frozenset[str] = frozenset({"LambdaFunctionScheduled", "TaskScheduled"})

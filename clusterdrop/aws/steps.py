@@ -22,7 +22,7 @@ from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
-from clusterdrop.workflow import HIDDEN, PHASES
+from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 State = dict[str, Any]
 
@@ -390,12 +390,16 @@ def step_timings(events: list[dict[str, Any]]) -> list[notify.Step]:
     running (the Notify step reading this history) is not reported."""
     steps: dict[str, notify.Step] = {}
     open_states: dict[str, datetime] = {}
-    failed_after: set[str] = set()
+    failing: set[str] = set()  # open states whose task failed and was not scheduled again
     for event in events:
         kind = event.get("type", "")
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
             open_states[name] = event["timestamp"]
+        elif kind in TASK_FAILED:
+            failing |= set(open_states)
+        elif kind in TASK_SCHEDULED:
+            failing.clear()  # a retry
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
             if name in open_states:
@@ -405,36 +409,36 @@ def step_timings(events: list[dict[str, Any]]) -> list[notify.Step]:
                 phase = PHASES.get(name, name)
                 step = steps.setdefault(phase, notify.Step(phase, "SUCCEEDED", 0.0))
                 step.seconds = round(step.seconds + seconds, 1)
-        elif kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "TaskTimedOut"):
-            failed_after |= set(open_states)
+                if name in failing:  # caught: the state exits into the failure path
+                    step.status = "FAILED"
+                    failing.discard(name)
     for name in open_states:
-        if name in failed_after and name not in HIDDEN:
+        if name in failing and name not in HIDDEN:
             phase = PHASES.get(name, name)
             steps.setdefault(phase, notify.Step(phase, "FAILED", 0.0)).status = "FAILED"
     return list(steps.values())
 
 
 def failed_step(events: list[dict[str, Any]]) -> str:
-    """The step that failed: the last step entered before a failure event, or before the failure
-    path began (a stack that ended badly is routed there by a Choice, with no failure event)."""
-    entered = ""
+    """The step that failed: the step whose task failed and was not retried, or the last step
+    entered before the failure path began (a stack that ended badly is routed there by a
+    Choice, with no failure event)."""
+    entered, failed = "", ""
     for event in events:
         kind = event.get("type", "")
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
             if name == "Diagnose":
-                return entered or "unknown"
+                break
             if name not in HIDDEN:
                 entered = PHASES.get(name, name)
-        elif kind in (
-            "LambdaFunctionFailed",
-            "TaskFailed",
-            "LambdaFunctionTimedOut",
-            "TaskTimedOut",
-            "ExecutionFailed",
-        ):
-            return entered or "unknown"
-    return entered or "unknown"
+        elif kind in TASK_FAILED:
+            failed = entered
+        elif kind in TASK_SCHEDULED:
+            failed = ""  # a retry
+        elif kind == "ExecutionFailed":
+            break
+    return failed or entered or "unknown"
 
 
 def diagnose(state: State, ports: Ports) -> State:

@@ -57,6 +57,15 @@ def _state_machines_that_run() -> None:
     StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment,arg-type]
 
 
+def _host_is_this_machine() -> None:
+    """Inside a container moto looks for its Docker host (by curl on the Docker socket, printing
+    a warning to stdout when there is none) to build custom-resource ResponseURLs: the Lambdas
+    run on this machine here, so the host is MOTO_HOST."""
+    from moto import settings
+
+    settings.moto_server_host = lambda: os.environ.get("MOTO_HOST", "http://127.0.0.1")  # type: ignore[assignment]
+
+
 def _s3_events_with_versions() -> None:
     """moto's S3 event records lack the object's versionId and sequencer, which AWS includes (and
     which the intake relies on: the execution name comes from the version); and moto sends no
@@ -201,7 +210,9 @@ class EmbeddedAws:
         _deletable_network()
         _fail_on_unsupported_types()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
+        _host_is_this_machine()
+        # verbose would print to stdout, which `local run --json` keeps for its one JSON object.
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
         return self
 

@@ -231,7 +231,50 @@ def test_watch_reports_the_failing_step() -> None:
     text = out.getvalue()
     assert "✖ Validate spec (3 s)" in text
     assert "  SpecInvalid: spec.region: bad" in text
+    assert "✔ Notify failure (96 s)" in text  # the failure path doing its job is not a failure
     assert text.rstrip().endswith("FAILED: deploy-demo-aaa")
+
+
+def _task(kind: str, s: int, error: str = "", message: str = "") -> dict[str, Any]:
+    event: dict[str, Any] = {"type": kind, "timestamp": datetime(2026, 11, 26, 10, 0, s, tzinfo=UTC)}
+    if kind == "TaskFailed":
+        event["taskFailedEventDetails"] = {"error": error, "cause": json.dumps({"errorMessage": message})}
+    return event
+
+
+def test_watch_shows_a_retried_failure_as_a_retry_not_as_the_step_failing() -> None:
+    not_yet = ("NotReadyYet", "addons not ready: Deployment kube-system/ebs-csi-controller")
+    pages = [
+        [_entered("Configure addons", 0), _task("TaskScheduled", 0), _task("TaskFailed", 1, *not_yet),
+         _task("TaskScheduled", 3), _task("TaskFailed", 4, *not_yet), _task("TaskScheduled", 6)],
+        [_task("TaskSucceeded", 7), _exited("Configure addons", 7), _entered("Validate cluster", 7)],
+        [_exited("Validate cluster", 8)],
+    ]  # fmt: skip
+    out = io.StringIO()
+    assert ops.watch(FakeExecutions(pages, "SUCCEEDED"), DEPLOYER, "demo", out, sleep=lambda _: None) == "SUCCEEDED"
+    assert out.getvalue().splitlines()[1:5] == [
+        "▶ Configure addons",
+        "  NotReadyYet: addons not ready: Deployment kube-system/ebs-csi-controller (retrying)",  # once, not per retry
+        "✔ Configure addons (7 s)",
+        "▶ Validate cluster",
+    ]
+
+
+def test_watch_shows_a_caught_failure_when_the_failure_path_starts() -> None:
+    pages = [
+        [_entered("Apply CNI", 0), _task("TaskScheduled", 0), _task("TaskFailed", 2, "ArtifactDigestMismatch", "calico-v3.32.1.yaml: sha256 differs")],
+        [_exited("Apply CNI", 2), _entered("Diagnose", 3)],
+    ]  # fmt: skip
+    out = io.StringIO()
+    assert ops.watch(FakeExecutions(pages, "FAILED"), DEPLOYER, "demo", out, sleep=lambda _: None) == "FAILED"
+    lines = out.getvalue().splitlines()
+    assert lines[1:5] == [
+        "▶ Apply CNI",
+        "✖ Apply CNI (2 s)",
+        "  ArtifactDigestMismatch: calico-v3.32.1.yaml: sha256 differs",
+        "▶ Diagnose",
+    ]
+    assert not any("retrying" in line for line in lines)
 
 
 def test_watch_waits_for_an_execution_then_gives_up() -> None:

@@ -294,6 +294,26 @@ def test_step_timings_and_failed_step_from_history() -> None:
     }
     assert steps.failed_step(history) == "Connect"
 
+    # A retried failure is not a failed step; a caught one is, though its state exits normally.
+    caught = [
+        *history[:7],
+        {"id": 8, "type": "LambdaFunctionScheduled", "timestamp": at(12)},
+        {"id": 9, "type": "LambdaFunctionFailed", "timestamp": at(13)},
+        {"id": 10, "type": "LambdaFunctionScheduled", "timestamp": at(15)},
+        {"id": 11, "type": "LambdaFunctionSucceeded", "timestamp": at(16)},
+        {"id": 12, "type": "TaskStateExited", "timestamp": at(16), "stateExitedEventDetails": {"name": "Connect"}},
+        {"id": 13, "type": "TaskStateEntered", "timestamp": at(16), "stateEnteredEventDetails": {"name": "Apply CNI"}},
+        {"id": 14, "type": "TaskScheduled", "timestamp": at(16)},
+        {"id": 15, "type": "TaskFailed", "timestamp": at(17)},
+        {"id": 16, "type": "TaskStateExited", "timestamp": at(17), "stateExitedEventDetails": {"name": "Apply CNI"}},
+        {"id": 17, "type": "TaskStateEntered", "timestamp": at(17), "stateEnteredEventDetails": {"name": "Diagnose"}},
+        {"id": 18, "type": "TaskScheduled", "timestamp": at(17)},
+    ]  # fmt: skip
+    statuses = {s.name: s.status for s in steps.step_timings(caught)}
+    assert (statuses["Connect"], statuses["Apply CNI"]) == ("SUCCEEDED", "FAILED")
+    assert "Diagnose" not in statuses  # still running: not reported
+    assert steps.failed_step(caught) == "Apply CNI"
+
 
 # --- notifications -------------------------------------------------------------------------------
 
