@@ -438,23 +438,12 @@ def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     return EXIT_OK
 
 
-def _quiet_emulator_logs() -> None:
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    for name in ("werkzeug", "moto", "botocore", "urllib3"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    # moto's ASL interpreter logs every Fail state as an error: the workflow's own failure path.
-    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-
-
 def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import threading
 
     from clusterdrop.local import session
 
-    _quiet_emulator_logs()
+    session.quiet_logs()
     err.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
     local = session.up(faults=set(args.inject or ()))
     out.write(f"{local.aws.url}\n")
@@ -484,7 +473,7 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     found = _load_or_explain(args.file, err, "nothing submitted")
     if isinstance(found, int):
         return found
-    _quiet_emulator_logs()
+    session.quiet_logs()
     progress = err if args.json else out
     progress.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
     progress.flush()

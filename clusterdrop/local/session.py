@@ -45,6 +45,18 @@ class SlackReceiver:
         self.receiver.stop()
 
 
+def quiet_logs() -> None:
+    """The emulators log every request and every expected failure: keep only what is wrong."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("werkzeug", "moto", "botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # moto's ASL interpreter logs every Fail state as an error: the workflow's own failure path.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
 def synthesize(out_dir: Path) -> Path:
     """The same CDK app as `cdk deploy`, with the embedded mode's short intervals."""
     env = {

@@ -131,7 +131,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     for stack in summary["stacks"]:
         count = sum(stack["resources"].values())
-        lines.append(f"  {stack['name']}  ({stack['role']}, {count} resources)")
+        lines.append(f"  {stack['name']}  ({stack['role']}, {count} resource{'' if count == 1 else 's'})")
     lines += ["", "Resources:"]
     width = max(len(t) for t in summary["resourceTotals"])
     for kind, count in summary["resourceTotals"].items():

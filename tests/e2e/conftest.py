@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Iterator
 
 import pytest
 
 from clusterdrop.local import session
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="session")
 def local() -> Iterator[session.LocalDeployer]:
-    warnings.filterwarnings("ignore")
-    for name in ("werkzeug", "moto"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    deployer = session.up()
+    session.quiet_logs()
+    # Calico's manifests come from the official files beside the repository, as from a mirror.
+    deployer = session.up(mirror=str(FIXTURES / "cni"))
     yield deployer
     deployer.stop()

@@ -129,3 +129,184 @@ def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDepl
     assert "Resource creation cancelled" not in failure["cause"]
     assert failure["cleaned_up"] == ["clusterdrop-nocap"]  # the node-group stack never existed
     assert result["leftovers"] == []  # a failed first creation is cleaned up
+
+
+# --- Calico, from the mirror ---------------------------------------------------------------------
+
+CALICO_HA = (REPO / "examples" / "calico-ha.yaml").read_text()
+
+
+def _calico(name: str, mode: str) -> str:
+    # A pod CIDR that is not Calico's default shows the spec's value reached the cluster.
+    return (
+        CALICO_HA.replace("name: demo", f"name: {name}")
+        .replace("mode: manifest", f"mode: {mode}")
+        .replace("podCidr: 192.168.0.0/16", "podCidr: 10.48.0.0/16")
+    )
+
+
+def _object(local: session.LocalDeployer, cluster: str, group: str, plural: str, namespace: str, name: str) -> Any:
+    return local.aws.eks.clusters[cluster].api.store.objects[(group, plural)].get((namespace, name))
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container.get("env", [])}
+
+
+def test_calico_manifest_from_the_mirror(local: session.LocalDeployer, tmp_path: Path) -> None:
+    result = _run(local, _spec(tmp_path, "calico-manifest", _calico("calico-manifest", "manifest")))
+    assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
+    assert result["nodes"] == {"expected": 3, "registered": 3, "ready": 3}
+    assert result["cni"] == {"name": "calico", "version": "v3.32.1"}
+    names = [s["name"] for s in result["steps"]]
+    assert names.index("Apply CNI") < names.index("Apply node-group stacks") < names.index("Check CNI")
+    node = _object(local, "calico-manifest", "apps", "daemonsets", "kube-system", "calico-node")
+    container = next(c for c in node["spec"]["template"]["spec"]["containers"] if c["name"] == "calico-node")
+    env = _env(container)
+    assert env["CALICO_IPV4POOL_CIDR"] == "10.48.0.0/16"
+    assert (env["CALICO_IPV4POOL_VXLAN"], env["CALICO_IPV4POOL_IPIP"]) == ("Always", "Never")
+    assert _object(local, "calico-manifest", "apps", "deployments", "kube-system", "calico-kube-controllers")
+    sns = result["notifications"]["sns"]
+    assert sns["outcome"]["cni"] == {"name": "calico", "version": "v3.32.1"}
+
+
+def test_calico_operator_from_the_mirror(local: session.LocalDeployer, tmp_path: Path) -> None:
+    result = _run(local, _spec(tmp_path, "calico-operator", _calico("calico-operator", "operator")))
+    assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
+    assert result["nodes"] == {"expected": 3, "registered": 3, "ready": 3}
+    assert _object(local, "calico-operator", "apps", "deployments", "tigera-operator", "tigera-operator")
+    installation = _object(local, "calico-operator", "operator.tigera.io", "installations", "", "default")
+    pools = installation["spec"]["calicoNetwork"]["ipPools"]
+    assert [p["cidr"] for p in pools] == ["10.48.0.0/16"]
+    status = _object(local, "calico-operator", "operator.tigera.io", "tigerastatuses", "", "calico")
+    assert any(c["type"] == "Available" and c["status"] == "True" for c in status["status"]["conditions"])
+
+
+def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
+    """`clusterdrop local run --json --inject cni-digest` as a user runs it: its own embedded
+    deployer, the mirror named by CLUSTERDROP_CNI_MIRROR, one JSON object on stdout, exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import FIXTURES
+
+    spec = _spec(tmp_path, "tampered", _calico("tampered", "manifest"))
+    env = {**os.environ, "CLUSTERDROP_CNI_MIRROR": str(FIXTURES / "cni")}
+    done = subprocess.run(
+        [sys.executable, "-m", "clusterdrop", "local", "run", "--json", "--inject", "cni-digest", str(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    result = json.loads(done.stdout)  # nothing but the result on stdout
+    assert result["status"] == "FAILED"
+    failure = result["notifications"]["sns"]["outcome"]["failure"]
+    assert failure["step"] == "Connect"  # where the CNI's files are staged, before anything is applied
+    assert failure["error"] == "ArtifactDigestMismatch"
+    assert "refusing a file that is not the official release" in failure["cause"]
+    assert failure["cleaned_up"] == ["clusterdrop-tampered"]  # deletionPolicy: delete
+    assert result["leftovers"] == []
+    assert {"name": "Connect", "status": "FAILED"}.items() <= next(
+        s for s in result["steps"] if s["name"] == "Connect"
+    ).items()
+    assert "✖ Connect" in done.stderr  # the progress went to stderr
+    assert result["notifications"]["slack"]["text"] == "[clusterdrop] tampered: create FAILED at Connect"
+
+
+# --- delivery: duplicates and quick successive uploads -------------------------------------------
+
+
+def _intake_queue(local: session.LocalDeployer) -> str:
+    resources = local.aws.client("cloudformation").describe_stack_resources(StackName=session.STACK)["StackResources"]
+    queue = next(
+        r["PhysicalResourceId"]
+        for r in resources
+        if r["ResourceType"] == "AWS::SQS::Queue" and r["LogicalResourceId"].startswith("IntakeQueue")
+    )
+    return str(
+        queue if queue.startswith("http") else local.aws.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
+    )
+
+
+def _executions(local: session.LocalDeployer, cluster: str) -> list[dict[str, Any]]:
+    sfn = local.aws.client("stepfunctions")
+    found = sfn.list_executions(stateMachineArn=local.deployer.deploy_machine, maxResults=1000)["executions"]
+    return [e for e in found if e["name"].startswith(f"deploy-{cluster}-")]
+
+
+def _trigger_calls(local: session.LocalDeployer) -> int:
+    return sum(1 for i in local.aws.runtime.invocations if "Trigger" in i["function"])
+
+
+def _wait_for(predicate: Any, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+
+
+def test_a_duplicate_event_delivery_starts_one_execution(local: session.LocalDeployer, tmp_path: Path) -> None:
+    from clusterdrop import ops
+
+    text = QUICKSTART.replace("name: quickstart", "name: dup")
+    s3 = local.aws.client("s3")
+    calls = _trigger_calls(local)
+    ops.submit(s3, local.deployer, "dup", text.encode(), plan=False, suffix=".yaml")
+    _wait_for(lambda: len(_executions(local, "dup")) == 1)
+    head = s3.head_object(Bucket=local.deployer.spec_bucket, Key="clusters/dup.yaml")
+    # S3 delivers at least once: the same record (key, version) again, while the first runs.
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": local.aws.region,
+        "eventTime": head["LastModified"].isoformat(),
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": local.deployer.spec_bucket},
+            "object": {"key": "clusters/dup.yaml", "versionId": head["VersionId"], "size": head["ContentLength"]},
+        },
+    }
+    local.aws.client("sqs").send_message(QueueUrl=_intake_queue(local), MessageBody=json.dumps({"Records": [record]}))
+    _wait_for(lambda: _trigger_calls(local) >= calls + 2)  # the duplicate was handled
+    sfn = local.aws.client("stepfunctions")
+    assert ops.watch(sfn, local.deployer, "dup", io.StringIO(), poll=0.3, timeout=300) == "SUCCEEDED"
+    assert len(_executions(local, "dup")) == 1
+    errored = [i for i in local.aws.runtime.invocations if "Trigger" in i["function"] and i["errored"]]
+    assert errored == []  # a duplicate is a success, not a retry that ends in the dead-letter queue
+
+
+def test_two_quick_uploads_are_applied_in_order(local: session.LocalDeployer) -> None:
+    from clusterdrop import ops
+
+    first = QUICKSTART.replace("name: quickstart", "name: twice")
+    second = first.replace("desiredSize: 2", "desiredSize: 3")
+    s3 = local.aws.client("s3")
+    ops.submit(s3, local.deployer, "twice", first.encode(), plan=False, suffix=".yaml")
+    ops.submit(s3, local.deployer, "twice", second.encode(), plan=False, suffix=".yaml")
+    _wait_for(lambda: len(_executions(local, "twice")) == 2)
+    sfn = local.aws.client("stepfunctions")
+    _wait_for(lambda: all(e["status"] != "RUNNING" for e in _executions(local, "twice")), timeout=600)
+    executions = sorted(_executions(local, "twice"), key=lambda e: e["stopDate"])
+    assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED"]
+    # Serialized: one held the cluster's lock while the other waited for it.
+    first_done = executions[0]["stopDate"]
+    history = sfn.get_execution_history(executionArn=executions[1]["executionArn"], maxResults=1000)["events"]
+    planned = next(
+        e for e in history if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "Plan"
+    )
+    assert planned["timestamp"] >= first_done - timedelta(seconds=5)
+    # The final state is the second spec, whichever execution took the lock first.
+    assert local.aws.eks.clusters["twice"].nodegroups["workers"]["desired"] == 3
+    table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+    item = table.get_item(Key={"cluster": "twice"})["Item"]
+    versions = s3.list_object_versions(Bucket=local.deployer.spec_bucket, Prefix="clusters/twice.yaml")["Versions"]
+    newest = next(v for v in versions if v["IsLatest"])
+    assert item["specVersion"] == newest["VersionId"]
