@@ -38,6 +38,7 @@ def settings() -> Settings:
         agent_code_key=env.get("AGENT_CODE_KEY", ""),
         agent_code_bucket=env.get("AGENT_CODE_BUCKET", ""),
         cni_mirror_dir=env.get("CLUSTERDROP_CNI_MIRROR") or None,
+        state_machines=tuple(a for a in env.get("STATE_MACHINE_ARNS", "").split(",") if a),
     )
 
 

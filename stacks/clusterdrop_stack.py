@@ -323,6 +323,8 @@ class ClusterdropStack(Stack):
             "CFN_ROLE_ARN": self.cfn_role.role_arn,
             "AGENT_CODE_BUCKET": self.agent_code.s3_bucket_name,
             "AGENT_CODE_KEY": self.agent_code.s3_object_key,
+            # Built from the fixed names, not referenced: the machines depend on the functions.
+            "STATE_MACHINE_ARNS": ",".join(self.machine_arn(m) for m in ("Deploy", "Teardown")),
             "POWERTOOLS_SERVICE_NAME": "clusterdrop",
             "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
         }
@@ -372,6 +374,9 @@ class ClusterdropStack(Stack):
 
     def machine_name(self, name: str) -> str:
         return f"{self.stack_name}-{name.lower()}"
+
+    def machine_arn(self, name: str) -> str:
+        return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{self.machine_name(name)}"
 
     def _state_machine(self, name: str, file: str, substitutions: dict[str, str]) -> sfn.StateMachine:
         used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", (STATE_MACHINES / file).read_text()))
@@ -460,6 +465,8 @@ class ClusterdropStack(Stack):
             {
                 "DEPLOY_STATE_MACHINE_ARN": self.deploy.state_machine_arn,
                 "TEARDOWN_STATE_MACHINE_ARN": self.teardown.state_machine_arn,
+                # Built from the fixed names, not referenced: the machines depend on the functions.
+                "STATE_MACHINE_ARNS": ",".join(self.machine_arn(m) for m in ("Deploy", "Teardown")),
                 "POWERTOOLS_SERVICE_NAME": "clusterdrop",
             },
             memory=256,
@@ -554,6 +561,10 @@ class ClusterdropStack(Stack):
             for m in ("Deploy", "Teardown")
         ]
         allow(["Diagnose", "Notify"], ["states:GetExecutionHistory"], executions, "ExecutionHistory")
+        # The lock step lets an earlier upload of the same spec go first.
+        machines = [self.machine_arn(m) for m in ("Deploy", "Teardown")]
+        allow(["TakeClusterLock"], ["states:ListExecutions"], machines, "ListExecutions")
+        allow(["TakeClusterLock"], ["states:DescribeExecution"], executions, "DescribeExecutions")
         self.topic.grant_publish(f["Notify"])
         # The agent's code: CloudFormation (with its role) reads it to create each agent.
         self.agent_code.grant_read(self.cfn_role)

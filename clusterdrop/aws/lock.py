@@ -3,8 +3,9 @@ so that a crashed execution cannot hold a cluster forever."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from clusterdrop.errors import LockBusy
@@ -44,3 +45,32 @@ def release(table: Any, cluster: str, owner: str) -> dict[str, Any]:
     except table.meta.client.exceptions.ConditionalCheckFailedException:
         return {"released": False}
     return {"released": True}
+
+
+def earlier_change_waiting(sfn: Any, machines: Sequence[str], state: dict[str, Any]) -> str | None:
+    """The name of a running deploy or teardown of the same spec key uploaded before this one
+    (a lower S3 sequencer), if any. The lock alone is first come, first served: two uploads in
+    quick succession may reach it in either order, and the later spec would then be applied
+    first and the earlier skipped as superseded. Yielding to the earlier one applies both, in
+    the order they were uploaded."""
+    from clusterdrop.aws.registry import sequencer_key
+
+    mine = state.get("sequencer", "")
+    if state.get("action") not in ("deploy", "teardown") or not mine:
+        return None
+    prefixes = tuple(f"{action}-{state['cluster']}-" for action in ("deploy", "teardown"))
+    for machine in machines:
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING")
+        for page in pages:
+            for execution in page.get("executions", []):
+                if execution["executionArn"] == state.get("execution") or not execution["name"].startswith(prefixes):
+                    continue
+                other = json.loads(sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}")
+                if (
+                    other.get("cluster") == state["cluster"]
+                    and other.get("key") == state.get("key")  # sequencers order events of one key
+                    and other.get("sequencer")
+                    and sequencer_key(other["sequencer"]) < sequencer_key(mine)
+                ):
+                    return str(execution["name"])
+    return None

@@ -17,7 +17,7 @@ from clusterdrop.aws import eks, lock, notify, registry, stacks, subnets
 from clusterdrop.cni import catalog
 from clusterdrop.cni.fetch import DirectoryMirror, stage
 from clusterdrop.cni.s3mirror import S3Mirror
-from clusterdrop.errors import SpecInvalid, SpecMismatch, StackFailed
+from clusterdrop.errors import LockBusy, SpecInvalid, SpecMismatch, StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.models import Cluster
@@ -37,6 +37,7 @@ class Settings:
     agent_code_key: str
     agent_code_bucket: str = ""  # default: the artifacts bucket
     cni_mirror_dir: str | None = None  # embedded mode: where the CNI files already are
+    state_machines: tuple[str, ...] = ()  # deploy and teardown: where earlier uploads may wait
 
 
 @dataclass
@@ -109,6 +110,9 @@ def _unknown_cluster(name: str) -> SpecInvalid:
 
 
 def take_lock(state: State, ports: Ports) -> State:
+    earlier = lock.earlier_change_waiting(ports.sfn, ports.settings.state_machines, state) if ports.sfn else None
+    if earlier:
+        raise LockBusy(f"cluster {state['cluster']}: an earlier upload ({earlier}) goes first; waiting for it")
     return lock.acquire(ports.locks, state["cluster"], state["execution"])
 
 

@@ -116,12 +116,14 @@ class LocalDeployer:
         found: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             response = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            for message in response.get("Messages", []):
+            messages = response.get("Messages", [])
+            for message in messages:
                 found.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            if found:
+            if found and not messages:  # drained
                 return found
-            time.sleep(0.2)
+            if not messages:
+                time.sleep(0.2)
         return found
 
     def leftovers(self, cluster: str) -> list[str]:

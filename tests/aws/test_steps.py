@@ -174,6 +174,45 @@ def test_lock_contention(aws: dict[str, Any]) -> None:
     lock.acquire(table, "demo", "exec-c", now=lambda: 1003 + lock.DEFAULT_TTL_SECONDS + 1)
 
 
+def test_the_lock_lets_an_earlier_upload_of_the_same_spec_go_first(aws: dict[str, Any]) -> None:
+    import dataclasses
+
+    sfn = aws["session"].client("stepfunctions")
+    # Executions that stay RUNNING while the test looks at them.
+    waiting = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    machines = tuple(
+        sfn.create_state_machine(
+            name=f"{kind}-{aws['suffix']}", definition=json.dumps(waiting), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        for kind in ("deploy", "teardown")
+    )
+    ports = dataclasses.replace(
+        aws["ports"], settings=dataclasses.replace(aws["ports"].settings, state_machines=machines)
+    )
+
+    def start(machine: str, action: str, key: str, sequencer: str) -> dict[str, Any]:
+        state = {"action": action, "cluster": "demo", "key": key, "sequencer": sequencer}
+        name = f"{action}-demo-{uuid.uuid4().hex[:8]}"
+        arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(state))["executionArn"]
+        return {**state, "execution": arn}
+
+    first = start(machines[0], "deploy", "clusters/demo.yaml", "0062E1A0B1C2D3E4F5")
+    second = start(machines[0], "deploy", "clusters/demo.yaml", "0062E1A0B1C2D3E4F6")
+    start(machines[0], "deploy", "clusters/demo.yml", "0062E1A0B1C2D3E4F0")  # another key: not ordered with these
+    start(machines[0], "plan", "plans/demo.yaml", "0062E1A0B1C2D3E4F0")  # plans change nothing: never waited for
+    removal = start(machines[1], "teardown", "clusters/demo.yaml", "0062E1A0B1C2D3E4F7")
+
+    with pytest.raises(LockBusy, match=r"an earlier upload \(deploy-demo-.*\) goes first"):
+        steps.take_lock(second, ports)
+    with pytest.raises(LockBusy, match="goes first"):
+        steps.take_lock(removal, ports)  # a delete right after an upload: the upload is applied first
+    assert steps.take_lock(first, ports)["owner"] == first["execution"]
+    steps.release_lock(first, ports)
+    sfn.stop_execution(executionArn=first["execution"])
+    assert steps.take_lock(second, ports)["owner"] == second["execution"]  # now it is the earliest
+    steps.release_lock(second, ports)
+
+
 # --- validate and plan --------------------------------------------------------------------------
 
 

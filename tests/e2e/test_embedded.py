@@ -289,24 +289,27 @@ def test_two_quick_uploads_are_applied_in_order(local: session.LocalDeployer) ->
     first = QUICKSTART.replace("name: quickstart", "name: twice")
     second = first.replace("desiredSize: 2", "desiredSize: 3")
     s3 = local.aws.client("s3")
-    ops.submit(s3, local.deployer, "twice", first.encode(), plan=False, suffix=".yaml")
-    ops.submit(s3, local.deployer, "twice", second.encode(), plan=False, suffix=".yaml")
+    uploaded = [
+        ops.submit(s3, local.deployer, "twice", body.encode(), plan=False, suffix=".yaml")["versionId"]
+        for body in (first, second)
+    ]
     _wait_for(lambda: len(_executions(local, "twice")) == 2)
     sfn = local.aws.client("stepfunctions")
     _wait_for(lambda: all(e["status"] != "RUNNING" for e in _executions(local, "twice")), timeout=600)
     executions = sorted(_executions(local, "twice"), key=lambda e: e["stopDate"])
     assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED"]
-    # Serialized: one held the cluster's lock while the other waited for it.
-    first_done = executions[0]["stopDate"]
+    # Both applied, in the order they were uploaded, one after the other (the cluster's lock).
+    inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
+    assert [i["versionId"] for i in inputs] == uploaded
     history = sfn.get_execution_history(executionArn=executions[1]["executionArn"], maxResults=1000)["events"]
-    planned = next(
-        e for e in history if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "Plan"
-    )
-    assert planned["timestamp"] >= first_done - timedelta(seconds=5)
-    # The final state is the second spec, whichever execution took the lock first.
+    entered = [e for e in history if e["type"].endswith("StateEntered")]
+    planned = next(e for e in entered if e["stateEnteredEventDetails"]["name"] == "Plan")
+    assert planned["timestamp"] >= executions[0]["stopDate"] - timedelta(seconds=5)
+    assert not any(e["stateEnteredEventDetails"]["name"] == "Notify skipped" for e in entered)
+    outcomes = [json.loads(m["Message"])["outcome"] for m in local.notifications()]
+    mine = [(o["action"], o["outcome"]) for o in outcomes if o["cluster"] == "twice"]
+    assert sorted(mine) == [("create", "SUCCEEDED"), ("update", "SUCCEEDED")]
+    # The final state is the second spec.
     assert local.aws.eks.clusters["twice"].nodegroups["workers"]["desired"] == 3
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
-    item = table.get_item(Key={"cluster": "twice"})["Item"]
-    versions = s3.list_object_versions(Bucket=local.deployer.spec_bucket, Prefix="clusters/twice.yaml")["Versions"]
-    newest = next(v for v in versions if v["IsLatest"])
-    assert item["specVersion"] == newest["VersionId"]
+    assert table.get_item(Key={"cluster": "twice"})["Item"]["specVersion"] == uploaded[1]
