@@ -562,10 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "watch",
         help="follow the newest execution of a cluster",
-        description="Follow the newest execution of CLUSTER (or wait for one to start): each step, node "
-        "progress, the outcome. Exit 0 on success, 1 on failure. " + deployer_help,
+        description="Follow the newest execution of CLUSTER (of any cluster without one; or wait for one to "
+        "start): each step, its retries, node progress, the outcome. Exit 0 on success, 1 on failure, 2 when "
+        "no execution starts in time. " + deployer_help,
     )
-    p.add_argument("cluster", metavar="CLUSTER")
+    p.add_argument("cluster", metavar="CLUSTER", nargs="?", help="the cluster's name (default: any cluster)")
     p.add_argument(
         "--wait", type=float, default=300, metavar="SECONDS", help="how long to wait for an execution to start"
     )

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from clusterdrop.aws import registry
+from clusterdrop.aws.intake import MAX_EXECUTION_NAME
 from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -108,19 +109,37 @@ class Executions(Protocol):
     def describe_execution(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+def is_execution_of(name: str, cluster: str | None) -> bool:
+    """Whether an execution name (intake.Intent.execution_name) is one of this cluster's: the
+    digest's length tells `demo` from `demo-2`, and long names are cut as the intake cuts them."""
+    for action in ("deploy", "plan", "teardown"):
+        if cluster is None:
+            if name.startswith(f"{action}-"):
+                return True
+            continue
+        head = f"{action}-{cluster}"[: MAX_EXECUTION_NAME - 17]
+        if name.startswith(f"{head}-") and len(name) == len(head) + 17:
+            return True
+    return False
+
+
 def newest_execution(
-    sfn: Executions, deployer: Deployer, cluster: str, *, started_after: datetime | None = None
+    sfn: Executions, deployer: Deployer, cluster: str | None, *, started_after: datetime | None = None
 ) -> dict[str, Any] | None:
+    """The newest execution of a cluster (of any cluster when None) on either state machine.
+    ListExecutions answers newest first: each machine is read only down to its first match."""
     found = []
     for machine in (deployer.deploy_machine, deployer.teardown_machine):
         kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": 100}
         while True:
             page = sfn.list_executions(**kwargs)
-            found += [
-                e for e in page.get("executions", [])
-                if any(e["name"].startswith(f"{action}-{cluster}-") for action in ("deploy", "plan", "teardown"))
-            ]  # fmt: skip
-            if not page.get("nextToken"):
+            executions = page.get("executions", [])
+            match = next((e for e in executions if is_execution_of(e["name"], cluster)), None)
+            if match is not None:
+                found.append(match)
+                break
+            too_old = started_after is not None and executions and executions[-1]["startDate"] < started_after
+            if not page.get("nextToken") or too_old:
                 break
             kwargs["nextToken"] = page["nextToken"]
     if started_after is not None:
@@ -242,7 +261,7 @@ def _short_cause(cause: str) -> str:
 def watch(
     sfn: Executions,
     deployer: Deployer,
-    cluster: str,
+    cluster: str | None,
     out: TextIO,
     *,
     wait_for_start: float = 300,
@@ -258,7 +277,8 @@ def watch(
     execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     while execution is None:
         if clock() >= deadline:
-            raise TimeoutError(f"no execution for cluster {cluster} started within {wait_for_start:g} s")
+            which = f"for cluster {cluster}" if cluster else "of any cluster"
+            raise TimeoutError(f"no execution {which} started within {wait_for_start:g} s")
         sleep(poll)
         execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     arn = execution["executionArn"]

@@ -155,9 +155,11 @@ class FakeExecutions:
         if "deploy" not in kwargs["stateMachineArn"]:
             return {"executions": []}
         return {"executions": [
-            {"name": "deploy-demo-aaa", "executionArn": "arn:new", "startDate": self.start},
-            {"name": "deploy-other-bbb", "executionArn": "arn:other", "startDate": self.start + timedelta(hours=1)},
-            {"name": "deploy-demo-old", "executionArn": "arn:old", "startDate": self.start - timedelta(days=1)},
+            # Newest first, as ListExecutions answers.
+            {"name": "deploy-other-1111111111111111", "executionArn": "arn:other", "startDate": self.start + timedelta(hours=2)},
+            {"name": "deploy-demo-2-2222222222222222", "executionArn": "arn:demo-2", "startDate": self.start + timedelta(hours=1)},
+            {"name": "deploy-demo-0123456789abcdef", "executionArn": "arn:new", "startDate": self.start},
+            {"name": "deploy-demo-fedcba9876543210", "executionArn": "arn:old", "startDate": self.start - timedelta(days=1)},
         ]}  # fmt: skip
 
     def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
@@ -168,7 +170,7 @@ class FakeExecutions:
         self.polls += 1
         done = self.polls >= len(self.pages)
         return {
-            "name": "deploy-demo-aaa",
+            "name": "deploy-demo-0123456789abcdef",
             "status": self.final if done else "RUNNING",
             "startDate": self.start,
             "stopDate": self.start + timedelta(seconds=100) if done else None,
@@ -207,7 +209,7 @@ def test_watch_shows_steps_progress_and_outcome() -> None:
     final = ops.watch(FakeExecutions(pages, "SUCCEEDED"), DEPLOYER, "demo", out, sleep=lambda _: None)
     assert final == "SUCCEEDED"
     assert out.getvalue().splitlines() == [
-        "Watching deploy-demo-aaa",
+        "Watching deploy-demo-0123456789abcdef",
         "▶ Validate spec",
         "✔ Validate spec (2 s)",
         "▶ Wait for cluster stack",
@@ -218,7 +220,7 @@ def test_watch_shows_steps_progress_and_outcome() -> None:
         "✔ Wait for nodes Ready (10 s)",
         "▶ Record state",
         "✔ Record state (70 s)",
-        "SUCCEEDED: deploy-demo-aaa",
+        "SUCCEEDED: deploy-demo-0123456789abcdef",
     ]
 
 
@@ -232,7 +234,7 @@ def test_watch_reports_the_failing_step() -> None:
     assert "✖ Validate spec (3 s)" in text
     assert "  SpecInvalid: spec.region: bad" in text
     assert "✔ Notify failure (96 s)" in text  # the failure path doing its job is not a failure
-    assert text.rstrip().endswith("FAILED: deploy-demo-aaa")
+    assert text.rstrip().endswith("FAILED: deploy-demo-0123456789abcdef")
 
 
 def _task(kind: str, s: int, error: str = "", message: str = "") -> dict[str, Any]:
@@ -275,6 +277,17 @@ def test_watch_shows_a_caught_failure_when_the_failure_path_starts() -> None:
         "▶ Diagnose",
     ]
     assert not any("retrying" in line for line in lines)
+
+
+def test_the_newest_execution_of_a_cluster_is_found_by_its_exact_name() -> None:
+    executions = FakeExecutions([], "SUCCEEDED")
+    assert ops.newest_execution(executions, DEPLOYER, "demo")["executionArn"] == "arn:new"  # type: ignore[index]
+    assert ops.newest_execution(executions, DEPLOYER, "demo-2")["executionArn"] == "arn:demo-2"  # type: ignore[index]
+    assert ops.newest_execution(executions, DEPLOYER, None)["executionArn"] == "arn:other"  # type: ignore[index]
+    assert ops.newest_execution(executions, DEPLOYER, "nope") is None
+    long = "a" * 70  # execution names are cut to 80 characters, as the intake cuts them
+    assert ops.is_execution_of(f"deploy-{long}"[:63] + "-0123456789abcdef", long)
+    assert not ops.is_execution_of("teardown-demo-0123456789abcdef", "dem")
 
 
 def test_watch_waits_for_an_execution_then_gives_up() -> None:
