@@ -445,7 +445,7 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     session.quiet_logs()
     err.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
-    local = session.up(faults=set(args.inject or ()))
+    local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay)
     out.write(f"{local.aws.url}\n")
     out.write("# clusterdrop runs here. In another shell:\n")
     for key, value in local.environment.items():
@@ -480,7 +480,7 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
     # stdout is for the result: anything a library prints on its own goes with the progress.
     with contextlib.redirect_stdout(err if args.json else sys.stdout):
-        local = session.up(faults=set(args.inject or ()))
+        local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay)
         try:
             progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s; submitting {source}\n")
             result = session.run(local, Path(args.file), progress, plan=args.plan)
@@ -630,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start moto (Step Functions execution on), the local Lambda runtime, EKS and Kubernetes "
         "emulation, deploy the synthesized CDK app into it, and print the environment to export.",
     )
-    p.add_argument("--inject", action="append", choices=session_faults(), help="a fault to inject (repeatable)")
+    _emulation_options(p)
     p.set_defaults(func=cmd_local_up)
     p = local_sub.add_parser(
         "run",
@@ -640,10 +640,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", metavar="SPEC", help="cluster spec (native or eksctl)")
     p.add_argument("--json", action="store_true", help="the result as one JSON object on stdout")
-    p.add_argument("--inject", action="append", choices=session_faults(), help="a fault to inject (repeatable)")
+    _emulation_options(p)
     p.add_argument("--plan", action="store_true", help="submit under plans/ (a dry run)")
     p.set_defaults(func=cmd_local_run)
     return parser
+
+
+def _emulation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--inject", action="append", choices=session_faults(), help="a fault to inject (repeatable)")
+    p.add_argument(
+        "--node-ready-delay",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long simulated nodes take to turn Ready once the CNI is there, a group's later nodes a half "
+        "delay more each (default 5; on EKS about a minute)",
+    )
 
 
 def session_faults() -> tuple[str, ...]:

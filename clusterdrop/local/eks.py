@@ -76,7 +76,7 @@ class EmulatedCluster:
 @dataclass
 class Settings:
     faults: set[str] = field(default_factory=set)
-    node_ready_delay: float = 0.0  # seconds between a node registering and turning Ready
+    node_ready_delay: float = 0.0  # seconds between a group's first node registering and turning Ready
 
 
 class EksEmulation:
@@ -120,7 +120,8 @@ class EksEmulation:
                 for i in range(group["desired"]):
                     zone = cluster.zones[i % len(cluster.zones)] if cluster.zones else f"{cluster.region}a"
                     name = f"ip-10-0-{abs(hash(group['name'])) % 250}-{i}.{cluster.region}.compute.internal"
-                    wanted[name] = {"group": group, "zone": zone}
+                    # Nodes of a group do not turn Ready at one instant: each a half delay later.
+                    wanted[name] = {"group": group, "zone": zone, "delay": self.settings.node_ready_delay * (1 + i / 2)}
             for key in [k for k in nodes if k[1] not in wanted]:
                 del nodes[key]
             now = time.monotonic()
@@ -131,7 +132,7 @@ class EksEmulation:
                     nodes[("", name)]["_registered"] = now
                 node = nodes[("", name)]
                 ready = cni and "nodes-not-ready" not in self.settings.faults
-                ready = ready and now - node.get("_registered", now) >= self.settings.node_ready_delay
+                ready = ready and now - node.get("_registered", now) >= info["delay"]
                 node["status"] = _node_status(ready)
             ready_nodes = sum(1 for n in nodes.values() if _is_ready(n))
             for key, ds in store.objects[("apps", "daemonsets")].items():
