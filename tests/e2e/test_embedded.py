@@ -313,3 +313,85 @@ def test_two_quick_uploads_are_applied_in_order(local: session.LocalDeployer) ->
     assert local.aws.eks.clusters["twice"].nodegroups["workers"]["desired"] == 3
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
     assert table.get_item(Key={"cluster": "twice"})["Item"]["specVersion"] == uploaded[1]
+
+
+# --- an existing VPC -----------------------------------------------------------------------------
+
+
+def test_existing_vpc_subnets_are_tagged_shared_and_untagged_on_delete(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    from clusterdrop import ops
+
+    ec2 = local.aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+    zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    subnets = {
+        kind: [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.70.{base + i}.0/24", AvailabilityZone=zone)["Subnet"][
+                "SubnetId"
+            ]
+            for i, zone in enumerate(zones)
+        ]
+        for kind, base in (("private", 0), ("public", 10))
+    }
+    # Another cluster already shares the VPC: its tag must survive this cluster's life.
+    ec2.create_tags(Resources=subnets["private"], Tags=[{"Key": "kubernetes.io/cluster/other", "Value": "shared"}])
+
+    def listed(kind: str) -> str:
+        return "\n".join(f"          - {{id: {s}, zone: {z}}}" for s, z in zip(subnets[kind], zones, strict=True))
+
+    text = f"""apiVersion: clusterdrop.io/v1alpha1
+kind: Cluster
+metadata:
+  name: shared-vpc
+spec:
+  region: eu-west-1
+  network:
+    zones: [{", ".join(zones)}]
+    topology: private
+    vpc:
+      id: {vpc}
+      subnets:
+        private:
+{listed("private")}
+        public:
+{listed("public")}
+  cni:
+    name: aws-vpc-cni
+  nodeGroups:
+    - name: workers
+      instanceTypes: [t3.medium]
+      desiredSize: 2
+"""
+    result = _run(local, _spec(tmp_path, "shared-vpc", text))
+    assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
+
+    def tags() -> dict[str, dict[str, str]]:
+        described = ec2.describe_subnets(SubnetIds=subnets["private"] + subnets["public"])["Subnets"]
+        return {s["SubnetId"]: {t["Key"]: t["Value"] for t in s.get("Tags", [])} for s in described}
+
+    tagged = tags()
+    for subnet in subnets["private"]:
+        assert tagged[subnet]["kubernetes.io/cluster/shared-vpc"] == "shared"  # never "owned"
+        assert tagged[subnet]["kubernetes.io/role/internal-elb"] == "1"
+        assert tagged[subnet]["kubernetes.io/cluster/other"] == "shared"
+    for subnet in subnets["public"]:
+        assert tagged[subnet]["kubernetes.io/role/elb"] == "1"
+    assert not ec2.describe_vpcs(Filters=[{"Name": "tag:clusterdrop:cluster", "Values": ["shared-vpc"]}])["Vpcs"]
+
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    ops.delete(local.aws.client("s3"), local.deployer, "shared-vpc")
+    sfn = local.aws.client("stepfunctions")
+    assert ops.watch(sfn, local.deployer, "shared-vpc", io.StringIO(), poll=0.3, started_after=before, timeout=300) == (
+        "SUCCEEDED"
+    )
+    assert local.leftovers("shared-vpc") == []
+    untagged = tags()
+    for subnet in subnets["private"] + subnets["public"]:
+        assert "kubernetes.io/cluster/shared-vpc" not in untagged[subnet]
+    for subnet in subnets["private"]:
+        assert untagged[subnet]["kubernetes.io/cluster/other"] == "shared"  # the other cluster's tag stays
+    # The VPC and its subnets were never clusterdrop's: they stay.
+    assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"]
+    assert len(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]) == 6
