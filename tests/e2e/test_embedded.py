@@ -49,7 +49,14 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert planned["status"] == "SUCCEEDED"
     outcome = planned["notifications"]["sns"]["outcome"]
     assert (outcome["action"], outcome["outcome"]) == ("plan", "PLANNED")
-    assert any(c["stack"] == "clusterdrop-quickstart-ng-workers" for c in outcome["changes"])
+    changed = {c["stack"]: c for c in outcome["changes"] if any(c["counts"].values())}
+    assert list(changed) == ["clusterdrop-quickstart-ng-workers"]  # the cluster stack: no change
+    assert [
+        (r["action"], r["logical_id"], r["replacement"])
+        for r in changed["clusterdrop-quickstart-ng-workers"]["changes"]
+    ] == [
+        ("Modify", "NodeGroup", "False")  # scaled in place, not replaced
+    ]
     assert local.aws.eks.clusters["quickstart"].nodegroups["workers"]["desired"] == 2
 
     # An update: the node group grows, the cluster stays.
