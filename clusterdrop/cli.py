@@ -439,6 +439,7 @@ def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
 
 
 def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import signal
     import threading
 
     from clusterdrop.local import session
@@ -456,6 +457,8 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "# Ctrl-C stops it.\n"
     )
     out.flush()
+    # SIGTERM (kill, a supervisor) stops it as Ctrl-C does: workers, servers and the work directory go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

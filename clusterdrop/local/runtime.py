@@ -19,6 +19,7 @@ import io
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,7 @@ class LocalRuntime:
         for pool in self.pools.values():
             for worker in pool:
                 worker.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def install(runtime: LocalRuntime) -> None:

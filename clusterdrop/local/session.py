@@ -73,9 +73,9 @@ def synthesize(out_dir: Path) -> Path:
     return out_dir
 
 
-def tampered_mirror(source: Path) -> Path:
+def tampered_mirror(source: Path, target: Path) -> Path:
     """A copy of a CNI mirror whose files are all altered by one byte (the cni-digest fault)."""
-    target = Path(tempfile.mkdtemp(prefix="clusterdrop-tampered-"))
+    target.mkdir(parents=True)
     for path in source.iterdir():
         if path.is_file():
             data = path.read_bytes()
@@ -150,7 +150,7 @@ def up(*, faults: set[str] | None = None, mirror: str | None = None, node_ready_
     runtime_env = {}
     mirror = mirror or os.environ.get("CLUSTERDROP_CNI_MIRROR")
     if "cni-digest" in faults:
-        mirror = str(tampered_mirror(Path(mirror or REPO.parent / "shared" / "fixtures" / "cni")))
+        mirror = str(tampered_mirror(Path(mirror or REPO.parent / "shared" / "fixtures" / "cni"), workdir / "mirror"))
     if mirror:
         runtime_env["CLUSTERDROP_CNI_MIRROR"] = mirror
     cdk_out = synthesize(workdir / "cdk.out")

@@ -199,7 +199,9 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
     from tests.conftest import FIXTURES
 
     spec = _spec(tmp_path, "tampered", _calico("tampered", "manifest"))
-    env = {**os.environ, "CLUSTERDROP_CNI_MIRROR": str(FIXTURES / "cni")}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "CLUSTERDROP_CNI_MIRROR": str(FIXTURES / "cni"), "TMPDIR": str(scratch)}
     done = subprocess.run(
         [sys.executable, "-m", "clusterdrop", "local", "run", "--json", "--inject", "cni-digest", str(spec)],
         capture_output=True,
@@ -222,6 +224,8 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
         s for s in result["steps"] if s["name"] == "Connect"
     ).items()
     assert "✖ Connect" in done.stderr  # the progress went to stderr
+    # The synthesized app, the functions' code and the tampered mirror went with the run.
+    assert list(scratch.iterdir()) == []
     assert result["notifications"]["slack"]["text"] == "[clusterdrop] tampered: create FAILED at Connect"
 
 
