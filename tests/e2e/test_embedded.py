@@ -406,3 +406,34 @@ spec:
     # The VPC and its subnets were never clusterdrop's: they stay.
     assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"]
     assert len(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]) == 6
+
+
+def test_a_delete_right_after_an_upload_creates_then_tears_down(local: session.LocalDeployer) -> None:
+    from clusterdrop import ops
+
+    s3 = local.aws.client("s3")
+    text = QUICKSTART.replace("name: quickstart", "name: oops")
+    ops.submit(s3, local.deployer, "oops", text.encode(), plan=False, suffix=".yaml")
+    ops.delete(s3, local.deployer, "oops")
+    sfn = local.aws.client("stepfunctions")
+
+    def runs() -> list[dict[str, Any]]:
+        found = []
+        for machine in (local.deployer.deploy_machine, local.deployer.teardown_machine):
+            found += [
+                e
+                for e in sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
+                if ops.is_execution_of(e["name"], "oops")
+            ]
+        return found
+
+    _wait_for(lambda: len(runs()) == 2 and all(e["status"] != "RUNNING" for e in runs()), timeout=600)
+    done = sorted(runs(), key=lambda e: e["stopDate"])
+    # The upload came first, so it is applied first; the teardown then removes what it made.
+    assert [(e["name"].split("-")[0], e["status"]) for e in done] == [
+        ("deploy", "SUCCEEDED"),
+        ("teardown", "SUCCEEDED"),
+    ]
+    assert local.leftovers("oops") == []
+    table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+    assert table.get_item(Key={"cluster": "oops"})["Item"]["status"] == "DELETED"
