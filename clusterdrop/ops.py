@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from clusterdrop.aws import registry
-from clusterdrop.aws.intake import MAX_EXECUTION_NAME
+from clusterdrop.aws.intake import is_execution_of
 from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -109,20 +109,6 @@ class Executions(Protocol):
     def describe_execution(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
-def is_execution_of(name: str, cluster: str | None) -> bool:
-    """Whether an execution name (intake.Intent.execution_name) is one of this cluster's: the
-    digest's length tells `demo` from `demo-2`, and long names are cut as the intake cuts them."""
-    for action in ("deploy", "plan", "teardown"):
-        if cluster is None:
-            if name.startswith(f"{action}-"):
-                return True
-            continue
-        head = f"{action}-{cluster}"[: MAX_EXECUTION_NAME - 17]
-        if name.startswith(f"{head}-") and len(name) == len(head) + 17:
-            return True
-    return False
-
-
 def newest_execution(
     sfn: Executions, deployer: Deployer, cluster: str | None, *, started_after: datetime | None = None
 ) -> dict[str, Any] | None:
@@ -213,7 +199,7 @@ class Watcher:
             if self.phase is not None and self.phase.name == phase and self.failure is None:
                 return
             self._end_phase(at)
-            self.phase = _Phase(phase, at)
+            self.phase, self.last_retry = _Phase(phase, at), None
             self.out.write(f"▶ {phase}\n")
         elif kind.endswith("StateExited"):
             details = event["stateExitedEventDetails"]

@@ -51,6 +51,20 @@ class Intent:
         }
 
 
+def is_execution_of(name: str, cluster: str | None) -> bool:
+    """Whether an execution name (Intent.execution_name) is one of this cluster's: the
+    digest's length tells `demo` from `demo-2`, and long names are cut as the intake cuts them."""
+    for action in ("deploy", "plan", "teardown"):
+        if cluster is None:
+            if name.startswith(f"{action}-"):
+                return True
+            continue
+        head = f"{action}-{cluster}"[: MAX_EXECUTION_NAME - 17]
+        if name.startswith(f"{head}-") and len(name) == len(head) + 17:
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Ignored:
     key: str

@@ -53,17 +53,19 @@ def earlier_change_waiting(sfn: Any, machines: Sequence[str], state: dict[str, A
     quick succession may reach it in either order, and the later spec would then be applied
     first and the earlier skipped as superseded. Yielding to the earlier one applies both, in
     the order they were uploaded."""
+    from clusterdrop.aws.intake import is_execution_of
     from clusterdrop.aws.registry import sequencer_key
 
     mine = state.get("sequencer", "")
     if state.get("action") not in ("deploy", "teardown") or not mine:
         return None
-    prefixes = tuple(f"{action}-{state['cluster']}-" for action in ("deploy", "teardown"))
     for machine in machines:
         pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING")
         for page in pages:
             for execution in page.get("executions", []):
-                if execution["executionArn"] == state.get("execution") or not execution["name"].startswith(prefixes):
+                if execution["executionArn"] == state.get("execution") or not is_execution_of(
+                    execution["name"], state["cluster"]
+                ):
                     continue
                 other = json.loads(sfn.describe_execution(executionArn=execution["executionArn"]).get("input") or "{}")
                 if (

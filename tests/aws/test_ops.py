@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from clusterdrop import ops
-from clusterdrop.aws import registry
+from clusterdrop.aws import intake, registry
 from clusterdrop.cli import main
 from tests.conftest import FIXTURES, REPO
 
@@ -286,8 +286,8 @@ def test_the_newest_execution_of_a_cluster_is_found_by_its_exact_name() -> None:
     assert ops.newest_execution(executions, DEPLOYER, None)["executionArn"] == "arn:other"  # type: ignore[index]
     assert ops.newest_execution(executions, DEPLOYER, "nope") is None
     long = "a" * 70  # execution names are cut to 80 characters, as the intake cuts them
-    assert ops.is_execution_of(f"deploy-{long}"[:63] + "-0123456789abcdef", long)
-    assert not ops.is_execution_of("teardown-demo-0123456789abcdef", "dem")
+    assert intake.is_execution_of(f"deploy-{long}"[:63] + "-0123456789abcdef", long)
+    assert not intake.is_execution_of("teardown-demo-0123456789abcdef", "dem")
 
 
 def test_watch_waits_for_an_execution_then_gives_up() -> None:

@@ -192,7 +192,7 @@ def test_the_lock_lets_an_earlier_upload_of_the_same_spec_go_first(aws: dict[str
 
     def start(machine: str, action: str, key: str, sequencer: str) -> dict[str, Any]:
         state = {"action": action, "cluster": "demo", "key": key, "sequencer": sequencer}
-        name = f"{action}-demo-{uuid.uuid4().hex[:8]}"
+        name = f"{action}-demo-{uuid.uuid4().hex[:16]}"  # as the intake names them
         arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(state))["executionArn"]
         return {**state, "execution": arn}
 

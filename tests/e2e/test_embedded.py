@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from clusterdrop.aws import intake
 from clusterdrop.local import session
 from tests.conftest import REPO
 
@@ -423,7 +424,7 @@ def test_a_delete_right_after_an_upload_creates_then_tears_down(local: session.L
             found += [
                 e
                 for e in sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
-                if ops.is_execution_of(e["name"], "oops")
+                if intake.is_execution_of(e["name"], "oops")
             ]
         return found
 
