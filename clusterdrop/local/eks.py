@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from moto.cloudformation import models as cfn_models
 from moto.core.common_models import CloudFormationModel
@@ -472,7 +473,11 @@ class EksAccessEntryModel(CloudFormationModel):
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
-        return None
+        emulation = _emulation()
+        with emulation.lock:
+            for cluster in emulation.clusters.values():
+                for principal in [k for k, v in cluster.access_entries.items() if v["arn"] == self.arn]:
+                    del cluster.access_entries[principal]
 
     @classmethod
     def delete_from_cloudformation_json(
@@ -481,7 +486,7 @@ class EksAccessEntryModel(CloudFormationModel):
         return None
 
 
-# --- EKS add-ons API (moto has none) ------------------------------------------------------------
+# --- EKS add-ons and access entries APIs (moto has neither) --------------------------------------
 
 
 def _addon_view(cluster: str, name: str, region: str) -> Obj:
@@ -534,6 +539,56 @@ def _addons_api() -> None:
             )
         return 200, {}, json.dumps({"addon": cluster.addons[name]})
 
+    def _entry(self: Any) -> tuple[EmulatedCluster, Obj]:
+        cluster = _cluster(self)
+        # The principal is an ARN (with a '/'), URL-encoded in the raw path.
+        tail = self.raw_path.split("/access-entries/", 1)[1].split("?", 1)[0]
+        principal = unquote(tail.removesuffix("/access-policies"))
+        entry = cluster.access_entries.get(principal)
+        if entry is None:
+            raise ResourceNotFoundException(
+                clusterName=cluster.name,
+                nodegroupName=None,
+                fargateProfileName=None,
+                addonName=None,
+                message=f"The specified principalArn could not be found: {principal}",
+            )
+        return cluster, entry
+
+    def list_access_entries(self: Any) -> Any:
+        return 200, {}, json.dumps({"accessEntries": sorted(_cluster(self).access_entries)})
+
+    def describe_access_entry(self: Any) -> Any:
+        cluster, entry = _entry(self)
+        view = {
+            "clusterName": cluster.name,
+            "principalArn": entry["PrincipalArn"],
+            "accessEntryArn": entry["arn"],
+            "type": entry.get("Type", "STANDARD"),
+            "kubernetesGroups": entry.get("KubernetesGroups", []),
+            "username": entry.get("Username", entry["PrincipalArn"]),
+            "tags": {t["Key"]: t["Value"] for t in entry.get("Tags", [])},
+        }
+        return 200, {}, json.dumps({"accessEntry": view})
+
+    def list_associated_access_policies(self: Any) -> Any:
+        cluster, entry = _entry(self)
+        policies = [
+            {"policyArn": a["PolicyArn"], "accessScope": {"type": a["AccessScope"]["Type"], **(
+                {"namespaces": a["AccessScope"]["Namespaces"]} if "Namespaces" in a["AccessScope"] else {}
+            )}}
+            for a in entry.get("AccessPolicies", [])
+        ]  # fmt: skip
+        body = {"clusterName": cluster.name, "principalArn": entry["PrincipalArn"]}
+        return 200, {}, json.dumps({**body, "associatedAccessPolicies": policies})
+
+    eks_responses.EKSResponse.list_access_entries = list_access_entries  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.describe_access_entry = describe_access_entry  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.list_associated_access_policies = list_associated_access_policies  # type: ignore[attr-defined]
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/access-entries$"] = eks_urls.response.dispatch
+    # Routed on the decoded path, where the ARN's '/' is a separator: one rule for both reads
+    # (the action is then chosen on the raw path).
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$"] = eks_urls.response.dispatch
     eks_responses.EKSResponse.create_addon = create_addon  # type: ignore[attr-defined]
     eks_responses.EKSResponse.list_addons = list_addons  # type: ignore[attr-defined]
     eks_responses.EKSResponse.describe_addon = describe_addon  # type: ignore[attr-defined]

@@ -43,6 +43,17 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert "Superseded?" not in names  # plumbing is not a step
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
     assert table.get_item(Key={"cluster": "quickstart"})["Item"]["status"] == "ACTIVE"
+    # Who may use the cluster: the agent's role, with the cluster-admin access policy (aws eks …).
+    eks = local.aws.client("eks")
+    entries = eks.list_access_entries(clusterName="quickstart")["accessEntries"]
+    assert len(entries) == 1
+    assert ":role/" in entries[0]
+    entry = eks.describe_access_entry(clusterName="quickstart", principalArn=entries[0])["accessEntry"]
+    assert (entry["type"], entry["principalArn"]) == ("STANDARD", entries[0])
+    policies = eks.list_associated_access_policies(clusterName="quickstart", principalArn=entries[0])
+    assert [
+        (p["policyArn"].rsplit("/", 1)[1], p["accessScope"]["type"]) for p in policies["associatedAccessPolicies"]
+    ] == [("AmazonEKSClusterAdminPolicy", "cluster")]
 
     # A plan: the notification lists the change, nothing changes.
     scaled = _spec(tmp_path, "quickstart", QUICKSTART.replace("desiredSize: 2", "desiredSize: 3"))
