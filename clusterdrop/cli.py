@@ -344,6 +344,11 @@ def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     raw, loaded = found
     session, deployer = _aws()
     name = loaded.cluster.metadata.name
+    if loaded.cluster.spec.region != session.region_name:
+        from clusterdrop.aws.steps import region_mismatch
+
+        err.write(f"{source}: {region_mismatch(loaded.cluster.spec.region, session.region_name)}\nnothing uploaded\n")
+        return EXIT_INVALID
     if loaded.source_format == "eksctl":
         # The workflow reads native specs: upload the converted one.
         raw = yaml.safe_dump(
@@ -446,7 +451,7 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     session.quiet_logs()
     err.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
-    local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay)
+    local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=args.region)
     out.write(f"{local.aws.url}\n")
     out.write("# clusterdrop runs here. In another shell:\n")
     for key, value in local.environment.items():
@@ -478,12 +483,15 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return found
     session.quiet_logs()
     progress = err if args.json else out
-    progress.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
+    progress.write(f"Starting the embedded AWS ({found[1].cluster.spec.region}) and deploying clusterdrop into it...\n")
     progress.flush()
     started = time.monotonic()
     # stdout is for the result: anything a library prints on its own goes with the progress.
     with contextlib.redirect_stdout(err if args.json else sys.stdout):
-        local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay)
+        # The embedded deployer is deployed where the spec's cluster goes.
+        local = session.up(
+            faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=found[1].cluster.spec.region
+        )
         try:
             progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s; submitting {source}\n")
             result = session.run(local, Path(args.file), progress, plan=args.plan)
@@ -634,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
         "emulation, deploy the synthesized CDK app into it, and print the environment to export.",
     )
     _emulation_options(p)
+    p.add_argument("--region", default="eu-west-1", help="the region the deployer is deployed to (default eu-west-1)")
     p.set_defaults(func=cmd_local_up)
     p = local_sub.add_parser(
         "run",

@@ -535,6 +535,8 @@ class ClusterdropStack(Stack):
             "ReadClusterStacks",
         )
         allow(["Plan", "DeleteStacks"], ["cloudformation:ListStacks"], ["*"], "ListStacks")
+        # An existing VPC's subnets are checked before the plan (Describe* takes no resource scoping).
+        allow(["Plan"], ["ec2:DescribeVpcs", "ec2:DescribeSubnets"], ["*"], "DescribeExistingVpc")
         writers = ["Plan", "DiscardPlan", "ApplyClusterStack", "ApplyNodeGroupStacks", "CleanUp", "DeleteStacks"]
         allow(
             writers,
@@ -584,7 +586,8 @@ class ClusterdropStack(Stack):
             acknowledge(
                 fn,
                 "IAM5",
-                "X-Ray's PutTraceSegments and CloudFormation's ListStacks accept no resource scoping.",
+                "X-Ray's PutTraceSegments, CloudFormation's ListStacks and EC2's DescribeVpcs/DescribeSubnets "
+                "accept no resource scoping.",
                 evidence=["Resource::*"],
             )
             acknowledge(

@@ -89,6 +89,8 @@ def validate_spec(state: State, ports: Ports) -> State:
             f"{state['key']} holds metadata.name {cluster.metadata.name!r}; "
             "a spec is stored as clusters/<metadata.name>.yaml"
         )
+    if cluster.spec.region != ports.settings.region:
+        raise region_mismatch(cluster.spec.region, ports.settings.region)
     normalized = cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
     key = _spec_store_key(name, state["versionId"])
     ports.s3.put_object(
@@ -98,6 +100,22 @@ def validate_spec(state: State, ports: Ports) -> State:
         ContentType="application/json",
     )
     return {"spec": normalized, "specKey": key, "format": loaded.source_format, "notes": loaded.notes}
+
+
+def region_mismatch(wanted: str, deployer: str) -> SpecInvalid:
+    """A deployer creates clusters in its own region (its buckets, roles and agent code are
+    regional): a spec for another region goes to the clusterdrop deployed there."""
+    from clusterdrop.errors import Problem
+
+    return SpecInvalid(
+        [
+            Problem(
+                "spec.region",
+                f"{wanted!r}, but this clusterdrop deploys to {deployer!r}: upload the spec to the clusterdrop "
+                f"deployed in {wanted}, or set spec.region to {deployer!r}",
+            )
+        ]
+    )
 
 
 def _unknown_cluster(name: str) -> SpecInvalid:
@@ -162,6 +180,9 @@ def plan(state: State, ports: Ports) -> State:
     name = cluster.metadata.name
     if state["action"] != "plan" and registry.is_superseded(ports.clusters, name, state.get("sequencer", "")):
         return {"superseded": True, "stacks": [], "pending": False}
+    problems = subnets.check_existing(ports.ec2, cluster)
+    if problems:
+        raise SpecInvalid(problems)
     rendered: Plan = make_plan(cluster)
     tags = tag_map(cluster)
     cluster_status = stacks.status(ports.cfn, stack_name(cluster))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from clusterdrop.errors import Problem
+from clusterdrop.spec.models import Cluster
+
 
 def apply(ec2: Any, tags: list[dict[str, str]]) -> list[str]:
     by_subnet: dict[str, list[dict[str, str]]] = {}
@@ -21,3 +24,36 @@ def remove_cluster_tags(ec2: Any, tags: list[dict[str, str]]) -> list[str]:
     for tag in cluster_tags:
         ec2.delete_tags(Resources=[tag["subnet"]], Tags=[{"Key": tag["tag"]}])
     return sorted({t["subnet"] for t in cluster_tags})
+
+
+def check_existing(ec2: Any, cluster: Cluster) -> list[Problem]:
+    """An existing VPC and its subnets, as the spec names them: each exists, each subnet is in
+    that VPC and in the zone the spec says. Checked before anything is created or tagged, so
+    that a typo in an ID fails the plan with the field's path instead of a stack half-way."""
+    vpc = cluster.spec.network.vpc
+    if not vpc.id:
+        return []
+    region = cluster.spec.region
+    problems: list[Problem] = []
+    # Filters, not IDs: a missing ID is then absent from the answer instead of failing the call.
+    if not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc.id]}])["Vpcs"]:
+        problems.append(Problem("spec.network.vpc.id", f"{vpc.id} does not exist in {region} (or is not visible here)"))
+    refs = [
+        (f"spec.network.vpc.subnets.{kind}[{i}]", ref)
+        for kind in ("private", "public")
+        for i, ref in enumerate(getattr(vpc.subnets, kind) if vpc.subnets else [])
+    ]
+    ids = sorted({ref.id for _, ref in refs})
+    found: dict[str, dict[str, Any]] = {}
+    if ids:
+        pages = ec2.get_paginator("describe_subnets").paginate(Filters=[{"Name": "subnet-id", "Values": ids}])
+        found = {s["SubnetId"]: s for page in pages for s in page["Subnets"]}
+    for path, ref in refs:
+        subnet = found.get(ref.id)
+        if subnet is None:
+            problems.append(Problem(f"{path}.id", f"{ref.id} does not exist in {region} (or is not visible here)"))
+        elif subnet["VpcId"] != vpc.id:
+            problems.append(Problem(f"{path}.id", f"{ref.id} belongs to {subnet['VpcId']}, not to {vpc.id}"))
+        elif ref.zone and subnet["AvailabilityZone"] != ref.zone:
+            problems.append(Problem(f"{path}.zone", f"{ref.id} is in {subnet['AvailabilityZone']}, not in {ref.zone}"))
+    return problems

@@ -243,7 +243,9 @@ class EmbeddedAws:
         """Upload the assembly's assets to the bootstrap bucket, then create the stack."""
         s3 = self.client("s3")
         bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{self.region}"
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+        # us-east-1 is the one region S3 wants no LocationConstraint for.
+        where = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        s3.create_bucket(Bucket=bucket, **where)
         manifest = json.loads((cdk_out / f"{stack}.assets.json").read_text())
         template_key = ""
         for entry in manifest["files"].values():

@@ -28,6 +28,7 @@ from clusterdrop.local.receiver import JsonReceiver
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest")
 STACK = "clusterdrop"
+DEFAULT_REGION = "eu-west-1"
 
 
 class SlackReceiver:
@@ -144,7 +145,14 @@ class LocalDeployer:
         return out
 
 
-def up(*, faults: set[str] | None = None, mirror: str | None = None, node_ready_delay: float = 0.0) -> LocalDeployer:
+def up(
+    *,
+    faults: set[str] | None = None,
+    mirror: str | None = None,
+    node_ready_delay: float = 0.0,
+    region: str = DEFAULT_REGION,
+) -> LocalDeployer:
+    """A deployer lives in one region, as on AWS: the specs it takes name that region."""
     faults = set(faults or ())
     workdir = Path(tempfile.mkdtemp(prefix="clusterdrop-local-"))
     runtime_env = {}
@@ -154,7 +162,7 @@ def up(*, faults: set[str] | None = None, mirror: str | None = None, node_ready_
     if mirror:
         runtime_env["CLUSTERDROP_CNI_MIRROR"] = mirror
     cdk_out = synthesize(workdir / "cdk.out")
-    aws = EmbeddedAws(runtime_env=runtime_env, faults=faults, node_ready_delay=node_ready_delay).start()
+    aws = EmbeddedAws(region=region, runtime_env=runtime_env, faults=faults, node_ready_delay=node_ready_delay).start()
     try:
         outputs = aws.deploy(cdk_out, STACK)
         deployer = ops.Deployer(

@@ -85,6 +85,16 @@ def test_submit_refuses_an_invalid_spec_and_uploads_nothing(deployer: ops.Deploy
     assert boto3.client("s3").list_objects_v2(Bucket=deployer.spec_bucket).get("KeyCount", 0) == 0
 
 
+def test_submit_refuses_a_spec_for_another_region_and_uploads_nothing(deployer: ops.Deployer, tmp_path: Any) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text(QUICKSTART.read_text().replace("eu-west-1", "eu-central-1"))  # valid, but not here
+    code, _, err = run("submit", str(elsewhere))
+    assert code == 1
+    assert "spec.region: 'eu-central-1', but this clusterdrop deploys to 'eu-west-1'" in err
+    assert "nothing uploaded" in err
+    assert boto3.client("s3").list_objects_v2(Bucket=deployer.spec_bucket).get("KeyCount", 0) == 0
+
+
 def test_submit_converts_an_eksctl_file(deployer: ops.Deployer) -> None:
     code, out, _ = run("submit", str(FIXTURES / "eksctl" / "09-nat-gateways.yaml"))
     assert code == 0

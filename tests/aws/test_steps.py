@@ -216,6 +216,14 @@ def test_the_lock_lets_an_earlier_upload_of_the_same_spec_go_first(aws: dict[str
 # --- validate and plan --------------------------------------------------------------------------
 
 
+def test_validate_refuses_a_spec_for_another_region_and_stores_nothing(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    state = _upload(aws, QUICKSTART.replace("eu-west-1", "us-east-2"))
+    with pytest.raises(SpecInvalid, match=r"spec\.region: 'us-east-2', but this clusterdrop deploys to 'eu-west-1'"):
+        steps.validate_spec(state, ports)
+    assert ports.s3.list_objects_v2(Bucket=ports.settings.artifacts_bucket).get("KeyCount", 0) == 0
+
+
 def test_validate_reads_the_exact_version_and_stores_the_normalized_spec(aws: dict[str, Any]) -> None:
     ports: steps.Ports = aws["ports"]
     state = _upload(aws, QUICKSTART)
@@ -415,6 +423,62 @@ def test_failure_message_names_step_cause_and_cleanup() -> None:
     slack = json.dumps(notify.slack_blocks(o))
     assert "*Failed step:* Apply cluster stack" in slack
     assert "*Cleaned up:* clusterdrop-demo" in slack
+
+
+def test_plan_checks_an_existing_vpc_before_creating_anything(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    ec2 = ports.ec2
+    vpc = ec2.create_vpc(CidrBlock="10.80.0.0/16")["Vpc"]["VpcId"]
+    other = ec2.create_vpc(CidrBlock="10.81.0.0/16")["Vpc"]["VpcId"]
+
+    def subnet(in_vpc: str, cidr: str, zone: str) -> str:
+        return str(ec2.create_subnet(VpcId=in_vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"])
+
+    good_a, good_b = subnet(vpc, "10.80.1.0/24", "eu-west-1a"), subnet(vpc, "10.80.2.0/24", "eu-west-1b")
+    stranger = subnet(other, "10.81.1.0/24", "eu-west-1c")
+    name = f"byo-{aws['suffix']}"
+
+    def spec(vpc_id: str, private: list[tuple[str, str]]) -> str:
+        listed = "\n".join(f"          - {{id: {i}, zone: {z}}}" for i, z in private)
+        return f"""apiVersion: clusterdrop.io/v1alpha1
+kind: Cluster
+metadata: {{name: {name}}}
+spec:
+  region: eu-west-1
+  network:
+    zones: [eu-west-1a, eu-west-1b, eu-west-1c]
+    vpc:
+      id: {vpc_id}
+      subnets:
+        private:
+{listed}
+  nodeGroups: [{{name: workers, instanceTypes: [t3.medium], desiredSize: 2}}]
+"""
+
+    wrong = [
+        (good_a, "eu-west-1a"),
+        (good_b, "eu-west-1c"),
+        (stranger, "eu-west-1c"),
+        ("subnet-0123456789abcdef0", "eu-west-1c"),
+    ]
+    state = _upload(aws, spec(vpc, wrong), key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, ports)
+    with pytest.raises(SpecInvalid) as raised:
+        steps.plan(state, ports)
+    assert [(p.path, p.message) for p in raised.value.problems] == [
+        ("spec.network.vpc.subnets.private[1].zone", f"{good_b} is in eu-west-1b, not in eu-west-1c"),
+        ("spec.network.vpc.subnets.private[2].id", f"{stranger} belongs to {other}, not to {vpc}"),
+        ("spec.network.vpc.subnets.private[3].id", "subnet-0123456789abcdef0 does not exist in eu-west-1 (or is not visible here)"),
+    ]  # fmt: skip
+    right = [(good_a, "eu-west-1a"), (good_b, "eu-west-1b")]
+    state = _upload(aws, spec("vpc-0123456789abcdef0", right), key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, ports)
+    with pytest.raises(SpecInvalid, match=r"spec\.network\.vpc\.id: vpc-0123456789abcdef0 does not exist"):
+        steps.plan(state, ports)
+    assert stacks.status(ports.cfn, f"clusterdrop-{name}") is None  # nothing created
+    state = _upload(aws, spec(vpc, right), key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, ports)
+    assert steps.plan(state, ports)["newCluster"] is True
 
 
 def test_plan_message_lists_the_changes() -> None:
