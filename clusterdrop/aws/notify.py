@@ -91,6 +91,8 @@ def _change_lines(o: Outcome) -> list[str]:
         counts = change.get("counts") or {}
         detail = ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no changes"
         lines.append(f"  {change['stack']} ({change.get('changeType', '')}): {detail}")
+        if change.get("changeType") == "CREATE" and o.outcome != "PLANNED":
+            continue  # a new stack's every resource was added: the count says it; a plan lists them
         for item in change.get("changes") or []:
             mark = " (REPLACEMENT)" if item.get("replacement") not in (None, "False") else ""
             lines.append(f"    {item['action']} {item['logical_id']} {item['resource_type']}{mark}")

@@ -400,7 +400,17 @@ def _outcome(kind: str) -> notify.Outcome:
 
 def test_success_message() -> None:
     o = _outcome("SUCCEEDED")
+    o.changes = [
+        {"stack": "clusterdrop-demo", "changeType": "CREATE", "counts": {"add": 33, "modify": 0},
+         "changes": [{"action": "Add", "logical_id": "Vpc", "resource_type": "AWS::EC2::VPC", "replacement": "False"}]},
+        {"stack": "clusterdrop-demo-ng-workers", "changeType": "UPDATE", "counts": {"add": 0, "modify": 1},
+         "changes": [{"action": "Modify", "logical_id": "NodeGroup", "resource_type": "AWS::EKS::Nodegroup", "replacement": "False"}]},
+    ]  # fmt: skip
     text = notify.email_text(o)
+    # A created stack is a count (its every resource was added); a changed one lists what changed.
+    assert "  clusterdrop-demo (CREATE): 33 add\n  clusterdrop-demo-ng-workers (UPDATE): 1 modify\n" in text
+    assert "Add Vpc" not in text
+    assert "    Modify NodeGroup AWS::EKS::Nodegroup" in text
     assert notify.subject(o) == "[clusterdrop] demo: create succeeded"
     for expected in ("Endpoint: https://ABC", "Kubernetes: 1.33", "CNI: calico v3.32.1", "workers: 3/3",
                      "Apply cluster stack: SUCCEEDED (600 s)", "aws eks update-kubeconfig --region eu-west-1 --name demo",
