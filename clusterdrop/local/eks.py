@@ -69,6 +69,7 @@ class EmulatedCluster:
     region: str
     api: KubeApiServer
     zones: list[str]
+    version: str = "1.36"
     addons: dict[str, Obj] = field(default_factory=dict)
     access_entries: dict[str, Obj] = field(default_factory=dict)
     nodegroups: dict[str, Obj] = field(default_factory=dict)
@@ -120,9 +121,12 @@ class EksEmulation:
             for group in cluster.nodegroups.values():
                 for i in range(group["desired"]):
                     zone = cluster.zones[i % len(cluster.zones)] if cluster.zones else f"{cluster.region}a"
-                    name = f"ip-10-0-{abs(hash(group['name'])) % 250}-{i}.{cluster.region}.compute.internal"
+                    # Named after its private address, as EC2 names instances.
+                    address = f"10.0.{abs(hash(group['name'])) % 250}.{i + 10}"
+                    name = f"ip-{address.replace('.', '-')}.{cluster.region}.compute.internal"
                     # Nodes of a group do not turn Ready at one instant: each a half delay later.
-                    wanted[name] = {"group": group, "zone": zone, "delay": self.settings.node_ready_delay * (1 + i / 2)}
+                    delay = self.settings.node_ready_delay * (1 + i / 2)
+                    wanted[name] = {"group": group, "zone": zone, "delay": delay, "address": address}
             for key in [k for k in nodes if k[1] not in wanted]:
                 del nodes[key]
             now = time.monotonic()
@@ -134,7 +138,7 @@ class EksEmulation:
                 node = nodes[("", name)]
                 ready = cni and "nodes-not-ready" not in self.settings.faults
                 ready = ready and now - node.get("_registered", now) >= info["delay"]
-                node["status"] = _node_status(ready)
+                node["status"] = _node_status(ready, cluster.version, node, info["address"])
             ready_nodes = sum(1 for n in nodes.values() if _is_ready(n))
             for key, ds in store.objects[("apps", "daemonsets")].items():
                 controllers.daemonset_status(ds, ready_nodes)
@@ -166,17 +170,32 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": labels},
-        "spec": {"taints": taints},
+        "spec": {"taints": taints, "providerID": f"aws:///{zone}/i-{uuid.uuid4().hex[:17]}"},
     }
 
 
-def _node_status(ready: bool) -> Obj:
+def _node_status(ready: bool, version: str, node: Obj, address: str) -> Obj:
     condition = (
         {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
         if ready
         else {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": NOT_READY_MESSAGE}
     )
-    return {"conditions": [condition], "nodeInfo": {"kubeletVersion": "v1.33.0-eks"}}
+    arch = node["metadata"]["labels"]["kubernetes.io/arch"]
+    uid = node["metadata"].get("uid", "")
+    info = {  # every field: typed clients refuse a partial nodeInfo
+        "kubeletVersion": f"v{version}.0-eks-local",
+        "kubeProxyVersion": f"v{version}.0-eks-local",
+        "osImage": "Amazon Linux 2023 (simulated)",
+        "kernelVersion": "6.1.0-simulated",
+        "architecture": arch,
+        "operatingSystem": "linux",
+        "containerRuntimeVersion": "containerd://2.0.0",
+        "bootID": uid,
+        "machineID": uid.replace("-", ""),
+        "systemUUID": uid,
+    }
+    addresses = [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": node["metadata"]["name"]}]
+    return {"conditions": [condition], "nodeInfo": info, "addresses": addresses}
 
 
 def _is_ready(node: Obj) -> bool:
@@ -189,6 +208,7 @@ def _pods(store: Store, key: tuple[str, str], owner: Obj, count: int, kind: str)
         return
     pods = store.objects[("", "pods")]
     pod_type: ResourceType = store.types[("", "pods")]
+    node_names = sorted(n for _, n in store.objects[("", "nodes")])
     existing = sorted(k for k in pods if k[0] == namespace and k[1].startswith(f"{name}-"))
     for extra in existing[count:]:
         del pods[extra]
@@ -201,7 +221,13 @@ def _pods(store: Store, key: tuple[str, str], owner: Obj, count: int, kind: str)
                 "namespace": namespace,
                 "ownerReferences": [{"kind": kind, "name": name}],
             },
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+            "spec": {"nodeName": node_names[i % len(node_names)] if node_names else "", "containers": [{"name": name}]},
+            "status": {
+                "phase": "Running",
+                "podIP": f"10.0.200.{len(pods) % 250 + 2}",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{"name": name, "ready": True, "restartCount": 0}],
+            },
         }
         store.create(pod_type, "v1", namespace, pod)
 
@@ -303,7 +329,9 @@ class EksClusterModel(CloudFormationModel):
         cluster.certificate_authority = {"data": ""}
         zones = _subnet_zones(account_id, region_name, vpc.get("SubnetIds", []))
         with emulation.lock:
-            emulation.clusters[name] = EmulatedCluster(name=name, region=region_name, api=api, zones=zones)
+            emulation.clusters[name] = EmulatedCluster(
+                name=name, region=region_name, api=api, zones=zones, version=str(p.get("Version") or "1.36")
+            )
         return cls(name, cluster.arn, api.url, f"sg-{uuid.uuid4().hex[:17]}")
 
     @classmethod

@@ -244,3 +244,72 @@ def test_discovery_lists_crd_groups(api_client: client.ApiClient) -> None:
 def test_watch_is_refused_clearly(core: Any) -> None:
     error = _error(lambda: core.list_namespace(watch=True, _preload_content=False))
     assert error.status == 405
+
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"  # what `kubectl get` sends
+
+
+def _call(api_client: client.ApiClient, method: str, path: str, body: Any = None, **headers: str) -> Any:
+    """A raw request through the official client (its typed models would drop a Table)."""
+    method, url, header_params, serialized, _ = api_client.param_serialize(
+        method, path, header_params=dict(headers), body=body
+    )
+    response = api_client.call_api(method, url, header_params=header_params, body=serialized)
+    response.read()
+    return json.loads(response.data or b"null")
+
+
+def _table(api_client: client.ApiClient, path: str) -> Any:
+    return _call(api_client, "GET", path, Accept=TABLE)
+
+
+def test_kubectl_get_receives_the_servers_columns(api_client: client.ApiClient, core: Any) -> None:
+    node = {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "ip-10-0-1-10", "labels": {"node-role.kubernetes.io/worker": ""}}}  # fmt: skip
+    core.create_node(node)
+    status = {"status": {
+        "conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.34.0-eks"},
+        "addresses": [{"type": "InternalIP", "address": "10.0.1.10"}]}}  # fmt: skip
+    # Through call_api: the typed client refuses to parse a node whose nodeInfo is partial.
+    _call(
+        api_client,
+        "PATCH",
+        "/api/v1/nodes/ip-10-0-1-10/status",
+        status,
+        **{"Content-Type": "application/merge-patch+json"},
+    )
+    core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ip-10-0-1-11"}})
+    table = _table(api_client, "/api/v1/nodes")
+    assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    names = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
+    assert names == ["Name", "Status", "Roles", "Age", "Version"]
+    wide = {c["name"]: i for i, c in enumerate(table["columnDefinitions"])}
+    rows = {r["cells"][0]: r for r in table["rows"]}
+    assert rows["ip-10-0-1-10"]["cells"][1:3] == ["Ready", "worker"]
+    assert rows["ip-10-0-1-10"]["cells"][4] == "v1.34.0-eks"
+    assert rows["ip-10-0-1-10"]["cells"][wide["Internal-IP"]] == "10.0.1.10"
+    assert rows["ip-10-0-1-11"]["cells"][1:3] == ["Unknown", "<none>"]
+    assert rows["ip-10-0-1-10"]["object"]["metadata"]["uid"]  # kubectl reads names and namespaces here
+
+    core.create_namespaced_config_map("default", _cm("settings"))
+    single = _table(api_client, "/api/v1/namespaces/default/configmaps/settings")
+    assert [c["name"] for c in single["columnDefinitions"]] == ["Name", "Age"]  # any other kind
+    assert single["rows"][0]["cells"][0] == "settings"
+    assert single["rows"][0]["cells"][1].endswith("s")  # seconds old
+    plain = _call(api_client, "GET", "/api/v1/nodes")
+    assert plain["kind"] == "NodeList"  # without as=Table, the objects themselves
+
+
+def test_ages_read_like_the_api_servers() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from clusterdrop.local.kubeapi.tables import age
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    def made(ago: timedelta) -> dict[str, Any]:
+        return {"metadata": {"creationTimestamp": (now - ago).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+
+    seen = [age(made(timedelta(seconds=s)), now) for s in (45, 200, 600, 2 * 3600 + 60, 5 * 3600 + 720, 30 * 3600, 3 * 86400 + 4 * 3600, 120 * 86400)]  # fmt: skip
+    assert seen == ["45s", "3m20s", "10m", "121m", "5h12m", "30h", "3d4h", "120d"]
+    assert age({"metadata": {}}) == "<unknown>"

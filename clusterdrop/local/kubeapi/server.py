@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from clusterdrop.local.kubeapi import tables
 from clusterdrop.local.kubeapi.errors import ApiError
 from clusterdrop.local.kubeapi.store import ResourceType, Store
 
@@ -243,7 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if found is not None:
                     self._send(200, found)
                     return
-            self._send(*self._resource(method, parts, query))
+            code, body = self._resource(method, parts, query)
+            if method == "GET" and tables.wants_table(self.headers.get("Accept")):
+                route = self.api.route(parts)  # `kubectl get` prints the server's columns
+                body = tables.as_table(route.group, route.plural, body)
+            self._send(code, body)
         except ApiError as exc:
             self._send(exc.code, exc.status())
         except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
