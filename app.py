@@ -23,7 +23,7 @@ def main() -> None:
     context = app.node.try_get_context
     embedded = str(context("embedded") or "false").lower() == "true"
     timing = (
-        Timing(stack_poll=1, node_poll=1, change_set_poll=1, lock_retry=1, lock_retry_attempts=60)
+        Timing(stack_poll=1, node_poll=1, change_set_poll=1, lock_retry=1, lock_retry_max=3, lock_retry_attempts=100)
         if embedded
         else Timing()
     )

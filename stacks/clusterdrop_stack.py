@@ -71,7 +71,10 @@ class Timing:
     node_poll: int = 20
     change_set_poll: int = 5
     lock_retry: int = 30
-    lock_retry_attempts: int = 20
+    # Capped at 2 minutes between tries, 40 tries wait ~75 minutes: longer than a create (EKS
+    # ~15 min, nodes up to nodeReadyTimeoutMinutes) that holds the lock.
+    lock_retry_max: int = 120
+    lock_retry_attempts: int = 40
 
 
 class ClusterdropStack(Stack):
@@ -367,6 +370,7 @@ class ClusterdropStack(Stack):
             ChangeSetPollSeconds=str(t.change_set_poll),
             LockRetrySeconds=str(t.lock_retry),
             LockRetryAttempts=str(t.lock_retry_attempts),
+            LockRetryMaxSeconds=str(t.lock_retry_max),
         )
         self.definition_substitutions = substitutions
         self.deploy = self._state_machine("Deploy", "deploy.asl.json", substitutions)

@@ -19,7 +19,14 @@ from tests.conftest import REPO
 
 MACHINES = sorted((REPO / "statemachine").glob("*.asl.json"))
 TOKEN = re.compile(r"\$\{([A-Za-z0-9]+)\}")
-NUMERIC = {"LockRetrySeconds", "LockRetryAttempts", "StackPollSeconds", "NodePollSeconds", "ChangeSetPollSeconds"}
+NUMERIC = {
+    "LockRetrySeconds",
+    "LockRetryAttempts",
+    "LockRetryMaxSeconds",
+    "StackPollSeconds",
+    "NodePollSeconds",
+    "ChangeSetPollSeconds",
+}
 TRANSIENT = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
