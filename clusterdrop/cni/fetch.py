@@ -41,6 +41,9 @@ class Mirror(Protocol):
 
     def describe(self) -> str: ...
 
+    def seed_hint(self, artifact: Artifact) -> str:
+        """How a person puts a verified copy of the artifact where this mirror finds it."""
+
 
 class DirectoryMirror:
     """A directory of artifact files. Files are matched by sha256; when none matches, a file
@@ -52,6 +55,9 @@ class DirectoryMirror:
 
     def describe(self) -> str:
         return f"mirror directory {self.root}"
+
+    def seed_hint(self, artifact: Artifact) -> str:
+        return f"copy the file (any name) into {self.root}"
 
     def _files(self) -> list[Path]:
         if not self.root.is_dir():
@@ -130,10 +136,11 @@ def stage(
 def _seed_hint(release: CniRelease, artifact: Artifact, mirror: Mirror | None, exc: BaseException) -> str:
     where = f"not in the {mirror.describe()}" if mirror is not None else f"not mirrored (no {MIRROR_ENV} set)"
     reason = getattr(exc, "reason", exc)
+    seed = mirror.seed_hint(artifact) if mirror is not None else f"copy it (any name) into a directory in {MIRROR_ENV}"
     return (
         f"{release.name} {release.version}: {artifact.name} is {where} and cannot be downloaded "
         f"from {artifact.url} ({reason}). Seed the mirror: download that URL on a machine with internet "
-        f"access, check that its sha256 is {artifact.sha256}, and copy the file (any name) into the mirror."
+        f"access, check that its sha256 is {artifact.sha256}, and {seed}."
     )
 
 

@@ -24,6 +24,9 @@ class S3Mirror:
     def describe(self) -> str:
         return f"artifacts bucket s3://{self.bucket}/{PREFIX}"
 
+    def seed_hint(self, artifact: Artifact) -> str:
+        return f"upload it: aws s3 cp {artifact.name} s3://{self.bucket}/{self.key(artifact)}"
+
     def find(self, artifact: Artifact) -> tuple[bytes, str] | None:
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=self.key(artifact))

@@ -80,7 +80,7 @@ def test_agent_never_downloads(kube_api: KubeApiServer, mirror: S3Mirror) -> Non
     flannel = {"name": "flannel", "version": "v0.28.9"}
     with pytest.raises(ArtifactUnavailable, match="Seed the mirror") as info:
         agent.run(_event(kube_api, "apply_cni", cni=flannel), _ctx(mirror))
-    assert f"s3://{BUCKET}/cni/sha256/" in str(info.value)
+    assert f"aws s3 cp kube-flannel.yml s3://{BUCKET}/cni/sha256/" in str(info.value)  # the command that seeds it
 
 
 def _nodes(kube_api: KubeApiServer, count: int, ready: int) -> None:
