@@ -529,18 +529,19 @@ def _addon_view(cluster: str, name: str, region: str) -> Obj:
     }
 
 
+def _not_found(cluster: str, message: str, *, addon: str | None = None) -> ResourceNotFoundException:
+    """EKS's ResourceNotFoundException, as moto shapes it (404 with the resource's names)."""
+    return ResourceNotFoundException(
+        clusterName=cluster, nodegroupName=None, fargateProfileName=None, addonName=addon, message=message
+    )
+
+
 def _addons_api() -> None:
     def _cluster(self: Any) -> EmulatedCluster:
         name = self.path.split("/clusters/")[1].split("/")[0]
         cluster = _emulation().clusters.get(name)
         if cluster is None:
-            raise ResourceNotFoundException(
-                clusterName=name,
-                nodegroupName=None,
-                fargateProfileName=None,
-                addonName=None,
-                message=f"No cluster found for name: {name}.",
-            )
+            raise _not_found(name, f"No cluster found for name: {name}.")
         return cluster
 
     def create_addon(self: Any) -> Any:
@@ -558,13 +559,7 @@ def _addons_api() -> None:
         cluster = _cluster(self)
         name = self.path.rstrip("/").split("/")[-1]
         if name not in cluster.addons:
-            raise ResourceNotFoundException(
-                clusterName=cluster.name,
-                nodegroupName=None,
-                fargateProfileName=None,
-                addonName=name,
-                message=f"No addon: {name} found in cluster: {cluster.name}",
-            )
+            raise _not_found(cluster.name, f"No addon: {name} found in cluster: {cluster.name}", addon=name)
         return 200, {}, json.dumps({"addon": cluster.addons[name]})
 
     def _entry(self: Any) -> tuple[EmulatedCluster, Obj]:
@@ -574,13 +569,7 @@ def _addons_api() -> None:
         principal = unquote(tail.removesuffix("/access-policies"))
         entry = cluster.access_entries.get(principal)
         if entry is None:
-            raise ResourceNotFoundException(
-                clusterName=cluster.name,
-                nodegroupName=None,
-                fargateProfileName=None,
-                addonName=None,
-                message=f"The specified principalArn could not be found: {principal}",
-            )
+            raise _not_found(cluster.name, f"The specified principalArn could not be found: {principal}")
         return cluster, entry
 
     def list_access_entries(self: Any) -> Any:

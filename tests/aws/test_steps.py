@@ -216,14 +216,6 @@ def test_the_lock_lets_an_earlier_upload_of_the_same_spec_go_first(aws: dict[str
 # --- validate and plan --------------------------------------------------------------------------
 
 
-def test_validate_refuses_a_spec_for_another_region_and_stores_nothing(aws: dict[str, Any]) -> None:
-    ports: steps.Ports = aws["ports"]
-    state = _upload(aws, QUICKSTART.replace("eu-west-1", "us-east-2"))
-    with pytest.raises(SpecInvalid, match=r"spec\.region: 'us-east-2', but this clusterdrop deploys to 'eu-west-1'"):
-        steps.validate_spec(state, ports)
-    assert ports.s3.list_objects_v2(Bucket=ports.settings.artifacts_bucket).get("KeyCount", 0) == 0
-
-
 def test_validate_reads_the_exact_version_and_stores_the_normalized_spec(aws: dict[str, Any]) -> None:
     ports: steps.Ports = aws["ports"]
     state = _upload(aws, QUICKSTART)
@@ -235,10 +227,18 @@ def test_validate_reads_the_exact_version_and_stores_the_normalized_spec(aws: di
     assert validated["spec"]["spec"]["kubernetesVersion"]  # defaults made explicit
 
 
-def test_invalid_spec_fails_and_touches_nothing(aws: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("wrong", "right", "named"),
+    [
+        ("t3.medium", "t3medium", r"spec\.nodeGroups\[0\]\.instanceTypes\[0\]"),
+        # Valid on its own, but a deployer creates clusters in its own region only.
+        ("eu-west-1", "us-east-2", r"spec\.region: 'us-east-2', but this clusterdrop deploys to 'eu-west-1'"),
+    ],
+)
+def test_invalid_spec_fails_and_touches_nothing(aws: dict[str, Any], wrong: str, right: str, named: str) -> None:
     ports: steps.Ports = aws["ports"]
-    state = _upload(aws, QUICKSTART.replace("t3.medium", "t3medium"))
-    with pytest.raises(SpecInvalid, match=r"spec\.nodeGroups\[0\]\.instanceTypes\[0\]"):
+    state = _upload(aws, QUICKSTART.replace(wrong, right))
+    with pytest.raises(SpecInvalid, match=named):
         steps.validate_spec(state, ports)
     assert ports.s3.list_objects_v2(Bucket=ports.settings.artifacts_bucket).get("KeyCount", 0) == 0
     mismatch = _upload(aws, QUICKSTART, key="clusters/other.yaml")
