@@ -198,7 +198,13 @@ class ClusterdropStack(Stack):
 
     def _cloudformation_role(self) -> None:
         """The role CloudFormation uses for every cluster's stacks: the workflow's Lambdas only
-        pass it, they never hold EC2, EKS or IAM creation rights themselves."""
+        pass it, they never hold EC2, EKS or IAM creation rights themselves.
+
+        What it grants is what the resource providers' handlers call (their schemas list it per
+        handler; tests/infra/test_cfn_role.py checks every rendered template against this policy,
+        and the embedded CloudFormation enforces it). Actions that IAM authorizes only on `*`
+        (the Service Authorization Reference lists no resource type for them) are granted on `*`;
+        the rest on the `clusterdrop-` names every cluster's resources carry."""
         role = iam.Role(
             self,
             "ClusterStacksRole",
@@ -212,30 +218,40 @@ class ClusterdropStack(Stack):
                 sid="Networking",
                 actions=[
                     "ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcs",
+                    "ec2:DescribeVpcAttribute", "ec2:DescribeVpcEncryptionControls", "ec2:DescribeNetworkAcls",
                     "ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute", "ec2:DescribeSubnets",
                     "ec2:CreateInternetGateway", "ec2:DeleteInternetGateway", "ec2:AttachInternetGateway",
                     "ec2:DetachInternetGateway", "ec2:DescribeInternetGateways",
                     "ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:DescribeAddresses",
+                    "ec2:AssociateAddress", "ec2:DisassociateAddress",
                     "ec2:CreateNatGateway", "ec2:DeleteNatGateway", "ec2:DescribeNatGateways",
                     "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute",
-                    "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:DescribeRouteTables",
+                    "ec2:ReplaceRoute", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
+                    "ec2:ReplaceRouteTableAssociation", "ec2:DescribeRouteTables",
                     "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
                     "ec2:DescribeVpcEndpoints",
                     "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:DescribeSecurityGroups",
                     "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
                     "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress",
+                    "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
                     "ec2:DescribeSecurityGroupRules", "ec2:CreateTags", "ec2:DeleteTags",
                     "ec2:DescribeAvailabilityZones", "ec2:DescribeNetworkInterfaces", "ec2:DescribeAccountAttributes",
+                    # Deleting a security group looks for instances still using it; a node group
+                    # with an SSH key checks the key pair.
+                    "ec2:DescribeInstances", "ec2:DescribeKeyPairs",
                 ],
                 resources=["*"],
             )
         )  # fmt: skip
+        # eks:CreateCluster has no resource-level permissions: IAM authorizes it on `*` only.
+        role.add_to_policy(iam.PolicyStatement(sid="EksCreateCluster", actions=["eks:CreateCluster"], resources=["*"]))
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="Eks",
                 actions=[
-                    "eks:CreateCluster", "eks:DeleteCluster", "eks:DescribeCluster", "eks:UpdateClusterConfig",
-                    "eks:UpdateClusterVersion", "eks:DescribeUpdate", "eks:TagResource", "eks:UntagResource",
+                    "eks:DeleteCluster", "eks:DescribeCluster", "eks:UpdateClusterConfig",
+                    "eks:UpdateClusterVersion", "eks:ActivateCertificateAuthority", "eks:DescribeUpdate",
+                    "eks:ListUpdates", "eks:TagResource", "eks:UntagResource",
                     "eks:CreateNodegroup", "eks:DeleteNodegroup", "eks:DescribeNodegroup", "eks:UpdateNodegroupConfig",
                     "eks:UpdateNodegroupVersion", "eks:CreateAccessEntry", "eks:DeleteAccessEntry",
                     "eks:DescribeAccessEntry", "eks:UpdateAccessEntry", "eks:AssociateAccessPolicy",
@@ -253,12 +269,23 @@ class ClusterdropStack(Stack):
                 sid="ClusterRoles",
                 actions=[
                     "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole",
+                    "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
                     "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
                     "iam:GetRolePolicy", "iam:PassRole",
+                    # EKS checks the cluster and node roles' policies; deleting a role lists its
+                    # policies to detach them first.
+                    "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
                 ],
                 resources=[f"arn:{partition}:iam::{account}:role/{prefix}*"],
             )
         )  # fmt: skip
+        linked = [
+            f"arn:{partition}:iam::{account}:role/aws-service-role/{service}/{name}"
+            for service, name in (
+                ("eks.amazonaws.com", "AWSServiceRoleForAmazonEKS"),
+                ("eks-nodegroup.amazonaws.com", "AWSServiceRoleForAmazonEKSNodegroup"),
+            )
+        ]
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ServiceLinkedRoles",
@@ -275,6 +302,8 @@ class ClusterdropStack(Stack):
                 },
             )
         )
+        # EKS's CreateCluster and CreateNodegroup look their service-linked role up first.
+        role.add_to_policy(iam.PolicyStatement(sid="ReadServiceLinkedRoles", actions=["iam:GetRole"], resources=linked))
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="Agent",
@@ -282,6 +311,10 @@ class ClusterdropStack(Stack):
                     "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:UpdateFunctionCode",
                     "lambda:UpdateFunctionConfiguration", "lambda:TagResource", "lambda:UntagResource",
                     "lambda:ListTags", "lambda:GetFunctionConfiguration",
+                    "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+                    "lambda:GetRuntimeManagementConfig", "lambda:PutRuntimeManagementConfig",
+                    "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionRecursionConfig",
+                    "lambda:PutFunctionRecursionConfig", "lambda:GetFunctionScalingConfig",
                 ],
                 resources=[f"arn:{partition}:lambda:{region}:{account}:function:{prefix}*-agent"],
             )
@@ -290,13 +323,20 @@ class ClusterdropStack(Stack):
             iam.PolicyStatement(
                 sid="AgentLogs",
                 actions=[
-                    "logs:CreateLogGroup",
-                    "logs:DeleteLogGroup",
-                    "logs:PutRetentionPolicy",
-                    "logs:TagResource",
-                    "logs:DescribeLogGroups",
+                    "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
+                    "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
+                    "logs:ListTagsForResource", "logs:GetDataProtectionPolicy",
                 ],
                 resources=[f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{prefix}*"],
+            )
+        )  # fmt: skip
+        # The log-group handlers describe log groups and their account-wide policies, which IAM
+        # authorizes only on `*`.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeLogs",
+                actions=["logs:DescribeLogGroups", "logs:DescribeIndexPolicies", "logs:DescribeResourcePolicies"],
+                resources=["*"],
             )
         )
         self.cfn_role = role
