@@ -197,7 +197,7 @@ class EmbeddedAws:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from clusterdrop.local import cfn_models, eks, runtime  # noqa: F401 - models register on import
+        from clusterdrop.local import cfn_models, cfn_roles, eks, runtime  # noqa: F401 - models register on import
 
         self.port = self.port or free_port()
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
@@ -210,6 +210,7 @@ class EmbeddedAws:
         _deletable_network()
         _fail_on_unsupported_types()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
+        cfn_roles.install()  # after eks: a refused resource fails the way its SimulatedFailure does
         _host_is_this_machine()
         # verbose would print to stdout, which `local run --json` keeps for its one JSON object.
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -624,26 +624,29 @@ def _failing_stacks() -> None:
     original_execute = backend_cls.execute_change_set
     original_create = cfn_models.Stack.create_resources
 
-    def _fail(stack: Any, failure: SimulatedFailure) -> None:
+    def _fail(stack: Any, failure: SimulatedFailure, *, update: bool = False) -> None:
+        """Create: the resource CREATE_FAILED, the stack ROLLBACK_COMPLETE. Update: the resource
+        UPDATE_FAILED, the stack UPDATE_ROLLBACK_COMPLETE (back on its previous template)."""
         event = cfn_models.Event(
             stack_id=stack.stack_id,
             stack_name=stack.name,
             logical_resource_id=failure.logical_id,
             physical_resource_id="",
             resource_type=failure.resource_type,
-            resource_status="CREATE_FAILED",
+            resource_status="UPDATE_FAILED" if update else "CREATE_FAILED",
             resource_status_reason=failure.reason,
             resource_properties=None,
         )
         stack.events.append(event)
+        verb, prefix = ("update", "UPDATE_") if update else ("create", "")
         stack._add_stack_event(
-            "ROLLBACK_IN_PROGRESS",
+            f"{prefix}ROLLBACK_IN_PROGRESS",
             resource_status_reason=(
-                f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user."
+                f"The following resource(s) failed to {verb}: [{failure.logical_id}]. Rollback requested by user."
             ),
         )
-        stack._add_stack_event("ROLLBACK_COMPLETE")
-        stack.status = "ROLLBACK_COMPLETE"
+        stack._add_stack_event(f"{prefix}ROLLBACK_COMPLETE")
+        stack.status = f"{prefix}ROLLBACK_COMPLETE"
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = self.change_sets.get(change_set_name) or next(
@@ -652,7 +655,7 @@ def _failing_stacks() -> None:
         try:
             original_execute(self, change_set_name, stack_name)
         except SimulatedFailure as failure:
-            _fail(self.stacks[change_set.stack_id], failure)
+            _fail(self.stacks[change_set.stack_id], failure, update=change_set.change_set_type == "UPDATE")
             return
         # moto computes a stack's outputs on create_stack and update, not on a change set.
         stack = self.stacks[change_set.stack_id]

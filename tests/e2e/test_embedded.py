@@ -449,3 +449,95 @@ def test_a_delete_right_after_an_upload_creates_then_tears_down(local: session.L
     assert local.leftovers("oops") == []
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
     assert table.get_item(Key={"cluster": "oops"})["Item"]["status"] == "DELETED"
+
+
+# --- IAM as AWS enforces it --------------------------------------------------------------------
+
+
+def test_the_stacks_role_is_enforced_a_removed_permission_fails_the_create(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    """CloudFormation runs the cluster's stacks with the deployer's service role: without
+    iam:PassRole on the cluster's roles, EKS's handler is refused as on AWS, the stack rolls
+    back, and the notification names the action and the role."""
+    iam = local.aws.client("iam")
+    role_name = _cfn_role_name(local)
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    original = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    without = json.loads(json.dumps(original).replace('"iam:PassRole", ', "").replace(', "iam:PassRole"', ""))
+    assert "iam:PassRole" not in json.dumps(without)
+    iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(without))
+    spec = _spec(tmp_path, "nopass", QUICKSTART.replace("name: quickstart", "name: nopass"))
+    try:
+        result = _run(local, spec)
+    finally:
+        iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(original))
+    assert result["status"] == "FAILED"
+    failure = result["notifications"]["sns"]["outcome"]["failure"]
+    assert failure["step"] == "Wait for cluster stack"
+    assert "CREATE_FAILED" in failure["cause"]
+    assert f"assumed-role/{role_name}/AWSCloudFormation is not authorized to perform: iam:PassRole" in failure["cause"]
+    assert ":role/clusterdrop-nopass-" in failure["cause"]  # the cluster's own role, by its ARN
+    assert result["leftovers"] == []  # rolled back, then the failed first creation is cleaned up
+
+
+def _cfn_role_name(local: session.LocalDeployer) -> str:
+    resources = local.aws.client("cloudformation").describe_stack_resources(StackName="clusterdrop")["StackResources"]
+    return next(
+        r["PhysicalResourceId"]
+        for r in resources
+        if r["ResourceType"] == "AWS::IAM::Role" and r["LogicalResourceId"].startswith("ClusterStacksRole")
+    )
+
+
+def _stack_status(cfn: Any, name: str) -> tuple[str, list[str]]:
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    reasons = [e.get("ResourceStatusReason", "") for e in events if e["ResourceStatus"].endswith("FAILED")]
+    return stack["StackStatus"], reasons
+
+
+def test_the_stacks_role_is_enforced_on_update_and_delete(local: session.LocalDeployer) -> None:
+    """Update and delete run with the stack's role too: a refused update rolls back
+    (UPDATE_ROLLBACK_COMPLETE), a refused delete leaves the stack DELETE_FAILED with AWS's
+    reason, and once the role allows it the delete completes."""
+    iam, cfn = local.aws.client("iam"), local.aws.client("cloudformation")
+    role_name = _cfn_role_name(local)
+    role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    original = json.dumps(iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"])
+
+    def template(days: int) -> str:
+        group = {"LogGroupName": "/aws/lambda/clusterdrop-probe-agent", "RetentionInDays": days}
+        return json.dumps({"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": group}}})
+
+    def without(action: str) -> None:
+        document = original.replace(f'"{action}", ', "").replace(f', "{action}"', "")
+        assert action not in document
+        iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=document)
+
+    name = "clusterdrop-probe"
+    cfn.create_stack(StackName=name, TemplateBody=template(7), RoleARN=role_arn)
+    try:
+        assert _stack_status(cfn, name)[0] == "CREATE_COMPLETE"
+        without("logs:PutRetentionPolicy")
+        cfn.create_change_set(
+            StackName=name, ChangeSetName="c1", TemplateBody=template(30), RoleARN=role_arn, ChangeSetType="UPDATE"
+        )
+        cfn.execute_change_set(StackName=name, ChangeSetName="c1")
+        status, reasons = _stack_status(cfn, name)
+        assert status == "UPDATE_ROLLBACK_COMPLETE"
+        assert any("not authorized to perform: logs:PutRetentionPolicy" in r for r in reasons), reasons
+        without("logs:DeleteLogGroup")
+        cfn.delete_stack(StackName=name)
+        status, reasons = _stack_status(cfn, name)
+        assert status == "DELETE_FAILED"
+        assert any(
+            "not authorized to perform: logs:DeleteLogGroup on resource: "
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/clusterdrop-probe-agent" in r
+            for r in reasons
+        ), reasons
+    finally:
+        iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=original)
+    cfn.delete_stack(StackName=name)
+    assert "clusterdrop-probe" not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
