@@ -483,10 +483,12 @@ def test_the_stacks_role_is_enforced_a_removed_permission_fails_the_create(
 
 def _cfn_role_name(local: session.LocalDeployer) -> str:
     resources = local.aws.client("cloudformation").describe_stack_resources(StackName="clusterdrop")["StackResources"]
-    return next(
-        r["PhysicalResourceId"]
-        for r in resources
-        if r["ResourceType"] == "AWS::IAM::Role" and r["LogicalResourceId"].startswith("ClusterStacksRole")
+    return str(
+        next(
+            r["PhysicalResourceId"]
+            for r in resources
+            if r["ResourceType"] == "AWS::IAM::Role" and r["LogicalResourceId"].startswith("ClusterStacksRole")
+        )
     )
 
 
