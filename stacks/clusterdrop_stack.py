@@ -562,6 +562,10 @@ class ClusterdropStack(Stack):
             [self.artifacts_bucket.arn_for_objects("*")],
             "Artifacts",
         )
+        # The CNI staging looks files up in the mirror: without s3:ListBucket, S3 answers a
+        # missing key with 403 AccessDenied instead of 404 NoSuchKey, and "not mirrored yet"
+        # cannot be told from "refused".
+        allow(["Connect"], ["s3:ListBucket"], [self.artifacts_bucket.bucket_arn], "ListArtifacts")
         registry_users = ["ValidateSpec", "Plan", "RecordState", "CleanUp", "RemoveSubnetTags", "Notify"]
         allow(registry_users, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [self.clusters.table_arn], "Registry")
         allow(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from clusterdrop.cni.catalog import Artifact
+from clusterdrop.errors import ArtifactUnavailable
 
 PREFIX = "cni/sha256/"
 
@@ -32,6 +33,14 @@ class S3Mirror:
             response = self.s3.get_object(Bucket=self.bucket, Key=self.key(artifact))
         except self.s3.exceptions.NoSuchKey:
             return None
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("AccessDenied", "403"):
+                raise
+            # S3 answers a missing key with 403 to a caller without s3:ListBucket on the bucket.
+            raise ArtifactUnavailable(
+                f"{artifact.name}: reading s3://{self.bucket}/{self.key(artifact)} was refused (AccessDenied): "
+                "the reader needs s3:GetObject on the key and s3:ListBucket on the bucket"
+            ) from None
         data: bytes = response["Body"].read()
         return data, f"s3://{self.bucket}/{self.key(artifact)}"
 

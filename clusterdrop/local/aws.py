@@ -197,7 +197,7 @@ class EmbeddedAws:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from clusterdrop.local import cfn_models, cfn_roles, eks, runtime  # noqa: F401 - models register on import
+        from clusterdrop.local import cfn_models, cfn_roles, eks, iam_enforce, runtime  # noqa: F401 - models register
 
         self.port = self.port or free_port()
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
@@ -205,6 +205,7 @@ class EmbeddedAws:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         self.runtime = runtime.LocalRuntime(extra_env={"AWS_ENDPOINT_URL": self.url, **self.runtime_env})
         runtime.install(self.runtime)
+        iam_enforce.install()  # every function calls with its own role; IAM decides as on AWS
         _state_machines_that_run()
         _s3_events_with_versions()
         _deletable_network()

@@ -146,7 +146,7 @@ class UnknownAction(LookupError):
 
 
 @functools.cache
-def _action(action: str) -> dict[str, Any]:
+def action_details(action: str) -> dict[str, Any]:
     service, _, name = action.partition(":")
     try:
         details: dict[str, Any] = _IAM.actions.get_action_details(service, name)
@@ -156,7 +156,7 @@ def _action(action: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _arn_pattern(service: str, key: str) -> str:
+def arn_pattern(service: str, key: str) -> str:
     pattern: str = _IAM.resources.get_resource_type_details(service, key)["arn"]
     return pattern
 
@@ -233,7 +233,7 @@ def targets(resource: Resource, action: str) -> list[Request]:
     the Service Authorization Reference does not list (schemas name a few that IAM does not
     know, such as `s3:REST.PUT.OBJECT`) is requested on `*`: only an explicit grant allows it."""
     try:
-        details = _action(action)
+        details = action_details(action)
     except UnknownAction:
         return [Request(action, "*")]
     kinds: list[tuple[str, bool]] = [(r["name"], bool(r["required"])) for r in details["resourceTypes"]]
@@ -252,13 +252,13 @@ def targets(resource: Resource, action: str) -> list[Request]:
         known = [
             k
             for k, _ in kinds
-            if all(name in names for name in _placeholders(_arn_pattern(service, k)))
-            and any(name not in ("Partition", "Region", "Account") for name in _placeholders(_arn_pattern(service, k)))
+            if all(name in names for name in _placeholders(arn_pattern(service, k)))
+            and any(name not in ("Partition", "Region", "Account") for name in _placeholders(arn_pattern(service, k)))
         ]
         chosen = known[:1]
     if not chosen:  # resource-level permissions optional and none known: the request is on `*`
         return [Request(action, "*")]
-    return [Request(action, _fill(_arn_pattern(service, k), names)) for k in chosen]
+    return [Request(action, _fill(arn_pattern(service, k), names)) for k in chosen]
 
 
 def requests(resource: Resource, handler: str) -> Iterator[Request]:

@@ -89,6 +89,16 @@ def adapt_custom_resource_event(event: Any, response_url: str) -> Any:
     return event
 
 
+class RoleNotAssumable(Exception):
+    pass
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 class _Worker:
     def __init__(self, code_dir: Path, handler: str, name: str, env: dict[str, str], memory: int, timeout: float):
         self.timeout = timeout
@@ -140,13 +150,54 @@ class _Worker:
 class LocalRuntime:
     """Warm workers per function (and code version), created on demand."""
 
-    def __init__(self, *, extra_env: dict[str, str] | None = None):
+    def __init__(self, *, extra_env: dict[str, str] | None = None, own_roles: bool = True):
+        self.own_roles = own_roles
         self.root = Path(tempfile.mkdtemp(prefix="clusterdrop-lambda-"))
         self.extra_env = extra_env or {}
         self.lock = threading.Lock()
         self.pools: dict[str, list[_Worker]] = {}
         self.invocations: list[dict[str, Any]] = []
         self.responses = CustomResourceResponses()
+
+    def credentials(self, function: Any) -> dict[str, str]:
+        """The function's execution role, assumed through the embedded STS as the Lambda service
+        assumes it, handed to the function in the variables Lambda sets. With `own_roles` off,
+        every function calls as the embedded account's administrator."""
+        if not self.own_roles:
+            return {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+
+        account, role_arn = function.account_id, function.role
+        try:
+            role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
+        except Exception:  # noqa: BLE001 - moto's NoSuchEntity
+            raise RoleNotAssumable(
+                f"The role defined for the function cannot be assumed by Lambda. ({role_arn})"
+            ) from None
+        trust = json.loads(role.assume_role_policy_document)
+        services = [
+            service
+            for statement in trust.get("Statement", [])
+            if statement.get("Effect") == "Allow"
+            for service in _as_list((statement.get("Principal") or {}).get("Service"))
+        ]
+        if "lambda.amazonaws.com" not in services:
+            # Lambda's own check: the service must be trusted by the role it assumes.
+            raise RoleNotAssumable(f"The role defined for the function cannot be assumed by Lambda. ({role_arn})")
+        assumed = sts_backends[account]["aws"].assume_role(
+            region_name=function.region,
+            role_session_name=function.function_name,
+            role_arn=role_arn,
+            policy="",
+            duration=12 * 3600,
+            external_id="",
+        )
+        return {
+            "AWS_ACCESS_KEY_ID": assumed.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
+            "AWS_SESSION_TOKEN": assumed.session_token,
+        }
 
     def code_dir(self, code: bytes) -> Path:
         digest = hashlib.sha256(code).hexdigest()[:16]
@@ -168,22 +219,26 @@ class LocalRuntime:
             message = f"function {function.function_name} has no code (moto found none at {where})"
             return json.dumps({"errorMessage": message, "errorType": "Runtime.InvalidEntrypoint"}), True, ""
         code = self.code_dir(function.code_bytes)
-        key = f"{function.function_name}:{code.name}"
-        env = {
-            **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "CLUSTERDROP_CNI_MIRROR")},
-            "AWS_REGION": function.region,
-            "AWS_DEFAULT_REGION": function.region,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
-            **{k: str(v) for k, v in (function.environment_vars or {}).items()},
-            **self.extra_env,
-        }
+        # A worker is an execution environment: new code or a new role makes new ones, as on Lambda.
+        key = f"{function.function_name}:{code.name}:{function.role}"
         with self.lock:
             pool = self.pools.setdefault(key, [])
             worker = next((w for w in pool if not w.busy and w.alive()), None)
             if worker is None:
+                try:
+                    credentials = self.credentials(function)
+                except RoleNotAssumable as exc:
+                    return json.dumps({"errorMessage": str(exc), "errorType": "AccessDeniedException"}), True, ""
+                env = {
+                    **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "CLUSTERDROP_CNI_MIRROR")},
+                    "AWS_REGION": function.region,
+                    "AWS_DEFAULT_REGION": function.region,
+                    **credentials,
+                    "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+                    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+                    **{k: str(v) for k, v in (function.environment_vars or {}).items()},
+                    **self.extra_env,
+                }
                 worker = _Worker(
                     code,
                     function.handler,

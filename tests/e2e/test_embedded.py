@@ -543,3 +543,114 @@ def test_the_stacks_role_is_enforced_on_update_and_delete(local: session.LocalDe
         iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=original)
     cfn.delete_stack(StackName=name)
     assert "clusterdrop-probe" not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+
+
+def _function_role(local: session.LocalDeployer, construct: str) -> str:
+    functions = local.aws.client("lambda").list_functions()["Functions"]
+    return str(next(f["Role"] for f in functions if f["FunctionName"].startswith(f"clusterdrop-{construct}Function")))
+
+
+def _client_as(local: session.LocalDeployer, role_arn: str, service: str) -> Any:
+    """A client with the credentials of a role, assumed through the embedded STS."""
+    import boto3
+
+    creds = local.aws.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="probe")["Credentials"]
+    return boto3.client(
+        service,
+        endpoint_url=local.aws.url,
+        region_name=local.aws.region,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
+def test_s3_answers_403_for_a_missing_key_unless_the_caller_may_list_the_bucket(local: session.LocalDeployer) -> None:
+    import dataclasses
+
+    import botocore.exceptions
+    import pytest
+
+    from clusterdrop.cni import catalog
+    from clusterdrop.cni.s3mirror import S3Mirror
+    from clusterdrop.errors import ArtifactUnavailable
+
+    iam, bucket = local.aws.client("iam"), local.outputs["ArtifactsBucketName"]
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    role = iam.create_role(RoleName="probe-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+
+    def grant(*statements: dict[str, Any]) -> None:
+        document = {"Version": "2012-10-17", "Statement": list(statements)}
+        iam.put_role_policy(RoleName="probe-reader", PolicyName="p", PolicyDocument=json.dumps(document))
+
+    grant(read)
+    s3 = _client_as(local, role, "s3")
+    release = catalog.find("calico", None)
+    assert release is not None
+    # A file no test has staged: the mirror has no object under its digest.
+    artifact = dataclasses.replace(release.modes["manifest"][0], sha256="0" * 64)
+    key = f"cni/sha256/{artifact.sha256}"
+    for call in (s3.get_object, s3.head_object):
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            call(Bucket=bucket, Key=key)
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ArtifactUnavailable, match=r"AccessDenied.*s3:ListBucket"):
+        S3Mirror(s3, bucket).find(artifact)
+    grant(read, {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"})
+    with pytest.raises(botocore.exceptions.ClientError) as missing:
+        s3.head_object(Bucket=bucket, Key=key)
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # The Connect step's own role tells a file not mirrored yet from a refusal.
+    connect = _client_as(local, _function_role(local, "Connect"), "s3")
+    assert S3Mirror(connect, bucket).find(artifact) is None
+
+
+def test_every_function_calls_aws_with_its_own_role(local: session.LocalDeployer, tmp_path: Path) -> None:
+    """Each function's calls were authorized against its own role (removing the statement that
+    allowed one of them refuses it), and a real run fails when a permission is taken away."""
+    from clusterdrop.local import iam_enforce
+    from clusterdrop.local.aws import ACCOUNT
+    from clusterdrop.local.iam_policy import evaluate, statements
+
+    spec = _spec(tmp_path, "ownroles", QUICKSTART.replace("name: quickstart", "name: ownroles"))
+    assert _run(local, spec)["status"] == "SUCCEEDED"
+    iam = local.aws.client("iam")
+    seen = iam_enforce.allowed()
+    roles = {role for role, _ in seen}
+    functions = local.aws.client("lambda").list_functions()["Functions"]
+    workflow_roles = {f["Role"] for f in functions if f["FunctionName"].startswith("clusterdrop-")}
+    # Every step of a create that calls AWS did so with its own role (the agent's included).
+    assert len(roles & workflow_roles) >= 10, sorted(roles)
+    existing = {r["Arn"] for r in iam.list_roles(MaxItems=1000)["Roles"]}  # other tests' clusters are gone
+    for role in roles & existing:
+        request = next(r for (who, _), r in seen.items() if who == role)
+        # moto's GetRolePolicy cannot serialize the inline policies CloudFormation gave a role:
+        # read them as the enforcement does.
+        documents = [json.loads(d) if isinstance(d, str) else d for d in iam_enforce.role_documents(ACCOUNT, role)]
+        assert evaluate(documents, request).allowed, (role, request)
+        kept = [
+            {"Statement": [s for s in statements([d]) if not evaluate([{"Statement": [s]}], request).allowed]}
+            for d in documents
+        ]
+        assert not evaluate(kept, request).allowed, (role, request)
+    # A real run with one permission taken away: the lock step may not write its lock.
+    lock_role = _function_role(local, "TakeClusterLock").rsplit("/", 1)[-1]
+    (policy,) = iam.list_role_policies(RoleName=lock_role)["PolicyNames"]
+    original = json.dumps(iam.get_role_policy(RoleName=lock_role, PolicyName=policy)["PolicyDocument"])
+    iam.put_role_policy(
+        RoleName=lock_role, PolicyName=policy, PolicyDocument=original.replace('"dynamodb:PutItem", ', "")
+    )
+    try:
+        failed = _run(local, _spec(tmp_path, "nolock", QUICKSTART.replace("name: quickstart", "name: nolock")))
+    finally:
+        iam.put_role_policy(RoleName=lock_role, PolicyName=policy, PolicyDocument=original)
+    assert failed["status"] == "FAILED"
+    failure = failed["notifications"]["sns"]["outcome"]["failure"]
+    assert failure["step"] == "Take cluster lock"
+    assert "AccessDeniedException" in failure["cause"]
+    assert f"assumed-role/{lock_role}/" in failure["cause"]
+    assert "is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:" in failure["cause"]
+    assert failed["leftovers"] == []
