@@ -28,6 +28,17 @@ REGIONS: dict[str, int] = {
     "mx-central-1": 3, "sa-east-1": 3,
 }  # fmt: skip
 
+# Zones (by zone ID, the same in every account) where EKS does not place control planes; a
+# cluster subnet there fails CreateCluster with UnsupportedAvailabilityZoneException (EKS User
+# Guide, "Insufficient capacity" troubleshooting: use1-az3, usw1-az2, cac1-az3). Zone *names*
+# map to IDs differently in each account, so only the account's DescribeAvailabilityZones tells
+# which name to avoid.
+EKS_UNSUPPORTED_ZONE_IDS: dict[str, frozenset[str]] = {
+    "us-east-1": frozenset({"use1-az3"}),
+    "us-west-1": frozenset({"usw1-az2"}),
+    "ca-central-1": frozenset({"cac1-az3"}),
+}
+
 # EKS control-plane log types (CloudFormation `Logging.ClusterLogging.EnabledTypes`).
 LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 

@@ -16,7 +16,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
 PYTHON_VERSION = "3.13"  # the Lambda runtime (python3.13)
-PLATFORM = "manylinux2014_aarch64"  # arm64 Lambdas
+# arm64 Lambdas run Amazon Linux 2023 (glibc 2.34): wheels tagged manylinux2014 (glibc 2.17) and
+# manylinux_2_28 both load there, and some packages publish only the newer tag.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+# Lambda's quota: a function and all its layers, unzipped, at most 250 MB (262,144,000 bytes).
+UNZIPPED_LIMIT = 262_144_000
 
 LAYER = BUILD / "layer"  # python/<packages>: the workflow Lambdas' dependencies
 FUNCTIONS = BUILD / "functions"  # clusterdrop/ and lambdas/: the workflow Lambdas' code
@@ -24,21 +28,24 @@ AGENT = BUILD / "agent"  # the agent: its dependencies and the code in one zip
 
 
 def _pip_target(requirements: Path, target: Path) -> None:
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    # --no-compile: pip would byte-compile for the build machine's Python, whose .pyc files the
+    # Lambda runtime's Python cannot use (it compiles its own, in memory).
+    args = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        "--target", str(target), *platforms, "--implementation", "cp",
+        "--python-version", PYTHON_VERSION, "--only-binary=:all:", "-r", str(requirements),
+    ]  # fmt: skip
     stamp = target / ".requirements.sha256"
-    digest = hashlib.sha256(requirements.read_bytes() + (REPO / "requirements-lambda.txt").read_bytes()).hexdigest()
+    inputs = requirements.read_bytes() + (REPO / "requirements-lambda.txt").read_bytes() + " ".join(args[4:]).encode()
+    digest = hashlib.sha256(inputs).hexdigest()
     if stamp.is_file() and stamp.read_text() == digest:
         return
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    subprocess.run(  # noqa: S603 - fixed arguments
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(target), "--platform", PLATFORM, "--implementation", "cp",
-            "--python-version", PYTHON_VERSION, "--only-binary=:all:", "-r", str(requirements),
-        ],
-        check=True,
-        cwd=REPO,
-    )  # fmt: skip
+    subprocess.run(args, check=True, cwd=REPO)  # noqa: S603 - fixed arguments
+    for cache in list(target.rglob("__pycache__")):
+        shutil.rmtree(cache)
     stamp.write_text(digest)
 
 
@@ -68,6 +75,16 @@ def _prune_botocore(target: Path) -> None:
             shutil.rmtree(service)
 
 
+def unzipped_size(*directories: Path) -> int:
+    """Bytes of every file, as Lambda counts a function's code and its layers unzipped."""
+    return sum(f.stat().st_size for d in directories for f in d.rglob("*") if f.is_file() and f.name[0] != ".")
+
+
+def sizes() -> dict[str, int]:
+    """Each deployed function's unzipped size: the workflow functions share code and layer."""
+    return {"workflow function + layer": unzipped_size(FUNCTIONS, LAYER), "agent": unzipped_size(AGENT)}
+
+
 def main() -> None:
     _pip_target(REPO / "requirements-lambda.txt", LAYER / "python")
     FUNCTIONS.mkdir(parents=True, exist_ok=True)
@@ -76,6 +93,11 @@ def main() -> None:
     _prune_botocore(AGENT)
     _copy_code(AGENT, handlers=["agent"])
     print(f"bundles in {BUILD.relative_to(REPO)}/: layer, functions, agent")  # noqa: T201
+    for name, size in sizes().items():
+        margin = UNZIPPED_LIMIT - size
+        print(f"  {name}: {size / 1e6:.1f} MB unzipped, {margin / 1e6:.1f} MB under Lambda's 250 MB")  # noqa: T201
+        if margin < 0:
+            raise SystemExit(f"{name} is over Lambda's unzipped limit by {-margin / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

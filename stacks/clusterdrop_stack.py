@@ -424,7 +424,15 @@ class ClusterdropStack(Stack):
 
     def _state_machine(self, name: str, file: str, substitutions: dict[str, str]) -> sfn.StateMachine:
         used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", (STATE_MACHINES / file).read_text()))
-        log_group = logs.LogGroup(self, f"{name}StateMachineLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        # Under /aws/vendedlogs/: Step Functions delivers logs through CloudWatch Logs' vended
+        # logs, whose resource policy (5,120 characters per region) it extends for any other
+        # name — in an account with many log groups CreateStateMachine then fails.
+        log_group = logs.LogGroup(
+            self,
+            f"{name}StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/{self.machine_name(name)}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+        )
         machine = sfn.StateMachine(
             self,
             f"{name}StateMachine",
@@ -583,8 +591,14 @@ class ClusterdropStack(Stack):
             "ReadClusterStacks",
         )
         allow(["Plan", "DeleteStacks"], ["cloudformation:ListStacks"], ["*"], "ListStacks")
-        # An existing VPC's subnets are checked before the plan (Describe* takes no resource scoping).
-        allow(["Plan"], ["ec2:DescribeVpcs", "ec2:DescribeSubnets"], ["*"], "DescribeExistingVpc")
+        # An existing VPC's subnets are checked before the plan,
+        # and the account's zone IDs settle the zones (EKS refuses some; Describe* takes no scoping).
+        allow(
+            ["Plan"],
+            ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeAvailabilityZones"],
+            ["*"],
+            "DescribeNetwork",
+        )
         writers = ["Plan", "DiscardPlan", "ApplyClusterStack", "ApplyNodeGroupStacks", "CleanUp", "DeleteStacks"]
         allow(
             writers,

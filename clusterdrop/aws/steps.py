@@ -180,7 +180,8 @@ def plan(state: State, ports: Ports) -> State:
     name = cluster.metadata.name
     if state["action"] != "plan" and registry.is_superseded(ports.clusters, name, state.get("sequencer", "")):
         return {"superseded": True, "stacks": [], "pending": False}
-    problems = subnets.check_existing(ports.ec2, cluster)
+    cluster, problems = subnets.eks_zones(ports.ec2, cluster)
+    problems += subnets.check_existing(ports.ec2, cluster)
     if problems:
         raise SpecInvalid(problems)
     rendered: Plan = make_plan(cluster)

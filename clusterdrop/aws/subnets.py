@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clusterdrop import facts
 from clusterdrop.errors import Problem
 from clusterdrop.spec.models import Cluster
 
@@ -56,4 +57,46 @@ def check_existing(ec2: Any, cluster: Cluster) -> list[Problem]:
             problems.append(Problem(f"{path}.id", f"{ref.id} belongs to {subnet['VpcId']}, not to {vpc.id}"))
         elif ref.zone and subnet["AvailabilityZone"] != ref.zone:
             problems.append(Problem(f"{path}.zone", f"{ref.id} is in {subnet['AvailabilityZone']}, not in {ref.zone}"))
+        elif subnet.get("AvailabilityZoneId") in facts.EKS_UNSUPPORTED_ZONE_IDS.get(region, frozenset()):
+            problems.append(
+                Problem(
+                    f"{path}.id",
+                    f"{ref.id} is in {subnet['AvailabilityZone']} ({subnet['AvailabilityZoneId']}), "
+                    "where EKS does not create control planes",
+                )
+            )
     return problems
+
+
+def pick_zones(described: list[dict[str, Any]], region: str, count: int) -> list[str]:
+    """The region's first `count` available zones where EKS places control planes, by name."""
+    unsupported = facts.EKS_UNSUPPORTED_ZONE_IDS.get(region, frozenset())
+    usable = [z for z in described if z.get("State", "available") == "available" and z["ZoneId"] not in unsupported]
+    return [z["ZoneName"] for z in sorted(usable, key=lambda z: z["ZoneName"])][:count]
+
+
+def eks_zones(ec2: Any, cluster: Cluster) -> tuple[Cluster, list[Problem]]:
+    """The cluster with its zones settled against this account's zone IDs: named zones where EKS
+    places no control plane are problems (with the field's path); a new VPC without named zones
+    gets the first usable ones, instead of `Fn::GetAZs`, which may name an unsupported one."""
+    region = cluster.spec.region
+    described = ec2.describe_availability_zones(Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])[
+        "AvailabilityZones"
+    ]
+    unsupported = facts.EKS_UNSUPPORTED_ZONE_IDS.get(region, frozenset())
+    ids = {z["ZoneName"]: z["ZoneId"] for z in described}
+    net = cluster.spec.network
+    problems = [
+        Problem(
+            f"spec.network.zones[{i}]",
+            f"{zone} is {ids[zone]} in this account, where EKS does not create control planes; "
+            f"choose from {', '.join(pick_zones(described, region, 6))}",
+        )
+        for i, zone in enumerate(net.zones or [])
+        if ids.get(zone) in unsupported
+    ]
+    if problems or net.zones is not None or net.vpc.id is not None:
+        return cluster, problems
+    picked = pick_zones(described, region, min(3, facts.REGIONS[region]))
+    network = net.model_copy(update={"zones": picked})
+    return cluster.model_copy(update={"spec": cluster.spec.model_copy(update={"network": network})}), []

@@ -5,6 +5,7 @@ Listing is paginated (limit/continue), so a 2,000-node cluster costs a handful o
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,6 +15,13 @@ from clusterdrop.kube.readiness import node_ready
 Obj = dict[str, Any]
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 PAGE_SIZE = 500
+# What the workflow's state carries of the NotReady nodes: Step Functions refuses a state over
+# 256 KiB with States.DataLimitExceeded, which no Catch (not even States.ALL) catches — the
+# execution would end with no notification and the lock held. 3,000 NotReady nodes named one by
+# one are ~600 KiB; a few examples and the count per reason are enough to act on.
+NOT_READY_SHOWN = 20
+REASONS_SHOWN = 10
+REASON_CHARS = 300
 
 
 class NodeLister(Protocol):
@@ -42,13 +50,20 @@ class NodeProgress:
     def done(self) -> bool:
         return all(g.ready >= g.expected for g in self.groups.values()) and not self.not_ready
 
+    def reasons(self) -> list[tuple[str, int]]:
+        """The NotReady reasons, most common first (each cut to REASON_CHARS)."""
+        counts = Counter(n["reason"][:REASON_CHARS] for n in self.not_ready)
+        return counts.most_common(REASONS_SHOWN)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "expected": self.expected,
             "registered": self.registered,
             "ready": self.ready,
             "groups": {k: vars(v) for k, v in self.groups.items()},
-            "notReady": self.not_ready,
+            "notReady": self.not_ready[:NOT_READY_SHOWN],
+            "notReadyCount": len(self.not_ready),
+            "notReadyReasons": dict(self.reasons()),
         }
 
 
@@ -93,8 +108,9 @@ def raise_if_late(progress: NodeProgress, *, minutes: float) -> None:
     for name, group in progress.groups.items():
         if group.registered < group.expected:
             lines.append(f"node group {name}: {group.registered}/{group.expected} nodes registered")
-    shown = progress.not_ready[:20]
-    lines += [f"{n['name']} ({n['group']}): {n['reason']}" for n in shown]
+    shown = progress.not_ready[:NOT_READY_SHOWN]
+    lines += [f"{n['name']} ({n['group']}): {n['reason'][:REASON_CHARS]}" for n in shown]
     if len(progress.not_ready) > len(shown):
-        lines.append(f"… and {len(progress.not_ready) - len(shown)} more NotReady nodes")
+        common = ", ".join(f"{reason} ({count})" for reason, count in progress.reasons()[:3])
+        lines.append(f"… and {len(progress.not_ready) - len(shown)} more NotReady nodes; most common: {common}")
     raise NodesNotReady("; ".join(lines))

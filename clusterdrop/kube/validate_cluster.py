@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from clusterdrop.kube.nodes import NodeLister, node_progress
+from clusterdrop.kube.nodes import NOT_READY_SHOWN, REASON_CHARS, NodeLister, node_progress
 from clusterdrop.kube.readiness import Verdict, deployment_available, pod_ready
 
 Obj = dict[str, Any]
@@ -64,8 +64,12 @@ def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int]) -> Clu
         report.rows.append(
             Row("NodeGroup", name, ok, f"{group.ready}/{group.expected} Ready, {group.registered} registered")
         )
-    for node in progress.not_ready:
-        report.rows.append(Row("Node", node["name"], False, node["reason"]))
+    for node in progress.not_ready[:NOT_READY_SHOWN]:
+        report.rows.append(Row("Node", node["name"], False, node["reason"][:REASON_CHARS]))
+    more = len(progress.not_ready) - NOT_READY_SHOWN
+    if more > 0:  # the report travels in the workflow's state: bounded, whatever the cluster's size
+        common = ", ".join(f"{reason} ({count})" for reason, count in progress.reasons()[:3])
+        report.rows.append(Row("Nodes", f"{more} more NotReady", False, f"most common: {common}"))
     coredns = kube.get("apps/v1", "Deployment", "coredns", "kube-system")
     verdict = deployment_available(coredns) if coredns else Verdict(False, "not found")
     report.rows.append(Row("Deployment", "kube-system/coredns", verdict.ready, verdict.reason))

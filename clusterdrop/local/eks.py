@@ -27,6 +27,7 @@ from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
 from moto.eks.exceptions import ResourceNotFoundException
 
+from clusterdrop import facts
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local.kubeapi import KubeApiServer, controllers
 from clusterdrop.local.kubeapi.store import ResourceType, Store
@@ -315,6 +316,7 @@ class EksClusterModel(CloudFormationModel):
                     name=name, zone=zone, others=f"{region_name}a, {region_name}b, {region_name}c", request=uuid.uuid4()
                 ),
             )
+        _refuse_unsupported_zones(name, account_id, region_name, vpc.get("SubnetIds", []), kwargs.get("LogicalId"))
         backend = eks_models.eks_backends[account_id][region_name]
         cluster = backend.create_cluster(
             name=name,
@@ -358,6 +360,39 @@ class EksClusterModel(CloudFormationModel):
         if name in backend.clusters:
             backend.clusters[name].nodegroups.clear()
             backend.delete_cluster(name)
+
+
+def _refuse_unsupported_zones(
+    name: str, account_id: str, region: str, subnet_ids: list[str], logical_id: str | None
+) -> None:
+    """EKS places no control plane in some zones (by zone ID) and refuses a cluster subnet there
+    with UnsupportedAvailabilityZoneException, listing the zones it would take."""
+    from moto.ec2.models import ec2_backends
+
+    unsupported = facts.EKS_UNSUPPORTED_ZONE_IDS.get(region, frozenset())
+    backend = ec2_backends[account_id][region]
+    refused = []
+    for subnet_id in subnet_ids if unsupported else []:
+        subnet = backend.subnets.get(_subnet_az(backend, subnet_id), {}).get(subnet_id)
+        if subnet is not None and subnet.availability_zone_id in unsupported:
+            refused.append(subnet.availability_zone)
+    if refused:
+        zones = backend.describe_availability_zones()
+        valid = ", ".join(z.name for z in zones if z.zone_id not in unsupported)
+        raise SimulatedFailure(
+            logical_id or "Cluster",
+            "AWS::EKS::Cluster",
+            f"Resource handler returned message: \"Cannot create cluster '{name}' because EKS does not support "
+            f"creating control plane instances in {refused[0]}, the targeted availability zone. Retry cluster "
+            f"creation using control plane subnets that span at least two of these availability zones: {valid}. "
+            f"Note, EKS does not support creating control plane instances in {refused[0]}. (Service: Eks, Status "
+            f'Code: 400, Request ID: {uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+        )
+
+
+def _subnet_az(backend: Any, subnet_id: str) -> str:
+    """The zone moto files a subnet under ("" for an id it does not know)."""
+    return next((az for az, subnets in backend.subnets.items() if subnet_id in subnets), "")
 
 
 def _subnet_zones(account_id: str, region: str, subnet_ids: list[str]) -> list[str]:

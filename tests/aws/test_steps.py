@@ -526,3 +526,40 @@ def test_registry_records_and_lists(aws: dict[str, Any]) -> None:
     b = registry.get(table, "b")
     assert b is not None
     assert (b["createdAt"], b["updatedAt"], b["lastExecution"], b["nodesReady"]) == (100, 300, "e3", 3)
+
+
+def _us_east_1(moto_url: str) -> Any:
+    return boto3.client(
+        "ec2", region_name="us-east-1", endpoint_url=moto_url, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+
+
+def test_zones_where_eks_places_no_control_plane_are_refused_by_the_accounts_zone_ids(moto_url: str) -> None:
+    """us-east-1e is use1-az3 in moto's account: EKS creates no control plane there, and only the
+    account's zone IDs tell which name that is."""
+    from clusterdrop.aws import subnets
+    from clusterdrop.spec.source import load_spec
+
+    text = QUICKSTART.replace("region: eu-west-1", "region: us-east-1")
+    named = load_spec(text.replace("spec:\n", "spec:\n  network:\n    zones: [us-east-1a, us-east-1e]\n").encode())
+    _, problems = subnets.eks_zones(_us_east_1(moto_url), named.cluster)
+    assert [p.path for p in problems] == ["spec.network.zones[1]"]
+    assert "us-east-1e is use1-az3 in this account, where EKS does not create control planes" in problems[0].message
+    assert "us-east-1e" not in problems[0].message.split("choose from")[1]
+    picked, problems = subnets.eks_zones(_us_east_1(moto_url), load_spec(text.encode()).cluster)
+    assert problems == []
+    assert picked.spec.network.zones == ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+
+def test_picking_zones_skips_the_unsupported_zone_id_wherever_its_name_falls() -> None:
+    from clusterdrop.aws.subnets import pick_zones
+
+    described = [
+        {"ZoneName": "us-east-1a", "ZoneId": "use1-az3", "State": "available"},
+        {"ZoneName": "us-east-1b", "ZoneId": "use1-az1", "State": "available"},
+        {"ZoneName": "us-east-1c", "ZoneId": "use1-az2", "State": "impaired"},
+        {"ZoneName": "us-east-1d", "ZoneId": "use1-az4", "State": "available"},
+        {"ZoneName": "us-east-1f", "ZoneId": "use1-az5", "State": "available"},
+    ]
+    assert pick_zones(described, "us-east-1", 3) == ["us-east-1b", "us-east-1d", "us-east-1f"]
+    assert pick_zones(described, "eu-west-1", 2) == ["us-east-1a", "us-east-1b"]  # no refused IDs there

@@ -654,3 +654,36 @@ def test_every_function_calls_aws_with_its_own_role(local: session.LocalDeployer
     assert f"assumed-role/{lock_role}/" in failure["cause"]
     assert "is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:" in failure["cause"]
     assert failed["leftovers"] == []
+
+
+def test_the_emulated_eks_refuses_a_zone_where_eks_places_no_control_plane(local: session.LocalDeployer) -> None:
+    """us-east-1e is use1-az3 in the embedded account: CreateCluster with a subnet there fails as
+    on AWS (UnsupportedAvailabilityZoneException), naming the zones it would take."""
+    import boto3
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=local.aws.url, region_name="us-east-1", aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )  # fmt: skip
+
+    ec2, cfn = client("ec2"), client("cloudformation")
+    vpc = ec2.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.90.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for i, zone in enumerate(["us-east-1a", "us-east-1e"])
+    ]
+    cluster = {
+        "Type": "AWS::EKS::Cluster",
+        "Properties": {
+            "Name": "az3",
+            "RoleArn": "arn:aws:iam::123456789012:role/clusterdrop-az3-ClusterRole",
+            "ResourcesVpcConfig": {"SubnetIds": subnets},
+        },
+    }
+    cfn.create_stack(StackName="clusterdrop-az3", TemplateBody=json.dumps({"Resources": {"Cluster": cluster}}))
+    status, reasons = _stack_status(cfn, "clusterdrop-az3")
+    assert status == "ROLLBACK_COMPLETE"
+    assert any("EKS does not support creating control plane instances in us-east-1e" in r for r in reasons), reasons
+    assert any("us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f" in r for r in reasons), reasons
+    cfn.delete_stack(StackName="clusterdrop-az3")

@@ -164,3 +164,16 @@ def test_workflow_lambdas_cannot_create_infrastructure(template: dict[str, Any])
                     )
                     or action == "ec2:CreateTags"
                 ), (logical_id, action)
+
+
+def test_state_machine_logs_are_vended_log_groups(template: dict[str, Any]) -> None:
+    """Step Functions' logging extends CloudWatch Logs' resource policy for log groups outside
+    /aws/vendedlogs/, and that policy's size limit breaks CreateStateMachine in busy accounts."""
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    assert len(machines) == 2
+    groups = resources(template, "AWS::Logs::LogGroup")
+    for machine in machines.values():
+        destination = machine["Properties"]["LoggingConfiguration"]["Destinations"][0]
+        logical = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        name = json.dumps(groups[logical]["Properties"]["LogGroupName"])
+        assert "/aws/vendedlogs/states/" in name, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -166,3 +167,42 @@ def test_validate_cluster_at_two_thousand_nodes(kube: Kube, kube_api: KubeApiSer
     assert report.ok, report.table()
     node_requests = [p for m, p in kube_api.request_log if p == "/api/v1/nodes"]
     assert len(node_requests) == 4
+
+
+# Step Functions refuses a state over 256 KiB (States.DataLimitExceeded, which no Catch catches).
+STATE_LIMIT = 256 * 1024
+EKS_NOT_READY = (
+    "KubeletNotReady: container runtime network not ready: NetworkReady=false "
+    "reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized"
+)
+
+
+def test_five_thousand_nodes_three_thousand_not_ready_stay_under_the_state_limit(
+    kube: Kube, kube_api: KubeApiServer
+) -> None:
+    """What the node and validation steps put in the workflow's state is bounded: a few examples
+    and counts per reason, whatever the cluster's size."""
+    store = kube_api.store
+    nodes = store.types[("", "nodes")]
+    for i in range(5000):
+        node = _node(f"ip-10-{i // 250}-{i % 250}-{i % 7}.eu-west-1.compute.internal", f"group-{i % 5}", i >= 3000)
+        if i < 3000:
+            node["status"]["conditions"][0]["message"] = EKS_NOT_READY.split(": ", 1)[1]
+        store.create(nodes, "v1", None, node)
+    expected = {f"group-{g}": 1000 for g in range(5)}
+    progress = node_progress(kube, expected)
+    assert (progress.registered, progress.ready, len(progress.not_ready)) == (5000, 2000, 3000)
+    state = json.dumps({"done": progress.done, **progress.as_dict()})
+    assert len(state.encode()) < STATE_LIMIT // 16  # a few KiB
+    assert progress.as_dict()["notReadyCount"] == 3000
+    assert progress.as_dict()["notReadyReasons"] == {EKS_NOT_READY: 3000}
+    unbounded = json.dumps([vars(progress)["not_ready"]])
+    assert len(unbounded.encode()) > STATE_LIMIT  # what the state carried before: over the limit
+    with pytest.raises(NodesNotReady) as late:
+        raise_if_late(progress, minutes=20)
+    assert len(str(late.value).encode()) < 32 * 1024  # an error's cause is cut at 32 KiB
+    assert "… and 2980 more NotReady nodes; most common: " in str(late.value)
+    report = validate_cluster(kube, expected)
+    assert len(json.dumps(report.as_dict()).encode()) < STATE_LIMIT // 16
+    assert len(report.table().encode()) < 32 * 1024
+    assert any(r.name == "2980 more NotReady" for r in report.rows)
