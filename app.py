@@ -5,6 +5,7 @@ Context values (cdk.json or -c):
   notificationEmail          an address subscribed to the outcomes topic (confirm the email)
   slackWebhookSecretName     an existing Secrets Manager secret holding the Slack webhook URL
   stackName                  default "clusterdrop"
+  clusterAdmins              IAM principal ARNs (comma-separated) made admins of every cluster
   embedded                   true: short poll intervals (the embedded mode)
 """
 
@@ -15,24 +16,33 @@ import os
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.clusterdrop_stack import ClusterdropStack, Timing
+from clusterdrop.spec.models import IAM_PRINCIPAL
+from stacks.clusterdrop_stack import ClusterdropStack
+from stacks.timing import EMBEDDED, ON_AWS
+
+
+def cluster_admins(value: object) -> tuple[str, ...]:
+    """`-c clusterAdmins=arn1,arn2` (or a JSON list in cdk.json): IAM roles or users."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    admins = tuple(str(a).strip() for a in items if str(a).strip())
+    wrong = [a for a in admins if not IAM_PRINCIPAL.match(a)]
+    if wrong:
+        raise SystemExit(f"clusterAdmins: not an IAM role or user ARN: {', '.join(wrong)}")
+    return admins
 
 
 def main() -> None:
     app = App(outdir=os.environ.get("CDK_OUTDIR", "cdk.out"))
     context = app.node.try_get_context
     embedded = str(context("embedded") or "false").lower() == "true"
-    timing = (
-        Timing(stack_poll=1, node_poll=1, change_set_poll=1, lock_retry=1, lock_retry_max=3, lock_retry_attempts=100)
-        if embedded
-        else Timing()
-    )
+    timing = EMBEDDED if embedded else ON_AWS
     ClusterdropStack(
         app,
         context("stackName") or "clusterdrop",
         notification_email=context("notificationEmail"),
         slack_webhook_secret_name=context("slackWebhookSecretName"),
         timing=timing,
+        cluster_admins=cluster_admins(context("clusterAdmins")),
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description="clusterdrop: drop a cluster spec into S3, get a Kubernetes cluster",
     )

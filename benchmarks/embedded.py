@@ -47,6 +47,13 @@ def measure(local: session.LocalDeployer, text: str) -> dict[str, Any]:
     history = sfn.get_execution_history(executionArn=result["execution"], maxResults=1000)["events"]
     invocations = local.aws.runtime.invocations[before:]
     transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    # Step Functions refuses a state input or output over 256 KiB (States.DataLimitExceeded).
+    largest = max(
+        len(str(details.get(k, "")).encode())
+        for e in history
+        for details in (e.get("stateEnteredEventDetails") or {}, e.get("stateExitedEventDetails") or {})
+        for k in ("input", "output")
+    )
     gb_seconds = sum(i["seconds"] * i["memory"] / 1024 for i in invocations)
     return {
         "seconds": result["seconds"],
@@ -54,6 +61,7 @@ def measure(local: session.LocalDeployer, text: str) -> dict[str, Any]:
         "nodes": result["nodes"]["ready"],
         "transitions": transitions,
         "invocations": len(invocations),
+        "largest_state": largest / 1024,
         "lambda_seconds": sum(i["seconds"] for i in invocations),
         "cost": transitions * TRANSITION_USD + gb_seconds * GB_SECOND_USD + len(invocations) * REQUEST_USD,
     }
@@ -78,6 +86,7 @@ def main() -> None:
         ("  of which in polling steps (s)", "polling", "{:.1f}"),
         ("state transitions", "transitions", "{:d}"),
         ("Lambda invocations", "invocations", "{:d}"),
+        ("largest state input/output (KiB, limit 256)", "largest_state", "{:.1f}"),
         ("summed Lambda duration here (s)", "lambda_seconds", "{:.1f}"),
         ("cost of one create on AWS, list prices (USD)", "cost", "{:.5f}"),
     ]

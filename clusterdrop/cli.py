@@ -659,7 +659,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emulation_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--inject", action="append", choices=session_faults(), help="a fault to inject (repeatable)")
+    p.add_argument(
+        "--inject",
+        action="extend",
+        type=_faults,
+        metavar="FAULT[,FAULT…]",
+        help=f"faults to inject, comma-separated or repeated: {', '.join(session_faults())}",
+    )
     p.add_argument(
         "--node-ready-delay",
         type=float,
@@ -671,7 +677,17 @@ def _emulation_options(p: argparse.ArgumentParser) -> None:
 
 
 def session_faults() -> tuple[str, ...]:
-    return ("stack-failure", "nodes-not-ready", "cni-digest")
+    return ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed")
+
+
+def _faults(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in session_faults()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown fault {', '.join(unknown) or repr(value)} (choose from {', '.join(session_faults())})"
+        )
+    return names
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

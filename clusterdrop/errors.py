@@ -77,6 +77,11 @@ class ClusterValidationFailed(ClusterdropError):
     """`kops validate cluster`-style validation found problems; the message lists them."""
 
 
+class WaitTimedOut(ClusterdropError):
+    """A wait of the state machine ran out of checks (a stack, a change set, nodes, a clean-up
+    still not done); the message names what is stuck and for how long."""
+
+
 class LockBusy(ClusterdropError):
     """Another execution holds the cluster's lock. Temporary: the workflow retries with backoff."""
 

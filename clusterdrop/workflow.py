@@ -52,6 +52,25 @@ HIDDEN: frozenset[str] = frozenset(
         "Stacks deleted?",
         "Done",
         "Failed",
+        # The bounds of the wait loops (statemachine/*.asl.json, stacks/timing.py).
+        "Count change sets checks",
+        "Change sets waited too long?",
+        "Change sets stuck",
+        "Count cluster stack checks",
+        "Cluster stack waited too long?",
+        "Cluster stack stuck",
+        "Count node-group stacks checks",
+        "Node-group stacks waited too long?",
+        "Node-group stacks stuck",
+        "Count nodes checks",
+        "Nodes waited too long?",
+        "Nodes stuck",
+        "Count clean-up checks",
+        "Clean-up waited too long?",
+        "Clean-up stuck",
+        "Count stack deletion checks",
+        "Stack deletion waited too long?",
+        "Stack deletion stuck",
     }
 )
 

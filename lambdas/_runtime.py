@@ -39,6 +39,7 @@ def settings() -> Settings:
         agent_code_bucket=env.get("AGENT_CODE_BUCKET", ""),
         cni_mirror_dir=env.get("CLUSTERDROP_CNI_MIRROR") or None,
         state_machines=tuple(a for a in env.get("STATE_MACHINE_ARNS", "").split(",") if a),
+        cluster_admins=tuple(a for a in env.get("CLUSTER_ADMINS", "").split(",") if a),
     )
 
 

@@ -7,7 +7,6 @@ ValidateSpecFunction ↔ the substitution ${ValidateSpecFunctionArn}.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import (
@@ -36,6 +35,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
 from stacks import bundle
+from stacks.timing import ON_AWS, Timing
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_MACHINES = REPO / "statemachine"
@@ -63,20 +63,6 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Poll and retry intervals (seconds). The embedded mode shortens them via context."""
-
-    stack_poll: int = 30
-    node_poll: int = 20
-    change_set_poll: int = 5
-    lock_retry: int = 30
-    # Capped at 2 minutes between tries, 40 tries wait ~75 minutes: longer than a create (EKS
-    # ~15 min, nodes up to nodeReadyTimeoutMinutes) that holds the lock.
-    lock_retry_max: int = 120
-    lock_retry_attempts: int = 40
-
-
 class ClusterdropStack(Stack):
     def __init__(
         self,
@@ -85,11 +71,13 @@ class ClusterdropStack(Stack):
         *,
         notification_email: str | None = None,
         slack_webhook_secret_name: str | None = None,
-        timing: Timing = Timing(),
+        timing: Timing = ON_AWS,
+        cluster_admins: tuple[str, ...] = (),
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.timing = timing
+        self.cluster_admins = cluster_admins
         self._buckets()
         self._tables()
         self._notifications(notification_email, slack_webhook_secret_name)
@@ -368,6 +356,8 @@ class ClusterdropStack(Stack):
             "AGENT_CODE_KEY": self.agent_code.s3_object_key,
             # Built from the fixed names, not referenced: the machines depend on the functions.
             "STATE_MACHINE_ARNS": ",".join(self.machine_arn(m) for m in ("Deploy", "Teardown")),
+            # Admitted to every cluster as cluster admins (EKS access entries), beside the spec's.
+            "CLUSTER_ADMINS": ",".join(self.cluster_admins),
             "POWERTOOLS_SERVICE_NAME": "clusterdrop",
             "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
         }
@@ -403,15 +393,7 @@ class ClusterdropStack(Stack):
 
     def _state_machines(self) -> None:
         substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in self.functions.items()}
-        t = self.timing
-        substitutions.update(
-            StackPollSeconds=str(t.stack_poll),
-            NodePollSeconds=str(t.node_poll),
-            ChangeSetPollSeconds=str(t.change_set_poll),
-            LockRetrySeconds=str(t.lock_retry),
-            LockRetryAttempts=str(t.lock_retry_attempts),
-            LockRetryMaxSeconds=str(t.lock_retry_max),
-        )
+        substitutions.update(self.timing.substitutions())
         self.definition_substitutions = substitutions
         self.deploy = self._state_machine("Deploy", "deploy.asl.json", substitutions)
         self.teardown = self._state_machine("Teardown", "teardown.asl.json", substitutions)
@@ -574,7 +556,16 @@ class ClusterdropStack(Stack):
         # missing key with 403 AccessDenied instead of 404 NoSuchKey, and "not mirrored yet"
         # cannot be told from "refused".
         allow(["Connect"], ["s3:ListBucket"], [self.artifacts_bucket.bucket_arn], "ListArtifacts")
-        registry_users = ["ValidateSpec", "Plan", "RecordState", "CleanUp", "RemoveSubnetTags", "Notify"]
+        # Clean-up and teardown record what they could not delete.
+        registry_users = [
+            "ValidateSpec",
+            "Plan",
+            "RecordState",
+            "CleanUp",
+            "DeleteStacks",
+            "RemoveSubnetTags",
+            "Notify",
+        ]
         allow(registry_users, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [self.clusters.table_arn], "Registry")
         allow(
             ["TakeClusterLock", "ReleaseClusterLock"],
@@ -591,11 +582,18 @@ class ClusterdropStack(Stack):
             "ReadClusterStacks",
         )
         allow(["Plan", "DeleteStacks"], ["cloudformation:ListStacks"], ["*"], "ListStacks")
-        # An existing VPC's subnets are checked before the plan,
-        # and the account's zone IDs settle the zones (EKS refuses some; Describe* takes no scoping).
+        # An existing VPC is checked before the plan (its subnets, DNS, a way to S3), and the
+        # account's zone IDs settle the zones (EKS refuses some); Describe* takes no scoping.
         allow(
             ["Plan"],
-            ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeAvailabilityZones"],
+            [
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeVpcAttribute",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeVpcEndpoints",
+            ],
             ["*"],
             "DescribeNetwork",
         )
@@ -630,6 +628,13 @@ class ClusterdropStack(Stack):
         allow(["TakeClusterLock"], ["states:ListExecutions"], machines, "ListExecutions")
         allow(["TakeClusterLock"], ["states:DescribeExecution"], executions, "DescribeExecutions")
         self.topic.grant_publish(f["Notify"])
+        # A success notification names the add-on versions EKS installed.
+        allow(
+            ["Notify"],
+            ["eks:ListAddons", "eks:DescribeAddon"],
+            [f"arn:{partition}:eks:{region}:{account}:cluster/*", f"arn:{partition}:eks:{region}:{account}:addon/*"],
+            "ReadAddons",
+        )
         # The agent's code: CloudFormation (with its role) reads it to create each agent.
         self.agent_code.grant_read(self.cfn_role)
         self.artifacts_bucket.grant_read(self.cfn_role)

@@ -40,3 +40,11 @@ def addon_statuses(eks: Any, cluster: str, names: list[str]) -> dict[str, str]:
         except eks.exceptions.ResourceNotFoundException:
             out[name] = "MISSING"
     return out
+
+
+def installed_versions(eks: Any, cluster: str) -> dict[str, str]:
+    """Every add-on of the cluster with the version EKS installed (not the one expected)."""
+    names = eks.list_addons(clusterName=cluster).get("addons", [])
+    return {
+        n: str(eks.describe_addon(clusterName=cluster, addonName=n)["addon"].get("addonVersion", "")) for n in names
+    }

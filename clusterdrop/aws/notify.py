@@ -27,6 +27,20 @@ class Failure:
     cause: str
     cleaned_up: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    # Resources the clean-up could not delete (stack, resource, type, reason, link), stacks not
+    # deleted because of them, and why a clean-up stopped waiting.
+    left_behind: list[dict[str, str]] = field(default_factory=list)
+    not_deleted: list[str] = field(default_factory=list)
+    cleanup_note: str = ""
+
+    def left_lines(self) -> list[str]:
+        lines = []
+        for x in self.left_behind:
+            lines.append(f"  {x['stack']} {x['resource']} ({x['type']}): {x['reason']}")
+            if x.get("link"):
+                lines.append(f"    {x['link']}")
+        lines += [f"  {name}: not deleted while its node-group stacks remain" for name in self.not_deleted]
+        return lines
 
 
 @dataclass
@@ -47,6 +61,8 @@ class Outcome:
     validation: str | None = None
     failure: Failure | None = None
     note: str | None = None
+    admins: list[str] = field(default_factory=list)  # who may use the cluster (besides the agent)
+    addons: dict[str, str] = field(default_factory=dict)  # EKS add-on -> the version EKS installed
 
     @property
     def console_url(self) -> str:
@@ -99,6 +115,23 @@ def _change_lines(o: Outcome) -> list[str]:
     return lines
 
 
+def connect_lines(o: Outcome) -> list[str]:
+    """Who can reach the cluster and how: EKS access entries admit only the principals named."""
+    if not o.admins:
+        return [
+            "No cluster admin was named: only the clusterdrop agent can reach this cluster.",
+            "Add one: list your IAM role's ARN under spec.controlPlane.admins and upload the spec again",
+            "(or deploy clusterdrop with -c clusterAdmins=ARN to admit it to every cluster).",
+        ]
+    lines = ["Cluster admins (EKS access entries with AmazonEKSClusterAdminPolicy):"]
+    lines += [f"  {arn}" for arn in o.admins]
+    lines.append("Get a kubeconfig as one of them:")
+    for arn in o.admins:
+        assume = f" --role-arn {arn}" if ":role/" in arn else ""
+        lines.append(f"  aws eks update-kubeconfig --region {o.region} --name {o.cluster}{assume}")
+    return lines
+
+
 def email_text(o: Outcome) -> str:
     """Plain text, readable in any mail client."""
     lines = [f"Cluster {o.cluster}: {o.action} {o.outcome} ({o.region})", ""]
@@ -110,6 +143,11 @@ def email_text(o: Outcome) -> str:
         lines.append("Cleaned up: " + (", ".join(f.cleaned_up) if f.cleaned_up else "nothing"))
         if f.kept:
             lines.append("Kept: " + ", ".join(f.kept))
+        if f.left_behind or f.not_deleted:
+            lines.append("Left behind (could not be deleted; delete them, then the stack):")
+            lines += f.left_lines()
+        if f.cleanup_note:
+            lines.append(f"Clean-up stopped: {f.cleanup_note}")
         lines += ["", _retry_hint(o), ""]
     if o.endpoint:
         lines.append(f"Endpoint: {o.endpoint}")
@@ -117,6 +155,8 @@ def email_text(o: Outcome) -> str:
         lines.append(f"Kubernetes: {o.kubernetes_version}")
     if o.cni:
         lines.append(f"CNI: {o.cni.get('name')} {o.cni.get('version', '')}".rstrip())
+    if o.addons:
+        lines.append("EKS add-ons (as installed): " + ", ".join(f"{n} {v}" for n, v in sorted(o.addons.items())))
     if o.nodes:
         lines.append("Nodes Ready:")
         lines += [f"  {g}: {n.get('ready', 0)}/{n.get('desired', 0)}" for g, n in sorted(o.nodes.items())]
@@ -129,11 +169,7 @@ def email_text(o: Outcome) -> str:
         lines.append(f"Steps ({o.seconds:g} s):")
         lines += [f"  {s.name}: {s.status} ({s.seconds:g} s)" for s in o.steps]
     if o.outcome == "SUCCEEDED" and o.action in ("create", "update"):
-        lines += [
-            "",
-            "Get a kubeconfig (as one of spec.controlPlane.admins):",
-            f"  aws eks update-kubeconfig --region {o.region} --name {o.cluster}",
-        ]
+        lines += ["", *connect_lines(o)]
     lines += ["", f"Execution: {o.console_url}"]
     return "\n".join(lines) + "\n"
 
@@ -173,6 +209,10 @@ def slack_blocks(o: Outcome) -> dict[str, Any]:
         )
         if f.kept:
             text += f"\n*Kept:* {', '.join(f.kept)}"
+        if f.left_behind or f.not_deleted:
+            text += "\n*Left behind:*\n" + "\n".join(f.left_lines())
+        if f.cleanup_note:
+            text += f"\n*Clean-up stopped:* {f.cleanup_note}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _retry_hint(o)}]})
     if o.changes:

@@ -230,3 +230,89 @@ def stack_events(cfn: Any, stack: str) -> list[dict[str, Any]]:
         if not page.get("NextToken"):
             return events
         kwargs["NextToken"] = page["NextToken"]
+
+
+# A stack whose delete failed (a resource still in use, a refused permission) is asked again this
+# many times in all; then the workflow stops, says what is left and why, and leaves it to a person.
+DELETE_ATTEMPTS = 3
+
+
+def console_link(region: str, stack_id: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}"
+        f"#/stacks/resources?stackId={stack_id}"
+    )
+
+
+def left_behind(cfn: Any, stack: str, region: str) -> list[dict[str, str]]:
+    """The resources a DELETE_FAILED stack kept: each one's latest failure, reason and link."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in sorted(stack_events(cfn, stack), key=lambda e: str(e.get("Timestamp", ""))):
+        if event.get("LogicalResourceId") != event.get("StackName"):
+            latest[str(event.get("LogicalResourceId"))] = event
+    kept = [e for e in latest.values() if e.get("ResourceStatus") == "DELETE_FAILED"]
+    stack_id = str(next(iter(latest.values()), {}).get("StackId", stack))
+    return [
+        {
+            "stack": stack,
+            "resource": str(e.get("LogicalResourceId", "")),
+            "type": str(e.get("ResourceType", "")),
+            "reason": str(e.get("ResourceStatusReason") or "no reason given"),
+            "link": console_link(region, str(e.get("StackId") or stack_id)),
+        }
+        for e in kept
+    ] or [
+        {"stack": stack, "resource": stack, "type": "AWS::CloudFormation::Stack", "reason": "DELETE_FAILED", "link": ""}
+    ]
+
+
+@dataclass
+class Deletion:
+    """Where an incremental deletion stands: stacks still deleting, the delete requests made so
+    far per stack, and what was given up on (DELETE_FAILED after DELETE_ATTEMPTS requests)."""
+
+    pending: list[str]
+    attempts: dict[str, int]
+    leftovers: list[dict[str, str]]
+    blocked: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
+
+
+def delete_in_order(
+    cfn: Any, groups: list[str], main: str | None, role_arn: str, attempts: dict[str, int], region: str
+) -> Deletion:
+    """One step of deleting node-group stacks, then (once they are gone) the cluster stack. A
+    DELETE_FAILED stack is asked again up to DELETE_ATTEMPTS times in all, then left with its
+    resources and reasons; the cluster stack is not deleted while a node-group stack remains."""
+    asked = dict(attempts)
+    pending: list[str] = []
+    leftovers: list[dict[str, str]] = []
+
+    def step(name: str) -> str:
+        current = status(cfn, name)
+        if current is None:
+            return "gone"
+        if current.endswith("_IN_PROGRESS"):
+            return "deleting"
+        if current == "DELETE_FAILED" and asked.get(name, 0) >= DELETE_ATTEMPTS:
+            leftovers.extend(left_behind(cfn, name, region))
+            return "given-up"
+        cfn.delete_stack(StackName=name, RoleARN=role_arn)
+        asked[name] = asked.get(name, 0) + 1
+        return "deleting" if status(cfn, name) is not None else "gone"
+
+    outcomes = {name: step(name) for name in groups}
+    pending += [n for n, o in outcomes.items() if o == "deleting"]
+    blocked: list[str] = []
+    if main is not None:
+        if pending:
+            if status(cfn, main) is not None:
+                pending.append(main)
+        elif any(o == "given-up" for o in outcomes.values()):
+            blocked.append(main)  # EKS refuses to delete a cluster that still has node groups
+        elif step(main) == "deleting":
+            pending.append(main)
+    return Deletion(pending=pending, attempts=asked, leftovers=leftovers, blocked=blocked)

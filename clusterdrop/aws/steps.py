@@ -8,6 +8,7 @@ done here: a step starts something and returns; the state machine's Wait/Choice 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from clusterdrop.spec.source import load_spec
 from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 State = dict[str, Any]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Settings:
     agent_code_key: str
     agent_code_bucket: str = ""  # default: the artifacts bucket
     cni_mirror_dir: str | None = None  # embedded mode: where the CNI files already are
+    cluster_admins: tuple[str, ...] = ()  # the deployer's clusterAdmins: admins of every cluster
     state_machines: tuple[str, ...] = ()  # deploy and teardown: where earlier uploads may wait
 
 
@@ -184,7 +187,7 @@ def plan(state: State, ports: Ports) -> State:
     problems += subnets.check_existing(ports.ec2, cluster)
     if problems:
         raise SpecInvalid(problems)
-    rendered: Plan = make_plan(cluster)
+    rendered: Plan = make_plan(cluster, ports.settings.cluster_admins)
     tags = tag_map(cluster)
     cluster_status = stacks.status(ports.cfn, stack_name(cluster))
     new_cluster = cluster_status in (None, "REVIEW_IN_PROGRESS")
@@ -502,48 +505,73 @@ def clean_up(state: State, ports: Ports) -> State:
     if not first_creation or cluster.spec.deletion_policy == "retain":
         why = "an update never deletes a working cluster" if not first_creation else "deletionPolicy: retain"
         return {"done": True, "cleanedUp": [], "kept": existing, "reason": why}
-    groups = [n for n in existing if n != stack_name(cluster)]
-    for name in groups:
-        if stacks.status(ports.cfn, name) != "DELETE_IN_PROGRESS":
-            stacks.delete(ports.cfn, name, ports.settings.cfn_role_arn)
-    if (
-        not groups
-        and stack_name(cluster) in existing
-        and stacks.status(ports.cfn, stack_name(cluster)) != "DELETE_IN_PROGRESS"
-    ):
-        stacks.delete(ports.cfn, stack_name(cluster), ports.settings.cfn_role_arn)
+    main = stack_name(cluster)
+    previous = state.get("cleanup") or {}
+    deletion = stacks.delete_in_order(
+        ports.cfn,
+        [n for n in existing if n != main],
+        main if main in existing else None,
+        ports.settings.cfn_role_arn,
+        previous.get("attempts") or {},
+        ports.settings.region,
+    )
     remaining = [n for n in names if stacks.status(ports.cfn, n) is not None]
     # Clean-up is called until done: remember what existed, so that only real deletions count.
-    existed = set((state.get("cleanup") or {}).get("existed") or []) | set(existing)
+    existed = set(previous.get("existed") or []) | set(existing)
+    if deletion.done and (deletion.leftovers or deletion.blocked):
+        _record_leftovers(state, ports, deletion)
     return {
-        "done": not remaining,
+        "done": deletion.done,
         "cleanedUp": sorted(existed - set(remaining)),
         "kept": [],
-        "pending": remaining,
+        "pending": deletion.pending,
         "existed": sorted(existed),
+        "attempts": deletion.attempts,
+        "leftovers": deletion.leftovers,
+        "blocked": deletion.blocked,
         "reason": "deletionPolicy: delete",
     }
+
+
+def _record_leftovers(state: State, ports: Ports, deletion: stacks.Deletion) -> None:
+    """What could not be deleted goes into the registry too: the next person finds it there."""
+    registry.record(
+        ports.clusters,
+        state["cluster"],
+        status="DELETE_FAILED",
+        execution=state["execution"],
+        leftovers=deletion.leftovers,
+        notDeleted=deletion.blocked,
+    )
+
+
+def leftovers_message(deletion: stacks.Deletion) -> str:
+    lines = [f"{x['stack']} {x['resource']} ({x['type']}): {x['reason']}" for x in deletion.leftovers]
+    lines += [f"{name}: not deleted while its node-group stacks remain" for name in deletion.blocked]
+    return f"could not delete after {stacks.DELETE_ATTEMPTS} attempts: " + "; ".join(lines)
 
 
 # --- Teardown ---------------------------------------------------------------------------------
 
 
 def delete_stacks(state: State, ports: Ports) -> State:
-    """Teardown, incremental: node-group stacks, then the cluster stack."""
+    """Teardown, incremental: node-group stacks, then the cluster stack; a stack that fails to
+    delete is asked again a bounded number of times, then the teardown fails naming what is left."""
     cluster = _cluster(state)
-    groups = _existing_nodegroup_stacks(ports, cluster)
-    for name in groups:
-        if stacks.status(ports.cfn, name) not in ("DELETE_IN_PROGRESS", None):
-            stacks.delete(ports.cfn, name, ports.settings.cfn_role_arn)
     main = stack_name(cluster)
-    remaining_groups = [n for n in groups if stacks.status(ports.cfn, n) is not None]
-    if not remaining_groups and stacks.status(ports.cfn, main) not in ("DELETE_IN_PROGRESS", None):
-        stacks.delete(ports.cfn, main, ports.settings.cfn_role_arn)
-    remaining = remaining_groups + ([main] if stacks.status(ports.cfn, main) is not None else [])
-    failed = [n for n in remaining if stacks.status(ports.cfn, n) == "DELETE_FAILED"]
-    if failed:
-        raise StackFailed("stacks failed to delete: " + ", ".join(failed))
-    return {"done": not remaining, "pending": remaining}
+    previous = state.get("deletion") or {}
+    deletion = stacks.delete_in_order(
+        ports.cfn,
+        _existing_nodegroup_stacks(ports, cluster),
+        main if stacks.status(ports.cfn, main) is not None else None,
+        ports.settings.cfn_role_arn,
+        previous.get("attempts") or {},
+        ports.settings.region,
+    )
+    if deletion.done and (deletion.leftovers or deletion.blocked):
+        _record_leftovers(state, ports, deletion)
+        raise StackFailed(leftovers_message(deletion))
+    return {"done": deletion.done, "pending": deletion.pending, "attempts": deletion.attempts}
 
 
 def describe_cluster(state: State, ports: Ports) -> State:
@@ -608,17 +636,23 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
             cause=diagnosis["cause"],
             cleaned_up=cleanup.get("cleanedUp") or [],
             kept=cleanup.get("kept") or [],
+            left_behind=cleanup.get("leftovers") or [],
+            not_deleted=cleanup.get("blocked") or [],
+            cleanup_note=(state.get("cleanupStuck") or {}).get("Cause", ""),
         )
     plan_state = state.get("plan") or {}
     note = None
     if plan_state.get("superseded"):
         note = "A later upload of this spec was already applied; this older version was skipped."
     validation = ((state.get("validation") or {}).get("result") or {}).get("table")
+    installed = _installed_addons(ports, state) if outcome == "SUCCEEDED" and state["action"] != "teardown" else {}
     cni = connection.get("cni") or (
         {"name": cluster_spec.get("cni", {}).get("name", ""), "version": cluster_spec.get("cni", {}).get("version", "")}
         if cluster_spec
         else {}
     )
+    if cni.get("name") == "aws-vpc-cni" and installed.get("vpc-cni"):
+        cni = {**cni, "version": installed["vpc-cni"]}  # what EKS installed, not the catalog's pin
     return notify.Outcome(
         cluster=state["cluster"],
         action=_action(state),
@@ -639,7 +673,20 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
         validation=validation,
         failure=failure,
         note=note,
+        admins=list(
+            dict.fromkeys([*(cluster_spec.get("controlPlane") or {}).get("admins", []), *ports.settings.cluster_admins])
+        ),
+        addons=installed,
     )
+
+
+def _installed_addons(ports: Ports, state: State) -> dict[str, str]:
+    """The add-ons' versions as EKS reports them; a notification goes out even if EKS cannot say."""
+    try:
+        return eks.installed_versions(ports.eks, state["cluster"])
+    except ports.eks.exceptions.ClientError as exc:
+        logger.warning("add-on versions of %s unknown: %s", state["cluster"], exc)
+        return {}
 
 
 def publish(built: notify.Outcome, ports: Ports) -> State:

@@ -65,6 +65,73 @@ def check_existing(ec2: Any, cluster: Cluster) -> list[Problem]:
                     "where EKS does not create control planes",
                 )
             )
+    if not problems:
+        problems += _dns(ec2, vpc.id) + _reach_s3(ec2, cluster, found)
+    return problems
+
+
+_DNS_ATTRIBUTES = (
+    ("enableDnsSupport", "EnableDnsSupport", "DNS support", "--enable-dns-support"),
+    ("enableDnsHostnames", "EnableDnsHostnames", "DNS hostnames", "--enable-dns-hostnames"),
+)
+
+
+def _dns(ec2: Any, vpc_id: str) -> list[Problem]:
+    """EKS's private endpoint resolves inside the VPC only with both DNS attributes on (EKS User
+    Guide, "Cluster API server endpoint"); a new VPC's DNS hostnames are off by default."""
+    off = [
+        (label, flag)
+        for attribute, key, label, flag in _DNS_ATTRIBUTES
+        if not ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)[key]["Value"]
+    ]
+    if not off:
+        return []
+    fix = f"aws ec2 modify-vpc-attribute --vpc-id {vpc_id} " + " ".join(flag for _, flag in off)
+    what = " and ".join(label for label, _ in off)
+    return [
+        Problem(
+            "spec.network.vpc.id", f"{vpc_id} has {what} off: the cluster's private endpoint would not resolve ({fix})"
+        )
+    ]
+
+
+def _reach_s3(ec2: Any, cluster: Cluster, found: dict[str, dict[str, Any]]) -> list[Problem]:
+    """Each private subnet reaches S3 — through an S3 gateway endpoint on its route table or a
+    default route to a NAT (or transit) gateway: nodes pull images from ECR's S3 layers there, and
+    the agent reads the CNI's files from the artifacts bucket."""
+    vpc = cluster.spec.network.vpc
+    private = vpc.subnets.private if vpc.subnets else []
+    if not private or not vpc.id:
+        return []
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc.id]}])["RouteTables"]
+    main = next((t for t in tables if any(a.get("Main") for a in t.get("Associations", []))), None)
+    by_subnet = {a["SubnetId"]: t for t in tables for a in t.get("Associations", []) if a.get("SubnetId")}
+    endpoints = ec2.describe_vpc_endpoints(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc.id]},
+            {"Name": "service-name", "Values": [f"com.amazonaws.{cluster.spec.region}.s3"]},
+        ]
+    )["VpcEndpoints"]
+    s3_tables = {t for e in endpoints if e.get("VpcEndpointType") == "Gateway" for t in e.get("RouteTableIds", [])}
+    problems = []
+    for i, ref in enumerate(private):
+        table = by_subnet.get(ref.id) or main
+        if table is None or ref.id not in found:
+            continue
+        gateways = [
+            r.get("NatGatewayId") or r.get("TransitGatewayId") or ""
+            for r in table.get("Routes", [])
+            if r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("State", "active") == "active"
+        ]
+        if table["RouteTableId"] in s3_tables or any(g.startswith(("nat-", "tgw-")) for g in gateways):
+            continue
+        problems.append(
+            Problem(
+                f"spec.network.vpc.subnets.private[{i}].id",
+                f"{ref.id} reaches S3 through neither a NAT gateway nor an S3 gateway endpoint (route table "
+                f"{table['RouteTableId']}): its nodes could not pull images, the agent could not read the CNI",
+            )
+        )
     return problems
 
 

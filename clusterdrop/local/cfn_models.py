@@ -1,8 +1,9 @@
 """CloudFormation resource types moto lacks and the deployer's stack uses.
 
-Resource policies (bucket, queue, topic) are recorded, not enforced: moto enforces no IAM. The
-SNS subscription and the Secrets Manager secret are real: notifications reach the Slack
-formatter, and the formatter reads its webhook from the secret.
+Resource policies (bucket, queue, topic) are recorded, not evaluated: the embedded IAM
+(`iam_enforce.py`) decides on identity policies only. The SNS subscription and the Secrets
+Manager secret are real: notifications reach the Slack formatter, and the formatter reads its
+webhook from the secret.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ checked, before moto touches it, against the handler permissions of its provider
 role (the deployer's own, deployed by an administrator) are not checked, as on AWS where they run
 with the caller's rights.
 
+The same hook on deletes serves the `delete-failed` fault (`eks.delete_refusal`): a resource that
+refuses to go ends the stack DELETE_FAILED exactly as a refused permission does.
+
 Known gaps: the policies evaluated are the role's identity policies (inline and attached); a
 permissions boundary, SCPs and session policies are not modelled (the roles here have none). A
 failed update marks the stack UPDATE_ROLLBACK_COMPLETE, but resources moto already modified in
@@ -22,7 +25,7 @@ import threading
 from typing import Any
 
 from clusterdrop.local import cfn_permissions
-from clusterdrop.local.eks import SimulatedFailure
+from clusterdrop.local.eks import SimulatedFailure, delete_refusal
 
 _active = threading.local()  # the role of the stack operation running on this thread
 _resolved: dict[tuple[str, str], dict[str, Any]] = {}  # (stack id, logical id) → resolved properties
@@ -111,6 +114,13 @@ def install() -> None:
     original_delete_resource = parsing.ResourceMap._delete_resource
 
     def delete_resource(self: Any, parsed_resource: Any, resource_json: Any) -> None:
+        logical_id = getattr(parsed_resource, "logical_resource_id", "")
+        injected = delete_refusal(
+            resource_json["Type"], logical_id, str(getattr(parsed_resource, "physical_resource_id", ""))
+        )
+        if injected is not None:
+            _active.refusals = [*getattr(_active, "refusals", []), injected]
+            raise injected
         if _role():
             logical_id = getattr(parsed_resource, "logical_resource_id", "")
             properties = _resolved.get((self.stack_id, logical_id), resource_json.get("Properties") or {})

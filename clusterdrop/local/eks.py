@@ -362,6 +362,24 @@ class EksClusterModel(CloudFormationModel):
             backend.delete_cluster(name)
 
 
+DEPENDENCY_VIOLATION = (
+    'Resource handler returned message: "resource {id} has a dependent object (Service: Ec2, Status Code: 400, '
+    'Request ID: {request})" (RequestToken: {token}, HandlerErrorCode: GeneralServiceException)'
+)
+
+
+def delete_refusal(resource_type: str, logical_id: str, physical_id: str) -> SimulatedFailure | None:
+    """The `delete-failed` fault: the cluster's control-plane security group refuses to go, as a
+    security group still used by a network interface does (an ENI a load balancer or the VPC
+    CNI left behind), with the reason CloudFormation records."""
+    if _EMULATION is None or "delete-failed" not in _EMULATION.settings.faults:
+        return None
+    if resource_type != "AWS::EC2::SecurityGroup" or logical_id != "ControlPlaneSecurityGroup":
+        return None
+    reason = DEPENDENCY_VIOLATION.format(id=physical_id, request=uuid.uuid4(), token=uuid.uuid4())
+    return SimulatedFailure(logical_id, resource_type, reason)
+
+
 def _refuse_unsupported_zones(
     name: str, account_id: str, region: str, subnet_ids: list[str], logical_id: str | None
 ) -> None:
@@ -552,12 +570,28 @@ class EksAccessEntryModel(CloudFormationModel):
 # --- EKS add-ons and access entries APIs (moto has neither) --------------------------------------
 
 
-def _addon_view(cluster: str, name: str, region: str) -> Obj:
+def addon_version(name: str, kubernetes: str) -> str:
+    """The version the emulated EKS installs when none is asked for (EKS installs the add-on's
+    default for the cluster's Kubernetes version): stand-ins in EKS's version format, not EKS's
+    actual defaults, and for the VPC CNI deliberately not the catalog's pin — the workflow must
+    report what EKS installed, not what it expected."""
+    from clusterdrop.cni import catalog
+
+    vpc_cni = catalog.find("aws-vpc-cni", None)
+    defaults = {
+        "vpc-cni": f"{vpc_cni.version if vpc_cni else 'v1.0.0'}-eksbuild.2",
+        "kube-proxy": f"v{kubernetes}.0-eksbuild.1",
+        "coredns": "v1.12.2-eksbuild.1",
+    }
+    return defaults.get(name, "v1.0.0-eksbuild.1")
+
+
+def _addon_view(cluster: str, name: str, region: str, kubernetes: str = "1.36") -> Obj:
     return {
         "addonName": name,
         "clusterName": cluster,
         "status": "ACTIVE",
-        "addonVersion": "v0.0.0-eksbuild.1",
+        "addonVersion": addon_version(name, kubernetes),
         "addonArn": f"arn:aws:eks:{region}:123456789012:addon/{cluster}/{name}/local",
         "health": {"issues": []},
         "tags": {},
@@ -583,7 +617,7 @@ def _addons_api() -> None:
         cluster = _cluster(self)
         body = json.loads(self.body or "{}")
         name = body["addonName"]
-        cluster.addons[name] = _addon_view(cluster.name, name, cluster.region)
+        cluster.addons[name] = _addon_view(cluster.name, name, cluster.region, cluster.version)
         _install_addon(cluster, name)
         return 200, {}, json.dumps({"addon": cluster.addons[name]})
 

@@ -25,11 +25,13 @@ Document = Mapping[str, Any]
 @dataclass(frozen=True)
 class Request:
     """One authorization: an action on a resource ARN (`*` for actions IAM authorizes only on
-    all resources), with the request's condition keys."""
+    all resources), with the request's condition keys, and — for a resource-based policy — who
+    asks (`{"Service": "s3.amazonaws.com"}`, `{"AWS": "arn:…"}`)."""
 
     action: str
     resource: str
     context: Mapping[str, str] = field(default_factory=dict)
+    principal: Mapping[str, str] = field(default_factory=dict)
 
 
 def _list(value: Any) -> list[Any]:
@@ -74,7 +76,22 @@ def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[st
     return False  # an operator this evaluator does not know: the statement does not apply
 
 
+def _principal_matches(statement: Mapping[str, Any], request: Request) -> bool:
+    """A resource-based statement names who it is for; an identity policy's statements do not."""
+    if "Principal" not in statement:
+        return True
+    named = statement["Principal"]
+    if named == "*":
+        return True
+    return any(
+        "*" in _list(named.get(kind)) or who in _list(named.get(kind)) for kind, who in request.principal.items()
+    )
+
+
 def _statement_applies(statement: Mapping[str, Any], request: Request) -> bool:
+    if not _principal_matches(statement, request):
+        return False
+
     def named(key: str) -> bool:
         return any(_wildcard(a, request.action, case_sensitive=False) for a in _list(statement.get(key)))
 

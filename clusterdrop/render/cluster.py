@@ -3,8 +3,10 @@ groups, the EKS control plane, access entries and the per-cluster agent Lambda."
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clusterdrop import facts
@@ -78,9 +80,14 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> tuple[list[str], list[str]]:
     return parts[:count], parts[count : 2 * count]
 
 
+def admin_entry_id(principal: str) -> str:
+    return "AdminAccessEntry" + hashlib.sha256(principal.encode()).hexdigest()[:10].upper()
+
+
 class _Builder:
-    def __init__(self, cluster: Cluster):
+    def __init__(self, cluster: Cluster, admins: Sequence[str] = ()):
         self.cluster = cluster
+        self.admins = list(admins)
         self.name = cluster.metadata.name
         self.resources: Json = {}
         self.outputs: Json = {}
@@ -352,7 +359,9 @@ class _Builder:
             properties["Logging"] = {"ClusterLogging": {"EnabledTypes": [{"Type": t} for t in cp.logging]}}
         self.add("Cluster", "AWS::EKS::Cluster", properties)
         principals: list[tuple[str, Json | str]] = [("AgentAccessEntry", get_att("AgentRole", "Arn"))]
-        principals += [(f"AdminAccessEntry{i + 1}", arn) for i, arn in enumerate(cp.admins)]
+        # Named by the principal, not its position: adding or removing an admin leaves the
+        # others' entries alone (a moved logical ID would recreate an entry that already exists).
+        principals += [(admin_entry_id(arn), arn) for arn in dict.fromkeys([*cp.admins, *self.admins])]
         for logical_id, principal in principals:
             self.add(
                 logical_id,
@@ -402,9 +411,10 @@ class _Builder:
         )
 
 
-def render_cluster(cluster: Cluster) -> Json:
-    """The cluster stack's template."""
-    b = _Builder(cluster)
+def render_cluster(cluster: Cluster, admins: Sequence[str] = ()) -> Json:
+    """The cluster stack's template. `admins`: the deployer's cluster admins (its `clusterAdmins`
+    context), granted beside the spec's own `controlPlane.admins`."""
+    b = _Builder(cluster, admins)
     spec = cluster.spec
     vpc_spec = spec.network.vpc
     if vpc_spec.id is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,9 +87,10 @@ class Plan:
         return written
 
 
-def make_plan(cluster: Cluster) -> Plan:
-    """Render every stack of a validated spec (defaults explicit, as `validate` returns it)."""
-    stacks = [Stack(stack_name(cluster), "cluster", render_cluster(cluster))]
+def make_plan(cluster: Cluster, admins: Sequence[str] = ()) -> Plan:
+    """Render every stack of a validated spec (defaults explicit, as `validate` returns it);
+    `admins` are the deployer's cluster admins, beside the spec's."""
+    stacks = [Stack(stack_name(cluster), "cluster", render_cluster(cluster, admins))]
     stacks += [
         Stack(nodegroup_stack_name(cluster, g.name), "nodegroup", render_nodegroup(cluster, g))
         for g in cluster.spec.node_groups

@@ -21,7 +21,7 @@ KIND = "Cluster"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[0-9]*[a-z][a-z0-9-]*$")
-_IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 _VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
 _SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -92,7 +92,7 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 Region = Annotated[str, AfterValidator(_region)]
 InstanceType = Annotated[str, _pattern(_INSTANCE_TYPE, "an EC2 instance type such as t3.medium or m7g.2xlarge")]
 IamPrincipal = Annotated[
-    str, _pattern(_IAM_PRINCIPAL, "an IAM role or user ARN such as arn:aws:iam::123456789012:role/admin")
+    str, _pattern(IAM_PRINCIPAL, "an IAM role or user ARN such as arn:aws:iam::123456789012:role/admin")
 ]
 VpcId = Annotated[str, _pattern(_VPC_ID, "a VPC id such as vpc-0abc1234def567890")]
 SubnetId = Annotated[str, _pattern(_SUBNET_ID, "a subnet id such as subnet-0abc1234def567890")]

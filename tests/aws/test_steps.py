@@ -400,6 +400,8 @@ def _outcome(kind: str) -> notify.Outcome:
 
 def test_success_message() -> None:
     o = _outcome("SUCCEEDED")
+    o.admins = ["arn:aws:iam::123456789012:role/platform"]
+    o.addons = {"kube-proxy": "v1.33.0-eksbuild.1", "coredns": "v1.12.2-eksbuild.1"}
     o.changes = [
         {"stack": "clusterdrop-demo", "changeType": "CREATE", "counts": {"add": 33, "modify": 0},
          "changes": [{"action": "Add", "logical_id": "Vpc", "resource_type": "AWS::EC2::VPC", "replacement": "False"}]},
@@ -413,13 +415,43 @@ def test_success_message() -> None:
     assert "    Modify NodeGroup AWS::EKS::Nodegroup" in text
     assert notify.subject(o) == "[clusterdrop] demo: create succeeded"
     for expected in ("Endpoint: https://ABC", "Kubernetes: 1.33", "CNI: calico v3.32.1", "workers: 3/3",
-                     "Apply cluster stack: SUCCEEDED (600 s)", "aws eks update-kubeconfig --region eu-west-1 --name demo",
+                     "Apply cluster stack: SUCCEEDED (600 s)",
+                     "aws eks update-kubeconfig --region eu-west-1 --name demo --role-arn arn:aws:iam::123456789012:role/platform",
+                     "  arn:aws:iam::123456789012:role/platform",
+                     "EKS add-ons (as installed): coredns v1.12.2-eksbuild.1, kube-proxy v1.33.0-eksbuild.1",
                      "NodeGroup  workers  ok", "console.aws.amazon.com/states"):  # fmt: skip
         assert expected in text
     blocks = notify.slack_blocks(o)["blocks"]
     assert blocks[0]["text"]["text"] == "demo: create succeeded"
     assert any("Nodes Ready" in f["text"] for b in blocks for f in b.get("fields", []))
     assert blocks[-1]["elements"][0]["url"] == o.console_url
+
+
+def test_a_cluster_nobody_was_made_admin_of_says_so_and_how_to_fix_it() -> None:
+    text = notify.email_text(_outcome("SUCCEEDED"))
+    assert "No cluster admin was named: only the clusterdrop agent can reach this cluster." in text
+    assert "spec.controlPlane.admins" in text
+    assert "-c clusterAdmins=ARN" in text
+    assert "update-kubeconfig" not in text  # it would not work for anyone
+
+
+def test_what_a_clean_up_could_not_delete_is_named_with_its_reason_and_link() -> None:
+    o = _outcome("FAILED")
+    assert o.failure is not None
+    o.failure.left_behind = [
+        {"stack": "clusterdrop-demo", "resource": "ControlPlaneSecurityGroup", "type": "AWS::EC2::SecurityGroup",
+         "reason": "resource sg-1 has a dependent object", "link": "https://eu-west-1.console.aws.amazon.com/cf"},
+    ]  # fmt: skip
+    o.failure.cleanup_note = "stacks still deleting after 120 minutes"
+    text = notify.email_text(o)
+    assert "Left behind (could not be deleted; delete them, then the stack):" in text
+    assert (
+        "  clusterdrop-demo ControlPlaneSecurityGroup (AWS::EC2::SecurityGroup): resource sg-1 has a dependent object"
+        in text
+    )
+    assert "    https://eu-west-1.console.aws.amazon.com/cf" in text
+    assert "Clean-up stopped: stacks still deleting after 120 minutes" in text
+    assert "*Left behind:*" in json.dumps(notify.slack_blocks(o))
 
 
 def test_failure_message_names_step_cause_and_cleanup() -> None:
@@ -486,8 +518,33 @@ spec:
     with pytest.raises(SpecInvalid, match=r"spec\.network\.vpc\.id: vpc-0123456789abcdef0 does not exist"):
         steps.plan(state, ports)
     assert stacks.status(ports.cfn, f"clusterdrop-{name}") is None  # nothing created
+    # The right subnets, in a VPC as a new one comes: DNS hostnames off, no way to S3.
     state = _upload(aws, spec(vpc, right), key=f"clusters/{name}.yaml")
     state["validated"] = steps.validate_spec(state, ports)
+    with pytest.raises(SpecInvalid) as raised:
+        steps.plan(state, ports)
+    problems = {p.path: p.message for p in raised.value.problems}
+    assert list(problems) == [
+        "spec.network.vpc.id",
+        "spec.network.vpc.subnets.private[0].id",
+        "spec.network.vpc.subnets.private[1].id",
+    ]
+    assert problems["spec.network.vpc.id"] == (
+        f"{vpc} has DNS hostnames off: the cluster's private endpoint would not resolve "
+        f"(aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames)"
+    )
+    assert (
+        "reaches S3 through neither a NAT gateway nor an S3 gateway endpoint"
+        in problems["spec.network.vpc.subnets.private[0].id"]
+    )
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    main_table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]
+    ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName="com.amazonaws.eu-west-1.s3",
+        VpcEndpointType="Gateway",
+        RouteTableIds=[main_table["RouteTableId"]],
+    )
     assert steps.plan(state, ports)["newCluster"] is True
 
 

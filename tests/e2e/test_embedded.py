@@ -358,6 +358,12 @@ def test_existing_vpc_subnets_are_tagged_shared_and_untagged_on_delete(
         ]
         for kind, base in (("private", 0), ("public", 10))
     }
+    # A VPC EKS can use: DNS hostnames on (off in a new VPC), private subnets reaching S3.
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]["RouteTableId"]
+    ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName="com.amazonaws.eu-west-1.s3", VpcEndpointType="Gateway", RouteTableIds=[table]
+    )
     # Another cluster already shares the VPC: its tag must survive this cluster's life.
     ec2.create_tags(Resources=subnets["private"], Tags=[{"Key": "kubernetes.io/cluster/other", "Value": "shared"}])
 
@@ -687,3 +693,85 @@ def test_the_emulated_eks_refuses_a_zone_where_eks_places_no_control_plane(local
     assert any("EKS does not support creating control plane instances in us-east-1e" in r for r in reasons), reasons
     assert any("us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f" in r for r in reasons), reasons
     cfn.delete_stack(StackName="clusterdrop-az3")
+
+
+# --- stacks that will not delete ------------------------------------------------------------------
+
+
+def _drop_stuck_stacks(local: session.LocalDeployer, cluster: str) -> None:
+    """What a person does after reading the notification: remove what blocked, delete the stack."""
+    local.aws.eks.settings.faults.discard("delete-failed")
+    cfn = local.aws.client("cloudformation")
+    for stack in cfn.describe_stacks()["Stacks"]:
+        if stack["StackName"].startswith(f"clusterdrop-{cluster}"):
+            cfn.delete_stack(StackName=stack["StackName"])
+    assert local.leftovers(cluster) == []
+
+
+def test_a_clean_up_that_cannot_delete_ends_naming_what_is_left(local: session.LocalDeployer, tmp_path: Path) -> None:
+    """A failed first creation whose security group will not go (a dependent ENI): the clean-up
+    asks a bounded number of times, then the execution ends FAILED, and the notification, the
+    run's summary and the registry all name the resource, its reason and where to see it."""
+    spec = _spec(tmp_path, "undeletable", QUICKSTART.replace("name: quickstart", "name: undeletable"))
+    local.aws.eks.settings.faults.update({"stack-failure", "delete-failed"})
+    try:
+        result = _run(local, spec)
+        assert result["status"] == "FAILED", ([s["name"] for s in result["steps"]], local.aws.eks.settings.faults)
+        failure = result["notifications"]["sns"]["outcome"]["failure"]
+        assert failure["step"] == "Wait for cluster stack"
+        (left,) = failure["left_behind"]
+        assert (left["stack"], left["resource"], left["type"]) == (
+            "clusterdrop-undeletable",
+            "ControlPlaneSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+        )
+        assert "has a dependent object" in left["reason"]
+        assert left["link"].startswith("https://eu-west-1.console.aws.amazon.com/cloudformation/home")
+        assert "Left behind (could not be deleted" in result["notifications"]["sns"]["text"]
+        assert "stack clusterdrop-undeletable" in result["leftovers"]
+        table = (
+            local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+        )
+        item = table.get_item(Key={"cluster": "undeletable"})["Item"]
+        assert item["status"] == "DELETE_FAILED"
+        assert item["leftovers"][0]["resource"] == "ControlPlaneSecurityGroup"
+        # Asked a bounded number of times (each refusal is a DELETE_FAILED of the stack), then stopped.
+        from clusterdrop.aws.stacks import DELETE_ATTEMPTS
+
+        events = local.aws.client("cloudformation").describe_stack_events(StackName="clusterdrop-undeletable")[
+            "StackEvents"
+        ]
+        refusals = [
+            e
+            for e in events
+            if e["ResourceType"] == "AWS::CloudFormation::Stack" and e["ResourceStatus"] == "DELETE_FAILED"
+        ]
+        assert len(refusals) == DELETE_ATTEMPTS
+    finally:
+        local.aws.eks.settings.faults.discard("stack-failure")
+        _drop_stuck_stacks(local, "undeletable")
+
+
+def test_a_teardown_that_cannot_delete_fails_naming_what_is_left(local: session.LocalDeployer, tmp_path: Path) -> None:
+    from clusterdrop import ops
+
+    spec = _spec(tmp_path, "sticky", QUICKSTART.replace("name: quickstart", "name: sticky"))
+    assert _run(local, spec)["status"] == "SUCCEEDED"
+    local.aws.eks.settings.faults.add("delete-failed")
+    try:
+        before = datetime.now(UTC) - timedelta(seconds=1)
+        assert ops.delete(local.aws.client("s3"), local.deployer, "sticky") is not None
+        sfn = local.aws.client("stepfunctions")
+        final = ops.watch(sfn, local.deployer, "sticky", io.StringIO(), poll=0.3, started_after=before, timeout=300)
+        assert final == "FAILED"
+        outcome = json.loads(local.notifications()[-1]["Message"])["outcome"]
+        assert (outcome["action"], outcome["outcome"]) == ("delete", "FAILED")
+        cause = outcome["failure"]["cause"]
+        assert "ControlPlaneSecurityGroup" in cause
+        assert "has a dependent object" in cause
+        table = (
+            local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+        )
+        assert table.get_item(Key={"cluster": "sticky"})["Item"]["status"] == "DELETE_FAILED"
+    finally:
+        _drop_stuck_stacks(local, "sticky")

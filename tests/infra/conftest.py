@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import REPO
 
+ADMINS = ("arn:aws:iam::123456789012:role/platform", "arn:aws:iam::123456789012:user/oncall")
+
 
 @pytest.fixture(scope="session")
 def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -22,7 +24,9 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "CDK_OUTDIR": str(out),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         # Context the way the CDK CLI passes it (-c notificationEmail=…).
-        "CDK_CONTEXT_JSON": json.dumps({"notificationEmail": "ops@example.com"}),
+        "CDK_CONTEXT_JSON": json.dumps(
+            {"notificationEmail": "ops@example.com", "clusterAdmins": ADMINS[0] + "," + ADMINS[1]}
+        ),
     }
     done = subprocess.run(
         [sys.executable, "app.py"],

@@ -177,3 +177,26 @@ def test_state_machine_logs_are_vended_log_groups(template: dict[str, Any]) -> N
         logical = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
         name = json.dumps(groups[logical]["Properties"]["LogGroupName"])
         assert "/aws/vendedlogs/states/" in name, name
+
+
+def test_the_deployers_cluster_admins_reach_every_step(template: dict[str, Any]) -> None:
+    """`-c clusterAdmins=…`: the Plan step renders their access entries, Notify names them."""
+    from tests.infra.conftest import ADMINS
+
+    functions = resources(template, "AWS::Lambda::Function")
+    plan = next(f for k, f in functions.items() if k.startswith("PlanFunction"))
+    assert plan["Properties"]["Environment"]["Variables"]["CLUSTER_ADMINS"] == ",".join(ADMINS)
+
+
+def test_cluster_admins_that_are_not_iam_principals_stop_the_synth() -> None:
+    import pytest
+
+    from app import cluster_admins
+
+    assert cluster_admins("arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:user/b") == (
+        "arn:aws:iam::123456789012:role/a",
+        "arn:aws:iam::123456789012:user/b",
+    )
+    assert cluster_admins(None) == ()
+    with pytest.raises(SystemExit, match="not an IAM role or user ARN: admin"):
+        cluster_admins("admin")

@@ -15,18 +15,13 @@ import pytest
 
 from clusterdrop import errors
 from clusterdrop.workflow import DEPLOY_STEPS
+from stacks.timing import ON_AWS
 from tests.conftest import REPO
 
 MACHINES = sorted((REPO / "statemachine").glob("*.asl.json"))
 TOKEN = re.compile(r"\$\{([A-Za-z0-9]+)\}")
-NUMERIC = {
-    "LockRetrySeconds",
-    "LockRetryAttempts",
-    "LockRetryMaxSeconds",
-    "StackPollSeconds",
-    "NodePollSeconds",
-    "ChangeSetPollSeconds",
-}
+# The numeric substitutions, with the values the stack gives them on AWS.
+NUMERIC = ON_AWS.substitutions()
 TRANSIENT = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -44,7 +39,7 @@ def render(path: Path) -> dict[str, Any]:
     """The definition as Step Functions sees it once the CDK stack substitutes its values."""
     text = path.read_text()
     for name in substitutions(text):
-        value = "5" if name in NUMERIC else f"arn:aws:lambda:eu-west-1:123456789012:function:{name}"
+        value = NUMERIC.get(name) or f"arn:aws:lambda:eu-west-1:123456789012:function:{name}"
         text = text.replace("${" + name + "}", value)
     definition: dict[str, Any] = json.loads(text)
     return definition
@@ -158,3 +153,107 @@ def test_waiting_is_done_by_the_state_machine() -> None:
     } <= set(waits)
     check = states["Check cluster stack"]
     assert check["Resource"] == "arn:aws:states:::aws-sdk:cloudformation:describeStacks"
+
+
+def _cycles(states: dict[str, Any]) -> list[set[str]]:
+    """The strongly connected parts of the graph that loop (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(name: str) -> None:
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        for nxt in _next_states(states[name]):
+            if nxt not in index:
+                visit(nxt)
+                low[name] = min(low[name], low[nxt])
+            elif nxt in stack:
+                low[name] = min(low[name], index[nxt])
+        if low[name] == index[name]:
+            part: set[str] = set()
+            while True:
+                member = stack.pop()
+                part.add(member)
+                if member == name:
+                    break
+            if len(part) > 1 or name in _next_states(states[name]):
+                found.append(part)
+
+    for name in states:
+        if name not in index:
+            visit(name)
+    return found
+
+
+def _exit_counter(states: dict[str, Any], loop: set[str]) -> str | None:
+    """The counter a loop counts and leaves on: a Pass inside adds one to `$.polls.<k>.n` and a
+    Choice inside leaves the loop once `$.polls.<k>.n` reaches a limit."""
+    counted = {
+        s["ResultPath"]
+        for n, s in states.items()
+        if n in loop and s["Type"] == "Pass" and "States.MathAdd($.polls." in json.dumps(s.get("Parameters", {}))
+    }
+    for name in loop:
+        state = states[name]
+        for rule in state.get("Choices", []) if state["Type"] == "Choice" else []:
+            variable = rule.get("Variable", "")
+            limit = rule.get("NumericGreaterThanEquals")
+            leaves = variable.startswith("$.polls.") and limit and rule["Next"] not in loop
+            if leaves and variable.removesuffix(".n") in counted:
+                return str(variable)
+    return None
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_wait_loop_is_bounded_and_leaves_through_the_failure_path(path: Path) -> None:
+    definition = render(path)
+    states = definition["States"]
+    loops = _cycles(states)
+    assert loops, "the machines wait in loops"
+    configured = definition["States"]["Configure"]["Parameters"]["polls"]
+    for loop in loops:
+        counter = _exit_counter(states, loop)
+        assert counter, f"the loop {sorted(loop)} has no bound"
+        assert counter.split(".")[2] in configured, f"{counter} is not set to 0 by Configure"
+        stuck = next(r["Next"] for n in loop for r in states[n].get("Choices", []) if r.get("Variable") == counter)
+        assert states[stuck]["Parameters"]["Error"] == "WaitTimedOut"
+        assert states[stuck]["Next"] in ("Diagnose", "Notify failure")
+
+
+# Events a state writes to the execution history per visit (Standard workflows): entered and
+# exited, plus scheduled/started/succeeded for a task; each retry of a task adds three.
+_EVENTS = {"Task": 5, "Pass": 2, "Choice": 2, "Wait": 2, "Succeed": 2, "Fail": 2}
+HISTORY_LIMIT = 25_000
+
+
+def _worst_case_events(definition: dict[str, Any]) -> int:
+    states = definition["States"]
+
+    def visit(state: dict[str, Any]) -> int:
+        retries = sum(int(r.get("MaxAttempts", 3)) for r in state.get("Retry", []))
+        return _EVENTS[state["Type"]] + 3 * retries
+
+    loops = _cycles(states)
+    in_loop = set().union(*loops) if loops else set()
+    total = sum(visit(s) for n, s in states.items() if n not in in_loop) + 2  # execution started/ended
+    for loop in loops:
+        counter = _exit_counter(states, loop)
+        assert counter
+        limit = next(
+            int(r["NumericGreaterThanEquals"]) for n in loop for r in states[n].get("Choices", [])
+            if r.get("Variable") == counter
+        )  # fmt: skip
+        # Retries inside a loop are transient failures: count them once per loop, not per lap.
+        lap = sum(_EVENTS[states[n]["Type"]] for n in loop)
+        total += limit * lap + sum(visit(states[n]) - _EVENTS[states[n]["Type"]] for n in loop)
+    return total
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_the_worst_case_execution_stays_under_the_history_limit(path: Path) -> None:
+    """Step Functions ends a Standard execution at 25,000 history events, with no Catch: every
+    loop run to its bound, every retry used, still under it (with AWS's poll intervals)."""
+    worst = _worst_case_events(render(path))
+    assert 100 < worst < HISTORY_LIMIT, worst

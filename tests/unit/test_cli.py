@@ -207,3 +207,13 @@ def test_console_script_and_module_run() -> None:
         done = subprocess.run([*argv, "validate", str(QUICKSTART)], capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         assert "valid" in done.stdout
+
+
+def test_faults_combine_with_a_comma_and_an_unknown_one_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    from clusterdrop.cli import _faults, session_faults
+    from clusterdrop.local.session import FAULTS
+
+    assert session_faults() == FAULTS  # the CLI's list (no moto import) is the embedded mode's
+    assert _faults("stack-failure,delete-failed") == ["stack-failure", "delete-failed"]
+    assert main(["local", "run", "examples/quickstart.yaml", "--inject", "stack-failure,nope"]) == 2
+    assert "unknown fault nope (choose from stack-failure" in capsys.readouterr().err

@@ -76,3 +76,20 @@ def test_the_denial_reads_as_aws_writes_it() -> None:
         "User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: logs:DescribeLogGroups on resource: * "
         "because no identity-based policy allows the logs:DescribeLogGroups action"
     )
+
+
+def test_a_resource_policy_applies_to_the_principals_it_names() -> None:
+    queue = "arn:aws:sqs:eu-west-1:123456789012:intake"
+    policy = doc(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue,
+            "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::specs"}},
+        }
+    )
+    s3 = {"Service": "s3.amazonaws.com"}
+    assert evaluate(policy, Request("sqs:SendMessage", queue, {"aws:SourceArn": "arn:aws:s3:::specs"}, s3)).allowed
+    sns = {"Service": "sns.amazonaws.com"}
+    assert not evaluate(policy, Request("sqs:SendMessage", queue, {"aws:SourceArn": "arn:aws:s3:::specs"}, sns)).allowed

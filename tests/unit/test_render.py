@@ -233,3 +233,16 @@ def test_subnet_cidrs_fit_inside_the_vpc(full_spec: dict[str, Any]) -> None:
     vpc = ipaddress.IPv4Network("10.20.0.0/24")
     assert all(n.subnet_of(vpc) for n in nets)
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+
+
+def test_deployer_admins_join_the_specs_each_entry_named_by_its_principal(full_spec: dict[str, Any]) -> None:
+    spec_admin, platform = "arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/platform"
+    full_spec["spec"]["controlPlane"]["admins"] = [spec_admin]
+    cluster = _cluster(full_spec)
+    template = make_plan(cluster, admins=[platform, spec_admin]).stacks[0].template
+    entries = {k: p["PrincipalArn"] for k, p in _resources(template, "AWS::EKS::AccessEntry").items() if "Admin" in k}
+    assert sorted(entries.values()) == [spec_admin, platform]  # the spec's admin once, the deployer's beside it
+    # Adding an admin leaves the others' entries where they were (a moved logical ID recreates one).
+    alone = make_plan(cluster).stacks[0].template
+    kept = {k: p["PrincipalArn"] for k, p in _resources(alone, "AWS::EKS::AccessEntry").items() if "Admin" in k}
+    assert kept.items() <= entries.items()

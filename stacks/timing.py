@@ -1,0 +1,82 @@
+"""How often the state machines poll and how long each wait may last, as ASL substitutions.
+
+Every wait loop of the state machines is bounded by a count of checks (`…PollLimit`): past it,
+the execution leaves through the failure path with a notification naming what is stuck and for
+how long — a loop that waits for ever would end silently at Step Functions' 25,000-event limit,
+with no notification and the lock held. The limits are counts, computed from AWS's poll
+intervals; the embedded mode polls every second, so the same counts make its waits shorter in
+proportion (what is "180 minutes" on AWS is a few minutes there).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Poll and retry intervals (seconds). The embedded mode shortens them via context."""
+
+    stack_poll: int = 30
+    node_poll: int = 20
+    change_set_poll: int = 5
+    lock_retry: int = 30
+    # Capped at 2 minutes between tries, 40 tries wait ~75 minutes: longer than a create (EKS
+    # ~15 min, nodes up to nodeReadyTimeoutMinutes) that holds the lock.
+    lock_retry_max: int = 120
+    lock_retry_attempts: int = 40
+    # How long each wait may last on AWS. A change set takes seconds; an EKS control plane
+    # ~10 minutes to create and up to ~40 to upgrade; node groups roll one node at a time;
+    # nodes get the spec's nodeReadyTimeoutMinutes (at most 180) and the agent fails them first.
+    change_set_minutes: int = 10
+    cluster_stack_minutes: int = 120
+    nodegroup_stack_minutes: int = 180
+    nodes_minutes: int = 190
+    cleanup_minutes: int = 120
+
+    def limits(self) -> dict[str, int]:
+        """Checks allowed per wait, from AWS's intervals (the same counts in the embedded mode)."""
+        aws = Timing()  # AWS's intervals, whatever this timing polls at
+
+        def count(minutes: int, poll: int) -> int:
+            return math.ceil(minutes * 60 / poll)
+
+        return {
+            "ChangeSetPollLimit": count(self.change_set_minutes, aws.change_set_poll),
+            "ClusterStackPollLimit": count(self.cluster_stack_minutes, aws.stack_poll),
+            "NodeGroupStackPollLimit": count(self.nodegroup_stack_minutes, aws.stack_poll),
+            "NodePollLimit": count(self.nodes_minutes, aws.node_poll),
+            "CleanupPollLimit": count(self.cleanup_minutes, aws.stack_poll),
+        }
+
+    def substitutions(self) -> dict[str, str]:
+        """Every numeric `${…}` of the ASL files: intervals, retry counts, wait limits, and each
+        limit in minutes at this timing's intervals (for the message that names a stuck wait)."""
+        limits = self.limits()
+        polls = {
+            "ChangeSetPollLimit": self.change_set_poll,
+            "ClusterStackPollLimit": self.stack_poll,
+            "NodeGroupStackPollLimit": self.stack_poll,
+            "NodePollLimit": self.node_poll,
+            "CleanupPollLimit": self.stack_poll,
+        }
+        minutes = {
+            name.replace("PollLimit", "WaitMinutes"): math.ceil(limit * polls[name] / 60)
+            for name, limit in limits.items()
+        }
+        values = {
+            "StackPollSeconds": self.stack_poll,
+            "NodePollSeconds": self.node_poll,
+            "ChangeSetPollSeconds": self.change_set_poll,
+            "LockRetrySeconds": self.lock_retry,
+            "LockRetryAttempts": self.lock_retry_attempts,
+            "LockRetryMaxSeconds": self.lock_retry_max,
+            **limits,
+            **minutes,
+        }
+        return {k: str(v) for k, v in values.items()}
+
+
+ON_AWS = Timing()
+EMBEDDED = Timing(stack_poll=1, node_poll=1, change_set_poll=1, lock_retry=1, lock_retry_max=3, lock_retry_attempts=100)
