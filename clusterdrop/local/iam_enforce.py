@@ -98,9 +98,14 @@ def caller_role(account: str, headers: Any, query: dict[str, list[str]] | None =
 
 
 def role_documents(account: str, role_arn: str) -> list[Any]:
+    """The role's identity policies; none once the role is gone (its sessions then get nothing
+    done, as on AWS where a deleted role's credentials stop working)."""
     from moto.iam.models import iam_backends
 
-    role = iam_backends[account]["aws"].get_role(role_arn.rsplit("/", 1)[-1])
+    try:
+        role = iam_backends[account]["aws"].get_role(role_arn.rsplit("/", 1)[-1])
+    except Exception:  # noqa: BLE001 - moto's NoSuchEntity
+        return []
     documents: list[Any] = list(role.policies.values())
     for policy in role.managed_policies.values():
         documents.extend(v.document for v in policy.versions if v.is_default)
