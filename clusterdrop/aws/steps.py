@@ -644,6 +644,13 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
     note = None
     if plan_state.get("superseded"):
         note = "A later upload of this spec was already applied; this older version was skipped."
+    elif outcome == "FAILED" and _rolled_back(state):
+        applied = (registry.get(ports.clusters, state["cluster"]) or {}).get("specVersion", "")
+        note = (
+            "The update rolled back: the cluster keeps running on its previously applied spec"
+            + (f" (version {applied})" if applied else "")
+            + ", which the registry still records as applied."
+        )
     validation = ((state.get("validation") or {}).get("result") or {}).get("table")
     installed = _installed_addons(ports, state) if outcome == "SUCCEEDED" and state["action"] != "teardown" else {}
     cni = connection.get("cni") or (
@@ -678,6 +685,12 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> notify.Outcome:
         ),
         addons=installed,
     )
+
+
+def _rolled_back(state: State) -> bool:
+    """A stack update failed: CloudFormation rolled it back to the previous template."""
+    said = str((state.get("error") or {}).get("Cause", "")) + str((state.get("diagnosis") or {}).get("cause", ""))
+    return _action(state) == "update" and ("UPDATE_ROLLBACK" in said or "UPDATE_FAILED" in said)
 
 
 def _installed_addons(ports: Ports, state: State) -> dict[str, str]:

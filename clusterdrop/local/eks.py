@@ -490,6 +490,18 @@ class EksNodegroupModel(CloudFormationModel):
     ) -> EksNodegroupModel:
         p = cloudformation_json["Properties"]
         emulation = _emulation()
+        if "update-rollback" in emulation.settings.faults:
+            # EKS refuses the node group's update (here: its instances cannot launch); the stack
+            # rolls back and the node group keeps its previous configuration.
+            raise SimulatedFailure(
+                "NodeGroup",
+                "AWS::EKS::Nodegroup",
+                f'Resource handler returned message: "Nodegroup {p["NodegroupName"]} failed to update: '
+                "AsgInstanceLaunchFailures: Could not launch On-Demand Instances. InsufficientInstanceCapacity - "
+                "We currently do not have sufficient capacity in the Availability Zone you requested. "
+                f'(Service: Eks, Status Code: 400, Request ID: {uuid.uuid4()})" '
+                "(HandlerErrorCode: GeneralServiceException)",
+            )
         with emulation.lock:
             emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p)
         return original_resource  # type: ignore[no-any-return]

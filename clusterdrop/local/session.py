@@ -26,7 +26,7 @@ from clusterdrop.local.aws import EmbeddedAws
 from clusterdrop.local.receiver import JsonReceiver
 
 REPO = Path(__file__).resolve().parents[2]
-FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed")
+FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "update-rollback")
 STACK = "clusterdrop"
 DEFAULT_REGION = "eu-west-1"
 

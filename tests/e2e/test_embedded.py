@@ -775,3 +775,41 @@ def test_a_teardown_that_cannot_delete_fails_naming_what_is_left(local: session.
         assert table.get_item(Key={"cluster": "sticky"})["Item"]["status"] == "DELETE_FAILED"
     finally:
         _drop_stuck_stacks(local, "sticky")
+
+
+def test_an_update_that_rolls_back_leaves_the_previous_cluster_working_and_recorded(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    name = "rollback"
+    first = _spec(tmp_path, name, QUICKSTART.replace("name: quickstart", f"name: {name}"))
+    created = _run(local, first)
+    assert created["status"] == "SUCCEEDED"
+    table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+    applied = table.get_item(Key={"cluster": name})["Item"]["specVersion"]
+    bigger = _spec(
+        tmp_path,
+        name,
+        QUICKSTART.replace("name: quickstart", f"name: {name}").replace("desiredSize: 2", "desiredSize: 3"),
+    )
+    local.aws.eks.settings.faults.add("update-rollback")
+    try:
+        updated = _run(local, bigger)
+    finally:
+        local.aws.eks.settings.faults.discard("update-rollback")
+    assert updated["status"] == "FAILED"
+    outcome = updated["notifications"]["sns"]["outcome"]
+    assert outcome["action"] == "update"
+    assert "UPDATE_FAILED" in outcome["failure"]["cause"]
+    assert "InsufficientInstanceCapacity" in outcome["failure"]["cause"]
+    assert outcome["failure"]["cleaned_up"] == []  # an update never destroys a working cluster
+    assert f"keeps running on its previously applied spec (version {applied})" in (outcome["note"] or ""), outcome["failure"]
+    item = table.get_item(Key={"cluster": name})["Item"]
+    assert (item["status"], item["specVersion"]) == ("ACTIVE", applied)
+    assert local.aws.eks.clusters[name].nodegroups["workers"]["desired"] == 2  # the previous size
+    cfn = local.aws.client("cloudformation")
+    assert cfn.describe_stacks(StackName=f"clusterdrop-{name}-ng-workers")["Stacks"][0]["StackStatus"] == (
+        "UPDATE_ROLLBACK_COMPLETE"
+    )
+    for stack in (f"clusterdrop-{name}-ng-workers", f"clusterdrop-{name}"):
+        cfn.delete_stack(StackName=stack)
+    assert local.leftovers(name) == []
