@@ -802,7 +802,9 @@ def test_an_update_that_rolls_back_leaves_the_previous_cluster_working_and_recor
     assert "UPDATE_FAILED" in outcome["failure"]["cause"]
     assert "InsufficientInstanceCapacity" in outcome["failure"]["cause"]
     assert outcome["failure"]["cleaned_up"] == []  # an update never destroys a working cluster
-    assert f"keeps running on its previously applied spec (version {applied})" in (outcome["note"] or ""), outcome["failure"]
+    assert f"keeps running on its previously applied spec (version {applied})" in (outcome["note"] or ""), outcome[
+        "failure"
+    ]
     item = table.get_item(Key={"cluster": name})["Item"]
     assert (item["status"], item["specVersion"]) == ("ACTIVE", applied)
     assert local.aws.eks.clusters[name].nodegroups["workers"]["desired"] == 2  # the previous size
