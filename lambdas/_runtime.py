@@ -40,6 +40,7 @@ def settings() -> Settings:
         cni_mirror_dir=env.get("CLUSTERDROP_CNI_MIRROR") or None,
         state_machines=tuple(a for a in env.get("STATE_MACHINE_ARNS", "").split(",") if a),
         cluster_admins=tuple(a for a in env.get("CLUSTER_ADMINS", "").split(",") if a),
+        time_scale=float(env.get("TIME_SCALE") or 1),
     )
 
 

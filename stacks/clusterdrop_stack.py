@@ -358,6 +358,7 @@ class ClusterdropStack(Stack):
             "STATE_MACHINE_ARNS": ",".join(self.machine_arn(m) for m in ("Deploy", "Teardown")),
             # Admitted to every cluster as cluster admins (EKS access entries), beside the spec's.
             "CLUSTER_ADMINS": ",".join(self.cluster_admins),
+            "TIME_SCALE": str(self.timing.time_scale),
             "POWERTOOLS_SERVICE_NAME": "clusterdrop",
             "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
         }

@@ -40,6 +40,9 @@ class Settings:
     agent_code_bucket: str = ""  # default: the artifacts bucket
     cni_mirror_dir: str | None = None  # embedded mode: where the CNI files already are
     cluster_admins: tuple[str, ...] = ()  # the deployer's clusterAdmins: admins of every cluster
+    # How much faster time runs than on AWS: 1 there; the embedded mode's poll intervals and the
+    # spec's deadlines shrink alike (stacks/timing.py).
+    time_scale: float = 1.0
     state_machines: tuple[str, ...] = ()  # deploy and teardown: where earlier uploads may wait
 
 
@@ -317,8 +320,15 @@ def connect(state: State, ports: Ports) -> State:
         "addonsCreated": created,
         "nodeGroups": {g.name: g.desired_size for g in cluster.spec.node_groups},
         "addons": list(cluster.spec.addons),
-        "deadlineMinutes": cluster.spec.node_ready_timeout_minutes,
+        "deadlineMinutes": cluster.spec.node_ready_timeout_minutes / ports.settings.time_scale,
+        "deadlineLabel": deadline_label(cluster.spec.node_ready_timeout_minutes, ports.settings.time_scale),
     }
+
+
+def deadline_label(minutes: int, scale: float) -> str:
+    """A deadline as the spec sets it, and as it runs where time is scaled (the embedded mode)."""
+    label = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return label if scale == 1 else f"{label} ({minutes * 60 / scale:g} s in the embedded mode)"
 
 
 def apply_nodegroup_stacks(state: State, ports: Ports) -> State:

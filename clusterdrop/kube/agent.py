@@ -51,6 +51,8 @@ class AgentEvent(BaseModel):
     addons: list[str] = Field(default_factory=list)
     deadline_passed: bool = Field(default=False, alias="deadlinePassed")
     deadline_minutes: float = Field(default=20, alias="deadlineMinutes")
+    # How the deadline reads to a person ("20 minutes", or "20 minutes (40 s in the embedded mode)").
+    deadline_label: str | None = Field(default=None, alias="deadlineLabel")
     wait_started_at: datetime | None = Field(default=None, alias="waitStartedAt")
 
     def past_deadline(self, now: datetime) -> bool:
@@ -116,7 +118,7 @@ def nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
     kube = ctx.kube_for(event.cluster)
     progress = node_progress(kube, event.node_groups)
     if event.past_deadline(datetime.now(UTC)):
-        raise_if_late(progress, minutes=event.deadline_minutes)
+        raise_if_late(progress, minutes=event.deadline_minutes, label=event.deadline_label)
     return {"done": progress.done, **progress.as_dict()}
 
 

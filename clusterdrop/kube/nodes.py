@@ -100,11 +100,11 @@ def node_progress(lister: NodeLister, expected: dict[str, int], *, page_size: in
     )
 
 
-def raise_if_late(progress: NodeProgress, *, minutes: float) -> None:
+def raise_if_late(progress: NodeProgress, *, minutes: float, label: str | None = None) -> None:
     """After the deadline: name every missing or NotReady node and why."""
     if progress.done:
         return
-    lines = [f"after {minutes:g} minutes {progress.ready}/{progress.expected} nodes are Ready"]
+    lines = [f"after {label or f'{minutes:g} minutes'} {progress.ready}/{progress.expected} nodes are Ready"]
     for name, group in progress.groups.items():
         if group.registered < group.expected:
             lines.append(f"node group {name}: {group.registered}/{group.expected} nodes registered")
