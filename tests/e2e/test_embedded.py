@@ -817,3 +817,33 @@ def test_an_update_that_rolls_back_leaves_the_previous_cluster_working_and_recor
     for stack in (f"clusterdrop-{name}-ng-workers", f"clusterdrop-{name}"):
         cfn.delete_stack(StackName=stack)
     assert local.leftovers(name) == []
+
+
+def test_a_state_over_256_kib_fails_the_execution_as_on_aws(local: session.LocalDeployer) -> None:
+    """Step Functions refuses a state input or output over 256 KiB with States.DataLimitExceeded,
+    which no Catch catches: the embedded Step Functions does too (the workflow keeps its state
+    small, see the 5,000-node test)."""
+    sfn = local.aws.client("stepfunctions")
+    big = "x" * (257 * 1024)
+    definition = {
+        "StartAt": "Grow",
+        "States": {
+            "Grow": {"Type": "Pass", "Result": big, "Next": "Use"},
+            "Use": {"Type": "Pass", "End": True},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name="probe-data-limit",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/probe",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name="probe")["executionArn"]
+    import time
+
+    for _ in range(100):
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert described["status"] == "FAILED"
+    assert described.get("error") == "States.DataLimitExceeded"
