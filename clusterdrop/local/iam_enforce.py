@@ -50,6 +50,9 @@ _EC2_KINDS = {
 }
 # The signing name of a request is the IAM prefix, except for these.
 _PREFIX = {"monitoring": "cloudwatch"}
+# The embedded endpoint is plain HTTP on the loopback; it stands for the HTTPS every SDK uses on
+# AWS, so requests carry aws:SecureTransport "true" (the TLS-only policies' condition key).
+TLS = {"aws:SecureTransport": "true"}
 _refused: list[str] = []  # every refusal of this process, newest last
 _allowed: dict[tuple[str, str], Request] = {}  # (role, action) → the first request allowed
 _lock = threading.Lock()
@@ -228,7 +231,7 @@ def requests_for(
     service: str, action: str, params: dict[str, Any], path: str, account: str, region: str
 ) -> list[Request]:
     out = [
-        Request(f"{service}:{action}", arn, {"aws:SecureTransport": "true"})
+        Request(f"{service}:{action}", arn, TLS)
         for arn in resources(service, action, params, path, account, region)
     ]
     role = params.get("RoleARN")
@@ -300,7 +303,7 @@ def install() -> None:
             return
         documents = role_documents(account, role_arn)
         if service == "s3":
-            requests = [Request(f"s3:{action}", resource, {"aws:SecureTransport": "true"})]
+            requests = [Request(f"s3:{action}", resource, TLS)]
             try:
                 check(principal, documents, requests, role_arn)
                 _missing_key_without_list_bucket(account, (role_arn, principal), documents, action, resource)
