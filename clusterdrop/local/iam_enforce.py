@@ -231,8 +231,7 @@ def requests_for(
     service: str, action: str, params: dict[str, Any], path: str, account: str, region: str
 ) -> list[Request]:
     out = [
-        Request(f"{service}:{action}", arn, TLS)
-        for arn in resources(service, action, params, path, account, region)
+        Request(f"{service}:{action}", arn, TLS) for arn in resources(service, action, params, path, account, region)
     ]
     role = params.get("RoleARN")
     if service == "cloudformation" and isinstance(role, str) and role:
