@@ -49,8 +49,18 @@ def _pip_target(requirements: Path, target: Path) -> None:
     stamp.write_text(digest)
 
 
+# What runs only on a person's machine never ships: the embedded mode (moto, the emulators) and
+# the CLI around it. No Lambda imports them (tests/infra/test_bundles.py checks).
+NOT_SHIPPED = ("local", "cli.py", "__main__.py", "ops.py")
+
+
 def _copy_code(target: Path, handlers: list[str] | None = None) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n == "__pycache__" or n.endswith(".pyc")}
+        if Path(directory) == REPO / "clusterdrop":
+            skipped |= set(NOT_SHIPPED) & set(names)
+        return skipped
+
     shutil.rmtree(target / "clusterdrop", ignore_errors=True)
     shutil.copytree(REPO / "clusterdrop", target / "clusterdrop", ignore=ignore)
     lambdas = target / "lambdas"

@@ -38,35 +38,31 @@ class Timing:
     # are divided by it, as the poll intervals are (30 s on AWS, 1 s in the embedded mode).
     time_scale: int = 1
 
+    def _waits(self) -> dict[str, tuple[int, str]]:
+        """Each bounded wait of the ASL: its budget in minutes, and the interval it polls at."""
+        return {
+            "ChangeSet": (self.change_set_minutes, "change_set_poll"),
+            "ClusterStack": (self.cluster_stack_minutes, "stack_poll"),
+            "NodeGroupStack": (self.nodegroup_stack_minutes, "stack_poll"),
+            "Node": (self.nodes_minutes, "node_poll"),
+            "Cleanup": (self.cleanup_minutes, "stack_poll"),
+        }
+
     def limits(self) -> dict[str, int]:
         """Checks allowed per wait, from AWS's intervals (the same counts in the embedded mode)."""
         aws = Timing()  # AWS's intervals, whatever this timing polls at
-
-        def count(minutes: int, poll: int) -> int:
-            return math.ceil(minutes * 60 / poll)
-
         return {
-            "ChangeSetPollLimit": count(self.change_set_minutes, aws.change_set_poll),
-            "ClusterStackPollLimit": count(self.cluster_stack_minutes, aws.stack_poll),
-            "NodeGroupStackPollLimit": count(self.nodegroup_stack_minutes, aws.stack_poll),
-            "NodePollLimit": count(self.nodes_minutes, aws.node_poll),
-            "CleanupPollLimit": count(self.cleanup_minutes, aws.stack_poll),
+            f"{wait}PollLimit": math.ceil(minutes * 60 / getattr(aws, poll))
+            for wait, (minutes, poll) in self._waits().items()
         }
 
     def substitutions(self) -> dict[str, str]:
         """Every numeric `${…}` of the ASL files: intervals, retry counts, wait limits, and each
         limit in minutes at this timing's intervals (for the message that names a stuck wait)."""
         limits = self.limits()
-        polls = {
-            "ChangeSetPollLimit": self.change_set_poll,
-            "ClusterStackPollLimit": self.stack_poll,
-            "NodeGroupStackPollLimit": self.stack_poll,
-            "NodePollLimit": self.node_poll,
-            "CleanupPollLimit": self.stack_poll,
-        }
         minutes = {
-            name.replace("PollLimit", "WaitMinutes"): math.ceil(limit * polls[name] / 60)
-            for name, limit in limits.items()
+            f"{wait}WaitMinutes": math.ceil(limits[f"{wait}PollLimit"] * getattr(self, poll) / 60)
+            for wait, (_, poll) in self._waits().items()
         }
         values = {
             "StackPollSeconds": self.stack_poll,

@@ -26,6 +26,15 @@ def _run(local: session.LocalDeployer, spec: Path, *, plan: bool = False) -> dic
     return session.run(local, spec, io.StringIO(), plan=plan)
 
 
+def _run_with_faults(local: session.LocalDeployer, spec: Path, *faults: str) -> dict[str, Any]:
+    """A run with faults injected into the embedded AWS, removed again whatever happens."""
+    local.aws.eks.settings.faults.update(faults)
+    try:
+        return _run(local, spec)
+    finally:
+        local.aws.eks.settings.faults.difference_update(faults)
+
+
 def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path) -> None:
     spec = _spec(tmp_path, "quickstart", QUICKSTART)
     created = _run(local, spec)
@@ -117,11 +126,7 @@ def test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything(
         "  cni:\n", "  deletionPolicy: retain\n  cni:\n"
     )
     spec = _spec(tmp_path, "stuck", text)
-    local.aws.eks.settings.faults.add("nodes-not-ready")
-    try:
-        result = _run(local, spec)
-    finally:
-        local.aws.eks.settings.faults.discard("nodes-not-ready")
+    result = _run_with_faults(local, spec, "nodes-not-ready")
     assert result["status"] == "FAILED"
     failure = result["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Wait for nodes Ready"
@@ -137,11 +142,7 @@ def test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything(
 def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDeployer, tmp_path: Path) -> None:
     text = QUICKSTART.replace("name: quickstart", "name: nocap")  # deletionPolicy: delete, the default
     spec = _spec(tmp_path, "nocap", text)
-    local.aws.eks.settings.faults.add("stack-failure")
-    try:
-        result = _run(local, spec)
-    finally:
-        local.aws.eks.settings.faults.discard("stack-failure")
+    result = _run_with_faults(local, spec, "stack-failure")
     assert result["status"] == "FAILED"
     failure = result["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Wait for cluster stack"
@@ -715,9 +716,8 @@ def test_a_clean_up_that_cannot_delete_ends_naming_what_is_left(local: session.L
     asks a bounded number of times, then the execution ends FAILED, and the notification, the
     run's summary and the registry all name the resource, its reason and where to see it."""
     spec = _spec(tmp_path, "undeletable", QUICKSTART.replace("name: quickstart", "name: undeletable"))
-    local.aws.eks.settings.faults.update({"stack-failure", "delete-failed"})
+    result = _run_with_faults(local, spec, "stack-failure", "delete-failed")
     try:
-        result = _run(local, spec)
         assert result["status"] == "FAILED", ([s["name"] for s in result["steps"]], local.aws.eks.settings.faults)
         failure = result["notifications"]["sns"]["outcome"]["failure"]
         assert failure["step"] == "Wait for cluster stack"
@@ -750,7 +750,6 @@ def test_a_clean_up_that_cannot_delete_ends_naming_what_is_left(local: session.L
         ]
         assert len(refusals) == DELETE_ATTEMPTS
     finally:
-        local.aws.eks.settings.faults.discard("stack-failure")
         _drop_stuck_stacks(local, "undeletable")
 
 
@@ -793,11 +792,7 @@ def test_an_update_that_rolls_back_leaves_the_previous_cluster_working_and_recor
         name,
         QUICKSTART.replace("name: quickstart", f"name: {name}").replace("desiredSize: 2", "desiredSize: 3"),
     )
-    local.aws.eks.settings.faults.add("update-rollback")
-    try:
-        updated = _run(local, bigger)
-    finally:
-        local.aws.eks.settings.faults.discard("update-rollback")
+    updated = _run_with_faults(local, bigger, "update-rollback")
     assert updated["status"] == "FAILED"
     outcome = updated["notifications"]["sns"]["outcome"]
     assert outcome["action"] == "update"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 from stacks import bundle
 
 BUNDLES = (bundle.LAYER, bundle.FUNCTIONS, bundle.AGENT)
@@ -48,3 +51,44 @@ def test_every_wheel_is_for_the_lambda_platform() -> None:
             assert abi in ("cp313", "abi3", "none"), (dist, tag)
             assert python == "cp313" or (abi == "abi3" and python.startswith("cp3")), (dist, tag)
     assert binary  # pydantic-core, PyYAML: the layer has binaries, and they were checked
+
+
+def _code(root: Path) -> list[Path]:
+    return [p for package in ("clusterdrop", "lambdas") for p in (root / package).rglob("*.py")]
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_the_embedded_mode_does_not_ship_to_aws() -> None:
+    """moto and the emulators run on a person's machine only: no bundle holds or imports them."""
+    for root in (bundle.FUNCTIONS, bundle.AGENT):
+        assert (root / "clusterdrop" / "errors.py").is_file()  # the library ships
+        assert not (root / "clusterdrop" / "local").exists()
+        for path in _code(root):
+            shipped = {n for n in _imports(path) if n.split(".")[0] == "moto" or n.startswith("clusterdrop.local")}
+            assert shipped == set(), (path, shipped)
+    for root in (bundle.LAYER / "python", bundle.AGENT):
+        assert not (root / "moto").exists()
+
+
+def test_every_clusterdrop_module_a_bundle_imports_is_in_it() -> None:
+    for root in (bundle.FUNCTIONS, bundle.AGENT):
+        for path in _code(root):
+            for name in _imports(path):
+                if not name.startswith("clusterdrop."):
+                    continue
+                module = root / Path(*name.split("."))
+                parent = module.parent
+                found = module.with_suffix(".py").is_file() or (module / "__init__.py").is_file()
+                # `from clusterdrop.x import name`: name may be a function of x, not a module.
+                found = found or parent.with_suffix(".py").is_file() or (parent / "__init__.py").is_file()
+                assert found, (path.relative_to(root), name)
