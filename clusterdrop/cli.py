@@ -677,7 +677,7 @@ def _emulation_options(p: argparse.ArgumentParser) -> None:
 
 
 def session_faults() -> tuple[str, ...]:
-    return ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "update-rollback")
+    return ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "rollback-failed", "update-rollback")
 
 
 def _faults(value: str) -> list[str]:

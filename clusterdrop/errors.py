@@ -65,6 +65,12 @@ class KubernetesOperationFailed(ClusterdropError):
     """A Kubernetes API call failed in a way retrying will not fix (a refused object, say)."""
 
 
+class ClusterAccessPending(ClusterdropError):
+    """The cluster's API refused the agent's credentials (401/403). Right after a cluster is
+    created EKS does this while the agent's access entry propagates: the workflow retries a
+    bounded number of times, then fails with this message."""
+
+
 class NotReadyYet(ClusterdropError):
     """Something is still converging; the workflow polls again. Temporary."""
 

@@ -222,6 +222,12 @@ class Watcher:
         if "expected" not in result:
             return
         line = progress_bar(int(result.get("ready", 0)), int(result["expected"]))
+        if result.get("deadline"):
+            line += f"; deadline {result['deadline']}"
+        reasons = result.get("notReadyReasons") or {}
+        if reasons:
+            reason, count = max(reasons.items(), key=lambda kv: kv[1])
+            line += f"; NotReady mostly: {reason} ({count})"
         if line != self.last_progress:
             self.out.write(f"  {line}\n")
             self.last_progress = line

@@ -39,6 +39,7 @@ from stacks.timing import ON_AWS, Timing
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_MACHINES = REPO / "statemachine"
+ASL_FILES = ("deploy.asl.json", "teardown.asl.json")
 STACK_PREFIX = "clusterdrop-"  # every cluster's stacks, roles and agents start with it
 
 
@@ -92,6 +93,13 @@ class ClusterdropStack(Stack):
         CfnOutput(self, "TeardownStateMachineArn", value=self.teardown.state_machine_arn)
         CfnOutput(self, "TopicArn", value=self.topic.topic_arn, description="Outcomes of every execution")
         CfnOutput(self, "ClustersTableName", value=self.clusters.table_name)
+        longest = max(self.timing.longest_execution_seconds(STATE_MACHINES / f) for f in ASL_FILES)
+        CfnOutput(
+            self,
+            "LongestExecutionSeconds",
+            value=str(longest),
+            description="An upper bound on one execution's length: every wait and retry used up",
+        )
 
     # --- storage ---------------------------------------------------------------------------
 
@@ -396,8 +404,8 @@ class ClusterdropStack(Stack):
         substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in self.functions.items()}
         substitutions.update(self.timing.substitutions())
         self.definition_substitutions = substitutions
-        self.deploy = self._state_machine("Deploy", "deploy.asl.json", substitutions)
-        self.teardown = self._state_machine("Teardown", "teardown.asl.json", substitutions)
+        self.deploy = self._state_machine("Deploy", ASL_FILES[0], substitutions)
+        self.teardown = self._state_machine("Teardown", ASL_FILES[1], substitutions)
 
     def machine_name(self, name: str) -> str:
         return f"{self.stack_name}-{name.lower()}"

@@ -10,8 +10,12 @@ proportion (what is "180 minutes" on AWS is a few minutes there).
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,11 @@ class Timing:
     # ~15 min, nodes up to nodeReadyTimeoutMinutes) that holds the lock.
     lock_retry_max: int = 120
     lock_retry_attempts: int = 40
+    # A new cluster's API refuses the agent (401) until its access entry propagates, usually
+    # seconds: 10, 20, 40, then every 60 s, 8 tries ≈ 6 minutes, then the create fails saying so.
+    access_retry: int = 10
+    access_retry_max: int = 60
+    access_retry_attempts: int = 8
     # How long each wait may last on AWS. A change set takes seconds; an EKS control plane
     # ~10 minutes to create and up to ~40 to upgrade; node groups roll one node at a time;
     # nodes get the spec's nodeReadyTimeoutMinutes (at most 180) and the agent fails them first.
@@ -37,6 +46,8 @@ class Timing:
     # How much faster than on AWS time runs: the spec's own deadlines (nodeReadyTimeoutMinutes)
     # are divided by it, as the poll intervals are (30 s on AWS, 1 s in the embedded mode).
     time_scale: int = 1
+    # What one check of a wait loop costs beside its Wait: the Lambda that looks (seconds).
+    check_seconds: int = 3
 
     def _waits(self) -> dict[str, tuple[int, str]]:
         """Each bounded wait of the ASL: its budget in minutes, and the interval it polls at."""
@@ -71,13 +82,50 @@ class Timing:
             "LockRetrySeconds": self.lock_retry,
             "LockRetryAttempts": self.lock_retry_attempts,
             "LockRetryMaxSeconds": self.lock_retry_max,
+            "AccessRetrySeconds": self.access_retry,
+            "AccessRetryAttempts": self.access_retry_attempts,
+            "AccessRetryMaxSeconds": self.access_retry_max,
             **limits,
             **minutes,
         }
         return {k: str(v) for k, v in values.items()}
 
+    def longest_execution_seconds(self, asl: Path) -> int:
+        """An upper bound on how long an execution of the state machine in `asl` can run at this
+        timing: every wait loop used up to its limit (each check a Wait and a Lambda), every
+        Retry rule exhausted once. Whoever follows an execution (`local run`) waits this long;
+        the state machine ends first, through its failure path, naming what was stuck."""
+        text = asl.read_text()
+        values = self.substitutions()
+        text = re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: values.get(m.group(1), f"arn:{m.group(1)}"), text)
+        states: dict[str, Any] = json.loads(text)["States"]
+        waits = [s["Seconds"] for s in states.values() if s["Type"] == "Wait" and "Seconds" in s]
+        limits = self.limits()
+        loops = sum(
+            limits[f"{wait}PollLimit"] * (getattr(self, poll) + self.check_seconds)
+            for wait, (_, poll) in self._waits().items()
+        )
+        retries = 0.0
+        for state in states.values():
+            for rule in state.get("Retry", []):
+                delay = rule.get("IntervalSeconds", 1)
+                for _ in range(rule.get("MaxAttempts", 3)):
+                    retries += min(delay, rule.get("MaxDelaySeconds", delay)) + self.check_seconds
+                    delay *= rule.get("BackoffRate", 2.0)
+        steps = self.check_seconds * (len(states) + len(waits))
+        return int(math.ceil(loops + retries + steps))
+
 
 ON_AWS = Timing()
 EMBEDDED = Timing(
-    stack_poll=1, node_poll=1, change_set_poll=1, lock_retry=1, lock_retry_max=3, lock_retry_attempts=100, time_scale=30
+    stack_poll=1,
+    node_poll=1,
+    change_set_poll=1,
+    lock_retry=1,
+    lock_retry_max=3,
+    lock_retry_attempts=100,
+    access_retry=1,
+    access_retry_max=2,
+    time_scale=30,
+    check_seconds=1,
 )

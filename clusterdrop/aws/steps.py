@@ -383,7 +383,9 @@ def check_stacks(state: State, ports: Ports) -> State:
 def apply_addons(state: State, ports: Ports) -> State:
     cluster = _cluster(state)
     names = [eks.ADDONS[a] for a in cluster.spec.addons]
-    created = eks.ensure_addons(ports.eks, cluster.metadata.name, names, tags=tag_map(cluster))
+    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+    overlay = release is not None and release.overlay
+    created = eks.ensure_addons(ports.eks, cluster.metadata.name, names, tags=tag_map(cluster), overlay=overlay)
     return {"created": created, "statuses": eks.addon_statuses(ports.eks, cluster.metadata.name, names)}
 
 

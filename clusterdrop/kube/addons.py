@@ -30,6 +30,10 @@ WORKLOADS: dict[str, list[tuple[str, str, str]]] = {
 class AddonPort(Protocol):
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None: ...
 
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]: ...
+
     def merge_patch(self, api_version: str, kind: str, name: str, patch: Obj, namespace: str | None = None) -> None: ...
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, ConfigDict, Field
 
 from clusterdrop.cni import catalog, install, manifests
 from clusterdrop.cni.fetch import Mirror
-from clusterdrop.errors import ClusterValidationFailed, KubernetesOperationFailed, NotReadyYet
+from clusterdrop.errors import ClusterAccessPending, ClusterValidationFailed, KubernetesOperationFailed, NotReadyYet
 from clusterdrop.kube import addons, connect
 from clusterdrop.kube.client import Kube
 from clusterdrop.kube.nodes import node_progress, raise_if_late
@@ -119,7 +120,8 @@ def nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
     progress = node_progress(kube, event.node_groups)
     if event.past_deadline(datetime.now(UTC)):
         raise_if_late(progress, minutes=event.deadline_minutes, label=event.deadline_label)
-    return {"done": progress.done, **progress.as_dict()}
+    deadline = event.deadline_label or f"{event.deadline_minutes:g} minutes"
+    return {"done": progress.done, "deadline": deadline, **progress.as_dict()}
 
 
 def apply_addons(event: AgentEvent, ctx: AgentContext) -> Result:
@@ -167,7 +169,17 @@ def run(raw_event: dict[str, Any], ctx: AgentContext) -> Result:
     operation = OPERATIONS.get(event.operation)
     if operation is None:
         raise KubernetesOperationFailed(f"unknown agent operation {event.operation!r}; known: {', '.join(OPERATIONS)}")
-    return operation(event, ctx)
+    try:
+        return operation(event, ctx)
+    except ApiException as exc:
+        if exc.status not in (401, 403):
+            raise
+        raise ClusterAccessPending(
+            f"the API of cluster {event.cluster.name} answered {exc.status} {exc.reason} to the agent: its "
+            "access entry (the agent role, AmazonEKSClusterAdminPolicy) may not have propagated yet — EKS "
+            "takes a moment after a cluster is created — or it was removed or changed; check it with "
+            f"`aws eks list-access-entries --cluster-name {event.cluster.name}`"
+        ) from exc
 
 
 def kube_from_lambda_role(cluster: ClusterRef) -> Kube:

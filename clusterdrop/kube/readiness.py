@@ -72,11 +72,30 @@ def node_ready(node: Obj) -> Verdict:
     return Verdict(False, "no Ready condition reported yet")
 
 
+def pod_problem(pod: Obj) -> str | None:
+    """Why a pod cannot become ready by waiting: the scheduler found no node for it, or a
+    container keeps crashing. None for a pod that is merely on its way."""
+    status = _status(pod)
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            return f"Unschedulable: {condition.get('message', '')}"
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerError"):
+            last = ((container.get("lastState") or {}).get("terminated") or {}).get("message")
+            detail = waiting.get("message") or last or ""
+            return f"{waiting['reason']}" + (f": {detail}" if detail else "")
+    return None
+
+
 def pod_ready(pod: Obj) -> Verdict:
     status = _status(pod)
     phase = status.get("phase", "Unknown")
     if phase == "Succeeded":
         return Verdict(True, "completed")
+    problem = pod_problem(pod)
+    if problem is not None:
+        return Verdict(False, f"{phase} ({problem})")
     if phase != "Running":
         waiting = [
             (c.get("state") or {}).get("waiting", {}).get("reason")
@@ -93,18 +112,50 @@ def pod_ready(pod: Obj) -> Verdict:
     return Verdict(False, "Running, no Ready condition")
 
 
+def apiservice_available(apiservice: Obj) -> Verdict:
+    """kube-aggregator's Available condition (FailedDiscoveryCheck when the control plane cannot
+    reach the pods behind it)."""
+    for condition in _status(apiservice).get("conditions") or []:
+        if condition.get("type") == "Available":
+            if condition.get("status") == "True":
+                return Verdict(True, "available")
+            return Verdict(False, f"{condition.get('reason', 'Unavailable')}: {condition.get('message', '')}")
+    return Verdict(False, "no Available condition reported yet")
+
+
 class Getter(Protocol):
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None: ...
 
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]: ...
+
+
+def _pod_problems(kube: Getter, workload: Obj) -> str:
+    """The first problem among a workload's pods (found by its selector), with how many share it."""
+    labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not labels:
+        return ""
+    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    namespace = workload["metadata"].get("namespace")
+    problems = [p for p in (pod_problem(pod) for pod in kube.list("v1", "Pod", namespace, selector)) if p]
+    if not problems:
+        return ""
+    return f"; {len(problems)} pod(s) {problems[0]}"
+
 
 def workload_verdicts(kube: Getter, workloads: Iterable[tuple[str, str, str]]) -> dict[str, Verdict]:
-    """Each (kind, namespace, name) DaemonSet or Deployment, read and judged."""
+    """Each (kind, namespace, name) DaemonSet or Deployment, read and judged; a workload that is
+    not ready says why its pods are not (the scheduler's message, a crash) when they say."""
     out: dict[str, Verdict] = {}
     for kind, namespace, name in workloads:
         obj = kube.get("apps/v1", kind, name, namespace)
         key = f"{kind} {namespace}/{name}"
         if obj is None:
             out[key] = Verdict(False, "not found")
-        else:
-            out[key] = daemonset_rolled_out(obj) if kind == "DaemonSet" else deployment_available(obj)
+            continue
+        verdict = daemonset_rolled_out(obj) if kind == "DaemonSet" else deployment_available(obj)
+        if not verdict.ready:
+            verdict = Verdict(False, verdict.reason + _pod_problems(kube, obj))
+        out[key] = verdict
     return out

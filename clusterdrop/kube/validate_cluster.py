@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from clusterdrop.kube.nodes import NOT_READY_SHOWN, REASON_CHARS, NodeLister, node_progress
-from clusterdrop.kube.readiness import Verdict, deployment_available, pod_ready
+from clusterdrop.kube.readiness import Verdict, apiservice_available, deployment_available, pod_ready
 
 Obj = dict[str, Any]
 
@@ -73,6 +73,12 @@ def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int]) -> Clu
     coredns = kube.get("apps/v1", "Deployment", "coredns", "kube-system")
     verdict = deployment_available(coredns) if coredns else Verdict(False, "not found")
     report.rows.append(Row("Deployment", "kube-system/coredns", verdict.ready, verdict.reason))
+    # Every aggregated API must answer: an unavailable one (a metrics-server the control plane
+    # cannot reach under an overlay CNI) breaks `kubectl top`, HPAs and namespace deletion.
+    for apiservice in kube.list("apiregistration.k8s.io/v1", "APIService"):
+        verdict = apiservice_available(apiservice)
+        if not verdict.ready:
+            report.rows.append(Row("APIService", apiservice["metadata"]["name"], False, verdict.reason))
     pods = 0
     for namespace in SYSTEM_NAMESPACES:
         for pod in kube.list("v1", "Pod", namespace):

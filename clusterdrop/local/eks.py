@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 from moto.cloudformation import models as cfn_models
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
@@ -29,8 +30,10 @@ from moto.eks.exceptions import ResourceNotFoundException
 
 from clusterdrop import facts
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
-from clusterdrop.local.kubeapi import KubeApiServer, controllers
-from clusterdrop.local.kubeapi.store import ResourceType, Store
+from clusterdrop.local import eks_addons
+from clusterdrop.local.kubeapi import KubeApiServer, scheduler, workloads
+from clusterdrop.local.kubeapi.errors import ApiError
+from clusterdrop.local.kubeapi.store import Store
 
 Obj = dict[str, Any]
 LOG = logging.getLogger(__name__)
@@ -44,16 +47,12 @@ CAPACITY_FAILURE = (
     "sufficient capacity to support the cluster. Retry and choose from these availability zones: {others} "
     "(Service: Eks, Status Code: 400, Request ID: {request})"
 )
-# What an EKS add-on puts into the cluster: (kind, name) in kube-system.
-ADDON_WORKLOADS: dict[str, list[tuple[str, str]]] = {
-    "vpc-cni": [("DaemonSet", "aws-node")],
-    "kube-proxy": [("DaemonSet", "kube-proxy")],
-    "coredns": [("Deployment", "coredns")],
-    "aws-ebs-csi-driver": [("Deployment", "ebs-csi-controller"), ("DaemonSet", "ebs-csi-node")],
-    "metrics-server": [("Deployment", "metrics-server")],
-}
-CNI_DAEMONSETS = {("kube-system", "aws-node"), ("kube-system", "calico-node"), ("kube-flannel", "kube-flannel-ds")}
-SYSTEM_NAMESPACES = ("kube-system", "calico-system", "tigera-operator", "kube-flannel")
+# The taints a NotReady node carries: the kubelet registers with the NoSchedule one, the node
+# lifecycle controller adds NoExecute; both go when the node turns Ready.
+NOT_READY_TAINTS = [
+    {"key": scheduler.NOT_READY_TAINT, "effect": "NoSchedule"},
+    {"key": scheduler.NOT_READY_TAINT, "effect": "NoExecute"},
+]
 
 
 class SimulatedFailure(Exception):
@@ -74,12 +73,21 @@ class EmulatedCluster:
     addons: dict[str, Obj] = field(default_factory=dict)
     access_entries: dict[str, Obj] = field(default_factory=dict)
     nodegroups: dict[str, Obj] = field(default_factory=dict)
+    reconciler: workloads.Reconciler = field(init=False)
+
+    def __post_init__(self) -> None:
+        store = self.api.store
+        self.reconciler = workloads.Reconciler(store)
+        store.admission.append(lambda operation, rtype, obj: workloads.admission(store, operation, rtype, obj))
 
 
 @dataclass
 class Settings:
     faults: set[str] = field(default_factory=set)
     node_ready_delay: float = 0.0  # seconds between a group's first node registering and turning Ready
+    # A new cluster's API answers 401 for this long from its first request, as EKS does while
+    # the caller's access entry propagates (on AWS: seconds, sometimes a minute or two).
+    access_delay: float = 1.5
 
 
 class EksEmulation:
@@ -115,9 +123,6 @@ class EksEmulation:
         with store.lock:
             nodes_type = store.types[("", "nodes")]
             nodes = store.objects[("", "nodes")]
-            cni = any(key in store.objects[("apps", "daemonsets")] for key in CNI_DAEMONSETS) or bool(
-                store.objects.get(("operator.tigera.io", "installations"))
-            )
             wanted: dict[str, Obj] = {}
             for group in cluster.nodegroups.values():
                 for i in range(group["desired"]):
@@ -131,26 +136,34 @@ class EksEmulation:
             for key in [k for k in nodes if k[1] not in wanted]:
                 del nodes[key]
             now = time.monotonic()
+            networked = _networked_nodes(store)
             for name, info in wanted.items():
                 group = info["group"]
                 if ("", name) not in nodes:
                     store.create(nodes_type, "v1", None, _node(name, group, info["zone"], cluster.region))
                     nodes[("", name)]["_registered"] = now
                 node = nodes[("", name)]
-                ready = cni and "nodes-not-ready" not in self.settings.faults
+                # The kubelet reports Ready once the CNI's agent runs on the node and has written
+                # its configuration; the node lifecycle controller then lifts the not-ready taints.
+                ready = name in networked and "nodes-not-ready" not in self.settings.faults
                 ready = ready and now - node.get("_registered", now) >= info["delay"]
                 node["status"] = _node_status(ready, cluster.version, node, info["address"])
-            ready_nodes = sum(1 for n in nodes.values() if _is_ready(n))
-            for key, ds in store.objects[("apps", "daemonsets")].items():
-                controllers.daemonset_status(ds, ready_nodes)
-                _pods(store, key, ds, ready_nodes, "DaemonSet")
-            for key, deployment in store.objects[("apps", "deployments")].items():
-                replicas = (deployment.get("spec") or {}).get("replicas", 1)
-                running = replicas if ready_nodes else 0
-                controllers.deployment_status(deployment, replicas, running)
-                _pods(store, key, deployment, running, "Deployment")
-            if store.objects.get(("operator.tigera.io", "installations")) and ready_nodes:
-                controllers.tigera_status(store)
+                own = [t for t in node["spec"].get("taints") or [] if t.get("key") != scheduler.NOT_READY_TAINT]
+                node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
+            cluster.reconciler.run()
+
+
+def _networked_nodes(store: Store) -> set[str]:
+    """Nodes where a CNI agent's pod runs."""
+    daemonsets = store.objects[("apps", "daemonsets")]
+    out = set()
+    for pod in store.objects[("", "pods")].values():
+        ref = (pod["metadata"].get("ownerReferences") or [{}])[0]
+        agent = (pod["metadata"].get("namespace", ""), ref.get("name", ""))
+        agent_pod = ref.get("kind") == "DaemonSet" and agent in workloads.CNI_AGENTS and agent in daemonsets
+        if agent_pod and workloads.pod_ready(pod):
+            out.add(pod["spec"].get("nodeName", ""))
+    return out
 
 
 def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
@@ -171,7 +184,8 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": labels},
-        "spec": {"taints": taints, "providerID": f"aws:///{zone}/i-{uuid.uuid4().hex[:17]}"},
+        # The kubelet registers the node with the not-ready taint.
+        "spec": {"taints": [*taints, *NOT_READY_TAINTS], "providerID": f"aws:///{zone}/i-{uuid.uuid4().hex[:17]}"},
     }
 
 
@@ -199,59 +213,23 @@ def _node_status(ready: bool, version: str, node: Obj, address: str) -> Obj:
     return {"conditions": [condition], "nodeInfo": info, "addresses": addresses}
 
 
-def _is_ready(node: Obj) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in (node.get("status") or {}).get("conditions", []))
-
-
-def _pods(store: Store, key: tuple[str, str], owner: Obj, count: int, kind: str) -> None:
-    namespace, name = key
-    if namespace not in SYSTEM_NAMESPACES:
-        return
-    pods = store.objects[("", "pods")]
-    pod_type: ResourceType = store.types[("", "pods")]
-    node_names = sorted(n for _, n in store.objects[("", "nodes")])
-    existing = sorted(k for k in pods if k[0] == namespace and k[1].startswith(f"{name}-"))
-    for extra in existing[count:]:
-        del pods[extra]
-    for i in range(len(existing), count):
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": f"{name}-{i:05d}",
-                "namespace": namespace,
-                "ownerReferences": [{"kind": kind, "name": name}],
-            },
-            "spec": {"nodeName": node_names[i % len(node_names)] if node_names else "", "containers": [{"name": name}]},
-            "status": {
-                "phase": "Running",
-                "podIP": f"10.0.200.{len(pods) % 250 + 2}",
-                "conditions": [{"type": "Ready", "status": "True"}],
-                "containerStatuses": [{"name": name, "ready": True, "restartCount": 0}],
-            },
-        }
-        store.create(pod_type, "v1", namespace, pod)
-
-
-def _install_addon(cluster: EmulatedCluster, addon: str) -> None:
+def _install_addon(cluster: EmulatedCluster, addon: str, config: Obj) -> None:
+    """Apply what the add-on ships (create, or replace with the new configuration)."""
     store = cluster.api.store
-    for kind, name in ADDON_WORKLOADS.get(addon, []):
-        plural = "daemonsets" if kind == "DaemonSet" else "deployments"
-        rtype = store.types[("apps", plural)]
-        if ("kube-system", name) in store.objects[("apps", plural)]:
-            continue
-        spec: Obj = {
-            "selector": {"matchLabels": {"k8s-app": name}},
-            "template": {"metadata": {"labels": {"k8s-app": name}}},
-        }
-        if kind == "Deployment":
-            spec["replicas"] = 2
-        store.create(
-            rtype,
-            "v1",
-            "kube-system",
-            {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec},
-        )
+    with store.lock:
+        for obj in eks_addons.objects(addon, config):
+            group, _, version = obj["apiVersion"].rpartition("/")
+            rtype = next(t for t in store.types.values() if t.group == group and t.kind == obj["kind"])
+            namespace = obj["metadata"].get("namespace")
+            current = store.objects[(rtype.group, rtype.plural)].get((namespace or "", obj["metadata"]["name"]))
+            if current is None:
+                store.create(rtype, version, namespace, obj, manager="eks")
+            else:
+                body = {
+                    **obj,
+                    "metadata": {**obj["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]},
+                }
+                store.replace(rtype, version, namespace, obj["metadata"]["name"], body)
 
 
 # --- CloudFormation models --------------------------------------------------------------------
@@ -307,7 +285,7 @@ class EksClusterModel(CloudFormationModel):
         p = cloudformation_json["Properties"]
         name = p.get("Name", resource_name)
         vpc = p["ResourcesVpcConfig"]
-        if "stack-failure" in emulation.settings.faults:
+        if emulation.settings.faults & {"stack-failure", "rollback-failed"}:
             zone = f"{region_name}e"
             raise SimulatedFailure(
                 kwargs.get("LogicalId", "Cluster"),
@@ -326,13 +304,14 @@ class EksClusterModel(CloudFormationModel):
             kubernetes_network_config=p.get("KubernetesNetworkConfig"),
             tags={t["Key"]: t["Value"] for t in p.get("Tags", [])},
         )
-        api = KubeApiServer().start()
+        version = str(p.get("Version") or "1.36")
+        api = KubeApiServer(version=version, access_delay=emulation.settings.access_delay).start()
         cluster.endpoint = api.url
         cluster.certificate_authority = {"data": ""}
         zones = _subnet_zones(account_id, region_name, vpc.get("SubnetIds", []))
         with emulation.lock:
             emulation.clusters[name] = EmulatedCluster(
-                name=name, region=region_name, api=api, zones=zones, version=str(p.get("Version") or "1.36")
+                name=name, region=region_name, api=api, zones=zones, version=version
             )
         return cls(name, cluster.arn, api.url, f"sg-{uuid.uuid4().hex[:17]}")
 
@@ -340,6 +319,14 @@ class EksClusterModel(CloudFormationModel):
     def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> EksClusterModel:
+        # A version change upgrades the control plane: DescribeCluster and the API's /version
+        # follow (the other properties the templates set do not change what the emulator shows).
+        version = str(cloudformation_json["Properties"].get("Version") or "")
+        emulation = _emulation()
+        cluster = emulation.clusters.get(original_resource.name)
+        if version and cluster is not None:
+            eks_models.eks_backends[account_id][region_name].clusters[cluster.name].version = version
+            cluster.version = cluster.api.version = version
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -372,7 +359,7 @@ def delete_refusal(resource_type: str, logical_id: str, physical_id: str) -> Sim
     """The `delete-failed` fault: the cluster's control-plane security group refuses to go, as a
     security group still used by a network interface does (an ENI a load balancer or the VPC
     CNI left behind), with the reason CloudFormation records."""
-    if _EMULATION is None or "delete-failed" not in _EMULATION.settings.faults:
+    if _EMULATION is None or not _EMULATION.settings.faults & {"delete-failed", "rollback-failed"}:
         return None
     if resource_type != "AWS::EC2::SecurityGroup" or logical_id != "ControlPlaneSecurityGroup":
         return None
@@ -474,10 +461,7 @@ class EksNodegroupModel(CloudFormationModel):
             node_role=p["NodeRole"],
             nodegroup_name=p["NodegroupName"],
             subnets=subnets,
-            scaling_config={k[0].lower() + k[1:]: v for k, v in (p.get("ScalingConfig") or {}).items()},
-            instance_types=p.get("InstanceTypes"),
-            labels=p.get("Labels"),
-            capacity_type=p.get("CapacityType"),
+            **_described_nodegroup(p, backend.clusters[p["ClusterName"]].version),
         )
         emulation = _emulation()
         with emulation.lock:
@@ -504,6 +488,12 @@ class EksNodegroupModel(CloudFormationModel):
             )
         with emulation.lock:
             emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p)
+        # DescribeNodegroup answers what the update set (moto keeps the values it was created with).
+        backend = eks_models.eks_backends[account_id][region_name]
+        described = backend.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]]
+        for attribute, value in _described_nodegroup(p, backend.clusters[p["ClusterName"]].version).items():
+            setattr(described, attribute, value)
+        described.modified_at = utcnow()
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -523,6 +513,29 @@ class EksNodegroupModel(CloudFormationModel):
         backend = eks_models.eks_backends[account_id][region_name]
         if p["ClusterName"] in backend.clusters and p["NodegroupName"] in backend.clusters[p["ClusterName"]].nodegroups:
             backend.delete_nodegroup(p["ClusterName"], p["NodegroupName"])
+
+
+def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
+    """What DescribeNodegroup reports for the node group's properties, in moto's attribute names:
+    the version defaults to the cluster's, as EKS does; the release version is a stand-in in
+    EKS's format (AL2023 AMI releases are `<version>.<patch>-<date>`)."""
+    version = str(p.get("Version") or cluster_version)
+    taints = [{"key": t["Key"], "value": t.get("Value", ""), "effect": t["Effect"]} for t in p.get("Taints") or []]
+    described: Obj = {
+        "scaling_config": {k[0].lower() + k[1:]: int(v) for k, v in (p.get("ScalingConfig") or {}).items()},
+        "instance_types": p.get("InstanceTypes"),
+        "labels": p.get("Labels") or {},
+        "taints": taints,
+        "capacity_type": p.get("CapacityType"),
+        "ami_type": p.get("AmiType"),
+        "disk_size": int(p.get("DiskSize") or 20),
+        "tags": p.get("Tags") or {},
+        "version": version,
+        "release_version": f"{version}.0-20261115",
+    }
+    if p.get("RemoteAccess"):
+        described["remote_access"] = {"ec2SshKey": p["RemoteAccess"].get("Ec2SshKey")}
+    return described
 
 
 class EksAccessEntryModel(CloudFormationModel):
@@ -629,8 +642,21 @@ def _addons_api() -> None:
         cluster = _cluster(self)
         body = json.loads(self.body or "{}")
         name = body["addonName"]
+        try:
+            config = eks_addons.check_configuration(name, body.get("configurationValues"))
+        except ValueError as exc:
+            return (
+                400,
+                {"x-amzn-ErrorType": "InvalidParameterException"},
+                json.dumps({"message": str(exc), "clusterName": cluster.name, "addonName": name}),
+            )
         cluster.addons[name] = _addon_view(cluster.name, name, cluster.region, cluster.version)
-        _install_addon(cluster, name)
+        if body.get("configurationValues"):
+            cluster.addons[name]["configurationValues"] = body["configurationValues"]
+        try:
+            _install_addon(cluster, name, config)
+        except ApiError as exc:
+            LOG.warning("add-on %s could not apply its objects: %s", name, exc)
         return 200, {}, json.dumps({"addon": cluster.addons[name]})
 
     def list_addons(self: Any) -> Any:
@@ -697,6 +723,18 @@ def _addons_api() -> None:
 # --- failures as CloudFormation reports them ------------------------------------------------------
 
 
+def _rollback_refusal(stack: Any) -> SimulatedFailure | None:
+    """The `rollback-failed` fault: the rollback of a failed create cannot delete the cluster's
+    control-plane security group (the same dependency `delete-failed` simulates)."""
+    if _EMULATION is None or "rollback-failed" not in _EMULATION.settings.faults:
+        return None
+    for logical_id, resource in (stack.template_dict.get("Resources") or {}).items():
+        refusal = delete_refusal(resource.get("Type", ""), logical_id, f"sg-{uuid.uuid4().hex[:17]}")
+        if refusal is not None:
+            return refusal
+    return None
+
+
 def _failing_stacks() -> None:
     """A SimulatedFailure while a stack is created ends as AWS ends it: the resource
     CREATE_FAILED with its reason, the stack rolled back (ROLLBACK_COMPLETE). Executed change
@@ -726,6 +764,28 @@ def _failing_stacks() -> None:
                 f"The following resource(s) failed to {verb}: [{failure.logical_id}]. Rollback requested by user."
             ),
         )
+        stuck = _rollback_refusal(stack) if not update else None
+        if stuck is not None:
+            # The rollback deletes what the create made; a resource that refuses leaves the stack
+            # ROLLBACK_FAILED, which only a delete (retaining that resource) gets out of.
+            stack.events.append(
+                cfn_models.Event(
+                    stack_id=stack.stack_id,
+                    stack_name=stack.name,
+                    logical_resource_id=stuck.logical_id,
+                    physical_resource_id="",
+                    resource_type=stuck.resource_type,
+                    resource_status="DELETE_FAILED",
+                    resource_status_reason=stuck.reason,
+                    resource_properties=None,
+                )
+            )
+            stack._add_stack_event(
+                "ROLLBACK_FAILED",
+                resource_status_reason=f"The following resource(s) failed to delete: [{stuck.logical_id}]. ",
+            )
+            stack.status = "ROLLBACK_FAILED"
+            return
         stack._add_stack_event(f"{prefix}ROLLBACK_COMPLETE")
         stack.status = f"{prefix}ROLLBACK_COMPLETE"
 

@@ -26,7 +26,7 @@ from clusterdrop.local.aws import EmbeddedAws
 from clusterdrop.local.receiver import JsonReceiver
 
 REPO = Path(__file__).resolve().parents[2]
-FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "update-rollback")
+FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "rollback-failed", "update-rollback")
 STACK = "clusterdrop"
 DEFAULT_REGION = "eu-west-1"
 
@@ -197,9 +197,19 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         local.aws.client("s3"), local.deployer, cluster, spec.read_bytes(), plan=plan, suffix=spec.suffix or ".yaml"
     )
     sfn = local.aws.client("stepfunctions")
-    # In the embedded mode a create takes seconds: ten minutes means something is stuck.
+    # Every wait of the state machine is bounded and ends in a FAILED execution that names it;
+    # the stack states how long that can take in all (every wait and retry used up). Past that,
+    # something outside the workflow is broken.
+    longest = float(local.outputs.get("LongestExecutionSeconds") or 3600)
     status = ops.watch(
-        sfn, local.deployer, cluster, progress, wait_for_start=60, poll=0.3, started_after=submitted_at, timeout=600
+        sfn,
+        local.deployer,
+        cluster,
+        progress,
+        wait_for_start=60,
+        poll=0.3,
+        started_after=submitted_at,
+        timeout=longest + 60,
     )
     execution = ops.newest_execution(sfn, local.deployer, cluster, started_after=submitted_at)
     assert execution is not None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterdrop.aws.eks import METRICS_SERVER_HOST_PORT
 from clusterdrop.cni import catalog
 from clusterdrop.render.cluster import ELB_ROLE_TAG, INTERNAL_ELB_ROLE_TAG, cluster_tag_key, render_cluster, zones
 from clusterdrop.render.common import Json, nodegroup_stack_name, stack_name
@@ -115,6 +116,11 @@ def make_plan(cluster: Cluster, admins: Sequence[str] = ()) -> Plan:
             "(BootstrapSelfManagedAddons false); the workflow applies the CNI before the node groups "
             "and installs kube-proxy and CoreDNS as EKS add-ons"
         )
+        if "metrics-server" in cluster.spec.addons:
+            plan.notes.append(
+                f"metrics-server runs with hostNetwork on port {METRICS_SERVER_HOST_PORT}: the EKS control plane "
+                f"cannot reach {release.name}'s pod addresses, and it calls metrics-server for the metrics API"
+            )
     if cluster.spec.network.zones is None:
         plan.notes.append("zones: not set; the first zones of the region are picked at deploy time (Fn::GetAZs)")
     return plan

@@ -237,6 +237,7 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_control_plane(spec)
     for i, group in enumerate(spec.node_groups):
         yield from _check_node_group(spec, i, group)
+    yield from _check_system_nodes(spec)
     yield from _duplicates(("spec", "nodeGroups"), [g.name for g in spec.node_groups], "name")
     yield from _duplicates(("spec", "addons"), spec.addons)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
@@ -427,6 +428,39 @@ def _check_control_plane(spec: ClusterSpec) -> Iterator[Issue]:
     yield from _duplicates((*base, "adminCidrs"), cp.admin_cidrs or [])
     yield from _duplicates((*base, "admins"), cp.admins)
     yield from _duplicates((*base, "logging"), cp.logging)
+
+
+# The one taint every system workload tolerates: CoreDNS and the EBS CSI controller as EKS ships
+# them, Calico's kube-controllers (manifest and operator), and metrics-server as clusterdrop
+# configures it. Any other NoSchedule/NoExecute taint keeps them off a node.
+SYSTEM_TAINT = "CriticalAddonsOnly"
+
+
+def _system_capable(group: NodeGroup) -> bool:
+    return group.desired_size > 0 and all(t.effect == "PreferNoSchedule" or t.key == SYSTEM_TAINT for t in group.taints)
+
+
+def _check_system_nodes(spec: ClusterSpec) -> Iterator[Issue]:
+    """Refuse a spec whose nodes are all tainted so that the system workloads run nowhere: on EKS
+    the create would wait out its deadline with CoreDNS Pending."""
+    with_nodes = [g for g in spec.node_groups if g.desired_size > 0]
+    if any(_system_capable(g) for g in with_nodes) or not any(g.taints for g in with_nodes):
+        return
+    workloads = ["CoreDNS"]
+    if spec.cni.name == "calico":
+        workloads.append("calico-kube-controllers")
+    workloads += list(spec.addons)
+    taints = "; ".join(
+        f"{g.name}: "
+        + ", ".join(f"{t.key}={t.value or ''}:{t.effect}" for t in g.taints if t.effect != "PreferNoSchedule")
+        for g in with_nodes
+    )
+    message = (
+        f"no node group can run the system workloads ({', '.join(workloads)}): every node group with nodes "
+        f"is tainted ({taints}). Add a node group without taints, or one tainted only "
+        f"{{key: {SYSTEM_TAINT}, value: 'true', effect: NoSchedule}}, which they tolerate"
+    )
+    yield ("spec", "nodeGroups"), message
 
 
 def _check_label_key(key: str) -> str | None:

@@ -3,15 +3,23 @@ artifacts read from the artifacts bucket (moto over HTTP), errors raised by clas
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kubernetes import client as kube_client
 
 from clusterdrop.cni import catalog
 from clusterdrop.cni.fetch import stage
 from clusterdrop.cni.s3mirror import S3Mirror
-from clusterdrop.errors import ArtifactUnavailable, ClusterValidationFailed, NodesNotReady, NotReadyYet
+from clusterdrop.errors import (
+    ArtifactUnavailable,
+    ClusterAccessPending,
+    ClusterValidationFailed,
+    NodesNotReady,
+    NotReadyYet,
+)
 from clusterdrop.kube import agent
 from clusterdrop.kube.client import Kube
 from clusterdrop.kube.connect import for_server
@@ -176,3 +184,27 @@ def test_handler_builds_its_context_from_the_environment(
     result = handler_module.handler(event, None)
     assert result["applied"]["DaemonSet"] == 1
     handler_module._context.cache_clear()
+
+
+def test_a_new_clusters_401_window_is_a_temporary_error_naming_the_access_entry(mirror: S3Mirror) -> None:
+    with KubeApiServer(access_delay=0.5) as server:
+        event = _event(server, "nodes_ready", nodeGroups={"workers": 1})
+        with pytest.raises(ClusterAccessPending) as info:
+            agent.run(event, _ctx(mirror))
+        message = str(info.value)
+        assert message.startswith("the API of cluster demo answered 401 Unauthorized to the agent")
+        assert "aws eks list-access-entries --cluster-name demo" in message
+        assert server.refused >= 1
+        time.sleep(0.6)  # the window passes: the state machine's retry succeeds
+        assert agent.run(event, _ctx(mirror))["expected"] == 1
+
+
+def client_version(url: str) -> Any:
+    return kube_client.VersionApi(for_server(url)).get_code()
+
+
+def test_the_api_reports_the_clusters_version() -> None:
+    with KubeApiServer(version="1.34") as server:
+        info = client_version(server.url)
+    assert (info.major, info.minor) == ("1", "34")
+    assert info.git_version.startswith("v1.34.")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterdrop.aws import intake
+from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import session
 from tests.conftest import REPO
 
@@ -33,6 +34,35 @@ def _run_with_faults(local: session.LocalDeployer, spec: Path, *faults: str) -> 
         return _run(local, spec)
     finally:
         local.aws.eks.settings.faults.difference_update(faults)
+
+
+def _eks_agrees_with_the_cluster(local: session.LocalDeployer, name: str, *, desired: int) -> None:
+    """What the EKS API reports is what the stacks set and what the cluster's API shows."""
+    from kubernetes import client as kube_client
+
+    from clusterdrop.kube.connect import for_server
+
+    eks = local.aws.client("eks")
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    api_client = for_server(cluster["endpoint"])
+    served = kube_client.VersionApi(api_client).get_code()
+    assert f"{served.major}.{served.minor}" == cluster["version"]
+    [group_name] = eks.list_nodegroups(clusterName=name)["nodegroups"]
+    group = eks.describe_nodegroup(clusterName=name, nodegroupName=group_name)["nodegroup"]
+    assert group["version"] == cluster["version"]
+    assert group["releaseVersion"].startswith(cluster["version"] + ".")
+    assert group["scalingConfig"]["desiredSize"] == desired
+    core: Any = kube_client.CoreV1Api(api_client)
+    nodes = core.list_node().items
+    assert len(nodes) == desired
+    region = cluster["arn"].split(":")[3]
+    for node in nodes:
+        assert node.metadata.labels["topology.kubernetes.io/zone"].startswith(region)
+        assert node.status.node_info.kubelet_version.startswith(f"v{cluster['version']}.")
+    assert sorted(eks.list_addons(clusterName=name)["addons"]) == ["coredns", "kube-proxy", "vpc-cni"]
+    apps: Any = kube_client.AppsV1Api(api_client)
+    coredns = apps.read_namespaced_deployment("coredns", "kube-system")
+    assert coredns.status.available_replicas == coredns.spec.replicas == 2
 
 
 def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path) -> None:
@@ -63,6 +93,9 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert [
         (p["policyArn"].rsplit("/", 1)[1], p["accessScope"]["type"]) for p in policies["associatedAccessPolicies"]
     ] == [("AmazonEKSClusterAdminPolicy", "cluster")]
+    _eks_agrees_with_the_cluster(local, "quickstart", desired=2)
+    api = local.aws.eks.clusters["quickstart"].api
+    assert api.refused >= 1, "the new cluster's 401 window was met (and survived)"
 
     # A plan: the notification lists the change, nothing changes.
     scaled = _spec(tmp_path, "quickstart", QUICKSTART.replace("desiredSize: 2", "desiredSize: 3"))
@@ -85,6 +118,7 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert updated["status"] == "SUCCEEDED", (updated["notifications"]["sns"] or {}).get("text")
     assert updated["notifications"]["sns"]["outcome"]["action"] == "update"
     assert updated["nodes"]["ready"] == 3
+    _eks_agrees_with_the_cluster(local, "quickstart", desired=3)
 
     # Delete: the teardown leaves nothing of the cluster.
     from clusterdrop import ops
@@ -175,10 +209,25 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e.get("value", "") for e in container.get("env", [])}
 
 
+def _system_pods_by_group(local: session.LocalDeployer, cluster: str) -> dict[str, set[str]]:
+    """For each system workload (namespace/owner), the node groups its pods run in."""
+    store = local.aws.eks.clusters[cluster].api.store
+    groups = {
+        n["metadata"]["name"]: n["metadata"]["labels"][NODEGROUP_LABEL] for n in store.objects[("", "nodes")].values()
+    }
+    out: dict[str, set[str]] = {}
+    for pod in store.objects[("", "pods")].values():
+        owner = pod["metadata"]["ownerReferences"][0]
+        if owner["kind"] == "Deployment":
+            key = f"{pod['metadata']['namespace']}/{owner['name']}"
+            out.setdefault(key, set()).add(groups[pod["spec"]["nodeName"]])
+    return out
+
+
 def test_calico_manifest_from_the_mirror(local: session.LocalDeployer, tmp_path: Path) -> None:
     result = _run(local, _spec(tmp_path, "calico-manifest", _calico("calico-manifest", "manifest")))
     assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
-    assert result["nodes"] == {"expected": 3, "registered": 3, "ready": 3}
+    assert result["nodes"] == {"expected": 5, "registered": 5, "ready": 5}
     assert result["cni"] == {"name": "calico", "version": "v3.32.1"}
     names = [s["name"] for s in result["steps"]]
     assert names.index("Apply CNI") < names.index("Apply node-group stacks") < names.index("Check CNI")
@@ -190,12 +239,42 @@ def test_calico_manifest_from_the_mirror(local: session.LocalDeployer, tmp_path:
     assert _object(local, "calico-manifest", "apps", "deployments", "kube-system", "calico-kube-controllers")
     sns = result["notifications"]["sns"]
     assert sns["outcome"]["cni"] == {"name": "calico", "version": "v3.32.1"}
+    # The workers are tainted dedicated=db: every system Deployment runs on the system group
+    # (tainted CriticalAddonsOnly, which they tolerate).
+    assert _system_pods_by_group(local, "calico-manifest") == {
+        "kube-system/coredns": {"system"},
+        "kube-system/calico-kube-controllers": {"system"},
+        "kube-system/metrics-server": {"system"},
+        "kube-system/ebs-csi-controller": {"system"},
+    }
+    # The control plane cannot reach Calico's pod addresses: metrics-server serves the metrics
+    # API on the node's network, and the APIService is Available.
+    metrics = _object(local, "calico-manifest", "apps", "deployments", "kube-system", "metrics-server")
+    pod_spec = metrics["spec"]["template"]["spec"]
+    assert pod_spec["hostNetwork"] is True
+    assert pod_spec["containers"][0]["ports"][0]["containerPort"] == 4443
+    apiservice = _object(
+        local, "calico-manifest", "apiregistration.k8s.io", "apiservices", "", "v1beta1.metrics.k8s.io"
+    )
+    assert apiservice["status"]["conditions"][0]["status"] == "True", apiservice["status"]
+    coredns = next(
+        p
+        for p in local.aws.eks.clusters["calico-manifest"].api.store.objects[("", "pods")].values()
+        if p["metadata"]["name"].startswith("coredns-")
+    )
+    assert coredns["status"]["podIP"].startswith("10.48."), "pods get addresses from the spec's pod CIDR"
 
 
 def test_calico_operator_from_the_mirror(local: session.LocalDeployer, tmp_path: Path) -> None:
-    result = _run(local, _spec(tmp_path, "calico-operator", _calico("calico-operator", "operator")))
+    # The system group untainted this time: the system pods still keep off the tainted workers.
+    text = _calico("calico-operator", "operator").replace(
+        'taints: [{key: CriticalAddonsOnly, value: "true", effect: NoSchedule}]', "labels: {role: system}"
+    )
+    result = _run(local, _spec(tmp_path, "calico-operator", text))
     assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
-    assert result["nodes"] == {"expected": 3, "registered": 3, "ready": 3}
+    assert result["nodes"] == {"expected": 5, "registered": 5, "ready": 5}
+    placed = _system_pods_by_group(local, "calico-operator")
+    assert placed["kube-system/coredns"] == placed["calico-system/calico-kube-controllers"] == {"system"}
     assert _object(local, "calico-operator", "apps", "deployments", "tigera-operator", "tigera-operator")
     installation = _object(local, "calico-operator", "operator.tigera.io", "installations", "", "default")
     pools = installation["spec"]["calicoNetwork"]["ipPools"]
@@ -751,6 +830,31 @@ def test_a_clean_up_that_cannot_delete_ends_naming_what_is_left(local: session.L
         assert len(refusals) == DELETE_ATTEMPTS
     finally:
         _drop_stuck_stacks(local, "undeletable")
+
+
+def test_a_create_whose_rollback_fails_ends_naming_the_cause_and_what_is_left(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    """The cluster fails to create and its rollback cannot delete the security group: the stack
+    ends ROLLBACK_FAILED; the notification gives EKS's reason for the failure, and the clean-up's
+    bounded deletes end naming the resource left."""
+    spec = _spec(tmp_path, "norollback", QUICKSTART.replace("name: quickstart", "name: norollback"))
+    result = _run_with_faults(local, spec, "rollback-failed")
+    try:
+        assert result["status"] == "FAILED"
+        events = local.aws.client("cloudformation").describe_stack_events(StackName="clusterdrop-norollback")
+        statuses = [
+            e["ResourceStatus"] for e in events["StackEvents"] if e["LogicalResourceId"] == "clusterdrop-norollback"
+        ]
+        assert "ROLLBACK_FAILED" in statuses
+        failure = result["notifications"]["sns"]["outcome"]["failure"]
+        assert "does not currently have sufficient capacity" in failure["cause"]
+        (left,) = failure["left_behind"]
+        assert (left["stack"], left["resource"]) == ("clusterdrop-norollback", "ControlPlaneSecurityGroup")
+        assert "has a dependent object" in left["reason"]
+        assert "stack clusterdrop-norollback" in result["leftovers"]
+    finally:
+        _drop_stuck_stacks(local, "norollback")
 
 
 def test_a_teardown_that_cannot_delete_fails_naming_what_is_left(local: session.LocalDeployer, tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 from cfnlint.api import lint
 
+from stacks.clusterdrop_stack import ASL_FILES
+from stacks.timing import ON_AWS
 from tests.conftest import REPO
 
 
@@ -85,6 +87,9 @@ def test_state_machines(template: dict[str, Any]) -> None:
         file = "deploy.asl.json" if logical_id.startswith("Deploy") else "teardown.asl.json"
         used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", (REPO / "statemachine" / file).read_text()))
         assert set(p["DefinitionSubstitutions"]) == used
+    # Who follows an execution knows how long it can last at most.
+    longest = int(template["Outputs"]["LongestExecutionSeconds"]["Value"])
+    assert longest == max(ON_AWS.longest_execution_seconds(REPO / "statemachine" / f) for f in ASL_FILES)
 
 
 def test_functions_are_python_313_on_arm64_with_the_layer(template: dict[str, Any]) -> None:

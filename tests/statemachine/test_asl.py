@@ -109,6 +109,23 @@ def test_every_lambda_task_retries_and_catches(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_agent_call_outlasts_a_new_clusters_access_window_and_no_more(path: Path) -> None:
+    """A new cluster refuses the agent (401) while its access entry propagates: each agent task
+    retries ClusterAccessPending, a bounded number of times, a few minutes in all."""
+    agent_tasks = {
+        n: s for n, s in render(path)["States"].items() if "operation" in s.get("Parameters", {}).get("Payload", {})
+    }
+    assert agent_tasks
+    for name, state in agent_tasks.items():
+        [rule] = [r for r in state["Retry"] if r["ErrorEquals"] == ["ClusterAccessPending"]]
+        waits, delay = [], rule["IntervalSeconds"]
+        for _ in range(rule["MaxAttempts"]):
+            waits.append(min(delay, rule["MaxDelaySeconds"]))
+            delay *= rule["BackoffRate"]
+        assert 3 * 60 <= sum(waits) <= 10 * 60, f"{name} retries for {sum(waits)} s"
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
 def test_error_names_are_real(path: Path) -> None:
     for state in render(path)["States"].values():
         for rule in state.get("Retry", []) + state.get("Catch", []):

@@ -165,6 +165,9 @@ managedNodeGroups:
     privateNetworking: true
     taints: {dedicated: "db:NoSchedule", gpu: ":NoExecute"}
     ssh: {publicKeyName: ops}
+  - name: system
+    instanceTypes: [m6g.large]
+    privateNetworking: true
 addons:
   - name: aws-ebs-csi-driver
     wellKnownPolicies: {ebsCSIController: true}

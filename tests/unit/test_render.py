@@ -54,9 +54,10 @@ def test_three_eksctl_fixtures_at_least_are_linted() -> None:
 
 def test_new_vpc_with_nat_per_zone(full_spec: dict[str, Any]) -> None:
     plan = make_plan(_cluster(full_spec))
-    cluster_stack, nodegroup_stack = plan.stacks
+    cluster_stack, nodegroup_stack, system_stack = plan.stacks
     assert cluster_stack.name == "clusterdrop-demo"
     assert nodegroup_stack.name == "clusterdrop-demo-ng-workers"
+    assert system_stack.name == "clusterdrop-demo-ng-system"
     template = cluster_stack.template
     subnets = _resources(template, "AWS::EC2::Subnet")
     assert len(subnets) == 6

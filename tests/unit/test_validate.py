@@ -142,8 +142,9 @@ def test_duplicate_node_group_is_reported_at_its_later_occurrence(full_spec: dic
     group = full_spec["spec"]["nodeGroups"][0]
     full_spec["spec"]["nodeGroups"].append(dict(group))
     problems = _problems(full_spec)
-    assert list(problems) == ["spec.nodeGroups[1].name"]
-    assert "first at spec.nodeGroups[0]" in problems["spec.nodeGroups[1].name"]
+    later = f"spec.nodeGroups[{len(full_spec['spec']['nodeGroups']) - 1}].name"
+    assert list(problems) == [later]
+    assert "first at spec.nodeGroups[0]" in problems[later]
 
 
 def test_cidr_overlap_is_reported_at_the_later_field(full_spec: dict[str, Any]) -> None:
@@ -248,3 +249,36 @@ def test_a_pruned_field_causes_no_spurious_rule(full_spec: dict[str, Any]) -> No
     problems = _problems(full_spec)
     assert list(problems) == ["spec.network.vpc.cidr"]
     assert "host bits" in problems["spec.network.vpc.cidr"]
+
+
+def test_nodes_all_tainted_against_the_system_workloads_are_refused(full_spec: dict[str, Any]) -> None:
+    system = full_spec["spec"]["nodeGroups"][1]
+    system["taints"] = [{"key": "team", "value": "infra", "effect": "NoExecute"}]
+    problems = _problems(full_spec)
+    assert list(problems) == ["spec.nodeGroups"]
+    message = problems["spec.nodeGroups"]
+    assert message.startswith(
+        "no node group can run the system workloads (CoreDNS, calico-kube-controllers, ebs-csi, metrics-server)"
+    )
+    assert "workers: dedicated=db:NoSchedule; system: team=infra:NoExecute" in message
+    assert "Add a node group without taints, or one tainted only {key: CriticalAddonsOnly" in message
+
+
+@pytest.mark.parametrize(
+    "taints",
+    [
+        [],
+        [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}],
+        [{"key": "CriticalAddonsOnly", "effect": "NoExecute"}, {"key": "spot", "effect": "PreferNoSchedule"}],
+    ],
+    ids=["untainted", "critical-addons-only", "critical-and-a-preference"],
+)
+def test_one_group_the_system_workloads_tolerate_is_enough(full_spec: dict[str, Any], taints: list[Any]) -> None:
+    full_spec["spec"]["nodeGroups"][1]["taints"] = taints
+    _validate(full_spec)
+
+
+def test_a_system_capable_group_without_nodes_does_not_count(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.nodeGroups[1].desiredSize", 0)
+    set_path(full_spec, "spec.nodeGroups[1].minSize", 0)
+    assert "no node group can run the system workloads" in _problems(full_spec)["spec.nodeGroups"]

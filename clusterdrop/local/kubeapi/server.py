@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,9 +21,6 @@ from clusterdrop.local.kubeapi.store import ResourceType, Store
 Obj = dict[str, Any]
 
 SERVER_VERSION = {
-    "major": "1",
-    "minor": "33",
-    "gitVersion": "v1.33.0-clusterdrop-emulator",
     "platform": "linux/amd64",
     "goVersion": "go1.24",
     "compiler": "gc",
@@ -45,8 +43,23 @@ class Route:
 class KubeApiServer:
     """One emulated API server on 127.0.0.1; `url` is what clients use as host."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, store: Store | None = None):
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        store: Store | None = None,
+        version: str = "1.36",
+        access_delay: float = 0.0,
+    ):
         self.store = store or Store()
+        # What /version answers: the cluster's Kubernetes version, as EKS builds name it.
+        self.version = version
+        # EKS refuses a new cluster's first requests (401) while the caller's access entry
+        # propagates: for `access_delay` seconds from the first request that needs credentials.
+        self.access_delay = access_delay
+        self.access_from: float | None = None
+        self.refused = 0
         self.requests: Counter[str] = Counter()
         self.request_log: list[tuple[str, str]] = []
         self.authorizations: list[str] = []
@@ -85,6 +98,20 @@ class KubeApiServer:
             if authorization:
                 self.authorizations.append(authorization)
 
+    def access_pending(self, parts: list[str]) -> bool:
+        """Whether this request falls in the new cluster's 401 window (/version and the health
+        checks are public: EKS serves them to anyone)."""
+        if not self.access_delay or parts[:1] in (["version"], ["healthz"], ["livez"], ["readyz"]):
+            return False
+        with self._lock:
+            now = time.monotonic()
+            if self.access_from is None:
+                self.access_from = now
+            if now - self.access_from < self.access_delay:
+                self.refused += 1
+                return True
+            return False
+
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -96,7 +123,8 @@ class KubeApiServer:
     def discovery(self, parts: list[str]) -> Obj | None:
         store = self.store
         if parts == ["version"]:
-            return dict(SERVER_VERSION)
+            major, _, minor = self.version.partition(".")
+            return {"major": major, "minor": minor, "gitVersion": f"v{self.version}.0-eks-emulated", **SERVER_VERSION}
         if parts == ["api"]:
             return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         if parts == ["apis"]:
@@ -238,6 +266,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.record(method, split.path, self.headers.get("Authorization"))
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         parts = [p for p in split.path.split("/") if p]
+        if self.api.access_pending(parts):
+            self._send(401, ApiError(401, "Unauthorized", "Unauthorized").status())
+            return
         try:
             if method == "GET":
                 found = self.api.discovery(parts)

@@ -93,6 +93,7 @@ BUILTINS: list[ResourceType] = [
     ),
     _builtin(ADMISSION, "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False, has_status=False),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease", True, has_status=False),
+    _builtin("apiregistration.k8s.io", "v1", "apiservices", "APIService", False),
 ]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -121,6 +122,9 @@ class Store:
         self.revision = 0
         self.crd_establish_delay = crd_establish_delay
         self.listeners: list[Callable[[str, ResourceType, Obj], None]] = []
+        # Called with ("CREATE" | "UPDATE", type, object) before a write is stored; raising an
+        # ApiError refuses it, as an admission webhook's answer does.
+        self.admission: list[Callable[[str, ResourceType, Obj], None]] = []
         # What every real cluster starts with.
         namespaces = self.types[("", "namespaces")]
         for name in SYSTEM_NAMESPACES:
@@ -216,6 +220,10 @@ class Store:
             metadata.pop("namespace", None)
         return body
 
+    def _admit(self, operation: str, rtype: ResourceType, obj: Obj) -> None:
+        for check in list(self.admission):
+            check(operation, rtype, obj)
+
     def _emit(self, event: str, rtype: ResourceType, obj: Obj) -> None:
         for listener in list(self.listeners):
             listener(event, rtype, obj)
@@ -308,6 +316,7 @@ class Store:
             )
             if manager:
                 meta["managedFields"] = [self._managed_entry(rtype, version, manager, "Update")]
+            self._admit("CREATE", rtype, obj)
             if rtype.plural == "customresourcedefinitions":
                 self._register_crd(obj)
             store[(namespace or "", name)] = obj
@@ -354,6 +363,8 @@ class Store:
         }
         if comparable_old == comparable_new:
             return self._out(rtype, version, old)  # a no-op write changes nothing, not even the version
+        if subresource is None:
+            self._admit("UPDATE", rtype, new)
         meta["generation"] = old["metadata"].get("generation", 1) + (1 if _spec_part(old) != _spec_part(new) else 0)
         meta["resourceVersion"] = self._next_revision()
         meta.setdefault("managedFields", old["metadata"].get("managedFields", []))
