@@ -39,6 +39,45 @@ EKS_UNSUPPORTED_ZONE_IDS: dict[str, frozenset[str]] = {
     "ca-central-1": frozenset({"cac1-az3"}),
 }
 
+# Elastic network interfaces per instance and IPv4 addresses per interface (EC2's instance-type
+# networking limits), for the instance types clusterdrop's examples and eksctl's use. The VPC CNI
+# gives every pod a VPC address, so a node runs at most ENIs * (addresses - 1) + 2 pods — the
+# value EKS's AMIs set as the kubelet's maxPods (17 on a t3.medium).
+ENI_LIMITS: dict[str, tuple[int, int]] = {
+    "t3.micro": (2, 2),
+    "t3.small": (3, 4),
+    "t3.medium": (3, 6),
+    "t3.large": (3, 12),
+    "t3.xlarge": (4, 15),
+    "t3.2xlarge": (4, 15),
+    "t4g.medium": (3, 6),
+    "t4g.large": (3, 12),
+    "m5.large": (3, 10),
+    "m5.xlarge": (4, 15),
+    "m5.2xlarge": (4, 15),
+    "m5d.large": (3, 10),
+    "m5a.2xlarge": (4, 15),
+    "m6a.xlarge": (4, 15),
+    "m6g.large": (3, 10),
+    "m6i.large": (3, 10),
+    "m6i.xlarge": (4, 15),
+    "m7g.large": (3, 10),
+    "c6a.xlarge": (4, 15),
+    "c6i.xlarge": (4, 15),
+    "c3.8xlarge": (8, 30),
+    "g5.xlarge": (4, 15),
+    "p3.2xlarge": (4, 15),
+    "p3.8xlarge": (8, 30),
+    "p3dn.24xlarge": (15, 50),
+}
+
+
+def vpc_cni_max_pods(instance_type: str) -> int | None:
+    """The VPC CNI's pod limit for an instance type (None when the type is not in the table)."""
+    limits = ENI_LIMITS.get(instance_type)
+    return None if limits is None else limits[0] * (limits[1] - 1) + 2
+
+
 # EKS control-plane log types (CloudFormation `Logging.ClusterLogging.EnabledTypes`).
 LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 

@@ -239,6 +239,37 @@ class ClusterdropStack(Stack):
                 resources=["*"],
             )
         )  # fmt: skip
+        # Node groups under an overlay CNI carry a launch template (the kubelet's maxPods): the
+        # stack makes it, and EKS launches the nodes from it with the caller's rights, so the
+        # role may run instances (only EKS does, through the node group's CreateNodegroup).
+        ec2 = f"arn:{partition}:ec2:{region}:{account}"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LaunchTemplates",
+                actions=["ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate", "ec2:CreateLaunchTemplateVersion"],
+                resources=[f"{ec2}:launch-template/*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LaunchTemplateReads",
+                actions=["ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="NodesFromLaunchTemplates",
+                actions=["ec2:RunInstances"],
+                resources=[
+                    *(f"{ec2}:{kind}/*" for kind in (
+                        "instance", "network-interface", "security-group", "subnet", "volume", "launch-template",
+                        "key-pair",
+                    )),
+                    f"arn:{partition}:ec2:{region}::image/*",
+                ],
+            )
+        )  # fmt: skip
         # eks:CreateCluster has no resource-level permissions: IAM authorizes it on `*` only.
         role.add_to_policy(iam.PolicyStatement(sid="EksCreateCluster", actions=["eks:CreateCluster"], resources=["*"]))
         role.add_to_policy(
@@ -714,3 +745,19 @@ class ClusterdropStack(Stack):
                 "Action::s3:List*",
             ],
         )
+        acknowledge(
+            self.cfn_role,
+            "IAM5",
+            "EKS launches a node group's instances from its launch template with the stack role's rights: the "
+            "instances, their interfaces, volumes and the template are made at run time (EKS picks the image).",
+            evidence=[
+                *(
+                    f"Resource::{_ARN}:ec2:{_AT}:{kind}/*"
+                    for kind in (
+                        "launch-template", "instance", "network-interface", "security-group", "subnet", "volume",
+                        "key-pair",
+                    )
+                ),
+                f"Resource::{_ARN}:ec2:<AWS::Region>::image/*",
+            ],
+        )  # fmt: skip

@@ -113,7 +113,8 @@ class Timing:
                     retries += min(delay, rule.get("MaxDelaySeconds", delay)) + self.check_seconds
                     delay *= rule.get("BackoffRate", 2.0)
         steps = self.check_seconds * (len(states) + len(waits))
-        return int(math.ceil(loops + retries + steps))
+        total: float = loops + retries + steps
+        return math.ceil(total)
 
 
 ON_AWS = Timing()

@@ -31,6 +31,9 @@ class CniRelease:
     overlay: bool
     # The EKS add-on that installs this CNI, when there is one.
     eks_addon: str | None = None
+    # An overlay CNI's pods use no VPC addresses, so the node's pod limit is not the VPC CNI's
+    # ENI-derived one: the kubelet's maxPods its EKS guide recommends.
+    max_pods: int | None = None
 
     @property
     def has_modes(self) -> bool:
@@ -91,6 +94,8 @@ CATALOG: tuple[CniRelease, ...] = (
         default_mode="manifest",
         flavors=frozenset({"eks", "kubeadm"}),
         overlay=True,
+        # Calico's EKS guide creates its node groups with `--max-pods-per-node 100`.
+        max_pods=100,
     ),
     CniRelease(
         name="flannel",

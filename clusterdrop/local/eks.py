@@ -11,6 +11,8 @@ real-looking reason) and `nodes-not-ready` (nodes never turn Ready).
 
 from __future__ import annotations
 
+import base64
+import email
 import json
 import logging
 import threading
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import yaml
 from moto.cloudformation import models as cfn_models
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import utcnow
@@ -147,7 +150,7 @@ class EksEmulation:
                 # its configuration; the node lifecycle controller then lifts the not-ready taints.
                 ready = name in networked and "nodes-not-ready" not in self.settings.faults
                 ready = ready and now - node.get("_registered", now) >= info["delay"]
-                node["status"] = _node_status(ready, cluster.version, node, info["address"])
+                node["status"] = _node_status(ready, cluster.version, node, info["address"], group["maxPods"])
                 own = [t for t in node["spec"].get("taints") or [] if t.get("key") != scheduler.NOT_READY_TAINT]
                 node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
             cluster.reconciler.run()
@@ -189,7 +192,7 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
     }
 
 
-def _node_status(ready: bool, version: str, node: Obj, address: str) -> Obj:
+def _node_status(ready: bool, version: str, node: Obj, address: str, max_pods: int) -> Obj:
     condition = (
         {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
         if ready
@@ -210,7 +213,14 @@ def _node_status(ready: bool, version: str, node: Obj, address: str) -> Obj:
         "systemUUID": uid,
     }
     addresses = [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": node["metadata"]["name"]}]
-    return {"conditions": [condition], "nodeInfo": info, "addresses": addresses}
+    capacity = {"pods": str(max_pods)}  # what the kubelet reports from its maxPods
+    return {
+        "conditions": [condition],
+        "nodeInfo": info,
+        "addresses": addresses,
+        "capacity": capacity,
+        "allocatable": dict(capacity),
+    }
 
 
 def _install_addon(cluster: EmulatedCluster, addon: str, config: Obj) -> None:
@@ -437,9 +447,10 @@ class EksNodegroupModel(CloudFormationModel):
         return f"{self.cluster}/{self.name}"
 
     @staticmethod
-    def _group(p: Obj) -> Obj:
+    def _group(p: Obj, account_id: str, region: str) -> Obj:
         scaling = p.get("ScalingConfig") or {}
         return {
+            "maxPods": _max_pods(p, account_id, region),
             "name": p["NodegroupName"],
             "desired": int(scaling.get("DesiredSize", 1)),
             "instanceTypes": p.get("InstanceTypes") or ["t3.medium"],
@@ -454,6 +465,7 @@ class EksNodegroupModel(CloudFormationModel):
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> EksNodegroupModel:
         p = cloudformation_json["Properties"]
+        _refuse_launch_template_conflicts(p, kwargs.get("LogicalId") or "NodeGroup")
         backend = eks_models.eks_backends[account_id][region_name]
         subnets = p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(",")
         group = backend.create_nodegroup(
@@ -465,7 +477,7 @@ class EksNodegroupModel(CloudFormationModel):
         )
         emulation = _emulation()
         with emulation.lock:
-            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p)
+            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p, account_id, region_name)
         return cls(p["ClusterName"], p["NodegroupName"], group.arn)
 
     @classmethod
@@ -487,7 +499,7 @@ class EksNodegroupModel(CloudFormationModel):
                 "(HandlerErrorCode: GeneralServiceException)",
             )
         with emulation.lock:
-            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p)
+            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p, account_id, region_name)
         # DescribeNodegroup answers what the update set (moto keeps the values it was created with).
         backend = eks_models.eks_backends[account_id][region_name]
         described = backend.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]]
@@ -513,6 +525,45 @@ class EksNodegroupModel(CloudFormationModel):
         backend = eks_models.eks_backends[account_id][region_name]
         if p["ClusterName"] in backend.clusters and p["NodegroupName"] in backend.clusters[p["ClusterName"]].nodegroups:
             backend.delete_nodegroup(p["ClusterName"], p["NodegroupName"])
+
+
+def _refuse_launch_template_conflicts(p: Obj, logical_id: str) -> None:
+    """EKS's CreateNodegroup refuses a disk size or remote access beside a launch template: they
+    belong in the template (InvalidParameterException)."""
+    if not p.get("LaunchTemplate"):
+        return
+    for field_name, message in (
+        ("DiskSize", "Disk size must be specified within the launch template."),
+        ("RemoteAccess", "Remote access configuration cannot be specified with a launch template."),
+    ):
+        if p.get(field_name) is not None:
+            raise SimulatedFailure(
+                logical_id,
+                "AWS::EKS::Nodegroup",
+                f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
+                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+            )
+
+
+def _max_pods(p: Obj, account_id: str, region: str) -> int:
+    """The kubelet's maxPods on the group's nodes: a nodeadm NodeConfig in the launch template's
+    user data when it sets one, else what EKS's AMI sets (the VPC CNI's ENI-derived limit; 110,
+    the kubelet's default, for an instance type outside the table)."""
+    from moto.ec2.models import ec2_backends
+
+    template_ref = p.get("LaunchTemplate") or {}
+    if template_ref.get("Id"):
+        template = ec2_backends[account_id][region].get_launch_template(template_ref["Id"])
+        user_data = template.get_version(template_ref.get("Version") or "$Latest").data.get("UserData")
+        message = email.message_from_bytes(base64.b64decode(str(user_data))) if user_data else None
+        for part in message.walk() if message is not None else []:
+            if part.get_content_type() == "application/node.eks.aws":
+                config = yaml.safe_load(str(part.get_payload())) or {}
+                pods = ((config.get("spec") or {}).get("kubelet") or {}).get("config", {}).get("maxPods")
+                if pods:
+                    return int(pods)
+    limits = [facts.vpc_cni_max_pods(t) for t in p.get("InstanceTypes") or ["t3.medium"]]
+    return min([n for n in limits if n is not None] or [110])
 
 
 def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
@@ -723,12 +774,14 @@ def _addons_api() -> None:
 # --- failures as CloudFormation reports them ------------------------------------------------------
 
 
-def _rollback_refusal(stack: Any) -> SimulatedFailure | None:
+def _rollback_refusal(template: Any) -> SimulatedFailure | None:
     """The `rollback-failed` fault: the rollback of a failed create cannot delete the cluster's
     control-plane security group (the same dependency `delete-failed` simulates)."""
     if _EMULATION is None or "rollback-failed" not in _EMULATION.settings.faults:
         return None
-    for logical_id, resource in (stack.template_dict.get("Resources") or {}).items():
+    if isinstance(template, str):
+        template = json.loads(template)
+    for logical_id, resource in (template.get("Resources") or {}).items():
         refusal = delete_refusal(resource.get("Type", ""), logical_id, f"sg-{uuid.uuid4().hex[:17]}")
         if refusal is not None:
             return refusal
@@ -743,7 +796,7 @@ def _failing_stacks() -> None:
     original_execute = backend_cls.execute_change_set
     original_create = cfn_models.Stack.create_resources
 
-    def _fail(stack: Any, failure: SimulatedFailure, *, update: bool = False) -> None:
+    def _fail(stack: Any, failure: SimulatedFailure, *, update: bool = False, template: Any = None) -> None:
         """Create: the resource CREATE_FAILED, the stack ROLLBACK_COMPLETE. Update: the resource
         UPDATE_FAILED, the stack UPDATE_ROLLBACK_COMPLETE (back on its previous template)."""
         event = cfn_models.Event(
@@ -764,7 +817,8 @@ def _failing_stacks() -> None:
                 f"The following resource(s) failed to {verb}: [{failure.logical_id}]. Rollback requested by user."
             ),
         )
-        stuck = _rollback_refusal(stack) if not update else None
+        # The template being created: a change set's (moto does not parse it into the stack).
+        stuck = _rollback_refusal(template or stack.template) if not update else None
         if stuck is not None:
             # The rollback deletes what the create made; a resource that refuses leaves the stack
             # ROLLBACK_FAILED, which only a delete (retaining that resource) gets out of.
@@ -796,7 +850,8 @@ def _failing_stacks() -> None:
         try:
             original_execute(self, change_set_name, stack_name)
         except SimulatedFailure as failure:
-            _fail(self.stacks[change_set.stack_id], failure, update=change_set.change_set_type == "UPDATE")
+            update = change_set.change_set_type == "UPDATE"
+            _fail(self.stacks[change_set.stack_id], failure, update=update, template=change_set.template)
             return
         # moto computes a stack's outputs on create_stack and update, not on a change set.
         stack = self.stacks[change_set.stack_id]

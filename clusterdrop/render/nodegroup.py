@@ -3,11 +3,83 @@
 from __future__ import annotations
 
 from clusterdrop import facts
-from clusterdrop.render.common import TEMPLATE_VERSION, Json, ref, tag_map
+from clusterdrop.cni import catalog
+from clusterdrop.render.common import TEMPLATE_VERSION, Json, get_att, ref, tag_map
 from clusterdrop.spec.models import Cluster, NodeGroup
 
 _EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 _AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
+
+
+# AL2023 nodes read their settings from user data as nodeadm NodeConfig documents, in a MIME
+# multipart whose parts EKS merges with its own for a managed node group.
+_NODECONFIG = """MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="//"
+
+--//
+Content-Type: application/node.eks.aws
+
+---
+apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  kubelet:
+    config:
+      maxPods: {max_pods}
+
+--//--
+"""
+
+
+def max_pods(cluster: Cluster, group: NodeGroup) -> tuple[int | None, str]:
+    """The kubelet's pod limit on the group's nodes, and where it comes from."""
+    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+    if release is not None and release.max_pods is not None:
+        return release.max_pods, f"{release.name}'s EKS guide, set in a launch template: pods use no VPC addresses"
+    limits = [facts.vpc_cni_max_pods(t) for t in group.instance_types]
+    known = [n for n in limits if n is not None]
+    if not known:
+        return None, "the VPC CNI's limit for the instance type (set by EKS)"
+    return min(known), "the VPC CNI's limit: ENIs * (addresses per ENI - 1) + 2"
+
+
+def launch_template(cluster: Cluster, group: NodeGroup, pods: int) -> Json:
+    """A launch template carrying what the node group cannot say itself: the kubelet's maxPods.
+    With one, EKS refuses DiskSize and RemoteAccess on the node group: the disk and the SSH key
+    move here."""
+    data: Json = {
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": "/dev/xvda",  # AL2023's root volume
+                "Ebs": {
+                    "VolumeSize": group.disk_size_gi_b,
+                    "VolumeType": "gp3",
+                    "Encrypted": True,
+                    "DeleteOnTermination": True,
+                },
+            }
+        ],
+        # IMDSv2 only; two hops so that pods on the node's network reach it, as EKS's own template.
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+        "UserData": {"Fn::Base64": _NODECONFIG.replace("{max_pods}", str(pods))},
+    }
+    if group.ssh_key_name:
+        data["KeyName"] = group.ssh_key_name
+    return {
+        "Type": "AWS::EC2::LaunchTemplate",
+        "Properties": {
+            "LaunchTemplateData": data,
+            "TagSpecifications": [
+                {
+                    "ResourceType": "launch-template",
+                    "Tags": [
+                        {"Key": k, "Value": v}
+                        for k, v in tag_map(cluster, **{"clusterdrop:nodegroup": group.name}).items()
+                    ],
+                }
+            ],
+        },
+    }
 
 
 def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
@@ -39,7 +111,17 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
             {"Key": t.key, "Effect": _EFFECTS[t.effect], **({"Value": t.value} if t.value else {})}
             for t in group.taints
         ]
-    if group.ssh_key_name:
+    resources: Json = {"NodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties}}
+    pods, _ = max_pods(cluster, group)
+    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+    if release is not None and release.max_pods is not None and pods is not None:
+        resources["LaunchTemplate"] = launch_template(cluster, group, pods)
+        del properties["DiskSize"]
+        properties["LaunchTemplate"] = {
+            "Id": ref("LaunchTemplate"),
+            "Version": get_att("LaunchTemplate", "LatestVersionNumber"),
+        }
+    elif group.ssh_key_name:
         properties["RemoteAccess"] = {"Ec2SshKey": group.ssh_key_name}
     return {
         "AWSTemplateFormatVersion": TEMPLATE_VERSION,
@@ -52,7 +134,7 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
                 "Description": "The cluster's node subnets in this group's zones",
             },
         },
-        "Resources": {"NodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties}},
+        "Resources": resources,
         "Outputs": {
             "NodegroupName": {"Description": "Node group name", "Value": group.name},
             "NodegroupArn": {"Description": "Node group ARN", "Value": {"Fn::GetAtt": ["NodeGroup", "Arn"]}},

@@ -13,7 +13,7 @@ from clusterdrop.aws.eks import METRICS_SERVER_HOST_PORT
 from clusterdrop.cni import catalog
 from clusterdrop.render.cluster import ELB_ROLE_TAG, INTERNAL_ELB_ROLE_TAG, cluster_tag_key, render_cluster, zones
 from clusterdrop.render.common import Json, nodegroup_stack_name, stack_name
-from clusterdrop.render.nodegroup import render_nodegroup
+from clusterdrop.render.nodegroup import max_pods, render_nodegroup
 from clusterdrop.spec.models import Cluster
 from clusterdrop.workflow import DEPLOY_STEPS
 
@@ -70,6 +70,8 @@ class Plan:
                     "maxSize": g.max_size,
                     "capacityType": g.capacity_type,
                     "zones": list(g.zones) if g.zones is not None else zone_labels,
+                    "maxPods": max_pods(self.cluster, g)[0],
+                    "maxPodsFrom": max_pods(self.cluster, g)[1],
                 }
                 for g in spec.node_groups
             ],
@@ -151,6 +153,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"min {g['minSize']} / desired {g['desiredSize']} / max {g['maxSize']}, "
             f"zones {', '.join(g['zones'])}"
         )
+        pods = g["maxPods"] if g["maxPods"] is not None else "EKS's default"
+        lines.append(f"    max pods per node: {pods} ({g['maxPodsFrom']})")
     if summary["subnetTags"]:
         lines += ["", "Tags the workflow adds to existing subnets:"]
         for t in summary["subnetTags"]:

@@ -59,6 +59,7 @@ def _eks_agrees_with_the_cluster(local: session.LocalDeployer, name: str, *, des
     for node in nodes:
         assert node.metadata.labels["topology.kubernetes.io/zone"].startswith(region)
         assert node.status.node_info.kubelet_version.startswith(f"v{cluster['version']}.")
+        assert node.status.allocatable["pods"] == "17"  # t3.medium under the VPC CNI
     assert sorted(eks.list_addons(clusterName=name)["addons"]) == ["coredns", "kube-proxy", "vpc-cni"]
     apps: Any = kube_client.AppsV1Api(api_client)
     coredns = apps.read_namespaced_deployment("coredns", "kube-system")
@@ -263,6 +264,45 @@ def test_calico_manifest_from_the_mirror(local: session.LocalDeployer, tmp_path:
         if p["metadata"]["name"].startswith("coredns-")
     )
     assert coredns["status"]["podIP"].startswith("10.48."), "pods get addresses from the spec's pod CIDR"
+    # Calico's pod limit reached the kubelets through the launch template's NodeConfig.
+    nodes = local.aws.eks.clusters["calico-manifest"].api.store.objects[("", "nodes")].values()
+    assert {n["status"]["allocatable"]["pods"] for n in nodes} == {"100"}
+    _eks_refuses_a_disk_size_beside_a_launch_template(local, "calico-manifest")
+
+
+def _eks_refuses_a_disk_size_beside_a_launch_template(local: session.LocalDeployer, cluster: str) -> None:
+    """The emulated EKS is as strict as CreateNodegroup: a disk size belongs in the launch template."""
+    cfn = local.aws.client("cloudformation")
+    group = cfn.describe_stack_resource(StackName=f"clusterdrop-{cluster}-ng-workers", LogicalResourceId="NodeGroup")
+    described = local.aws.client("eks").describe_nodegroup(
+        clusterName=cluster, nodegroupName=group["StackResourceDetail"]["PhysicalResourceId"].split("/")[-1]
+    )["nodegroup"]
+    template = {
+        "Resources": {
+            "Template": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {}}},
+            "Group": {
+                "Type": "AWS::EKS::Nodegroup",
+                "Properties": {
+                    "ClusterName": cluster,
+                    "NodegroupName": "conflicting",
+                    "NodeRole": described["nodeRole"],
+                    "Subnets": described["subnets"],
+                    "DiskSize": 50,
+                    "LaunchTemplate": {"Id": {"Ref": "Template"}},
+                },
+            },
+        }
+    }
+    cfn.create_stack(StackName="probe-conflicting-nodegroup", TemplateBody=json.dumps(template))
+    try:
+        events = cfn.describe_stack_events(StackName="probe-conflicting-nodegroup")["StackEvents"]
+        [failed] = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+        assert "Disk size must be specified within the launch template." in failed["ResourceStatusReason"]
+        assert cfn.describe_stacks(StackName="probe-conflicting-nodegroup")["Stacks"][0]["StackStatus"] == (
+            "ROLLBACK_COMPLETE"
+        )
+    finally:
+        cfn.delete_stack(StackName="probe-conflicting-nodegroup")
 
 
 def test_calico_operator_from_the_mirror(local: session.LocalDeployer, tmp_path: Path) -> None:
@@ -846,7 +886,7 @@ def test_a_create_whose_rollback_fails_ends_naming_the_cause_and_what_is_left(
         statuses = [
             e["ResourceStatus"] for e in events["StackEvents"] if e["LogicalResourceId"] == "clusterdrop-norollback"
         ]
-        assert "ROLLBACK_FAILED" in statuses
+        assert "ROLLBACK_FAILED" in statuses, list(reversed(statuses))
         failure = result["notifications"]["sns"]["outcome"]["failure"]
         assert "does not currently have sufficient capacity" in failure["cause"]
         (left,) = failure["left_behind"]

@@ -5,6 +5,7 @@ and the policies the CDK synthesizes; anything else fails loudly."""
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,8 @@ class Stack:
                 )
             if key == "Fn::Select":
                 return self.resolve(arg[1])[int(arg[0])]
+            if key == "Fn::Base64":
+                return base64.b64encode(str(self.resolve(arg)).encode()).decode()
             if key == "Fn::GetAZs":
                 return [f"{self.region}{z}" for z in "abc"]
             if key.startswith("Fn::"):

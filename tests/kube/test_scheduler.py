@@ -374,3 +374,15 @@ def test_a_webhook_served_inside_the_overlay_fails_requests_it_intercepts(
     apps.patch_namespaced_deployment("hook", "kube-system", {"spec": {"template": {"spec": {"hostNetwork": True}}}})
     _run(kube_api, passes=2)
     core.create_namespaced_config_map("default", CONFIG_MAP)
+
+
+def test_a_full_node_takes_no_more_pods(core: Any, apps: Any, kube: Kube, kube_api: KubeApiServer) -> None:
+    """The kubelet's maxPods is the node's allocatable pods: the scheduler stops there."""
+    _node(core, "small")
+    core.patch_node_status("small", {"status": {"allocatable": {"pods": "2"}, "capacity": {"pods": "2"}}})
+    _deployment(apps, "web", {}, replicas=3)
+    _run(kube_api)
+    phases = sorted(p["status"]["phase"] for p in _pods(kube, "web"))
+    assert phases == ["Pending", "Running", "Running"]
+    pending = next(p for p in _pods(kube, "web") if p["status"]["phase"] == "Pending")
+    assert _scheduled(pending)["message"].startswith("0/1 nodes are available: 1 Too many pods.")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cfnlint.api import lint
 
 from clusterdrop.render.plan import make_plan
@@ -166,7 +167,11 @@ def test_agent_lambda_lives_in_the_private_subnets(full_spec: dict[str, Any]) ->
 
 
 def test_node_group_stack(full_spec: dict[str, Any]) -> None:
+    """With the VPC CNI: disk and SSH key on the node group, the ENI-derived pod limit left to EKS."""
+    set_path(full_spec, "spec.cni", {"name": "aws-vpc-cni"})
+    set_path(full_spec, "spec.network.podCidr", DELETE)
     template = make_plan(_cluster(full_spec)).stacks[1].template
+    assert set(template["Resources"]) == {"NodeGroup"}
     group = _resources(template, "AWS::EKS::Nodegroup")["NodeGroup"]
     assert group["ScalingConfig"] == {"MinSize": 3, "DesiredSize": 3, "MaxSize": 6}
     assert group["InstanceTypes"] == ["t3.medium"]
@@ -179,6 +184,32 @@ def test_node_group_stack(full_spec: dict[str, Any]) -> None:
     assert group["Version"] == "1.33"
     assert group["Tags"]["clusterdrop:cluster"] == "demo"
     assert group["Subnets"] == {"Ref": "SubnetIds"}
+    summary = make_plan(_cluster(full_spec)).summary()
+    assert summary["nodeGroups"][0]["maxPods"] == 17  # t3.medium: 3 ENIs x (6 - 1) + 2
+
+
+def test_overlay_node_groups_get_calicos_max_pods_through_a_launch_template(full_spec: dict[str, Any]) -> None:
+    """Calico's pods use no VPC addresses: the kubelet's maxPods is Calico's EKS guide's 100, in an
+    AL2023 nodeadm NodeConfig; disk and SSH key move to the launch template (EKS refuses them on a
+    node group that has one)."""
+    template = make_plan(_cluster(full_spec)).stacks[1].template
+    group = _resources(template, "AWS::EKS::Nodegroup")["NodeGroup"]
+    assert "DiskSize" not in group
+    assert "RemoteAccess" not in group
+    assert group["LaunchTemplate"] == {
+        "Id": {"Ref": "LaunchTemplate"},
+        "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]},
+    }
+    data = _resources(template, "AWS::EC2::LaunchTemplate")["LaunchTemplate"]["LaunchTemplateData"]
+    assert data["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 50
+    assert data["KeyName"] == "ops"
+    user_data = data["UserData"]["Fn::Base64"]
+    assert "Content-Type: application/node.eks.aws" in user_data
+    node_config = yaml.safe_load(user_data.split("---\n", 1)[1].split("\n--//", 1)[0])
+    assert node_config["kind"] == "NodeConfig"
+    assert node_config["spec"]["kubelet"]["config"]["maxPods"] == 100
+    summary = make_plan(_cluster(full_spec)).summary()
+    assert {g["maxPods"] for g in summary["nodeGroups"]} == {100}
 
 
 def test_arm_spot_node_group(full_spec: dict[str, Any]) -> None:

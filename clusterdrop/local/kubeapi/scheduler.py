@@ -1,8 +1,8 @@
 """Where a pod may run, decided as kube-scheduler's default filters and the DaemonSet controller
-decide it, on plain API objects. Resource requests are not modelled (nodes have room for every
-pod); everything else that makes a system pod Pending on EKS is: taints (`NoSchedule` and
+decide it, on plain API objects. CPU and memory requests are not modelled (nodes have room for
+every pod's); everything else that makes a system pod Pending on EKS is: taints (`NoSchedule` and
 `NoExecute` filter, `PreferNoSchedule` only ranks), `spec.unschedulable`, `nodeSelector`,
-required node affinity, and host ports.
+required node affinity, host ports, and the node's pod limit (the kubelet's maxPods).
 
 The refusal reads as the scheduler writes it into the pod's `PodScheduled` condition, e.g.
 `0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: db}. preemption: 0/3 nodes
@@ -43,6 +43,8 @@ HOST_NETWORK_TOLERATION: Obj = {
 UNSCHEDULABLE = "node(s) were unschedulable"
 AFFINITY = "node(s) didn't match Pod's node affinity/selector"
 PORTS = "node(s) didn't have free ports for the requested pod ports"
+# NodeResourcesFit on the node's allocatable pods (the kubelet's maxPods).
+TOO_MANY_PODS = "Too many pods"
 
 
 def tolerates(toleration: Obj, taint: Obj) -> bool:
@@ -130,7 +132,7 @@ def taint_text(taint: Obj) -> str:
     return "{" + f"{taint.get('key', '')}: {taint.get('value') or ''}" + "}"
 
 
-def _reason(pod_spec: Obj, node: Obj, used_ports: set[int]) -> str | None:
+def _reason(pod_spec: Obj, node: Obj, used_ports: set[int], pods_on_node: int) -> str | None:
     spec = node.get("spec") or {}
     if spec.get("unschedulable") and not any(
         tolerates(t, {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
@@ -144,6 +146,9 @@ def _reason(pod_spec: Obj, node: Obj, used_ports: set[int]) -> str | None:
         return AFFINITY
     if host_ports(pod_spec) & used_ports:
         return PORTS
+    allocatable = ((node.get("status") or {}).get("allocatable") or {}).get("pods")
+    if allocatable is not None and pods_on_node >= int(allocatable):
+        return TOO_MANY_PODS
     return None
 
 
@@ -165,7 +170,7 @@ def schedule(pod_spec: Obj, nodes: list[Obj], pods_on: dict[str, list[Obj]], *, 
         name = node["metadata"]["name"]
         on_node = pods_on.get(name, [])
         used = set().union(*(host_ports(p.get("spec") or {}) for p in on_node)) if on_node else set()
-        reason = _reason(pod_spec, node, used)
+        reason = _reason(pod_spec, node, used, len(on_node))
         if reason is None:
             fitting.append(node)
         else:
