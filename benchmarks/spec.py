@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from clusterdrop.errors import SpecInvalid
+from clusterdrop.errors import LoadError, SpecInvalid
 from clusterdrop.render.plan import make_plan
-from clusterdrop.spec.loader import LoadError, load
+from clusterdrop.spec.loader import load
 from clusterdrop.spec.source import load_spec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,18 +18,14 @@ from typing import Any, TextIO
 import yaml
 
 from clusterdrop import __version__
-from clusterdrop.errors import Problem, SpecInvalid, UnsupportedFields
+from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields, WatchTimedOut
 from clusterdrop.spec import eksctl
-from clusterdrop.spec.loader import MAX_BYTES, LoadError, load
+from clusterdrop.spec.loader import MAX_BYTES, load
 from clusterdrop.spec.source import LoadedSpec, load_spec
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
-
-
-class InputUnreadable(Exception):
-    """A file could not be read (missing, a directory, no permission)."""
 
 
 def _read(name: str) -> bytes:
@@ -379,7 +375,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         final = ops.watch(
             session.client("stepfunctions"), deployer, args.cluster, out, wait_for_start=args.wait, poll=args.poll
         )
-    except TimeoutError as exc:
+    except WatchTimedOut as exc:
         err.write(f"clusterdrop: {exc}\n")
         return EXIT_USAGE
     return EXIT_OK if final == "SUCCEEDED" else EXIT_INVALID

@@ -1,7 +1,10 @@
 """The error contract of clusterdrop.
 
 The CLI maps these to exit codes, and the workflow's Step Functions Retry/Catch rules match
-their class names: rename them only on purpose.
+their class names: rename them only on purpose. Every error has a retry axis, as kopf's do:
+a `TemporaryError` is something still converging or briefly refused, which the workflow retries
+(a bounded number of times); a `PermanentError` is not retried, since retrying cannot help. A
+test holds the state machines to it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,33 @@ class ClusterdropError(Exception):
     """Base of every error clusterdrop raises on purpose."""
 
 
-class SpecInvalid(ClusterdropError):
+class TemporaryError(ClusterdropError):
+    """Retrying may help: the workflow's Retry rules name these, and only these."""
+
+
+class PermanentError(ClusterdropError):
+    """Retrying cannot help: the workflow goes to its failure path at once."""
+
+
+class LoadError(PermanentError):
+    """The input cannot be read as a spec document at all (not YAML/JSON, too large, binary)."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class InputUnreadable(PermanentError):
+    """A file or stream named on the command line cannot be read."""
+
+
+class WatchTimedOut(PermanentError):
+    """Whoever follows an execution from outside gave up waiting (the execution goes on)."""
+
+
+class SpecInvalid(PermanentError):
     """The spec is wrong; every problem found is listed. Permanent: retrying cannot help."""
 
     def __init__(self, problems: list[Problem]):
@@ -38,7 +67,7 @@ class SpecInvalid(ClusterdropError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
-class UnsupportedFields(ClusterdropError):
+class UnsupportedFields(PermanentError):
     """An imported file (eksctl) uses fields clusterdrop cannot honour."""
 
     def __init__(self, problems: list[Problem]):
@@ -46,7 +75,7 @@ class UnsupportedFields(ClusterdropError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
-class ArtifactDigestMismatch(ClusterdropError):
+class ArtifactDigestMismatch(PermanentError):
     """An artifact's content does not match the digest pinned in the catalog. Permanent."""
 
     def __init__(self, artifact: str, source: str, expected: str, actual: str):
@@ -57,48 +86,48 @@ class ArtifactDigestMismatch(ClusterdropError):
         )
 
 
-class ArtifactUnavailable(ClusterdropError):
+class ArtifactUnavailable(PermanentError):
     """An artifact is neither in the mirror nor downloadable (no network)."""
 
 
-class KubernetesOperationFailed(ClusterdropError):
+class KubernetesOperationFailed(PermanentError):
     """A Kubernetes API call failed in a way retrying will not fix (a refused object, say)."""
 
 
-class ClusterAccessPending(ClusterdropError):
+class ClusterAccessPending(TemporaryError):
     """The cluster's API refused the agent's credentials (401/403). Right after a cluster is
     created EKS does this while the agent's access entry propagates: the workflow retries a
     bounded number of times, then fails with this message."""
 
 
-class NotReadyYet(ClusterdropError):
+class NotReadyYet(TemporaryError):
     """Something is still converging; the workflow polls again. Temporary."""
 
 
-class NodesNotReady(ClusterdropError):
+class NodesNotReady(PermanentError):
     """The deadline passed with nodes missing or NotReady; the message lists them and why."""
 
 
-class ClusterValidationFailed(ClusterdropError):
+class ClusterValidationFailed(TemporaryError):
     """`kops validate cluster`-style validation found problems; the message lists them."""
 
 
-class WaitTimedOut(ClusterdropError):
+class WaitTimedOut(PermanentError):
     """A wait of the state machine ran out of checks (a stack, a change set, nodes, a clean-up
     still not done); the message names what is stuck and for how long."""
 
 
-class LockBusy(ClusterdropError):
+class LockBusy(TemporaryError):
     """Another execution holds the cluster's lock. Temporary: the workflow retries with backoff."""
 
 
-class ReplacementRefused(ClusterdropError):
+class ReplacementRefused(PermanentError):
     """The change would replace the EKS cluster (a new control plane, every workload gone)."""
 
 
-class StackFailed(ClusterdropError):
+class StackFailed(PermanentError):
     """A CloudFormation stack ended in a failed state; the diagnosis names the first real cause."""
 
 
-class SpecMismatch(ClusterdropError):
+class SpecMismatch(PermanentError):
     """The spec's file name and its metadata.name differ."""

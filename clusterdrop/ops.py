@@ -14,6 +14,7 @@ from typing import Any, Protocol, TextIO
 
 from clusterdrop.aws import registry
 from clusterdrop.aws.intake import is_execution_of
+from clusterdrop.errors import WatchTimedOut
 from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -270,7 +271,7 @@ def watch(
     while execution is None:
         if clock() >= deadline:
             which = f"for cluster {cluster}" if cluster else "of any cluster"
-            raise TimeoutError(f"no execution {which} started within {wait_for_start:g} s")
+            raise WatchTimedOut(f"no execution {which} started within {wait_for_start:g} s")
         sleep(poll)
         execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     arn = execution["executionArn"]
@@ -283,7 +284,7 @@ def watch(
             watcher.finish(described)
             return str(described["status"])
         if give_up is not None and clock() >= give_up:
-            raise TimeoutError(f"{execution['name']} still running after {timeout:g} s")
+            raise WatchTimedOut(f"{execution['name']} still running after {timeout:g} s")
     return "UNKNOWN"  # pragma: no cover - _poll only ends on a final status
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterdrop.errors import StackFailed, WaitTimedOut
+
 ACCOUNT = "123456789012"
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 
@@ -272,12 +274,12 @@ class EmbeddedAws:
             if not described["StackStatus"].endswith("IN_PROGRESS"):
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"stack {stack} still {described['StackStatus']} after 120 s")
+                raise WaitTimedOut(f"stack {stack} still {described['StackStatus']} after 120 s")
             time.sleep(0.2)
         if described["StackStatus"] != "CREATE_COMPLETE":
             events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
             reasons = [e.get("ResourceStatusReason", "") for e in events if "FAILED" in e["ResourceStatus"]]
-            raise RuntimeError(f"stack {stack}: {described['StackStatus']}: {'; '.join(r for r in reasons if r)}")
+            raise StackFailed(f"stack {stack}: {described['StackStatus']}: {'; '.join(r for r in reasons if r)}")
         self._versioning(stack, json.loads((cdk_out / f"{stack}.template.json").read_text()))
         return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 

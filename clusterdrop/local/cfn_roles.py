@@ -25,7 +25,7 @@ import threading
 from typing import Any
 
 from clusterdrop.local import cfn_permissions
-from clusterdrop.local.eks import SimulatedFailure, delete_refusal
+from clusterdrop.local.eks import SimulatedFailure, delete_refusal, resource_event
 
 _active = threading.local()  # the role of the stack operation running on this thread
 _resolved: dict[tuple[str, str], dict[str, Any]] = {}  # (stack id, logical id) → resolved properties
@@ -188,22 +188,9 @@ def install() -> None:
 def _delete_failed(backend: Any, stack: Any, refusals: list[SimulatedFailure]) -> None:
     """What AWS shows when a resource refuses to go: the resource DELETE_FAILED with its reason,
     the stack DELETE_FAILED and still there (what did delete stays deleted)."""
-    from moto.cloudformation.models import Event
-
     backend.stacks[stack.stack_id] = stack
     for failure in {f.logical_id: f for f in refusals}.values():
-        stack.events.append(
-            Event(
-                stack_id=stack.stack_id,
-                stack_name=stack.name,
-                logical_resource_id=failure.logical_id,
-                physical_resource_id="",
-                resource_type=failure.resource_type,
-                resource_status="DELETE_FAILED",
-                resource_status_reason=failure.reason,
-                resource_properties=None,
-            )
-        )
+        resource_event(stack, failure, "DELETE_FAILED")
     names = ", ".join(sorted({f.logical_id for f in refusals}))
     stack._add_stack_event(
         "DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to delete: [{names}]. "

@@ -774,6 +774,22 @@ def _addons_api() -> None:
 # --- failures as CloudFormation reports them ------------------------------------------------------
 
 
+def resource_event(stack: Any, failure: SimulatedFailure, status: str) -> None:
+    """A resource's event in a stack's history, with the reason AWS records."""
+    stack.events.append(
+        cfn_models.Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failure.logical_id,
+            physical_resource_id="",
+            resource_type=failure.resource_type,
+            resource_status=status,
+            resource_status_reason=failure.reason,
+            resource_properties=None,
+        )
+    )
+
+
 def _rollback_refusal(template: Any) -> SimulatedFailure | None:
     """The `rollback-failed` fault: the rollback of a failed create cannot delete the cluster's
     control-plane security group (the same dependency `delete-failed` simulates)."""
@@ -799,17 +815,7 @@ def _failing_stacks() -> None:
     def _fail(stack: Any, failure: SimulatedFailure, *, update: bool = False, template: Any = None) -> None:
         """Create: the resource CREATE_FAILED, the stack ROLLBACK_COMPLETE. Update: the resource
         UPDATE_FAILED, the stack UPDATE_ROLLBACK_COMPLETE (back on its previous template)."""
-        event = cfn_models.Event(
-            stack_id=stack.stack_id,
-            stack_name=stack.name,
-            logical_resource_id=failure.logical_id,
-            physical_resource_id="",
-            resource_type=failure.resource_type,
-            resource_status="UPDATE_FAILED" if update else "CREATE_FAILED",
-            resource_status_reason=failure.reason,
-            resource_properties=None,
-        )
-        stack.events.append(event)
+        resource_event(stack, failure, "UPDATE_FAILED" if update else "CREATE_FAILED")
         verb, prefix = ("update", "UPDATE_") if update else ("create", "")
         stack._add_stack_event(
             f"{prefix}ROLLBACK_IN_PROGRESS",
@@ -822,18 +828,7 @@ def _failing_stacks() -> None:
         if stuck is not None:
             # The rollback deletes what the create made; a resource that refuses leaves the stack
             # ROLLBACK_FAILED, which only a delete (retaining that resource) gets out of.
-            stack.events.append(
-                cfn_models.Event(
-                    stack_id=stack.stack_id,
-                    stack_name=stack.name,
-                    logical_resource_id=stuck.logical_id,
-                    physical_resource_id="",
-                    resource_type=stuck.resource_type,
-                    resource_status="DELETE_FAILED",
-                    resource_status_reason=stuck.reason,
-                    resource_properties=None,
-                )
-            )
+            resource_event(stack, stuck, "DELETE_FAILED")
             stack._add_stack_event(
                 "ROLLBACK_FAILED",
                 resource_status_reason=f"The following resource(s) failed to delete: [{stuck.logical_id}]. ",

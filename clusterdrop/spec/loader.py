@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from clusterdrop.errors import LoadError
+
 MAX_BYTES = 1024 * 1024
 # A YAML "billion laughs" document is a few hundred bytes that expand to billions of nodes
 # through aliases. A real spec has a few hundred nodes; 100 000 is generous and still fast.
@@ -37,20 +39,6 @@ _SCALAR_TAGS = {
 _TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
-
-
-class LoadError(Exception):
-    """The input cannot be read as a spec document at all."""
-
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
-
-    def __str__(self) -> str:
-        where = f" (line {self.line}, column {self.column})" if self.line is not None else ""
-        return f"{self.message}{where}"
 
 
 @dataclass

@@ -14,6 +14,7 @@ import pytest
 from clusterdrop import ops
 from clusterdrop.aws import intake, registry
 from clusterdrop.cli import main
+from clusterdrop.errors import WatchTimedOut
 from tests.conftest import FIXTURES, REPO
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
@@ -306,7 +307,7 @@ def test_watch_waits_for_an_execution_then_gives_up() -> None:
             return {"executions": []}
 
     clock = iter(range(1000))
-    with pytest.raises(TimeoutError, match="no execution for cluster demo"):
+    with pytest.raises(WatchTimedOut, match="no execution for cluster demo"):
         ops.watch(
             Empty([], "SUCCEEDED"),
             DEPLOYER,

@@ -50,33 +50,23 @@ def _node(
     core.create_node(body)
 
 
-def _deployment(apps: Any, name: str, pod: Obj, *, replicas: int = 1, namespace: str = "default") -> None:
+def _workload(kind: str, name: str, pod: Obj, namespace: str, **spec: Any) -> Obj:
     labels = {"app": name}
-    body = {
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name}], **pod}}
+    return {
         "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "kind": kind,
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name}], **pod}},
-        },
+        "spec": {**spec, "selector": {"matchLabels": labels}, "template": template},
     }
-    apps.create_namespaced_deployment(namespace, body)
+
+
+def _deployment(apps: Any, name: str, pod: Obj, *, replicas: int = 1, namespace: str = "default") -> None:
+    apps.create_namespaced_deployment(namespace, _workload("Deployment", name, pod, namespace, replicas=replicas))
 
 
 def _daemonset(apps: Any, name: str, pod: Obj, *, namespace: str = "kube-system") -> None:
-    labels = {"app": name}
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name}], **pod}},
-        },
-    }
-    apps.create_namespaced_daemon_set(namespace, body)
+    apps.create_namespaced_daemon_set(namespace, _workload("DaemonSet", name, pod, namespace))
 
 
 def _pods(kube: Kube, name: str, namespace: str = "default") -> list[Obj]:

@@ -126,6 +126,31 @@ def test_every_agent_call_outlasts_a_new_clusters_access_window_and_no_more(path
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_only_temporary_errors_are_retried(path: Path) -> None:
+    """A Retry rule names AWS's transient errors or clusterdrop's temporary ones; a permanent
+    error goes to the failure path at once."""
+    retried = {
+        error
+        for state in render(path)["States"].values()
+        for rule in state.get("Retry", [])
+        for error in rule["ErrorEquals"]
+        if not error.startswith(("States.", "Lambda.", "CloudFormation."))
+    }
+    assert retried
+    for name in retried:
+        assert issubclass(getattr(errors, name), errors.TemporaryError), f"{name} is retried but not temporary"
+
+
+def test_every_error_has_a_retry_axis() -> None:
+    bases = {errors.ClusterdropError, errors.TemporaryError, errors.PermanentError}
+    for name in ERROR_CLASSES:
+        cls = getattr(errors, name)
+        if cls in bases:
+            continue
+        assert issubclass(cls, errors.TemporaryError) != issubclass(cls, errors.PermanentError), name
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
 def test_error_names_are_real(path: Path) -> None:
     for state in render(path)["States"].values():
         for rule in state.get("Retry", []) + state.get("Catch", []):

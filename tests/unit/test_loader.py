@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clusterdrop.spec.loader import MAX_BYTES, LoadError, load
+from clusterdrop.errors import LoadError
+from clusterdrop.spec.loader import MAX_BYTES, load
 
 
 def test_yaml_positions_are_one_based_line_and_column() -> None:

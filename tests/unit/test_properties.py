@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clusterdrop.errors import SpecInvalid
-from clusterdrop.spec.loader import Document, LoadError, load
+from clusterdrop.errors import LoadError, SpecInvalid
+from clusterdrop.spec.loader import Document, load
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.validate import validate
 from tests.conftest import EXAMPLES
