@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLES := $(wildcard examples/*.yaml)
 
-.PHONY: test lint typecheck unit build synth demo bench clean
+.PHONY: test lint typecheck unit build synth demo bench golden clean
 
 $(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: lint typecheck unit
 # submitted, watched to the end, and the notification shown.
 demo: build
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/clusterdrop local run examples/quickstart.yaml
+
+# The cluster templates each example renders, as checked in under tests/golden/: after an
+# intended template change, regenerate them and review the diff.
+golden: $(STAMP)
+	$(BIN)/python -m tests.unit.test_golden
 
 bench: build
 	$(BIN)/python -m benchmarks

@@ -242,6 +242,7 @@ def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop.cni import catalog, install, manifests
     from clusterdrop.cni.fetch import mirror_from_env
     from clusterdrop.errors import ClusterdropError
+    from clusterdrop.kube import readiness
 
     release = catalog.find(args.name, args.version)
     if release is None:
@@ -277,13 +278,13 @@ def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     deadline = time.monotonic() + args.timeout
     while True:
-        verdicts = install.readiness(plan, kube)
-        if install.all_ready(verdicts) or time.monotonic() >= deadline:
+        verdicts = readiness.cni_verdicts(plan, kube)
+        if readiness.all_ready(verdicts) or time.monotonic() >= deadline:
             break
         time.sleep(2)
     for what, verdict in verdicts.items():
         out.write(f"  {'ready' if verdict.ready else 'NOT READY'}  {what}: {verdict.reason}\n")
-    if install.all_ready(verdicts):
+    if readiness.all_ready(verdicts):
         out.write(f"{release.name} {release.version} is ready.\n")
         return EXIT_OK
     err.write(f"clusterdrop: {release.name} is not ready after {args.timeout:g}s\n")
@@ -341,7 +342,7 @@ def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     session, deployer = _aws()
     name = loaded.cluster.metadata.name
     if loaded.cluster.spec.region != session.region_name:
-        from clusterdrop.aws.steps import region_mismatch
+        from clusterdrop.steps import region_mismatch
 
         err.write(f"{source}: {region_mismatch(loaded.cluster.spec.region, session.region_name)}\nnothing uploaded\n")
         return EXIT_INVALID

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TextIO
 from clusterdrop.aws import registry
 from clusterdrop.aws.intake import is_execution_of
 from clusterdrop.errors import WatchTimedOut
+from clusterdrop.history import execution_history
 from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -132,17 +133,6 @@ def newest_execution(
     if started_after is not None:
         found = [e for e in found if e["startDate"] >= started_after]
     return max(found, key=lambda e: e["startDate"], default=None)
-
-
-def _history(sfn: Executions, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events += page.get("events", [])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def progress_bar(ready: int, expected: int, width: int = 20) -> str:
@@ -266,6 +256,44 @@ def watch(
 ) -> str:
     """Follow the newest execution of a cluster (waiting for one to start, or for one that
     started after `started_after`); its final status."""
+    return follow(
+        sfn,
+        deployer,
+        cluster,
+        out,
+        wait_for_start=wait_for_start,
+        poll=poll,
+        sleep=sleep,
+        clock=clock,
+        started_after=started_after,
+        timeout=timeout,
+    ).status
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What following an execution saw: its final status, the execution as described at its
+    end, and its whole history."""
+
+    status: str
+    execution: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+def follow(
+    sfn: Executions,
+    deployer: Deployer,
+    cluster: str | None,
+    out: TextIO,
+    *,
+    wait_for_start: float = 300,
+    poll: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    started_after: datetime | None = None,
+    timeout: float | None = None,
+) -> Watched:
+    """`watch`, returning what it watched."""
     deadline = clock() + wait_for_start
     execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     while execution is None:
@@ -279,13 +307,14 @@ def watch(
     watcher = Watcher(out)
     give_up = None if timeout is None else clock() + timeout
     for described in _poll(sfn, arn, poll, sleep):
-        watcher.feed(_history(sfn, arn))
+        events = execution_history(sfn, arn)
+        watcher.feed(events)
         if described["status"] != "RUNNING":
             watcher.finish(described)
-            return str(described["status"])
+            return Watched(str(described["status"]), dict(described), events)
         if give_up is not None and clock() >= give_up:
             raise WatchTimedOut(f"{execution['name']} still running after {timeout:g} s")
-    return "UNKNOWN"  # pragma: no cover - _poll only ends on a final status
+    raise AssertionError("unreachable: _poll ends only on a final status")  # pragma: no cover
 
 
 def _poll(sfn: Executions, arn: str, poll: float, sleep: Callable[[float], None]) -> Iterator[dict[str, Any]]:

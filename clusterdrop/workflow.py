@@ -1,5 +1,6 @@
 """The deploy workflow's steps, in order: one list that the plan prints and that the state
-machine's state names must match (one name end to end)."""
+machine's state names must match (one name end to end). `history.py` reads an execution's
+history into these steps."""
 
 from __future__ import annotations
 

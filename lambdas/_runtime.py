@@ -16,7 +16,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from clusterdrop.aws.steps import Ports, Settings
+from clusterdrop.steps import Ports, Settings
 
 SERVICE = "clusterdrop"
 logger = Logger(service=SERVICE)

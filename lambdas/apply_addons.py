@@ -1,6 +1,6 @@
-"""State "Apply addons": clusterdrop.aws.steps.apply_addons."""
+"""State "Apply addons": clusterdrop.steps.apply_addons."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.apply_addons)

@@ -1,6 +1,6 @@
-"""State "Apply cluster stack": clusterdrop.aws.steps.apply_cluster_stack."""
+"""State "Apply cluster stack": clusterdrop.steps.apply_cluster_stack."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.apply_cluster_stack)

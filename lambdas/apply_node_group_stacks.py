@@ -1,6 +1,6 @@
-"""State "Apply node-group stacks": clusterdrop.aws.steps.apply_nodegroup_stacks."""
+"""State "Apply node-group stacks": clusterdrop.steps.apply_node_group_stacks."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
-handler = step_handler(steps.apply_nodegroup_stacks)
+handler = step_handler(steps.apply_node_group_stacks)

@@ -1,6 +1,6 @@
-"""State "Check node-group stacks": clusterdrop.aws.steps.check_stacks."""
+"""State "Check node-group stacks": clusterdrop.steps.check_node_group_stacks."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
-handler = step_handler(steps.check_stacks)
+handler = step_handler(steps.check_node_group_stacks)

@@ -1,6 +1,6 @@
-"""State "Clean up": clusterdrop.aws.steps.clean_up."""
+"""State "Clean up": clusterdrop.steps.clean_up."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.clean_up)

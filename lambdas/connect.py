@@ -1,6 +1,6 @@
-"""State "Connect": clusterdrop.aws.steps.connect."""
+"""State "Connect": clusterdrop.steps.connect."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.connect)

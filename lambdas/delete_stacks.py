@@ -1,6 +1,6 @@
-"""State "Delete stacks": clusterdrop.aws.steps.delete_stacks."""
+"""State "Delete stacks": clusterdrop.steps.delete_stacks."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.delete_stacks)

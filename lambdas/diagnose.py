@@ -1,6 +1,6 @@
-"""State "Diagnose": clusterdrop.aws.steps.diagnose."""
+"""State "Diagnose": clusterdrop.steps.diagnose."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.diagnose)

@@ -1,6 +1,6 @@
-"""State "Discard plan": clusterdrop.aws.steps.discard_plan."""
+"""State "Discard plan": clusterdrop.steps.discard_plan."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.discard_plan)

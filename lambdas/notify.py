@@ -1,4 +1,5 @@
-"""States "Notify success|plan|skipped|failure": one message per outcome to the SNS topic."""
+"""States "Notify success|plan|skipped|failure": clusterdrop.steps.notify, one message per
+outcome to the SNS topic, and the deployment metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import logger, metrics, ports, tracer
 
 
@@ -15,10 +16,10 @@ from lambdas._runtime import logger, metrics, ports, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state, outcome = event["state"], event["outcome"]
-    built = steps.build_outcome(state, ports(), outcome)
-    metrics.add_dimension(name="action", value=built.action)
-    metrics.add_metric(name="Deployments" if outcome != "FAILED" else "Failures", unit=MetricUnit.Count, value=1)
-    for step in built.steps:
-        metrics.add_metric(name=f"StepSeconds.{step.name}", unit=MetricUnit.Seconds, value=step.seconds)
-    return steps.publish(built, ports())
+    sent = steps.notify(event, ports())
+    metrics.add_dimension(name="action", value=sent["action"])
+    name = "Deployments" if event["outcome"] != "FAILED" else "Failures"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    for step, seconds in sent["stepSeconds"].items():
+        metrics.add_metric(name=f"StepSeconds.{step}", unit=MetricUnit.Seconds, value=seconds)
+    return sent

@@ -1,6 +1,6 @@
-"""State "Plan": clusterdrop.aws.steps.plan."""
+"""State "Plan": clusterdrop.steps.plan."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.plan)

@@ -1,6 +1,6 @@
-"""State "Record state": clusterdrop.aws.steps.record_state."""
+"""State "Record state": clusterdrop.steps.record_state."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.record_state)

@@ -1,6 +1,6 @@
-"""State "Release cluster lock": clusterdrop.aws.steps.release_lock."""
+"""State "Release cluster lock": clusterdrop.steps.release_cluster_lock."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
-handler = step_handler(steps.release_lock)
+handler = step_handler(steps.release_cluster_lock)

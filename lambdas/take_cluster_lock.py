@@ -1,6 +1,6 @@
-"""State "Take cluster lock": clusterdrop.aws.steps.take_lock."""
+"""State "Take cluster lock": clusterdrop.steps.take_cluster_lock."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
-handler = step_handler(steps.take_lock)
+handler = step_handler(steps.take_cluster_lock)

@@ -1,6 +1,6 @@
-"""State "Validate spec": clusterdrop.aws.steps.validate_spec."""
+"""State "Validate spec": clusterdrop.steps.validate_spec."""
 
-from clusterdrop.aws import steps
+from clusterdrop import steps
 from lambdas._runtime import step_handler
 
 handler = step_handler(steps.validate_spec)

@@ -34,13 +34,26 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from clusterdrop.render.common import NAME_PREFIX
 from stacks import bundle
 from stacks.timing import ON_AWS, Timing
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_MACHINES = REPO / "statemachine"
 ASL_FILES = ("deploy.asl.json", "teardown.asl.json")
-STACK_PREFIX = "clusterdrop-"  # every cluster's stacks, roles and agents start with it
+
+
+def step_functions() -> list[str]:
+    """The Lambda-backed steps of both state machines, from their `${<Name>FunctionArn}`
+    substitutions, in order of first use."""
+    names: dict[str, None] = {}
+    for file in ASL_FILES:
+        for name in re.findall(r"\$\{([A-Za-z0-9]+)FunctionArn\}", (STATE_MACHINES / file).read_text()):
+            names.setdefault(name)
+    return list(names)
+
+
+STACK_PREFIX = NAME_PREFIX  # every cluster's stacks, roles and agents start with it
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str, *, evidence: list[str] | None = None) -> None:
@@ -402,11 +415,8 @@ class ClusterdropStack(Stack):
             "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
         }
         self.functions: dict[str, lambda_.Function] = {}
-        steps = [
-            "ValidateSpec", "TakeClusterLock", "Plan", "DescribePlan", "DiscardPlan", "ApplyClusterStack",
-            "Connect", "ApplyNodeGroupStacks", "CheckNodeGroupStacks", "ApplyAddons", "RecordState", "Notify",
-            "ReleaseClusterLock", "Diagnose", "CleanUp", "DescribeCluster", "DeleteStacks", "RemoveSubnetTags",
-        ]  # fmt: skip
+        # One function per `${XFunctionArn}` the state machines name: the ASL is the list.
+        steps = step_functions()
         for name in steps:
             # Connect downloads CNI manifests (3 MB of CRDs): more time and memory than the rest.
             big = name in ("Connect", "Plan", "ApplyNodeGroupStacks")
@@ -596,9 +606,13 @@ class ClusterdropStack(Stack):
         # missing key with 403 AccessDenied instead of 404 NoSuchKey, and "not mirrored yet"
         # cannot be told from "refused".
         allow(["Connect"], ["s3:ListBucket"], [self.artifacts_bucket.bucket_arn], "ListArtifacts")
+        # A teardown reads the last applied spec: its key in the registry, the spec beside the artifacts.
+        allow(["ReadLastAppliedSpec"], ["dynamodb:GetItem"], [self.clusters.table_arn], "ReadRegistry")
+        allow(
+            ["ReadLastAppliedSpec"], ["s3:GetObject"], [self.artifacts_bucket.arn_for_objects("specs/*")], "ReadSpecs"
+        )
         # Clean-up and teardown record what they could not delete.
         registry_users = [
-            "ValidateSpec",
             "Plan",
             "RecordState",
             "CleanUp",
@@ -716,6 +730,7 @@ class ClusterdropStack(Stack):
                 "and the executions of its own state machines.",
                 evidence=[
                     f"Resource::<{artifacts}.Arn>/*",
+                    f"Resource::<{artifacts}.Arn>/specs/*",
                     f"Resource::<{specs}.Arn>/*",
                     *[
                         f"Resource::{_ARN}:states:{_AT}:execution:{self.machine_name(m)}:*"
@@ -726,8 +741,9 @@ class ClusterdropStack(Stack):
         acknowledge(
             self.cfn_role,
             "IAM5",
-            "EC2 create and describe actions support no resource-level scoping before the resource exists; EKS, "
-            "IAM, Lambda and Logs actions are scoped to the clusterdrop- prefix every cluster's resources carry; "
+            "EC2 create and describe actions support no resource-level scoping before the resource exists; IAM, "
+            "Lambda and Logs actions are scoped to the clusterdrop- prefix every cluster's roles, agents and logs "
+            "carry; EKS actions to the account's clusters in the region (clusters bear their users' names); "
             "the agent's code is read from the CDK assets bucket and the artifacts bucket.",
             evidence=[
                 "Resource::*",

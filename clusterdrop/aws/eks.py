@@ -5,29 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from clusterdrop.render.addons import addon_configuration
+
 # clusterdrop addon name -> EKS add-on name
 ADDONS = {"ebs-csi": "aws-ebs-csi-driver", "metrics-server": "metrics-server"}
 # With BootstrapSelfManagedAddons false EKS installs neither: the workflow adds them.
 CORE_ADDONS = ("kube-proxy", "coredns")
-
-# System nodes may be tainted CriticalAddonsOnly, the taint EKS's own system workloads (CoreDNS,
-# the EBS CSI controller) tolerate; metrics-server's chart tolerates nothing unless told.
-CRITICAL_ADDONS_ONLY = {"key": "CriticalAddonsOnly", "operator": "Exists"}
-# On EKS the control plane sits outside the pod network: under an overlay CNI it cannot reach pod
-# addresses, so metrics-server (which serves the aggregated metrics.k8s.io API the control plane
-# calls) runs on the node's network, as Calico's EKS guide prescribes, and on a port other than the
-# chart's default 10250, which the kubelet holds on every node.
-METRICS_SERVER_HOST_PORT = 4443
-
-
-def addon_configuration(addon: str, *, overlay: bool) -> dict[str, Any] | None:
-    """The configuration values clusterdrop gives an EKS add-on (None: the add-on's defaults)."""
-    if addon != "metrics-server":
-        return None
-    values: dict[str, Any] = {"tolerations": [CRITICAL_ADDONS_ONLY]}
-    if overlay:
-        values.update(hostNetwork={"enabled": True}, containerPort=METRICS_SERVER_HOST_PORT)
-    return values
 
 
 def describe(eks: Any, cluster: str) -> dict[str, str]:

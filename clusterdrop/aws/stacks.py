@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from clusterdrop.errors import ReplacementRefused
+from clusterdrop.render.common import NAME_PREFIX
 
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline template
 _GENERIC_REASONS = (
@@ -82,7 +83,7 @@ def outputs(cfn: Any, stack: str) -> dict[str, str]:
 
 
 def change_set_name(execution: str) -> str:
-    return "clusterdrop-" + hashlib.sha256(execution.encode()).hexdigest()[:20]
+    return NAME_PREFIX + hashlib.sha256(execution.encode()).hexdigest()[:20]
 
 
 def _template_args(s3: Any, bucket: str, region: str, stack: str, template: dict[str, Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clusterdrop.cni import catalog, install, manifests
 from clusterdrop.cni.fetch import Mirror
 from clusterdrop.errors import ClusterAccessPending, ClusterValidationFailed, KubernetesOperationFailed, NotReadyYet
-from clusterdrop.kube import addons, connect
+from clusterdrop.kube import addons, connect, readiness
 from clusterdrop.kube.client import Kube
 from clusterdrop.kube.nodes import node_progress, raise_if_late
 from clusterdrop.kube.readiness import Verdict, daemonset_rolled_out
@@ -100,7 +100,7 @@ def apply_cni(event: AgentEvent, ctx: AgentContext) -> Result:
     }
 
 
-def cni_ready(event: AgentEvent, ctx: AgentContext) -> Result:
+def check_cni(event: AgentEvent, ctx: AgentContext) -> Result:
     """Ready, or NotReadyYet (the state machine retries with backoff)."""
     kube = ctx.kube_for(event.cluster)
     if event.cni is not None and event.cni.mode == "eks-addon":
@@ -108,14 +108,15 @@ def cni_ready(event: AgentEvent, ctx: AgentContext) -> Result:
         ds = kube.get("apps/v1", "DaemonSet", "aws-node", "kube-system")
         verdicts = {"DaemonSet kube-system/aws-node": daemonset_rolled_out(ds) if ds else Verdict(False, "not found")}
     else:
-        verdicts = install.readiness(_cni_plan(event, ctx), kube)
-    if not install.all_ready(verdicts):
+        verdicts = readiness.cni_verdicts(_cni_plan(event, ctx), kube)
+    if not readiness.all_ready(verdicts):
         waiting = "; ".join(f"{k}: {v.reason}" for k, v in verdicts.items() if not v.ready)
         raise NotReadyYet(f"CNI not ready: {waiting}")
     return {"ready": True, "workloads": {k: vars(v) for k, v in verdicts.items()}}
 
 
-def nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
+def wait_for_nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
+    """One check of the state "Wait for nodes Ready": progress, or NodesNotReady past the deadline."""
     kube = ctx.kube_for(event.cluster)
     progress = node_progress(kube, event.node_groups)
     if event.past_deadline(datetime.now(UTC)):
@@ -124,7 +125,7 @@ def nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
     return {"done": progress.done, "deadline": deadline, **progress.as_dict()}
 
 
-def apply_addons(event: AgentEvent, ctx: AgentContext) -> Result:
+def configure_addons(event: AgentEvent, ctx: AgentContext) -> Result:
     kube = ctx.kube_for(event.cluster)
     done = addons.configure(event.addons, kube, kube.applier)
     verdicts = addons.readiness(event.addons, kube)
@@ -156,9 +157,9 @@ def delete_load_balancers(event: AgentEvent, ctx: AgentContext) -> Result:
 
 OPERATIONS: dict[str, Callable[[AgentEvent, AgentContext], Result]] = {
     "apply_cni": apply_cni,
-    "cni_ready": cni_ready,
-    "nodes_ready": nodes_ready,
-    "apply_addons": apply_addons,
+    "check_cni": check_cni,
+    "wait_for_nodes_ready": wait_for_nodes_ready,
+    "configure_addons": configure_addons,
     "validate_cluster": validate,
     "delete_load_balancers": delete_load_balancers,
 }

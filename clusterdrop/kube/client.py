@@ -1,4 +1,5 @@
-"""The one adapter between clusterdrop and the official Kubernetes client.
+"""clusterdrop's reads and writes through the official Kubernetes client (connect.py builds the
+client, apply.py does server-side apply, agent.py maps its errors).
 
 Reads return plain dicts (parsed straight from JSON: for 2,000 nodes that is several times
 faster than the client's model objects), writes go through server-side apply.

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from clusterdrop.cni.install import CniInstall
 
 Obj = dict[str, Any]
 
@@ -159,3 +162,31 @@ def workload_verdicts(kube: Getter, workloads: Iterable[tuple[str, str, str]]) -
             verdict = Verdict(False, verdict.reason + _pod_problems(kube, obj))
         out[key] = verdict
     return out
+
+
+# --- a CNI's readiness -----------------------------------------------------------------------
+
+
+def workloads(objects: list[Obj]) -> list[tuple[str, str, str]]:
+    """The DaemonSets and Deployments a manifest creates: (kind, namespace, name)."""
+    return [
+        (o["kind"], o["metadata"].get("namespace") or "default", o["metadata"]["name"])
+        for o in objects
+        if o.get("kind") in ("DaemonSet", "Deployment")
+    ]
+
+
+def cni_verdicts(plan: CniInstall, kube: Getter) -> dict[str, Verdict]:
+    """Each workload of the CNI with its verdict; for the Calico operator, its TigeraStatus too."""
+    out = workload_verdicts(kube, workloads(plan.objects))
+    if plan.release.name == "calico" and plan.mode == "operator":
+        statuses = kube.list("operator.tigera.io/v1", "TigeraStatus")
+        if not any(s["metadata"]["name"] == "calico" for s in statuses):
+            out["TigeraStatus calico"] = Verdict(False, "the operator has not reported yet")
+        for status in statuses:
+            out[f"TigeraStatus {status['metadata']['name']}"] = tigerastatus_available(status)
+    return out
+
+
+def all_ready(verdicts: dict[str, Verdict]) -> bool:
+    return bool(verdicts) and all(v.ready for v in verdicts.values())

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from clusterdrop import ops
-from clusterdrop.aws.steps import step_timings
+from clusterdrop.history import step_timings
 from clusterdrop.local.aws import EmbeddedAws
 from clusterdrop.local.receiver import JsonReceiver
+from clusterdrop.render.common import NAME_PREFIX, agent_function_name
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "rollback-failed", "update-rollback")
@@ -134,13 +135,15 @@ class LocalDeployer:
             f"stack {s['StackName']}"
             for s in cfn.list_stacks()["StackSummaries"]
             if s["StackStatus"] != "DELETE_COMPLETE"
-            and (s["StackName"] == f"clusterdrop-{cluster}" or s["StackName"].startswith(f"clusterdrop-{cluster}-ng-"))
+            and (
+                s["StackName"] == f"{NAME_PREFIX}{cluster}" or s["StackName"].startswith(f"{NAME_PREFIX}{cluster}-ng-")
+            )
         ]
         out += [f"eks cluster {c}" for c in eks.list_clusters()["clusters"] if c == cluster]
         out += [
             f"function {f['FunctionName']}"
             for f in lam.list_functions()["Functions"]
-            if f["FunctionName"] == f"clusterdrop-{cluster}-agent"
+            if f["FunctionName"] == agent_function_name(cluster)
         ]
         return out
 
@@ -201,7 +204,7 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
     # the stack states how long that can take in all (every wait and retry used up). Past that,
     # something outside the workflow is broken.
     longest = float(local.outputs.get("LongestExecutionSeconds") or 3600)
-    status = ops.watch(
+    watched = ops.follow(
         sfn,
         local.deployer,
         cluster,
@@ -211,9 +214,7 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         started_after=submitted_at,
         timeout=longest + 60,
     )
-    execution = ops.newest_execution(sfn, local.deployer, cluster, started_after=submitted_at)
-    assert execution is not None
-    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    status, execution, history = watched.status, watched.execution, watched.events
     item = (
         local.aws.session()
         .resource("dynamodb", endpoint_url=local.aws.url)
@@ -236,7 +237,7 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         "steps": [{"name": s.name, "status": s.status, "seconds": s.seconds} for s in step_timings(history)],
         "nodes": {
             "expected": sum(g.desired_size for g in loaded.cluster.spec.node_groups),
-            "registered": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else _registered(local, cluster),
+            "registered": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else _registered(history),
             "ready": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else 0,
         },
         "cni": {"name": spec_cni.name, "version": spec_cni.version},
@@ -245,8 +246,11 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
     }
 
 
-def _registered(local: LocalDeployer, cluster: str) -> int:
-    emulated = local.aws.eks.clusters.get(cluster)
-    if emulated is None:
-        return 0
-    return len(emulated.api.store.objects[("", "nodes")])
+def _registered(events: list[dict[str, Any]]) -> int:
+    """Nodes registered at the last check of "Wait for nodes Ready", from the history."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == "Wait for nodes Ready":
+            result = (json.loads(details.get("output") or "{}").get("nodesPoll") or {}).get("result") or {}
+            return int(result.get("registered", 0))
+    return 0

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clusterdrop import facts
-from clusterdrop.cni import catalog
 from clusterdrop.render.common import (
     TEMPLATE_VERSION,
     Json,
+    agent_function_name,
     assume_role,
     get_att,
     managed_policy,
@@ -33,11 +33,6 @@ AGENT_MEMORY_MB = 512
 ADMIN_POLICY = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 ELB_ROLE_TAG = "kubernetes.io/role/elb"
 INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"
-
-
-def agent_function_name(cluster: str) -> str:
-    """clusterdrop-<cluster>-agent: the prefix lets IAM policies name every agent and nothing else."""
-    return f"clusterdrop-{cluster}-agent"
 
 
 def cluster_tag_key(cluster: Cluster) -> str:
@@ -383,7 +378,7 @@ class _Builder:
             "AWS::Logs::LogGroup",
             {"LogGroupName": f"/aws/lambda/{function_name}", "RetentionInDays": 30, "Tags": tag_list(cluster)},
         )
-        release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+        release = cluster.spec.cni.release()
         self.add(
             "AgentFunction",
             "AWS::Lambda::Function",

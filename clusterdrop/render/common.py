@@ -10,14 +10,22 @@ Json = dict[str, Any]
 
 TEMPLATE_VERSION = "2010-09-09"
 CLUSTER_TAG = "clusterdrop:cluster"
+# Every name clusterdrop gives a cluster's stacks, roles, agent and change sets starts with it:
+# the deployer's IAM policies name what is clusterdrop's by it.
+NAME_PREFIX = "clusterdrop-"
 
 
 def stack_name(cluster: Cluster) -> str:
-    return f"clusterdrop-{cluster.metadata.name}"
+    return f"{NAME_PREFIX}{cluster.metadata.name}"
 
 
 def nodegroup_stack_name(cluster: Cluster, group: str) -> str:
-    return f"clusterdrop-{cluster.metadata.name}-ng-{group}"
+    return f"{stack_name(cluster)}-ng-{group}"
+
+
+def agent_function_name(cluster: str) -> str:
+    """clusterdrop-<cluster>-agent: the prefix lets IAM policies name every agent and nothing else."""
+    return f"{NAME_PREFIX}{cluster}-agent"
 
 
 def tag_map(cluster: Cluster, **extra: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from clusterdrop import facts
-from clusterdrop.cni import catalog
 from clusterdrop.render.common import TEMPLATE_VERSION, Json, get_att, ref, tag_map
 from clusterdrop.spec.models import Cluster, NodeGroup
 
@@ -33,8 +32,8 @@ spec:
 
 def max_pods(cluster: Cluster, group: NodeGroup) -> tuple[int | None, str]:
     """The kubelet's pod limit on the group's nodes, and where it comes from."""
-    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
-    if release is not None and release.max_pods is not None:
+    release = cluster.spec.cni.release()
+    if release.max_pods is not None:
         return release.max_pods, f"{release.name}'s EKS guide, set in a launch template: pods use no VPC addresses"
     limits = [facts.vpc_cni_max_pods(t) for t in group.instance_types]
     known = [n for n in limits if n is not None]
@@ -113,8 +112,8 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         ]
     resources: Json = {"NodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties}}
     pods, _ = max_pods(cluster, group)
-    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
-    if release is not None and release.max_pods is not None and pods is not None:
+    release = cluster.spec.cni.release()
+    if release.max_pods is not None and pods is not None:
         resources["LaunchTemplate"] = launch_template(cluster, group, pods)
         del properties["DiskSize"]
         properties["LaunchTemplate"] = {

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clusterdrop.aws.eks import METRICS_SERVER_HOST_PORT
-from clusterdrop.cni import catalog
+from clusterdrop.render.addons import METRICS_SERVER_HOST_PORT
 from clusterdrop.render.cluster import ELB_ROLE_TAG, INTERNAL_ELB_ROLE_TAG, cluster_tag_key, render_cluster, zones
 from clusterdrop.render.common import Json, nodegroup_stack_name, stack_name
 from clusterdrop.render.nodegroup import max_pods, render_nodegroup
@@ -111,8 +110,8 @@ def make_plan(cluster: Cluster, admins: Sequence[str] = ()) -> Plan:
             "existing VPC: the agent Lambda reaches S3 through the VPC's S3 gateway endpoint or NAT; "
             "the workflow checks one exists before it applies the cluster stack"
         )
-    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
-    if release is not None and release.overlay:
+    release = cluster.spec.cni.release()
+    if release.overlay:
         plan.notes.append(
             f"{release.name} {release.version}: EKS installs no CNI, kube-proxy or CoreDNS "
             "(BootstrapSelfManagedAddons false); the workflow applies the CNI before the node groups "

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from clusterdrop import facts
+from clusterdrop.cni import catalog
 
 API_VERSION = "clusterdrop.io/v1alpha1"
 KIND = "Cluster"
@@ -163,6 +164,13 @@ class Cni(Model):
     name: Literal["aws-vpc-cni", "calico", "cilium", "flannel"] = "aws-vpc-cni"
     version: str | None = Field(default=None, description="Default: the newest version in the catalog.")
     mode: Literal["manifest", "operator"] | None = Field(default=None, description="calico only.")
+
+    def release(self) -> catalog.CniRelease:
+        """The catalog's release this names (a validated spec always names one)."""
+        found = catalog.find(self.name, self.version)
+        if found is None:
+            raise ValueError(f"{self.name} {self.version or ''} is not in the catalog; validate the spec first")
+        return found
 
 
 class Taint(Model):

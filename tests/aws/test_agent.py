@@ -76,7 +76,7 @@ def test_apply_cni_from_the_artifacts_bucket(kube_api: KubeApiServer, mirror: S3
     _seed(mirror, "calico", "manifest")
     result = agent.run(_event(kube_api, "apply_cni", cni=CALICO), _ctx(mirror))
     assert result["applied"]["CustomResourceDefinition"] == 23
-    ready = agent.run(_event(kube_api, "cni_ready", cni=CALICO), _ctx(mirror))
+    ready = agent.run(_event(kube_api, "check_cni", cni=CALICO), _ctx(mirror))
     assert ready["ready"] is True
     assert set(ready["workloads"]) == {
         "DaemonSet kube-system/calico-node",
@@ -106,15 +106,15 @@ def _nodes(kube_api: KubeApiServer, count: int, ready: int) -> None:
 
 def test_nodes_ready_reports_progress_then_fails_at_the_deadline(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
     _nodes(kube_api, 3, ready=2)
-    progress = agent.run(_event(kube_api, "nodes_ready", nodeGroups={"workers": 3}), _ctx(mirror))
+    progress = agent.run(_event(kube_api, "wait_for_nodes_ready", nodeGroups={"workers": 3}), _ctx(mirror))
     assert progress["done"] is False
     assert (progress["expected"], progress["registered"], progress["ready"]) == (3, 3, 2)
     assert progress["notReady"] == [{"name": "n2", "group": "workers", "reason": "KubeletNotReady"}]
     late = {"nodeGroups": {"workers": 3}, "waitStartedAt": "2020-01-01T00:00:00Z", "deadlineMinutes": 20}
     with pytest.raises(NodesNotReady, match="n2 \\(workers\\): KubeletNotReady"):
-        agent.run(_event(kube_api, "nodes_ready", **late), _ctx(mirror))
+        agent.run(_event(kube_api, "wait_for_nodes_ready", **late), _ctx(mirror))
     recent = {**late, "waitStartedAt": "2999-01-01T00:00:00Z"}
-    assert agent.run(_event(kube_api, "nodes_ready", **recent), _ctx(mirror))["done"] is False
+    assert agent.run(_event(kube_api, "wait_for_nodes_ready", **recent), _ctx(mirror))["done"] is False
 
 
 def test_validate_cluster_fails_with_the_table(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
@@ -137,7 +137,7 @@ def test_addons_set_gp3_as_default(kube_api: KubeApiServer, mirror: S3Mirror) ->
     store.create(classes, "v1", None, gp2)
     with pytest.raises(NotReadyYet, match="ebs-csi-controller: not found"):
         # Configured, but the EKS add-on's workloads are not there yet: the state machine retries.
-        agent.run(_event(kube_api, "apply_addons", addons=["ebs-csi"]), _ctx(mirror))
+        agent.run(_event(kube_api, "configure_addons", addons=["ebs-csi"]), _ctx(mirror))
     annotations = store.objects[("storage.k8s.io", "storageclasses")]
     assert annotations[("", "gp3")]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert annotations[("", "gp2")]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
@@ -147,7 +147,7 @@ def test_addons_set_gp3_as_default(kube_api: KubeApiServer, mirror: S3Mirror) ->
         kube_api.store.create(
             rtype, "v1", "kube-system", {"apiVersion": "apps/v1", "kind": rtype.kind, "metadata": {"name": name}}
         )
-    result = agent.run(_event(kube_api, "apply_addons", addons=["ebs-csi"]), _ctx(mirror))
+    result = agent.run(_event(kube_api, "configure_addons", addons=["ebs-csi"]), _ctx(mirror))
     assert result["ready"] is True
     assert result["done"] == ["StorageClass gp3 applied as the default"]  # gp2 already done
 
@@ -188,7 +188,7 @@ def test_handler_builds_its_context_from_the_environment(
 
 def test_a_new_clusters_401_window_is_a_temporary_error_naming_the_access_entry(mirror: S3Mirror) -> None:
     with KubeApiServer(access_delay=0.5) as server:
-        event = _event(server, "nodes_ready", nodeGroups={"workers": 1})
+        event = _event(server, "wait_for_nodes_ready", nodeGroups={"workers": 1})
         with pytest.raises(ClusterAccessPending) as info:
             agent.run(event, _ctx(mirror))
         message = str(info.value)

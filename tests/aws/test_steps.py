@@ -9,8 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from clusterdrop.aws import intake, lock, notify, registry, stacks, steps
+from clusterdrop import steps
+from clusterdrop.aws import intake, lock, notify, registry, stacks
 from clusterdrop.errors import LockBusy, SpecInvalid, SpecMismatch
+from clusterdrop.history import failed_step, step_timings
 from tests.conftest import REPO
 
 REGION = "eu-west-1"
@@ -203,14 +205,14 @@ def test_the_lock_lets_an_earlier_upload_of_the_same_spec_go_first(aws: dict[str
     removal = start(machines[1], "teardown", "clusters/demo.yaml", "0062E1A0B1C2D3E4F7")
 
     with pytest.raises(LockBusy, match=r"an earlier upload \(deploy-demo-.*\) goes first"):
-        steps.take_lock(second, ports)
+        steps.take_cluster_lock(second, ports)
     with pytest.raises(LockBusy, match="goes first"):
-        steps.take_lock(removal, ports)  # a delete right after an upload: the upload is applied first
-    assert steps.take_lock(first, ports)["owner"] == first["execution"]
-    steps.release_lock(first, ports)
+        steps.take_cluster_lock(removal, ports)  # a delete right after an upload: the upload is applied first
+    assert steps.take_cluster_lock(first, ports)["owner"] == first["execution"]
+    steps.release_cluster_lock(first, ports)
     sfn.stop_execution(executionArn=first["execution"])
-    assert steps.take_lock(second, ports)["owner"] == second["execution"]  # now it is the earliest
-    steps.release_lock(second, ports)
+    assert steps.take_cluster_lock(second, ports)["owner"] == second["execution"]  # now it is the earliest
+    steps.release_cluster_lock(second, ports)
 
 
 # --- validate and plan --------------------------------------------------------------------------
@@ -333,13 +335,13 @@ def test_step_timings_and_failed_step_from_history() -> None:
         {"id": 7, "type": "TaskStateEntered", "timestamp": at(12), "stateEnteredEventDetails": {"name": "Connect"}},
         {"id": 8, "type": "LambdaFunctionFailed", "timestamp": at(13)},
     ]  # fmt: skip
-    timings = {s.name: (s.status, s.seconds) for s in steps.step_timings(history)}
+    timings = {s.name: (s.status, s.seconds) for s in step_timings(history)}
     assert timings == {
         "Validate spec": ("SUCCEEDED", 2.0),
         "Wait for cluster stack": ("SUCCEEDED", 10.0),
         "Connect": ("FAILED", 0.0),
     }
-    assert steps.failed_step(history) == "Connect"
+    assert failed_step(history) == "Connect"
 
     # A retried failure is not a failed step; a caught one is, though its state exits normally.
     caught = [
@@ -356,10 +358,10 @@ def test_step_timings_and_failed_step_from_history() -> None:
         {"id": 17, "type": "TaskStateEntered", "timestamp": at(17), "stateEnteredEventDetails": {"name": "Diagnose"}},
         {"id": 18, "type": "TaskScheduled", "timestamp": at(17)},
     ]  # fmt: skip
-    statuses = {s.name: s.status for s in steps.step_timings(caught)}
+    statuses = {s.name: s.status for s in step_timings(caught)}
     assert (statuses["Connect"], statuses["Apply CNI"]) == ("SUCCEEDED", "FAILED")
     assert "Diagnose" not in statuses  # still running: not reported
-    assert steps.failed_step(caught) == "Apply CNI"
+    assert failed_step(caught) == "Apply CNI"
 
 
 # --- notifications -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import yaml
 from clusterdrop.cni import catalog, install, manifests
 from clusterdrop.cni.fetch import DirectoryMirror, sha256, stage
 from clusterdrop.errors import ArtifactDigestMismatch, ArtifactUnavailable
+from clusterdrop.kube import readiness
 from clusterdrop.kube.client import Kube
 from clusterdrop.local.kubeapi import KubeApiServer
 from tests.conftest import FIXTURES
@@ -224,17 +225,17 @@ def test_readiness_follows_the_workloads(kube: Kube, kube_api: KubeApiServer) ->
     assert release is not None
     plan = install.prepare(release, "manifest", PARAMS, MIRROR, fetch=_no_network)
     install.install(plan, kube.applier)
-    verdicts = install.readiness(plan, kube)
+    verdicts = readiness.cni_verdicts(plan, kube)
     assert set(verdicts) == {"DaemonSet kube-system/calico-node", "Deployment kube-system/calico-kube-controllers"}
-    assert not install.all_ready(verdicts)
+    assert not readiness.all_ready(verdicts)
     from clusterdrop.local.kubeapi import controllers
 
     controllers.attach(kube_api.store)
     install.install(plan, kube.applier)  # a no-op write: the controllers only react to changes
-    assert not install.all_ready(install.readiness(plan, kube))
+    assert not readiness.all_ready(readiness.cni_verdicts(plan, kube))
     for kind, name in (("DaemonSet", "calico-node"), ("Deployment", "calico-kube-controllers")):
         kube.merge_patch("apps/v1", kind, name, {"spec": {"minReadySeconds": 1}}, "kube-system")
-    assert install.all_ready(install.readiness(plan, kube))
+    assert readiness.all_ready(readiness.cni_verdicts(plan, kube))
 
 
 def test_manifest_documents_must_be_objects() -> None:

@@ -82,6 +82,33 @@ def test_substitutions_name_handlers_that_exist(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_one_name_end_to_end(path: Path) -> None:
+    """State "Take cluster lock" → ${TakeClusterLockFunctionArn} → lambdas/take_cluster_lock.py →
+    clusterdrop.steps.take_cluster_lock; an agent state's operation is the state's name too."""
+    from clusterdrop import steps
+    from clusterdrop.kube import agent
+
+    for state_name, state in render(path)["States"].items():
+        if state["Type"] != "Task":
+            continue
+        state_snake = re.sub(r"[^a-z0-9]+", "_", state_name.lower()).strip("_")
+        operation = state.get("Parameters", {}).get("Payload", {}).get("operation")
+        if operation is not None:
+            assert operation == state_snake, f"state {state_name!r} calls the agent's {operation!r}"
+            assert operation in agent.OPERATIONS
+            continue
+        match = re.search(r":function:([A-Za-z0-9]+)FunctionArn$", state["Resource"])
+        if match is None:
+            continue  # a service integration (aws-sdk:…)
+        function = _snake(match.group(1))
+        # "Notify success" and "Release cluster lock after failure" share their function.
+        assert state_snake.startswith(function), f"state {state_name!r} runs {match.group(1)}Function"
+        assert callable(getattr(steps, function, None)), f"clusterdrop.steps has no {function}"
+        handler = (REPO / "lambdas" / f"{function}.py").read_text()
+        assert f"steps.{function})" in handler or f"steps.{function}(" in handler, f"lambdas/{function}.py"
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
 def test_every_state_is_reachable_and_every_target_exists(path: Path) -> None:
     states = render(path)["States"]
     seen, todo = set(), [render(path)["StartAt"]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clusterdrop.aws.steps import deadline_label
+from clusterdrop.steps import deadline_label
 from stacks.timing import EMBEDDED, ON_AWS
 
 

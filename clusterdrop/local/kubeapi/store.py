@@ -96,7 +96,8 @@ BUILTINS: list[ResourceType] = [
     _builtin("apiregistration.k8s.io", "v1", "apiservices", "APIService", False),
 ]
 
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# The namespaces every new cluster starts with.
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 Key = tuple[str, str]  # (group, plural)
 ObjKey = tuple[str, str]  # (namespace or "", name)
@@ -127,7 +128,7 @@ class Store:
         self.admission: list[Callable[[str, ResourceType, Obj], None]] = []
         # What every real cluster starts with.
         namespaces = self.types[("", "namespaces")]
-        for name in SYSTEM_NAMESPACES:
+        for name in INITIAL_NAMESPACES:
             self.create(namespaces, "v1", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
     # --- types and discovery -------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""An execution's history read as the workflow's steps (`workflow.py`): what `watch`, `local run`
+and the notification show. The one reader of Step Functions histories (all pages)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from clusterdrop.aws import notify
+from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
+
+
+def execution_history(sfn: Any, execution: str) -> list[dict[str, Any]]:
+    """Every event of an execution, oldest first, all pages."""
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page.get("events", [])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def step_timings(events: list[dict[str, Any]]) -> list[notify.Step]:
+    """Each step's status and total duration, from the history: a polling loop counts as one
+    step (workflow.PHASES), plumbing states are left out (workflow.HIDDEN), and a state still
+    running (the Notify step reading this history) is not reported."""
+    steps: dict[str, notify.Step] = {}
+    open_states: dict[str, datetime] = {}
+    failing: set[str] = set()  # open states whose task failed and was not scheduled again
+    for event in events:
+        kind = event.get("type", "")
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            open_states[name] = event["timestamp"]
+        elif kind in TASK_FAILED:
+            failing |= set(open_states)
+        elif kind in TASK_SCHEDULED:
+            failing.clear()  # a retry
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            if name in open_states:
+                seconds = (event["timestamp"] - open_states.pop(name)).total_seconds()
+                if name in HIDDEN:
+                    continue
+                phase = PHASES.get(name, name)
+                step = steps.setdefault(phase, notify.Step(phase, "SUCCEEDED", 0.0))
+                step.seconds = round(step.seconds + seconds, 1)
+                if name in failing:  # caught: the state exits into the failure path
+                    step.status = "FAILED"
+                    failing.discard(name)
+    for name in open_states:
+        if name in failing and name not in HIDDEN:
+            phase = PHASES.get(name, name)
+            steps.setdefault(phase, notify.Step(phase, "FAILED", 0.0)).status = "FAILED"
+    return list(steps.values())
+
+
+def failed_step(events: list[dict[str, Any]]) -> str:
+    """The step that failed: the step whose task failed and was not retried, or the last step
+    entered before the failure path began (a stack that ended badly is routed there by a
+    Choice, with no failure event)."""
+    entered, failed = "", ""
+    for event in events:
+        kind = event.get("type", "")
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            if name == "Diagnose":
+                break
+            if name not in HIDDEN:
+                entered = PHASES.get(name, name)
+        elif kind in TASK_FAILED:
+            failed = entered
+        elif kind in TASK_SCHEDULED:
+            failed = ""  # a retry
+        elif kind == "ExecutionFailed":
+            break
+    return failed or entered or "unknown"

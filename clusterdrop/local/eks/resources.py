@@ -1,0 +1,403 @@
+"""AWS::EKS::Cluster, Nodegroup and AccessEntry for moto's CloudFormation, as strict as EKS where
+clusterdrop's templates could go wrong (zones EKS refuses, a launch template beside a disk size)."""
+
+from __future__ import annotations
+
+import base64
+import email
+import uuid
+from typing import Any
+
+import yaml
+from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
+from moto.eks import models as eks_models
+
+from clusterdrop import facts
+from clusterdrop.local.eks.emulation import (
+    LOG,
+    EmulatedCluster,
+    Obj,
+    SimulatedFailure,
+    current,
+)
+from clusterdrop.local.kubeapi import KubeApiServer
+
+CAPACITY_FAILURE = (
+    "Cannot create cluster '{name}' because {zone}, the targeted availability zone, does not currently have "
+    "sufficient capacity to support the cluster. Retry and choose from these availability zones: {others} "
+    "(Service: Eks, Status Code: 400, Request ID: {request})"
+)
+
+
+class EksClusterModel(CloudFormationModel):
+    def __init__(self, name: str, arn: str, endpoint: str, security_group: str):
+        self.name, self.arn, self.endpoint, self.security_group = name, arn, endpoint, security_group
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::Cluster"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in (
+            "Arn",
+            "Endpoint",
+            "ClusterSecurityGroupId",
+            "CertificateAuthorityData",
+            "OpenIdConnectIssuerUrl",
+        )
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {
+            "Arn": self.arn,
+            "Endpoint": self.endpoint,
+            "ClusterSecurityGroupId": self.security_group,
+            "CertificateAuthorityData": "",
+            "OpenIdConnectIssuerUrl": "",
+        }[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksClusterModel:
+        emulation = current()
+        p = cloudformation_json["Properties"]
+        name = p.get("Name", resource_name)
+        vpc = p["ResourcesVpcConfig"]
+        if emulation.settings.faults & {"stack-failure", "rollback-failed"}:
+            zone = f"{region_name}e"
+            raise SimulatedFailure(
+                kwargs.get("LogicalId", "Cluster"),
+                "AWS::EKS::Cluster",
+                CAPACITY_FAILURE.format(
+                    name=name, zone=zone, others=f"{region_name}a, {region_name}b, {region_name}c", request=uuid.uuid4()
+                ),
+            )
+        _refuse_unsupported_zones(name, account_id, region_name, vpc.get("SubnetIds", []), kwargs.get("LogicalId"))
+        backend = eks_models.eks_backends[account_id][region_name]
+        cluster = backend.create_cluster(
+            name=name,
+            role_arn=p["RoleArn"],
+            resources_vpc_config=vpc,
+            version=p.get("Version"),
+            kubernetes_network_config=p.get("KubernetesNetworkConfig"),
+            tags={t["Key"]: t["Value"] for t in p.get("Tags", [])},
+        )
+        version = str(p.get("Version") or "1.36")
+        api = KubeApiServer(version=version, access_delay=emulation.settings.access_delay).start()
+        cluster.endpoint = api.url
+        cluster.certificate_authority = {"data": ""}
+        zones = _subnet_zones(account_id, region_name, vpc.get("SubnetIds", []))
+        with emulation.lock:
+            emulation.clusters[name] = EmulatedCluster(
+                name=name, region=region_name, api=api, zones=zones, version=version
+            )
+        return cls(name, cluster.arn, api.url, f"sg-{uuid.uuid4().hex[:17]}")
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksClusterModel:
+        # A version change upgrades the control plane: DescribeCluster and the API's /version
+        # follow (the other properties the templates set do not change what the emulator shows).
+        version = str(cloudformation_json["Properties"].get("Version") or "")
+        emulation = current()
+        cluster = emulation.clusters.get(original_resource.name)
+        if version and cluster is not None:
+            eks_models.eks_backends[account_id][region_name].clusters[cluster.name].version = version
+            cluster.version = cluster.api.version = version
+        return original_resource  # type: ignore[no-any-return]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """moto deletes through this when a model has it (with resolved names)."""
+        self.delete_from_cloudformation_json(self.name, {"Properties": {"Name": self.name}}, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        emulation = current()
+        name = cloudformation_json["Properties"].get("Name", resource_name)
+        with emulation.lock:
+            cluster = emulation.clusters.pop(name, None)
+        if cluster is not None:
+            cluster.api.stop()
+        backend = eks_models.eks_backends[account_id][region_name]
+        if name in backend.clusters:
+            backend.clusters[name].nodegroups.clear()
+            backend.delete_cluster(name)
+
+
+def _refuse_unsupported_zones(
+    name: str, account_id: str, region: str, subnet_ids: list[str], logical_id: str | None
+) -> None:
+    """EKS places no control plane in some zones (by zone ID) and refuses a cluster subnet there
+    with UnsupportedAvailabilityZoneException, listing the zones it would take."""
+    from moto.ec2.models import ec2_backends
+
+    unsupported = facts.EKS_UNSUPPORTED_ZONE_IDS.get(region, frozenset())
+    backend = ec2_backends[account_id][region]
+    refused = []
+    for subnet_id in subnet_ids if unsupported else []:
+        subnet = backend.subnets.get(_subnet_az(backend, subnet_id), {}).get(subnet_id)
+        if subnet is not None and subnet.availability_zone_id in unsupported:
+            refused.append(subnet.availability_zone)
+    if refused:
+        zones = backend.describe_availability_zones()
+        valid = ", ".join(z.name for z in zones if z.zone_id not in unsupported)
+        raise SimulatedFailure(
+            logical_id or "Cluster",
+            "AWS::EKS::Cluster",
+            f"Resource handler returned message: \"Cannot create cluster '{name}' because EKS does not support "
+            f"creating control plane instances in {refused[0]}, the targeted availability zone. Retry cluster "
+            f"creation using control plane subnets that span at least two of these availability zones: {valid}. "
+            f"Note, EKS does not support creating control plane instances in {refused[0]}. (Service: Eks, Status "
+            f'Code: 400, Request ID: {uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+        )
+
+
+def _subnet_az(backend: Any, subnet_id: str) -> str:
+    """The zone moto files a subnet under ("" for an id it does not know)."""
+    return next((az for az, subnets in backend.subnets.items() if subnet_id in subnets), "")
+
+
+def _subnet_zones(account_id: str, region: str, subnet_ids: list[str]) -> list[str]:
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account_id][region]
+    zones = []
+    for subnet_id in subnet_ids:
+        try:
+            zones.append(backend.get_subnet(subnet_id).availability_zone)
+        except Exception:  # noqa: BLE001 - an id moto does not know: keep going
+            LOG.debug("subnet %s unknown to the emulator", subnet_id)
+    return sorted(set(zones))
+
+
+class EksNodegroupModel(CloudFormationModel):
+    def __init__(self, cluster: str, name: str, arn: str):
+        self.cluster, self.name, self.arn = cluster, name, arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "NodegroupName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::Nodegroup"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "NodegroupName", "ClusterName")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {"Arn": self.arn, "NodegroupName": self.name, "ClusterName": self.cluster}[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.cluster}/{self.name}"
+
+    @staticmethod
+    def _group(p: Obj, account_id: str, region: str) -> Obj:
+        scaling = p.get("ScalingConfig") or {}
+        return {
+            "maxPods": _max_pods(p, account_id, region),
+            "name": p["NodegroupName"],
+            "desired": int(scaling.get("DesiredSize", 1)),
+            "instanceTypes": p.get("InstanceTypes") or ["t3.medium"],
+            "amiType": p.get("AmiType", "AL2023_x86_64_STANDARD"),
+            "capacityType": p.get("CapacityType", "ON_DEMAND"),
+            "labels": p.get("Labels") or {},
+            "taints": p.get("Taints") or [],
+        }
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksNodegroupModel:
+        p = cloudformation_json["Properties"]
+        _refuse_launch_template_conflicts(p, kwargs.get("LogicalId") or "NodeGroup")
+        backend = eks_models.eks_backends[account_id][region_name]
+        subnets = p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(",")
+        group = backend.create_nodegroup(
+            cluster_name=p["ClusterName"],
+            node_role=p["NodeRole"],
+            nodegroup_name=p["NodegroupName"],
+            subnets=subnets,
+            **_described_nodegroup(p, backend.clusters[p["ClusterName"]].version),
+        )
+        emulation = current()
+        with emulation.lock:
+            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p, account_id, region_name)
+        return cls(p["ClusterName"], p["NodegroupName"], group.arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksNodegroupModel:
+        p = cloudformation_json["Properties"]
+        emulation = current()
+        if "update-rollback" in emulation.settings.faults:
+            # EKS refuses the node group's update (here: its instances cannot launch); the stack
+            # rolls back and the node group keeps its previous configuration.
+            raise SimulatedFailure(
+                "NodeGroup",
+                "AWS::EKS::Nodegroup",
+                f'Resource handler returned message: "Nodegroup {p["NodegroupName"]} failed to update: '
+                "AsgInstanceLaunchFailures: Could not launch On-Demand Instances. InsufficientInstanceCapacity - "
+                "We currently do not have sufficient capacity in the Availability Zone you requested. "
+                f'(Service: Eks, Status Code: 400, Request ID: {uuid.uuid4()})" '
+                "(HandlerErrorCode: GeneralServiceException)",
+            )
+        with emulation.lock:
+            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p, account_id, region_name)
+        # DescribeNodegroup answers what the update set (moto keeps the values it was created with).
+        backend = eks_models.eks_backends[account_id][region_name]
+        described = backend.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]]
+        for attribute, value in _described_nodegroup(p, backend.clusters[p["ClusterName"]].version).items():
+            setattr(described, attribute, value)
+        described.modified_at = utcnow()
+        return original_resource  # type: ignore[no-any-return]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        properties = {"ClusterName": self.cluster, "NodegroupName": self.name}
+        self.delete_from_cloudformation_json(self.name, {"Properties": properties}, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        p = cloudformation_json["Properties"]
+        emulation = current()
+        with emulation.lock:
+            cluster = emulation.clusters.get(p["ClusterName"])
+            if cluster is not None:
+                cluster.nodegroups.pop(p["NodegroupName"], None)
+        backend = eks_models.eks_backends[account_id][region_name]
+        if p["ClusterName"] in backend.clusters and p["NodegroupName"] in backend.clusters[p["ClusterName"]].nodegroups:
+            backend.delete_nodegroup(p["ClusterName"], p["NodegroupName"])
+
+
+def _refuse_launch_template_conflicts(p: Obj, logical_id: str) -> None:
+    """EKS's CreateNodegroup refuses a disk size or remote access beside a launch template: they
+    belong in the template (InvalidParameterException)."""
+    if not p.get("LaunchTemplate"):
+        return
+    for field_name, message in (
+        ("DiskSize", "Disk size must be specified within the launch template."),
+        ("RemoteAccess", "Remote access configuration cannot be specified with a launch template."),
+    ):
+        if p.get(field_name) is not None:
+            raise SimulatedFailure(
+                logical_id,
+                "AWS::EKS::Nodegroup",
+                f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
+                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+            )
+
+
+def _max_pods(p: Obj, account_id: str, region: str) -> int:
+    """The kubelet's maxPods on the group's nodes: a nodeadm NodeConfig in the launch template's
+    user data when it sets one, else what EKS's AMI sets (the VPC CNI's ENI-derived limit; 110,
+    the kubelet's default, for an instance type outside the table)."""
+    from moto.ec2.models import ec2_backends
+
+    template_ref = p.get("LaunchTemplate") or {}
+    if template_ref.get("Id"):
+        template = ec2_backends[account_id][region].get_launch_template(template_ref["Id"])
+        user_data = template.get_version(template_ref.get("Version") or "$Latest").data.get("UserData")
+        message = email.message_from_bytes(base64.b64decode(str(user_data))) if user_data else None
+        for part in message.walk() if message is not None else []:
+            if part.get_content_type() == "application/node.eks.aws":
+                config = yaml.safe_load(str(part.get_payload())) or {}
+                pods = ((config.get("spec") or {}).get("kubelet") or {}).get("config", {}).get("maxPods")
+                if pods:
+                    return int(pods)
+    limits = [facts.vpc_cni_max_pods(t) for t in p.get("InstanceTypes") or ["t3.medium"]]
+    return min([n for n in limits if n is not None] or [110])
+
+
+def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
+    """What DescribeNodegroup reports for the node group's properties, in moto's attribute names:
+    the version defaults to the cluster's, as EKS does; the release version is a stand-in in
+    EKS's format (AL2023 AMI releases are `<version>.<patch>-<date>`)."""
+    version = str(p.get("Version") or cluster_version)
+    taints = [{"key": t["Key"], "value": t.get("Value", ""), "effect": t["Effect"]} for t in p.get("Taints") or []]
+    described: Obj = {
+        "scaling_config": {k[0].lower() + k[1:]: int(v) for k, v in (p.get("ScalingConfig") or {}).items()},
+        "instance_types": p.get("InstanceTypes"),
+        "labels": p.get("Labels") or {},
+        "taints": taints,
+        "capacity_type": p.get("CapacityType"),
+        "ami_type": p.get("AmiType"),
+        "disk_size": int(p.get("DiskSize") or 20),
+        "tags": p.get("Tags") or {},
+        "version": version,
+        "release_version": f"{version}.0-20261115",
+    }
+    if p.get("RemoteAccess"):
+        described["remote_access"] = {"ec2SshKey": p["RemoteAccess"].get("Ec2SshKey")}
+    return described
+
+
+class EksAccessEntryModel(CloudFormationModel):
+    def __init__(self, arn: str):
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "PrincipalArn"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::AccessEntry"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "AccessEntryArn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksAccessEntryModel:
+        p = cloudformation_json["Properties"]
+        arn = f"arn:aws:eks:{region_name}:{account_id}:access-entry/{p['ClusterName']}/{uuid.uuid4()}"
+        emulation = current()
+        with emulation.lock:
+            emulation.clusters[p["ClusterName"]].access_entries[p["PrincipalArn"]] = {"arn": arn, **p}
+        return cls(arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksAccessEntryModel:
+        return original_resource  # type: ignore[no-any-return]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        emulation = current()
+        with emulation.lock:
+            for cluster in emulation.clusters.values():
+                for principal in [k for k, v in cluster.access_entries.items() if v["arn"] == self.arn]:
+                    del cluster.access_entries[principal]
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None

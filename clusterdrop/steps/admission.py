@@ -1,0 +1,79 @@
+"""States "Validate spec", "Read last applied spec", "Take cluster lock", "Release cluster lock":
+what an execution is about, and the right to act on its cluster."""
+
+from __future__ import annotations
+
+import json
+
+from clusterdrop.aws import lock, registry
+from clusterdrop.errors import LockBusy, SpecInvalid, SpecMismatch
+from clusterdrop.spec.source import load_spec
+from clusterdrop.steps.context import Ports, State, spec_store_key
+
+
+def validate_spec(state: State, ports: Ports) -> State:
+    """Read the exact object version, validate it, store the normalized spec. Touches nothing else."""
+    name = state["cluster"]
+    obj = ports.s3.get_object(Bucket=state["bucket"], Key=state["key"], VersionId=state["versionId"])
+    loaded = load_spec(obj["Body"].read())
+    cluster = loaded.cluster
+    if cluster.metadata.name != name:
+        raise SpecMismatch(
+            f"{state['key']} holds metadata.name {cluster.metadata.name!r}; "
+            "a spec is stored as clusters/<metadata.name>.yaml"
+        )
+    if cluster.spec.region != ports.settings.region:
+        raise region_mismatch(cluster.spec.region, ports.settings.region)
+    normalized = cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
+    key = spec_store_key(name, state["versionId"])
+    ports.s3.put_object(
+        Bucket=ports.settings.artifacts_bucket,
+        Key=key,
+        Body=json.dumps(normalized).encode(),
+        ContentType="application/json",
+    )
+    return {"spec": normalized, "specKey": key, "format": loaded.source_format, "notes": loaded.notes}
+
+
+def read_last_applied_spec(state: State, ports: Ports) -> State:
+    """For a teardown: the spec last applied, from the registry (the uploaded object is gone).
+    Read under the lock, so that a deploy still running for the cluster has recorded what it made."""
+    name = state["cluster"]
+    item = registry.get(ports.clusters, name)
+    if not item or not item.get("specKey"):
+        raise unknown_cluster(name)
+    body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=item["specKey"])["Body"].read()
+    return {"spec": json.loads(body), "specKey": item["specKey"], "format": "stored"}
+
+
+def region_mismatch(wanted: str, deployer: str) -> SpecInvalid:
+    """A deployer creates clusters in its own region (its buckets, roles and agent code are
+    regional): a spec for another region goes to the clusterdrop deployed there."""
+    from clusterdrop.errors import Problem
+
+    return SpecInvalid(
+        [
+            Problem(
+                "spec.region",
+                f"{wanted!r}, but this clusterdrop deploys to {deployer!r}: upload the spec to the clusterdrop "
+                f"deployed in {wanted}, or set spec.region to {deployer!r}",
+            )
+        ]
+    )
+
+
+def unknown_cluster(name: str) -> SpecInvalid:
+    from clusterdrop.errors import Problem
+
+    return SpecInvalid([Problem("metadata.name", f"no cluster {name!r} in the registry: nothing to tear down")])
+
+
+def take_cluster_lock(state: State, ports: Ports) -> State:
+    earlier = lock.earlier_change_waiting(ports.sfn, ports.settings.state_machines, state) if ports.sfn else None
+    if earlier:
+        raise LockBusy(f"cluster {state['cluster']}: an earlier upload ({earlier}) goes first; waiting for it")
+    return lock.acquire(ports.locks, state["cluster"], state["execution"])
+
+
+def release_cluster_lock(state: State, ports: Ports) -> State:
+    return lock.release(ports.locks, state["cluster"], state["execution"])

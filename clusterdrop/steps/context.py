@@ -1,0 +1,59 @@
+"""What every step shares: the execution state, the settings and the AWS ports, and how a step
+reads the validated spec from the state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from clusterdrop.spec.models import Cluster
+
+State = dict[str, Any]
+logger = logging.getLogger("clusterdrop.steps")
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    spec_bucket: str
+    artifacts_bucket: str
+    cfn_role_arn: str
+    topic_arn: str
+    agent_code_key: str
+    agent_code_bucket: str = ""  # default: the artifacts bucket
+    cni_mirror_dir: str | None = None  # embedded mode: where the CNI files already are
+    cluster_admins: tuple[str, ...] = ()  # the deployer's clusterAdmins: admins of every cluster
+    # How much faster time runs than on AWS: 1 there; the embedded mode's poll intervals and the
+    # spec's deadlines shrink alike (stacks/timing.py).
+    time_scale: float = 1.0
+    state_machines: tuple[str, ...] = ()  # deploy and teardown: where earlier uploads may wait
+
+
+@dataclass
+class Ports:
+    """The AWS clients a step may use (botocore/boto3 clients, DynamoDB Table resources)."""
+
+    settings: Settings
+    s3: Any = None
+    cfn: Any = None
+    eks: Any = None
+    ec2: Any = None
+    sfn: Any = None
+    sns: Any = None
+    clusters: Any = None
+    locks: Any = None
+
+
+def spec_of(state: State) -> dict[str, Any] | None:
+    """The normalized spec the Validate spec step stored in the state, if it got that far."""
+    validated: dict[str, Any] = state.get("validated") or {}
+    return validated.get("spec")
+
+
+def cluster_of(state: State) -> Cluster:
+    return Cluster.model_validate(spec_of(state))
+
+
+def spec_store_key(cluster: str, version: str) -> str:
+    return f"specs/{cluster}/{version}.json"

@@ -1,0 +1,134 @@
+"""States "Plan", "Describe plan", "Discard plan": the change sets of every stack, before anything changes."""
+
+from __future__ import annotations
+
+from clusterdrop.aws import registry, stacks, subnets
+from clusterdrop.errors import SpecInvalid, StackFailed
+from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
+from clusterdrop.render.plan import Plan, make_plan
+from clusterdrop.spec.models import Cluster
+from clusterdrop.steps.context import Ports, State, cluster_of
+
+
+def nodegroup_parameters(cluster: Cluster, group: str, outputs: dict[str, str]) -> dict[str, str]:
+    """The node role and the subnets of the group's zones, from the cluster stack's outputs."""
+    subnet_ids = [s for s in outputs.get("NodeSubnetIds", "").split(",") if s]
+    zones = outputs.get("NodeSubnetZones", "").split(",")
+    wanted = next(g for g in cluster.spec.node_groups if g.name == group).zones
+    if wanted is not None and len(zones) == len(subnet_ids):
+        subnet_ids = [s for s, z in zip(subnet_ids, zones, strict=True) if z in wanted or not z]
+    return {
+        "ClusterName": cluster.metadata.name,
+        "NodeRoleArn": outputs.get("NodeRoleArn", ""),
+        "SubnetIds": ",".join(subnet_ids),
+    }
+
+
+def _cluster_parameters(ports: Ports) -> dict[str, str]:
+    s = ports.settings
+    return {
+        "AgentCodeBucket": s.agent_code_bucket or s.artifacts_bucket,
+        "AgentCodeKey": s.agent_code_key,
+        "ArtifactsBucket": s.artifacts_bucket,
+    }
+
+
+def existing_nodegroup_stacks(ports: Ports, cluster: Cluster) -> list[str]:
+    prefix = nodegroup_stack_name(cluster, "")
+    names: list[str] = []
+    for page in ports.cfn.get_paginator("list_stacks").paginate():
+        for summary in page.get("StackSummaries", []):
+            if summary["StackName"].startswith(prefix) and summary["StackStatus"] != "DELETE_COMPLETE":
+                names.append(summary["StackName"])
+    return sorted(set(names))
+
+
+def plan(state: State, ports: Ports) -> State:
+    """Change sets for every stack that exists, a rendered creation for those that do not."""
+    cluster = cluster_of(state)
+    name = cluster.metadata.name
+    if state["action"] != "plan" and registry.is_superseded(ports.clusters, name, state.get("sequencer", "")):
+        return {"superseded": True, "stacks": [], "pending": False}
+    cluster, problems = subnets.eks_zones(ports.ec2, cluster)
+    problems += subnets.check_existing(ports.ec2, cluster)
+    if problems:
+        raise SpecInvalid(problems)
+    rendered: Plan = make_plan(cluster, ports.settings.cluster_admins)
+    tags = tag_map(cluster)
+    cluster_status = stacks.status(ports.cfn, stack_name(cluster))
+    new_cluster = cluster_status in (None, "REVIEW_IN_PROGRESS")
+    plans: list[stacks.StackPlan] = []
+    outputs = {} if new_cluster else stacks.outputs(ports.cfn, stack_name(cluster))
+    for stack in rendered.stacks:
+        if stack.role == "nodegroup" and new_cluster:
+            # Parameters come from the cluster stack's outputs: there are none yet.
+            changes = [stacks.Change("Add", k, v["Type"]) for k, v in stack.template["Resources"].items()]
+            plans.append(stacks.StackPlan(stack.name, "nodegroup", "CREATE", None, "READY", changes=changes))
+            continue
+        group = stack.name.removeprefix(nodegroup_stack_name(cluster, ""))
+        parameters = (
+            _cluster_parameters(ports) if stack.role == "cluster" else nodegroup_parameters(cluster, group, outputs)
+        )
+        plans.append(
+            stacks.create_change_set(
+                ports.cfn,
+                ports.s3,
+                stack=stack.name,
+                role=stack.role,
+                template=stack.template,
+                parameters=parameters,
+                role_arn=ports.settings.cfn_role_arn,
+                tags=tags,
+                execution=state["execution"],
+                templates_bucket=ports.settings.artifacts_bucket,
+                region=ports.settings.region,
+            )
+        )
+    wanted = {s.name for s in rendered.stacks}
+    for existing in existing_nodegroup_stacks(ports, cluster):
+        if existing not in wanted:
+            plans.append(
+                stacks.StackPlan(
+                    existing,
+                    "nodegroup",
+                    "DELETE",
+                    None,
+                    "READY",
+                    changes=[stacks.Change("Remove", "NodeGroup", "AWS::EKS::Nodegroup")],
+                )
+            )
+    return {
+        "superseded": False,
+        "newCluster": new_cluster,
+        "stacks": [p.as_dict() for p in plans],
+        "subnetTags": rendered.subnet_tags,
+        "pending": any(p.status == "PENDING" for p in plans),
+    }
+
+
+def plans_of(state: State) -> list[stacks.StackPlan]:
+    out = []
+    for raw in state["plan"]["stacks"]:
+        data = {k: v for k, v in raw.items() if k != "counts"}
+        data["changes"] = [stacks.Change(**c) for c in data.get("changes") or []]
+        out.append(stacks.StackPlan(**data))
+    return out
+
+
+def describe_plan(state: State, ports: Ports) -> State:
+    """Poll the change sets; once all are described, refuse what must not happen."""
+    plans = [stacks.describe_change_set(ports.cfn, p) if p.status == "PENDING" else p for p in plans_of(state)]
+    pending = any(p.status == "PENDING" for p in plans)
+    if not pending:
+        failed = [p for p in plans if p.status == "FAILED"]
+        if failed:
+            raise StackFailed("; ".join(f"change set for {p.stack} failed: {p.reason}" for p in failed))
+        stacks.refuse_cluster_replacement(plans, allowed=cluster_of(state).spec.control_plane.allow_replacement)
+    return {**state["plan"], "stacks": [p.as_dict() for p in plans], "pending": pending}
+
+
+def discard_plan(state: State, ports: Ports) -> State:
+    """A plan-only run: drop the change sets (and any stack a CREATE change set left behind)."""
+    for p in plans_of(state):
+        stacks.discard(ports.cfn, p)
+    return {"discarded": True}

@@ -1,0 +1,152 @@
+"""States "Apply cluster stack", "Connect", "Apply node-group stacks", "Check node-group stacks",
+"Apply addons", "Record state": the cluster made or changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clusterdrop.aws import eks, registry, stacks, subnets
+from clusterdrop.cni.fetch import DirectoryMirror, stage
+from clusterdrop.cni.s3mirror import S3Mirror
+from clusterdrop.errors import StackFailed
+from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
+from clusterdrop.render.plan import make_plan
+from clusterdrop.steps.context import Ports, State, cluster_of
+from clusterdrop.steps.planning import nodegroup_parameters, plans_of
+
+
+def apply_cluster_stack(state: State, ports: Ports) -> State:
+    cluster = cluster_of(state)
+    tagged = subnets.apply(ports.ec2, state["plan"].get("subnetTags") or [])
+    [cluster_plan] = [p for p in plans_of(state) if p.role == "cluster"]
+    stacks.execute(ports.cfn, cluster_plan)
+    return {"stack": stack_name(cluster), "executed": cluster_plan.status == "READY", "taggedSubnets": tagged}
+
+
+def connect(state: State, ports: Ports) -> State:
+    """Endpoint and CA for the agent, the EKS add-ons the CNI needs, the CNI's artifacts staged."""
+    cluster = cluster_of(state)
+    name = cluster.metadata.name
+    outputs = stacks.outputs(ports.cfn, stack_name(cluster))
+    described = eks.describe(ports.eks, name)
+    release = cluster.spec.cni.release()
+    tags = tag_map(cluster)
+    if release.eks_addon:
+        addons = [release.eks_addon, *eks.CORE_ADDONS]
+        via = "eks-addon"
+    else:
+        addons = list(eks.CORE_ADDONS)
+        via = "manifest"
+        mirror = S3Mirror(ports.s3, ports.settings.artifacts_bucket)
+        local = DirectoryMirror(Path(ports.settings.cni_mirror_dir)) if ports.settings.cni_mirror_dir else None
+        for staged in stage(release, cluster.spec.cni.mode or release.default_mode, local or mirror):
+            mirror.put(staged.artifact, staged.data)
+    created = eks.ensure_addons(ports.eks, name, addons, tags=tags)
+    return {
+        "cluster": {
+            "name": name,
+            "region": cluster.spec.region,
+            "endpoint": described["endpoint"],
+            "certificateAuthority": described["certificateAuthority"],
+        },
+        "agentArn": outputs.get("AgentFunctionArn", ""),
+        "cni": {
+            "name": release.name,
+            "version": release.version,
+            "mode": "eks-addon" if via == "eks-addon" else (cluster.spec.cni.mode or release.default_mode),
+            "podCidr": cluster.spec.network.pod_cidr,
+        },
+        "cniVia": via,
+        "addonsCreated": created,
+        "nodeGroups": {g.name: g.desired_size for g in cluster.spec.node_groups},
+        "addons": list(cluster.spec.addons),
+        "deadlineMinutes": cluster.spec.node_ready_timeout_minutes / ports.settings.time_scale,
+        "deadlineLabel": deadline_label(cluster.spec.node_ready_timeout_minutes, ports.settings.time_scale),
+    }
+
+
+def deadline_label(minutes: int, scale: float) -> str:
+    """A deadline as the spec sets it, and as it runs where time is scaled (the embedded mode)."""
+    label = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return label if scale == 1 else f"{label} ({minutes * 60 / scale:g} s in the embedded mode)"
+
+
+def apply_node_group_stacks(state: State, ports: Ports) -> State:
+    """Create, update or delete every node-group stack at once; the state machine waits for all."""
+    cluster = cluster_of(state)
+    outputs = stacks.outputs(ports.cfn, stack_name(cluster))
+    rendered = {s.name: s for s in make_plan(cluster).stacks if s.role == "nodegroup"}
+    started: list[dict[str, str]] = []
+    for p in plans_of(state):
+        if p.role != "nodegroup":
+            continue
+        if p.change_type == "DELETE":
+            stacks.delete(ports.cfn, p.stack, ports.settings.cfn_role_arn)
+            started.append({"stack": p.stack, "expect": "DELETE_COMPLETE"})
+        elif p.change_set is None:
+            group = p.stack.removeprefix(nodegroup_stack_name(cluster, ""))
+            parameters = nodegroup_parameters(cluster, group, outputs)
+            ports.cfn.create_stack(
+                StackName=p.stack,
+                TemplateBody=json.dumps(rendered[p.stack].template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=["CAPABILITY_IAM"],
+                RoleARN=ports.settings.cfn_role_arn,
+                Tags=[{"Key": k, "Value": v} for k, v in tag_map(cluster).items()],
+            )
+            started.append({"stack": p.stack, "expect": "COMPLETE"})
+        else:
+            stacks.execute(ports.cfn, p)
+            started.append({"stack": p.stack, "expect": "COMPLETE"})
+    return {"stacks": started}
+
+
+def check_node_group_stacks(state: State, ports: Ports) -> State:
+    """One look at the stacks a step started: done, still going, or failed (raised)."""
+    pending, failed = [], []
+    for entry in state["nodeGroupStacks"]["stacks"]:
+        current = stacks.status(ports.cfn, entry["stack"])
+        if entry["expect"] == "DELETE_COMPLETE":
+            if current is not None and current != "DELETE_FAILED":
+                pending.append(entry["stack"])
+            elif current == "DELETE_FAILED":
+                failed.append(f"{entry['stack']}: DELETE_FAILED")
+        elif current in stacks.FAILED or current is None:
+            failed.append(f"{entry['stack']}: {current or 'missing'}")
+        elif current not in stacks.DONE:
+            pending.append(entry["stack"])
+    if failed:
+        raise StackFailed("node-group stacks failed: " + ", ".join(failed))
+    return {**state["nodeGroupStacks"], "done": not pending, "pending": pending}
+
+
+def apply_addons(state: State, ports: Ports) -> State:
+    cluster = cluster_of(state)
+    names = [eks.ADDONS[a] for a in cluster.spec.addons]
+    release = cluster.spec.cni.release()
+    overlay = release.overlay
+    created = eks.ensure_addons(ports.eks, cluster.metadata.name, names, tags=tag_map(cluster), overlay=overlay)
+    return {"created": created, "statuses": eks.addon_statuses(ports.eks, cluster.metadata.name, names)}
+
+
+def record_state(state: State, ports: Ports) -> State:
+    cluster = cluster_of(state)
+    nodes = state.get("nodes") or {}
+    status = "ACTIVE" if state["action"] != "teardown" else "DELETED"
+    return registry.record(
+        ports.clusters,
+        cluster.metadata.name,
+        status=status,
+        execution=state["execution"],
+        specKey=(state.get("validated") or {}).get("specKey", ""),
+        specVersion=state.get("versionId", ""),
+        specSequencer=state.get("sequencer", ""),
+        kubernetesVersion=cluster.spec.kubernetes_version or "",
+        region=cluster.spec.region,
+        endpoint=((state.get("connection") or {}).get("cluster") or {}).get("endpoint", ""),
+        cni=f"{cluster.spec.cni.name} {cluster.spec.cni.version}",
+        nodesExpected=int(nodes.get("expected", 0)),
+        nodesReady=int(nodes.get("ready", 0)),
+        subnetTags=(state.get("plan") or {}).get("subnetTags") or [],
+    )
