@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TextIO
 
+from pydantic import ValidationError
+
 from clusterdrop.aws import registry
 from clusterdrop.aws.intake import is_execution_of
+from clusterdrop.contract import ExecutionState
 from clusterdrop.errors import WatchTimedOut
 from clusterdrop.history import execution_history
 from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
@@ -80,7 +83,8 @@ def delete(s3: Any, deployer: Deployer, cluster: str) -> dict[str, str] | None:
 
 
 def status(table: Any) -> list[dict[str, Any]]:
-    return registry.list_clusters(table)
+    """Every cluster's registry record, as `status --json` prints it (camelCase)."""
+    return [record.model_dump(mode="json", by_alias=True) for record in registry.list_clusters(table)]
 
 
 def format_status(items: list[dict[str, Any]]) -> str:
@@ -133,6 +137,15 @@ def newest_execution(
     if started_after is not None:
         found = [e for e in found if e["startDate"] >= started_after]
     return max(found, key=lambda e: e["startDate"], default=None)
+
+
+def nodes_poll(output: str) -> dict[str, Any]:
+    """The last node check's result in a state's output (the execution state, typed), or {}."""
+    try:
+        poll = ExecutionState.model_validate_json(output).nodes_poll
+    except ValidationError:
+        return {}
+    return poll.result.model_dump(by_alias=True) if poll is not None else {}
 
 
 def progress_bar(ready: int, expected: int, width: int = 20) -> str:
@@ -206,10 +219,7 @@ class Watcher:
             self.last_retry, self.failure = retry, None
 
     def _progress(self, output: str) -> None:
-        try:
-            result = json.loads(output).get("nodesPoll", {}).get("result", {})
-        except (ValueError, AttributeError):
-            return
+        result = nodes_poll(output)
         if "expected" not in result:
             return
         line = progress_bar(int(result.get("ready", 0)), int(result["expected"]))

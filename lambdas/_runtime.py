@@ -16,6 +16,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from clusterdrop import contract
 from clusterdrop.steps import Ports, Settings
 
 SERVICE = "clusterdrop"
@@ -69,7 +70,8 @@ def step_handler(step: Step) -> Callable[[dict[str, Any], LambdaContext], dict[s
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.append_keys(cluster=event.get("cluster"), action=event.get("action"), step=step.__name__)
-        result = step(event, ports())
+        # The contract: what the step returns is what its model says, or the step fails here.
+        result = contract.checked(step.__name__, step(event, ports()))
         logger.info("step done", extra={"result_keys": sorted(result)})
         return result
 

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from clusterdrop import steps
+from clusterdrop import contract, steps
 from lambdas._runtime import logger, metrics, ports, tracer
 
 
@@ -16,7 +16,7 @@ from lambdas._runtime import logger, metrics, ports, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    sent = steps.notify(event, ports())
+    sent = contract.checked("notify", steps.notify(event, ports()))
     metrics.add_dimension(name="action", value=sent["action"])
     name = "Deployments" if event["outcome"] != "FAILED" else "Failures"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

@@ -51,7 +51,7 @@ def _pip_target(requirements: Path, target: Path) -> None:
 
 # What runs only on a person's machine never ships: the embedded mode (moto, the emulators) and
 # the CLI around it. No Lambda imports them (tests/infra/test_bundles.py checks).
-NOT_SHIPPED = ("local", "cli.py", "__main__.py", "ops.py")
+NOT_SHIPPED = ("local", "cli", "__main__.py", "ops.py")
 
 
 def _copy_code(target: Path, handlers: list[str] | None = None) -> None:

@@ -7,6 +7,34 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ClusterRecord(BaseModel):
+    """A cluster's item in the registry: what the last execution did and left. camelCase in the
+    table; items written by earlier versions may hold fields this one no longer writes."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    cluster: str
+    status: str = ""
+    last_execution: str = ""
+    created_at: int = 0
+    updated_at: int = 0
+    spec_key: str = ""
+    spec_version: str = ""
+    spec_sequencer: str = ""
+    kubernetes_version: str = ""
+    region: str = ""
+    endpoint: str = ""
+    cni: str = ""
+    nodes_expected: int = 0
+    nodes_ready: int = 0
+    subnet_tags: list[dict[str, str]] = Field(default_factory=list)
+    leftovers: list[dict[str, str]] = Field(default_factory=list)
+    not_deleted: list[str] = Field(default_factory=list)
+
 
 def _plain(value: Any) -> Any:
     """DynamoDB hands numbers back as Decimal; the workflow's JSON wants int."""
@@ -19,9 +47,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def get(table: Any, cluster: str) -> dict[str, Any] | None:
+def get(table: Any, cluster: str) -> ClusterRecord | None:
     item = table.get_item(Key={"cluster": cluster}).get("Item")
-    return _plain(item) if item else None
+    return ClusterRecord.model_validate(_plain(item)) if item else None
 
 
 def sequencer_key(sequencer: str) -> str:
@@ -34,7 +62,7 @@ def is_superseded(table: Any, cluster: str, sequencer: str) -> bool:
     if not sequencer:
         return False
     item = get(table, cluster)
-    applied = (item or {}).get("specSequencer", "")
+    applied = item.spec_sequencer if item else ""
     return bool(applied) and sequencer_key(applied) > sequencer_key(sequencer)
 
 
@@ -47,7 +75,10 @@ def record(
     now: Callable[[], float] = time.time,
     **fields: Any,
 ) -> dict[str, Any]:
-    """Upsert the cluster's item; `fields` (camelCase) are stored as given."""
+    """Upsert the cluster's item; `fields` (camelCase, fields of ClusterRecord) are stored as given."""
+    unknown = sorted(set(fields) - {f.alias for f in ClusterRecord.model_fields.values()})
+    if unknown:
+        raise ValueError(f"not fields of a cluster record: {', '.join(unknown)}")
     stamp = int(now())
     names = {"#status": "status", "#exec": "lastExecution", "#updated": "updatedAt", "#created": "createdAt"}
     values: dict[str, Any] = {":status": status, ":exec": execution, ":now": stamp}
@@ -65,12 +96,12 @@ def record(
     return {"cluster": cluster, "status": status, "updatedAt": stamp}
 
 
-def list_clusters(table: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+def list_clusters(table: Any) -> list[ClusterRecord]:
+    items: list[ClusterRecord] = []
     kwargs: dict[str, Any] = {}
     while True:
         page = table.scan(**kwargs)
-        items += [_plain(i) for i in page.get("Items", [])]
+        items += [ClusterRecord.model_validate(_plain(i)) for i in page.get("Items", [])]
         if "LastEvaluatedKey" not in page:
-            return sorted(items, key=lambda i: i["cluster"])
+            return sorted(items, key=lambda i: i.cluster)
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from pydantic import BaseModel, ConfigDict, Field
 
 from clusterdrop.cni import catalog, install, manifests
 from clusterdrop.cni.fetch import Mirror
@@ -19,49 +18,11 @@ from clusterdrop.errors import ClusterAccessPending, ClusterValidationFailed, Ku
 from clusterdrop.kube import addons, connect, readiness
 from clusterdrop.kube.client import Kube
 from clusterdrop.kube.nodes import node_progress, raise_if_late
+from clusterdrop.kube.protocol import AgentEvent, ClusterRef, answered
 from clusterdrop.kube.readiness import Verdict, daemonset_rolled_out
 from clusterdrop.kube.validate_cluster import validate_cluster
 
 Result = dict[str, Any]
-
-
-class ClusterRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    region: str
-    endpoint: str
-    certificate_authority: str | None = Field(default=None, alias="certificateAuthority")
-
-
-class CniRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    version: str
-    mode: str | None = None
-    pod_cidr: str | None = Field(default=None, alias="podCidr")
-
-
-class AgentEvent(BaseModel):
-    """What the workflow sends the agent."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    operation: str
-    cluster: ClusterRef
-    cni: CniRef | None = None
-    node_groups: dict[str, int] = Field(default_factory=dict, alias="nodeGroups")
-    addons: list[str] = Field(default_factory=list)
-    deadline_passed: bool = Field(default=False, alias="deadlinePassed")
-    deadline_minutes: float = Field(default=20, alias="deadlineMinutes")
-    # How the deadline reads to a person ("20 minutes", or "20 minutes (40 s in the embedded mode)").
-    deadline_label: str | None = Field(default=None, alias="deadlineLabel")
-    wait_started_at: datetime | None = Field(default=None, alias="waitStartedAt")
-
-    def past_deadline(self, now: datetime) -> bool:
-        if self.deadline_passed:
-            return True
-        if self.wait_started_at is None:
-            return False
-        return (now - self.wait_started_at).total_seconds() > self.deadline_minutes * 60
 
 
 @dataclass
@@ -171,7 +132,7 @@ def run(raw_event: dict[str, Any], ctx: AgentContext) -> Result:
     if operation is None:
         raise KubernetesOperationFailed(f"unknown agent operation {event.operation!r}; known: {', '.join(OPERATIONS)}")
     try:
-        return operation(event, ctx)
+        return answered(event.operation, operation(event, ctx))
     except ApiException as exc:
         if exc.status not in (401, 403):
             raise

@@ -27,7 +27,6 @@ from clusterdrop.local.receiver import JsonReceiver
 from clusterdrop.render.common import NAME_PREFIX, agent_function_name
 
 REPO = Path(__file__).resolve().parents[2]
-FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "rollback-failed", "update-rollback")
 STACK = "clusterdrop"
 DEFAULT_REGION = "eu-west-1"
 
@@ -251,6 +250,5 @@ def _registered(events: list[dict[str, Any]]) -> int:
     for event in reversed(events):
         details = event.get("stateExitedEventDetails") or {}
         if details.get("name") == "Wait for nodes Ready":
-            result = (json.loads(details.get("output") or "{}").get("nodesPoll") or {}).get("result") or {}
-            return int(result.get("registered", 0))
+            return int(ops.nodes_poll(details.get("output") or "{}").get("registered", 0))
     return 0

@@ -40,10 +40,10 @@ def read_last_applied_spec(state: State, ports: Ports) -> State:
     Read under the lock, so that a deploy still running for the cluster has recorded what it made."""
     name = state["cluster"]
     item = registry.get(ports.clusters, name)
-    if not item or not item.get("specKey"):
+    if not item or not item.spec_key:
         raise unknown_cluster(name)
-    body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=item["specKey"])["Body"].read()
-    return {"spec": json.loads(body), "specKey": item["specKey"], "format": "stored"}
+    body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=item.spec_key)["Body"].read()
+    return {"spec": json.loads(body), "specKey": item.spec_key, "format": "stored"}
 
 
 def region_mismatch(wanted: str, deployer: str) -> SpecInvalid:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from clusterdrop.contract import ExecutionState
 from clusterdrop.spec.models import Cluster
 
 State = dict[str, Any]
@@ -47,8 +48,8 @@ class Ports:
 
 def spec_of(state: State) -> dict[str, Any] | None:
     """The normalized spec the Validate spec step stored in the state, if it got that far."""
-    validated: dict[str, Any] = state.get("validated") or {}
-    return validated.get("spec")
+    validated = ExecutionState.model_validate(state).validated
+    return validated.spec if validated is not None else None
 
 
 def cluster_of(state: State) -> Cluster:

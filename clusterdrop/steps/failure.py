@@ -42,7 +42,7 @@ def clean_up(state: State, ports: Ports) -> State:
         return {"done": True, "cleanedUp": [], "kept": [], "reason": "nothing was created"}
     cluster = cluster_of(state)
     item = registry.get(ports.clusters, cluster.metadata.name)
-    first_creation = not item or item.get("status") != "ACTIVE"
+    first_creation = not item or item.status != "ACTIVE"
     names = [nodegroup_stack_name(cluster, g.name) for g in cluster.spec.node_groups] + [stack_name(cluster)]
     existing = [n for n in names if stacks.status(ports.cfn, n) is not None]
     if not first_creation or cluster.spec.deletion_policy == "retain":

@@ -4,86 +4,88 @@ from __future__ import annotations
 
 from clusterdrop.aws import eks, registry
 from clusterdrop.aws import notify as message
+from clusterdrop.contract import Cleanup, Connection, Diagnosis, ExecutionState
 from clusterdrop.history import (
     execution_history,
     failed_step,
     step_timings,
 )
-from clusterdrop.steps.context import Ports, State, logger, spec_of
+from clusterdrop.steps.context import Ports, State, logger
 
 
 def action_of(state: State) -> str:
-    if state["action"] == "plan":
+    typed = ExecutionState.model_validate(state)
+    if typed.action == "plan":
         return "plan"
-    if state["action"] == "teardown":
+    if typed.action == "teardown":
         return "delete"
-    return "create" if (state.get("plan") or {}).get("newCluster", True) else "update"
+    return "create" if typed.plan is None or typed.plan.new_cluster else "update"
 
 
 def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
-    events = execution_history(ports.sfn, state["execution"])
-    spec = spec_of(state) or {}
-    cluster_spec = spec.get("spec") or {}
-    connection = state.get("connection") or {}
-    nodes = state.get("nodes") or {}
+    typed = ExecutionState.model_validate(state)
+    events = execution_history(ports.sfn, typed.execution)
+    cluster_spec = (typed.validated.spec if typed.validated else {}).get("spec") or {}
     groups = {
-        g: {"ready": v.get("ready", 0), "desired": v.get("expected", 0)} for g, v in (nodes.get("groups") or {}).items()
+        g: {"ready": v.get("ready", 0), "desired": v.get("expected", 0)}
+        for g, v in ((typed.nodes or {}).get("groups") or {}).items()
     }
-    diagnosis = state.get("diagnosis")
-    cleanup = state.get("cleanup") or {}
     failure = None
     if outcome == "FAILED":
-        diagnosis = diagnosis or {
-            "step": failed_step(events),
-            "error": (state.get("error") or {}).get("Error", ""),
-            "cause": (state.get("error") or {}).get("Cause", ""),
-        }
-        failure = message.Failure(
-            step=diagnosis["step"],
-            error=diagnosis["error"],
-            cause=diagnosis["cause"],
-            cleaned_up=cleanup.get("cleanedUp") or [],
-            kept=cleanup.get("kept") or [],
-            left_behind=cleanup.get("leftovers") or [],
-            not_deleted=cleanup.get("blocked") or [],
-            cleanup_note=(state.get("cleanupStuck") or {}).get("Cause", ""),
+        error = typed.error or {}
+        diagnosis = typed.diagnosis or Diagnosis(
+            step=failed_step(events), error=error.get("Error", ""), cause=error.get("Cause", "")
         )
-    plan_state = state.get("plan") or {}
+        cleanup = typed.cleanup or Cleanup(done=True)
+        failure = message.Failure(
+            step=diagnosis.step,
+            error=diagnosis.error,
+            cause=diagnosis.cause,
+            cleaned_up=cleanup.cleaned_up,
+            kept=cleanup.kept,
+            left_behind=cleanup.leftovers,
+            not_deleted=cleanup.blocked,
+            cleanup_note=(typed.cleanup_stuck or {}).get("Cause", ""),
+        )
     note = None
-    if plan_state.get("superseded"):
+    if typed.plan is not None and typed.plan.superseded:
         note = "A later upload of this spec was already applied; this older version was skipped."
     elif outcome == "FAILED" and rolled_back(state):
-        applied = (registry.get(ports.clusters, state["cluster"]) or {}).get("specVersion", "")
+        item = registry.get(ports.clusters, typed.cluster)
+        applied = item.spec_version if item else ""
         note = (
             "The update rolled back: the cluster keeps running on its previously applied spec"
             + (f" (version {applied})" if applied else "")
             + ", which the registry still records as applied."
         )
-    validation = ((state.get("validation") or {}).get("result") or {}).get("table")
-    installed = installed_addons(ports, state) if outcome == "SUCCEEDED" and state["action"] != "teardown" else {}
-    cni = connection.get("cni") or (
-        {"name": cluster_spec.get("cni", {}).get("name", ""), "version": cluster_spec.get("cni", {}).get("version", "")}
-        if cluster_spec
-        else {}
-    )
+    validation = typed.validation.result.table if typed.validation else None
+    installed = installed_addons(ports, state) if outcome == "SUCCEEDED" and typed.action != "teardown" else {}
+    connection = typed.connection
+    cni: dict[str, str] = {}
+    if isinstance(connection, Connection) and connection.cni is not None:
+        cni = {"name": connection.cni.name, "version": connection.cni.version}
+    elif cluster_spec:
+        spec_cni = cluster_spec.get("cni", {})
+        cni = {"name": spec_cni.get("name", ""), "version": spec_cni.get("version", "")}
     if cni.get("name") == "aws-vpc-cni" and installed.get("vpc-cni"):
         cni = {**cni, "version": installed["vpc-cni"]}  # what EKS installed, not the catalog's pin
+    endpoint = connection.cluster.endpoint if connection is not None and connection.cluster is not None else None
     return message.Outcome(
-        cluster=state["cluster"],
+        cluster=typed.cluster,
         action=action_of(state),
         outcome=outcome,
         region=ports.settings.region,
-        execution_arn=state["execution"],
-        spec_key=state.get("key", ""),
-        bucket=state.get("bucket", ""),
+        execution_arn=typed.execution,
+        spec_key=typed.key,
+        bucket=typed.bucket,
         steps=step_timings(events),
-        endpoint=(connection.get("cluster") or {}).get("endpoint") or None,
+        endpoint=endpoint or None,
         kubernetes_version=cluster_spec.get("kubernetesVersion"),
         nodes=groups,
-        cni={"name": cni.get("name", ""), "version": cni.get("version", "")} if cni else {},
+        cni=cni,
         changes=[
-            {"stack": s["stack"], "changeType": s["change_type"], "counts": s["counts"], "changes": s["changes"]}
-            for s in plan_state.get("stacks") or []
+            {"stack": p.stack, "changeType": p.change_type, "counts": p.counts, "changes": p.changes}
+            for p in (typed.plan.stacks if typed.plan else [])
         ],
         validation=validation,
         failure=failure,

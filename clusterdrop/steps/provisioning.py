@@ -9,6 +9,7 @@ from pathlib import Path
 from clusterdrop.aws import eks, registry, stacks, subnets
 from clusterdrop.cni.fetch import DirectoryMirror, stage
 from clusterdrop.cni.s3mirror import S3Mirror
+from clusterdrop.contract import ExecutionState
 from clusterdrop.errors import StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import make_plan
@@ -131,22 +132,23 @@ def apply_addons(state: State, ports: Ports) -> State:
 
 
 def record_state(state: State, ports: Ports) -> State:
+    typed = ExecutionState.model_validate(state)
     cluster = cluster_of(state)
-    nodes = state.get("nodes") or {}
-    status = "ACTIVE" if state["action"] != "teardown" else "DELETED"
+    nodes = typed.nodes or {}
+    connection = typed.connection
     return registry.record(
         ports.clusters,
         cluster.metadata.name,
-        status=status,
-        execution=state["execution"],
-        specKey=(state.get("validated") or {}).get("specKey", ""),
-        specVersion=state.get("versionId", ""),
-        specSequencer=state.get("sequencer", ""),
+        status="ACTIVE" if typed.action != "teardown" else "DELETED",
+        execution=typed.execution,
+        specKey=typed.validated.spec_key if typed.validated else "",
+        specVersion=typed.version_id,
+        specSequencer=typed.sequencer,
         kubernetesVersion=cluster.spec.kubernetes_version or "",
         region=cluster.spec.region,
-        endpoint=((state.get("connection") or {}).get("cluster") or {}).get("endpoint", ""),
+        endpoint=connection.cluster.endpoint if connection is not None and connection.cluster is not None else "",
         cni=f"{cluster.spec.cni.name} {cluster.spec.cni.version}",
         nodesExpected=int(nodes.get("expected", 0)),
         nodesReady=int(nodes.get("ready", 0)),
-        subnetTags=(state.get("plan") or {}).get("subnetTags") or [],
+        subnetTags=typed.plan.subnet_tags if typed.plan else [],
     )

@@ -53,5 +53,5 @@ def describe_cluster(state: State, ports: Ports) -> State:
 
 
 def remove_subnet_tags(state: State, ports: Ports) -> State:
-    item = registry.get(ports.clusters, state["cluster"]) or {}
-    return {"untagged": subnets.remove_cluster_tags(ports.ec2, item.get("subnetTags") or [])}
+    item = registry.get(ports.clusters, state["cluster"])
+    return {"untagged": subnets.remove_cluster_tags(ports.ec2, item.subnet_tags if item else [])}

@@ -202,7 +202,16 @@ def _exited(name: str, s: int, output: dict[str, Any] | None = None) -> dict[str
 
 
 def _nodes(ready: int) -> dict[str, Any]:
-    return {"nodesPoll": {"result": {"done": ready == 3, "expected": 3, "registered": 3, "ready": ready}}}
+    """The execution state as "Wait for nodes Ready" leaves it (contract.ExecutionState)."""
+    result = {
+        "done": ready == 3,
+        "deadline": "20 minutes",
+        "expected": 3,
+        "registered": 3,
+        "ready": ready,
+        "groups": {"workers": {"expected": 3, "registered": 3, "ready": ready}},
+    }
+    return {"action": "deploy", "cluster": "demo", "execution": "arn:exec", "nodesPoll": {"result": result}}
 
 
 DEPLOYER = ops.Deployer("specs", "arn:deploy", "arn:teardown", "clusters")
@@ -226,8 +235,8 @@ def test_watch_shows_steps_progress_and_outcome() -> None:
         "▶ Wait for cluster stack",
         "✔ Wait for cluster stack (18 s)",
         "▶ Wait for nodes Ready",
-        "  [#######.............] 1/3 nodes Ready",
-        "  [####################] 3/3 nodes Ready",
+        "  [#######.............] 1/3 nodes Ready; deadline 20 minutes",
+        "  [####################] 3/3 nodes Ready; deadline 20 minutes",
         "✔ Wait for nodes Ready (10 s)",
         "▶ Record state",
         "✔ Record state (70 s)",

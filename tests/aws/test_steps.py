@@ -581,10 +581,12 @@ def test_registry_records_and_lists(aws: dict[str, Any]) -> None:
     registry.record(table, "a", status="FAILED", execution="e2", now=lambda: 200)
     registry.record(table, "b", status="ACTIVE", execution="e3", now=lambda: 300)
     listed = registry.list_clusters(table)
-    assert [i["cluster"] for i in listed] == ["a", "b"]
+    assert [i.cluster for i in listed] == ["a", "b"]
     b = registry.get(table, "b")
     assert b is not None
-    assert (b["createdAt"], b["updatedAt"], b["lastExecution"], b["nodesReady"]) == (100, 300, "e3", 3)
+    assert (b.created_at, b.updated_at, b.last_execution, b.nodes_ready) == (100, 300, "e3", 3)
+    with pytest.raises(ValueError, match="not fields of a cluster record: nodesRedy"):
+        registry.record(table, "b", status="ACTIVE", execution="e4", nodesRedy=3)
 
 
 def _us_east_1(moto_url: str) -> Any:

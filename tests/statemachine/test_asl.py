@@ -326,3 +326,19 @@ def test_the_worst_case_execution_stays_under_the_history_limit(path: Path) -> N
     loop run to its bound, every retry used, still under it (with AWS's poll intervals)."""
     worst = _worst_case_events(render(path))
     assert 100 < worst < HISTORY_LIMIT, worst
+
+
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_every_result_path_is_a_field_of_the_execution_state(path: Path) -> None:
+    """The state document is typed: each ResultPath (its first segment) is a field of
+    contract.ExecutionState, and each Lambda-backed step has a result model."""
+    from clusterdrop import contract
+
+    fields = {f.alias or name for name, f in contract.ExecutionState.model_fields.items()}
+    for name, state in render(path)["States"].items():
+        result_path = state.get("ResultPath")
+        if result_path:
+            assert result_path.split(".")[1] in fields, f"{name}: {result_path} is not in the contract"
+        match = re.search(r":function:([A-Za-z0-9]+)FunctionArn$", state.get("Resource", ""))
+        if match:
+            assert _snake(match.group(1)) in contract.RESULTS, f"{name}: no result model"

@@ -107,7 +107,7 @@ def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: Any, **__: Any) -> Any:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr("clusterdrop.cli.load_spec", boom)
+    monkeypatch.setattr("clusterdrop.cli.spec_tools.load_spec", boom)
     code, _, err = run("validate", str(QUICKSTART))
     assert code == 2
     assert err == "clusterdrop: internal error: RuntimeError: kaput\n"
@@ -210,10 +210,8 @@ def test_console_script_and_module_run() -> None:
 
 
 def test_faults_combine_with_a_comma_and_an_unknown_one_is_named(capsys: pytest.CaptureFixture[str]) -> None:
-    from clusterdrop.cli import _faults, session_faults
-    from clusterdrop.local.session import FAULTS
+    from clusterdrop.cli.local import faults
 
-    assert session_faults() == FAULTS  # the CLI's list (no moto import) is the embedded mode's
-    assert _faults("stack-failure,delete-failed") == ["stack-failure", "delete-failed"]
+    assert faults("stack-failure,delete-failed") == ["stack-failure", "delete-failed"]
     assert main(["local", "run", "examples/quickstart.yaml", "--inject", "stack-failure,nope"]) == 2
     assert "unknown fault nope (choose from stack-failure" in capsys.readouterr().err

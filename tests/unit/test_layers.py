@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"render"},
     {"kube"},
     {"aws"},
-    {"history"},
+    {"contract", "history"},
     {"steps"},
     {"ops"},
     {"local"},

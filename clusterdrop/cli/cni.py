@@ -1,0 +1,132 @@
+"""`cni list` and `cni apply`: the catalog, and a CNI installed as the workflow installs it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any, TextIO
+
+from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK
+
+
+def cmd_cni_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.cni.catalog import CATALOG
+
+    if args.json:
+        rows = [
+            {
+                "name": r.name,
+                "version": r.version,
+                "defaultMode": r.default_mode,
+                "eksAddon": r.eks_addon,
+                "flavors": sorted(r.flavors),
+                "modes": {m: [vars(a) for a in arts] for m, arts in r.modes.items()},
+            }
+            for r in CATALOG
+        ]
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return EXIT_OK
+    for release in CATALOG:
+        flavors = ", ".join(sorted(release.flavors))
+        addon = f"; on EKS installed as the add-on {release.eks_addon}" if release.eks_addon else ""
+        out.write(f"{release.name} {release.version}  (flavours: {flavors}{addon})\n")
+        for mode, artifacts in release.modes.items():
+            default = " (default)" if mode == release.default_mode else ""
+            out.write(f"  mode {mode}{default}:\n")
+            for artifact in artifacts:
+                out.write(f"    {artifact.name}  sha256:{artifact.sha256}\n      {artifact.url}\n")
+    return EXIT_OK
+
+
+def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import ipaddress
+
+    from clusterdrop.cni import catalog, install, manifests
+    from clusterdrop.cni.fetch import mirror_from_env
+    from clusterdrop.errors import ClusterdropError
+    from clusterdrop.kube import readiness
+
+    release = catalog.find(args.name, args.version)
+    if release is None:
+        known = ", ".join(f"{r.name} {r.version}" for r in catalog.CATALOG)
+        err.write(f"clusterdrop: {args.name} {args.version or ''} is not in the catalog; available: {known}\n")
+        return EXIT_INVALID
+    mode = args.mode or release.default_mode
+    if mode not in release.modes:
+        err.write(f"clusterdrop: {release.name} has no mode {mode!r}; modes: {', '.join(release.modes)}\n")
+        return EXIT_INVALID
+    if args.pod_cidr:
+        try:
+            ipaddress.IPv4Network(args.pod_cidr)
+        except ValueError:
+            err.write(f"clusterdrop: --pod-cidr {args.pod_cidr!r} is not an IPv4 CIDR\n")
+            return EXIT_INVALID
+    params = manifests.Parameters(pod_cidr=args.pod_cidr, eks=args.provider == "eks")
+    try:
+        plan = install.prepare(release, mode, params, mirror_from_env())
+    except ClusterdropError as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_INVALID
+    kube = _kube(args)
+    try:
+        install.install(plan, kube.applier)
+    except ClusterdropError as exc:
+        err.write(f"clusterdrop: applying {release.name} {release.version} failed: {exc}\n")
+        return EXIT_INVALID
+    out.write(f"Applied {release.name} {release.version} ({mode}):\n")
+    for kind, count in sorted(plan.applied.items()):
+        out.write(f"  {kind}: {count}\n")
+    if args.no_wait:
+        return EXIT_OK
+    deadline = time.monotonic() + args.timeout
+    while True:
+        verdicts = readiness.cni_verdicts(plan, kube)
+        if readiness.all_ready(verdicts) or time.monotonic() >= deadline:
+            break
+        time.sleep(2)
+    for what, verdict in verdicts.items():
+        out.write(f"  {'ready' if verdict.ready else 'NOT READY'}  {what}: {verdict.reason}\n")
+    if readiness.all_ready(verdicts):
+        out.write(f"{release.name} {release.version} is ready.\n")
+        return EXIT_OK
+    err.write(f"clusterdrop: {release.name} is not ready after {args.timeout:g}s\n")
+    return EXIT_INVALID
+
+
+def _kube(args: argparse.Namespace) -> Any:
+    from clusterdrop.kube import connect
+    from clusterdrop.kube.client import Kube
+
+    if args.server:
+        return Kube(connect.for_server(args.server, token=args.token))
+    return Kube(connect.for_kubeconfig(args.kubeconfig, args.context))
+
+
+def register(sub: Any) -> None:
+    """Add this group's sub-commands to the `clusterdrop` parser."""
+    cni = sub.add_parser("cni", help="the CNI catalog; (re)install a CNI as the workflow does", description="CNIs.")
+    cni_sub = cni.add_subparsers(dest="cni_command", metavar="COMMAND", required=True)
+    p = cni_sub.add_parser("list", help="print the catalog: CNIs, versions, artifacts, digests")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_cni_list)
+    p = cni_sub.add_parser(
+        "apply",
+        help="apply a CNI to a cluster and wait until it is ready",
+        description="Stage the CNI's official artifacts (mirror in $CLUSTERDROP_CNI_MIRROR, else download), "
+        "verify their sha256, set the parameters, server-side apply them in dependency order and wait for "
+        "readiness — exactly as the workflow does.",
+    )
+    p.add_argument("name", metavar="NAME", help="CNI name, e.g. calico")
+    p.add_argument("--version", help="version from the catalog (default: newest)")
+    p.add_argument("--mode", help="installation mode (calico: manifest | operator)")
+    p.add_argument("--pod-cidr", metavar="CIDR", help="pod CIDR of the overlay (default: the manifest's)")
+    p.add_argument("--provider", choices=("eks", "generic"), default="eks", help="cluster kind (default eks)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file of the cluster")
+    target.add_argument("--server", metavar="URL", help="API server URL (e.g. the embedded one)")
+    p.add_argument("--context", help="kubeconfig context")
+    p.add_argument("--token", help="bearer token, with --server")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for readiness")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="readiness deadline (default 600)")
+    p.set_defaults(func=cmd_cni_apply)

@@ -1,0 +1,162 @@
+"""The deployer's commands: `submit`, `watch`, `status`, `delete` (AWS, or the embedded mode
+through AWS_ENDPOINT_URL)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, display, load_or_explain
+from clusterdrop.errors import WatchTimedOut
+
+
+def _aws() -> tuple[Any, Any]:
+    """A boto3 session (AWS_ENDPOINT_URL points it at the embedded mode) and the deployer's names."""
+    import boto3
+
+    from clusterdrop.ops import Deployer
+
+    session = boto3.session.Session()
+    return session, Deployer.discover(session.client("cloudformation"))
+
+
+def _aws_errors(
+    func: Callable[[argparse.Namespace, TextIO, TextIO], int],
+) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
+    """AWS being unreachable or refusing is an I/O problem (exit 2), said in one line."""
+
+    def wrapped(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+        import botocore.exceptions
+
+        try:
+            return func(args, out, err)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            err.write(f"clusterdrop: AWS: {exc}\n")
+            return EXIT_USAGE
+
+    return wrapped
+
+
+@_aws_errors
+def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    source = display(args.file)
+    found = load_or_explain(args.file, err, "nothing uploaded")
+    if isinstance(found, int):
+        return found
+    raw, loaded = found
+    session, deployer = _aws()
+    name = loaded.cluster.metadata.name
+    if loaded.cluster.spec.region != session.region_name:
+        from clusterdrop.steps import region_mismatch
+
+        err.write(f"{source}: {region_mismatch(loaded.cluster.spec.region, session.region_name)}\nnothing uploaded\n")
+        return EXIT_INVALID
+    if loaded.source_format == "eksctl":
+        # The workflow reads native specs: upload the converted one.
+        raw = yaml.safe_dump(
+            loaded.cluster.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False
+        ).encode()
+        suffix = ".yaml"
+    else:
+        suffix = (
+            Path(args.file).suffix
+            if args.file != "-" and Path(args.file).suffix in (".yaml", ".yml", ".json")
+            else ".yaml"
+        )
+    uploaded = ops.submit(session.client("s3"), deployer, name, raw, plan=args.plan, suffix=suffix)
+    what = "plan (dry run)" if args.plan else "deploy"
+    out.write(
+        f"Uploaded {source} to s3://{uploaded['bucket']}/{uploaded['key']} ({what}, version {uploaded['versionId']}).\n"
+    )
+    out.write(f"Follow it with: clusterdrop watch {name}\n")
+    return EXIT_OK
+
+
+@_aws_errors
+def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    try:
+        final = ops.watch(
+            session.client("stepfunctions"), deployer, args.cluster, out, wait_for_start=args.wait, poll=args.poll
+        )
+    except WatchTimedOut as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    return EXIT_OK if final == "SUCCEEDED" else EXIT_INVALID
+
+
+@_aws_errors
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    items = ops.status(session.resource("dynamodb").Table(deployer.clusters_table))
+    if args.json:
+        out.write(json.dumps(items, indent=2, default=str) + "\n")
+    else:
+        out.write(ops.format_status(items))
+    return EXIT_OK
+
+
+@_aws_errors
+def cmd_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    removed = ops.delete(session.client("s3"), deployer, args.cluster)
+    if removed is None:
+        err.write(f"clusterdrop: no spec for cluster {args.cluster} in s3://{deployer.spec_bucket}/clusters/\n")
+        return EXIT_INVALID
+    out.write(f"Removed s3://{removed['bucket']}/{removed['key']}: the teardown starts.\n")
+    out.write(f"Follow it with: clusterdrop watch {args.cluster}\n")
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    """Add this group's sub-commands to the `clusterdrop` parser."""
+    deployer_help = "The deployer is found through its stack's outputs (CLUSTERDROP_STACK, default clusterdrop)."
+    p = sub.add_parser(
+        "submit",
+        help="validate a spec locally, then upload it",
+        description="Validate FILE, then upload it to clusters/ (or plans/ with --plan). " + deployer_help,
+    )
+    p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
+    p.add_argument("--plan", action="store_true", help="a dry run: the notification shows what would change")
+    p.set_defaults(func=cmd_submit)
+    p = sub.add_parser(
+        "watch",
+        help="follow the newest execution of a cluster",
+        description="Follow the newest execution of CLUSTER (of any cluster without one; or wait for one to "
+        "start): each step, its retries, node progress, the outcome. Exit 0 on success, 1 on failure, 2 when "
+        "no execution starts in time. " + deployer_help,
+    )
+    p.add_argument("cluster", metavar="CLUSTER", nargs="?", help="the cluster's name (default: any cluster)")
+    p.add_argument(
+        "--wait", type=float, default=300, metavar="SECONDS", help="how long to wait for an execution to start"
+    )
+    p.add_argument("--poll", type=float, default=2, metavar="SECONDS", help="poll interval")
+    p.set_defaults(func=cmd_watch)
+    p = sub.add_parser(
+        "status",
+        help="list clusters from the registry",
+        description="List clusters: state, Kubernetes version, nodes, last execution. " + deployer_help,
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser(
+        "delete",
+        help="remove a cluster's spec to start its teardown",
+        description="Remove clusters/NAME.* (a delete marker: the history stays) so that the teardown starts. "
+        + deployer_help,
+    )
+    p.add_argument("cluster", metavar="NAME")
+    p.set_defaults(func=cmd_delete)

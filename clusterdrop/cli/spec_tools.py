@@ -1,0 +1,193 @@
+"""Spec tools, offline: `validate`, `schema`, `convert` (eksctl), `plan`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, display, load_or_explain, problem_line, read_input
+from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
+from clusterdrop.spec import eksctl
+from clusterdrop.spec.loader import load
+from clusterdrop.spec.source import load_spec
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    results: list[dict[str, Any]] = []
+    status = EXIT_OK
+    for name in args.files:
+        source = display(name)
+        try:
+            loaded = load_spec(read_input(name))
+        except InputUnreadable as exc:
+            err.write(f"clusterdrop: {exc}\n")
+            return EXIT_USAGE
+        except LoadError as exc:
+            problems = [Problem("", exc.message, exc.line, exc.column)]
+            results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in problems]})
+            status = EXIT_INVALID
+            continue
+        except (SpecInvalid, UnsupportedFields) as exc:
+            results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in exc.problems]})
+            status = EXIT_INVALID
+            continue
+        cluster = loaded.cluster
+        spec = cluster.spec
+        results.append(
+            {
+                "file": source,
+                "valid": True,
+                "format": loaded.source_format,
+                "cluster": cluster.metadata.name,
+                "kubernetesVersion": spec.kubernetes_version,
+                "cni": spec.cni.name,
+                "nodeGroups": len(spec.node_groups),
+                "nodes": sum(g.desired_size for g in spec.node_groups),
+                "notes": loaded.notes,
+                "errors": [],
+            }
+        )
+    if args.json:
+        out.write(json.dumps({"files": results}, indent=2) + "\n")
+        return status
+    for result in results:
+        if result["valid"]:
+            out.write(
+                f"{result['file']}: valid — cluster {result['cluster']}, Kubernetes "
+                f"{result['kubernetesVersion']}, {result['cni']}, {result['nodeGroups']} node group(s), "
+                f"{result['nodes']} node(s)" + (" (from eksctl)" if result["format"] == "eksctl" else "") + "\n"
+            )
+            continue
+        errors = result["errors"]
+        out.write(f"{result['file']}: {len(errors)} problem{'s' if len(errors) != 1 else ''}\n")
+        for e in errors:
+            out.write(problem_line(result["file"], Problem(**e)) + "\n")
+    return status
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.spec.schema import json_schema
+
+    out.write(json.dumps(json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+# --- convert --------------------------------------------------------------------------------
+
+
+def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    source = display(args.file)
+    try:
+        doc = load(read_input(args.file))
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    except LoadError as exc:
+        err.write(f"{source}: {exc}\n")
+        return EXIT_INVALID
+    if not eksctl.is_eksctl(doc.data):
+        err.write(f"{source}: not an eksctl ClusterConfig (apiVersion eksctl.io/v1alpha5)\n")
+        return EXIT_INVALID
+    conversion = eksctl.convert(doc)
+    if conversion.unsupported and not args.allow_partial:
+        err.write(f"{source}: {len(conversion.unsupported)} field(s) clusterdrop cannot honour:\n")
+        for p in conversion.unsupported:
+            err.write(problem_line(source, p) + "\n")
+        err.write("Remove them, or convert anyway with --allow-partial (they are then dropped).\n")
+        return EXIT_INVALID
+    try:
+        load_spec(
+            yaml.safe_dump(conversion.spec, sort_keys=False).encode(),
+        )
+    except SpecInvalid as exc:
+        err.write(f"{source}: the converted spec is not valid:\n")
+        for p in exc.problems:
+            err.write(problem_line("converted", p) + "\n")
+        return EXIT_INVALID
+    for note in conversion.notes:
+        err.write(f"note: {note}\n")
+    for p in conversion.unsupported:
+        err.write(f"dropped: {p.path}: {p.message}\n")
+    if args.output == "json":
+        out.write(json.dumps(conversion.spec, indent=2) + "\n")
+    else:
+        out.write(yaml.safe_dump(conversion.spec, sort_keys=False))
+    return EXIT_OK
+
+
+# --- plan -----------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.render.plan import format_summary, make_plan
+
+    found = load_or_explain(args.file, err, "nothing planned")
+    if isinstance(found, int):
+        return found
+    _, loaded = found
+    plan = make_plan(loaded.cluster)
+    out_dir = Path(args.out) if args.out else Path("clusterdrop-plan") / loaded.cluster.metadata.name
+    try:
+        written = plan.write(out_dir)
+    except OSError as exc:
+        err.write(f"clusterdrop: cannot write templates to {out_dir}: {exc.strerror or exc}\n")
+        return EXIT_USAGE
+    summary = plan.summary()
+    summary["templates"] = [str(p) for p in written]
+    if args.json:
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        out.write(format_summary(summary) + "\n\nTemplates written:\n")
+        out.write("".join(f"  {p}\n" for p in written))
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    """Add this group's sub-commands to the `clusterdrop` parser."""
+
+    p = sub.add_parser(
+        "validate",
+        help="check cluster specs (native or eksctl) and name every problem",
+        description="Validate cluster specs: every problem with its path, line and column.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="spec file (YAML or JSON), or - for stdin")
+    p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the spec (for editors)",
+        description="Print the JSON Schema of clusterdrop.io/v1alpha1 Cluster, generated from the models.",
+    )
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert an eksctl ClusterConfig into a clusterdrop spec",
+        description="Convert an eksctl.io/v1alpha5 ClusterConfig to the native spec on stdout; "
+        "messages go to stderr. Fields clusterdrop cannot honour are refused by their eksctl path.",
+    )
+    p.add_argument("file", metavar="FILE", help="eksctl ClusterConfig file, or - for stdin")
+    p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (default yaml)")
+    p.add_argument(
+        "--allow-partial", action="store_true", help="convert anyway, dropping (and listing) unsupported fields"
+    )
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser(
+        "plan",
+        help="render the CloudFormation templates offline and summarize them",
+        description="Render the CloudFormation templates the workflow will deploy (one per stack) and "
+        "print a summary. Needs no credentials and no network.",
+    )
+    p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
+    p.add_argument("--out", metavar="DIR", help="where to write the templates (default ./clusterdrop-plan/NAME)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_plan)
