@@ -8,24 +8,24 @@ import json
 from clusterdrop.aws import lock, registry
 from clusterdrop.errors import LockBusy, SpecInvalid, SpecMismatch
 from clusterdrop.spec.source import load_spec
-from clusterdrop.steps.context import Ports, State, spec_store_key
+from clusterdrop.steps.context import Ports, State, spec_store_key, typed
 
 
 def validate_spec(state: State, ports: Ports) -> State:
     """Read the exact object version, validate it, store the normalized spec. Touches nothing else."""
-    name = state["cluster"]
-    obj = ports.s3.get_object(Bucket=state["bucket"], Key=state["key"], VersionId=state["versionId"])
+    s = typed(state)
+    name = s.cluster
+    obj = ports.s3.get_object(Bucket=s.bucket, Key=s.key, VersionId=s.version_id)
     loaded = load_spec(obj["Body"].read())
     cluster = loaded.cluster
     if cluster.metadata.name != name:
         raise SpecMismatch(
-            f"{state['key']} holds metadata.name {cluster.metadata.name!r}; "
-            "a spec is stored as clusters/<metadata.name>.yaml"
+            f"{s.key} holds metadata.name {cluster.metadata.name!r}; a spec is stored as clusters/<metadata.name>.yaml"
         )
     if cluster.spec.region != ports.settings.region:
         raise region_mismatch(cluster.spec.region, ports.settings.region)
     normalized = cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
-    key = spec_store_key(name, state["versionId"])
+    key = spec_store_key(name, s.version_id)
     ports.s3.put_object(
         Bucket=ports.settings.artifacts_bucket,
         Key=key,
@@ -38,7 +38,7 @@ def validate_spec(state: State, ports: Ports) -> State:
 def read_last_applied_spec(state: State, ports: Ports) -> State:
     """For a teardown: the spec last applied, from the registry (the uploaded object is gone).
     Read under the lock, so that a deploy still running for the cluster has recorded what it made."""
-    name = state["cluster"]
+    name = typed(state).cluster
     item = registry.get(ports.clusters, name)
     if not item or not item.spec_key:
         raise unknown_cluster(name)
@@ -71,9 +71,10 @@ def unknown_cluster(name: str) -> SpecInvalid:
 def take_cluster_lock(state: State, ports: Ports) -> State:
     earlier = lock.earlier_change_waiting(ports.sfn, ports.settings.state_machines, state) if ports.sfn else None
     if earlier:
-        raise LockBusy(f"cluster {state['cluster']}: an earlier upload ({earlier}) goes first; waiting for it")
-    return lock.acquire(ports.locks, state["cluster"], state["execution"])
+        raise LockBusy(f"cluster {typed(state).cluster}: an earlier upload ({earlier}) goes first; waiting for it")
+    return lock.acquire(ports.locks, typed(state).cluster, typed(state).execution)
 
 
 def release_cluster_lock(state: State, ports: Ports) -> State:
-    return lock.release(ports.locks, state["cluster"], state["execution"])
+    s = typed(state)
+    return lock.release(ports.locks, s.cluster, s.execution)

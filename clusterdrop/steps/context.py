@@ -52,6 +52,11 @@ def spec_of(state: State) -> dict[str, Any] | None:
     return validated.spec if validated is not None else None
 
 
+def typed(state: State) -> ExecutionState:
+    """The state document as the contract reads it."""
+    return ExecutionState.model_validate(state)
+
+
 def cluster_of(state: State) -> Cluster:
     return Cluster.model_validate(spec_of(state))
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import json
 
 from clusterdrop.aws import registry, stacks
+from clusterdrop.contract import Cleanup
 from clusterdrop.history import (
     execution_history,
     failed_step,
 )
 from clusterdrop.render.common import nodegroup_stack_name, stack_name
-from clusterdrop.steps.context import Ports, State, cluster_of, spec_of
+from clusterdrop.steps.context import Ports, State, cluster_of, spec_of, typed
 
 
 def diagnose(state: State, ports: Ports) -> State:
-    error = state.get("error") or {}
+    error = typed(state).error or {}
     name = error.get("Error", "States.Runtime")
     cause_raw = error.get("Cause", "")
     try:
         cause = json.loads(cause_raw).get("errorMessage", cause_raw)
     except ValueError:
         cause = cause_raw
-    step = failed_step(execution_history(ports.sfn, state["execution"]))
+    step = failed_step(execution_history(ports.sfn, typed(state).execution))
     real_cause = None
     if spec_of(state):
         cluster = cluster_of(state)
@@ -49,18 +50,18 @@ def clean_up(state: State, ports: Ports) -> State:
         why = "an update never deletes a working cluster" if not first_creation else "deletionPolicy: retain"
         return {"done": True, "cleanedUp": [], "kept": existing, "reason": why}
     main = stack_name(cluster)
-    previous = state.get("cleanup") or {}
+    previous = typed(state).cleanup or Cleanup(done=False)
     deletion = stacks.delete_in_order(
         ports.cfn,
         [n for n in existing if n != main],
         main if main in existing else None,
         ports.settings.cfn_role_arn,
-        previous.get("attempts") or {},
+        previous.attempts,
         ports.settings.region,
     )
     remaining = [n for n in names if stacks.status(ports.cfn, n) is not None]
     # Clean-up is called until done: remember what existed, so that only real deletions count.
-    existed = set(previous.get("existed") or []) | set(existing)
+    existed = set(previous.existed) | set(existing)
     if deletion.done and (deletion.leftovers or deletion.blocked):
         record_leftovers(state, ports, deletion)
     return {
@@ -80,9 +81,9 @@ def record_leftovers(state: State, ports: Ports, deletion: stacks.Deletion) -> N
     """What could not be deleted goes into the registry too: the next person finds it there."""
     registry.record(
         ports.clusters,
-        state["cluster"],
+        typed(state).cluster,
         status="DELETE_FAILED",
-        execution=state["execution"],
+        execution=typed(state).execution,
         leftovers=deletion.leftovers,
         notDeleted=deletion.blocked,
     )

@@ -99,16 +99,17 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
 
 def rolled_back(state: State) -> bool:
     """A stack update failed: CloudFormation rolled it back to the previous template."""
-    said = str((state.get("error") or {}).get("Cause", "")) + str((state.get("diagnosis") or {}).get("cause", ""))
+    s = ExecutionState.model_validate(state)
+    said = str((s.error or {}).get("Cause", "")) + (s.diagnosis.cause if s.diagnosis else "")
     return action_of(state) == "update" and ("UPDATE_ROLLBACK" in said or "UPDATE_FAILED" in said)
 
 
 def installed_addons(ports: Ports, state: State) -> dict[str, str]:
     """The add-ons' versions as EKS reports them; a notification goes out even if EKS cannot say."""
     try:
-        return eks.installed_versions(ports.eks, state["cluster"])
+        return eks.installed_versions(ports.eks, ExecutionState.model_validate(state).cluster)
     except ports.eks.exceptions.ClientError as exc:
-        logger.warning("add-on versions of %s unknown: %s", state["cluster"], exc)
+        logger.warning("add-on versions of %s unknown: %s", ExecutionState.model_validate(state).cluster, exc)
         return {}
 
 

@@ -7,7 +7,7 @@ from clusterdrop.errors import SpecInvalid, StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.models import Cluster
-from clusterdrop.steps.context import Ports, State, cluster_of
+from clusterdrop.steps.context import Ports, State, cluster_of, typed
 
 
 def nodegroup_parameters(cluster: Cluster, group: str, outputs: dict[str, str]) -> dict[str, str]:
@@ -47,7 +47,8 @@ def plan(state: State, ports: Ports) -> State:
     """Change sets for every stack that exists, a rendered creation for those that do not."""
     cluster = cluster_of(state)
     name = cluster.metadata.name
-    if state["action"] != "plan" and registry.is_superseded(ports.clusters, name, state.get("sequencer", "")):
+    s = typed(state)
+    if s.action != "plan" and registry.is_superseded(ports.clusters, name, s.sequencer):
         return {"superseded": True, "stacks": [], "pending": False}
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
@@ -79,7 +80,7 @@ def plan(state: State, ports: Ports) -> State:
                 parameters=parameters,
                 role_arn=ports.settings.cfn_role_arn,
                 tags=tags,
-                execution=state["execution"],
+                execution=s.execution,
                 templates_bucket=ports.settings.artifacts_bucket,
                 region=ports.settings.region,
             )
@@ -107,9 +108,11 @@ def plan(state: State, ports: Ports) -> State:
 
 
 def plans_of(state: State) -> list[stacks.StackPlan]:
+    """The stacks' plans the Plan step made, as objects again."""
+    plan = typed(state).plan
     out = []
-    for raw in state["plan"]["stacks"]:
-        data = {k: v for k, v in raw.items() if k != "counts"}
+    for shape in plan.stacks if plan else []:
+        data = {k: v for k, v in shape.model_dump(by_alias=True).items() if k != "counts"}
         data["changes"] = [stacks.Change(**c) for c in data.get("changes") or []]
         out.append(stacks.StackPlan(**data))
     return out
@@ -124,7 +127,9 @@ def describe_plan(state: State, ports: Ports) -> State:
         if failed:
             raise StackFailed("; ".join(f"change set for {p.stack} failed: {p.reason}" for p in failed))
         stacks.refuse_cluster_replacement(plans, allowed=cluster_of(state).spec.control_plane.allow_replacement)
-    return {**state["plan"], "stacks": [p.as_dict() for p in plans], "pending": pending}
+    before = typed(state).plan
+    assert before is not None  # "Describe plan" follows "Plan"
+    return {**before.model_dump(by_alias=True), "stacks": [p.as_dict() for p in plans], "pending": pending}
 
 
 def discard_plan(state: State, ports: Ports) -> State:

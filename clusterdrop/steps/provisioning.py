@@ -13,13 +13,14 @@ from clusterdrop.contract import ExecutionState
 from clusterdrop.errors import StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import make_plan
-from clusterdrop.steps.context import Ports, State, cluster_of
+from clusterdrop.steps.context import Ports, State, cluster_of, typed
 from clusterdrop.steps.planning import nodegroup_parameters, plans_of
 
 
 def apply_cluster_stack(state: State, ports: Ports) -> State:
     cluster = cluster_of(state)
-    tagged = subnets.apply(ports.ec2, state["plan"].get("subnetTags") or [])
+    plan = typed(state).plan
+    tagged = subnets.apply(ports.ec2, plan.subnet_tags if plan else [])
     [cluster_plan] = [p for p in plans_of(state) if p.role == "cluster"]
     stacks.execute(ports.cfn, cluster_plan)
     return {"stack": stack_name(cluster), "executed": cluster_plan.status == "READY", "taggedSubnets": tagged}
@@ -106,20 +107,22 @@ def apply_node_group_stacks(state: State, ports: Ports) -> State:
 def check_node_group_stacks(state: State, ports: Ports) -> State:
     """One look at the stacks a step started: done, still going, or failed (raised)."""
     pending, failed = [], []
-    for entry in state["nodeGroupStacks"]["stacks"]:
-        current = stacks.status(ports.cfn, entry["stack"])
-        if entry["expect"] == "DELETE_COMPLETE":
+    started = typed(state).node_group_stacks
+    assert started is not None  # "Check node-group stacks" follows "Apply node-group stacks"
+    for entry in started.stacks:
+        current = stacks.status(ports.cfn, entry.stack)
+        if entry.expect == "DELETE_COMPLETE":
             if current is not None and current != "DELETE_FAILED":
-                pending.append(entry["stack"])
+                pending.append(entry.stack)
             elif current == "DELETE_FAILED":
-                failed.append(f"{entry['stack']}: DELETE_FAILED")
+                failed.append(f"{entry.stack}: DELETE_FAILED")
         elif current in stacks.FAILED or current is None:
-            failed.append(f"{entry['stack']}: {current or 'missing'}")
+            failed.append(f"{entry.stack}: {current or 'missing'}")
         elif current not in stacks.DONE:
-            pending.append(entry["stack"])
+            pending.append(entry.stack)
     if failed:
         raise StackFailed("node-group stacks failed: " + ", ".join(failed))
-    return {**state["nodeGroupStacks"], "done": not pending, "pending": pending}
+    return {**started.model_dump(by_alias=True), "done": not pending, "pending": pending}
 
 
 def apply_addons(state: State, ports: Ports) -> State:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from clusterdrop.aws import eks, registry, stacks, subnets
 from clusterdrop.errors import StackFailed
 from clusterdrop.render.common import stack_name
-from clusterdrop.steps.context import Ports, State, cluster_of
+from clusterdrop.steps.context import Ports, State, cluster_of, typed
 from clusterdrop.steps.failure import leftovers_message, record_leftovers
 from clusterdrop.steps.planning import existing_nodegroup_stacks
 
@@ -15,13 +15,13 @@ def delete_stacks(state: State, ports: Ports) -> State:
     delete is asked again a bounded number of times, then the teardown fails naming what is left."""
     cluster = cluster_of(state)
     main = stack_name(cluster)
-    previous = state.get("deletion") or {}
+    previous = typed(state).deletion
     deletion = stacks.delete_in_order(
         ports.cfn,
         existing_nodegroup_stacks(ports, cluster),
         main if stacks.status(ports.cfn, main) is not None else None,
         ports.settings.cfn_role_arn,
-        previous.get("attempts") or {},
+        previous.attempts if previous else {},
         ports.settings.region,
     )
     if deletion.done and (deletion.leftovers or deletion.blocked):
@@ -53,5 +53,5 @@ def describe_cluster(state: State, ports: Ports) -> State:
 
 
 def remove_subnet_tags(state: State, ports: Ports) -> State:
-    item = registry.get(ports.clusters, state["cluster"])
+    item = registry.get(ports.clusters, typed(state).cluster)
     return {"untagged": subnets.remove_cluster_tags(ports.ec2, item.subnet_tags if item else [])}

@@ -116,7 +116,7 @@ def test_each_state_machines_role_allows_what_its_tasks_call(template: dict[str,
             if {"Ref": role} in p.get("Roles", [])
         ]
         substitutions = {k: str(stack.resolve(v)) for k, v in machine["DefinitionSubstitutions"].items()}
-        path = "deploy.asl.json" if logical.startswith("Deploy") else "teardown.asl.json"
+        path = "deploy.asl.json" if "DeployStateMachine" in logical else "teardown.asl.json"
         requests = _asl_requests(path, substitutions)
         assert len(requests) > 5
         refused = [f"{r.action} on {r.resource}" for r in requests if not evaluate(documents, r).allowed]

@@ -18,9 +18,13 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+# The deployer's constructs: a resource's logical ID starts with its construct's name.
+CONSTRUCTS = r"^(Storage|Notifications|Workflow|Intake|Code)?"
+
+
 def props(template: dict[str, Any], logical_prefix: str, kind: str) -> dict[str, Any]:
     found: list[dict[str, Any]] = [
-        v["Properties"] for k, v in resources(template, kind).items() if k.startswith(logical_prefix)
+        v["Properties"] for k, v in resources(template, kind).items() if re.match(CONSTRUCTS + logical_prefix, k)
     ]
     assert len(found) == 1, (logical_prefix, kind)
     return found[0]
@@ -84,7 +88,7 @@ def test_state_machines(template: dict[str, Any]) -> None:
         assert p["StateMachineType"] == "STANDARD"
         assert p["TracingConfiguration"] == {"Enabled": True}
         assert p["LoggingConfiguration"]["Level"] == "ALL"
-        file = "deploy.asl.json" if logical_id.startswith("Deploy") else "teardown.asl.json"
+        file = "deploy.asl.json" if "DeployStateMachine" in logical_id else "teardown.asl.json"
         used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", (REPO / "statemachine" / file).read_text()))
         assert set(p["DefinitionSubstitutions"]) == used
     # Who follows an execution knows how long it can last at most.
@@ -108,7 +112,7 @@ def test_functions_are_python_313_on_arm64_with_the_layer(template: dict[str, An
         module = p["Handler"].removesuffix(".handler").replace(".", "/") + ".py"
         assert (REPO / module).is_file(), module
         # One name end to end: ValidateSpecFunction runs lambdas.validate_spec.
-        name = re.sub(r"Function[0-9A-F]{8}$", "", logical_id)
+        name = re.sub(CONSTRUCTS + r"|Function[0-9A-F]{8}$", "", logical_id)
         assert re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() == p["Handler"].split(".")[1]
 
 
@@ -190,7 +194,7 @@ def test_the_deployers_cluster_admins_reach_every_step(template: dict[str, Any])
     from tests.infra.conftest import ADMINS
 
     functions = resources(template, "AWS::Lambda::Function")
-    plan = next(f for k, f in functions.items() if k.startswith("PlanFunction"))
+    plan = next(f for k, f in functions.items() if re.match(CONSTRUCTS + "PlanFunction", k))
     assert plan["Properties"]["Environment"]["Variables"]["CLUSTER_ADMINS"] == ",".join(ADMINS)
 
 

@@ -1,0 +1,267 @@
+"""The workflow: one Lambda per step the state machines name, the deploy and teardown state
+machines (the ASL files with their substitutions), and what each step may do on AWS."""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks import bundle
+from stacks.functions import REPO, FunctionCode
+from stacks.nag import ARN, AT, STACK_PREFIX, acknowledge
+from stacks.storage import Storage
+from stacks.timing import Timing
+
+STATE_MACHINES = REPO / "statemachine"
+ASL_FILES = ("deploy.asl.json", "teardown.asl.json")
+
+
+def step_functions() -> list[str]:
+    """The Lambda-backed steps of both state machines, from their `${<Name>FunctionArn}`
+    substitutions, in order of first use."""
+    names: dict[str, None] = {}
+    for file in ASL_FILES:
+        for name in re.findall(r"\$\{([A-Za-z0-9]+)FunctionArn\}", (STATE_MACHINES / file).read_text()):
+            names.setdefault(name)
+    return list(names)
+
+
+def machine_name(scope: Construct, name: str) -> str:
+    """A state machine's fixed name: the steps' policies name its executions without a reference."""
+    return f"{Stack.of(scope).stack_name}-{name.lower()}"
+
+
+def machine_arn(scope: Construct, name: str) -> str:
+    return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{machine_name(scope, name)}"
+
+
+class Workflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: FunctionCode,
+        storage: Storage,
+        topic: sns.ITopic,
+        cfn_role: iam.IRole,
+        timing: Timing,
+        cluster_admins: tuple[str, ...],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # The agent's code: each cluster stack creates its agent from it.
+        self.agent_code = assets.Asset(self, "AgentCode", path=str(bundle.AGENT))
+        env = {
+            "SPEC_BUCKET": storage.spec_bucket.bucket_name,
+            "ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
+            "CLUSTERS_TABLE": storage.clusters.table_name,
+            "LOCKS_TABLE": storage.locks.table_name,
+            "TOPIC_ARN": topic.topic_arn,
+            "CFN_ROLE_ARN": cfn_role.role_arn,
+            "AGENT_CODE_BUCKET": self.agent_code.s3_bucket_name,
+            "AGENT_CODE_KEY": self.agent_code.s3_object_key,
+            # Built from the fixed names, not referenced: the machines depend on the functions.
+            "STATE_MACHINE_ARNS": ",".join(machine_arn(self, m) for m in ("Deploy", "Teardown")),
+            # Admitted to every cluster as cluster admins (EKS access entries), beside the spec's.
+            "CLUSTER_ADMINS": ",".join(cluster_admins),
+            "TIME_SCALE": str(timing.time_scale),
+            "POWERTOOLS_SERVICE_NAME": "clusterdrop",
+            "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
+        }
+        self.functions: dict[str, lambda_.Function] = {}
+        # One function per `${XFunctionArn}` the state machines name: the ASL is the list.
+        steps = step_functions()
+        for name in steps:
+            # Connect downloads CNI manifests (3 MB of CRDs): more time and memory than the rest.
+            big = name in ("Connect", "Plan", "ApplyNodeGroupStacks")
+            self.functions[name] = code.function(
+                self, name, env, memory=1024 if big else 256, timeout=120 if big else 30
+            )
+        substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in self.functions.items()}
+        substitutions.update(timing.substitutions())
+        self.definition_substitutions = substitutions
+        self.deploy = self._state_machine("Deploy", ASL_FILES[0], substitutions)
+        self.teardown = self._state_machine("Teardown", ASL_FILES[1], substitutions)
+        self._permissions(storage, topic, cfn_role)
+
+    def _state_machine(self, name: str, file: str, substitutions: dict[str, str]) -> sfn.StateMachine:
+        used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", (STATE_MACHINES / file).read_text()))
+        # Under /aws/vendedlogs/: Step Functions delivers logs through CloudWatch Logs' vended
+        # logs, whose resource policy (5,120 characters per region) it extends for any other
+        # name — in an account with many log groups CreateStateMachine then fails.
+        log_group = logs.LogGroup(
+            self,
+            f"{name}StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/{machine_name(self, name)}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+        )
+        machine = sfn.StateMachine(
+            self,
+            f"{name}StateMachine",
+            # A fixed name: the steps' policies name its executions without a reference that
+            # would make the state machine and its functions depend on each other.
+            state_machine_name=machine_name(self, name),
+            definition_body=sfn.DefinitionBody.from_file(str(STATE_MACHINES / file)),
+            definition_substitutions={k: v for k, v in substitutions.items() if k in used},
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        for key, fn in self.functions.items():
+            if f"{key}FunctionArn" in used:
+                fn.grant_invoke(machine)
+        partition, region, account = Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="InvokeClusterAgents",
+                actions=["lambda:InvokeFunction"],
+                resources=[f"arn:{partition}:lambda:{region}:{account}:function:{STACK_PREFIX}*-agent"],
+            )
+        )
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PollClusterStacks",
+                actions=["cloudformation:DescribeStacks"],
+                resources=[f"arn:{partition}:cloudformation:{region}:{account}:stack/{STACK_PREFIX}*/*"],
+            )
+        )
+        stack = Stack.of(self)
+        invoked = [
+            f"Resource::<{stack.resolve(stack.get_logical_id(fn.node.default_child))}.Arn>:*"  # type: ignore[arg-type]
+            for key, fn in self.functions.items()
+            if f"{key}FunctionArn" in used
+        ]
+        acknowledge(
+            machine,
+            "IAM5",
+            "Each cluster has its own agent function and stacks, created at run time; the wildcards are bounded by "
+            "the clusterdrop- prefix. Invoke grants on the step functions include their versions (:*). X-Ray and "
+            "log delivery accept no resource scoping.",
+            evidence=[
+                "Resource::*",
+                f"Resource::{ARN}:lambda:{AT}:function:{STACK_PREFIX}*-agent",
+                f"Resource::{ARN}:cloudformation:{AT}:stack/{STACK_PREFIX}*/*",
+                *invoked,
+            ],
+        )
+        return machine
+
+    def _permissions(self, storage: Storage, topic: sns.ITopic, cfn_role: iam.IRole) -> None:
+        f = self.functions
+        partition, region, account = Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
+        stacks_arn = f"arn:{partition}:cloudformation:{region}:{account}:stack/{STACK_PREFIX}*/*"
+
+        def allow(names: list[str], actions: list[str], resources: list[str], sid: str) -> None:
+            for name in names:
+                f[name].add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+        allow(
+            ["ValidateSpec"],
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [storage.spec_bucket.arn_for_objects("*")],
+            "ReadSpecVersions",
+        )
+        allow(
+            ["ValidateSpec", "Plan", "Connect"],
+            ["s3:GetObject", "s3:PutObject"],
+            [storage.artifacts_bucket.arn_for_objects("*")],
+            "Artifacts",
+        )
+        # The CNI staging looks files up in the mirror: without s3:ListBucket, S3 answers a
+        # missing key with 403 AccessDenied instead of 404 NoSuchKey, and "not mirrored yet"
+        # cannot be told from "refused".
+        allow(["Connect"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "ListArtifacts")
+        # A teardown reads the last applied spec: its key in the registry, the spec beside the artifacts.
+        allow(["ReadLastAppliedSpec"], ["dynamodb:GetItem"], [storage.clusters.table_arn], "ReadRegistry")
+        allow(
+            ["ReadLastAppliedSpec"],
+            ["s3:GetObject"],
+            [storage.artifacts_bucket.arn_for_objects("specs/*")],
+            "ReadSpecs",
+        )
+        # Clean-up and teardown record what they could not delete.
+        registry_users = [
+            "Plan",
+            "RecordState",
+            "CleanUp",
+            "DeleteStacks",
+            "RemoveSubnetTags",
+            "Notify",
+        ]
+        allow(registry_users, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [storage.clusters.table_arn], "Registry")
+        allow(
+            ["TakeClusterLock", "ReleaseClusterLock"],
+            ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            [storage.locks.table_arn],
+            "Locks",
+        )
+        readers = ["Plan", "DescribePlan", "DiscardPlan", "ApplyClusterStack", "Connect", "ApplyNodeGroupStacks",
+                   "CheckNodeGroupStacks", "Diagnose", "CleanUp", "DescribeCluster", "DeleteStacks"]  # fmt: skip
+        allow(
+            readers,
+            ["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:DescribeChangeSet"],
+            [stacks_arn],
+            "ReadClusterStacks",
+        )
+        allow(["Plan", "DeleteStacks"], ["cloudformation:ListStacks"], ["*"], "ListStacks")
+        # An existing VPC is checked before the plan (its subnets, DNS, a way to S3), and the
+        # account's zone IDs settle the zones (EKS refuses some); Describe* takes no scoping.
+        allow(
+            ["Plan"],
+            [
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeVpcAttribute",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeVpcEndpoints",
+            ],
+            ["*"],
+            "DescribeNetwork",
+        )
+        writers = ["Plan", "DiscardPlan", "ApplyClusterStack", "ApplyNodeGroupStacks", "CleanUp", "DeleteStacks"]
+        allow(
+            writers,
+            ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet",
+             "cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:TagResource"],
+            [stacks_arn],
+            "WriteClusterStacks",
+        )  # fmt: skip
+        allow(writers, ["iam:PassRole"], [cfn_role.role_arn], "PassStacksRole")
+        allow(
+            ["Connect", "ApplyAddons", "DescribeCluster"],
+            ["eks:DescribeCluster", "eks:ListAddons", "eks:CreateAddon", "eks:DescribeAddon", "eks:TagResource"],
+            [f"arn:{partition}:eks:{region}:{account}:cluster/*", f"arn:{partition}:eks:{region}:{account}:addon/*"],
+            "ClusterAddons",
+        )
+        allow(
+            ["ApplyClusterStack", "RemoveSubnetTags"],
+            ["ec2:CreateTags", "ec2:DeleteTags"],
+            [f"arn:{partition}:ec2:{region}:{account}:subnet/*"],
+            "SharedSubnetTags",
+        )
+        executions = [
+            f"arn:{partition}:states:{region}:{account}:execution:{machine_name(self, m)}:*"
+            for m in ("Deploy", "Teardown")
+        ]
+        allow(["Diagnose", "Notify"], ["states:GetExecutionHistory"], executions, "ExecutionHistory")
+        # The lock step lets an earlier upload of the same spec go first.
+        machines = [machine_arn(self, m) for m in ("Deploy", "Teardown")]
+        allow(["TakeClusterLock"], ["states:ListExecutions"], machines, "ListExecutions")
+        allow(["TakeClusterLock"], ["states:DescribeExecution"], executions, "DescribeExecutions")
+        topic.grant_publish(f["Notify"])
+        # A success notification names the add-on versions EKS installed.
+        allow(
+            ["Notify"],
+            ["eks:ListAddons", "eks:DescribeAddon"],
+            [f"arn:{partition}:eks:{region}:{account}:cluster/*", f"arn:{partition}:eks:{region}:{account}:addon/*"],
+            "ReadAddons",
+        )
