@@ -675,7 +675,9 @@ def test_the_stacks_role_is_enforced_on_update_and_delete(local: session.LocalDe
 
 def _function_role(local: session.LocalDeployer, construct: str) -> str:
     functions = local.aws.client("lambda").list_functions()["Functions"]
-    return str(next(f["Role"] for f in functions if f["FunctionName"].startswith(f"clusterdrop-Workflow{construct}Function")))
+    return str(
+        next(f["Role"] for f in functions if f["FunctionName"].startswith(f"clusterdrop-Workflow{construct}Function"))
+    )
 
 
 def _client_as(local: session.LocalDeployer, role_arn: str, service: str) -> Any:
