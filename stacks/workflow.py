@@ -179,6 +179,8 @@ class Workflow(Construct):
         # missing key with 403 AccessDenied instead of 404 NoSuchKey, and "not mirrored yet"
         # cannot be told from "refused".
         allow(["Connect"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "ListArtifacts")
+        # A spec without a version keeps its running cluster's: Validate spec reads the registry.
+        allow(["ValidateSpec"], ["dynamodb:GetItem"], [storage.clusters.table_arn], "RegistryVersion")
         # A teardown reads the last applied spec: its key in the registry, the spec beside the artifacts.
         allow(["ReadLastAppliedSpec"], ["dynamodb:GetItem"], [storage.clusters.table_arn], "ReadRegistry")
         allow(
@@ -236,6 +238,13 @@ class Workflow(Construct):
             "WriteClusterStacks",
         )  # fmt: skip
         allow(writers, ["iam:PassRole"], [cfn_role.role_arn], "PassStacksRole")
+        # Plan compares the version asked for with the one the cluster runs.
+        allow(
+            ["Plan"],
+            ["eks:DescribeCluster"],
+            [f"arn:{partition}:eks:{region}:{account}:cluster/*"],
+            "RunningVersion",
+        )
         allow(
             ["Connect", "ApplyAddons", "DescribeCluster"],
             ["eks:DescribeCluster", "eks:ListAddons", "eks:CreateAddon", "eks:DescribeAddon", "eks:TagResource"],

@@ -82,8 +82,9 @@ def outputs(cfn: Any, stack: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
-def change_set_name(execution: str) -> str:
-    return NAME_PREFIX + hashlib.sha256(execution.encode()).hexdigest()[:20]
+def change_set_name(execution: str, stack: str) -> str:
+    """One name per execution and stack: nothing can take one stack's change set for another's."""
+    return NAME_PREFIX + hashlib.sha256(f"{execution}/{stack}".encode()).hexdigest()[:20]
 
 
 def _template_args(s3: Any, bucket: str, region: str, stack: str, template: dict[str, Any]) -> dict[str, str]:
@@ -111,7 +112,7 @@ def create_change_set(
 ) -> StackPlan:
     current = status(cfn, stack)
     change_type = "UPDATE" if current not in (None, "REVIEW_IN_PROGRESS") else "CREATE"
-    name = change_set_name(execution)
+    name = change_set_name(execution, stack)
     try:
         cfn.create_change_set(
             StackName=stack,

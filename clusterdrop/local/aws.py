@@ -171,6 +171,36 @@ def _deletable_network() -> None:
     NatGateway.delete = delete_nat  # type: ignore[attr-defined]
 
 
+def _change_sets_by_stack() -> None:
+    """CloudFormation names a change set within its stack: two stacks may hold change sets of
+    the same name, and DescribeChangeSet / ExecuteChangeSet / DeleteChangeSet with a StackName
+    act on that stack's. moto looks names up across all stacks (the last one found wins): resolve
+    (stack, name) to the change set's ARN before moto sees the request."""
+    from moto.cloudformation import responses
+
+    def by_stack(self: Any) -> None:
+        name, stack = self._get_param("ChangeSetName"), self._get_param("StackName")
+        backend = self.cloudformation_backend
+        if not name or name.startswith("arn:") or not stack:
+            return
+        for arn, change_set in backend.change_sets.items():
+            if change_set.change_set_name == name and stack in (change_set.stack_name, change_set.stack_id):
+                if self.automated_parameter_parsing:
+                    self.params["ChangeSetName"] = arn
+                else:
+                    self.querystring["ChangeSetName"] = [arn]
+                return
+
+    for action in ("describe_change_set", "execute_change_set", "delete_change_set"):
+        original = getattr(responses.CloudFormationResponse, action)
+
+        def resolved(self: Any, _original: Any = original) -> Any:
+            by_stack(self)
+            return _original(self)
+
+        setattr(responses.CloudFormationResponse, action, resolved)
+
+
 def _fail_on_unsupported_types() -> None:
     """moto skips resource types it does not know and still reports success: make that a
     failure, so a stack that did not really get its resources never looks created."""
@@ -212,6 +242,7 @@ class EmbeddedAws:
         _s3_events_with_versions()
         _deletable_network()
         _fail_on_unsupported_types()
+        _change_sets_by_stack()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         cfn_roles.install()  # after eks: a refused resource fails the way its SimulatedFailure does
         _host_is_this_machine()

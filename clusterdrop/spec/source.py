@@ -17,6 +17,9 @@ class LoadedSpec:
     source_format: str  # "clusterdrop" or "eksctl"
     notes: list[str] = field(default_factory=list)
     dropped: list[Problem] = field(default_factory=list)
+    # Whether the file names spec.kubernetesVersion (else the default was filled in): an update
+    # of a running cluster keeps its version unless the spec names one.
+    version_given: bool = True
 
 
 def load_spec(raw: bytes, *, allow_partial: bool = False) -> LoadedSpec:
@@ -27,7 +30,8 @@ def load_spec(raw: bytes, *, allow_partial: bool = False) -> LoadedSpec:
     """
     doc = load(raw)
     if not eksctl.is_eksctl(doc.data):
-        return LoadedSpec(cluster=validate(doc), source_format="clusterdrop")
+        given = "kubernetesVersion" in ((doc.data.get("spec") if isinstance(doc.data, dict) else None) or {})
+        return LoadedSpec(cluster=validate(doc), source_format="clusterdrop", version_given=given)
     conversion = eksctl.convert(doc)
     if conversion.unsupported and not allow_partial:
         raise UnsupportedFields(conversion.unsupported)
@@ -38,4 +42,10 @@ def load_spec(raw: bytes, *, allow_partial: bool = False) -> LoadedSpec:
         raise SpecInvalid(
             [Problem(p.path, f"{p.message} (in the converted spec)", None, None) for p in exc.problems]
         ) from None
-    return LoadedSpec(cluster=cluster, source_format="eksctl", notes=conversion.notes, dropped=conversion.unsupported)
+    return LoadedSpec(
+        cluster=cluster,
+        source_format="eksctl",
+        notes=conversion.notes,
+        dropped=conversion.unsupported,
+        version_given="version" in (doc.data.get("metadata") or {}),
+    )

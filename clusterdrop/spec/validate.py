@@ -522,3 +522,30 @@ def _check_node_group(spec: ClusterSpec, i: int, group: NodeGroup) -> Iterator[I
                 f"taint {taint.key}:{taint.effect} is repeated (first at taints[{taint_keys[ident]}])",
             )
         taint_keys.setdefault(ident, j)
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def upgrade_problem(running: str, wanted: str) -> Problem | None:
+    """EKS moves a control plane one minor version at a time and never back: a spec that asks
+    for more is refused at Plan, before anything changes, naming the next allowed step."""
+    have, want = _minor(running), _minor(wanted)
+    if want == have:
+        return None
+    if want < have:
+        return Problem(
+            "spec.kubernetesVersion",
+            f"{wanted} is older than {running}, the version the cluster runs: EKS cannot downgrade a control "
+            f"plane. Keep {running}, or create a new cluster on {wanted}",
+        )
+    if want[1] - have[1] > 1 or want[0] != have[0]:
+        step = f"{have[0]}.{have[1] + 1}"
+        return Problem(
+            "spec.kubernetesVersion",
+            f"{running} → {wanted} skips a minor version: EKS upgrades one minor at a time. Set {step} first, "
+            f"then {wanted}",
+        )
+    return None

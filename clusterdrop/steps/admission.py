@@ -24,6 +24,18 @@ def validate_spec(state: State, ports: Ports) -> State:
         )
     if cluster.spec.region != ports.settings.region:
         raise region_mismatch(cluster.spec.region, ports.settings.region)
+    notes = list(loaded.notes)
+    if not loaded.version_given:
+        # No version named: a running cluster keeps its own (a new clusterdrop release with a
+        # newer default must not upgrade every cluster on its next upload); a new one gets the default.
+        item = registry.get(ports.clusters, name)
+        if item is not None and item.status == "ACTIVE" and item.kubernetes_version:
+            spec = cluster.spec.model_copy(update={"kubernetes_version": item.kubernetes_version})
+            cluster = cluster.model_copy(update={"spec": spec})
+            notes.append(
+                f"spec.kubernetesVersion is not set: the cluster keeps {item.kubernetes_version}, the version it "
+                "runs; set it to upgrade"
+            )
     normalized = cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
     key = spec_store_key(name, s.version_id)
     ports.s3.put_object(
@@ -32,7 +44,7 @@ def validate_spec(state: State, ports: Ports) -> State:
         Body=json.dumps(normalized).encode(),
         ContentType="application/json",
     )
-    return {"spec": normalized, "specKey": key, "format": loaded.source_format, "notes": loaded.notes}
+    return {"spec": normalized, "specKey": key, "format": loaded.source_format, "notes": notes}
 
 
 def read_last_applied_spec(state: State, ports: Ports) -> State:

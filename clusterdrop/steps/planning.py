@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from clusterdrop.aws import registry, stacks, subnets
+from clusterdrop.aws import eks, registry, stacks, subnets
 from clusterdrop.errors import SpecInvalid, StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.validate import upgrade_problem
 from clusterdrop.steps.context import Ports, State, cluster_of, typed
 
 
@@ -50,6 +51,14 @@ def plan(state: State, ports: Ports) -> State:
     s = typed(state)
     if s.action != "plan" and registry.is_superseded(ports.clusters, name, s.sequencer):
         return {"superseded": True, "stacks": [], "pending": False}
+    if stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS"):
+        try:
+            running = eks.describe(ports.eks, name)["version"]
+        except ports.eks.exceptions.ResourceNotFoundException:
+            running = ""  # the stack is there, its cluster is not (a failed create): nothing to compare
+        problem = upgrade_problem(running, cluster.spec.kubernetes_version or "") if running else None
+        if problem is not None:
+            raise SpecInvalid([problem])
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     if problems:

@@ -136,6 +136,42 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert (deleted["action"], deleted["outcome"]) == ("delete", "SUCCEEDED")
 
 
+def test_a_cluster_upgrades_one_minor_at_a_time_and_keeps_its_version_when_unset(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    base = QUICKSTART.replace("name: quickstart", "name: upgrade")
+    assert "  region: eu-west-1\n" in base
+
+    def at(version: str) -> Path:
+        text = base.replace("  region: eu-west-1\n", f'  region: eu-west-1\n  kubernetesVersion: "{version}"\n')
+        return _spec(tmp_path, "upgrade", text)
+
+    eks = local.aws.client("eks")
+    created = _run(local, at("1.34"))
+    assert created["status"] == "SUCCEEDED", (created["notifications"]["sns"] or {}).get("text")
+    # Two minors at once: refused at Plan, nothing touched.
+    skipped = _run(local, at("1.36"))
+    assert skipped["status"] == "FAILED"
+    failure = skipped["notifications"]["sns"]["outcome"]["failure"]
+    assert failure["step"] == "Plan"
+    assert "1.34 → 1.36 skips a minor version" in failure["cause"]
+    assert "Set 1.35 first" in failure["cause"]
+    assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.34"
+    # One minor: the control plane, the node group and the kubelets move, as EKS reports them.
+    upgraded = _run(local, at("1.35"))
+    assert upgraded["status"] == "SUCCEEDED", (upgraded["notifications"]["sns"] or {}).get("text")
+    assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.35"
+    _eks_agrees_with_the_cluster(local, "upgrade", desired=2)
+    # A downgrade: refused.
+    downgraded = _run(local, at("1.34"))
+    assert downgraded["status"] == "FAILED"
+    assert "EKS cannot downgrade" in downgraded["notifications"]["sns"]["outcome"]["failure"]["cause"]
+    # No version named: the cluster keeps 1.35 (not clusterdrop's default), and says so.
+    kept = _run(local, _spec(tmp_path, "upgrade", base))
+    assert kept["status"] == "SUCCEEDED", (kept["notifications"]["sns"] or {}).get("text")
+    assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.35"
+
+
 def test_invalid_spec_fails_naming_the_field(local: session.LocalDeployer, tmp_path: Path) -> None:
     # Valid for the CLI's local check is not required here: upload straight to the bucket.
     bad = QUICKSTART.replace("name: quickstart", "name: broken").replace("t3.medium", "t3medium")

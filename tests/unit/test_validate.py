@@ -282,3 +282,34 @@ def test_a_system_capable_group_without_nodes_does_not_count(full_spec: dict[str
     set_path(full_spec, "spec.nodeGroups[1].desiredSize", 0)
     set_path(full_spec, "spec.nodeGroups[1].minSize", 0)
     assert "no node group can run the system workloads" in _problems(full_spec)["spec.nodeGroups"]
+
+
+@pytest.mark.parametrize(
+    ("running", "wanted", "expected"),
+    [
+        ("1.34", "1.34", None),
+        ("1.34", "1.35", None),
+        ("1.34", "1.36", "1.34 → 1.36 skips a minor version: EKS upgrades one minor at a time. Set 1.35 first"),
+        ("1.35", "1.34", "1.34 is older than 1.35, the version the cluster runs: EKS cannot downgrade"),
+    ],
+)
+def test_a_control_plane_moves_one_minor_at_a_time_and_never_back(
+    running: str, wanted: str, expected: str | None
+) -> None:
+    from clusterdrop.spec.validate import upgrade_problem
+
+    problem = upgrade_problem(running, wanted)
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert problem.path == "spec.kubernetesVersion"
+        assert problem.message.startswith(expected)
+
+
+def test_whether_the_spec_names_its_version_is_kept(full_spec: dict[str, Any]) -> None:
+    assert load_spec(yaml.safe_dump(full_spec).encode()).version_given is True
+    set_path(full_spec, "spec.kubernetesVersion", DELETE)
+    loaded = load_spec(yaml.safe_dump(full_spec).encode())
+    assert loaded.version_given is False
+    assert loaded.cluster.spec.kubernetes_version == facts.DEFAULT_KUBERNETES_VERSION
