@@ -110,6 +110,8 @@ class Connection(Shape):
     addons: list[str] = Field(default_factory=list)
     deadline_minutes: float | None = None
     deadline_label: str | None = None
+    # The control plane's version as EKS reports it (after the cluster stack's update).
+    kubernetes_version: str | None = None
 
 
 class ClusterReach(Shape):

@@ -80,7 +80,8 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
         bucket=typed.bucket,
         steps=step_timings(events),
         endpoint=endpoint or None,
-        kubernetes_version=cluster_spec.get("kubernetesVersion"),
+        kubernetes_version=(connection.kubernetes_version if isinstance(connection, Connection) else None)
+        or cluster_spec.get("kubernetesVersion"),
         nodes=groups,
         cni=cni,
         changes=[

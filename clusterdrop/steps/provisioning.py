@@ -9,7 +9,7 @@ from pathlib import Path
 from clusterdrop.aws import eks, registry, stacks, subnets
 from clusterdrop.cni.fetch import DirectoryMirror, stage
 from clusterdrop.cni.s3mirror import S3Mirror
-from clusterdrop.contract import ExecutionState
+from clusterdrop.contract import Connection, ExecutionState
 from clusterdrop.errors import StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import make_plan
@@ -65,6 +65,7 @@ def connect(state: State, ports: Ports) -> State:
         "addons": list(cluster.spec.addons),
         "deadlineMinutes": cluster.spec.node_ready_timeout_minutes / ports.settings.time_scale,
         "deadlineLabel": deadline_label(cluster.spec.node_ready_timeout_minutes, ports.settings.time_scale),
+        "kubernetesVersion": described["version"],
     }
 
 
@@ -134,24 +135,31 @@ def apply_addons(state: State, ports: Ports) -> State:
     return {"created": created, "statuses": eks.addon_statuses(ports.eks, cluster.metadata.name, names)}
 
 
+def running_version(state: ExecutionState) -> str | None:
+    """The control plane's version as EKS reported it at Connect, when the run got that far."""
+    connection = state.connection
+    return connection.kubernetes_version if isinstance(connection, Connection) else None
+
+
 def record_state(state: State, ports: Ports) -> State:
-    typed = ExecutionState.model_validate(state)
+    typed_state = ExecutionState.model_validate(state)
     cluster = cluster_of(state)
-    nodes = typed.nodes or {}
-    connection = typed.connection
+    nodes = typed_state.nodes or {}
+    connection = typed_state.connection
     return registry.record(
         ports.clusters,
         cluster.metadata.name,
-        status="ACTIVE" if typed.action != "teardown" else "DELETED",
-        execution=typed.execution,
-        specKey=typed.validated.spec_key if typed.validated else "",
-        specVersion=typed.version_id,
-        specSequencer=typed.sequencer,
-        kubernetesVersion=cluster.spec.kubernetes_version or "",
+        status="ACTIVE" if typed_state.action != "teardown" else "DELETED",
+        execution=typed_state.execution,
+        specKey=typed_state.validated.spec_key if typed_state.validated else "",
+        specVersion=typed_state.version_id,
+        specSequencer=typed_state.sequencer,
+        # What EKS reports, not what the spec asks for.
+        kubernetesVersion=running_version(typed_state) or cluster.spec.kubernetes_version or "",
         region=cluster.spec.region,
         endpoint=connection.cluster.endpoint if connection is not None and connection.cluster is not None else "",
         cni=f"{cluster.spec.cni.name} {cluster.spec.cni.version}",
         nodesExpected=int(nodes.get("expected", 0)),
         nodesReady=int(nodes.get("ready", 0)),
-        subnetTags=typed.plan.subnet_tags if typed.plan else [],
+        subnetTags=typed_state.plan.subnet_tags if typed_state.plan else [],
     )

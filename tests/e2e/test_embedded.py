@@ -162,6 +162,10 @@ def test_a_cluster_upgrades_one_minor_at_a_time_and_keeps_its_version_when_unset
     assert upgraded["status"] == "SUCCEEDED", (upgraded["notifications"]["sns"] or {}).get("text")
     assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.35"
     _eks_agrees_with_the_cluster(local, "upgrade", desired=2)
+    # The registry and the notification report the version EKS reports.
+    assert upgraded["notifications"]["sns"]["outcome"]["kubernetes_version"] == "1.35"
+    table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+    assert table.get_item(Key={"cluster": "upgrade"})["Item"]["kubernetesVersion"] == "1.35"
     # A downgrade: refused.
     downgraded = _run(local, at("1.34"))
     assert downgraded["status"] == "FAILED"
