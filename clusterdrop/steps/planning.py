@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from clusterdrop.aws import eks, registry, stacks, subnets
 from clusterdrop.errors import SpecInvalid, StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
+from clusterdrop.spec.changes import refused_changes
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.validate import upgrade_problem
 from clusterdrop.steps.context import Ports, State, cluster_of, typed
@@ -57,8 +60,13 @@ def plan(state: State, ports: Ports) -> State:
         except ports.eks.exceptions.ResourceNotFoundException:
             running = ""  # the stack is there, its cluster is not (a failed create): nothing to compare
         problem = upgrade_problem(running, cluster.spec.kubernetes_version or "") if running else None
-        if problem is not None:
-            raise SpecInvalid([problem])
+        problems = [problem] if problem is not None else []
+        applied = registry.get(ports.clusters, name)
+        if applied is not None and applied.status == "ACTIVE" and applied.spec_key:
+            body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=applied.spec_key)["Body"].read()
+            problems += refused_changes(Cluster.model_validate(json.loads(body)), cluster)
+        if problems:
+            raise SpecInvalid(problems)
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     if problems:

@@ -170,6 +170,16 @@ def test_a_cluster_upgrades_one_minor_at_a_time_and_keeps_its_version_when_unset
     downgraded = _run(local, at("1.34"))
     assert downgraded["status"] == "FAILED"
     assert "EKS cannot downgrade" in downgraded["notifications"]["sns"]["outcome"]["failure"]["cause"]
+    # A CNI switch: refused by field, nothing touched.
+    switched = _run(local, _spec(tmp_path, "upgrade", base.replace("name: aws-vpc-cni", "name: calico")))
+    assert switched["status"] == "FAILED"
+    failure = switched["notifications"]["sns"]["outcome"]["failure"]
+    assert (failure["step"], failure["error"]) == ("Plan", "SpecInvalid")
+    assert "spec.cni.name: cannot change on a running cluster ('aws-vpc-cni' → 'calico')" in failure["cause"]
+    assert (
+        local.aws.eks.clusters["upgrade"].api.store.objects[("apps", "daemonsets")].get(("kube-system", "calico-node"))
+        is None
+    )
     # No version named: the cluster keeps 1.35 (not clusterdrop's default), and says so.
     kept = _run(local, _spec(tmp_path, "upgrade", base))
     assert kept["status"] == "SUCCEEDED", (kept["notifications"]["sns"] or {}).get("text")

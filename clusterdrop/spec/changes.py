@@ -1,0 +1,100 @@
+"""What a change of each spec field does to a running cluster: applied in place, applied by
+replacing a resource, or refused. One table, shown in the README; a test walks every field of the
+spec model and fails on one that is not here. *Plan* compares the spec with the last applied one
+and refuses, by field, what cannot happen — before anything changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clusterdrop.errors import Problem
+from clusterdrop.spec.models import Cluster
+
+IN_PLACE = "in place"
+REPLACES_CLUSTER = "replaces the EKS cluster"  # refused unless spec.controlPlane.allowReplacement
+REPLACES_GROUP = "replaces the node group"  # new nodes come up, the old ones drain
+REFUSED = "refused"
+
+# Paths in camelCase; `nodeGroups[]` is each node group (matched by name).
+CHANGES: dict[str, tuple[str, str]] = {
+    "apiVersion": (IN_PLACE, "the spec's format"),
+    "kind": (IN_PLACE, "the spec's format"),
+    "metadata.name": (REFUSED, "another name is another cluster: upload a spec of that name"),
+    "metadata.tags": (IN_PLACE, "tags on every resource"),
+    "spec.region": (REFUSED, "a cluster cannot move: create one in the other region (with its deployer)"),
+    "spec.kubernetesVersion": (IN_PLACE, "one minor version up at a time, never down"),
+    "spec.controlPlane.flavor": (REFUSED, "a control plane cannot change kind: create a new cluster"),
+    "spec.controlPlane.endpointAccess": (IN_PLACE, "EKS endpoint access"),
+    "spec.controlPlane.adminCidrs": (IN_PLACE, "EKS public endpoint CIDRs"),
+    "spec.controlPlane.admins": (IN_PLACE, "EKS access entries"),
+    "spec.controlPlane.logging": (IN_PLACE, "EKS control-plane logs"),
+    "spec.controlPlane.allowReplacement": (IN_PLACE, "a setting of the update itself"),
+    "spec.network.zones": (REPLACES_CLUSTER, "the control plane's subnets"),
+    "spec.network.topology": (REPLACES_CLUSTER, "the cluster's subnets"),
+    "spec.network.vpc.cidr": (REPLACES_CLUSTER, "a new VPC"),
+    "spec.network.vpc.id": (REPLACES_CLUSTER, "another VPC"),
+    "spec.network.vpc.subnets": (REPLACES_CLUSTER, "the control plane's subnets"),
+    "spec.network.natGateways": (IN_PLACE, "NAT gateways and routes"),
+    "spec.network.podCidr": (
+        REFUSED,
+        "the overlay's address pool: running pods hold addresses from it; create a new cluster",
+    ),
+    "spec.network.serviceCidr": (REPLACES_CLUSTER, "EKS sets the service CIDR at creation"),
+    "spec.cni.name": (
+        REFUSED,
+        (
+            "a CNI switch would leave both CNIs running, and only a new EKS cluster can leave out the VPC CNI "
+            "(BootstrapSelfManagedAddons): create a new cluster with the other CNI"
+        ),
+    ),
+    "spec.cni.version": (IN_PLACE, "the CNI's manifests or add-on version"),
+    "spec.cni.mode": (REFUSED, "manifest and operator installs do not convert into each other: create a new cluster"),
+    "spec.nodeGroups[].name": (IN_PLACE, "another name is another node group: created, and the old one removed"),
+    "spec.nodeGroups[].instanceTypes": (REPLACES_GROUP, "EKS sets a managed node group's instance types at creation"),
+    "spec.nodeGroups[].minSize": (IN_PLACE, "scaling"),
+    "spec.nodeGroups[].desiredSize": (IN_PLACE, "scaling"),
+    "spec.nodeGroups[].maxSize": (IN_PLACE, "scaling"),
+    "spec.nodeGroups[].zones": (REPLACES_GROUP, "the node group's subnets"),
+    "spec.nodeGroups[].capacityType": (REPLACES_GROUP, "on-demand or spot is set at creation"),
+    "spec.nodeGroups[].diskSizeGiB": (REPLACES_GROUP, "the nodes' root volume"),
+    "spec.nodeGroups[].labels": (IN_PLACE, "node labels"),
+    "spec.nodeGroups[].taints": (IN_PLACE, "node taints"),
+    "spec.nodeGroups[].sshKeyName": (REPLACES_GROUP, "the nodes' key pair"),
+    "spec.addons": (IN_PLACE, "added add-ons are installed; a removed one stays (aws eks delete-addon)"),
+    "spec.nodeReadyTimeoutMinutes": (IN_PLACE, "a setting of the workflow"),
+    "spec.deletionPolicy": (IN_PLACE, "a setting of the workflow"),
+    "spec.notifications.emails": (IN_PLACE, "a setting of the workflow"),
+}
+
+
+def _value(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def refused_changes(before: Cluster, after: Cluster) -> list[Problem]:
+    """The changes from the applied spec to the new one that cannot be made, by field path."""
+    old = before.model_dump(mode="json", by_alias=True)
+    new = after.model_dump(mode="json", by_alias=True)
+    problems = []
+    for path, (kind, why) in CHANGES.items():
+        if "[]" in path or kind not in (REFUSED, REPLACES_CLUSTER):
+            continue
+        was, now = _value(old, path), _value(new, path)
+        if was == now or (path == "spec.cni.mode" and old["spec"]["cni"]["name"] != new["spec"]["cni"]["name"]):
+            continue  # a mode goes with its CNI: a CNI switch is refused once, by name
+        if kind == REPLACES_CLUSTER and after.spec.control_plane.allow_replacement:
+            continue
+        change = f"{was!r} → {now!r}"
+        if kind == REFUSED:
+            problems.append(Problem(path, f"cannot change on a running cluster ({change}): {why}"))
+        else:
+            problems.append(
+                Problem(
+                    path,
+                    f"{change} {REPLACES_CLUSTER} ({why}): a new, empty control plane; set "
+                    "spec.controlPlane.allowReplacement: true to do it anyway",
+                )
+            )
+    return problems

@@ -1,0 +1,84 @@
+"""Every spec field says what changing it does to a running cluster."""
+
+from __future__ import annotations
+
+import copy
+import typing
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from clusterdrop.spec.changes import CHANGES, refused_changes
+from clusterdrop.spec.models import Cluster, Cni, ControlPlane, Metadata, Network, NodeGroup, Notifications, Vpc
+from clusterdrop.spec.source import load_spec
+from tests.conftest import REPO, set_path
+
+# Models whose fields are classified one by one; any other field is classified as a whole.
+WALKED = (Cluster, Metadata, ControlPlane, Network, Vpc, Cni, NodeGroup, Notifications)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    found = []
+    for arg in (annotation, *typing.get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            found.append(arg)
+        found += [a for a in typing.get_args(arg) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return found
+
+
+def _paths(model: type[BaseModel], prefix: str) -> list[str]:
+    out = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{field.alias or name}"
+        inner = [m for m in _models_in(field.annotation) if m in WALKED or m.__name__ == "ClusterSpec"]
+        if inner:
+            is_list = typing.get_origin(field.annotation) is list
+            out += _paths(inner[0], f"{path}{'[]' if is_list else ''}.")
+        else:
+            out.append(path)
+    return out
+
+
+def test_every_field_of_the_spec_is_classified() -> None:
+    paths = _paths(Cluster, "")
+    assert "spec.nodeGroups[].desiredSize" in paths
+    assert sorted(set(paths) - set(CHANGES)) == []
+    assert sorted(set(CHANGES) - set(paths)) == []
+
+
+def test_the_readme_shows_the_table() -> None:
+    readme = (REPO / "README.md").read_text()
+    for path, (kind, _) in CHANGES.items():
+        assert f"| `{path}` | {kind} |" in readme, path
+
+
+def _cluster(data: dict[str, Any]) -> Cluster:
+    return load_spec(yaml.safe_dump(data).encode()).cluster
+
+
+def test_a_cni_switch_and_a_new_subnet_layout_are_refused_by_field(full_spec: dict[str, Any]) -> None:
+    before = _cluster(full_spec)
+    after_data = copy.deepcopy(full_spec)
+    set_path(after_data, "spec.cni", {"name": "aws-vpc-cni"})
+    del after_data["spec"]["network"]["podCidr"]
+    set_path(after_data, "spec.network.serviceCidr", "172.21.0.0/16")
+    set_path(after_data, "spec.nodeGroups[0].desiredSize", 4)
+    problems = {p.path: p.message for p in refused_changes(before, _cluster(after_data))}
+    assert set(problems) == {"spec.cni.name", "spec.network.podCidr", "spec.network.serviceCidr"}
+    assert "create a new cluster with the other CNI" in problems["spec.cni.name"]
+    assert "allowReplacement: true" in problems["spec.network.serviceCidr"]
+    set_path(after_data, "spec.controlPlane.allowReplacement", True)
+    assert {p.path for p in refused_changes(before, _cluster(after_data))} == {"spec.cni.name", "spec.network.podCidr"}
+
+
+@pytest.mark.parametrize("path", ["spec.nodeGroups[0].desiredSize", "metadata.tags", "spec.addons"])
+def test_in_place_changes_pass(full_spec: dict[str, Any], path: str) -> None:
+    before = _cluster(full_spec)
+    value = {"spec.nodeGroups[0].desiredSize": 5, "metadata.tags": {"team": "x"}, "spec.addons": ["ebs-csi"]}[path]
+    after = copy.deepcopy(full_spec)
+    set_path(after, path, value)
+    if path == "spec.nodeGroups[0].desiredSize":
+        set_path(after, "spec.nodeGroups[0].maxSize", 6)
+    assert refused_changes(before, _cluster(after)) == []
