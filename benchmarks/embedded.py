@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from clusterdrop.history import execution_history
 from clusterdrop.local import session
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +44,7 @@ def measure(local: session.LocalDeployer, text: str) -> dict[str, Any]:
     if result["status"] != "SUCCEEDED":
         said = (result["notifications"]["sns"] or {}).get("text")
         raise RuntimeError(f"{result['cluster']}: {result['status']}: {said}")
-    sfn = local.aws.client("stepfunctions")
-    history = sfn.get_execution_history(executionArn=result["execution"], maxResults=1000)["events"]
+    history = execution_history(local.aws.client("stepfunctions"), result["execution"])
     invocations = local.aws.runtime.invocations[before:]
     transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
     # Step Functions refuses a state input or output over 256 KiB (States.DataLimitExceeded).

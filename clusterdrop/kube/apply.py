@@ -105,6 +105,8 @@ class Applier:
                 force_conflicts=True,
             )
         except (ApiException, DynamicApiError) as exc:
+            if exc.status in (401, 403):
+                raise  # refused credentials, not a refused object: the agent says what that means
             raise KubernetesOperationFailed(f"{describe(obj)}: {_reason(exc)}") from None
         applied: Obj = result.to_dict()
         return applied

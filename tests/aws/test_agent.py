@@ -208,3 +208,15 @@ def test_the_api_reports_the_clusters_version() -> None:
         info = client_version(server.url)
     assert (info.major, info.minor) == ("1", "34")
     assert info.git_version.startswith("v1.34.")
+
+
+def test_a_refusal_in_the_middle_of_an_apply_is_the_access_window_too(mirror: S3Mirror) -> None:
+    """Discovery answered, then the window: the apply's 401 is ClusterAccessPending, not a refused object."""
+    _seed(mirror, "calico", "manifest")
+    with KubeApiServer() as server:
+        kube = Kube(for_server(server.url))
+        assert kube.get("v1", "Namespace", "kube-system") is not None  # discovery done before the window
+        server.access_delay, server.access_from = 5.0, time.monotonic()
+        ctx = agent.AgentContext(kube_for=lambda _: kube, mirror=mirror)
+        with pytest.raises(ClusterAccessPending, match="answered 401"):
+            agent.run(_event(server, "apply_cni", cni=CALICO), ctx)
