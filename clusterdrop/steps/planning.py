@@ -48,7 +48,9 @@ def existing_nodegroup_stacks(ports: Ports, cluster: Cluster) -> list[str]:
 
 
 def plan(state: State, ports: Ports) -> State:
-    """Change sets for every stack that exists, a rendered creation for those that do not."""
+    """Change sets for every stack that exists, a rendered creation for those that do not. For a
+    running cluster, first what it cannot take is refused by field (a version step other than one
+    minor up, a change `spec/changes.py` refuses), before anything changes."""
     cluster = cluster_of(state)
     name = cluster.metadata.name
     s = typed(state)
