@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TextIO
+from typing import Any, ParamSpec, Protocol, TextIO
 
 from pydantic import ValidationError
 
@@ -103,6 +103,9 @@ def format_status(items: list[dict[str, Any]]) -> str:
 
 
 # --- watch ----------------------------------------------------------------------------------
+
+
+P = ParamSpec("P")
 
 
 class Executions(Protocol):
@@ -251,35 +254,6 @@ def _short_cause(cause: str) -> str:
         return cause[:500]
 
 
-def watch(
-    sfn: Executions,
-    deployer: Deployer,
-    cluster: str | None,
-    out: TextIO,
-    *,
-    wait_for_start: float = 300,
-    poll: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    started_after: datetime | None = None,
-    timeout: float | None = None,
-) -> str:
-    """Follow the newest execution of a cluster (waiting for one to start, or for one that
-    started after `started_after`); its final status."""
-    return follow(
-        sfn,
-        deployer,
-        cluster,
-        out,
-        wait_for_start=wait_for_start,
-        poll=poll,
-        sleep=sleep,
-        clock=clock,
-        started_after=started_after,
-        timeout=timeout,
-    ).status
-
-
 @dataclass(frozen=True)
 class Watched:
     """What following an execution saw: its final status, the execution as described at its
@@ -303,7 +277,8 @@ def follow(
     started_after: datetime | None = None,
     timeout: float | None = None,
 ) -> Watched:
-    """`watch`, returning what it watched."""
+    """Follow the newest execution of a cluster (waiting for one to start, or for one that
+    started after `started_after`); what it watched."""
     deadline = clock() + wait_for_start
     execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     while execution is None:
@@ -325,6 +300,18 @@ def follow(
         if give_up is not None and clock() >= give_up:
             raise WatchTimedOut(f"{execution['name']} still running after {timeout:g} s")
     raise AssertionError("unreachable: _poll ends only on a final status")  # pragma: no cover
+
+
+def _status_of(follow_: Callable[P, Watched]) -> Callable[P, str]:
+    def status(*args: P.args, **kwargs: P.kwargs) -> str:
+        return follow_(*args, **kwargs).status
+
+    return status
+
+
+# Follow the newest execution of a cluster (waiting for one to start, or for one that started
+# after `started_after`); its final status. `follow` when the history and the execution matter.
+watch = _status_of(follow)
 
 
 def _poll(sfn: Executions, arn: str, poll: float, sleep: Callable[[float], None]) -> Iterator[dict[str, Any]]:

@@ -4,12 +4,15 @@ stdin, bounded, validated, every problem named with its line and column)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
 from clusterdrop.spec.loader import MAX_BYTES
 from clusterdrop.spec.source import LoadedSpec, load_spec
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -35,19 +38,25 @@ def problem_line(source: str, problem: Problem) -> str:
     return f"  {where}: {problem.path or '(document)'}: {problem.message}"
 
 
+def read_or_explain(name: str, err: TextIO, parse: Callable[[bytes], T]) -> T | int:
+    """Read a file (or stdin) and parse it; on failure say why and return the exit code: 2 when
+    it cannot be read, 1 when it is not a document."""
+    try:
+        return parse(read_input(name))
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    except LoadError as exc:
+        err.write(f"{display(name)}: {exc}\n")
+        return EXIT_INVALID
+
+
 def load_or_explain(name: str, err: TextIO, consequence: str) -> tuple[bytes, LoadedSpec] | int:
     """Read and validate a spec for a command; on failure say why (every problem) and return the
     exit code: 2 when the file cannot be read, 1 when the spec is wrong."""
     source = display(name)
     try:
-        raw = read_input(name)
-        return raw, load_spec(raw)
-    except InputUnreadable as exc:
-        err.write(f"clusterdrop: {exc}\n")
-        return EXIT_USAGE
-    except LoadError as exc:
-        err.write(f"{source}: {exc}\n")
-        return EXIT_INVALID
+        return read_or_explain(name, err, lambda raw: (raw, load_spec(raw)))
     except (SpecInvalid, UnsupportedFields) as exc:
         err.write(f"{source}: {len(exc.problems)} problem(s); {consequence}:\n")
         for p in exc.problems:

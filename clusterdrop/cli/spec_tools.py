@@ -9,7 +9,16 @@ from typing import Any, TextIO
 
 import yaml
 
-from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, display, load_or_explain, problem_line, read_input
+from clusterdrop.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    display,
+    load_or_explain,
+    problem_line,
+    read_input,
+    read_or_explain,
+)
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
 from clusterdrop.spec import eksctl
 from clusterdrop.spec.loader import load
@@ -84,14 +93,9 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     source = display(args.file)
-    try:
-        doc = load(read_input(args.file))
-    except InputUnreadable as exc:
-        err.write(f"clusterdrop: {exc}\n")
-        return EXIT_USAGE
-    except LoadError as exc:
-        err.write(f"{source}: {exc}\n")
-        return EXIT_INVALID
+    doc = read_or_explain(args.file, err, load)
+    if isinstance(doc, int):
+        return doc
     if not eksctl.is_eksctl(doc.data):
         err.write(f"{source}: not an eksctl ClusterConfig (apiVersion eksctl.io/v1alpha5)\n")
         return EXIT_INVALID
