@@ -90,18 +90,21 @@ def test_custom_resources_need_an_established_crd(api_client: client.ApiClient) 
 
 
 def test_crd_establishment_can_lag_and_discovery_follows() -> None:
-    with KubeApiServer(store=Store(crd_establish_delay=0.3)) as server:
+    with KubeApiServer(store=Store(crd_establish_delay=1.0)) as server:
         api_client = client.ApiClient(client.Configuration(host=server.url))
         dynamic = DynamicClient(api_client)
         crds = dynamic.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
         dynamic.server_side_apply(crds, body=CRD, field_manager="test")
         status = crds.get(name="widgets.example.com").to_dict()["status"]
         assert {c["type"]: c["status"] for c in status["conditions"]}["Established"] == "False"
+        # Fresh discovery: the client caches it in a file keyed by the server's URL, and a port
+        # used by an earlier run may have left one that already lists the group.
+        dynamic.resources.invalidate_cache()
         with pytest.raises(ResourceNotFoundError):
             dynamic.resources.get(api_version="example.com/v1", kind="Widget")
         import time
 
-        time.sleep(0.5)
+        time.sleep(1.2)
         dynamic.resources.invalidate_cache()
         assert dynamic.resources.get(api_version="example.com/v1", kind="Widget").namespaced
 
