@@ -50,6 +50,11 @@ class Settings:
     # A new cluster's API answers 401 for this long from its first request, as EKS does while
     # the caller's access entry propagates (on AWS: seconds, sometimes a minute or two).
     access_delay: float = 1.5
+    # A managed node-group update retries a drain for 15 minutes before PodEvictionFailure; here
+    # for this long (the embedded mode's clock runs faster).
+    eviction_timeout: float = 3.0
+    # How long a node-group update waits for a new node to turn Ready (NodeCreationFailure after).
+    node_join_timeout: float = 30.0
 
 
 class EksEmulation:

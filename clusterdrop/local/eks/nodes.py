@@ -7,16 +7,45 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
+from threading import RLock
 
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import eks_addons
 from clusterdrop.local.eks.emulation import (
+    LOG,
     EmulatedCluster,
     Obj,
     Settings,
 )
-from clusterdrop.local.kubeapi import scheduler, workloads
+from clusterdrop.local.kubeapi import disruption, scheduler, workloads
+from clusterdrop.local.kubeapi.errors import ApiError
 from clusterdrop.local.kubeapi.store import Store
+
+
+def _launch(cluster: EmulatedCluster, group: Obj, zone: str | None = None) -> Obj:
+    """A new instance in the group's Auto Scaling group, at the group's current version, in the
+    zone given (an update replaces a node in its own zone) or the next one round the zones."""
+    launched = group["launched"] = group.get("launched", 0) + 1
+    index = launched - 1
+    if zone is None:
+        zone = cluster.zones[index % len(cluster.zones)] if cluster.zones else f"{cluster.region}a"
+    # Named after its private address, as EC2 names instances.
+    address = f"10.{index // 200 % 250}.{abs(hash(group['name'])) % 250}.{index % 200 + 10}"
+    name = f"ip-{address.replace('.', '-')}.{cluster.region}.compute.internal"
+    return {"name": name, "zone": zone, "address": address, "version": group["version"], "index": index}
+
+
+def _members(cluster: EmulatedCluster, group: Obj) -> list[Obj]:
+    """The group's instances: launched up to its desired size, the newest removed past it (not
+    while an update is replacing nodes: it runs one more than desired for a while)."""
+    members: list[Obj] = group.setdefault("members", [])
+    while len(members) < group["desired"]:
+        members.append(_launch(cluster, group))
+    if not group.get("updating"):
+        del members[group["desired"] :]
+    return members
 
 
 def tick(cluster: EmulatedCluster, settings: Settings) -> None:
@@ -26,31 +55,25 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
     with store.lock:
         nodes_type = store.types[("", "nodes")]
         nodes = store.objects[("", "nodes")]
-        wanted: dict[str, Obj] = {}
+        wanted: dict[str, tuple[Obj, Obj, float]] = {}
         for group in cluster.nodegroups.values():
-            for i in range(group["desired"]):
-                zone = cluster.zones[i % len(cluster.zones)] if cluster.zones else f"{cluster.region}a"
-                # Named after its private address, as EC2 names instances.
-                address = f"10.0.{abs(hash(group['name'])) % 250}.{i + 10}"
-                name = f"ip-{address.replace('.', '-')}.{cluster.region}.compute.internal"
+            for position, member in enumerate(_members(cluster, group)):
                 # Nodes of a group do not turn Ready at one instant: each a half delay later.
-                delay = settings.node_ready_delay * (1 + i / 2)
-                wanted[name] = {"group": group, "zone": zone, "delay": delay, "address": address}
+                wanted[member["name"]] = (group, member, settings.node_ready_delay * (1 + position / 2))
         for key in [k for k in nodes if k[1] not in wanted]:
             del nodes[key]
         now = time.monotonic()
         networked = networked_nodes(store)
-        for name, info in wanted.items():
-            group = info["group"]
+        for name, (group, member, delay) in wanted.items():
             if ("", name) not in nodes:
-                store.create(nodes_type, "v1", None, _node(name, group, info["zone"], cluster.region))
+                store.create(nodes_type, "v1", None, _node(name, group, member["zone"], cluster.region))
                 nodes[("", name)]["_registered"] = now
             node = nodes[("", name)]
             # The kubelet reports Ready once the CNI's agent runs on the node and has written
             # its configuration; the node lifecycle controller then lifts the not-ready taints.
             ready = name in networked and "nodes-not-ready" not in settings.faults
-            ready = ready and now - node.get("_registered", now) >= info["delay"]
-            node["status"] = _node_status(ready, cluster.version, node, info["address"], group["maxPods"])
+            ready = ready and now - node.get("_registered", now) >= delay
+            node["status"] = _node_status(ready, member["version"], node, member["address"], group["maxPods"])
             own = [t for t in node["spec"].get("taints") or [] if t.get("key") != scheduler.NOT_READY_TAINT]
             node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
         cluster.reconciler.run()
@@ -154,3 +177,123 @@ def install_addon(cluster: EmulatedCluster, addon: str, config: Obj) -> None:
                     "metadata": {**obj["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]},
                 }
                 store.replace(rtype, version, namespace, obj["metadata"]["name"], body)
+
+
+class NodegroupUpdateFailed(Exception):
+    """A managed node-group update EKS gives up on, with EKS's error code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+def _wait(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _node_ready(store: Store, name: str) -> bool:
+    with store.lock:
+        node = store.objects[("", "nodes")].get(("", name))
+        return node is not None and workloads.is_ready(node)
+
+
+def _node_gone(store: Store, name: str) -> bool:
+    with store.lock:
+        return ("", name) not in store.objects[("", "nodes")]
+
+
+def _drainable(store: Store, node: str) -> list[tuple[str, str]]:
+    """The pods a drain evicts: all on the node but DaemonSet pods (`--ignore-daemonsets`)."""
+    with store.lock:
+        return sorted(
+            key
+            for key, pod in store.objects[("", "pods")].items()
+            if (pod.get("spec") or {}).get("nodeName") == node
+            and not any(r.get("kind") == "DaemonSet" for r in pod["metadata"].get("ownerReferences") or [])
+        )
+
+
+def _drain(store: Store, node: str, group: str, *, seconds: float, force: bool) -> None:
+    """Evict the node's pods through the Eviction API's rules, retrying while a budget forbids it;
+    past the time allowed, a forced update deletes what is left, an unforced one fails."""
+    blocked: dict[tuple[str, str], str] = {}
+
+    def evicted_all() -> bool:
+        blocked.clear()
+        for namespace, name in _drainable(store, node):
+            try:
+                disruption.evict(store, namespace, name)
+            except ApiError as exc:
+                causes = exc.details.get("causes") or [{}]
+                blocked[(namespace, name)] = str(causes[0].get("message") or exc.message)
+        return not blocked
+
+    if _wait(evicted_all, seconds):
+        return
+    if force:
+        with store.lock:
+            for key in blocked:
+                store.objects[("", "pods")].pop(key, None)
+        return
+    (namespace, pod), cause = next(iter(blocked.items()))
+    LOG.info("drain of %s blocked: %s/%s: %s", node, namespace, pod, cause)
+    # EKS's words: it does not say which pod or budget.
+    raise NodegroupUpdateFailed(
+        "PodEvictionFailure", f"Reached max retries while trying to evict pods from nodes in node group {group}"
+    )
+
+
+def update_version(
+    cluster: EmulatedCluster, lock: RLock, name: str, version: str, settings: Settings, *, force: bool
+) -> None:
+    """EKS's managed node-group version update, node by node (MaxUnavailable 1): a new node at the
+    new version joins in the old one's zone and turns Ready; the old one is cordoned, drained
+    through the Eviction API (PodDisruptionBudgets honoured; EKS retries for 15 minutes, here
+    `settings.eviction_timeout`) and terminated. A node that never turns Ready fails the update
+    with NodeCreationFailure, a drain that never completes with PodEvictionFailure (unless
+    forced); either way the node being replaced is put back in service and the surge node goes.
+    Runs inside the CloudFormation request, which moto completes before it answers."""
+    store = cluster.api.store
+    with lock:
+        group = cluster.nodegroups[name]
+        old = [m for m in group.get("members", []) if m["version"] != version]
+        group["version"] = version
+        group["updating"] = True
+    try:
+        for member in old:
+            with lock:
+                new = _launch(cluster, group, member["zone"])
+                group["members"].append(new)
+            if not _wait(partial(_node_ready, store, new["name"]), settings.node_join_timeout):
+                with lock:
+                    group["members"].remove(new)
+                raise NodegroupUpdateFailed("NodeCreationFailure", "Instances failed to join the kubernetes cluster")
+            _cordon(store, member["name"], True)
+            try:
+                _drain(store, member["name"], name, seconds=settings.eviction_timeout, force=force)
+            except NodegroupUpdateFailed:
+                _cordon(store, member["name"], False)
+                with lock:
+                    group["members"].remove(new)
+                raise
+            with lock:
+                group["members"].remove(member)
+            # The instance is terminated: its node leaves the cluster before the next one goes.
+            _wait(partial(_node_gone, store, member["name"]), settings.node_join_timeout)
+    finally:
+        with lock:
+            group["updating"] = False
+            if any(m["version"] != version for m in group["members"]):
+                group["version"] = next(m["version"] for m in group["members"] if m["version"] != version)
+
+
+def _cordon(store: Store, node: str, unschedulable: bool) -> None:
+    with store.lock:
+        found = store.objects[("", "nodes")].get(("", node))
+        if found is not None:
+            found["spec"]["unschedulable"] = unschedulable

@@ -14,6 +14,7 @@ from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 
 from clusterdrop import facts
+from clusterdrop.local.eks import nodes
 from clusterdrop.local.eks.emulation import (
     LOG,
     EmulatedCluster,
@@ -112,7 +113,8 @@ class EksClusterModel(CloudFormationModel):
         version = str(cloudformation_json["Properties"].get("Version") or "")
         emulation = current()
         cluster = emulation.clusters.get(original_resource.name)
-        if version and cluster is not None:
+        if version and cluster is not None and version != cluster.version:
+            _refuse_cluster_version(cluster, version, account_id, region_name)
             eks_models.eks_backends[account_id][region_name].clusters[cluster.name].version = version
             cluster.version = cluster.api.version = version
         return original_resource  # type: ignore[no-any-return]
@@ -135,6 +137,28 @@ class EksClusterModel(CloudFormationModel):
         if name in backend.clusters:
             backend.clusters[name].nodegroups.clear()
             backend.delete_cluster(name)
+
+
+def _refuse_cluster_version(cluster: EmulatedCluster, version: str, account_id: str, region: str) -> None:
+    """UpdateClusterVersion's rules: one minor version up at a time, never down, and every managed
+    node group at the control plane's current version first (InvalidParameterException)."""
+    message = None
+    if _minor(version) != (_minor(cluster.version)[0], _minor(cluster.version)[1] + 1):
+        message = f"Unsupported Kubernetes minor version update from {cluster.version} to {version}"
+    groups = eks_models.eks_backends[account_id][region].clusters[cluster.name].nodegroups
+    lagging = sorted(n for n, g in groups.items() if _minor(str(g.version)) != _minor(cluster.version))
+    if message is None and lagging:
+        message = (
+            f"Nodegroups {', '.join(lagging)} must be updated to match cluster version {cluster.version} "
+            "before updating cluster version"
+        )
+    if message is not None:
+        raise SimulatedFailure(
+            "Cluster",
+            "AWS::EKS::Cluster",
+            f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
+            f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+        )
 
 
 def _refuse_unsupported_zones(
@@ -207,9 +231,10 @@ class EksNodegroupModel(CloudFormationModel):
         return f"{self.cluster}/{self.name}"
 
     @staticmethod
-    def _group(p: Obj, account_id: str, region: str) -> Obj:
+    def _group(p: Obj, account_id: str, region: str, version: str) -> Obj:
         scaling = p.get("ScalingConfig") or {}
         return {
+            "version": version,
             "maxPods": _max_pods(p, account_id, region),
             "name": p["NodegroupName"],
             "desired": int(scaling.get("DesiredSize", 1)),
@@ -227,17 +252,22 @@ class EksNodegroupModel(CloudFormationModel):
         p = cloudformation_json["Properties"]
         _refuse_launch_template_conflicts(p, kwargs.get("LogicalId") or "NodeGroup")
         backend = eks_models.eks_backends[account_id][region_name]
+        cluster_version = backend.clusters[p["ClusterName"]].version
+        version = str(p.get("Version") or cluster_version)
+        _refuse_version(p, version, cluster_version, None, kwargs.get("LogicalId") or "NodeGroup")
         subnets = p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(",")
         group = backend.create_nodegroup(
             cluster_name=p["ClusterName"],
             node_role=p["NodeRole"],
             nodegroup_name=p["NodegroupName"],
             subnets=subnets,
-            **_described_nodegroup(p, backend.clusters[p["ClusterName"]].version),
+            **_described_nodegroup(p, cluster_version),
         )
         emulation = current()
         with emulation.lock:
-            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p, account_id, region_name)
+            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(
+                p, account_id, region_name, version
+            )
         return cls(p["ClusterName"], p["NodegroupName"], group.arn)
 
     @classmethod
@@ -258,12 +288,40 @@ class EksNodegroupModel(CloudFormationModel):
                 f'(Service: Eks, Status Code: 400, Request ID: {uuid.uuid4()})" '
                 "(HandlerErrorCode: GeneralServiceException)",
             )
-        with emulation.lock:
-            emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(p, account_id, region_name)
-        # DescribeNodegroup answers what the update set (moto keeps the values it was created with).
         backend = eks_models.eks_backends[account_id][region_name]
         described = backend.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]]
-        for attribute, value in _described_nodegroup(p, backend.clusters[p["ClusterName"]].version).items():
+        cluster_version = backend.clusters[p["ClusterName"]].version
+        version = str(p.get("Version") or cluster_version)
+        _refuse_version(p, version, cluster_version, described.version, "NodeGroup")
+        cluster = emulation.clusters[p["ClusterName"]]
+        with emulation.lock:
+            before = cluster.nodegroups[p["NodegroupName"]]
+            # The version changes through the node-by-node update below, not at once.
+            group = cls._group(p, account_id, region_name, before["version"])
+            group.update(members=before.get("members", []), launched=before.get("launched", 0))
+            cluster.nodegroups[p["NodegroupName"]] = group
+        if version != before["version"]:
+            try:
+                nodes.update_version(
+                    cluster,
+                    emulation.lock,
+                    p["NodegroupName"],
+                    version,
+                    emulation.settings,
+                    force=bool(p.get("ForceUpdateEnabled")),
+                )
+            except nodes.NodegroupUpdateFailed as exc:
+                instance = f"i-{uuid.uuid4().hex[:17]}"
+                raise SimulatedFailure(
+                    "NodeGroup",
+                    "AWS::EKS::Nodegroup",
+                    'Resource handler returned message: "[ErrorDetail('
+                    f"ErrorCode={exc.code}, ErrorMessage={exc.message}, "
+                    f'ResourceIds=[{instance}])] (Service: null, Status Code: 0, Request ID: null)" '
+                    "(HandlerErrorCode: GeneralServiceException)",
+                ) from None
+        # DescribeNodegroup answers what the update set (moto keeps the values it was created with).
+        for attribute, value in _described_nodegroup(p, cluster_version).items():
             setattr(described, attribute, value)
         described.modified_at = utcnow()
         return original_resource  # type: ignore[no-any-return]
@@ -285,6 +343,29 @@ class EksNodegroupModel(CloudFormationModel):
         backend = eks_models.eks_backends[account_id][region_name]
         if p["ClusterName"] in backend.clusters and p["NodegroupName"] in backend.clusters[p["ClusterName"]].nodegroups:
             backend.delete_nodegroup(p["ClusterName"], p["NodegroupName"])
+
+
+def _minor(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
+def _refuse_version(p: Obj, version: str, cluster_version: str, current: str | None, logical_id: str) -> None:
+    """EKS keeps a managed node group at or below its control plane's version, and never takes one
+    back to an older version (InvalidParameterException)."""
+    message = None
+    if _minor(version) > _minor(cluster_version):
+        message = (
+            f"Requested Nodegroup version {version} is newer than the cluster's Kubernetes version {cluster_version}."
+        )
+    elif current is not None and _minor(version) < _minor(current):
+        message = f"Nodegroup {p['NodegroupName']} cannot be downgraded from {current} to {version}."
+    if message is not None:
+        raise SimulatedFailure(
+            logical_id,
+            "AWS::EKS::Nodegroup",
+            f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
+            f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+        )
 
 
 def _refuse_launch_template_conflicts(p: Obj, logical_id: str) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from clusterdrop.local.kubeapi import tables
+from clusterdrop.local.kubeapi import disruption, tables
 from clusterdrop.local.kubeapi.errors import ApiError
 from clusterdrop.local.kubeapi.store import ResourceType, Store
 
@@ -291,6 +291,13 @@ class _Handler(BaseHTTPRequestHandler):
         rtype: ResourceType = store.resource_type(route.group, route.version, route.plural)
         if route.namespace is None and rtype.namespaced and route.name is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if route.subresource == "eviction" and rtype.plural == "pods" and rtype.group == "" and method == "POST":
+            # The Eviction API: a drain's way of removing a pod, refused while a budget forbids it.
+            assert route.namespace is not None
+            assert route.name is not None
+            store.get(rtype, route.version, route.namespace, route.name)  # 404 for a pod that is not there
+            disruption.evict(store, route.namespace, route.name)
+            return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
         if route.subresource not in (None, "status"):
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({route.subresource})")
         if route.subresource == "status" and not rtype.has_status:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from clusterdrop.local.kubeapi import scheduler
+from clusterdrop.local.kubeapi import disruption, scheduler
 from clusterdrop.local.kubeapi.errors import ApiError
 from clusterdrop.local.kubeapi.store import ResourceType, Store
 
@@ -119,6 +119,7 @@ class Reconciler:
                 _daemonset_status(ds, _owned(pods.values(), "DaemonSet", namespace, name), nodes)
             for (namespace, name), deployment in store.objects[("apps", "deployments")].items():
                 _deployment_status(deployment, _owned(pods.values(), "Deployment", namespace, name))
+            disruption.refresh(store)
             _tigera_operator(store)
             for service in store.objects.get(("apiregistration.k8s.io", "apiservices"), {}).values():
                 service["status"] = {"conditions": [apiservice_condition(store, service, network)]}
@@ -135,7 +136,16 @@ class Reconciler:
                 "name": name,
                 "namespace": namespace,
                 "labels": {**_labels(workload), **labels},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": owner}],
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": kind,
+                        "name": owner,
+                        "uid": workload["metadata"].get("uid", ""),
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
             },
             "spec": spec,
             "status": {"phase": "Pending"},
@@ -241,7 +251,9 @@ class Reconciler:
         node_ip = next(
             (a["address"] for a in (node.get("status") or {}).get("addresses") or [] if a["type"] == "InternalIP"), ""
         )
+        # Every status names its container's image (typed clients refuse one without).
         containers = [c.get("name", "") for c in spec.get("containers") or []]
+        images = {c.get("name", ""): {"image": c.get("image", ""), "imageID": ""} for c in spec.get("containers") or []}
         scheduled = {"type": "PodScheduled", "status": "True"}
         if not host_network and not is_ready(node):
             waiting = {"reason": "ContainerCreating"}
@@ -250,7 +262,8 @@ class Reconciler:
                 hostIP=node_ip,
                 conditions=[scheduled, {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
                 containerStatuses=[
-                    {"name": c, "ready": False, "restartCount": 0, "state": {"waiting": waiting}} for c in containers
+                    {"name": c, **images[c], "ready": False, "restartCount": 0, "state": {"waiting": waiting}}
+                    for c in containers
                 ],
             )
             return
@@ -266,6 +279,7 @@ class Reconciler:
                 containerStatuses=[
                     {
                         "name": c,
+                        **images[c],
                         "ready": False,
                         "restartCount": 5,
                         "state": {"waiting": {"reason": "CrashLoopBackOff", "message": message}},
@@ -278,7 +292,7 @@ class Reconciler:
         status.update(
             conditions=[scheduled, {"type": "Ready", "status": "True"}],
             containerStatuses=[
-                {"name": c, "ready": True, "restartCount": 0, "state": {"running": {}}} for c in containers
+                {"name": c, **images[c], "ready": True, "restartCount": 0, "state": {"running": {}}} for c in containers
             ],
         )
 

@@ -1,0 +1,153 @@
+"""The embedded EKS's managed node-group version update, node by node, and the Eviction API it
+drains through: driven as EKS is (the update call), observed over HTTP with the official client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from clusterdrop.local.eks import nodes
+from clusterdrop.local.eks.emulation import EmulatedCluster, Settings
+from clusterdrop.local.kubeapi import KubeApiServer
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture
+def cluster(kube_api: KubeApiServer) -> Iterator[tuple[EmulatedCluster, threading.RLock, Settings]]:
+    """A 1.34 cluster with the VPC CNI and one two-node group, its node simulator ticking."""
+    emulated = EmulatedCluster(name="c", region="eu-west-1", api=kube_api, zones=["eu-west-1a", "eu-west-1b"])
+    emulated.version = "1.34"
+    settings = Settings(eviction_timeout=0.6, node_join_timeout=5.0)
+    lock = threading.RLock()
+    emulated.nodegroups["workers"] = {
+        "version": "1.34",
+        "name": "workers",
+        "desired": 2,
+        "maxPods": 29,
+        "instanceTypes": ["t3.medium"],
+        "amiType": "AL2023_x86_64_STANDARD",
+        "capacityType": "ON_DEMAND",
+        "labels": {},
+        "taints": [],
+    }
+    nodes.install_addon(emulated, "vpc-cni", {})
+    stop = threading.Event()
+
+    def simulate() -> None:
+        while not stop.wait(0.02):
+            with lock:
+                nodes.tick(emulated, settings)
+
+    thread = threading.Thread(target=simulate, daemon=True)
+    thread.start()
+    try:
+        yield emulated, lock, settings
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _kubelets(core: client.CoreV1Api) -> list[str]:
+    return sorted(n.status.node_info.kubelet_version for n in core.list_node().items if n.status.node_info)
+
+
+def _web(api_client: client.ApiClient, *, min_available: int) -> None:
+    """A user's two-replica Deployment under a budget, running before the update."""
+    labels = {"app": "web"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}},
+        },
+    }
+    budget = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"minAvailable": min_available, "selector": {"matchLabels": labels}},
+    }
+    client.AppsV1Api(api_client).create_namespaced_deployment("default", deployment)
+    client.PolicyV1Api(api_client).create_namespaced_pod_disruption_budget("default", budget)
+
+
+def _wait_for(condition: Any, seconds: float = 5.0) -> None:
+    event = threading.Event()
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        event.wait(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _web_running(core: client.CoreV1Api) -> bool:
+    pods = core.list_namespaced_pod("default", label_selector="app=web").items
+    return len(pods) == 2 and all(p.status.phase == "Running" for p in pods)
+
+
+def test_an_update_replaces_every_node_at_the_new_version_and_honours_a_budget_that_allows_one(
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: client.CoreV1Api, api_client: client.ApiClient
+) -> None:
+    emulated, lock, settings = cluster
+    _wait_for(lambda: _kubelets(core) == ["v1.34.0-eks-local"] * 2)
+    before = {n.metadata.name for n in core.list_node().items}
+    _web(api_client, min_available=1)
+    _wait_for(lambda: _web_running(core))
+
+    nodes.update_version(emulated, lock, "workers", "1.35", settings, force=False)
+
+    assert _kubelets(core) == ["v1.35.0-eks-local"] * 2
+    assert not before & {n.metadata.name for n in core.list_node().items}, "every old node replaced"
+    _wait_for(lambda: _web_running(core))
+    budget = client.PolicyV1Api(api_client).read_namespaced_pod_disruption_budget("web", "default")
+    assert budget.status.desired_healthy == 1
+    assert budget.status.expected_pods == 2
+
+
+def test_a_budget_that_allows_no_eviction_fails_the_update_and_leaves_the_nodes_in_service(
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: client.CoreV1Api, api_client: client.ApiClient
+) -> None:
+    emulated, lock, settings = cluster
+    _wait_for(lambda: len(_kubelets(core)) == 2)
+    _web(api_client, min_available=2)
+    _wait_for(lambda: _web_running(core))
+    pod = core.list_namespaced_pod("default", label_selector="app=web").items[0].metadata.name
+
+    # The Eviction API refuses as the API server does.
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": "default"}}
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_pod_eviction(pod, "default", eviction)
+    assert refused.value.status == 429
+    assert "violate the pod's disruption budget" in refused.value.body
+    assert "The disruption budget web needs 2 healthy pods and has 2 currently" in refused.value.body
+
+    with pytest.raises(nodes.NodegroupUpdateFailed) as failed:
+        nodes.update_version(emulated, lock, "workers", "1.35", settings, force=False)
+    assert failed.value.code == "PodEvictionFailure"
+    assert "node group workers" in failed.value.message
+    _wait_for(lambda: _kubelets(core) == ["v1.34.0-eks-local"] * 2)
+    assert not any(n.spec.unschedulable for n in core.list_node().items), "the drained node is back in service"
+    assert emulated.nodegroups["workers"]["version"] == "1.34"
+
+
+def test_a_forced_update_deletes_what_the_budget_protects(
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: client.CoreV1Api, api_client: client.ApiClient
+) -> None:
+    emulated, lock, settings = cluster
+    _wait_for(lambda: len(_kubelets(core)) == 2)
+    _web(api_client, min_available=2)
+    _wait_for(lambda: _web_running(core))
+
+    nodes.update_version(emulated, lock, "workers", "1.35", settings, force=True)
+
+    assert _kubelets(core) == ["v1.35.0-eks-local"] * 2
+    _wait_for(lambda: _web_running(core))
