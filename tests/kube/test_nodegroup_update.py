@@ -53,14 +53,14 @@ def cluster(kube_api: KubeApiServer) -> Iterator[tuple[EmulatedCluster, threadin
         thread.join()
 
 
-def _kubelets(core: client.CoreV1Api) -> list[str]:
+def _kubelets(core: Any) -> list[str]:
     return sorted(n.status.node_info.kubelet_version for n in core.list_node().items if n.status.node_info)
 
 
-def _web(api_client: client.ApiClient, *, min_available: int) -> None:
+def _web(api_client: Any, *, min_available: int) -> None:
     """A user's two-replica Deployment under a budget, running before the update."""
     labels = {"app": "web"}
-    deployment = {
+    deployment: Any = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default"},
@@ -70,7 +70,7 @@ def _web(api_client: client.ApiClient, *, min_available: int) -> None:
             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}},
         },
     }
-    budget = {
+    budget: Any = {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": {"name": "web", "namespace": "default"},
@@ -89,13 +89,13 @@ def _wait_for(condition: Any, seconds: float = 5.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def _web_running(core: client.CoreV1Api) -> bool:
+def _web_running(core: Any) -> bool:
     pods = core.list_namespaced_pod("default", label_selector="app=web").items
     return len(pods) == 2 and all(p.status.phase == "Running" for p in pods)
 
 
 def test_an_update_replaces_every_node_at_the_new_version_and_honours_a_budget_that_allows_one(
-    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: client.CoreV1Api, api_client: client.ApiClient
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, api_client: Any
 ) -> None:
     emulated, lock, settings = cluster
     _wait_for(lambda: _kubelets(core) == ["v1.34.0-eks-local"] * 2)
@@ -108,27 +108,28 @@ def test_an_update_replaces_every_node_at_the_new_version_and_honours_a_budget_t
     assert _kubelets(core) == ["v1.35.0-eks-local"] * 2
     assert not before & {n.metadata.name for n in core.list_node().items}, "every old node replaced"
     _wait_for(lambda: _web_running(core))
-    budget = client.PolicyV1Api(api_client).read_namespaced_pod_disruption_budget("web", "default")
+    budget: Any = client.PolicyV1Api(api_client).read_namespaced_pod_disruption_budget("web", "default")
     assert budget.status.desired_healthy == 1
     assert budget.status.expected_pods == 2
 
 
 def test_a_budget_that_allows_no_eviction_fails_the_update_and_leaves_the_nodes_in_service(
-    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: client.CoreV1Api, api_client: client.ApiClient
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, api_client: Any
 ) -> None:
     emulated, lock, settings = cluster
     _wait_for(lambda: len(_kubelets(core)) == 2)
     _web(api_client, min_available=2)
     _wait_for(lambda: _web_running(core))
-    pod = core.list_namespaced_pod("default", label_selector="app=web").items[0].metadata.name
+    pod: str = core.list_namespaced_pod("default", label_selector="app=web").items[0].metadata.name
 
     # The Eviction API refuses as the API server does.
     eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": "default"}}
     with pytest.raises(ApiException) as refused:
         core.create_namespaced_pod_eviction(pod, "default", eviction)
     assert refused.value.status == 429
-    assert "violate the pod's disruption budget" in refused.value.body
-    assert "The disruption budget web needs 2 healthy pods and has 2 currently" in refused.value.body
+    body = str(refused.value.body)
+    assert "violate the pod's disruption budget" in body
+    assert "The disruption budget web needs 2 healthy pods and has 2 currently" in body
 
     with pytest.raises(nodes.NodegroupUpdateFailed) as failed:
         nodes.update_version(emulated, lock, "workers", "1.35", settings, force=False)
@@ -140,7 +141,7 @@ def test_a_budget_that_allows_no_eviction_fails_the_update_and_leaves_the_nodes_
 
 
 def test_a_forced_update_deletes_what_the_budget_protects(
-    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: client.CoreV1Api, api_client: client.ApiClient
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, api_client: Any
 ) -> None:
     emulated, lock, settings = cluster
     _wait_for(lambda: len(_kubelets(core)) == 2)
