@@ -21,6 +21,7 @@ from clusterdrop.kube.protocol import (
     CniApplied,
     CniChecked,
     CniRef,
+    DisruptionsChecked,
     LoadBalancersDeleted,
     NodesChecked,
 )
@@ -74,10 +75,20 @@ class StackPlanShape(Open):
     changes: list[Obj] = Field(default_factory=list)
 
 
+class Upgrade(Shape):
+    """A Kubernetes version change of a running cluster: the control plane first, then the node
+    groups one at a time, each validated before the next."""
+
+    from_: str = Field(alias="from")
+    to: str
+    node_groups: list[str] = Field(default_factory=list)  # in the order they roll
+
+
 class PlanResult(Open):
     """ "Plan" / "Describe plan" → $.plan"""
 
     superseded: bool = False
+    upgrade: Upgrade | None = None
     new_cluster: bool = True
     stacks: list[StackPlanShape] = Field(default_factory=list)
     subnet_tags: list[Obj] = Field(default_factory=list)
@@ -112,6 +123,8 @@ class Connection(Shape):
     deadline_label: str | None = None
     # The control plane's version as EKS reports it (after the cluster stack's update).
     kubernetes_version: str | None = None
+    # The spec's upgradePolicy.force, for the agent's check of disruption budgets.
+    force_upgrade: bool = False
 
 
 class ClusterReach(Shape):
@@ -129,11 +142,15 @@ class StartedStack(Shape):
 
 
 class NodeGroupStacks(Shape):
-    """ "Apply node-group stacks" / "Check node-group stacks" → $.nodeGroupStacks"""
+    """ "Apply node-group stacks" / "Check node-group stacks" → $.nodeGroupStacks: the wave of
+    stacks under way (all at once, or one group at a time in an upgrade) and those still to go."""
 
     stacks: list[StartedStack]
     done: bool | None = None
     pending: list[str] = Field(default_factory=list)
+    wave: int = 1
+    remaining: list[str] = Field(default_factory=list)
+    more: bool = False
 
 
 class EksAddons(Shape):
@@ -237,6 +254,7 @@ class ExecutionState(Open):
     cluster_stack: ClusterStackStarted | None = None
     connection: Connection | ClusterReach | None = None
     cni_applied: Selected[CniApplied] | None = None
+    disruptions: Selected[DisruptionsChecked] | None = None
     node_group_stacks: NodeGroupStacks | None = None
     nodes_wait: Obj | None = None
     nodes_poll: Selected[NodesChecked] | None = None

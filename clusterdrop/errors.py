@@ -131,3 +131,8 @@ class StackFailed(PermanentError):
 
 class SpecMismatch(PermanentError):
     """The spec's file name and its metadata.name differ."""
+
+
+class EvictionBlocked(PermanentError):
+    """An upgrade would replace nodes whose pods a PodDisruptionBudget keeps (EKS would fail the
+    node group with PodEvictionFailure after 15 minutes); the message names each pod and budget."""

@@ -87,6 +87,9 @@ PRIVATE_RANGES: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/1
 # AWS allows 50 tags per resource; clusterdrop adds its own, so users get 40.
 MAX_USER_TAGS = 40
 
+# EKS's quota of managed node groups per cluster (Service Quotas "Managed node groups per cluster").
+MAX_NODE_GROUPS = 30
+
 _FAMILY = re.compile(r"^[a-z]+(\d+)([a-z-]*)$")
 
 

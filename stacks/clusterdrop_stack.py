@@ -107,12 +107,13 @@ class ClusterdropStack(Stack):
             acknowledge(
                 fn,
                 "IAM5",
-                "A cluster's stacks, EKS add-ons and shared subnets are named at run time; the wildcards are bounded "
-                "by the clusterdrop- stack prefix, the account and the region.",
+                "A cluster's stacks, EKS add-ons and node groups and shared subnets are named at run time; the "
+                "wildcards are bounded by the clusterdrop- stack prefix, the account and the region.",
                 evidence=[
                     f"Resource::{ARN}:cloudformation:{AT}:stack/{STACK_PREFIX}*/*",
                     f"Resource::{ARN}:eks:{AT}:cluster/*",
                     f"Resource::{ARN}:eks:{AT}:addon/*",
+                    f"Resource::{ARN}:eks:{AT}:nodegroup/*",
                     f"Resource::{ARN}:ec2:{AT}:subnet/*",
                 ],
             )

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clusterdrop.facts import MAX_NODE_GROUPS
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -85,6 +87,8 @@ class Timing:
             "AccessRetrySeconds": self.access_retry,
             "AccessRetryAttempts": self.access_retry_attempts,
             "AccessRetryMaxSeconds": self.access_retry_max,
+            # An upgrade applies the node-group stacks one group at a time: at most one wave per group.
+            "NodeGroupWaveLimit": MAX_NODE_GROUPS,
             **limits,
             **minutes,
         }
@@ -112,8 +116,11 @@ class Timing:
                 for _ in range(rule.get("MaxAttempts", 3)):
                     retries += min(delay, rule.get("MaxDelaySeconds", delay)) + self.check_seconds
                     delay *= rule.get("BackoffRate", 2.0)
-        steps = self.check_seconds * (len(states) + len(waits))
-        total: float = loops + retries + steps
+        # The node-group waves repeat the states after the cluster stack once per group (the wait
+        # loops' counts are shared by all waves, not reset): bounded here as every state and
+        # retry once per wave.
+        steps = self.check_seconds * (len(states) + len(waits)) * MAX_NODE_GROUPS
+        total: float = loops + retries * MAX_NODE_GROUPS + steps
         return math.ceil(total)
 
 

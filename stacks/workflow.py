@@ -238,11 +238,14 @@ class Workflow(Construct):
             "WriteClusterStacks",
         )  # fmt: skip
         allow(writers, ["iam:PassRole"], [cfn_role.role_arn], "PassStacksRole")
-        # Plan compares the version asked for with the one the cluster runs.
+        # Plan compares the version asked for with the ones the control plane and node groups run.
         allow(
             ["Plan"],
-            ["eks:DescribeCluster"],
-            [f"arn:{partition}:eks:{region}:{account}:cluster/*"],
+            ["eks:DescribeCluster", "eks:ListNodegroups", "eks:DescribeNodegroup"],
+            [
+                f"arn:{partition}:eks:{region}:{account}:cluster/*",
+                f"arn:{partition}:eks:{region}:{account}:nodegroup/*",
+            ],
             "RunningVersion",
         )
         allow(

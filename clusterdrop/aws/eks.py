@@ -58,3 +58,12 @@ def installed_versions(eks: Any, cluster: str) -> dict[str, str]:
     return {
         n: str(eks.describe_addon(clusterName=cluster, addonName=n)["addon"].get("addonVersion", "")) for n in names
     }
+
+
+def nodegroup_versions(eks: Any, cluster: str) -> dict[str, str]:
+    """Each managed node group of the cluster with the Kubernetes version EKS reports for it."""
+    names = eks.list_nodegroups(clusterName=cluster).get("nodegroups", [])
+    return {
+        n: str(eks.describe_nodegroup(clusterName=cluster, nodegroupName=n)["nodegroup"].get("version", ""))
+        for n in names
+    }

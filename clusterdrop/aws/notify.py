@@ -63,6 +63,9 @@ class Outcome:
     note: str | None = None
     admins: list[str] = field(default_factory=list)  # who may use the cluster (besides the agent)
     addons: dict[str, str] = field(default_factory=dict)  # EKS add-on -> the version EKS installed
+    kubelets: dict[str, int] = field(default_factory=dict)  # kubelet minor version -> nodes, as they report it
+    # A version change: {"from", "to", "nodeGroups": [the order they roll in]}.
+    upgrade: dict[str, Any] | None = None
 
     @property
     def console_url(self) -> str:
@@ -115,6 +118,23 @@ def _change_lines(o: Outcome) -> list[str]:
     return lines
 
 
+def upgrade_lines(o: Outcome) -> list[str]:
+    """An upgrade's phases, in the order they run (a plan) or ran."""
+    if not o.upgrade:
+        return []
+    groups = o.upgrade.get("nodeGroups") or []
+    verb = "would run" if o.outcome == "PLANNED" else "ran" if o.outcome == "SUCCEEDED" else "runs"
+    return [
+        f"Upgrade {o.upgrade['from']} → {o.upgrade['to']} {verb} in this order:",
+        f"  1. control plane {o.upgrade['from']} → {o.upgrade['to']} (the cluster stack)",
+        "  2. the CNI and the EKS add-ons, to their versions for the new Kubernetes version",
+        (
+            f"  3. node groups one at a time ({', '.join(groups)}), each drained node by node, the cluster "
+            "validated before the next"
+        ),
+    ]
+
+
 def connect_lines(o: Outcome) -> list[str]:
     """Who can reach the cluster and how: EKS access entries admit only the principals named."""
     if not o.admins:
@@ -153,6 +173,9 @@ def email_text(o: Outcome) -> str:
         lines.append(f"Endpoint: {o.endpoint}")
     if o.kubernetes_version:
         lines.append(f"Kubernetes: {o.kubernetes_version}")
+    if o.kubelets:
+        lines.append("Kubelets: " + ", ".join(f"{v} on {n} node{'s' if n != 1 else ''}" for v, n in o.kubelets.items()))
+    lines += upgrade_lines(o)
     if o.cni:
         lines.append(f"CNI: {o.cni.get('name')} {o.cni.get('version', '')}".rstrip())
     if o.addons:

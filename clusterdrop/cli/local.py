@@ -73,39 +73,58 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Up, then each spec in turn, each followed to its end; the first that fails stops the rest."""
     from clusterdrop.aws import notify
     from clusterdrop.local import session
 
-    source = display(args.file)
-    found = load_or_explain(args.file, err, "nothing submitted")
-    if isinstance(found, int):
-        return found
+    loaded = []
+    for file in args.files:
+        found = load_or_explain(file, err, "nothing submitted")
+        if isinstance(found, int):
+            return found
+        loaded.append(found[1])
+    regions = {spec.cluster.spec.region for spec in loaded}
+    if len(regions) > 1:
+        err.write(f"error: the specs name several regions ({', '.join(sorted(regions))}); a deployer takes one\n")
+        return EXIT_INVALID
+    [region] = regions
     session.quiet_logs()
     progress = err if args.json else out
-    progress.write(f"Starting the embedded AWS ({found[1].cluster.spec.region}) and deploying clusterdrop into it...\n")
+    progress.write(f"Starting the embedded AWS ({region}) and deploying clusterdrop into it...\n")
     progress.flush()
     started = time.monotonic()
+    results: list[dict[str, Any]] = []
     # stdout is for the result: anything a library prints on its own goes with the progress.
     with contextlib.redirect_stdout(err if args.json else sys.stdout):
-        # The embedded deployer is deployed where the spec's cluster goes.
-        local = session.up(
-            faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=found[1].cluster.spec.region
-        )
+        # The embedded deployer is deployed where the specs' clusters go.
+        local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=region)
         try:
-            progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s; submitting {source}\n")
-            result = session.run(local, Path(args.file), progress, plan=args.plan)
+            progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s\n")
+            for file in args.files:
+                progress.write(f"Submitting {display(file)}\n")
+                results.append(session.run(local, Path(file), progress, plan=args.plan))
+                if args.json:  # one summary per spec, one per line, as each ends
+                    out.write(json.dumps(results[-1], default=str) + "\n")
+                    out.flush()
+                else:
+                    _report(results[-1], out, notify)
+                if results[-1]["status"] != "SUCCEEDED":
+                    break
         finally:
             local.stop()
-    if args.json:
-        out.write(json.dumps(result, indent=2, default=str) + "\n")
-    else:
-        message = (result["notifications"]["sns"] or {}).get("outcome")
-        out.write("\n--- the notification, as a user reads it ---\n")
-        out.write(notify.email_text(notify.outcome_from_dict(message)) if message else "(no notification arrived)\n")
-        if result["leftovers"]:
-            out.write("Left in the emulator: " + ", ".join(result["leftovers"]) + "\n")
-        out.write(f"\n{result['status']} in {result['seconds']:.0f} s\n")
-    return EXIT_OK if result["status"] == "SUCCEEDED" else EXIT_INVALID
+    skipped = args.files[len(results) :]
+    if skipped:
+        progress.write(f"Not submitted after that failure: {', '.join(display(f) for f in skipped)}\n")
+    return EXIT_OK if all(r["status"] == "SUCCEEDED" for r in results) and not skipped else EXIT_INVALID
+
+
+def _report(result: dict[str, Any], out: TextIO, notify: Any) -> None:
+    message = (result["notifications"]["sns"] or {}).get("outcome")
+    out.write("\n--- the notification, as a user reads it ---\n")
+    out.write(notify.email_text(notify.outcome_from_dict(message)) if message else "(no notification arrived)\n")
+    if result["leftovers"]:
+        out.write("Left in the emulator: " + ", ".join(result["leftovers"]) + "\n")
+    out.write(f"\n{result['cluster']}: {result['status']} in {result['seconds']:.0f} s\n")
 
 
 def _emulation_options(p: argparse.ArgumentParser) -> None:
@@ -160,11 +179,18 @@ def register(sub: Any) -> None:
     p = local_sub.add_parser(
         "run",
         help="up, submit a spec, watch it to the end, report",
-        description="Start the embedded mode, submit SPEC, follow the execution and report the outcome; exit 0 "
-        "on success, 1 on failure. With --json, one JSON object on stdout (progress goes to stderr).",
+        description="Start the embedded mode, submit each SPEC in turn, follow its execution and report the "
+        "outcome; stop at the first that fails. Exit 0 when all succeed, 1 otherwise. With --json, one JSON object "
+        "per spec on stdout, one per line (progress goes to stderr).",
     )
-    p.add_argument("file", metavar="SPEC", help="cluster spec (native or eksctl)")
-    p.add_argument("--json", action="store_true", help="the result as one JSON object on stdout")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="SPEC",
+        help="cluster spec (native or eksctl); several are applied in turn, each waited on (rehearse an upgrade: "
+        "the same cluster at one version, then the next)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per spec on stdout, one per line")
     _emulation_options(p)
     p.add_argument("--plan", action="store_true", help="submit under plans/ (a dry run)")
     p.set_defaults(func=cmd_local_run)

@@ -14,9 +14,16 @@ from kubernetes.client.exceptions import ApiException
 
 from clusterdrop.cni import catalog, install, manifests
 from clusterdrop.cni.fetch import Mirror
-from clusterdrop.errors import ClusterAccessPending, ClusterValidationFailed, KubernetesOperationFailed, NotReadyYet
+from clusterdrop.errors import (
+    ClusterAccessPending,
+    ClusterValidationFailed,
+    EvictionBlocked,
+    KubernetesOperationFailed,
+    NotReadyYet,
+)
 from clusterdrop.kube import addons, connect, readiness
 from clusterdrop.kube.client import Kube
+from clusterdrop.kube.disruptions import blocked_evictions
 from clusterdrop.kube.nodes import node_progress, raise_if_late
 from clusterdrop.kube.protocol import AgentEvent, ClusterRef, answered
 from clusterdrop.kube.readiness import Verdict, daemonset_rolled_out
@@ -97,11 +104,28 @@ def configure_addons(event: AgentEvent, ctx: AgentContext) -> Result:
 
 
 def validate(event: AgentEvent, ctx: AgentContext) -> Result:
-    report = validate_cluster(ctx.kube_for(event.cluster), event.node_groups)
+    kube = ctx.kube_for(event.cluster)
+    report = validate_cluster(kube, event.node_groups, kube.server_version())
     if not report.ok:
         problems = "; ".join(f"{r.kind} {r.name}: {r.message}" for r in report.failures)
         raise ClusterValidationFailed(f"cluster validation failed: {problems}\n{report.table()}")
     return {"ok": True, "table": report.table(), **report.as_dict()}
+
+
+def check_disruption_budgets(event: AgentEvent, ctx: AgentContext) -> Result:
+    """Before node groups roll: the pods on nodes still to be replaced that a budget keeps.
+    EvictionBlocked names them, unless the update is forced (then only reported)."""
+    kube = ctx.kube_for(event.cluster)
+    blocked = blocked_evictions(kube, kube.server_version(), event.node_groups)
+    if blocked and not event.force:
+        groups = sorted({b.node_group for b in blocked})
+        raise EvictionBlocked(
+            "; ".join(b.sentence() for b in blocked[:10])
+            + (f"; and {len(blocked) - 10} more" if len(blocked) > 10 else "")
+            + f". Node group{'s' if len(groups) > 1 else ''} {', '.join(groups)} not changed: scale the workload "
+            "up or relax the budget, or set spec.upgradePolicy.force: true to have EKS delete what it cannot evict."
+        )
+    return {"blocked": [vars(b) for b in blocked[:50]], "forced": event.force}
 
 
 def delete_load_balancers(event: AgentEvent, ctx: AgentContext) -> Result:
@@ -122,6 +146,7 @@ OPERATIONS: dict[str, Callable[[AgentEvent, AgentContext], Result]] = {
     "wait_for_nodes_ready": wait_for_nodes_ready,
     "configure_addons": configure_addons,
     "validate_cluster": validate,
+    "check_disruption_budgets": check_disruption_budgets,
     "delete_load_balancers": delete_load_balancers,
 }
 

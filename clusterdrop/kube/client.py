@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from typing import Any
 
-from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api, VersionApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
@@ -35,6 +35,11 @@ class Kube:
     @cached_property
     def applier(self) -> Applier:
         return Applier(self.dynamic, crd_timeout=self.crd_timeout)
+
+    def server_version(self) -> str:
+        """The API server's minor version, "1.35" (EKS reports the minor as "35+")."""
+        info: Any = VersionApi(self.api_client).get_code()
+        return f"{info.major}.{''.join(c for c in str(info.minor) if c.isdigit())}"
 
     def list_nodes(self, *, limit: int, cont: str | None) -> tuple[list[Obj], str | None]:
         # _preload_content=False returns the raw HTTP response, not a V1NodeList.

@@ -45,6 +45,8 @@ class NodeProgress:
     groups: dict[str, GroupProgress]
     not_ready: list[dict[str, str]] = field(default_factory=list)
     requests: int = 0
+    # Nodes per kubelet minor version ("1.35": 4), as the kubelets report it.
+    kubelets: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -71,6 +73,7 @@ def node_progress(lister: NodeLister, expected: dict[str, int], *, page_size: in
     """Walk every page of nodes once and count, per node group, registered and Ready nodes."""
     groups = {name: GroupProgress(expected=count) for name, count in expected.items()}
     not_ready: list[dict[str, str]] = []
+    kubelets: dict[str, int] = {}
     cont: str | None = None
     requests = 0
     while True:
@@ -83,6 +86,8 @@ def node_progress(lister: NodeLister, expected: dict[str, int], *, page_size: in
             if progress is None:
                 continue  # nodes of groups clusterdrop does not manage (Fargate, Karpenter, …)
             progress.registered += 1
+            minor = kubelet_minor(node)
+            kubelets[minor] = kubelets.get(minor, 0) + 1
             verdict = node_ready(node)
             if verdict.ready:
                 progress.ready += 1
@@ -97,7 +102,15 @@ def node_progress(lister: NodeLister, expected: dict[str, int], *, page_size: in
         groups=groups,
         not_ready=not_ready,
         requests=requests,
+        kubelets=dict(sorted(kubelets.items())),
     )
+
+
+def kubelet_minor(node: Obj) -> str:
+    """ "1.35" from a node's `kubeletVersion` ("v1.35.2-eks-4a1b2c3"); "" when it does not say."""
+    version = str(((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or "")
+    parts = version.lstrip("v").split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else ""
 
 
 def raise_if_late(progress: NodeProgress, *, minutes: float, label: str | None = None) -> None:

@@ -39,6 +39,8 @@ class AgentEvent(BaseModel):
     # How the deadline reads to a person ("20 minutes", or "20 minutes (40 s in the embedded mode)").
     deadline_label: str | None = Field(default=None, alias="deadlineLabel")
     wait_started_at: datetime | None = Field(default=None, alias="waitStartedAt")
+    # The spec's upgradePolicy.force: nodes are replaced even where a budget forbids evicting pods.
+    force: bool = False
 
     def past_deadline(self, now: datetime) -> bool:
         if self.deadline_passed:
@@ -123,6 +125,24 @@ class ClusterValidated(Answer):
     ok: bool
     table: str
     rows: list[ReportRow]
+    # What the cluster runs: nodes per kubelet minor version, and the API server's version.
+    kubelets: dict[str, int] = Field(default_factory=dict)
+    control_plane: str = ""
+
+
+class BlockedEviction(Answer):
+    pod: str
+    budget: str
+    node_group: str
+    cause: str
+
+
+class DisruptionsChecked(Answer):
+    """check_disruption_budgets: evictions the next node-group updates would be refused (only
+    reported, not failed, when the update is forced)."""
+
+    blocked: list[BlockedEviction] = Field(default_factory=list)
+    forced: bool = False
 
 
 class LoadBalancersDeleted(Answer):
@@ -137,6 +157,7 @@ ANSWERS: dict[str, type[Answer]] = {
     "wait_for_nodes_ready": NodesChecked,
     "configure_addons": AddonsConfigured,
     "validate_cluster": ClusterValidated,
+    "check_disruption_budgets": DisruptionsChecked,
     "delete_load_balancers": LoadBalancersDeleted,
 }
 

@@ -31,9 +31,32 @@ class Row:
     message: str
 
 
+# The kubelet may lag the API server by up to three minor versions (Kubernetes' version skew
+# policy since 1.28) and never lead it.
+KUBELET_SKEW = 3
+
+
+def skew_problem(kubelet: str, control_plane: str) -> str | None:
+    """Why kubelets of minor version `kubelet` may not serve a control plane at `control_plane`."""
+    try:
+        k_major, k_minor = (int(p) for p in kubelet.split(".")[:2])
+        c_major, c_minor = (int(p) for p in control_plane.split(".")[:2])
+    except ValueError:
+        return None  # a version that does not say: nothing to compare
+    if (k_major, k_minor) > (c_major, c_minor):
+        return f"kubelet {kubelet} is newer than the control plane's {control_plane}"
+    if k_major == c_major and c_minor - k_minor > KUBELET_SKEW:
+        return (
+            f"kubelet {kubelet} is more than {KUBELET_SKEW} minor versions behind the control plane's {control_plane}"
+        )
+    return None
+
+
 @dataclass
 class ClusterReport:
     rows: list[Row] = field(default_factory=list)
+    kubelets: dict[str, int] = field(default_factory=dict)
+    control_plane: str = ""
 
     @property
     def ok(self) -> bool:
@@ -53,12 +76,22 @@ class ClusterReport:
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "rows": [vars(r) for r in self.rows]}
+        return {
+            "ok": self.ok,
+            "rows": [vars(r) for r in self.rows],
+            "kubelets": self.kubelets,
+            "controlPlane": self.control_plane,
+        }
 
 
-def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int]) -> ClusterReport:
-    report = ClusterReport()
+def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int], control_plane: str = "") -> ClusterReport:
+    """`control_plane`: the API server's minor version ("1.35"), to hold the kubelets to the skew
+    Kubernetes allows ("" to skip)."""
     progress = node_progress(kube, expected_nodes)
+    report = ClusterReport(kubelets=progress.kubelets, control_plane=control_plane)
+    for minor, count in progress.kubelets.items():
+        problem = skew_problem(minor, control_plane) if control_plane and minor else None
+        report.rows.append(Row("Kubelets", minor or "unknown", problem is None, problem or f"{count} node(s)"))
     for name, group in progress.groups.items():
         ok = group.ready >= group.expected and group.registered >= group.expected
         report.rows.append(

@@ -2,4 +2,12 @@
 
 # The faults the embedded mode can inject (`local run --inject`): here, where the CLI reads them
 # without importing moto.
-FAULTS = ("stack-failure", "nodes-not-ready", "cni-digest", "delete-failed", "rollback-failed", "update-rollback")
+FAULTS = (
+    "stack-failure",
+    "nodes-not-ready",
+    "cni-digest",
+    "delete-failed",
+    "rollback-failed",
+    "update-rollback",
+    "pdb-blocks-eviction",
+)

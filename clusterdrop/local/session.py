@@ -240,9 +240,46 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
             "ready": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else 0,
         },
         "cni": {"name": spec_cni.name, "version": spec_cni.version},
+        "versions": versions(local, cluster),
+        "addons": _installed_addons(local, cluster),
         "notifications": {"sns": sns_message, "slack": local.slack.payloads[-1] if local.slack.payloads else None},
         "leftovers": local.leftovers(cluster) if status != "SUCCEEDED" else [],
     }
+
+
+def versions(local: LocalDeployer, cluster: str) -> dict[str, Any]:
+    """What the cluster runs, as AWS and the cluster report it: the control plane's version from
+    EKS, the nodes per kubelet minor version from the cluster's API ({} when there is no cluster)."""
+    from clusterdrop.kube.client import Kube
+    from clusterdrop.kube.connect import for_server
+    from clusterdrop.kube.nodes import kubelet_minor
+
+    eks = local.aws.client("eks")
+    try:
+        described = eks.describe_cluster(name=cluster)["cluster"]
+    except eks.exceptions.ResourceNotFoundException:
+        return {}
+    kube = Kube(for_server(described["endpoint"]))
+    kubelets: dict[str, int] = {}
+    cont: str | None = None
+    while True:
+        nodes, cont = kube.list_nodes(limit=500, cont=cont)
+        for node in nodes:
+            minor = kubelet_minor(node)
+            kubelets[minor] = kubelets.get(minor, 0) + 1
+        if not cont:
+            break
+    return {"controlPlane": described["version"], "kubelets": dict(sorted(kubelets.items()))}
+
+
+def _installed_addons(local: LocalDeployer, cluster: str) -> dict[str, str]:
+    from clusterdrop.aws import eks
+
+    client = local.aws.client("eks")
+    try:
+        return eks.installed_versions(client, cluster)
+    except client.exceptions.ResourceNotFoundException:
+        return {}
 
 
 def _registered(events: list[dict[str, Any]]) -> int:

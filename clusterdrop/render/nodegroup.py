@@ -101,6 +101,8 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         # Nodes follow the control plane's version; an upgrade changes both in order.
         "Version": cluster.spec.kubernetes_version,
         "UpdateConfig": {"MaxUnavailable": 1},
+        # A version update drains each old node; forced, EKS deletes the pods a budget keeps.
+        "ForceUpdateEnabled": cluster.spec.upgrade_policy.force,
         "Tags": tag_map(cluster, **{"clusterdrop:nodegroup": group.name}),
     }
     if group.labels:

@@ -64,6 +64,7 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.nodeReadyTimeoutMinutes": (IN_PLACE, "a setting of the workflow"),
     "spec.deletionPolicy": (IN_PLACE, "a setting of the workflow"),
     "spec.notifications.emails": (IN_PLACE, "a setting of the workflow"),
+    "spec.upgradePolicy.force": (IN_PLACE, "a setting of node-group updates (EKS's ForceUpdateEnabled)"),
 }
 
 

@@ -193,6 +193,14 @@ class NodeGroup(Model):
     ssh_key_name: KeyPairName | None = None
 
 
+class UpgradePolicy(Model):
+    force: bool = Field(
+        default=False,
+        description="Replace nodes even where a PodDisruptionBudget forbids evicting their pods: EKS deletes "
+        "what it cannot evict (its forced update). Default: the upgrade stops, naming the pod and the budget.",
+    )
+
+
 class Notifications(Model):
     emails: list[Email] = Field(default_factory=list)
 
@@ -205,7 +213,7 @@ class ClusterSpec(Model):
     control_plane: ControlPlane = Field(default_factory=ControlPlane)
     network: Network = Field(default_factory=Network)
     cni: Cni = Field(default_factory=Cni)
-    node_groups: list[NodeGroup] = Field(min_length=1, max_length=30)
+    node_groups: list[NodeGroup] = Field(min_length=1, max_length=facts.MAX_NODE_GROUPS)
     addons: list[Literal["ebs-csi", "metrics-server"]] = Field(default_factory=list)
     node_ready_timeout_minutes: int = Field(
         default=20, ge=1, le=180, description="How long the workflow waits for every node to be Ready."
@@ -214,6 +222,7 @@ class ClusterSpec(Model):
         default="delete", description="What a failed first creation leaves behind."
     )
     notifications: Notifications = Field(default_factory=Notifications)
+    upgrade_policy: UpgradePolicy = Field(default_factory=UpgradePolicy)
 
 
 class Cluster(Model):

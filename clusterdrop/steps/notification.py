@@ -95,6 +95,8 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
             dict.fromkeys([*(cluster_spec.get("controlPlane") or {}).get("admins", []), *ports.settings.cluster_admins])
         ),
         addons=installed,
+        kubelets=dict(typed.validation.result.kubelets) if typed.validation else {},
+        upgrade=typed.plan.upgrade.model_dump(by_alias=True) if typed.plan and typed.plan.upgrade else None,
     )
 
 

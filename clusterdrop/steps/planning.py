@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from clusterdrop.aws import eks, registry, stacks, subnets
-from clusterdrop.errors import SpecInvalid, StackFailed
+from clusterdrop.errors import Problem, SpecInvalid, StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.changes import refused_changes
@@ -56,19 +56,39 @@ def plan(state: State, ports: Ports) -> State:
     s = typed(state)
     if s.action != "plan" and registry.is_superseded(ports.clusters, name, s.sequencer):
         return {"superseded": True, "stacks": [], "pending": False}
+    upgrade = None
     if stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS"):
         try:
             running = eks.describe(ports.eks, name)["version"]
         except ports.eks.exceptions.ResourceNotFoundException:
             running = ""  # the stack is there, its cluster is not (a failed create): nothing to compare
-        problem = upgrade_problem(running, cluster.spec.kubernetes_version or "") if running else None
+        target = cluster.spec.kubernetes_version or ""
+        problem = upgrade_problem(running, target) if running else None
         problems = [problem] if problem is not None else []
+        # Groups behind the control plane (an upgrade stopped half-way) roll first: EKS refuses to
+        # move the control plane on while a managed node group is not at its version.
+        lagging = (
+            {g: v for g, v in eks.nodegroup_versions(ports.eks, name).items() if v and v != running} if running else {}
+        )
+        if lagging and target != running and problem is None:
+            behind = ", ".join(f"{g} ({v})" for g, v in sorted(lagging.items()))
+            problems.append(
+                Problem(
+                    "spec.kubernetesVersion",
+                    f"node groups {behind} are behind the control plane's {running}: EKS moves a control plane on "
+                    f"only when every managed node group is at its version. Upload the spec at {running} first "
+                    "to finish that upgrade.",
+                )
+            )
         applied = registry.get(ports.clusters, name)
         if applied is not None and applied.status == "ACTIVE" and applied.spec_key:
             body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=applied.spec_key)["Body"].read()
             problems += refused_changes(Cluster.model_validate(json.loads(body)), cluster)
         if problems:
             raise SpecInvalid(problems)
+        if running and target and (running != target or lagging):
+            start = running if running != target else min(lagging.values())
+            upgrade = {"from": start, "to": target, "nodeGroups": [g.name for g in cluster.spec.node_groups]}
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     if problems:
@@ -123,6 +143,7 @@ def plan(state: State, ports: Ports) -> State:
         "stacks": [p.as_dict() for p in plans],
         "subnetTags": rendered.subnet_tags,
         "pending": any(p.status == "PENDING" for p in plans),
+        **({"upgrade": upgrade} if upgrade else {}),
     }
 
 

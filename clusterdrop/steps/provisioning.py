@@ -66,6 +66,7 @@ def connect(state: State, ports: Ports) -> State:
         "deadlineMinutes": cluster.spec.node_ready_timeout_minutes / ports.settings.time_scale,
         "deadlineLabel": deadline_label(cluster.spec.node_ready_timeout_minutes, ports.settings.time_scale),
         "kubernetesVersion": described["version"],
+        "forceUpgrade": cluster.spec.upgrade_policy.force,
     }
 
 
@@ -76,14 +77,20 @@ def deadline_label(minutes: int, scale: float) -> str:
 
 
 def apply_node_group_stacks(state: State, ports: Ports) -> State:
-    """Create, update or delete every node-group stack at once; the state machine waits for all."""
+    """Create, update or delete the next wave of node-group stacks; the state machine waits for
+    the wave, validates the cluster, and comes back while stacks remain. A wave is every stack at
+    once, except in an upgrade: one group at a time, in the spec's order, so that a group whose
+    nodes do not come back stops the upgrade with the groups before it done and the rest untouched."""
     cluster = cluster_of(state)
+    s = typed(state)
     outputs = stacks.outputs(ports.cfn, stack_name(cluster))
     rendered = {s.name: s for s in make_plan(cluster).stacks if s.role == "nodegroup"}
+    plans = {p.stack: p for p in plans_of(state) if p.role == "nodegroup"}
+    previous = s.node_group_stacks
+    queue = previous.remaining if previous is not None else list(plans)
+    wave = queue[:1] if s.plan is not None and s.plan.upgrade is not None else queue
     started: list[dict[str, str]] = []
-    for p in plans_of(state):
-        if p.role != "nodegroup":
-            continue
+    for p in (plans[name] for name in wave):
         if p.change_type == "DELETE":
             stacks.delete(ports.cfn, p.stack, ports.settings.cfn_role_arn)
             started.append({"stack": p.stack, "expect": "DELETE_COMPLETE"})
@@ -102,7 +109,9 @@ def apply_node_group_stacks(state: State, ports: Ports) -> State:
         else:
             stacks.execute(ports.cfn, p)
             started.append({"stack": p.stack, "expect": "COMPLETE"})
-    return {"stacks": started}
+    remaining = queue[len(wave) :]
+    number = previous.wave + 1 if previous is not None else 1
+    return {"stacks": started, "wave": number, "remaining": remaining, "more": bool(remaining)}
 
 
 def check_node_group_stacks(state: State, ports: Ports) -> State:

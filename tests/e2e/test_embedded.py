@@ -46,7 +46,7 @@ def _eks_agrees_with_the_cluster(local: session.LocalDeployer, name: str, *, des
     cluster = eks.describe_cluster(name=name)["cluster"]
     api_client = for_server(cluster["endpoint"])
     served = kube_client.VersionApi(api_client).get_code()
-    assert f"{served.major}.{served.minor}" == cluster["version"]
+    assert f"{served.major}.{served.minor}" == f"{cluster['version']}+"  # EKS's form: "1.35+"
     [group_name] = eks.list_nodegroups(clusterName=name)["nodegroups"]
     group = eks.describe_nodegroup(clusterName=name, nodegroupName=group_name)["nodegroup"]
     assert group["version"] == cluster["version"]
@@ -136,54 +136,160 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert (deleted["action"], deleted["outcome"]) == ("delete", "SUCCEEDED")
 
 
-def test_a_cluster_upgrades_one_minor_at_a_time_and_keeps_its_version_when_unset(
+ROLLING = """\
+apiVersion: clusterdrop.io/v1alpha1
+kind: Cluster
+metadata:
+  name: rolling
+spec:
+  region: eu-west-1
+  network:
+    podCidr: 10.48.0.0/16
+  cni:
+    name: calico
+    version: v3.32.1
+    mode: manifest
+  nodeGroups:
+    - name: apps
+      instanceTypes: [t3.medium]
+      desiredSize: 2
+    - name: system
+      instanceTypes: [t3.medium]
+      desiredSize: 1
+"""
+
+
+def _kubelets(local: session.LocalDeployer, cluster: str) -> dict[str, list[str]]:
+    """Each node group's kubelet versions, as its nodes report them."""
+    out: dict[str, list[str]] = {}
+    for node in local.aws.eks.clusters[cluster].api.store.objects[("", "nodes")].values():
+        group = node["metadata"]["labels"][NODEGROUP_LABEL]
+        out.setdefault(group, []).append(node["status"]["nodeInfo"]["kubeletVersion"])
+    return {g: sorted(v) for g, v in sorted(out.items())}
+
+
+def _entered(local: session.LocalDeployer, execution: str) -> list[str]:
+    sfn = local.aws.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def _budgeted_web(local: session.LocalDeployer, cluster: str) -> None:
+    """A user's two-replica Deployment under a budget that allows no disruption."""
+    from kubernetes import client as kube_client
+
+    from clusterdrop.kube.connect import for_server
+
+    api = for_server(local.aws.eks.clusters[cluster].api.url)
+    labels = {"app": "web"}
+    deployment: Any = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}},
+        },
+    }
+    budget: Any = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": labels}},
+    }
+    kube_client.AppsV1Api(api).create_namespaced_deployment("default", deployment)
+    kube_client.PolicyV1Api(api).create_namespaced_pod_disruption_budget("default", budget)
+    core = kube_client.CoreV1Api(api)
+
+    def running() -> bool:
+        pods = core.list_namespaced_pod("default", label_selector="app=web").items
+        return len(pods) == 2 and all(p.status is not None and p.status.phase == "Running" for p in pods)
+
+    _wait_for(running)
+
+
+def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     local: session.LocalDeployer, tmp_path: Path
 ) -> None:
-    base = QUICKSTART.replace("name: quickstart", "name: upgrade")
-    assert "  region: eu-west-1\n" in base
-
-    def at(version: str) -> Path:
-        text = base.replace("  region: eu-west-1\n", f'  region: eu-west-1\n  kubernetesVersion: "{version}"\n')
-        return _spec(tmp_path, "upgrade", text)
+    def at(version: str, extra: str = "") -> Path:
+        text = ROLLING.replace("  region: eu-west-1\n", f'  region: eu-west-1\n  kubernetesVersion: "{version}"\n')
+        return _spec(tmp_path, "rolling", text + extra)
 
     eks = local.aws.client("eks")
-    created = _run(local, at("1.34"))
+    created = _run(local, at("1.33"))
     assert created["status"] == "SUCCEEDED", (created["notifications"]["sns"] or {}).get("text")
+    assert _kubelets(local, "rolling") == {"apps": ["v1.33.0-eks-local"] * 2, "system": ["v1.33.0-eks-local"]}
     # Two minors at once: refused at Plan, nothing touched.
-    skipped = _run(local, at("1.36"))
+    skipped = _run(local, at("1.35"))
     assert skipped["status"] == "FAILED"
     failure = skipped["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Plan"
-    assert "1.34 → 1.36 skips a minor version" in failure["cause"]
-    assert "Set 1.35 first" in failure["cause"]
-    assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.34"
-    # One minor: the control plane, the node group and the kubelets move, as EKS reports them.
-    upgraded = _run(local, at("1.35"))
+    assert "1.33 → 1.35 skips a minor version" in failure["cause"]
+    assert "Set 1.34 first" in failure["cause"]
+    assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.33"
+
+    # One minor: the control plane, then each node group in the spec's order, node by node, the
+    # cluster validated after each group (the execution's history shows the order).
+    upgraded = _run(local, at("1.34"))
     assert upgraded["status"] == "SUCCEEDED", (upgraded["notifications"]["sns"] or {}).get("text")
-    assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.35"
-    _eks_agrees_with_the_cluster(local, "upgrade", desired=2)
-    # The registry and the notification report the version EKS reports.
-    assert upgraded["notifications"]["sns"]["outcome"]["kubernetes_version"] == "1.35"
+    entered = _entered(local, upgraded["execution"])
+    rolled = [n for n in entered if n in ("Apply cluster stack", "Apply node-group stacks", "Validate cluster")]
+    assert [n for i, n in enumerate(rolled) if i == 0 or n != rolled[i - 1]] == [
+        "Apply cluster stack",
+        "Apply node-group stacks",
+        "Validate cluster",
+        "Apply node-group stacks",
+        "Validate cluster",
+    ]
+    assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.34"
+    assert _kubelets(local, "rolling") == {"apps": ["v1.34.0-eks-local"] * 2, "system": ["v1.34.0-eks-local"]}
+    outcome = upgraded["notifications"]["sns"]["outcome"]
+    assert outcome["kubernetes_version"] == "1.34"
+    assert outcome["kubelets"] == {"1.34": 3}
+    assert outcome["upgrade"] == {"from": "1.33", "to": "1.34", "nodeGroups": ["apps", "system"]}
+    assert "Upgrade 1.33 → 1.34 ran in this order:" in upgraded["notifications"]["sns"]["text"]
+    assert upgraded["versions"] == {"controlPlane": "1.34", "kubelets": {"1.34": 3}}
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
-    assert table.get_item(Key={"cluster": "upgrade"})["Item"]["kubernetesVersion"] == "1.35"
+    assert table.get_item(Key={"cluster": "rolling"})["Item"]["kubernetesVersion"] == "1.34"
     # A downgrade: refused.
-    downgraded = _run(local, at("1.34"))
+    downgraded = _run(local, at("1.33"))
     assert downgraded["status"] == "FAILED"
     assert "EKS cannot downgrade" in downgraded["notifications"]["sns"]["outcome"]["failure"]["cause"]
     # A CNI switch: refused by field, nothing touched.
-    switched = _run(local, _spec(tmp_path, "upgrade", base.replace("name: aws-vpc-cni", "name: calico")))
+    vpc_cni = ROLLING.replace("  network:\n    podCidr: 10.48.0.0/16\n", "").replace(
+        "    name: calico\n    version: v3.32.1\n    mode: manifest\n", "    name: aws-vpc-cni\n"
+    )
+    switched = _run(local, _spec(tmp_path, "rolling", vpc_cni))
     assert switched["status"] == "FAILED"
     failure = switched["notifications"]["sns"]["outcome"]["failure"]
     assert (failure["step"], failure["error"]) == ("Plan", "SpecInvalid")
-    assert "spec.cni.name: cannot change on a running cluster ('aws-vpc-cni' → 'calico')" in failure["cause"]
-    assert (
-        local.aws.eks.clusters["upgrade"].api.store.objects[("apps", "daemonsets")].get(("kube-system", "calico-node"))
-        is None
-    )
+    assert "spec.cni.name: cannot change on a running cluster ('calico' → 'aws-vpc-cni')" in failure["cause"]
+    assert _object(local, "rolling", "apps", "daemonsets", "kube-system", "aws-node") is None
+
+    # A budget that allows no eviction: the upgrade stops before any node group moves, naming
+    # the pods and the budget; the cluster keeps working (its control plane one minor ahead).
+    _budgeted_web(local, "rolling")
+    blocked = _run(local, at("1.35"))
+    assert blocked["status"] == "FAILED"
+    failure = blocked["notifications"]["sns"]["outcome"]["failure"]
+    assert (failure["step"], failure["error"]) == ("Check disruption budgets", "EvictionBlocked")
+    assert "blocked by PodDisruptionBudget default/web (needs 2 healthy pods, has 2)" in failure["cause"]
+    assert "PodEvictionFailure: default/web-" in failure["cause"]
+    assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.35"
+    assert _kubelets(local, "rolling") == {"apps": ["v1.34.0-eks-local"] * 2, "system": ["v1.34.0-eks-local"]}
+    assert all(v == "1.34" for v in [g["version"] for g in local.aws.eks.clusters["rolling"].nodegroups.values()])
+    # Forced, as EKS forces it: the groups behind the control plane roll, one at a time.
+    forced = _run(local, at("1.35", "  upgradePolicy: {force: true}\n"))
+    assert forced["status"] == "SUCCEEDED", (forced["notifications"]["sns"] or {}).get("text")
+    assert forced["notifications"]["sns"]["outcome"]["upgrade"]["from"] == "1.34"
+    assert _kubelets(local, "rolling") == {"apps": ["v1.35.0-eks-local"] * 2, "system": ["v1.35.0-eks-local"]}
+
     # No version named: the cluster keeps 1.35 (not clusterdrop's default), and says so.
-    kept = _run(local, _spec(tmp_path, "upgrade", base))
+    kept = _run(local, _spec(tmp_path, "rolling", ROLLING + "  upgradePolicy: {force: true}\n"))
     assert kept["status"] == "SUCCEEDED", (kept["notifications"]["sns"] or {}).get("text")
-    assert eks.describe_cluster(name="upgrade")["cluster"]["version"] == "1.35"
+    assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.35"
+    assert kept["versions"]["kubelets"] == {"1.35": 3}
 
 
 def test_invalid_spec_fails_naming_the_field(local: session.LocalDeployer, tmp_path: Path) -> None:

@@ -11,6 +11,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from clusterdrop.errors import EvictionBlocked
+from clusterdrop.kube import agent
+from clusterdrop.kube.client import Kube
+from clusterdrop.kube.connect import for_server
 from clusterdrop.local.eks import nodes
 from clusterdrop.local.eks.emulation import EmulatedCluster, Settings
 from clusterdrop.local.kubeapi import KubeApiServer
@@ -22,7 +26,7 @@ Obj = dict[str, Any]
 def cluster(kube_api: KubeApiServer) -> Iterator[tuple[EmulatedCluster, threading.RLock, Settings]]:
     """A 1.34 cluster with the VPC CNI and one two-node group, its node simulator ticking."""
     emulated = EmulatedCluster(name="c", region="eu-west-1", api=kube_api, zones=["eu-west-1a", "eu-west-1b"])
-    emulated.version = "1.34"
+    emulated.version = kube_api.version = "1.34"
     settings = Settings(eviction_timeout=0.6, node_join_timeout=5.0)
     lock = threading.RLock()
     emulated.nodegroups["workers"] = {
@@ -152,3 +156,48 @@ def test_a_forced_update_deletes_what_the_budget_protects(
 
     assert _kubelets(core) == ["v1.35.0-eks-local"] * 2
     _wait_for(lambda: _web_running(core))
+
+
+def test_the_agent_names_the_pods_and_budgets_that_would_stop_an_upgrade_before_any_node_moves(
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, api_client: Any
+) -> None:
+    emulated, _, _ = cluster
+    _wait_for(lambda: len(_kubelets(core)) == 2)
+    _web(api_client, min_available=2)
+    _wait_for(lambda: _web_running(core))
+    context = agent.AgentContext(kube_for=lambda c: Kube(for_server(c.endpoint)), mirror=None)
+
+    def check(*, force: bool = False) -> dict[str, Any]:
+        ref = {"name": "c", "region": "eu-west-1", "endpoint": emulated.api.url}
+        event = {"operation": "check_disruption_budgets", "cluster": ref, "nodeGroups": {"workers": 2}, "force": force}
+        return agent.run(event, context)
+
+    # The control plane still at the nodes' version: nothing is to be replaced.
+    assert check() == {"blocked": [], "forced": False}
+    emulated.api.version = "1.35"  # the control plane upgraded, the nodes not yet
+    with pytest.raises(EvictionBlocked) as blocked:
+        check()
+    message = str(blocked.value)
+    pods = sorted(p.metadata.name for p in core.list_namespaced_pod("default", label_selector="app=web").items)
+    for pod in pods:
+        assert f"PodEvictionFailure: default/{pod} blocked by PodDisruptionBudget default/web" in message
+    assert "(needs 2 healthy pods, has 2)" in message
+    assert "Node group workers not changed" in message
+    assert "spec.upgradePolicy.force: true" in message
+    # Forced: reported, not refused.
+    forced = check(force=True)
+    assert forced["forced"] is True
+    assert [b["pod"] for b in forced["blocked"]] == [f"default/{p}" for p in pods]
+    assert {b["nodeGroup"] for b in forced["blocked"]} == {"workers"}
+    # A budget that allows one disruption does not stop a drain.
+    client.PolicyV1Api(api_client).patch_namespaced_pod_disruption_budget(
+        "web", "default", {"spec": {"minAvailable": 1}}
+    )
+
+    def passes() -> bool:
+        try:
+            return check() == {"blocked": [], "forced": False}
+        except EvictionBlocked:
+            return False  # the disruption controller has not seen the change yet
+
+    _wait_for(passes)

@@ -139,6 +139,31 @@ def test_validate_cluster_names_what_is_wrong(kube: Kube, kube_api: KubeApiServe
     assert "FAIL" in report.table()
 
 
+@pytest.mark.parametrize(
+    ("kubelet", "problem"),
+    [
+        ("1.35", None),
+        ("1.32", None),
+        ("1.31", "kubelet 1.31 is more than 3 minor versions behind the control plane's 1.35"),
+        ("1.36", "kubelet 1.36 is newer than the control plane's 1.35"),
+    ],
+)
+def test_validation_holds_kubelets_to_the_version_skew(
+    kube: Kube, kube_api: KubeApiServer, kubelet: str, problem: str | None
+) -> None:
+    kube_api.version = "1.35"
+    _add_nodes(kube_api, "workers", 2)
+    for node in kube_api.store.objects[("", "nodes")].values():
+        node["status"]["nodeInfo"] = {"kubeletVersion": f"v{kubelet}.4-eks-0a1b2c3"}
+    _system(kube_api, coredns_ready=True, bad_pod=False)
+    report = validate_cluster(kube, {"workers": 2}, kube.server_version())
+    assert report.kubelets == {kubelet: 2}
+    assert report.control_plane == "1.35"
+    assert report.ok is (problem is None), report.table()
+    if problem:
+        assert {(r.kind, r.name): r.message for r in report.failures} == {("Kubelets", kubelet): problem}
+
+
 def test_readiness_predicates() -> None:
     ds = {"metadata": {"generation": 2}, "status": {"observedGeneration": 1}}
     assert not readiness.daemonset_rolled_out(ds).ready

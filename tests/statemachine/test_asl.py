@@ -224,8 +224,13 @@ def test_waiting_is_done_by_the_state_machine() -> None:
     assert check["Resource"] == "arn:aws:states:::aws-sdk:cloudformation:describeStacks"
 
 
-def _cycles(states: dict[str, Any]) -> list[set[str]]:
-    """The strongly connected parts of the graph that loop (Tarjan's algorithm)."""
+def _cycles(states: dict[str, Any], within: set[str] | None = None) -> list[set[str]]:
+    """The strongly connected parts of the graph (or of its states `within`) that loop (Tarjan's
+    algorithm)."""
+    if within is not None:
+        states = {
+            n: {**s, "_next": _next_states(s) & within} for n, s in states.items() if n in within
+        }  # fmt: skip
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -234,7 +239,7 @@ def _cycles(states: dict[str, Any]) -> list[set[str]]:
     def visit(name: str) -> None:
         index[name] = low[name] = len(index)
         stack.append(name)
-        for nxt in _next_states(states[name]):
+        for nxt in states[name].get("_next", _next_states(states[name])):
             if nxt not in index:
                 visit(nxt)
                 low[name] = min(low[name], low[nxt])
@@ -247,7 +252,7 @@ def _cycles(states: dict[str, Any]) -> list[set[str]]:
                 part.add(member)
                 if member == name:
                     break
-            if len(part) > 1 or name in _next_states(states[name]):
+            if len(part) > 1 or name in states[name].get("_next", _next_states(states[name])):
                 found.append(part)
 
     for name in states:
@@ -256,14 +261,15 @@ def _cycles(states: dict[str, Any]) -> list[set[str]]:
     return found
 
 
-def _exit_counter(states: dict[str, Any], loop: set[str]) -> str | None:
-    """The counter a loop counts and leaves on: a Pass inside adds one to `$.polls.<k>.n` and a
-    Choice inside leaves the loop once `$.polls.<k>.n` reaches a limit."""
+def _counters(states: dict[str, Any], loop: set[str]) -> dict[str, str]:
+    """The counters a loop counts and leaves on, each with the Pass that counts it: a Pass inside
+    adds one to `$.polls.<k>.n` and a Choice inside leaves the loop once it reaches a limit."""
     counted = {
-        s["ResultPath"]
+        s["ResultPath"]: n
         for n, s in states.items()
         if n in loop and s["Type"] == "Pass" and "States.MathAdd($.polls." in json.dumps(s.get("Parameters", {}))
     }
+    found = {}
     for name in loop:
         state = states[name]
         for rule in state.get("Choices", []) if state["Type"] == "Choice" else []:
@@ -271,8 +277,25 @@ def _exit_counter(states: dict[str, Any], loop: set[str]) -> str | None:
             limit = rule.get("NumericGreaterThanEquals")
             leaves = variable.startswith("$.polls.") and limit and rule["Next"] not in loop
             if leaves and variable.removesuffix(".n") in counted:
-                return str(variable)
-    return None
+                found[str(variable)] = counted[variable.removesuffix(".n")]
+    return found
+
+
+def _exit_counter(states: dict[str, Any], loop: set[str]) -> str | None:
+    """The counter that bounds the loop as a whole: for loops within a loop (the node-group waves
+    around the waits), the one whose counting step, taken out, leaves only the smallest loops."""
+    counters = _counters(states, loop)
+
+    def largest_left(counter: str) -> int:
+        return max((len(c) for c in _cycles(states, loop - {counters[counter]})), default=0)
+
+    return min(counters, key=largest_left) if counters else None
+
+
+def _inner_loops(states: dict[str, Any], loop: set[str]) -> list[set[str]]:
+    counter = _exit_counter(states, loop)
+    assert counter
+    return _cycles(states, loop - {_counters(states, loop)[counter]})
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
@@ -282,13 +305,20 @@ def test_every_wait_loop_is_bounded_and_leaves_through_the_failure_path(path: Pa
     loops = _cycles(states)
     assert loops, "the machines wait in loops"
     configured = definition["States"]["Configure"]["Parameters"]["polls"]
-    for loop in loops:
+    while loops:
+        loop = loops.pop()
         counter = _exit_counter(states, loop)
         assert counter, f"the loop {sorted(loop)} has no bound"
         assert counter.split(".")[2] in configured, f"{counter} is not set to 0 by Configure"
         stuck = next(r["Next"] for n in loop for r in states[n].get("Choices", []) if r.get("Variable") == counter)
         assert states[stuck]["Parameters"]["Error"] == "WaitTimedOut"
         assert states[stuck]["Next"] in ("Diagnose", "Notify failure")
+        loops += _inner_loops(states, loop)
+    # A counter only ever grows: set to 0 by Configure and never again, so a loop inside another
+    # is bounded by its own limit over all the outer loop's laps, not per lap.
+    for name, state in states.items():
+        if name != "Configure" and str(state.get("ResultPath", "")).startswith("$.polls"):
+            assert "States.MathAdd($.polls." in json.dumps(state.get("Parameters", {})), name
 
 
 # Events a state writes to the execution history per visit (Standard workflows): entered and
@@ -304,20 +334,25 @@ def _worst_case_events(definition: dict[str, Any]) -> int:
         retries = sum(int(r.get("MaxAttempts", 3)) for r in state.get("Retry", []))
         return _EVENTS[state["Type"]] + 3 * retries
 
-    loops = _cycles(states)
-    in_loop = set().union(*loops) if loops else set()
-    total = sum(visit(s) for n, s in states.items() if n not in in_loop) + 2  # execution started/ended
-    for loop in loops:
+    def loop_events(loop: set[str]) -> int:
         counter = _exit_counter(states, loop)
         assert counter
         limit = next(
             int(r["NumericGreaterThanEquals"]) for n in loop for r in states[n].get("Choices", [])
             if r.get("Variable") == counter
         )  # fmt: skip
+        inner = _inner_loops(states, loop)
+        own = loop - set().union(*inner) if inner else loop
         # Retries inside a loop are transient failures: count them once per loop, not per lap.
-        lap = sum(_EVENTS[states[n]["Type"]] for n in loop)
-        total += limit * lap + sum(visit(states[n]) - _EVENTS[states[n]["Type"]] for n in loop)
-    return total
+        lap = sum(_EVENTS[states[n]["Type"]] for n in own)
+        # An inner loop's counter is shared by every lap of the outer one: its bound holds overall.
+        nested = sum(loop_events(i) for i in inner)
+        return limit * lap + sum(visit(states[n]) - _EVENTS[states[n]["Type"]] for n in own) + nested
+
+    loops = _cycles(states)
+    in_loop = set().union(*loops) if loops else set()
+    total = sum(visit(s) for n, s in states.items() if n not in in_loop) + 2  # execution started/ended
+    return total + sum(loop_events(loop) for loop in loops)
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)

@@ -11,12 +11,22 @@ import yaml
 from pydantic import BaseModel
 
 from clusterdrop.spec.changes import CHANGES, refused_changes
-from clusterdrop.spec.models import Cluster, Cni, ControlPlane, Metadata, Network, NodeGroup, Notifications, Vpc
+from clusterdrop.spec.models import (
+    Cluster,
+    Cni,
+    ControlPlane,
+    Metadata,
+    Network,
+    NodeGroup,
+    Notifications,
+    UpgradePolicy,
+    Vpc,
+)
 from clusterdrop.spec.source import load_spec
 from tests.conftest import REPO, set_path
 
 # Models whose fields are classified one by one; any other field is classified as a whole.
-WALKED = (Cluster, Metadata, ControlPlane, Network, Vpc, Cni, NodeGroup, Notifications)
+WALKED = (Cluster, Metadata, ControlPlane, Network, Vpc, Cni, NodeGroup, Notifications, UpgradePolicy)
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -35,6 +35,7 @@ class EmulatedCluster:
     addons: dict[str, Obj] = field(default_factory=dict)
     access_entries: dict[str, Obj] = field(default_factory=dict)
     nodegroups: dict[str, Obj] = field(default_factory=dict)
+    seeded: bool = False  # the fault pdb-blocks-eviction's workload is in
     reconciler: workloads.Reconciler = field(init=False)
 
     def __post_init__(self) -> None:

@@ -76,7 +76,43 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             node["status"] = _node_status(ready, member["version"], node, member["address"], group["maxPods"])
             own = [t for t in node["spec"].get("taints") or [] if t.get("key") != scheduler.NOT_READY_TAINT]
             node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
+        if "pdb-blocks-eviction" in settings.faults and not cluster.seeded and wanted:
+            _seed_budgeted_workload(store)
+            cluster.seeded = True
         cluster.reconciler.run()
+
+
+# The fault pdb-blocks-eviction: a user's Deployment under a budget that allows no disruption (two
+# replicas, minAvailable 2), as found on clusters whose node-group updates stop at PodEvictionFailure.
+_BUDGETED: list[Obj] = [
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                # Runs on any node (tolerates every taint), as a user's workload may.
+                "spec": {"containers": [{"name": "web", "image": "nginx"}], "tolerations": [{"operator": "Exists"}]},
+            },
+        },
+    },
+    {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+    },
+]
+
+
+def _seed_budgeted_workload(store: Store) -> None:
+    for obj in _BUDGETED:
+        group, _, version = obj["apiVersion"].rpartition("/")
+        rtype = next(t for t in store.types.values() if t.group == group and t.kind == obj["kind"])
+        store.create(rtype, version, "default", obj, manager="user")
 
 
 NOT_READY_MESSAGE = (

@@ -13,29 +13,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from clusterdrop.kube.disruptions import selects
 from clusterdrop.local.kubeapi.errors import ApiError
 from clusterdrop.local.kubeapi.store import Store
 
 Obj = dict[str, Any]
-
-
-def selects(selector: Obj | None, labels: dict[str, str]) -> bool:
-    """A LabelSelector; in policy/v1 an empty selector selects every pod of the namespace."""
-    if selector is None:
-        return False
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key", ""), expr.get("operator"), expr.get("values") or []
-        held = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }
-        if not held.get(str(op), False):
-            return False
-    return True
 
 
 def _healthy(pod: Obj) -> bool:

@@ -124,7 +124,13 @@ class KubeApiServer:
         store = self.store
         if parts == ["version"]:
             major, _, minor = self.version.partition(".")
-            return {"major": major, "minor": minor, "gitVersion": f"v{self.version}.0-eks-emulated", **SERVER_VERSION}
+            # EKS marks its builds' minor version with a "+" ("35+").
+            return {
+                "major": major,
+                "minor": f"{minor}+",
+                "gitVersion": f"v{self.version}.0-eks-emulated",
+                **SERVER_VERSION,
+            }
         if parts == ["api"]:
             return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         if parts == ["apis"]:
