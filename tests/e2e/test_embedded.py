@@ -174,41 +174,6 @@ def _entered(local: session.LocalDeployer, execution: str) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
-def _budgeted_web(local: session.LocalDeployer, cluster: str) -> None:
-    """A user's two-replica Deployment under a budget that allows no disruption."""
-    from kubernetes import client as kube_client
-
-    from clusterdrop.kube.connect import for_server
-
-    api = for_server(local.aws.eks.clusters[cluster].api.url)
-    labels = {"app": "web"}
-    deployment: Any = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "default"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}},
-        },
-    }
-    budget: Any = {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"minAvailable": 2, "selector": {"matchLabels": labels}},
-    }
-    kube_client.AppsV1Api(api).create_namespaced_deployment("default", deployment)
-    kube_client.PolicyV1Api(api).create_namespaced_pod_disruption_budget("default", budget)
-    core = kube_client.CoreV1Api(api)
-
-    def running() -> bool:
-        pods = core.list_namespaced_pod("default", label_selector="app=web").items
-        return len(pods) == 2 and all(p.status is not None and p.status.phase == "Running" for p in pods)
-
-    _wait_for(running)
-
-
 def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     local: session.LocalDeployer, tmp_path: Path
 ) -> None:
@@ -269,7 +234,8 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
 
     # A budget that allows no eviction: the upgrade stops before any node group moves, naming
     # the pods and the budget; the cluster keeps working (its control plane one minor ahead).
-    _budgeted_web(local, "rolling")
+    # (The fault pdb-blocks-eviction puts in a user's two-replica Deployment with minAvailable 2.)
+    local.aws.eks.settings.faults.add("pdb-blocks-eviction")
     blocked = _run(local, at("1.35"))
     assert blocked["status"] == "FAILED"
     failure = blocked["notifications"]["sns"]["outcome"]["failure"]
@@ -280,7 +246,7 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert _kubelets(local, "rolling") == {"apps": ["v1.34.0-eks-local"] * 2, "system": ["v1.34.0-eks-local"]}
     assert all(v == "1.34" for v in [g["version"] for g in local.aws.eks.clusters["rolling"].nodegroups.values()])
     # Forced, as EKS forces it: the groups behind the control plane roll, one at a time.
-    forced = _run(local, at("1.35", "  upgradePolicy: {force: true}\n"))
+    forced = _run_with_faults(local, at("1.35", "  upgradePolicy: {force: true}\n"), "pdb-blocks-eviction")
     assert forced["status"] == "SUCCEEDED", (forced["notifications"]["sns"] or {}).get("text")
     assert forced["notifications"]["sns"]["outcome"]["upgrade"]["from"] == "1.34"
     assert _kubelets(local, "rolling") == {"apps": ["v1.35.0-eks-local"] * 2, "system": ["v1.35.0-eks-local"]}
@@ -489,11 +455,23 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
     from tests.conftest import FIXTURES
 
     spec = _spec(tmp_path, "tampered", _calico("tampered", "manifest"))
+    later = _spec(tmp_path, "later", _calico("tampered", "manifest").replace('"1.33"', '"1.34"'))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "CLUSTERDROP_CNI_MIRROR": str(FIXTURES / "cni"), "TMPDIR": str(scratch)}
     done = subprocess.run(
-        [sys.executable, "-m", "clusterdrop", "local", "run", "--json", "--inject", "cni-digest", str(spec)],
+        [
+            sys.executable,
+            "-m",
+            "clusterdrop",
+            "local",
+            "run",
+            "--json",
+            "--inject",
+            "cni-digest",
+            str(spec),
+            str(later),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -502,7 +480,10 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1, done.stderr[-3000:]
-    result = json.loads(done.stdout)  # nothing but the result on stdout
+    # Nothing but results on stdout, one line per spec run: the first failed, so the second was not submitted.
+    [line] = done.stdout.splitlines()
+    result = json.loads(line)
+    assert f"Not submitted after that failure: {later}" in done.stderr
     assert result["status"] == "FAILED"
     failure = result["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Connect"  # where the CNI's files are staged, before anything is applied
