@@ -117,6 +117,8 @@ class Connection(Shape):
     cni: CniRef | None = None
     cni_via: str | None = None
     addons_created: list[str] = Field(default_factory=list)
+    # An upgrade's add-ons moved to EKS's default versions for the new Kubernetes: {name: "old → new"}.
+    addons_updated: dict[str, str] = Field(default_factory=dict)
     node_groups: dict[str, int] = Field(default_factory=dict)
     addons: list[str] = Field(default_factory=list)
     deadline_minutes: float | None = None

@@ -100,8 +100,8 @@ class ClusterdropStack(Stack):
             acknowledge(
                 fn,
                 "IAM5",
-                "X-Ray's PutTraceSegments, CloudFormation's ListStacks and EC2's DescribeVpcs/DescribeSubnets "
-                "accept no resource scoping.",
+                "X-Ray's PutTraceSegments, CloudFormation's ListStacks, EC2's DescribeVpcs/DescribeSubnets and "
+                "EKS's DescribeAddonVersions accept no resource scoping.",
                 evidence=["Resource::*"],
             )
             acknowledge(

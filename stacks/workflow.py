@@ -254,6 +254,9 @@ class Workflow(Construct):
             [f"arn:{partition}:eks:{region}:{account}:cluster/*", f"arn:{partition}:eks:{region}:{account}:addon/*"],
             "ClusterAddons",
         )
+        # An upgrade moves the add-ons to EKS's default versions for the new Kubernetes version.
+        allow(["Connect"], ["eks:UpdateAddon"], [f"arn:{partition}:eks:{region}:{account}:addon/*"], "UpdateAddons")
+        allow(["Connect"], ["eks:DescribeAddonVersions"], ["*"], "AddonVersions")
         allow(
             ["ApplyClusterStack", "RemoveSubnetTags"],
             ["ec2:CreateTags", "ec2:DeleteTags"],

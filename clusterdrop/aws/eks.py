@@ -67,3 +67,28 @@ def nodegroup_versions(eks: Any, cluster: str) -> dict[str, str]:
         n: str(eks.describe_nodegroup(clusterName=cluster, nodegroupName=n)["nodegroup"].get("version", ""))
         for n in names
     }
+
+
+def default_addon_version(eks: Any, addon: str, kubernetes: str) -> str | None:
+    """The version EKS names as default for an add-on on a Kubernetes version (DescribeAddonVersions)."""
+    pages = eks.get_paginator("describe_addon_versions").paginate(addonName=addon, kubernetesVersion=kubernetes)
+    for page in pages:
+        for found in page.get("addons", []):
+            for version in found.get("addonVersions", []):
+                compatible = version.get("compatibilities", [])
+                if any(c.get("clusterVersion") == kubernetes and c.get("defaultVersion") for c in compatible):
+                    return str(version["addonVersion"])
+    return None
+
+
+def realign_addons(eks: Any, cluster: str, kubernetes: str) -> dict[str, str]:
+    """After the control plane moved to `kubernetes`: every installed add-on to the version EKS
+    names as default for it (EKS leaves add-ons where they were). {add-on: "old → new"}."""
+    moved = {}
+    for name, installed in installed_versions(eks, cluster).items():
+        default = default_addon_version(eks, name, kubernetes)
+        if default and default != installed:
+            # PRESERVE: what was set through configurationValues stays, and so do edits made in the cluster.
+            eks.update_addon(clusterName=cluster, addonName=name, addonVersion=default, resolveConflicts="PRESERVE")
+            moved[name] = f"{installed} → {default}"
+    return moved

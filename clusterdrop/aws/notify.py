@@ -64,6 +64,7 @@ class Outcome:
     admins: list[str] = field(default_factory=list)  # who may use the cluster (besides the agent)
     addons: dict[str, str] = field(default_factory=dict)  # EKS add-on -> the version EKS installed
     kubelets: dict[str, int] = field(default_factory=dict)  # kubelet minor version -> nodes, as they report it
+    addons_updated: dict[str, str] = field(default_factory=dict)  # an upgrade's add-ons: name -> "old → new"
     # A version change: {"from", "to", "nodeGroups": [the order they roll in]}.
     upgrade: dict[str, Any] | None = None
 
@@ -180,6 +181,8 @@ def email_text(o: Outcome) -> str:
         lines.append(f"CNI: {o.cni.get('name')} {o.cni.get('version', '')}".rstrip())
     if o.addons:
         lines.append("EKS add-ons (as installed): " + ", ".join(f"{n} {v}" for n, v in sorted(o.addons.items())))
+    if o.addons_updated:
+        lines.append("Add-ons moved for the new version: " + ", ".join(f"{n} {v}" for n, v in o.addons_updated.items()))
     if o.nodes:
         lines.append("Nodes Ready:")
         lines += [f"  {g}: {n.get('ready', 0)}/{n.get('desired', 0)}" for g, n in sorted(o.nodes.items())]

@@ -110,8 +110,22 @@ def check_configuration(addon: str, raw: str | None) -> Obj:
     return dict(values)
 
 
-def objects(addon: str, config: Obj) -> list[Obj]:
-    """The objects the add-on applies, its configuration values taken into account."""
+def objects(addon: str, config: Obj, version: str = "") -> list[Obj]:
+    """The objects the add-on applies, its configuration values taken into account, its
+    containers' images tagged with its version (as EKS's add-on images are: an update changes them)."""
+    found = _objects(addon, config)
+    for obj in found:
+        pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in pod.get("containers") or []:
+            container["image"] = f"{ECR}/eks/{container['name']}:{version or 'latest'}"
+    return found
+
+
+# EKS's add-on images come from its regional ECR registries (602401143452 in most regions).
+ECR = "602401143452.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+def _objects(addon: str, config: Obj) -> list[Obj]:
     if addon == "vpc-cni":
         pod = {
             "hostNetwork": True,

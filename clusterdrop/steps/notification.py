@@ -96,6 +96,7 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
         ),
         addons=installed,
         kubelets=dict(typed.validation.result.kubelets) if typed.validation else {},
+        addons_updated=connection.addons_updated if isinstance(connection, Connection) else {},
         upgrade=typed.plan.upgrade.model_dump(by_alias=True) if typed.plan and typed.plan.upgrade else None,
     )
 

@@ -45,6 +45,9 @@ def connect(state: State, ports: Ports) -> State:
         for staged in stage(release, cluster.spec.cni.mode or release.default_mode, local or mirror):
             mirror.put(staged.artifact, staged.data)
     created = eks.ensure_addons(ports.eks, name, addons, tags=tags)
+    plan = typed(state).plan
+    # An upgrade: the control plane has moved; the add-ons follow before any node group does.
+    realigned = eks.realign_addons(ports.eks, name, described["version"]) if plan and plan.upgrade else {}
     return {
         "cluster": {
             "name": name,
@@ -61,6 +64,7 @@ def connect(state: State, ports: Ports) -> State:
         },
         "cniVia": via,
         "addonsCreated": created,
+        "addonsUpdated": realigned,
         "nodeGroups": {g.name: g.desired_size for g in cluster.spec.node_groups},
         "addons": list(cluster.spec.addons),
         "deadlineMinutes": cluster.spec.node_ready_timeout_minutes / ports.settings.time_scale,

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from clusterdrop.aws import intake
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import session
@@ -185,6 +187,7 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     created = _run(local, at("1.33"))
     assert created["status"] == "SUCCEEDED", (created["notifications"]["sns"] or {}).get("text")
     assert _kubelets(local, "rolling") == {"apps": ["v1.33.0-eks-local"] * 2, "system": ["v1.33.0-eks-local"]}
+    assert created["addons"] == {"coredns": "v1.11.4-eksbuild.2", "kube-proxy": "v1.33.0-eksbuild.1"}
     # Two minors at once: refused at Plan, nothing touched.
     skipped = _run(local, at("1.35"))
     assert skipped["status"] == "FAILED"
@@ -215,6 +218,21 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert outcome["upgrade"] == {"from": "1.33", "to": "1.34", "nodeGroups": ["apps", "system"]}
     assert "Upgrade 1.33 → 1.34 ran in this order:" in upgraded["notifications"]["sns"]["text"]
     assert upgraded["versions"] == {"controlPlane": "1.34", "kubelets": {"1.34": 3}}
+    # The add-ons moved to EKS's defaults for 1.34 (DescribeAddonVersions), their images with them.
+    assert upgraded["addons"] == {"coredns": "v1.12.2-eksbuild.1", "kube-proxy": "v1.34.0-eksbuild.1"}
+    assert outcome["addons_updated"] == {
+        "coredns": "v1.11.4-eksbuild.2 → v1.12.2-eksbuild.1",
+        "kube-proxy": "v1.33.0-eksbuild.1 → v1.34.0-eksbuild.1",
+    }
+    # EKS refuses an add-on version that does not support the cluster's Kubernetes version.
+    with pytest.raises(eks.exceptions.InvalidParameterException, match=r"not supported for Kubernetes 1\.34"):
+        eks.update_addon(clusterName="rolling", addonName="kube-proxy", addonVersion="v1.33.0-eksbuild.1")
+    # And a configuration value its schema does not have.
+    with pytest.raises(eks.exceptions.InvalidParameterException, match=r"\$\.replica: is not defined in the schema"):
+        eks.create_addon(clusterName="rolling", addonName="metrics-server", configurationValues='{"replica": 2}')
+    assert "metrics-server" not in eks.list_addons(clusterName="rolling")["addons"]
+    proxy = _object(local, "rolling", "apps", "daemonsets", "kube-system", "kube-proxy")
+    assert proxy["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/eks/kube-proxy:v1.34.0-eksbuild.1")
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
     assert table.get_item(Key={"cluster": "rolling"})["Item"]["kubernetesVersion"] == "1.34"
     # A downgrade: refused.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
-from moto.eks.exceptions import ResourceNotFoundException
+from moto.eks.exceptions import InvalidParameterException, ResourceNotFoundException
 
 from clusterdrop.local import eks_addons
 from clusterdrop.local.eks.emulation import (
@@ -21,32 +22,57 @@ from clusterdrop.local.eks.nodes import install_addon
 from clusterdrop.local.kubeapi.errors import ApiError
 
 
-def addon_version(name: str, kubernetes: str) -> str:
-    """The version the emulated EKS installs when none is asked for (EKS installs the add-on's
-    default for the cluster's Kubernetes version): stand-ins in EKS's version format, not EKS's
-    actual defaults, and for the VPC CNI deliberately not the catalog's pin — the workflow must
-    report what EKS installed, not what it expected."""
+def _minor(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".")[:2])
+
+
+def addon_versions(name: str) -> list[tuple[str, str, str]]:
+    """The versions the emulated EKS offers of an add-on: (version, oldest and newest Kubernetes
+    minor it supports), oldest first. Stand-ins in EKS's version format, not EKS's actual list —
+    but shaped as EKS's is: kube-proxy has a version per Kubernetes minor, CoreDNS moves on with
+    newer Kubernetes, and the VPC CNI's is deliberately not the catalog's pin (the workflow must
+    report what EKS installed, not what it expected)."""
     from clusterdrop.cni import catalog
 
     vpc_cni = catalog.find("aws-vpc-cni", None)
-    defaults = {
-        "vpc-cni": f"{vpc_cni.version if vpc_cni else 'v1.0.0'}-eksbuild.2",
-        "kube-proxy": f"v{kubernetes}.0-eksbuild.1",
-        "coredns": "v1.12.2-eksbuild.1",
+    table: dict[str, list[tuple[str, str, str]]] = {
+        "vpc-cni": [(f"{vpc_cni.version if vpc_cni else 'v1.0.0'}-eksbuild.2", "1.28", "1.37")],
+        "kube-proxy": [(f"v1.{m}.0-eksbuild.1", f"1.{m}", f"1.{m}") for m in range(28, 38)],
+        "coredns": [("v1.11.4-eksbuild.2", "1.28", "1.33"), ("v1.12.2-eksbuild.1", "1.34", "1.37")],
     }
-    return defaults.get(name, "v1.0.0-eksbuild.1")
+    return table.get(name, [("v1.0.0-eksbuild.1", "1.28", "1.37")])
 
 
-def _addon_view(cluster: str, name: str, region: str, kubernetes: str = "1.36") -> Obj:
+def supports(name: str, version: str, kubernetes: str) -> bool:
+    return any(v == version and _minor(lo) <= _minor(kubernetes) <= _minor(hi) for v, lo, hi in addon_versions(name))
+
+
+def addon_version(name: str, kubernetes: str) -> str:
+    """The version EKS installs when none is asked for: its default for the cluster's Kubernetes
+    version (the newest that supports it)."""
+    fitting = [v for v, lo, hi in addon_versions(name) if _minor(lo) <= _minor(kubernetes) <= _minor(hi)]
+    return fitting[-1] if fitting else addon_versions(name)[-1][0]
+
+
+def _addon_view(cluster: str, name: str, region: str, version: str) -> Obj:
     return {
         "addonName": name,
         "clusterName": cluster,
         "status": "ACTIVE",
-        "addonVersion": addon_version(name, kubernetes),
+        "addonVersion": version,
         "addonArn": f"arn:aws:eks:{region}:123456789012:addon/{cluster}/{name}/local",
         "health": {"issues": []},
         "tags": {},
     }
+
+
+def _unsupported(cluster: EmulatedCluster, addon: str) -> InvalidParameterException:
+    return _invalid(f"Addon version specified is not supported for Kubernetes {cluster.version}", cluster.name, addon)
+
+
+def _invalid(message: str, cluster: str, addon: str) -> InvalidParameterException:
+    """EKS's InvalidParameterException (400), raised so that moto answers with its status."""
+    return InvalidParameterException(clusterName=cluster, nodegroupName=None, addonName=addon, message=message)
 
 
 def _not_found(cluster: str, message: str, *, addon: str | None = None) -> ResourceNotFoundException:
@@ -71,19 +97,69 @@ def install() -> None:
         try:
             config = eks_addons.check_configuration(name, body.get("configurationValues"))
         except ValueError as exc:
-            return (
-                400,
-                {"x-amzn-ErrorType": "InvalidParameterException"},
-                json.dumps({"message": str(exc), "clusterName": cluster.name, "addonName": name}),
-            )
-        cluster.addons[name] = _addon_view(cluster.name, name, cluster.region, cluster.version)
+            raise _invalid(str(exc), cluster.name, name) from None
+        version = body.get("addonVersion") or addon_version(name, cluster.version)
+        if not supports(name, version, cluster.version):
+            raise _unsupported(cluster, name)
+        cluster.addons[name] = _addon_view(cluster.name, name, cluster.region, version)
         if body.get("configurationValues"):
             cluster.addons[name]["configurationValues"] = body["configurationValues"]
         try:
-            install_addon(cluster, name, config)
+            install_addon(cluster, name, config, version)
         except ApiError as exc:
             LOG.warning("add-on %s could not apply its objects: %s", name, exc)
         return 200, {}, json.dumps({"addon": cluster.addons[name]})
+
+    def update_addon(self: Any) -> Any:
+        """UpdateAddon: another version (one that supports the cluster's Kubernetes version) or
+        configuration; the add-on's workloads are applied again with the new images."""
+        cluster = _cluster(self)
+        name = self.path.rstrip("/").split("/")[-2]
+        if name not in cluster.addons:
+            raise _not_found(cluster.name, f"No addon: {name} found in cluster: {cluster.name}", addon=name)
+        body = json.loads(self.body or "{}")
+        view = cluster.addons[name]
+        version = body.get("addonVersion") or view["addonVersion"]
+        if not supports(name, version, cluster.version):
+            raise _unsupported(cluster, name)
+        raw = body.get("configurationValues", view.get("configurationValues"))
+        try:
+            config = eks_addons.check_configuration(name, raw)
+        except ValueError as exc:
+            raise _invalid(str(exc), cluster.name, name) from None
+        view.update(addonVersion=version, **({"configurationValues": raw} if raw else {}))
+        try:
+            install_addon(cluster, name, config, version)
+        except ApiError as exc:
+            LOG.warning("add-on %s could not apply its objects: %s", name, exc)
+        update = {"id": str(uuid.uuid4()), "status": "Successful", "type": "AddonUpdate", "params": [
+            {"type": "AddonVersion", "value": version}
+        ], "errors": []}  # fmt: skip
+        return 200, {}, json.dumps({"update": update})
+
+    def describe_addon_versions(self: Any) -> Any:
+        query = self.querystring or parse_qs(urlsplit(self.uri).query)  # moto parses the query string
+        kubernetes = (query.get("kubernetesVersion") or [""])[0]
+        names = query.get("addonName") or ["vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver", "metrics-server"]
+        out = []
+        for name in names:
+            default = addon_version(name, kubernetes) if kubernetes else None
+            versions = [
+                {
+                    "addonVersion": v,
+                    "architecture": ["amd64", "arm64"],
+                    "compatibilities": [
+                        {"clusterVersion": f"1.{m}", "platformVersions": ["*"], "defaultVersion": v == default}
+                        for m in range(_minor(lo)[1], _minor(hi)[1] + 1)
+                        if not kubernetes or f"1.{m}" == kubernetes
+                    ],
+                    "requiresConfiguration": False,
+                }
+                for v, lo, hi in reversed(addon_versions(name))
+                if not kubernetes or supports(name, v, kubernetes)
+            ]
+            out.append({"addonName": name, "type": "networking", "addonVersions": versions})
+        return 200, {}, json.dumps({"addons": out})
 
     def list_addons(self: Any) -> Any:
         return 200, {}, json.dumps({"addons": sorted(_cluster(self).addons)})
@@ -142,5 +218,9 @@ def install() -> None:
     eks_responses.EKSResponse.create_addon = create_addon  # type: ignore[attr-defined]
     eks_responses.EKSResponse.list_addons = list_addons  # type: ignore[attr-defined]
     eks_responses.EKSResponse.describe_addon = describe_addon  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.update_addon = update_addon  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.describe_addon_versions = describe_addon_versions  # type: ignore[attr-defined]
+    eks_urls.url_paths["{0}/addons/supported-versions$"] = eks_urls.response.dispatch
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)/update$"] = eks_urls.response.dispatch
     eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/addons$"] = eks_urls.response.dispatch
     eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)$"] = eks_urls.response.dispatch

@@ -196,11 +196,11 @@ def _node_status(ready: bool, version: str, node: Obj, address: str, max_pods: i
     }
 
 
-def install_addon(cluster: EmulatedCluster, addon: str, config: Obj) -> None:
-    """Apply what the add-on ships (create, or replace with the new configuration)."""
+def install_addon(cluster: EmulatedCluster, addon: str, config: Obj, version: str = "") -> None:
+    """Apply what the add-on ships (create, or replace with the new configuration or version)."""
     store = cluster.api.store
     with store.lock:
-        for obj in eks_addons.objects(addon, config):
+        for obj in eks_addons.objects(addon, config, version):
             group, _, version = obj["apiVersion"].rpartition("/")
             rtype = next(t for t in store.types.values() if t.group == group and t.kind == obj["kind"])
             namespace = obj["metadata"].get("namespace")
