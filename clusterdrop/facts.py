@@ -7,13 +7,58 @@ validator must work offline).
 from __future__ import annotations
 
 import re
+from datetime import date
 
 # EKS Kubernetes versions in standard or extended support as of this release (2026-11),
 # newest last. Each minor is in standard support for 14 months after its EKS release, then in
-# extended support for 12 more. 1.31 leaves extended support on 2026-11-26.
+# extended support for 12 more. 1.31 left extended support on 2026-11-26.
 KUBERNETES_VERSIONS: tuple[str, ...] = ("1.32", "1.33", "1.34", "1.35", "1.36")
-EXTENDED_SUPPORT_ONLY: frozenset[str] = frozenset({"1.32", "1.33"})
 DEFAULT_KUBERNETES_VERSION = KUBERNETES_VERSIONS[-1]
+
+# EKS's support calendar: per minor version, the end of standard support and the end of extended
+# support (after which EKS upgrades the control plane itself). Source: the Amazon EKS Kubernetes
+# release calendar ("Understand the Kubernetes version lifecycle on EKS", EKS User Guide), as
+# recorded for this release; 1.36's dates were not yet published there: no warning for it.
+SUPPORT_CALENDAR: dict[str, tuple[date, date]] = {
+    "1.31": (date(2025, 11, 26), date(2026, 11, 26)),
+    "1.32": (date(2026, 3, 23), date(2027, 3, 23)),
+    "1.33": (date(2026, 7, 29), date(2027, 7, 29)),
+    "1.34": (date(2026, 12, 2), date(2027, 12, 2)),
+    "1.35": (date(2027, 3, 27), date(2028, 3, 27)),
+}
+# What an EKS control plane costs per hour in standard and in extended support (USD, EKS pricing).
+CLUSTER_HOUR_USD = (0.10, 0.60)
+# How long before the end of standard support clusterdrop starts saying so.
+SUPPORT_WARNING_DAYS = 120
+
+
+def support_warning(version: str, today: date) -> str | None:
+    """What a user of `version` should know today about EKS's support calendar, or None."""
+    dates = SUPPORT_CALENDAR.get(version)
+    if dates is None:
+        return None
+    standard, extended = dates
+    price, extended_price = CLUSTER_HOUR_USD
+    minor = version.split(".")
+    following = f"{minor[0]}.{int(minor[1]) + 1}"
+    if today >= extended:
+        return (
+            f"Kubernetes {version} left EKS extended support on {extended}: EKS upgrades such control planes "
+            f"itself; upgrade to {following}"
+        )
+    if today >= standard:
+        return (
+            f"Kubernetes {version} is in EKS extended support since {standard} (until {extended}): the control "
+            f"plane costs ${extended_price:.2f} an hour instead of ${price:.2f}; upgrade to {following}"
+        )
+    if (standard - today).days <= SUPPORT_WARNING_DAYS:
+        return (
+            f"Kubernetes {version} leaves EKS standard support on {standard} ({(standard - today).days} days); "
+            f"extended support then costs ${extended_price:.2f} per cluster hour instead of ${price:.2f}, "
+            f"until {extended}; upgrade to {following}"
+        )
+    return None
+
 
 # Commercial regions (partition aws) where EKS runs, mapped to how many zones a new account
 # can use. Zones picked at deploy time (no `zones` in the spec) take up to three of them.

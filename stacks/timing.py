@@ -116,12 +116,33 @@ class Timing:
                 for _ in range(rule.get("MaxAttempts", 3)):
                     retries += min(delay, rule.get("MaxDelaySeconds", delay)) + self.check_seconds
                     delay *= rule.get("BackoffRate", 2.0)
-        # The node-group waves repeat the states after the cluster stack once per group (the wait
-        # loops' counts are shared by all waves, not reset): bounded here as every state and
-        # retry once per wave.
-        steps = self.check_seconds * (len(states) + len(waits)) * MAX_NODE_GROUPS
-        total: float = loops + retries * MAX_NODE_GROUPS + steps
+        # An upgrade repeats the node-group wave's states once per group; the wait loops' counts
+        # are shared by all waves (never reset) and retries are transient: counted once, as above.
+        wave = _between(states, WAVE_START, WAVE_END) if WAVE_START in states else set()
+        steps = self.check_seconds * (len(states) + len(waits) + (MAX_NODE_GROUPS - 1) * len(wave))
+        total: float = loops + retries + steps
         return math.ceil(total)
+
+
+# The node-group wave of the deploy machine: from its first state to the choice that repeats it.
+WAVE_START, WAVE_END = "Check disruption budgets", "More node groups?"
+
+
+def _between(states: dict[str, Any], start: str, end: str) -> set[str]:
+    """The states on the way from `start` to `end` (both included), failure paths left out."""
+    failure_path = {c["Next"] for state in states.values() for c in state.get("Catch", [])}
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in states or name in failure_path:
+            continue
+        seen.add(name)
+        if name == end:
+            continue
+        state = states[name]
+        todo += [state["Next"]] if "Next" in state else []
+        todo += [c["Next"] for c in state.get("Choices", [])] + ([state["Default"]] if "Default" in state else [])
+    return seen
 
 
 ON_AWS = Timing()

@@ -65,6 +65,7 @@ class Outcome:
     addons: dict[str, str] = field(default_factory=dict)  # EKS add-on -> the version EKS installed
     kubelets: dict[str, int] = field(default_factory=dict)  # kubelet minor version -> nodes, as they report it
     addons_updated: dict[str, str] = field(default_factory=dict)  # an upgrade's add-ons: name -> "old → new"
+    warnings: list[str] = field(default_factory=list)  # EKS's support calendar for the version run
     # A version change: {"from", "to", "nodeGroups": [the order they roll in]}.
     upgrade: dict[str, Any] | None = None
 
@@ -174,6 +175,7 @@ def email_text(o: Outcome) -> str:
         lines.append(f"Endpoint: {o.endpoint}")
     if o.kubernetes_version:
         lines.append(f"Kubernetes: {o.kubernetes_version}")
+    lines += [f"Warning: {w}" for w in o.warnings]
     if o.kubelets:
         lines.append("Kubelets: " + ", ".join(f"{v} on {n} node{'s' if n != 1 else ''}" for v, n in o.kubelets.items()))
     lines += upgrade_lines(o)
@@ -227,6 +229,8 @@ def slack_blocks(o: Outcome) -> dict[str, Any]:
     )
     if o.note:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": o.note}})
+    for warning in o.warnings:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {warning}"}]})
     if o.failure:
         f = o.failure
         text = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,9 +21,15 @@ from clusterdrop.cli.common import (
     read_or_explain,
 )
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
+from clusterdrop.facts import support_warning
 from clusterdrop.spec import eksctl
 from clusterdrop.spec.loader import load
 from clusterdrop.spec.source import load_spec
+
+
+def _support_warnings(version: str | None) -> list[str]:
+    warning = support_warning(version or "", datetime.now(UTC).date())
+    return [warning] if warning else []
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -57,6 +64,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "nodeGroups": len(spec.node_groups),
                 "nodes": sum(g.desired_size for g in spec.node_groups),
                 "notes": loaded.notes,
+                "warnings": [
+                    w for w in [support_warning(spec.kubernetes_version or "", datetime.now(UTC).date())] if w
+                ],
                 "errors": [],
             }
         )
@@ -70,6 +80,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"{result['kubernetesVersion']}, {result['cni']}, {result['nodeGroups']} node group(s), "
                 f"{result['nodes']} node(s)" + (" (from eksctl)" if result["format"] == "eksctl" else "") + "\n"
             )
+            for warning in result["warnings"]:
+                out.write(f"  warning: {warning}\n")
             continue
         errors = result["errors"]
         out.write(f"{result['file']}: {len(errors)} problem{'s' if len(errors) != 1 else ''}\n")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from clusterdrop import facts
 from clusterdrop.aws import eks, registry
 from clusterdrop.aws import notify as message
 from clusterdrop.contract import Cleanup, Connection, Diagnosis, ExecutionState
@@ -70,6 +73,12 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
     if cni.get("name") == "aws-vpc-cni" and installed.get("vpc-cni"):
         cni = {**cni, "version": installed["vpc-cni"]}  # what EKS installed, not the catalog's pin
     endpoint = connection.cluster.endpoint if connection is not None and connection.cluster is not None else None
+    version = (connection.kubernetes_version if isinstance(connection, Connection) else None) or cluster_spec.get(
+        "kubernetesVersion"
+    )
+    warning = (
+        facts.support_warning(version, datetime.now(UTC).date()) if version and typed.action != "teardown" else None
+    )
     return message.Outcome(
         cluster=typed.cluster,
         action=action_of(state),
@@ -80,8 +89,8 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
         bucket=typed.bucket,
         steps=step_timings(events),
         endpoint=endpoint or None,
-        kubernetes_version=(connection.kubernetes_version if isinstance(connection, Connection) else None)
-        or cluster_spec.get("kubernetesVersion"),
+        kubernetes_version=version,
+        warnings=[warning] if warning else [],
         nodes=groups,
         cni=cni,
         changes=[

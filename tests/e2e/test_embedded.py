@@ -188,6 +188,9 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert created["status"] == "SUCCEEDED", (created["notifications"]["sns"] or {}).get("text")
     assert _kubelets(local, "rolling") == {"apps": ["v1.33.0-eks-local"] * 2, "system": ["v1.33.0-eks-local"]}
     assert created["addons"] == {"coredns": "v1.11.4-eksbuild.2", "kube-proxy": "v1.33.0-eksbuild.1"}
+    # 1.33 left EKS's standard support on 2026-07-29: every notification says what that costs.
+    assert "Warning: Kubernetes 1.33 " in created["notifications"]["sns"]["text"]
+    assert "EKS extended support" in created["notifications"]["sns"]["outcome"]["warnings"][0]
     # Two minors at once: refused at Plan, nothing touched.
     skipped = _run(local, at("1.35"))
     assert skipped["status"] == "FAILED"

@@ -215,3 +215,18 @@ def test_faults_combine_with_a_comma_and_an_unknown_one_is_named(capsys: pytest.
     assert faults("stack-failure,delete-failed") == ["stack-failure", "delete-failed"]
     assert main(["local", "run", "examples/quickstart.yaml", "--inject", "stack-failure,nope"]) == 2
     assert "unknown fault nope (choose from stack-failure" in capsys.readouterr().err
+
+
+def test_validate_warns_of_a_version_past_standard_support(tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        QUICKSTART.read_text().replace("region: eu-west-1", 'region: eu-west-1\n  kubernetesVersion: "1.32"')
+    )
+    code, out, _ = run("validate", str(old))
+    assert code == 0  # a warning, not an error: EKS still runs 1.32
+    assert "warning: Kubernetes 1.32 " in out
+    assert "EKS extended support" in out
+    code, out, _ = run("validate", "--json", str(old))
+    [result] = json.loads(out)["files"]
+    [warning] = result["warnings"]
+    assert "upgrade to 1.33" in warning

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from clusterdrop.steps import deadline_label
-from stacks.timing import EMBEDDED, ON_AWS
+from stacks.timing import EMBEDDED, ON_AWS, WAVE_END, WAVE_START, _between
+from tests.conftest import REPO
 
 
 def test_the_embedded_mode_checks_as_often_and_says_how_long_that_is() -> None:
@@ -36,3 +40,10 @@ def test_an_execution_is_bounded_by_its_waits_and_retries() -> None:
     # On AWS: hours (nodes may take up to 190 minutes); in the embedded mode, far less.
     assert ON_AWS.longest_execution_seconds(deploy) > 190 * 60
     assert EMBEDDED.longest_execution_seconds(deploy) < ON_AWS.longest_execution_seconds(deploy) / 5
+
+
+def test_the_upgrade_wave_repeats_its_own_states_not_the_failure_path() -> None:
+    states = json.loads(re.sub(r"\$\{([A-Za-z0-9]+)\}", "1", (REPO / "statemachine" / "deploy.asl.json").read_text()))
+    wave = _between(states["States"], WAVE_START, WAVE_END)
+    assert {"Check disruption budgets", "Apply node-group stacks", "Validate cluster", "More node groups?"} <= wave
+    assert not wave & {"Diagnose", "Clean up", "Notify failure", "Apply cluster stack", "Record state"}

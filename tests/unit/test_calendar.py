@@ -1,0 +1,76 @@
+"""EKS's support calendar and what clusterdrop says about it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from clusterdrop import facts
+from clusterdrop.aws import notify
+
+
+@pytest.mark.parametrize(
+    ("version", "today", "expected"),
+    [
+        ("1.35", date(2026, 9, 1), None),  # months of standard support left
+        ("1.36", date(2026, 11, 30), None),  # no published dates: nothing said
+        (
+            "1.34",
+            date(2026, 11, 30),
+            (
+                "Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (2 days); extended support then costs "
+                "$0.60 per cluster hour instead of $0.10, until 2027-12-02; upgrade to 1.35"
+            ),
+        ),
+        (
+            "1.33",
+            date(2026, 11, 30),
+            (
+                "Kubernetes 1.33 is in EKS extended support since 2026-07-29 (until 2027-07-29): the control plane "
+                "costs $0.60 an hour instead of $0.10; upgrade to 1.34"
+            ),
+        ),
+        (
+            "1.31",
+            date(2026, 11, 30),
+            (
+                "Kubernetes 1.31 left EKS extended support on 2026-11-26: EKS upgrades such control planes itself; "
+                "upgrade to 1.32"
+            ),
+        ),
+        ("1.35", date(2026, 11, 26), None),
+        ("1.35", date(2026, 11, 28), "Kubernetes 1.35 leaves EKS standard support on 2027-03-27 (119 days)"),
+    ],
+)
+def test_support_warnings(version: str, today: date, expected: str | None) -> None:
+    warning = facts.support_warning(version, today)
+    if expected is None:
+        assert warning is None
+    else:
+        assert warning is not None
+        assert warning.startswith(expected)
+
+
+def test_the_calendar_is_consistent() -> None:
+    for version, (standard, extended) in facts.SUPPORT_CALENDAR.items():
+        # Twelve months of extended support after standard support, as EKS gives.
+        assert (extended.year - standard.year, extended.month, extended.day) == (1, standard.month, standard.day)
+        assert version in facts.KUBERNETES_VERSIONS or extended <= date(2026, 11, 30), version
+    assert set(facts.KUBERNETES_VERSIONS) - set(facts.SUPPORT_CALENDAR) == {"1.36"}
+
+
+def test_every_notification_carries_the_warning() -> None:
+    outcome = notify.Outcome(
+        cluster="demo",
+        action="update",
+        outcome="PLANNED",
+        region="eu-west-1",
+        execution_arn="arn:aws:states:eu-west-1:123456789012:execution:m:e",
+        kubernetes_version="1.33",
+        warnings=["Kubernetes 1.33 is in EKS extended support since 2026-07-29"],
+    )
+    assert "Warning: Kubernetes 1.33 is in EKS extended support since 2026-07-29" in notify.email_text(outcome)
+    blocks = json.dumps(notify.slack_blocks(outcome))
+    assert "Kubernetes 1.33 is in EKS extended support" in blocks
