@@ -214,6 +214,8 @@ class Workflow(Construct):
             "ReadClusterStacks",
         )
         allow(["Plan", "DeleteStacks"], ["cloudformation:ListStacks"], ["*"], "ListStacks")
+        # The plan shows each changed property against the stack's current template.
+        allow(["Plan"], ["cloudformation:GetTemplate"], [stacks_arn], "CurrentTemplates")
         # An existing VPC is checked before the plan (its subnets, DNS, a way to S3), and the
         # account's zone IDs settle the zones (EKS refuses some); Describe* takes no scoping.
         allow(

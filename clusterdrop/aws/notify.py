@@ -117,6 +117,7 @@ def _change_lines(o: Outcome) -> list[str]:
         for item in change.get("changes") or []:
             mark = " (REPLACEMENT)" if item.get("replacement") not in (None, "False") else ""
             lines.append(f"    {item['action']} {item['logical_id']} {item['resource_type']}{mark}")
+            lines += [f"      {p}" for p in item.get("properties") or []]
     return lines
 
 

@@ -41,6 +41,8 @@ class Change:
     logical_id: str
     resource_type: str
     replacement: str = "False"  # True | False | Conditional
+    # What changes on a modified resource, property by property ("Version: 1.34 → 1.35").
+    properties: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +54,8 @@ class StackPlan:
     status: str = "PENDING"  # PENDING | READY | NO_CHANGES | FAILED
     reason: str = ""
     changes: list[Change] = field(default_factory=list)
+    # The template's property changes per resource, against the stack's current template.
+    property_changes: dict[str, list[str]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -131,7 +135,42 @@ def create_change_set(
         if "No updates are to be performed" not in str(exc):
             raise
         return StackPlan(stack=stack, role=role, change_type=change_type, change_set=None, status="NO_CHANGES")
-    return StackPlan(stack=stack, role=role, change_type=change_type, change_set=name)
+    changed = property_changes(_current_template(cfn, stack), template) if change_type == "UPDATE" else {}
+    return StackPlan(stack=stack, role=role, change_type=change_type, change_set=name, property_changes=changed)
+
+
+def _current_template(cfn: Any, stack: str) -> dict[str, Any]:
+    body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
+    return body if isinstance(body, dict) else dict(json.loads(body))
+
+
+SHOWN_CHARS = 60  # a long value (a user data blob, a policy) is cut in a notification
+
+
+def _shown(properties: dict[str, Any], name: str) -> str:
+    if name not in properties:
+        return "(none)"
+    value = properties[name]
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def property_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[str]]:
+    """Per resource present in both templates, each top-level property whose value changes, as
+    `Name: old → new` (`(none)` for one added or removed). Parameters are shown unresolved."""
+    out: dict[str, list[str]] = {}
+    old_resources, new_resources = before.get("Resources", {}), after.get("Resources", {})
+    for logical_id in sorted(set(old_resources) & set(new_resources)):
+        old = old_resources[logical_id].get("Properties") or {}
+        new = new_resources[logical_id].get("Properties") or {}
+        lines = [
+            f"{name}: {_shown(old, name)} → {_shown(new, name)}"
+            for name in sorted(set(old) | set(new))
+            if old.get(name) != new.get(name)
+        ]
+        if lines:
+            out[logical_id] = lines
+    return out
 
 
 def describe_change_set(cfn: Any, plan: StackPlan) -> StackPlan:
@@ -152,6 +191,7 @@ def describe_change_set(cfn: Any, plan: StackPlan) -> StackPlan:
             logical_id=c["ResourceChange"]["LogicalResourceId"],
             resource_type=c["ResourceChange"]["ResourceType"],
             replacement=str(c["ResourceChange"].get("Replacement", "False")),
+            properties=plan.property_changes.get(c["ResourceChange"]["LogicalResourceId"], []),
         )
         for c in described.get("Changes", [])
         if c.get("Type") == "Resource"

@@ -217,6 +217,22 @@ def _fail_on_unsupported_types() -> None:
     parsing.resource_class_from_type = strict
 
 
+def _updates_keep_resources() -> None:
+    """A stack update changes a resource's properties in place where AWS's type allows it (tags
+    everywhere: "Update requires: No interruption"). For types moto cannot update (AWS::EC2::EIP
+    among them) it drops the resource from the stack's map, and every later Fn::GetAtt of it fails
+    ("instance of Fn::GetAtt references undefined resource"): keep the resource as it was."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_and_update_resource
+
+    def keeping(logical_id: str, resource_json: Any, resources_map: Any, account_id: str, region_name: str) -> Any:
+        updated = original(logical_id, resource_json, resources_map, account_id, region_name)
+        return updated if updated is not None else resources_map[logical_id]
+
+    parsing.parse_and_update_resource = keeping
+
+
 @dataclass
 class EmbeddedAws:
     region: str = "eu-west-1"
@@ -243,6 +259,7 @@ class EmbeddedAws:
         _deletable_network()
         _fail_on_unsupported_types()
         _change_sets_by_stack()
+        _updates_keep_resources()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         cfn_roles.install()  # after eks: a refused resource fails the way its SimulatedFailure does
         _host_is_this_machine()

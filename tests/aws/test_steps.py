@@ -269,6 +269,7 @@ def test_plan_creates_change_sets_and_a_plan_run_leaves_nothing(aws: dict[str, A
         "logical_id": "Cluster",
         "resource_type": "AWS::EKS::Cluster",
         "replacement": "False",
+        "properties": [],  # a new stack: no property changes against a current template
     } in cluster_plan["changes"]
     assert stacks.status(ports.cfn, "clusterdrop-quickstart") == "REVIEW_IN_PROGRESS"
     steps.discard_plan(state, ports)

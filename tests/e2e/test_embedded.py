@@ -116,12 +116,40 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     ]
     assert local.aws.eks.clusters["quickstart"].nodegroups["workers"]["desired"] == 2
 
-    # An update: the node group grows, the cluster stays.
-    updated = _run(local, scaled)
+    # An update of every in-place kind at once: the node group grows and gets labels and a taint,
+    # the control plane logs and its public endpoint narrows, every resource gets a tag — and EKS
+    # and the nodes report each, not only the stacks.
+    assert eks.describe_cluster(name="quickstart")["cluster"]["logging"]["clusterLogging"] == [
+        {"types": ["api", "audit", "authenticator", "controllerManager", "scheduler"], "enabled": False}
+    ]
+    in_place = (
+        scaled.read_text()
+        .replace("  name: quickstart\n", "  name: quickstart\n  tags: {team: platform}\n")
+        .replace(
+            "  region: eu-west-1\n",
+            "  region: eu-west-1\n  controlPlane:\n    logging: [api, audit]\n    adminCidrs: [203.0.113.0/24]\n",
+        )
+        .replace(
+            "      maxSize: 4\n",
+            "      maxSize: 4\n      labels: {tier: web}\n      taints: [{key: dedicated, value: web, effect: PreferNoSchedule}]\n",
+        )
+    )
+    updated = _run(local, _spec(tmp_path, "quickstart", in_place))
     assert updated["status"] == "SUCCEEDED", (updated["notifications"]["sns"] or {}).get("text")
     assert updated["notifications"]["sns"]["outcome"]["action"] == "update"
     assert updated["nodes"]["ready"] == 3
     _eks_agrees_with_the_cluster(local, "quickstart", desired=3)
+    described = eks.describe_cluster(name="quickstart")["cluster"]
+    assert described["logging"]["clusterLogging"][0] == {"types": ["api", "audit"], "enabled": True}
+    assert described["resourcesVpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert described["tags"]["team"] == "platform"
+    group = eks.describe_nodegroup(clusterName="quickstart", nodegroupName="workers")["nodegroup"]
+    assert group["labels"] == {"tier": "web"}
+    assert group["taints"] == [{"key": "dedicated", "value": "web", "effect": "PREFER_NO_SCHEDULE"}]
+    assert group["tags"]["team"] == "platform"
+    for node in local.aws.eks.clusters["quickstart"].api.store.objects[("", "nodes")].values():
+        assert node["metadata"]["labels"]["tier"] == "web"
+        assert {"key": "dedicated", "value": "web", "effect": "PreferNoSchedule"} in node["spec"]["taints"]
 
     # Delete: the teardown leaves nothing of the cluster.
     from clusterdrop import ops
@@ -219,7 +247,13 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert outcome["kubernetes_version"] == "1.34"
     assert outcome["kubelets"] == {"1.34": 3}
     assert outcome["upgrade"] == {"from": "1.33", "to": "1.34", "nodeGroups": ["apps", "system"]}
-    assert "Upgrade 1.33 → 1.34 ran in this order:" in upgraded["notifications"]["sns"]["text"]
+    text = upgraded["notifications"]["sns"]["text"]
+    assert "Upgrade 1.33 → 1.34 ran in this order:" in text
+    # Each stack's own changes, property by property.
+    cluster_changes = text.split("  clusterdrop-rolling (UPDATE)")[1].split("  clusterdrop-rolling-ng-apps")[0]
+    assert "    Modify Cluster AWS::EKS::Cluster\n      Version: 1.33 → 1.34\n" in cluster_changes
+    apps = text.split("  clusterdrop-rolling-ng-apps (UPDATE)")[1].split("  clusterdrop-rolling-ng-system")[0]
+    assert "      Version: 1.33 → 1.34\n" in apps
     assert upgraded["versions"] == {"controlPlane": "1.34", "kubelets": {"1.34": 3}}
     # The add-ons moved to EKS's defaults for 1.34 (DescribeAddonVersions), their images with them.
     assert upgraded["addons"] == {"coredns": "v1.12.2-eksbuild.1", "kube-proxy": "v1.34.0-eksbuild.1"}

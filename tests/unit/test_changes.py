@@ -92,3 +92,37 @@ def test_in_place_changes_pass(full_spec: dict[str, Any], path: str) -> None:
     if path == "spec.nodeGroups[0].desiredSize":
         set_path(after, "spec.nodeGroups[0].maxSize", 6)
     assert refused_changes(before, _cluster(after)) == []
+
+
+def test_a_plan_names_each_changed_property_with_its_values() -> None:
+    from clusterdrop.aws.stacks import property_changes
+
+    before = {
+        "Resources": {
+            "Cluster": {"Type": "AWS::EKS::Cluster", "Properties": {"Version": "1.34", "Name": "demo"}},
+            "NodeGroup": {
+                "Type": "AWS::EKS::Nodegroup",
+                "Properties": {"Version": "1.34", "Labels": {"role": "a"}, "UserData": "x" * 100},
+            },
+            "Gone": {"Type": "AWS::SNS::Topic"},
+        }
+    }
+    after = {
+        "Resources": {
+            "Cluster": {"Type": "AWS::EKS::Cluster", "Properties": {"Version": "1.35", "Name": "demo"}},
+            "NodeGroup": {
+                "Type": "AWS::EKS::Nodegroup",
+                "Properties": {"Version": "1.35", "ForceUpdateEnabled": True, "UserData": "y" * 100},
+            },
+            "New": {"Type": "AWS::SNS::Topic"},
+        }
+    }
+    changes = property_changes(before, after)
+    assert changes["Cluster"] == ["Version: 1.34 → 1.35"]
+    assert changes["NodeGroup"][:3] == [
+        "ForceUpdateEnabled: (none) → true",
+        'Labels: {"role":"a"} → (none)',
+        "UserData: " + "x" * 59 + "… → " + "y" * 59 + "…",
+    ]
+    assert changes["NodeGroup"][3] == "Version: 1.34 → 1.35"
+    assert set(changes) == {"Cluster", "NodeGroup"}  # added and removed resources are the change set's own lines

@@ -74,7 +74,10 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             ready = name in networked and "nodes-not-ready" not in settings.faults
             ready = ready and now - node.get("_registered", now) >= delay
             node["status"] = _node_status(ready, member["version"], node, member["address"], group["maxPods"])
-            own = [t for t in node["spec"].get("taints") or [] if t.get("key") != scheduler.NOT_READY_TAINT]
+            # A node group's labels and taints reach its nodes, and follow an update of the group
+            # (EKS applies UpdateNodegroupConfig's labels and taints to the running nodes).
+            _follow_group(node, group)
+            own = _taints(group)
             node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
         if "pdb-blocks-eviction" in settings.faults and not cluster.seeded and wanted:
             _seed_budgeted_workload(store)
@@ -142,6 +145,22 @@ def networked_nodes(store: Store) -> set[str]:
     return out
 
 
+_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
+
+
+def _taints(group: Obj) -> list[Obj]:
+    return [{"key": t["Key"], "value": t.get("Value", ""), "effect": _EFFECTS[t["Effect"]]} for t in group["taints"]]
+
+
+def _follow_group(node: Obj, group: Obj) -> None:
+    labels = node["metadata"].setdefault("labels", {})
+    for key in node.get("_group_labels", {}):
+        if key not in group["labels"]:
+            labels.pop(key, None)
+    labels.update(group["labels"])
+    node["_group_labels"] = dict(group["labels"])
+
+
 def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
     labels = {
         "kubernetes.io/hostname": name,
@@ -154,8 +173,7 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
         "eks.amazonaws.com/capacityType": group["capacityType"],
         **group["labels"],
     }
-    effects = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
-    taints = [{"key": t["Key"], "value": t.get("Value", ""), "effect": effects[t["Effect"]]} for t in group["taints"]]
+    taints = _taints(group)
     return {
         "apiVersion": "v1",
         "kind": "Node",

@@ -93,6 +93,7 @@ class EksClusterModel(CloudFormationModel):
             kubernetes_network_config=p.get("KubernetesNetworkConfig"),
             tags={t["Key"]: t["Value"] for t in p.get("Tags", [])},
         )
+        _describe_as_set(cluster, p)
         version = str(p.get("Version") or "1.36")
         api = KubeApiServer(version=version, access_delay=emulation.settings.access_delay).start()
         cluster.endpoint = api.url
@@ -110,13 +111,17 @@ class EksClusterModel(CloudFormationModel):
     ) -> EksClusterModel:
         # A version change upgrades the control plane: DescribeCluster and the API's /version
         # follow (the other properties the templates set do not change what the emulator shows).
-        version = str(cloudformation_json["Properties"].get("Version") or "")
+        p = cloudformation_json["Properties"]
+        version = str(p.get("Version") or "")
         emulation = current()
         cluster = emulation.clusters.get(original_resource.name)
+        described = eks_models.eks_backends[account_id][region_name].clusters[original_resource.name]
         if version and cluster is not None and version != cluster.version:
             _refuse_cluster_version(cluster, version, account_id, region_name)
-            eks_models.eks_backends[account_id][region_name].clusters[cluster.name].version = version
+            described.version = version
             cluster.version = cluster.api.version = version
+        # UpdateClusterConfig: logging, endpoint access and its CIDRs; tags by TagResource.
+        _describe_as_set(described, p)
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -137,6 +142,31 @@ class EksClusterModel(CloudFormationModel):
         if name in backend.clusters:
             backend.clusters[name].nodegroups.clear()
             backend.delete_cluster(name)
+
+
+def _describe_as_set(described: Any, p: Obj) -> None:
+    """What DescribeCluster reports for the template's properties, in EKS's API shape (moto keeps
+    CloudFormation's property names and its own default logging)."""
+    vpc = p.get("ResourcesVpcConfig") or {}
+    described.resources_vpc_config = {
+        "subnetIds": list(vpc.get("SubnetIds") or []),
+        "securityGroupIds": list(vpc.get("SecurityGroupIds") or []),
+        "endpointPublicAccess": bool(vpc.get("EndpointPublicAccess", True)),
+        "endpointPrivateAccess": bool(vpc.get("EndpointPrivateAccess", False)),
+        # EKS reports 0.0.0.0/0 for a public endpoint without CIDRs, nothing for a private one.
+        "publicAccessCidrs": list(vpc.get("PublicAccessCidrs") or ["0.0.0.0/0"])
+        if vpc.get("EndpointPublicAccess", True)
+        else [],
+    }
+    enabled = [t["Type"] for t in ((p.get("Logging") or {}).get("ClusterLogging") or {}).get("EnabledTypes") or []]
+    disabled = [t for t in facts.LOG_TYPES if t not in enabled]
+    described.logging = {
+        "clusterLogging": [
+            *([{"types": enabled, "enabled": True}] if enabled else []),
+            *([{"types": disabled, "enabled": False}] if disabled else []),
+        ]
+    }
+    described.tags = {t["Key"]: t["Value"] for t in p.get("Tags", [])}
 
 
 def _refuse_cluster_version(cluster: EmulatedCluster, version: str, account_id: str, region: str) -> None:

@@ -239,7 +239,8 @@ class Store:
             return self._out(rtype, version, obj)
 
     def _out(self, rtype: ResourceType, version: str, obj: Obj) -> Obj:
-        out = copy.deepcopy(obj)
+        # Keys starting with "_" are the emulator's own bookkeeping (a node's registration time), not served.
+        out = copy.deepcopy({k: v for k, v in obj.items() if not k.startswith("_")})
         out["apiVersion"] = rtype.api_version(version)
         return out
 
