@@ -32,6 +32,9 @@ class Failure:
     left_behind: list[dict[str, str]] = field(default_factory=list)
     not_deleted: list[str] = field(default_factory=list)
     cleanup_note: str = ""
+    # The failure's code (failures.CODES), what it means and what to do.
+    code: str = "ERR_INTERNAL"
+    todo: str = ""
 
     def left_lines(self) -> list[str]:
         lines = []
@@ -88,17 +91,20 @@ def subject(o: Outcome) -> str:
     verb = {"SUCCEEDED": "succeeded", "FAILED": "FAILED", "PLANNED": "planned", "SKIPPED": "skipped"}[o.outcome]
     text = f"[clusterdrop] {o.cluster}: {o.action} {verb}"
     if o.failure:
-        text += f" at {o.failure.step}"
+        text += f" {o.failure.code} at {o.failure.step}"
     return text[:100]  # SNS subject limit
 
 
 def attributes(o: Outcome) -> dict[str, dict[str, str]]:
     """SNS message attributes, so subscriptions can filter by cluster, outcome, action."""
-    return {
+    found = {
         "cluster": {"DataType": "String", "StringValue": o.cluster},
         "outcome": {"DataType": "String", "StringValue": o.outcome},
         "action": {"DataType": "String", "StringValue": o.action},
     }
+    if o.failure:  # a subscription can take one kind of failure: {"code": ["ERR_QUOTA_EXCEEDED"]}
+        found["code"] = {"DataType": "String", "StringValue": o.failure.code}
+    return found
 
 
 def _retry_hint(o: Outcome) -> str:
@@ -162,7 +168,7 @@ def email_text(o: Outcome) -> str:
         lines += [o.note, ""]
     if o.failure:
         f = o.failure
-        lines += [f"Failed step: {f.step}", f"Error: {f.error}", f"Cause: {f.cause}", ""]
+        lines += [f"Code: {f.code} — {f.todo}", f"Failed step: {f.step}", f"Error: {f.error}", f"Cause: {f.cause}", ""]
         lines.append("Cleaned up: " + (", ".join(f.cleaned_up) if f.cleaned_up else "nothing"))
         if f.kept:
             lines.append("Kept: " + ", ".join(f.kept))
@@ -235,6 +241,7 @@ def slack_blocks(o: Outcome) -> dict[str, Any]:
     if o.failure:
         f = o.failure
         text = (
+            f"*Code:* `{f.code}` — {f.todo}\n"
             f"*Failed step:* {f.step}\n*Error:* `{f.error}`\n*Cause:* {f.cause}\n"
             f"*Cleaned up:* {', '.join(f.cleaned_up) if f.cleaned_up else 'nothing'}"
         )

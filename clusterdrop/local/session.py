@@ -240,6 +240,7 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
             "ready": int(item.get("nodesReady", 0)) if status == "SUCCEEDED" else 0,
         },
         "cni": {"name": spec_cni.name, "version": spec_cni.version},
+        "code": ((sns_message or {}).get("outcome", {}).get("failure") or {}).get("code"),
         "versions": versions(local, cluster),
         "addons": _installed_addons(local, cluster),
         "notifications": {"sns": sns_message, "slack": local.slack.payloads[-1] if local.slack.payloads else None},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from clusterdrop import facts
+from clusterdrop import facts, failures
 from clusterdrop.aws import eks, registry
 from clusterdrop.aws import notify as message
 from clusterdrop.contract import Cleanup, Connection, Diagnosis, ExecutionState
@@ -40,7 +40,10 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
             step=failed_step(events), error=error.get("Error", ""), cause=error.get("Cause", "")
         )
         cleanup = typed.cleanup or Cleanup(done=True)
+        code = failures.classify(diagnosis.step, diagnosis.error, diagnosis.cause)
         failure = message.Failure(
+            code=code.code,
+            todo=code.todo,
             step=diagnosis.step,
             error=diagnosis.error,
             cause=diagnosis.cause,
@@ -126,6 +129,20 @@ def installed_addons(ports: Ports, state: State) -> dict[str, str]:
         return {}
 
 
+def record_failure(built: message.Outcome, ports: Ports) -> None:
+    """The registry keeps the last failure's code beside the cluster's state."""
+    if built.failure is None or built.action == "plan":
+        return
+    ports.clusters.update_item(
+        Key={"cluster": built.cluster},
+        UpdateExpression="SET #f = :f",
+        ExpressionAttributeNames={"#f": "lastFailure"},
+        ExpressionAttributeValues={
+            ":f": {"code": built.failure.code, "step": built.failure.step, "execution": built.execution_arn}
+        },
+    )
+
+
 def publish(built: message.Outcome, ports: Ports) -> State:
     response = ports.sns.publish(TopicArn=ports.settings.topic_arn, **message.sns_message(built))
     return {"messageId": response.get("MessageId"), "subject": message.subject(built), "outcome": built.outcome}
@@ -135,6 +152,7 @@ def notify(event: State, ports: Ports) -> State:
     """Build the outcome named by the event (`{"state": …, "outcome": …}`) and publish it; what
     was sent, with the action and each step's seconds (the handler's metrics)."""
     built = build_outcome(event["state"], ports, event["outcome"])
+    record_failure(built, ports)
     return {
         **publish(built, ports),
         "action": built.action,

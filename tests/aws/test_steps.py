@@ -391,6 +391,8 @@ def _outcome(kind: str) -> notify.Outcome:
             error="StackFailed",
             cause="clusterdrop-demo Cluster (AWS::EKS::Cluster) CREATE_FAILED: insufficient capacity",
             cleaned_up=["clusterdrop-demo"],
+            code="ERR_INSUFFICIENT_CAPACITY",
+            todo="retry later, or give the node group more instance types or zones",
         )
     else:
         base.action = "plan"
@@ -460,7 +462,10 @@ def test_what_a_clean_up_could_not_delete_is_named_with_its_reason_and_link() ->
 def test_failure_message_names_step_cause_and_cleanup() -> None:
     o = _outcome("FAILED")
     text = notify.email_text(o)
-    assert notify.subject(o) == "[clusterdrop] demo: create FAILED at Apply cluster stack"
+    assert notify.subject(o) == "[clusterdrop] demo: create FAILED ERR_INSUFFICIENT_CAPACITY at Apply cluster stack"
+    assert "Code: ERR_INSUFFICIENT_CAPACITY — retry later, or give the node group more instance types" in text
+    assert notify.attributes(o)["code"] == {"DataType": "String", "StringValue": "ERR_INSUFFICIENT_CAPACITY"}
+    assert "code" not in notify.attributes(_outcome("SUCCEEDED"))
     assert "Failed step: Apply cluster stack" in text
     assert "Cause: clusterdrop-demo Cluster (AWS::EKS::Cluster) CREATE_FAILED: insufficient capacity" in text
     assert "Cleaned up: clusterdrop-demo" in text

@@ -222,6 +222,7 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     # Two minors at once: refused at Plan, nothing touched.
     skipped = _run(local, at("1.35"))
     assert skipped["status"] == "FAILED"
+    assert skipped["code"] == "ERR_INVALID_SPEC"
     failure = skipped["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Plan"
     assert "1.33 → 1.35 skips a minor version" in failure["cause"]
@@ -295,6 +296,7 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert blocked["status"] == "FAILED"
     failure = blocked["notifications"]["sns"]["outcome"]["failure"]
     assert (failure["step"], failure["error"]) == ("Check disruption budgets", "EvictionBlocked")
+    assert blocked["code"] == "ERR_EVICTION_BLOCKED"
     assert "blocked by PodDisruptionBudget default/web (needs 2 healthy pods, has 2)" in failure["cause"]
     assert "PodEvictionFailure: default/web-" in failure["cause"]
     assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.35"
@@ -343,6 +345,7 @@ def test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything(
     failure = result["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Wait for nodes Ready"
     assert failure["error"] == "NodesNotReady"
+    assert result["code"] == failure["code"] == "ERR_NODES_NOT_READY"
     assert "cni plugin not initialized" in failure["cause"]
     assert "after 20 minutes (40 s in the embedded mode) 0/2 nodes are Ready" in failure["cause"]
     assert failure["cleaned_up"] == []
@@ -358,6 +361,12 @@ def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDepl
     assert result["status"] == "FAILED"
     failure = result["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Wait for cluster stack"
+    assert result["code"] == "ERR_INSUFFICIENT_CAPACITY"
+    # In the headline (the subject), the text's first lines and a message attribute to filter on.
+    assert "create FAILED ERR_INSUFFICIENT_CAPACITY at" in result["notifications"]["slack"]["text"]
+    assert "Code: ERR_INSUFFICIENT_CAPACITY — " in result["notifications"]["sns"]["text"]
+    registry = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+    assert registry.get_item(Key={"cluster": "nocap"})["Item"]["lastFailure"]["code"] == "ERR_INSUFFICIENT_CAPACITY"
     assert "Cluster (AWS::EKS::Cluster) CREATE_FAILED" in failure["cause"]
     assert "does not currently have sufficient capacity" in failure["cause"]
     assert "Resource creation cancelled" not in failure["cause"]
@@ -552,7 +561,8 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
     assert "✖ Connect" in done.stderr  # the progress went to stderr
     # The synthesized app, the functions' code and the tampered mirror went with the run.
     assert list(scratch.iterdir()) == []
-    assert result["notifications"]["slack"]["text"] == "[clusterdrop] tampered: create FAILED at Connect"
+    assert result["notifications"]["slack"]["text"] == "[clusterdrop] tampered: create FAILED ERR_CNI_FAILED at Connect"
+    assert result["code"] == "ERR_CNI_FAILED"
 
 
 # --- delivery: duplicates and quick successive uploads -------------------------------------------
@@ -797,6 +807,7 @@ def test_the_stacks_role_is_enforced_a_removed_permission_fails_the_create(
     assert failure["step"] == "Wait for cluster stack"
     assert "CREATE_FAILED" in failure["cause"]
     assert f"assumed-role/{role_name}/AWSCloudFormation is not authorized to perform: iam:PassRole" in failure["cause"]
+    assert result["code"] == "ERR_UNAUTHORIZED"
     assert ":role/clusterdrop-nopass-" in failure["cause"]  # the cluster's own role, by its ARN
     assert result["leftovers"] == []  # rolled back, then the failed first creation is cleaned up
 
@@ -1034,6 +1045,7 @@ def test_a_clean_up_that_cannot_delete_ends_naming_what_is_left(local: session.L
         assert result["status"] == "FAILED", ([s["name"] for s in result["steps"]], local.aws.eks.settings.faults)
         failure = result["notifications"]["sns"]["outcome"]["failure"]
         assert failure["step"] == "Wait for cluster stack"
+        assert result["code"] == "ERR_INSUFFICIENT_CAPACITY"  # the cause; what was left is listed beside it
         (left,) = failure["left_behind"]
         assert (left["stack"], left["resource"], left["type"]) == (
             "clusterdrop-undeletable",
@@ -1076,6 +1088,7 @@ def test_a_create_whose_rollback_fails_ends_naming_the_cause_and_what_is_left(
     result = _run_with_faults(local, spec, "rollback-failed")
     try:
         assert result["status"] == "FAILED"
+        assert result["code"] == "ERR_INSUFFICIENT_CAPACITY"
         events = local.aws.client("cloudformation").describe_stack_events(StackName="clusterdrop-norollback")
         statuses = [
             e["ResourceStatus"] for e in events["StackEvents"] if e["LogicalResourceId"] == "clusterdrop-norollback"
@@ -1108,6 +1121,7 @@ def test_a_teardown_that_cannot_delete_fails_naming_what_is_left(local: session.
         cause = outcome["failure"]["cause"]
         assert "ControlPlaneSecurityGroup" in cause
         assert "has a dependent object" in cause
+        assert outcome["failure"]["code"] == "ERR_CLEANUP_INCOMPLETE"
         table = (
             local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
         )
@@ -1135,6 +1149,7 @@ def test_an_update_that_rolls_back_leaves_the_previous_cluster_working_and_recor
     outcome = updated["notifications"]["sns"]["outcome"]
     assert outcome["action"] == "update"
     assert "UPDATE_FAILED" in outcome["failure"]["cause"]
+    assert updated["code"] == "ERR_INSUFFICIENT_CAPACITY"
     assert "InsufficientInstanceCapacity" in outcome["failure"]["cause"]
     assert outcome["failure"]["cleaned_up"] == []  # an update never destroys a working cluster
     assert f"keeps running on its previously applied spec (version {applied})" in (outcome["note"] or ""), outcome[
