@@ -6,17 +6,23 @@ Context values (cdk.json or -c):
   slackWebhookSecretName     an existing Secrets Manager secret holding the Slack webhook URL
   stackName                  default "clusterdrop"
   clusterAdmins              IAM principal ARNs (comma-separated) made admins of every cluster
+  guardrails                 the guardrail policy (a JSON object in cdk.json; see clusterdrop/spec/policy.py)
+  guardrailsFile             or a policy file (JSON or YAML) beside cdk.json
   embedded                   true: short poll intervals (the embedded mode)
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from clusterdrop.spec import policy
 from clusterdrop.spec.models import IAM_PRINCIPAL
+from clusterdrop.spec.policy import Policy
 from stacks.clusterdrop_stack import ClusterdropStack
 from stacks.timing import EMBEDDED, ON_AWS
 
@@ -31,6 +37,16 @@ def cluster_admins(value: object) -> tuple[str, ...]:
     return admins
 
 
+def guardrails(value: object, file: object) -> Policy:
+    """The guardrail policy from the context: an object, or a file named by guardrailsFile."""
+    try:
+        if file:
+            return policy.load(Path(str(file)))
+        return Policy.model_validate(json.loads(value) if isinstance(value, str) else (value or {}))
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"guardrails: {exc}") from None
+
+
 def main() -> None:
     app = App(outdir=os.environ.get("CDK_OUTDIR", "cdk.out"))
     context = app.node.try_get_context
@@ -43,6 +59,7 @@ def main() -> None:
         slack_webhook_secret_name=context("slackWebhookSecretName"),
         timing=timing,
         cluster_admins=cluster_admins(context("clusterAdmins")),
+        policy=guardrails(context("guardrails"), context("guardrailsFile")),
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description="clusterdrop: drop a cluster spec into S3, get a Kubernetes cluster",
     )

@@ -67,6 +67,10 @@ class SpecInvalid(PermanentError):
         super().__init__("; ".join(str(p) for p in problems))
 
 
+class PolicyRefused(SpecInvalid):
+    """The spec is valid but asks for what the deployer's guardrails forbid; every violation listed."""
+
+
 class UnsupportedFields(PermanentError):
     """An imported file (eksctl) uses fields clusterdrop cannot honour."""
 

@@ -42,6 +42,11 @@ CODES: dict[str, FailureCode] = {
             "ERR_INVALID_SPEC", "the spec is wrong", "fix the fields the cause names and upload the spec again"
         ),
         FailureCode(
+            "ERR_POLICY_REFUSED",
+            "the spec asks for what the deployer's guardrails forbid",
+            "change the fields the cause names to fit the policy, or ask the platform team",
+        ),
+        FailureCode(
             "ERR_CONFIGURATION",
             "the spec is valid but AWS refuses what it asks",
             "change what the cause names (a zone, a size, a combination AWS does not allow)",
@@ -92,6 +97,7 @@ CODES: dict[str, FailureCode] = {
 # clusterdrop's error classes that say enough on their own.
 _BY_ERROR: dict[str, str] = {
     "SpecInvalid": "ERR_INVALID_SPEC",
+    "PolicyRefused": "ERR_POLICY_REFUSED",
     "SpecMismatch": "ERR_INVALID_SPEC",
     "UnsupportedFields": "ERR_INVALID_SPEC",
     "LoadError": "ERR_INVALID_SPEC",

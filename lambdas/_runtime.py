@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clusterdrop import contract
+from clusterdrop.spec.policy import Policy
 from clusterdrop.steps import Ports, Settings
 
 SERVICE = "clusterdrop"
@@ -42,6 +43,8 @@ def settings() -> Settings:
         state_machines=tuple(a for a in env.get("STATE_MACHINE_ARNS", "").split(",") if a),
         cluster_admins=tuple(a for a in env.get("CLUSTER_ADMINS", "").split(",") if a),
         time_scale=float(env.get("TIME_SCALE") or 1),
+        policy=Policy.model_validate_json(env.get("GUARDRAILS") or "{}"),
+        account=env.get("DEPLOYER_ACCOUNT", ""),
     )
 
 

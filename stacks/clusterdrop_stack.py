@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from clusterdrop.spec.policy import Policy
 from stacks.cfn_role import ClusterStacksRole
 from stacks.functions import FunctionCode
 from stacks.intake import Intake
@@ -32,6 +33,7 @@ class ClusterdropStack(Stack):
         slack_webhook_secret_name: str | None = None,
         timing: Timing = ON_AWS,
         cluster_admins: tuple[str, ...] = (),
+        policy: Policy | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -51,11 +53,18 @@ class ClusterdropStack(Stack):
             cfn_role=self.cfn_role,
             timing=timing,
             cluster_admins=cluster_admins,
+            policy=policy or Policy(),
         )
         intake = Intake(self, "Intake", spec_bucket=storage.spec_bucket, workflow=workflow, code=code)
         self.storage, self.notifications, self.workflow, self.intake = storage, notifications, workflow, intake
         self._acknowledge(storage, notifications, workflow, intake)
         CfnOutput(self, "SpecBucketName", value=storage.spec_bucket.bucket_name, description="Upload specs here")
+        CfnOutput(
+            self,
+            "Guardrails",
+            value=(policy or Policy()).model_dump_json(by_alias=True, exclude_defaults=True),
+            description="What an upload may ask for (clusterdrop validate --policy)",
+        )
         CfnOutput(self, "ArtifactsBucketName", value=storage.artifacts_bucket.bucket_name)
         CfnOutput(self, "DeployStateMachineArn", value=workflow.deploy.state_machine_arn)
         CfnOutput(self, "TeardownStateMachineArn", value=workflow.teardown.state_machine_arn)

@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from clusterdrop.spec.policy import Policy
 from stacks import bundle
 from stacks.functions import REPO, FunctionCode
 from stacks.nag import ARN, AT, STACK_PREFIX, acknowledge
@@ -55,6 +56,7 @@ class Workflow(Construct):
         cfn_role: iam.IRole,
         timing: Timing,
         cluster_admins: tuple[str, ...],
+        policy: Policy,
     ) -> None:
         super().__init__(scope, construct_id)
         # The agent's code: each cluster stack creates its agent from it.
@@ -73,6 +75,9 @@ class Workflow(Construct):
             # Admitted to every cluster as cluster admins (EKS access entries), beside the spec's.
             "CLUSTER_ADMINS": ",".join(cluster_admins),
             "TIME_SCALE": str(timing.time_scale),
+            # The guardrails Validate spec enforces, and the account admins default to.
+            "GUARDRAILS": policy.model_dump_json(by_alias=True, exclude_defaults=True),
+            "DEPLOYER_ACCOUNT": Stack.of(self).account,
             "POWERTOOLS_SERVICE_NAME": "clusterdrop",
             "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
         }

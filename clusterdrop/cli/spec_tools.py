@@ -22,7 +22,7 @@ from clusterdrop.cli.common import (
 )
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
 from clusterdrop.facts import support_warning
-from clusterdrop.spec import eksctl
+from clusterdrop.spec import eksctl, policy
 from clusterdrop.spec.loader import load
 from clusterdrop.spec.source import load_spec
 
@@ -30,6 +30,30 @@ from clusterdrop.spec.source import load_spec
 def _support_warnings(version: str | None) -> list[str]:
     warning = support_warning(version or "", datetime.now(UTC).date())
     return [warning] if warning else []
+
+
+def _policy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="check against a guardrail policy (JSON or YAML; the deployer's is its stack output Guardrails)",
+    )
+    p.add_argument(
+        "--account", metavar="ID", help="the deployer's account: cluster admins default to it under --policy"
+    )
+
+
+def _policy_problems(args: argparse.Namespace, cluster: Any) -> list[Problem]:
+    """The guardrail policy's refusals (none without --policy)."""
+    if not getattr(args, "policy", None):
+        return []
+    try:
+        rules = policy.load(Path(args.policy))
+    except OSError as exc:
+        raise InputUnreadable(f"cannot read the policy {args.policy}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InputUnreadable(f"the policy {args.policy} is not a guardrail policy: {exc}") from None
+    return policy.check(cluster, rules, account=args.account)
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -53,6 +77,15 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             continue
         cluster = loaded.cluster
         spec = cluster.spec
+        try:
+            refused = _policy_problems(args, cluster)
+        except InputUnreadable as exc:
+            err.write(f"clusterdrop: {exc}\n")
+            return EXIT_USAGE
+        if refused:
+            results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in refused]})
+            status = EXIT_INVALID
+            continue
         results.append(
             {
                 "file": source,
@@ -148,6 +181,17 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(found, int):
         return found
     _, loaded = found
+    try:
+        refused = _policy_problems(args, loaded.cluster)
+    except InputUnreadable as exc:
+        err.write(f"clusterdrop: {exc}\n")
+        return EXIT_USAGE
+    source = display(args.file)
+    if refused:
+        err.write(f"{source}: refused by the guardrails, nothing planned\n")
+        for problem in refused:
+            err.write(problem_line(source, problem) + "\n")
+        return EXIT_INVALID
     plan = make_plan(loaded.cluster)
     out_dir = Path(args.out) if args.out else Path("clusterdrop-plan") / loaded.cluster.metadata.name
     try:
@@ -175,6 +219,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="spec file (YAML or JSON), or - for stdin")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    _policy_options(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(
@@ -206,4 +251,5 @@ def register(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
     p.add_argument("--out", metavar="DIR", help="where to write the templates (default ./clusterdrop-plan/NAME)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _policy_options(p)
     p.set_defaults(func=cmd_plan)

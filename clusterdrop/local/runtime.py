@@ -219,8 +219,10 @@ class LocalRuntime:
             message = f"function {function.function_name} has no code (moto found none at {where})"
             return json.dumps({"errorMessage": message, "errorType": "Runtime.InvalidEntrypoint"}), True, ""
         code = self.code_dir(function.code_bytes)
-        # A worker is an execution environment: new code or a new role makes new ones, as on Lambda.
-        key = f"{function.function_name}:{code.name}:{function.role}"
+        # A worker is an execution environment: new code, a new role or a new configuration
+        # (UpdateFunctionConfiguration's environment) makes new ones, as on Lambda.
+        environment = json.dumps(function.environment_vars or {}, sort_keys=True)
+        key = f"{function.function_name}:{code.name}:{function.role}:{hashlib.sha256(environment.encode()).hexdigest()}"
         with self.lock:
             pool = self.pools.setdefault(key, [])
             worker = next((w for w in pool if not w.busy and w.alive()), None)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from clusterdrop.aws import lock, registry
-from clusterdrop.errors import LockBusy, SpecInvalid, SpecMismatch
+from clusterdrop.errors import LockBusy, PolicyRefused, SpecInvalid, SpecMismatch
+from clusterdrop.spec import policy
 from clusterdrop.spec.source import load_spec
 from clusterdrop.steps.context import Ports, State, spec_store_key, typed
 
@@ -36,6 +37,11 @@ def validate_spec(state: State, ports: Ports) -> State:
                 f"spec.kubernetesVersion is not set: the cluster keeps {item.kubernetes_version}, the version it "
                 "runs; set it to upgrade"
             )
+    # The guardrails, on the version the cluster will run, for a create and every update alike:
+    # nothing is created or changed past them.
+    refused = policy.check(cluster, ports.settings.policy, account=ports.settings.account or None)
+    if refused:
+        raise PolicyRefused(refused)
     normalized = cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
     key = spec_store_key(name, s.version_id)
     ports.s3.put_object(

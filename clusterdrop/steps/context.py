@@ -4,11 +4,12 @@ reads the validated spec from the state."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clusterdrop.contract import ExecutionState
 from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.policy import Policy
 
 State = dict[str, Any]
 logger = logging.getLogger("clusterdrop.steps")
@@ -29,6 +30,9 @@ class Settings:
     # spec's deadlines shrink alike (stacks/timing.py).
     time_scale: float = 1.0
     state_machines: tuple[str, ...] = ()  # deploy and teardown: where earlier uploads may wait
+    # The deployer's guardrails (its CDK context `guardrails`) and its account (admins default to it).
+    policy: Policy = field(default_factory=Policy)
+    account: str = ""
 
 
 @dataclass

@@ -3,8 +3,10 @@ the real state machines, an emulated EKS with its Kubernetes API and simulated n
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,36 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     for node in local.aws.eks.clusters["quickstart"].api.store.objects[("", "nodes")].values():
         assert node["metadata"]["labels"]["tier"] == "web"
         assert {"key": "dedicated", "value": "web", "effect": "PreferNoSchedule"} in node["spec"]["taints"]
+
+    # Guardrails set by the platform team (here as `cdk deploy -c guardrails=…` would, by the
+    # function's configuration): a spec within them applies; one that would scale the cluster past
+    # maxNodesPerCluster is refused at Validate spec, the cluster left as it was.
+    with _guardrails(
+        local, {"maxNodesPerCluster": 4, "allowedInstanceTypes": ["t3.*"], "requiredTags": {"team": None}}
+    ):
+        within = _run(local, _spec(tmp_path, "quickstart", in_place))
+        assert within["status"] == "SUCCEEDED", (within["notifications"]["sns"] or {}).get("text")
+        beyond = _run(
+            local,
+            _spec(
+                tmp_path,
+                "quickstart",
+                in_place.replace("desiredSize: 3", "desiredSize: 5").replace("maxSize: 4", "maxSize: 6"),
+            ),
+        )
+        assert beyond["status"] == "FAILED"
+        failure = beyond["notifications"]["sns"]["outcome"]["failure"]
+        assert (failure["step"], failure["error"], beyond["code"]) == (
+            "Validate spec",
+            "PolicyRefused",
+            "ERR_POLICY_REFUSED",
+        )
+        assert (
+            "spec.nodeGroups: up to 6 nodes (the groups' maxSize); at most 4 per cluster (guardrail maxNodesPerCluster)"
+            in failure["cause"]
+        )
+        assert local.aws.eks.clusters["quickstart"].nodegroups["workers"]["desired"] == 3
+        assert table.get_item(Key={"cluster": "quickstart"})["Item"]["lastFailure"]["code"] == "ERR_POLICY_REFUSED"
 
     # Delete: the teardown leaves nothing of the cluster.
     from clusterdrop import ops
@@ -313,6 +345,53 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert kept["status"] == "SUCCEEDED", (kept["notifications"]["sns"] or {}).get("text")
     assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.35"
     assert kept["versions"]["kubelets"] == {"1.35": 3}
+
+
+@contextlib.contextmanager
+def _guardrails(local: session.LocalDeployer, rules: dict[str, Any]) -> Iterator[None]:
+    """The deployer's guardrails replaced for a while, in the Validate spec function's configuration."""
+    client = local.aws.client("lambda")
+    name = next(
+        f["FunctionName"]
+        for f in client.list_functions()["Functions"]
+        if f["FunctionName"].startswith("clusterdrop-WorkflowValidateSpecFunction")
+    )
+    before = client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {**before, "GUARDRAILS": json.dumps(rules)}}
+    )
+    try:
+        yield
+    finally:
+        client.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+
+
+def test_an_admin_from_another_account_is_refused_with_nothing_created(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    outside = "arn:aws:iam::999988887777:role/contractor"
+    text = QUICKSTART.replace("name: quickstart", "name: outsider").replace(
+        "  region: eu-west-1\n", f"  region: eu-west-1\n  controlPlane:\n    admins: [{outside}]\n"
+    )
+    result = _run(local, _spec(tmp_path, "outsider", text))
+    assert result["status"] == "FAILED"
+    failure = result["notifications"]["sns"]["outcome"]["failure"]
+    assert (failure["step"], failure["error"], result["code"]) == (
+        "Validate spec",
+        "PolicyRefused",
+        "ERR_POLICY_REFUSED",
+    )
+    assert (
+        f"spec.controlPlane.admins[0]: {outside} is in account 999988887777; this deployer allows admins from "
+        "123456789012 only (guardrail allowedAdminAccounts)" in failure["cause"]
+    )
+    assert local.leftovers("outsider") == []
+    assert stacks_of(local, "outsider") == []
+
+
+def stacks_of(local: session.LocalDeployer, cluster: str) -> list[str]:
+    summaries = local.aws.client("cloudformation").list_stacks()["StackSummaries"]
+    return [s["StackName"] for s in summaries if s["StackName"].startswith(f"clusterdrop-{cluster}")]
 
 
 def test_invalid_spec_fails_naming_the_field(local: session.LocalDeployer, tmp_path: Path) -> None:

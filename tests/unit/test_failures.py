@@ -138,6 +138,12 @@ CASES = [
         "spec.nodeGroups[0].maxSize: maxSize (1) is less than minSize (2)",
         "ERR_INVALID_SPEC",
     ),
+    (
+        "Validate spec",
+        "PolicyRefused",
+        "spec.controlPlane.admins[0]: arn:aws:iam::999988887777:role/x is in account 999988887777",
+        "ERR_POLICY_REFUSED",
+    ),
     ("Describe plan", "ReplacementRefused", "this change would replace the EKS cluster", "ERR_INVALID_SPEC"),
     ("Take cluster lock", "LockBusy", "cluster demo is locked by execution x", "ERR_LOCK_BUSY"),
     (
