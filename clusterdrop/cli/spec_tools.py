@@ -129,7 +129,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop.spec.schema import json_schema
 
-    out.write(json.dumps(json_schema(), indent=2) + "\n")
+    out.write(json.dumps(policy.schema() if args.policy else json_schema(), indent=2) + "\n")
     return EXIT_OK
 
 
@@ -227,6 +227,7 @@ def register(sub: Any) -> None:
         help="print the JSON Schema of the spec (for editors)",
         description="Print the JSON Schema of clusterdrop.io/v1alpha1 Cluster, generated from the models.",
     )
+    p.add_argument("--policy", action="store_true", help="the guardrail policy's schema instead")
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser(

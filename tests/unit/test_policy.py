@@ -182,3 +182,13 @@ def test_validate_and_plan_check_a_policy_file(tmp_path: Path) -> None:
     assert not (tmp_path / "plan").exists()
     assert run("validate", "--policy", str(tmp_path / "missing.yaml"), example)[0] == 2
     assert load(policy_file).max_nodes_per_cluster == 4
+
+
+def test_the_policy_has_a_schema_for_a_file_beside_cdk_json() -> None:
+    import json
+
+    code, out, _ = run("schema", "--policy")
+    assert code == 0
+    schema = json.loads(out)
+    assert {"allowedAdminAccounts", "maxNodesPerCluster", "requiredTags", "endpoint"} <= set(schema["properties"])
+    assert schema["additionalProperties"] is False
