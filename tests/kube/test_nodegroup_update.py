@@ -84,6 +84,13 @@ def _web(api_client: Any, *, min_available: int) -> None:
     client.PolicyV1Api(api_client).create_namespaced_pod_disruption_budget("default", budget)
 
 
+def _budgeted_web_running(core: Any, api_client: Any, *, min_available: int) -> None:
+    """Once both nodes are up: the user's Deployment under its budget, running."""
+    _wait_for(lambda: len(_kubelets(core)) == 2)
+    _web(api_client, min_available=min_available)
+    _wait_for(lambda: _web_running(core))
+
+
 def _wait_for(condition: Any, seconds: float = 5.0) -> None:
     event = threading.Event()
     for _ in range(int(seconds / 0.05)):
@@ -121,9 +128,7 @@ def test_a_budget_that_allows_no_eviction_fails_the_update_and_leaves_the_nodes_
     cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, api_client: Any
 ) -> None:
     emulated, lock, settings = cluster
-    _wait_for(lambda: len(_kubelets(core)) == 2)
-    _web(api_client, min_available=2)
-    _wait_for(lambda: _web_running(core))
+    _budgeted_web_running(core, api_client, min_available=2)
     pod: str = core.list_namespaced_pod("default", label_selector="app=web").items[0].metadata.name
 
     # The Eviction API refuses as the API server does.
@@ -148,9 +153,7 @@ def test_a_forced_update_deletes_what_the_budget_protects(
     cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, api_client: Any
 ) -> None:
     emulated, lock, settings = cluster
-    _wait_for(lambda: len(_kubelets(core)) == 2)
-    _web(api_client, min_available=2)
-    _wait_for(lambda: _web_running(core))
+    _budgeted_web_running(core, api_client, min_available=2)
 
     nodes.update_version(emulated, lock, "workers", "1.35", settings, force=True)
 
@@ -162,9 +165,7 @@ def test_the_agent_names_the_pods_and_budgets_that_would_stop_an_upgrade_before_
     cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, api_client: Any
 ) -> None:
     emulated, _, _ = cluster
-    _wait_for(lambda: len(_kubelets(core)) == 2)
-    _web(api_client, min_available=2)
-    _wait_for(lambda: _web_running(core))
+    _budgeted_web_running(core, api_client, min_available=2)
     context = agent.AgentContext(kube_for=lambda c: Kube(for_server(c.endpoint)), mirror=None)
 
     def check(*, force: bool = False) -> dict[str, Any]:
