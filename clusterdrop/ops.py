@@ -32,6 +32,10 @@ class Deployer:
     deploy_machine: str
     teardown_machine: str
     clusters_table: str
+    # The guardrails in force (the stack's Guardrails output, JSON) and the deployer's account.
+    guardrails: str = "{}"
+    account: str = ""
+    artifacts_bucket: str = ""
 
     @classmethod
     def discover(cls, cfn: Any, stack: str | None = None) -> Deployer:
@@ -54,6 +58,9 @@ class Deployer:
             outputs["DeployStateMachineArn"],
             outputs["TeardownStateMachineArn"],
             outputs["ClustersTableName"],
+            guardrails=outputs.get("Guardrails", "{}"),
+            account=str(described.get("StackId", "")).split(":")[4] if described.get("StackId") else "",
+            artifacts_bucket=outputs.get("ArtifactsBucketName", ""),
         )
 
 
@@ -90,16 +97,47 @@ def status(table: Any) -> list[dict[str, Any]]:
 def format_status(items: list[dict[str, Any]]) -> str:
     if not items:
         return "No clusters yet.\n"
-    rows = [("CLUSTER", "STATUS", "KUBERNETES", "NODES", "LAST EXECUTION", "UPDATED")]
+    rows = [("CLUSTER", "STATUS", "KUBERNETES", "NODES", "LAST EXECUTION", "UPDATED", "GUARDRAILS")]
+    refusals: list[str] = []
     for item in items:
         updated = datetime.fromtimestamp(int(item.get("updatedAt", 0))).strftime("%Y-%m-%d %H:%M:%S")
         nodes = f"{item.get('nodesReady', 0)}/{item.get('nodesExpected', 0)}"
         execution = str(item.get("lastExecution", "")).rsplit(":", 1)[-1]
+        outside = item.get("outOfPolicy")
+        admitted = "" if outside is None else f"OUT ({len(outside)})" if outside else "ok"
+        refusals += [f"{item['cluster']}: {problem}" for problem in outside or []]
         rows.append(
-            (item["cluster"], item.get("status", ""), item.get("kubernetesVersion", ""), nodes, execution, updated)
+            (
+                item["cluster"],
+                item.get("status", ""),
+                item.get("kubernetesVersion", ""),
+                nodes,
+                execution,
+                updated,
+                admitted,
+            )
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return "".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+    table = "".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+    if refusals:
+        table += "Outside the guardrails now in force (an upload of these specs would be refused):\n"
+        table += "".join(f"  {line}\n" for line in refusals)
+    return table
+
+
+def mark_out_of_policy(s3: Any, deployer: Deployer, items: list[dict[str, Any]]) -> None:
+    """Each running cluster's last applied spec against the guardrails in force (a policy tightened
+    since it was applied): `outOfPolicy` lists what the policy would now refuse."""
+    from clusterdrop.spec import policy
+    from clusterdrop.spec.models import Cluster
+
+    rules = policy.Policy.model_validate_json(deployer.guardrails)
+    for item in items:
+        if item.get("status") != "ACTIVE" or not item.get("specKey") or not deployer.artifacts_bucket:
+            continue
+        body = s3.get_object(Bucket=deployer.artifacts_bucket, Key=item["specKey"])["Body"].read()
+        cluster = Cluster.model_validate(json.loads(body))
+        item["outOfPolicy"] = [str(p) for p in policy.check(cluster, rules, account=deployer.account or None)]
 
 
 # --- watch ----------------------------------------------------------------------------------

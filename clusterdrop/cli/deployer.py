@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, display, load_or_explain
+from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, display, load_or_explain, problem_line
 from clusterdrop.errors import WatchTimedOut
 
 
@@ -58,6 +58,17 @@ def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         err.write(f"{source}: {region_mismatch(loaded.cluster.spec.region, session.region_name)}\nnothing uploaded\n")
         return EXIT_INVALID
+    from clusterdrop.spec import policy
+
+    # The deployer's guardrails, checked before anything is uploaded (Validate spec checks again).
+    refused = policy.check(
+        loaded.cluster, policy.Policy.model_validate_json(deployer.guardrails), account=deployer.account or None
+    )
+    if refused:
+        err.write(f"{source}: refused by the deployer's guardrails; nothing uploaded\n")
+        for problem in refused:
+            err.write(problem_line(source, problem) + "\n")
+        return EXIT_INVALID
     if loaded.source_format == "eksctl":
         # The workflow reads native specs: upload the converted one.
         raw = yaml.safe_dump(
@@ -100,6 +111,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     session, deployer = _aws()
     items = ops.status(session.resource("dynamodb").Table(deployer.clusters_table))
+    ops.mark_out_of_policy(session.client("s3"), deployer, items)
     if args.json:
         out.write(json.dumps(items, indent=2, default=str) + "\n")
     else:

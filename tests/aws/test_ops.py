@@ -45,7 +45,10 @@ def deployer(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> ops.Deployer:
         "DeployStateMachineArn": f"arn:aws:states:eu-west-1:123456789012:stateMachine:deploy-{suffix}",
         "TeardownStateMachineArn": f"arn:aws:states:eu-west-1:123456789012:stateMachine:teardown-{suffix}",
         "ClustersTableName": table.name,
+        "Guardrails": json.dumps({"maxNodesPerGroup": 10}),
+        "ArtifactsBucketName": f"artifacts-{suffix}",
     }
+    s3.create_bucket(Bucket=f"artifacts-{suffix}", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {k: {"Value": v} for k, v in outputs.items()},
@@ -96,6 +99,29 @@ def test_submit_refuses_a_spec_for_another_region_and_uploads_nothing(deployer: 
     assert boto3.client("s3").list_objects_v2(Bucket=deployer.spec_bucket).get("KeyCount", 0) == 0
 
 
+def test_submit_checks_the_deployers_guardrails_and_uploads_nothing_past_them(
+    deployer: ops.Deployer, tmp_path: Any
+) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text(QUICKSTART.read_text().replace("maxSize: 4", "maxSize: 20"))
+    outsider = tmp_path / "outsider.yaml"
+    outsider.write_text(
+        QUICKSTART.read_text().replace(
+            "  region: eu-west-1\n",
+            "  region: eu-west-1\n  controlPlane:\n    admins: [arn:aws:iam::999988887777:role/x]\n",
+        )
+    )
+    code, _, err = run("submit", str(big))
+    assert code == 1
+    assert "refused by the deployer's guardrails; nothing uploaded" in err
+    assert "spec.nodeGroups[0].maxSize: 20 nodes; at most 10 per group (guardrail maxNodesPerGroup)" in err
+    # Admins default to the deployer's own account (the stack's).
+    code, _, err = run("submit", str(outsider))
+    assert code == 1
+    assert "this deployer allows admins from 123456789012 only" in err
+    assert boto3.client("s3").list_objects_v2(Bucket=deployer.spec_bucket).get("KeyCount", 0) == 0
+
+
 def test_submit_converts_an_eksctl_file(deployer: ops.Deployer) -> None:
     code, out, _ = run("submit", str(FIXTURES / "eksctl" / "09-nat-gateways.yaml"))
     assert code == 0
@@ -133,10 +159,45 @@ def test_status_lists_the_registry(deployer: ops.Deployer) -> None:
     code, out, _ = run("status")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["CLUSTER", "STATUS", "KUBERNETES", "NODES", "LAST", "EXECUTION", "UPDATED"]
+    assert lines[0].split() == [
+        "CLUSTER",
+        "STATUS",
+        "KUBERNETES",
+        "NODES",
+        "LAST",
+        "EXECUTION",
+        "UPDATED",
+        "GUARDRAILS",
+    ]
     assert lines[1].split()[:5] == ["demo", "ACTIVE", "1.33", "3/3", "deploy-demo-1"]
     code, out, _ = run("status", "--json")
     assert json.loads(out)[0]["cluster"] == "demo"
+
+
+def test_status_marks_a_cluster_the_guardrails_no_longer_admit(deployer: ops.Deployer) -> None:
+    """A policy tightened after a cluster was applied: the cluster keeps running, status says it."""
+    from clusterdrop.spec.source import load_spec
+
+    applied = load_spec(QUICKSTART.read_text().replace("maxSize: 4", "maxSize: 20").encode()).cluster
+    boto3.client("s3").put_object(
+        Bucket=deployer.artifacts_bucket,
+        Key="specs/big/1.json",
+        Body=json.dumps(applied.model_dump(mode="json", by_alias=True)).encode(),
+    )
+    table = boto3.resource("dynamodb").Table(deployer.clusters_table)
+    registry.record(table, "big", status="ACTIVE", execution="arn:x:deploy-big-1", specKey="specs/big/1.json")
+    registry.record(table, "small", status="ACTIVE", execution="arn:x:deploy-small-1")
+    code, out, _ = run("status")
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:3]}
+    assert rows["big"][-2:] == ["OUT", "(1)"]
+    assert "Outside the guardrails now in force" in out
+    assert "  big: spec.nodeGroups[0].maxSize: 20 nodes; at most 10 per group (guardrail maxNodesPerGroup)" in out
+    items = {i["cluster"]: i for i in json.loads(run("status", "--json")[1])}
+    assert items["big"]["outOfPolicy"] == [
+        "spec.nodeGroups[0].maxSize: 20 nodes; at most 10 per group (guardrail maxNodesPerGroup)"
+    ]
+    assert "outOfPolicy" not in items["small"]  # no applied spec recorded: nothing to say
 
 
 def test_aws_unreachable_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
