@@ -67,16 +67,18 @@ class Deployer:
 # --- submit / delete ------------------------------------------------------------------------
 
 
-def submit(s3: Any, deployer: Deployer, cluster: str, body: bytes, *, plan: bool, suffix: str) -> dict[str, str]:
-    key = f"{'plans' if plan else 'clusters'}/{cluster}{suffix}"
+def submit(
+    s3: Any, deployer: Deployer, cluster: str, body: bytes, *, plan: bool, suffix: str, team: str = ""
+) -> dict[str, str]:
+    key = f"{'plans' if plan else 'clusters'}/{f'{team}/' if team else ''}{cluster}{suffix}"
     put = s3.put_object(Bucket=deployer.spec_bucket, Key=key, Body=body)
     return {"bucket": deployer.spec_bucket, "key": key, "versionId": put.get("VersionId", "")}
 
 
-def delete(s3: Any, deployer: Deployer, cluster: str) -> dict[str, str] | None:
+def delete(s3: Any, deployer: Deployer, cluster: str, *, team: str = "") -> dict[str, str] | None:
     """Remove the spec (a delete marker in the versioned bucket): the teardown starts."""
     for suffix in SPEC_SUFFIXES:
-        key = f"clusters/{cluster}{suffix}"
+        key = f"clusters/{f'{team}/' if team else ''}{cluster}{suffix}"
         try:
             s3.head_object(Bucket=deployer.spec_bucket, Key=key)
         except s3.exceptions.ClientError:

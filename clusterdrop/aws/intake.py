@@ -1,6 +1,6 @@
 """From an S3 event to a workflow execution.
 
-`clusters/<name>.yaml|yml|json` created → deploy; `plans/<name>.…` → plan only; a delete marker
+`clusters/[<team>/]<name>.yaml|yml|json` created → deploy; `plans/<name>.…` → plan only; a delete marker
 on `clusters/…` → teardown; anything else is ignored (with a log line). The execution name is
 derived from the key and the object version, so a duplicate delivery of the same event starts
 nothing new: StartExecution answers ExecutionAlreadyExists, which counts as success.
@@ -17,7 +17,12 @@ from urllib.parse import unquote_plus
 
 Action = Literal["deploy", "plan", "teardown"]
 
-_KEY = re.compile(r"^(?P<prefix>clusters|plans)/(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(yaml|yml|json)$")
+# `clusters/NAME.yaml`, or `clusters/TEAM/NAME.yaml`: a team's prefix (its own bucket-policy
+# statement, its own guardrails), recorded on the cluster.
+_KEY = re.compile(
+    r"^(?P<prefix>clusters|plans)/(?:(?P<team>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/)?"
+    r"(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(yaml|yml|json)$"
+)
 MAX_EXECUTION_NAME = 80
 
 
@@ -51,6 +56,12 @@ class Intent:
         }
 
 
+def team_of(key: str) -> str:
+    """The team a spec key names (`clusters/payments/demo.yaml` → payments; "" without one)."""
+    match = _KEY.match(key)
+    return (match.group("team") or "") if match else ""
+
+
 def is_execution_of(name: str, cluster: str | None) -> bool:
     """Whether an execution name (Intent.execution_name) is one of this cluster's: the
     digest's length tells `demo` from `demo-2`, and long names are cut as the intake cuts them."""
@@ -80,7 +91,7 @@ def classify(record: dict[str, Any]) -> Intent | Ignored:
     version = (s3.get("object") or {}).get("versionId") or "null"
     match = _KEY.match(key)
     if not match:
-        return Ignored(key, "not a cluster spec key (clusters/NAME.yaml|yml|json or plans/NAME.…)")
+        return Ignored(key, "not a cluster spec key (clusters/[TEAM/]NAME.yaml|yml|json or plans/[TEAM/]NAME.…)")
     prefix, name = match.group("prefix"), match.group("name")
     if event.startswith("ObjectCreated:"):
         action: Action = "deploy" if prefix == "clusters" else "plan"

@@ -34,6 +34,8 @@ class ClusterRecord(BaseModel):
     subnet_tags: list[dict[str, str]] = Field(default_factory=list)
     leftovers: list[dict[str, str]] = Field(default_factory=list)
     not_deleted: list[str] = Field(default_factory=list)
+    # The team whose prefix (clusters/<team>/) the cluster's spec lives under ("" for none).
+    team: str = ""
     # The last failed execution's code, step and ARN (failures.CODES).
     last_failure: dict[str, str] = Field(default_factory=dict)
 

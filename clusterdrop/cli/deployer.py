@@ -61,9 +61,8 @@ def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop.spec import policy
 
     # The deployer's guardrails, checked before anything is uploaded (Validate spec checks again).
-    refused = policy.check(
-        loaded.cluster, policy.Policy.model_validate_json(deployer.guardrails), account=deployer.account or None
-    )
+    rules = policy.Policy.model_validate_json(deployer.guardrails).for_team(args.team)
+    refused = policy.check(loaded.cluster, rules, account=deployer.account or None)
     if refused:
         err.write(f"{source}: refused by the deployer's guardrails; nothing uploaded\n")
         for problem in refused:
@@ -81,7 +80,7 @@ def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.file != "-" and Path(args.file).suffix in (".yaml", ".yml", ".json")
             else ".yaml"
         )
-    uploaded = ops.submit(session.client("s3"), deployer, name, raw, plan=args.plan, suffix=suffix)
+    uploaded = ops.submit(session.client("s3"), deployer, name, raw, plan=args.plan, suffix=suffix, team=args.team)
     what = "plan (dry run)" if args.plan else "deploy"
     out.write(
         f"Uploaded {source} to s3://{uploaded['bucket']}/{uploaded['key']} ({what}, version {uploaded['versionId']}).\n"
@@ -124,7 +123,7 @@ def cmd_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop import ops
 
     session, deployer = _aws()
-    removed = ops.delete(session.client("s3"), deployer, args.cluster)
+    removed = ops.delete(session.client("s3"), deployer, args.cluster, team=args.team)
     if removed is None:
         err.write(f"clusterdrop: no spec for cluster {args.cluster} in s3://{deployer.spec_bucket}/clusters/\n")
         return EXIT_INVALID
@@ -143,6 +142,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
     p.add_argument("--plan", action="store_true", help="a dry run: the notification shows what would change")
+    p.add_argument("--team", default="", metavar="TEAM", help="upload under clusters/TEAM/ (its own guardrails)")
     p.set_defaults(func=cmd_submit)
     p = sub.add_parser(
         "watch",
@@ -171,4 +171,5 @@ def register(sub: Any) -> None:
         + deployer_help,
     )
     p.add_argument("cluster", metavar="NAME")
+    p.add_argument("--team", default="", metavar="TEAM", help="the spec is under clusters/TEAM/")
     p.set_defaults(func=cmd_delete)

@@ -187,7 +187,7 @@ def up(
     return LocalDeployer(aws, deployer, outputs, slack, queue_url, workdir, faults)
 
 
-def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = False) -> dict[str, Any]:
+def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = False, team: str = "") -> dict[str, Any]:
     """Submit a spec, follow its execution to the end, and report it."""
     from clusterdrop.spec.source import load_spec
 
@@ -196,7 +196,13 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
     started = time.monotonic()
     submitted_at = datetime.now(UTC) - timedelta(seconds=1)
     ops.submit(
-        local.aws.client("s3"), local.deployer, cluster, spec.read_bytes(), plan=plan, suffix=spec.suffix or ".yaml"
+        local.aws.client("s3"),
+        local.deployer,
+        cluster,
+        spec.read_bytes(),
+        plan=plan,
+        suffix=spec.suffix or ".yaml",
+        team=team,
     )
     sfn = local.aws.client("stepfunctions")
     # Every wait of the state machine is bounded and ends in a FAILED execution that names it;

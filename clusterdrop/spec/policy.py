@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from clusterdrop.errors import Problem
@@ -48,6 +48,24 @@ class Policy(BaseModel):
     )
     allow_spot: bool = True
     allowed_cnis: list[str] | None = None
+    # Per team (specs under clusters/<team>/): rules that replace these for that team's clusters.
+    teams: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _teams_are_policies(self) -> Policy:
+        for team, rules in self.teams.items():
+            if "teams" in rules:
+                raise ValueError(f"teams.{team}: a team's rules cannot name teams")
+            Policy.model_validate(rules)
+        return self
+
+    def for_team(self, team: str) -> Policy:
+        """The rules for a team's clusters: the team's own where it sets them, these elsewhere."""
+        rules = self.teams.get(team)
+        if not team or rules is None:
+            return self
+        merged = {**self.model_dump(by_alias=True, exclude={"teams"}), **rules}
+        return Policy.model_validate(merged)
 
 
 def load(path: Path) -> Policy:

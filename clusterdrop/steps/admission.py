@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from clusterdrop.aws import lock, registry
+from clusterdrop.aws import intake, lock, registry
 from clusterdrop.errors import LockBusy, PolicyRefused, SpecInvalid, SpecMismatch
 from clusterdrop.spec import policy
 from clusterdrop.spec.source import load_spec
@@ -26,20 +26,21 @@ def validate_spec(state: State, ports: Ports) -> State:
     if cluster.spec.region != ports.settings.region:
         raise region_mismatch(cluster.spec.region, ports.settings.region)
     notes = list(loaded.notes)
-    if not loaded.version_given:
-        # No version named: a running cluster keeps its own (a new clusterdrop release with a
-        # newer default must not upgrade every cluster on its next upload); a new one gets the default.
-        item = registry.get(ports.clusters, name)
-        if item is not None and item.status == "ACTIVE" and item.kubernetes_version:
-            spec = cluster.spec.model_copy(update={"kubernetes_version": item.kubernetes_version})
-            cluster = cluster.model_copy(update={"spec": spec})
-            notes.append(
-                f"spec.kubernetesVersion is not set: the cluster keeps {item.kubernetes_version}, the version it "
-                "runs; set it to upgrade"
-            )
+    team = intake.team_of(s.key)
+    item = registry.get(ports.clusters, name)
+    refuse_other_team(item, team, name)
+    # No version named: a running cluster keeps its own (a new clusterdrop release with a newer
+    # default must not upgrade every cluster on its next upload); a new one gets the default.
+    if not loaded.version_given and item is not None and item.status == "ACTIVE" and item.kubernetes_version:
+        spec = cluster.spec.model_copy(update={"kubernetes_version": item.kubernetes_version})
+        cluster = cluster.model_copy(update={"spec": spec})
+        notes.append(
+            f"spec.kubernetesVersion is not set: the cluster keeps {item.kubernetes_version}, the version it "
+            "runs; set it to upgrade"
+        )
     # The guardrails, on the version the cluster will run, for a create and every update alike:
     # nothing is created or changed past them.
-    refused = policy.check(cluster, ports.settings.policy, account=ports.settings.account or None)
+    refused = policy.check(cluster, ports.settings.policy.for_team(team), account=ports.settings.account or None)
     if refused:
         raise PolicyRefused(refused)
     normalized = cluster.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -53,6 +54,19 @@ def validate_spec(state: State, ports: Ports) -> State:
     return {"spec": normalized, "specKey": key, "format": loaded.source_format, "notes": notes}
 
 
+def refuse_other_team(item: registry.ClusterRecord | None, team: str, name: str) -> None:
+    """A cluster belongs to the team whose prefix created it: another team's key (or the shared
+    one) neither changes nor deletes it."""
+    if item is None or item.status in ("", "DELETED") or item.team == team:
+        return
+    from clusterdrop.errors import Problem
+
+    owner = f"team {item.team} (clusters/{item.team}/{name}.yaml)" if item.team else f"clusters/{name}.yaml"
+    here = f"clusters/{team}/" if team else "clusters/"
+    message = f"cluster {name!r} belongs to {owner}; a spec under {here} cannot change or delete it"
+    raise SpecInvalid([Problem("metadata.name", message)])
+
+
 def read_last_applied_spec(state: State, ports: Ports) -> State:
     """For a teardown: the spec last applied, from the registry (the uploaded object is gone).
     Read under the lock, so that a deploy still running for the cluster has recorded what it made."""
@@ -60,6 +74,7 @@ def read_last_applied_spec(state: State, ports: Ports) -> State:
     item = registry.get(ports.clusters, name)
     if not item or not item.spec_key:
         raise unknown_cluster(name)
+    refuse_other_team(item, intake.team_of(typed(state).key), name)
     body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=item.spec_key)["Body"].read()
     return {"spec": json.loads(body), "specKey": item.spec_key, "format": "stored"}
 

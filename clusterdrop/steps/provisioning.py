@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from clusterdrop.aws import eks, registry, stacks, subnets
+from clusterdrop.aws import eks, intake, registry, stacks, subnets
 from clusterdrop.cni.fetch import DirectoryMirror, stage
 from clusterdrop.cni.s3mirror import S3Mirror
 from clusterdrop.contract import Connection, ExecutionState
@@ -175,4 +175,5 @@ def record_state(state: State, ports: Ports) -> State:
         nodesExpected=int(nodes.get("expected", 0)),
         nodesReady=int(nodes.get("ready", 0)),
         subnetTags=typed_state.plan.subnet_tags if typed_state.plan else [],
+        team=intake.team_of(typed_state.key),
     )

@@ -74,7 +74,7 @@ def _upload(aws: dict[str, Any], text: str, key: str = "clusters/quickstart.yaml
     put = ports.s3.put_object(Bucket=ports.settings.spec_bucket, Key=key, Body=text.encode())
     return {
         "action": "deploy",
-        "cluster": key.split("/")[1].rsplit(".", 1)[0],
+        "cluster": key.rsplit("/", 1)[1].rsplit(".", 1)[0],
         "bucket": ports.settings.spec_bucket,
         "key": key,
         "versionId": put["VersionId"],
@@ -116,6 +116,12 @@ def test_intake_routes_keys() -> None:
     encoded = intake.classify(_s3_record("clusters/my%2Dcluster.yaml", "v1"))
     assert isinstance(encoded, intake.Intent)
     assert encoded.cluster == "my-cluster"
+    # A team's prefix: the cluster is named by the file, the team by the folder.
+    teamed = intake.classify(_s3_record("clusters/payments/demo.yaml", "v1"))
+    assert isinstance(teamed, intake.Intent)
+    assert (teamed.action, teamed.cluster, intake.team_of(teamed.key)) == ("deploy", "demo", "payments")
+    assert intake.team_of("clusters/demo.yaml") == ""
+    assert isinstance(intake.classify(_s3_record("clusters/a/b/demo.yaml", "v1")), intake.Ignored)
 
 
 def test_execution_name_is_deterministic_and_valid() -> None:
@@ -246,6 +252,32 @@ def test_invalid_spec_fails_and_touches_nothing(aws: dict[str, Any], wrong: str,
     mismatch = _upload(aws, QUICKSTART, key="clusters/other.yaml")
     with pytest.raises(SpecMismatch):
         steps.validate_spec(mismatch, ports)
+
+
+def test_a_teams_prefix_brings_its_own_guardrails_and_its_clusters_stay_its_own(aws: dict[str, Any]) -> None:
+    import dataclasses
+
+    from clusterdrop.errors import PolicyRefused
+    from clusterdrop.spec.policy import Policy
+
+    rules = Policy.model_validate({"maxNodesPerGroup": 10, "teams": {"payments": {"allowedInstanceTypes": ["m7g.*"]}}})
+    ports: steps.Ports = dataclasses.replace(
+        aws["ports"], settings=dataclasses.replace(aws["ports"].settings, policy=rules)
+    )
+    # The shared prefix: the base rules (t3.medium allowed).
+    assert steps.validate_spec(_upload(aws, QUICKSTART), ports)["spec"]["metadata"]["name"] == "quickstart"
+    # The payments prefix: the team's rules replace the base's.
+    with pytest.raises(PolicyRefused, match=r"t3\.medium matches none of m7g\.\* \(guardrail allowedInstanceTypes\)"):
+        steps.validate_spec(_upload(aws, QUICKSTART, key="clusters/payments/quickstart.yaml"), ports)
+    # A cluster recorded for one prefix is not another's to change or delete.
+    registry.record(ports.clusters, "quickstart", status="ACTIVE", execution="x", team="payments", specKey="k")
+    with pytest.raises(
+        SpecInvalid, match=r"belongs to team payments \(clusters/payments/quickstart\.yaml\); a spec under clusters/"
+    ):
+        steps.validate_spec(_upload(aws, QUICKSTART), ports)
+    teardown = {**_upload(aws, QUICKSTART, key="clusters/web/quickstart.yaml"), "action": "teardown"}
+    with pytest.raises(SpecInvalid, match="a spec under clusters/web/ cannot change or delete it"):
+        steps.read_last_applied_spec(teardown, ports)
 
 
 def test_plan_creates_change_sets_and_a_plan_run_leaves_nothing(aws: dict[str, Any]) -> None:

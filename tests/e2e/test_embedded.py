@@ -182,10 +182,29 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
         )
         assert local.aws.eks.clusters["quickstart"].nodegroups["workers"]["desired"] == 3
         assert table.get_item(Key={"cluster": "quickstart"})["Item"]["lastFailure"]["code"] == "ERR_POLICY_REFUSED"
-
-    # Delete: the teardown leaves nothing of the cluster.
+    # Another team's prefix cannot take the cluster over.
+    other = session.run(local, _spec(tmp_path, "quickstart", in_place), io.StringIO(), team="web")
+    assert other["status"] == "FAILED"
+    assert (
+        "cluster 'quickstart' belongs to clusters/quickstart.yaml; a spec under clusters/web/ cannot change"
+        in (other["notifications"]["sns"]["outcome"]["failure"]["cause"])
+    )
+    # Nor delete it: the delete marker on its key starts a teardown that refuses, the cluster stays.
     from clusterdrop import ops
 
+    before_web = datetime.now(UTC) - timedelta(seconds=1)
+    local.aws.client("s3").delete_object(Bucket=local.deployer.spec_bucket, Key="clusters/web/quickstart.yaml")
+    sfn = local.aws.client("stepfunctions")
+    watched = ops.watch(
+        sfn, local.deployer, "quickstart", io.StringIO(), poll=0.3, started_after=before_web, timeout=300
+    )
+    assert watched == "FAILED"
+    refused = json.loads(local.notifications()[-1]["Message"])["outcome"]
+    assert (refused["action"], refused["failure"]["step"]) == ("delete", "Read last applied spec")
+    assert "a spec under clusters/web/ cannot change or delete it" in refused["failure"]["cause"]
+    assert table.get_item(Key={"cluster": "quickstart"})["Item"]["status"] == "ACTIVE"
+
+    # Delete: the teardown leaves nothing of the cluster.
     before = datetime.now(UTC) - timedelta(seconds=1)
     assert ops.delete(local.aws.client("s3"), local.deployer, "quickstart") is not None
     sfn = local.aws.client("stepfunctions")

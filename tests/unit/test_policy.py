@@ -192,3 +192,15 @@ def test_the_policy_has_a_schema_for_a_file_beside_cdk_json() -> None:
     schema = json.loads(out)
     assert {"allowedAdminAccounts", "maxNodesPerCluster", "requiredTags", "endpoint"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
+
+
+def test_a_team_s_rules_replace_the_base_rules_for_its_clusters() -> None:
+    rules = Policy.model_validate(
+        {"maxNodesPerGroup": 10, "allowSpot": False, "teams": {"batch": {"allowSpot": True, "maxNodesPerGroup": 50}}}
+    )
+    assert rules.for_team("batch").allow_spot is True
+    assert rules.for_team("batch").max_nodes_per_group == 50
+    assert rules.for_team("web") == rules  # a team without its own rules: the base
+    assert rules.for_team("") == rules
+    with pytest.raises(ValueError, match="maxNodes"):
+        Policy.model_validate({"teams": {"batch": {"maxNodes": 3}}})
