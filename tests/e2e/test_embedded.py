@@ -432,10 +432,10 @@ def test_invalid_spec_fails_naming_the_field(local: session.LocalDeployer, tmp_p
 def test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything(
     local: session.LocalDeployer, tmp_path: Path
 ) -> None:
-    """The spec's default deadline (20 minutes) runs 30 times faster in the embedded mode, as its
-    poll intervals do: 40 s, and the message says both."""
+    """The spec's deadline (here 5 minutes) runs 30 times faster in the embedded mode, as its poll
+    intervals do: 10 s, and the message says both."""
     text = QUICKSTART.replace("name: quickstart", "name: stuck").replace(
-        "  cni:\n", "  deletionPolicy: retain\n  cni:\n"
+        "  cni:\n", "  deletionPolicy: retain\n  nodeReadyTimeoutMinutes: 5\n  cni:\n"
     )
     spec = _spec(tmp_path, "stuck", text)
     result = _run_with_faults(local, spec, "nodes-not-ready")
@@ -445,7 +445,7 @@ def test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything(
     assert failure["error"] == "NodesNotReady"
     assert result["code"] == failure["code"] == "ERR_NODES_NOT_READY"
     assert "cni plugin not initialized" in failure["cause"]
-    assert "after 20 minutes (40 s in the embedded mode) 0/2 nodes are Ready" in failure["cause"]
+    assert "after 5 minutes (10 s in the embedded mode) 0/2 nodes are Ready" in failure["cause"]
     assert failure["cleaned_up"] == []
     assert set(failure["kept"]) == {"clusterdrop-stuck", "clusterdrop-stuck-ng-workers"}
     assert "stack clusterdrop-stuck" in result["leftovers"]  # retain keeps everything
