@@ -154,10 +154,15 @@ def connect_lines(o: Outcome) -> list[str]:
         ]
     lines = ["Cluster admins (EKS access entries with AmazonEKSClusterAdminPolicy):"]
     lines += [f"  {arn}" for arn in o.admins]
-    lines.append("Get a kubeconfig as one of them:")
+    lines.append("Get a kubeconfig as one of them (clusterdrop writes it and makes the tokens, no AWS CLI needed):")
     for arn in o.admins:
         assume = f" --role-arn {arn}" if ":role/" in arn else ""
-        lines.append(f"  aws eks update-kubeconfig --region {o.region} --name {o.cluster}{assume}")
+        lines.append(f"  clusterdrop kubeconfig {o.cluster} --region {o.region}{assume}")
+    lines.append(f"  (or: aws eks update-kubeconfig --region {o.region} --name {o.cluster} [--role-arn ARN])")
+    lines.append(
+        "Not one of them? Ask the platform team to add your role to spec.controlPlane.admins (or to the "
+        "deployer's clusterAdmins); until then the cluster answers 401."
+    )
     return lines
 
 

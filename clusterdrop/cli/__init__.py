@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from clusterdrop import __version__
-from clusterdrop.cli import cni, deployer, local, spec_tools
+from clusterdrop.cli import access, cni, deployer, local, spec_tools
 from clusterdrop.cli.common import EXIT_OK, EXIT_USAGE
 
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"clusterdrop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (spec_tools, deployer, cni, local):
+    for group in (spec_tools, deployer, access, cni, local):
         group.register(sub)
     return parser
 

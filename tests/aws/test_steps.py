@@ -453,7 +453,8 @@ def test_success_message() -> None:
     assert notify.subject(o) == "[clusterdrop] demo: create succeeded"
     for expected in ("Endpoint: https://ABC", "Kubernetes: 1.33", "CNI: calico v3.32.1", "workers: 3/3",
                      "Apply cluster stack: SUCCEEDED (600 s)",
-                     "aws eks update-kubeconfig --region eu-west-1 --name demo --role-arn arn:aws:iam::123456789012:role/platform",
+                     "clusterdrop kubeconfig demo --region eu-west-1 --role-arn arn:aws:iam::123456789012:role/platform",
+                     "Not one of them? Ask the platform team to add your role to spec.controlPlane.admins",
                      "  arn:aws:iam::123456789012:role/platform",
                      "EKS add-ons (as installed): coredns v1.12.2-eksbuild.1, kube-proxy v1.33.0-eksbuild.1",
                      "NodeGroup  workers  ok", "console.aws.amazon.com/states"):  # fmt: skip
@@ -470,6 +471,7 @@ def test_a_cluster_nobody_was_made_admin_of_says_so_and_how_to_fix_it() -> None:
     assert "spec.controlPlane.admins" in text
     assert "-c clusterAdmins=ARN" in text
     assert "update-kubeconfig" not in text  # it would not work for anyone
+    assert "clusterdrop kubeconfig" not in text
 
 
 def test_what_a_clean_up_could_not_delete_is_named_with_its_reason_and_link() -> None:

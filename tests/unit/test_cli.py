@@ -27,7 +27,7 @@ def run(*argv: str, stdin: bytes | None = None, monkeypatch: pytest.MonkeyPatch 
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.parametrize("command", [[], ["validate"], ["schema"], ["convert"], ["plan"]])
+@pytest.mark.parametrize("command", [[], ["validate"], ["schema"], ["convert"], ["plan"], ["kubeconfig"], ["token"]])
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*command, "--help"]) == 0
     assert "usage: clusterdrop" in capsys.readouterr().out
