@@ -27,6 +27,18 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def moto_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the CLI and boto3 read: dummy credentials, the region, moto's endpoint."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": moto_url,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

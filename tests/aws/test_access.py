@@ -28,15 +28,8 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def cluster(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def cluster(moto_env: None) -> Any:
     """An EKS cluster (moto) whose endpoint is a Kubernetes API emulator."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": moto_url,
-    }.items():
-        monkeypatch.setenv(key, value)
     with KubeApiServer() as api:
         eks = boto3.client("eks")
         created = eks.create_cluster(

@@ -37,16 +37,9 @@ def test_workflow_handlers_do_not_import_kubernetes(module: str) -> None:
 
 
 @pytest.fixture
-def handler_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def handler_env(moto_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """What a handler sees in the embedded mode: moto's endpoint, dummy credentials, no X-Ray."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": moto_url,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 @pytest.mark.usefixtures("handler_env")

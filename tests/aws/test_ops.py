@@ -21,14 +21,7 @@ QUICKSTART = REPO / "examples" / "quickstart.yaml"
 
 
 @pytest.fixture
-def deployer(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> ops.Deployer:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": moto_url,
-    }.items():
-        monkeypatch.setenv(key, value)
+def deployer(moto_env: None, monkeypatch: pytest.MonkeyPatch) -> ops.Deployer:
     suffix = uuid.uuid4().hex[:8]
     s3 = boto3.client("s3")
     bucket = f"specs-{suffix}"
