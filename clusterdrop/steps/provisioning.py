@@ -98,7 +98,8 @@ def apply_node_group_stacks(state: State, ports: Ports) -> State:
         if p.change_type == "DELETE":
             stacks.delete(ports.cfn, p.stack, ports.settings.cfn_role_arn)
             started.append({"stack": p.stack, "expect": "DELETE_COMPLETE"})
-        elif p.change_set is None:
+        elif p.change_set is None and p.change_type == "CREATE":
+            # A new cluster's node groups: their parameters come from the cluster stack's outputs.
             group = p.stack.removeprefix(nodegroup_stack_name(cluster, ""))
             parameters = nodegroup_parameters(cluster, group, outputs)
             ports.cfn.create_stack(
@@ -111,7 +112,7 @@ def apply_node_group_stacks(state: State, ports: Ports) -> State:
             )
             started.append({"stack": p.stack, "expect": "COMPLETE"})
         else:
-            stacks.execute(ports.cfn, p)
+            stacks.execute(ports.cfn, p)  # nothing to do for a stack without changes
             started.append({"stack": p.stack, "expect": "COMPLETE"})
     remaining = queue[len(wave) :]
     number = previous.wave + 1 if previous is not None else 1

@@ -664,3 +664,46 @@ def test_picking_zones_skips_the_unsupported_zone_id_wherever_its_name_falls() -
     ]
     assert pick_zones(described, "us-east-1", 3) == ["us-east-1b", "us-east-1d", "us-east-1f"]
     assert pick_zones(described, "eu-west-1", 2) == ["us-east-1a", "us-east-1b"]  # no refused IDs there
+
+
+def test_an_upgrade_applies_node_group_stacks_one_wave_at_a_time(aws: dict[str, Any]) -> None:
+    """In an upgrade each node group is its own wave, in the spec's order; a stack whose change
+    set holds no changes is left alone (never created again)."""
+    ports: steps.Ports = aws["ports"]
+    two_groups = QUICKSTART.replace(
+        "      maxSize: 4\n",
+        "      maxSize: 4\n    - name: batch\n      instanceTypes: [t3.medium]\n      desiredSize: 1\n",
+    )
+    state = _upload(aws, two_groups)
+    state["validated"] = steps.validate_spec(state, ports)
+    topic = {
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"NodeRoleArn": {"Value": "arn:aws:iam::123456789012:role/n"}},
+    }
+    names = ["clusterdrop-quickstart", "clusterdrop-quickstart-ng-workers", "clusterdrop-quickstart-ng-batch"]
+    for name in names:
+        ports.cfn.create_stack(StackName=name, TemplateBody=json.dumps(topic))
+    unchanged: list[dict[str, Any]] = [
+        {"stack": n, "role": "nodegroup", "change_type": "UPDATE", "change_set": None, "status": "NO_CHANGES", "changes": []}
+        for n in names[1:]
+    ]  # fmt: skip
+    state["plan"] = {"stacks": unchanged, "upgrade": {"from": "1.35", "to": "1.36", "nodeGroups": ["workers", "batch"]}}
+    first = steps.apply_node_group_stacks(state, ports)
+    assert (first["stacks"], first["wave"], first["remaining"], first["more"]) == (
+        [{"stack": "clusterdrop-quickstart-ng-workers", "expect": "COMPLETE"}],
+        1,
+        ["clusterdrop-quickstart-ng-batch"],
+        True,
+    )
+    state["nodeGroupStacks"] = steps.check_node_group_stacks({**state, "nodeGroupStacks": first}, ports)
+    assert state["nodeGroupStacks"]["done"] is True
+    second = steps.apply_node_group_stacks(state, ports)
+    assert (second["stacks"][0]["stack"], second["wave"], second["remaining"], second["more"]) == (
+        "clusterdrop-quickstart-ng-batch",
+        2,
+        [],
+        False,
+    )
+    # Not an upgrade: every stack in one wave.
+    del state["plan"]["upgrade"], state["nodeGroupStacks"]
+    assert [s["stack"] for s in steps.apply_node_group_stacks(state, ports)["stacks"]] == names[1:]
