@@ -73,12 +73,20 @@ def launch_template(cluster: Cluster, group: NodeGroup, pods: int) -> Json:
                     "ResourceType": "launch-template",
                     "Tags": [
                         {"Key": k, "Value": v}
-                        for k, v in tag_map(cluster, **{"clusterdrop:nodegroup": group.name}).items()
+                        for k, v in {**tag_map(cluster), **group.tags, "clusterdrop:nodegroup": group.name}.items()
                     ],
                 }
             ],
         },
     }
+
+
+def _update_config(group: NodeGroup) -> Json:
+    """EKS's default, one node at a time, unless the spec says otherwise."""
+    update = group.update_config
+    if update is not None and update.max_unavailable_percentage is not None:
+        return {"MaxUnavailablePercentage": update.max_unavailable_percentage}
+    return {"MaxUnavailable": update.max_unavailable if update and update.max_unavailable else 1}
 
 
 def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
@@ -100,10 +108,10 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         "DiskSize": group.disk_size_gi_b,
         # Nodes follow the control plane's version; an upgrade changes both in order.
         "Version": cluster.spec.kubernetes_version,
-        "UpdateConfig": {"MaxUnavailable": 1},
+        "UpdateConfig": _update_config(group),
         # A version update drains each old node; forced, EKS deletes the pods a budget keeps.
         "ForceUpdateEnabled": cluster.spec.upgrade_policy.force,
-        "Tags": tag_map(cluster, **{"clusterdrop:nodegroup": group.name}),
+        "Tags": {**tag_map(cluster), **group.tags, "clusterdrop:nodegroup": group.name},
     }
     if group.labels:
         properties["Labels"] = dict(group.labels)

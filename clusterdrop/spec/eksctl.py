@@ -314,6 +314,14 @@ class _Converter:
             self.refuse((*ng.path, "amiFamily"), f"{ami_family}: clusterdrop node groups run Amazon Linux 2023")
         if ng.has("labels"):
             out["labels"] = ng.get("labels")
+        if ng.has("tags"):
+            out["tags"] = ng.get("tags")
+        if ng.has("updateConfig"):
+            update = ng.child("updateConfig")
+            out["updateConfig"] = {
+                k: update.get(k) for k in ("maxUnavailable", "maxUnavailablePercentage") if update.has(k)
+            }
+            update.finish()
         taints = ng.get("taints")
         if taints:
             out["taints"] = self._taints(taints, (*ng.path, "taints"))

@@ -179,6 +179,14 @@ class Taint(Model):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
+class UpdateConfig(Model):
+    """How many nodes a node-group update replaces at once (EKS's updateConfig): a count or a
+    percentage of the group, one of the two (default: one node)."""
+
+    max_unavailable: int | None = Field(default=None, ge=1, le=100)
+    max_unavailable_percentage: int | None = Field(default=None, ge=1, le=100)
+
+
 class NodeGroup(Model):
     name: DnsLabel63
     instance_types: list[InstanceType] = Field(min_length=1, max_length=20)
@@ -191,6 +199,12 @@ class NodeGroup(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list, max_length=50)
     ssh_key_name: KeyPairName | None = None
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="AWS tags on the node group and its instances, beside metadata.tags."
+    )
+    update_config: UpdateConfig | None = Field(
+        default=None, description="Nodes replaced at once by an update: maxUnavailable or maxUnavailablePercentage."
+    )
 
 
 class UpgradePolicy(Model):

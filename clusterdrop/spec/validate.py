@@ -237,10 +237,24 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_control_plane(spec)
     for i, group in enumerate(spec.node_groups):
         yield from _check_node_group(spec, i, group)
+        yield from _check_node_group_extras(cluster, i, group)
     yield from _check_system_nodes(spec)
     yield from _duplicates(("spec", "nodeGroups"), [g.name for g in spec.node_groups], "name")
     yield from _duplicates(("spec", "addons"), spec.addons)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
+
+
+def _check_node_group_extras(cluster: Cluster, i: int, group: Any) -> Iterator[Issue]:
+    """A node group's own tags (checked as metadata.tags are, and counted with them: AWS allows 50
+    per resource) and its update config (one of its two forms)."""
+    base: Path = ("spec", "nodeGroups", i)
+    yield from _check_tags(group.tags, (*base, "tags"))
+    together = len(set(cluster.metadata.tags) | set(group.tags))
+    if group.tags and together > facts.MAX_USER_TAGS:
+        yield (*base, "tags"), f"{together} tags with metadata.tags; at most {facts.MAX_USER_TAGS} on a resource"
+    update = group.update_config
+    if update is not None and (update.max_unavailable is None) == (update.max_unavailable_percentage is None):
+        yield (*base, "updateConfig"), "set exactly one of maxUnavailable and maxUnavailablePercentage"
 
 
 def _duplicates(base: Path, values: list[Any], attr: str | None = None) -> Iterator[Issue]:
@@ -254,8 +268,7 @@ def _duplicates(base: Path, values: list[Any], attr: str | None = None) -> Itera
             seen[value] = i
 
 
-def _check_tags(tags: dict[str, str]) -> Iterator[Issue]:
-    base: Path = ("metadata", "tags")
+def _check_tags(tags: dict[str, str], base: Path = ("metadata", "tags")) -> Iterator[Issue]:
     if len(tags) > facts.MAX_USER_TAGS:
         yield base, f"{len(tags)} tags; at most {facts.MAX_USER_TAGS} (AWS allows 50, clusterdrop adds its own)"
     for key, value in tags.items():

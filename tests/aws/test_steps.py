@@ -670,17 +670,18 @@ def test_an_upgrade_applies_node_group_stacks_one_wave_at_a_time(aws: dict[str, 
     """In an upgrade each node group is its own wave, in the spec's order; a stack whose change
     set holds no changes is left alone (never created again)."""
     ports: steps.Ports = aws["ports"]
-    two_groups = QUICKSTART.replace(
+    name = f"waves-{aws['suffix']}"  # stack names are the account's: one of this test's own
+    two_groups = QUICKSTART.replace("name: quickstart", f"name: {name}").replace(
         "      maxSize: 4\n",
         "      maxSize: 4\n    - name: batch\n      instanceTypes: [t3.medium]\n      desiredSize: 1\n",
     )
-    state = _upload(aws, two_groups)
+    state = _upload(aws, two_groups, key=f"clusters/{name}.yaml")
     state["validated"] = steps.validate_spec(state, ports)
     topic = {
         "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {"NodeRoleArn": {"Value": "arn:aws:iam::123456789012:role/n"}},
     }
-    names = ["clusterdrop-quickstart", "clusterdrop-quickstart-ng-workers", "clusterdrop-quickstart-ng-batch"]
+    names = [f"clusterdrop-{name}", f"clusterdrop-{name}-ng-workers", f"clusterdrop-{name}-ng-batch"]
     for name in names:
         ports.cfn.create_stack(StackName=name, TemplateBody=json.dumps(topic))
     unchanged: list[dict[str, Any]] = [
@@ -690,16 +691,16 @@ def test_an_upgrade_applies_node_group_stacks_one_wave_at_a_time(aws: dict[str, 
     state["plan"] = {"stacks": unchanged, "upgrade": {"from": "1.35", "to": "1.36", "nodeGroups": ["workers", "batch"]}}
     first = steps.apply_node_group_stacks(state, ports)
     assert (first["stacks"], first["wave"], first["remaining"], first["more"]) == (
-        [{"stack": "clusterdrop-quickstart-ng-workers", "expect": "COMPLETE"}],
+        [{"stack": names[1], "expect": "COMPLETE"}],
         1,
-        ["clusterdrop-quickstart-ng-batch"],
+        [names[2]],
         True,
     )
     state["nodeGroupStacks"] = steps.check_node_group_stacks({**state, "nodeGroupStacks": first}, ports)
     assert state["nodeGroupStacks"]["done"] is True
     second = steps.apply_node_group_stacks(state, ports)
     assert (second["stacks"][0]["stack"], second["wave"], second["remaining"], second["more"]) == (
-        "clusterdrop-quickstart-ng-batch",
+        names[2],
         2,
         [],
         False,

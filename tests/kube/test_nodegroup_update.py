@@ -202,3 +202,30 @@ def test_the_agent_names_the_pods_and_budgets_that_would_stop_an_upgrade_before_
             return False  # the disruption controller has not seen the change yet
 
     _wait_for(passes)
+
+
+@pytest.mark.parametrize(("max_unavailable", "peak"), [(1, 3), (2, 4)])
+def test_an_update_replaces_max_unavailable_nodes_at_once(
+    cluster: tuple[EmulatedCluster, threading.RLock, Settings], core: Any, max_unavailable: int, peak: int
+) -> None:
+    emulated, lock, settings = cluster
+    _wait_for(lambda: len(_kubelets(core)) == 2)
+    emulated.nodegroups["workers"]["maxUnavailable"] = max_unavailable
+    seen: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            with emulated.api.store.lock:
+                seen.append(len(emulated.api.store.objects[("", "nodes")]))
+            done.wait(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        nodes.update_version(emulated, lock, "workers", "1.35", settings, force=False)
+    finally:
+        done.set()
+        watcher.join()
+    assert max(seen) == peak  # the group's nodes plus the surge of new ones
+    assert _kubelets(core) == ["v1.35.0-eks-local"] * 2

@@ -35,9 +35,8 @@ EXPECTED: dict[str, set[str] | None] = {
     },
     "09-nat-gateways.yaml": None,
     "11-cloudwatch-cluster-logging.yaml": {"cloudWatch.clusterLogging.logRetentionInDays"},
-    "13-iamserviceaccounts.yaml": {"iam.withOIDC", "iam.serviceAccounts", "nodeGroups[0].tags"},
+    "13-iamserviceaccounts.yaml": {"iam.withOIDC", "iam.serviceAccounts"},
     "15-managed-nodes.yaml": {
-        "managedNodeGroups[0].updateConfig",
         "managedNodeGroups[0].securityGroups",
         "managedNodeGroups[0].ssh.publicKeyPath",
         "managedNodeGroups[2].overrideBootstrapCommand",
@@ -45,7 +44,7 @@ EXPECTED: dict[str, set[str] | None] = {
     },
     "17-permissions-boundary.yaml": {"iam.serviceRolePermissionsBoundary", "nodeGroups[0].iam"},
     "19-kms-cluster.yaml": {"secretsEncryption"},
-    "23-kubeflow-spot-instance.yaml": {"nodeGroups[2].instancesDistribution", "nodeGroups[0].tags"},
+    "23-kubeflow-spot-instance.yaml": {"nodeGroups[2].instancesDistribution"},
     "25-addons.yaml": {"iam.withOIDC"},
     "27-oidc-provider.yaml": {"identityProviders"},
     "29-cluster-with-karpenter.yaml": {"karpenter"},
@@ -135,7 +134,13 @@ def test_allow_partial_keeps_what_maps_and_lists_what_was_dropped() -> None:
         {"key": "key1", "effect": "NoSchedule", "value": "value1"},
         {"key": "key2", "effect": "NoExecute"},
     ]
-    assert {p.path for p in conversion.unsupported} >= {"managedNodeGroups[0].tags", "managedNodeGroups[0].iam"}
+    assert public["tags"] == {"nodegroup-role": "worker"}
+    assert public["updateConfig"] == {"maxUnavailable": 3}
+    assert {p.path for p in conversion.unsupported} >= {"managedNodeGroups[0].iam"}
+    assert not {p.path for p in conversion.unsupported} & {
+        "managedNodeGroups[0].tags",
+        "managedNodeGroups[0].updateConfig",
+    }
 
 
 def test_taints_in_map_form_and_access_entries() -> None:

@@ -278,3 +278,25 @@ def test_deployer_admins_join_the_specs_each_entry_named_by_its_principal(full_s
     alone = make_plan(cluster).stacks[0].template
     kept = {k: p["PrincipalArn"] for k, p in _resources(alone, "AWS::EKS::AccessEntry").items() if "Admin" in k}
     assert kept.items() <= entries.items()
+
+
+def test_a_node_group_carries_its_own_tags_and_update_config(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.nodeGroups[0].tags", {"cost-center": "db"})
+    set_path(full_spec, "spec.nodeGroups[0].updateConfig", {"maxUnavailablePercentage": 34})
+    set_path(full_spec, "spec.nodeGroups[1].updateConfig", {"maxUnavailable": 2})
+    plan = make_plan(_cluster(full_spec))
+    _, workers, system = plan.stacks
+    group = workers.template["Resources"]["NodeGroup"]["Properties"]
+    assert group["Tags"] == {
+        "clusterdrop:cluster": "demo",
+        "team": "platform",
+        "cost-center": "db",
+        "clusterdrop:nodegroup": "workers",
+    }
+    assert group["UpdateConfig"] == {"MaxUnavailablePercentage": 34}
+    template_tags = workers.template["Resources"]["LaunchTemplate"]["Properties"]["TagSpecifications"][0]["Tags"]
+    assert {"Key": "cost-center", "Value": "db"} in template_tags
+    assert system.template["Resources"]["NodeGroup"]["Properties"]["UpdateConfig"] == {"MaxUnavailable": 2}
+    # CloudFormation's schema takes both forms of UpdateConfig (cfn-lint errors would say otherwise).
+    for stack in (workers, system):
+        assert [m for m in lint(json.dumps(stack.template)) if m.rule.id.startswith("E")] == []

@@ -313,3 +313,23 @@ def test_whether_the_spec_names_its_version_is_kept(full_spec: dict[str, Any]) -
     loaded = load_spec(yaml.safe_dump(full_spec).encode())
     assert loaded.version_given is False
     assert loaded.cluster.spec.kubernetes_version == facts.DEFAULT_KUBERNETES_VERSION
+
+
+def test_node_group_tags_and_update_config_are_checked(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.nodeGroups[0].tags", {"clusterdrop:x": "y", "ok": "fine"})
+    set_path(full_spec, "spec.nodeGroups[0].updateConfig", {"maxUnavailable": 2, "maxUnavailablePercentage": 50})
+    set_path(full_spec, "spec.nodeGroups[1].updateConfig", {})
+    problems = _problems(full_spec)
+    assert problems["spec.nodeGroups[0].tags.clusterdrop:x"] == (
+        "tag keys starting with 'clusterdrop:' are set by clusterdrop itself"
+    )
+    assert (
+        problems["spec.nodeGroups[0].updateConfig"] == "set exactly one of maxUnavailable and maxUnavailablePercentage"
+    )
+    assert (
+        problems["spec.nodeGroups[1].updateConfig"] == "set exactly one of maxUnavailable and maxUnavailablePercentage"
+    )
+    set_path(full_spec, "spec.nodeGroups[0].tags", {f"k{i}": "v" for i in range(40)})  # 41 with metadata's team
+    del full_spec["spec"]["nodeGroups"][0]["updateConfig"]
+    del full_spec["spec"]["nodeGroups"][1]["updateConfig"]
+    assert _problems(full_spec) == {"spec.nodeGroups[0].tags": "41 tags with metadata.tags; at most 40 on a resource"}

@@ -305,45 +305,59 @@ def _drain(store: Store, node: str, group: str, *, seconds: float, force: bool) 
 def update_version(
     cluster: EmulatedCluster, lock: RLock, name: str, version: str, settings: Settings, *, force: bool
 ) -> None:
-    """EKS's managed node-group version update, node by node (MaxUnavailable 1): a new node at the
-    new version joins in the old one's zone and turns Ready; the old one is cordoned, drained
-    through the Eviction API (PodDisruptionBudgets honoured; EKS retries for 15 minutes, here
-    `settings.eviction_timeout`) and terminated. A node that never turns Ready fails the update
-    with NodeCreationFailure, a drain that never completes with PodEvictionFailure (unless
-    forced); either way the node being replaced is put back in service and the surge node goes.
-    Runs inside the CloudFormation request, which moto completes before it answers."""
-    store = cluster.api.store
+    """EKS's managed node-group version update, the group's maxUnavailable nodes at a time (one by
+    default): new nodes at the new version join in the old ones' zones and turn Ready; the old
+    ones are cordoned, drained through the Eviction API (PodDisruptionBudgets honoured; EKS
+    retries for 15 minutes, here `settings.eviction_timeout`) and terminated. A node that never
+    turns Ready fails the update with NodeCreationFailure, a drain that never completes with
+    PodEvictionFailure (unless forced); either way the nodes being replaced are put back in
+    service and the surge nodes go. Runs inside the CloudFormation request, which moto completes
+    before it answers."""
     with lock:
         group = cluster.nodegroups[name]
         old = [m for m in group.get("members", []) if m["version"] != version]
         group["version"] = version
         group["updating"] = True
+    batch = max(1, int(group.get("maxUnavailable", 1)))
     try:
-        for member in old:
-            with lock:
-                new = _launch(cluster, group, member["zone"])
-                group["members"].append(new)
-            if not _wait(partial(_node_ready, store, new["name"]), settings.node_join_timeout):
-                with lock:
-                    group["members"].remove(new)
-                raise NodegroupUpdateFailed("NodeCreationFailure", "Instances failed to join the kubernetes cluster")
-            _cordon(store, member["name"], True)
-            try:
-                _drain(store, member["name"], name, seconds=settings.eviction_timeout, force=force)
-            except NodegroupUpdateFailed:
-                _cordon(store, member["name"], False)
-                with lock:
-                    group["members"].remove(new)
-                raise
-            with lock:
-                group["members"].remove(member)
-            # The instance is terminated: its node leaves the cluster before the next one goes.
-            _wait(partial(_node_gone, store, member["name"]), settings.node_join_timeout)
+        for start in range(0, len(old), batch):
+            _replace(cluster, lock, group, name, old[start : start + batch], settings, force=force)
     finally:
         with lock:
             group["updating"] = False
             if any(m["version"] != version for m in group["members"]):
                 group["version"] = next(m["version"] for m in group["members"] if m["version"] != version)
+
+
+def _replace(
+    cluster: EmulatedCluster, lock: RLock, group: Obj, name: str, members: list[Obj], settings: Settings, *, force: bool
+) -> None:
+    """Replace up to maxUnavailable nodes at once: new ones join in their zones and turn Ready,
+    then the old ones are cordoned, drained and terminated."""
+    store = cluster.api.store
+    with lock:
+        new = [_launch(cluster, group, m["zone"]) for m in members]
+        group["members"].extend(new)
+    if not all(_wait(partial(_node_ready, store, n["name"]), settings.node_join_timeout) for n in new):
+        with lock:
+            group["members"][:] = [m for m in group["members"] if m not in new]
+        raise NodegroupUpdateFailed("NodeCreationFailure", "Instances failed to join the kubernetes cluster")
+    for member in members:
+        _cordon(store, member["name"], True)
+    try:
+        for member in members:
+            _drain(store, member["name"], name, seconds=settings.eviction_timeout, force=force)
+    except NodegroupUpdateFailed:
+        for member in members:
+            _cordon(store, member["name"], False)
+        with lock:
+            group["members"][:] = [m for m in group["members"] if m not in new]
+        raise
+    with lock:
+        group["members"][:] = [m for m in group["members"] if m not in members]
+    # The instances are terminated: their nodes leave the cluster before the next ones go.
+    for member in members:
+        _wait(partial(_node_gone, store, member["name"]), settings.node_join_timeout)
 
 
 def _cordon(store: Store, node: str, unschedulable: bool) -> None:

@@ -273,6 +273,9 @@ class EksNodegroupModel(CloudFormationModel):
             "capacityType": p.get("CapacityType", "ON_DEMAND"),
             "labels": p.get("Labels") or {},
             "taints": p.get("Taints") or [],
+            # How many nodes an update replaces at once: a count, or a percentage of the group
+            # (rounded down, at least one), as EKS reads UpdateConfig.
+            "maxUnavailable": _max_unavailable(p.get("UpdateConfig") or {}, int(scaling.get("DesiredSize", 1))),
         }
 
     @classmethod
@@ -373,6 +376,12 @@ class EksNodegroupModel(CloudFormationModel):
         backend = eks_models.eks_backends[account_id][region_name]
         if p["ClusterName"] in backend.clusters and p["NodegroupName"] in backend.clusters[p["ClusterName"]].nodegroups:
             backend.delete_nodegroup(p["ClusterName"], p["NodegroupName"])
+
+
+def _max_unavailable(update: Obj, desired: int) -> int:
+    if update.get("MaxUnavailablePercentage"):
+        return max(1, desired * int(update["MaxUnavailablePercentage"]) // 100)
+    return max(1, int(update.get("MaxUnavailable") or 1))
 
 
 def _minor(version: str) -> tuple[int, ...]:
