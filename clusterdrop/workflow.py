@@ -12,6 +12,7 @@ DEPLOY_STEPS: tuple[str, ...] = (
     "Wait for cluster stack",
     "Connect",
     "Apply CNI",
+    "Check disruption budgets",
     "Apply node-group stacks",
     "Wait for node-group stacks",
     "Wait for nodes Ready",
@@ -72,6 +73,11 @@ HIDDEN: frozenset[str] = frozenset(
         "Count stack deletion checks",
         "Stack deletion waited too long?",
         "Stack deletion stuck",
+        # An upgrade's node-group waves.
+        "More node groups?",
+        "Count node-group waves",
+        "Too many node-group waves?",
+        "Node-group waves stuck",
     }
 )
 

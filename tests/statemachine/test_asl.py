@@ -195,6 +195,16 @@ def test_deploy_steps_are_states() -> None:
     assert set(DEPLOY_STEPS) <= set(states)
 
 
+@pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
+def test_plumbing_is_not_shown_as_a_step(path: Path) -> None:
+    """Choice and Pass states are how the machine is wired, not steps a person follows: `watch`,
+    the notification and the history hide each (or read it as part of its polling loop's step)."""
+    from clusterdrop.workflow import HIDDEN, PHASES
+
+    shown = {n for n, s in render(path)["States"].items() if s["Type"] in ("Choice", "Pass", "Succeed", "Fail")}
+    assert shown - HIDDEN - set(PHASES) == set()
+
+
 def test_failures_end_in_a_notification_and_a_fail_state() -> None:
     states = render(REPO / "statemachine" / "deploy.asl.json")["States"]
     assert states["Notify failure"]["Parameters"]["outcome"] == "FAILED"
