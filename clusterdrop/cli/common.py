@@ -3,6 +3,7 @@ stdin, bounded, validated, every problem named with its line and column)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +21,21 @@ EXIT_USAGE = 2
 
 
 def read_input(name: str) -> bytes:
+    """At most one byte more than a spec may hold (so an oversized one is refused by its real
+    size, read from the file system, without reading it all)."""
     try:
         if name == "-":
-            return sys.stdin.buffer.read(MAX_BYTES + 1)
-        with Path(name).open("rb") as handle:
-            return handle.read(MAX_BYTES + 1)
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+            size = f"more than {MAX_BYTES}"
+        else:
+            with Path(name).open("rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)
+                size = str(os.fstat(handle.fileno()).st_size)
     except OSError as exc:
         raise InputUnreadable(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise LoadError(f"input is {size} bytes; a spec may be at most {MAX_BYTES} bytes (1 MiB)")
+    return raw
 
 
 def display(name: str) -> str:

@@ -133,7 +133,7 @@ def _emulation_options(p: argparse.ArgumentParser) -> None:
         action="extend",
         type=faults,
         metavar="FAULT[,FAULT…]",
-        help=f"faults to inject, comma-separated or repeated: {', '.join(FAULTS)}",
+        help="faults to inject, comma-separated or repeated (listed below)",
     )
     p.add_argument(
         "--node-ready-delay",
@@ -143,6 +143,19 @@ def _emulation_options(p: argparse.ArgumentParser) -> None:
         help="how long simulated nodes take to turn Ready once the CNI is there, a group's later nodes a half "
         "delay more each (default 5; on EKS about a minute)",
     )
+
+
+class _ListedFormatter(argparse.HelpFormatter):
+    """Wraps paragraphs as argparse does, but keeps indented lines (the list of faults) one per line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(
+            indent + line if line.startswith(" ") else super(_ListedFormatter, self)._fill_text(line, width, indent)
+            for line in text.splitlines()
+        )
+
+
+FAULT_HELP = "faults (--inject):\n" + "\n".join(f"  {name:<20} {what}" for name, what in FAULTS.items())
 
 
 def faults(value: str) -> list[str]:
@@ -172,6 +185,8 @@ def register(sub: Any) -> None:
         help="start the embedded AWS with clusterdrop deployed into it",
         description="Start moto (Step Functions execution on), the local Lambda runtime, EKS and Kubernetes "
         "emulation, deploy the synthesized CDK app into it, and print the environment to export.",
+        epilog=FAULT_HELP,
+        formatter_class=_ListedFormatter,
     )
     _emulation_options(p)
     p.add_argument("--region", default="eu-west-1", help="the region the deployer is deployed to (default eu-west-1)")
@@ -182,6 +197,8 @@ def register(sub: Any) -> None:
         description="Start the embedded mode, submit each SPEC in turn, follow its execution and report the "
         "outcome; stop at the first that fails. Exit 0 when all succeed, 1 otherwise. With --json, one JSON object "
         "per spec on stdout, one per line (progress goes to stderr).",
+        epilog=FAULT_HELP,
+        formatter_class=_ListedFormatter,
     )
     p.add_argument(
         "files",

@@ -64,16 +64,20 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             loaded = load_spec(read_input(name))
         except InputUnreadable as exc:
-            err.write(f"clusterdrop: {exc}\n")
-            return EXIT_USAGE
+            # Every other file is still reported; the exit code says one could not be read.
+            results.append(
+                {"file": source, "valid": False, "unreadable": True, "errors": [Problem("", str(exc)).as_dict()]}
+            )
+            status = EXIT_USAGE
+            continue
         except LoadError as exc:
             problems = [Problem("", exc.message, exc.line, exc.column)]
             results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in problems]})
-            status = EXIT_INVALID
+            status = max(status, EXIT_INVALID)
             continue
         except (SpecInvalid, UnsupportedFields) as exc:
             results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in exc.problems]})
-            status = EXIT_INVALID
+            status = max(status, EXIT_INVALID)
             continue
         cluster = loaded.cluster
         spec = cluster.spec
@@ -84,7 +88,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return EXIT_USAGE
         if refused:
             results.append({"file": source, "valid": False, "errors": [p.as_dict() for p in refused]})
-            status = EXIT_INVALID
+            status = max(status, EXIT_INVALID)
             continue
         results.append(
             {
@@ -117,6 +121,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(f"  warning: {warning}\n")
             continue
         errors = result["errors"]
+        if result.get("unreadable"):
+            err.write(f"clusterdrop: {errors[0]['message']}\n")
+            continue
         out.write(f"{result['file']}: {len(errors)} problem{'s' if len(errors) != 1 else ''}\n")
         for e in errors:
             out.write(problem_line(result["file"], Problem(**e)) + "\n")

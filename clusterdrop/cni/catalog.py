@@ -40,6 +40,15 @@ class CniRelease:
         return len(self.modes) > 1
 
 
+# CNIs people ask for by name that clusterdrop will not install, and why (answered at validation
+# instead of "not one of ...").
+RETIRED: dict[str, str] = {
+    "weave": (
+        "Weave Net is no longer maintained (Weaveworks closed in 2024, its last release was 2.8.1) and kops "
+        "dropped it; use calico (an overlay with network policy, the closest match) or flannel (the simplest overlay)"
+    ),
+}
+
 _CALICO_RAW = "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests"
 
 CATALOG: tuple[CniRelease, ...] = (

@@ -159,6 +159,9 @@ def up(
     workdir = Path(tempfile.mkdtemp(prefix="clusterdrop-local-"))
     runtime_env = {}
     mirror = mirror or os.environ.get("CLUSTERDROP_CNI_MIRROR")
+    if mirror:
+        # Relative to where it was given: the functions run in directories of their own.
+        mirror = str(Path(mirror).resolve())
     if "cni-digest" in faults:
         mirror = str(tampered_mirror(Path(mirror or REPO.parent / "shared" / "fixtures" / "cni"), workdir / "mirror"))
     if mirror:

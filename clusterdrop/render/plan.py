@@ -55,6 +55,17 @@ class Plan:
             "cni": {"name": spec.cni.name, "version": spec.cni.version, "mode": spec.cni.mode},
             "zones": zone_labels,
             "zonesPickedAtDeploy": spec.network.zones is None,
+            "network": {
+                "vpc": spec.network.vpc.id or spec.network.vpc.cidr,
+                "existingVpc": spec.network.vpc.id is not None,
+                "topology": spec.network.topology,
+                "natGateways": None if spec.network.vpc.id else spec.network.nat_gateways,
+                "podCidr": spec.network.pod_cidr,
+                "serviceCidr": spec.network.service_cidr,
+                "endpointAccess": spec.control_plane.endpoint_access,
+                "adminCidrs": list(spec.control_plane.admin_cidrs or []),
+            },
+            "addons": list(spec.addons),
             "stacks": [
                 {"name": s.name, "role": s.role, "file": s.file_name, "resources": s.resource_counts()}
                 for s in self.stacks
@@ -127,6 +138,22 @@ def make_plan(cluster: Cluster, admins: Sequence[str] = ()) -> Plan:
     return plan
 
 
+def _network_lines(net: dict[str, Any], addons: list[str]) -> list[str]:
+    vpc = f"existing VPC {net['vpc']}" if net["existingVpc"] else f"new VPC {net['vpc']}"
+    nat = "" if net["natGateways"] is None else f", NAT gateways: {net['natGateways']}"
+    pods = net["podCidr"] or "VPC addresses (the VPC CNI)"
+    access = "private only" if net["endpointAccess"] == "private" else "public and private"
+    if net["endpointAccess"] != "private":
+        access += f", public from {', '.join(net['adminCidrs'])}"
+    return [
+        "Network:",
+        f"  {vpc}, {net['topology']} topology{nat}",
+        f"  pods: {pods}; services: {net['serviceCidr']}",
+        f"  API endpoint: {access}",
+        f"Add-ons: {', '.join(addons) if addons else 'none beyond the cluster basics (CNI, kube-proxy, CoreDNS)'}",
+    ]
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The plan as a person reads it."""
     lines = [
@@ -135,6 +162,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         + (f" ({summary['cni']['mode']})" if summary["cni"]["mode"] else ""),
         f"Zones: {', '.join(summary['zones'])}"
         + (" (picked at deploy time)" if summary["zonesPickedAtDeploy"] else ""),
+        "",
+        *_network_lines(summary["network"], summary["addons"]),
         "",
         "Stacks:",
     ]

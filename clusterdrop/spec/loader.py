@@ -49,6 +49,8 @@ class Document:
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     is_yaml: bool = True
+    # The documents after the first, kept only for a kops file (a Cluster and its InstanceGroups).
+    siblings: list[Any] = field(default_factory=list)
 
     def locate(self, path: Path, *, key: bool = False) -> tuple[int, int] | None:
         """Position of the value at path, or of its nearest ancestor present in the source."""
@@ -191,8 +193,14 @@ def _load_yaml(text: str) -> Document:
     documents = [n for n in nodes if n is not None]
     if not documents:
         raise LoadError("input holds no YAML document")
-    if len(documents) > 1:
-        raise LoadError(f"input holds {len(documents)} YAML documents; a spec file holds exactly one")
     builder = _Builder()
     builder.doc.data = builder.build(documents[0], ())
+    if len(documents) > 1:
+        # kops keeps a cluster and its instance groups in one file: hand them on (bounded by the
+        # same node count) for the caller to answer as kops. Anything else is one document.
+        if not str(
+            (builder.doc.data or {}).get("apiVersion", "") if isinstance(builder.doc.data, dict) else ""
+        ).startswith("kops.k8s.io/"):
+            raise LoadError(f"input holds {len(documents)} YAML documents; a spec file holds exactly one")
+        builder.doc.siblings = [builder.build(node, ()) for node in documents[1:]]
     return builder.doc

@@ -113,7 +113,9 @@ class Metadata(Model):
 
 
 class ControlPlane(Model):
-    flavor: Literal["eks", "kubeadm"] = "eks"
+    flavor: Literal["eks", "kubeadm"] = Field(
+        default="eks", description="Who runs the control plane: EKS (kubeadm is not supported yet)."
+    )
     endpoint_access: Literal["public-and-private", "private"] = Field(
         default="public-and-private",
         description="The agent and the nodes always use the private endpoint; there is no public-only mode.",
@@ -131,37 +133,49 @@ class ControlPlane(Model):
 
 
 class SubnetRef(Model):
-    id: SubnetId
-    zone: str | None = None
+    id: SubnetId = Field(description="The subnet's id (subnet-...).")
+    zone: str | None = Field(default=None, description="Its availability zone, when you want it checked.")
 
 
 SubnetItem = Annotated[SubnetRef, BeforeValidator(_subnet_ref)]
 
 
 class Subnets(Model):
-    private: list[SubnetItem] = Field(default_factory=list)
-    public: list[SubnetItem] = Field(default_factory=list)
+    private: list[SubnetItem] = Field(default_factory=list, description="Subnets for nodes (topology: private).")
+    public: list[SubnetItem] = Field(
+        default_factory=list, description="Subnets with a route to an internet gateway (load balancers, public nodes)."
+    )
 
 
 class Vpc(Model):
     cidr: Cidr | None = Field(default=None, description="CIDR of a new VPC (/16 to /24).")
     id: VpcId | None = Field(default=None, description="An existing VPC; give its subnets too.")
-    subnets: Subnets | None = None
+    subnets: Subnets | None = Field(default=None, description="The existing VPC's subnets, by id (with vpc.id only).")
 
 
 class Network(Model):
     zones: list[str] | None = Field(
         default=None, description="Availability zones; when absent, up to 3 are picked at deploy time."
     )
-    topology: Literal["private", "public"] = "private"
-    vpc: Vpc = Field(default_factory=Vpc)
-    nat_gateways: Literal["per-zone", "single", "none"] = "single"
-    pod_cidr: Cidr | None = None
-    service_cidr: Cidr | None = None
+    topology: Literal["private", "public"] = Field(
+        default="private", description="Where nodes run: private subnets behind NAT (default) or public subnets."
+    )
+    vpc: Vpc = Field(default_factory=Vpc, description="A new VPC (cidr, default 10.0.0.0/16) or an existing one (id).")
+    nat_gateways: Literal["per-zone", "single", "none"] = Field(
+        default="single", description="NAT gateways of a new VPC: one (default), one per zone (HA), or none."
+    )
+    pod_cidr: Cidr | None = Field(
+        default=None, description="Pod address pool of an overlay CNI (default: one that overlaps nothing)."
+    )
+    service_cidr: Cidr | None = Field(
+        default=None, description="Kubernetes service addresses (default: EKS's, 172.20.0.0/16 or 10.100.0.0/16)."
+    )
 
 
 class Cni(Model):
-    name: Literal["aws-vpc-cni", "calico", "cilium", "flannel"] = "aws-vpc-cni"
+    name: Literal["aws-vpc-cni", "calico", "cilium", "flannel"] = Field(
+        default="aws-vpc-cni", description="The CNI: the AWS VPC CNI (an EKS add-on) or an overlay."
+    )
     version: str | None = Field(default=None, description="Default: the newest version in the catalog.")
     mode: Literal["manifest", "operator"] | None = Field(default=None, description="calico only.")
 
@@ -174,31 +188,39 @@ class Cni(Model):
 
 
 class Taint(Model):
-    key: str = Field(min_length=1, max_length=63)
-    value: str | None = Field(default=None, max_length=63)
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+    key: str = Field(min_length=1, max_length=63, description="Taint key (a label key).")
+    value: str | None = Field(default=None, max_length=63, description="Taint value.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
+        description="What the taint does to pods that do not tolerate it."
+    )
 
 
 class UpdateConfig(Model):
     """How many nodes a node-group update replaces at once (EKS's updateConfig): a count or a
     percentage of the group, one of the two (default: one node)."""
 
-    max_unavailable: int | None = Field(default=None, ge=1, le=100)
-    max_unavailable_percentage: int | None = Field(default=None, ge=1, le=100)
+    max_unavailable: int | None = Field(default=None, ge=1, le=100, description="Nodes replaced at once.")
+    max_unavailable_percentage: int | None = Field(
+        default=None, ge=1, le=100, description="Nodes replaced at once, as a percentage of the group."
+    )
 
 
 class NodeGroup(Model):
-    name: DnsLabel63
-    instance_types: list[InstanceType] = Field(min_length=1, max_length=20)
+    name: DnsLabel63 = Field(description="Node group name, unique in the cluster.")
+    instance_types: list[InstanceType] = Field(
+        min_length=1, max_length=20, description="EC2 instance types, one architecture (a list, even of one)."
+    )
     min_size: int | None = Field(default=None, ge=0, description="Default: desiredSize.")
-    desired_size: int = Field(ge=0, le=1000)
+    desired_size: int = Field(ge=0, le=1000, description="Nodes to run.")
     max_size: int | None = Field(default=None, ge=1, le=1000, description="Default: desiredSize.")
     zones: list[str] | None = Field(default=None, description="Default: all the cluster's zones.")
-    capacity_type: Literal["on-demand", "spot"] = "on-demand"
-    disk_size_gi_b: int = Field(default=80, ge=20, le=16384, alias="diskSizeGiB")
-    labels: dict[str, str] = Field(default_factory=dict)
-    taints: list[Taint] = Field(default_factory=list, max_length=50)
-    ssh_key_name: KeyPairName | None = None
+    capacity_type: Literal["on-demand", "spot"] = Field(default="on-demand", description="On-Demand or Spot instances.")
+    disk_size_gi_b: int = Field(default=80, ge=20, le=16384, alias="diskSizeGiB", description="Root volume size, GiB.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes labels on the group's nodes.")
+    taints: list[Taint] = Field(
+        default_factory=list, max_length=50, description="Kubernetes taints on the group's nodes."
+    )
+    ssh_key_name: KeyPairName | None = Field(default=None, description="An EC2 key pair for SSH to the nodes.")
     tags: dict[str, str] = Field(
         default_factory=dict, description="AWS tags on the node group and its instances, beside metadata.tags."
     )
@@ -216,33 +238,39 @@ class UpgradePolicy(Model):
 
 
 class Notifications(Model):
-    emails: list[Email] = Field(default_factory=list)
+    emails: list[Email] = Field(default_factory=list, description="Addresses subscribed to this cluster's results.")
 
 
 class ClusterSpec(Model):
-    region: Region
+    region: Region = Field(description="AWS region to deploy to.")
     kubernetes_version: Annotated[str | None, BeforeValidator(_version_text)] = Field(
         default=None, description="Default: the newest supported version."
     )
-    control_plane: ControlPlane = Field(default_factory=ControlPlane)
-    network: Network = Field(default_factory=Network)
-    cni: Cni = Field(default_factory=Cni)
-    node_groups: list[NodeGroup] = Field(min_length=1, max_length=facts.MAX_NODE_GROUPS)
-    addons: list[Literal["ebs-csi", "metrics-server"]] = Field(default_factory=list)
+    control_plane: ControlPlane = Field(
+        default_factory=ControlPlane, description="The EKS control plane and its access."
+    )
+    network: Network = Field(default_factory=Network, description="VPC, subnets, zones and address ranges.")
+    cni: Cni = Field(default_factory=Cni, description="The pod network.")
+    node_groups: list[NodeGroup] = Field(
+        min_length=1, max_length=facts.MAX_NODE_GROUPS, description="Managed node groups (at least one)."
+    )
+    addons: list[Literal["ebs-csi", "metrics-server"]] = Field(
+        default_factory=list, description="Extra add-ons: the EBS CSI driver, metrics-server."
+    )
     node_ready_timeout_minutes: int = Field(
         default=20, ge=1, le=180, description="How long the workflow waits for every node to be Ready."
     )
     deletion_policy: Literal["delete", "retain"] = Field(
         default="delete", description="What a failed first creation leaves behind."
     )
-    notifications: Notifications = Field(default_factory=Notifications)
-    upgrade_policy: UpgradePolicy = Field(default_factory=UpgradePolicy)
+    notifications: Notifications = Field(default_factory=Notifications, description="Who hears about this cluster.")
+    upgrade_policy: UpgradePolicy = Field(default_factory=UpgradePolicy, description="How upgrades treat running pods.")
 
 
 class Cluster(Model):
     """A cluster spec document."""
 
-    api_version: Literal["clusterdrop.io/v1alpha1"]
-    kind: Literal["Cluster"]
-    metadata: Metadata
-    spec: ClusterSpec
+    api_version: Literal["clusterdrop.io/v1alpha1"] = Field(description="Always clusterdrop.io/v1alpha1.")
+    kind: Literal["Cluster"] = Field(description="Always Cluster.")
+    metadata: Metadata = Field(description="The cluster's name and tags.")
+    spec: ClusterSpec = Field(description="What to build.")

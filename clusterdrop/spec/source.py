@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from clusterdrop.errors import Problem, SpecInvalid, UnsupportedFields
-from clusterdrop.spec import eksctl
+from clusterdrop.spec import eksctl, kops
 from clusterdrop.spec.loader import Document, load
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.validate import validate
@@ -29,6 +29,8 @@ def load_spec(raw: bytes, *, allow_partial: bool = False) -> LoadedSpec:
     unless allow_partial) or SpecInvalid (the spec is wrong).
     """
     doc = load(raw)
+    if kops.is_kops(doc.data):
+        raise SpecInvalid([kops.explain([doc.data, *doc.siblings])])
     if not eksctl.is_eksctl(doc.data):
         given = "kubernetesVersion" in ((doc.data.get("spec") if isinstance(doc.data, dict) else None) or {})
         return LoadedSpec(cluster=validate(doc), source_format="clusterdrop", version_given=given)

@@ -59,9 +59,10 @@ def _in_reading_order(problems: list[Problem]) -> list[Problem]:
 def _rules_beside_type_errors(doc: Document, exc: pydantic.ValidationError) -> list[Problem]:
     """Report cross-field problems even when some fields have type errors.
 
-    The fields in error are left out (so their defaults apply) and, if what remains is a valid
-    spec, the rules run on it; what they say about the pruned fields is dropped. When a required
-    field is in error, nothing remains to check and only the type errors are reported.
+    The fields in error are left out (so their defaults apply), or, when they are required,
+    given a stand-in (`_STAND_INS`); if what remains is a valid spec, the rules run on it and what
+    they say about the pruned fields, or about the fields that depend on them, is dropped. A
+    broken name and region then no longer hide a duplicate node group or a size out of order.
     """
     pruned_paths: list[Path] = []
     data = copy.deepcopy(doc.data)
@@ -72,6 +73,9 @@ def _rules_beside_type_errors(doc: Document, exc: pydantic.ValidationError) -> l
             loc = loc[:-1]
         if loc and _delete(data, loc):
             pruned_paths.append(loc)
+        if loc and _stand_in(data, loc):
+            pruned_paths.append(loc)
+            pruned_paths.extend(_STAND_INS[_shape(loc)][1])
     try:
         cluster = Cluster.model_validate(data)
     except pydantic.ValidationError:
@@ -83,8 +87,55 @@ def _rules_beside_type_errors(doc: Document, exc: pydantic.ValidationError) -> l
     return [
         _problem(path, message, doc)
         for path, message in check(cluster, resolved)
-        if not any(path[: len(p)] == p for p in pruned_paths) and not any(t in message for t in pruned_text)
+        if not any(_under(path, p) for p in pruned_paths) and not any(t in message for t in pruned_text)
     ]
+
+
+def _under(path: Path, pruned: Path) -> bool:
+    """Whether a rule's path falls under a pruned one; "*" in a pruned path matches any part."""
+    return len(path) >= len(pruned) and all(p == "*" or p == q for p, q in zip(pruned, path, strict=False))
+
+
+def _shape(loc: Path) -> Path:
+    return tuple("*" if isinstance(part, int) else part for part in loc)
+
+
+def _group_size(group: dict[str, Any]) -> Any:
+    # Inside the sizes the user gave, so no size rule fires about a number they never wrote.
+    low, high = group.get("minSize"), group.get("maxSize")
+    return low if isinstance(low, int) and not isinstance(low, bool) else high if isinstance(high, int) else 1
+
+
+# Required fields a type error would otherwise leave missing (and the spec unable to be checked
+# further): a valid stand-in for each, made from its parent map, and the paths whose rules depend on
+# it (their problems would be about the stand-in, not the user's spec).
+_STAND_INS: dict[Path, tuple[Any, tuple[Path, ...]]] = {
+    ("apiVersion",): (lambda parent: "clusterdrop.io/v1alpha1", ()),
+    ("kind",): (lambda parent: "Cluster", ()),
+    ("metadata", "name"): (lambda parent: "stand-in", ()),
+    ("spec", "region"): (
+        lambda parent: next(iter(facts.REGIONS)),
+        (("spec", "network", "zones"), ("spec", "network", "vpc", "subnets"), ("spec", "nodeGroups", "*", "zones")),
+    ),
+    ("spec", "nodeGroups", "*", "name"): (lambda parent: f"stand-in-{id(parent)}", ()),
+    ("spec", "nodeGroups", "*", "instanceTypes"): (lambda parent: ["m5.large"], ()),
+    ("spec", "nodeGroups", "*", "desiredSize"): (_group_size, ()),
+}
+
+
+def _stand_in(data: Any, loc: Path) -> bool:
+    """Put a valid stand-in at loc, a required field just removed or never given."""
+    make = _STAND_INS.get(_shape(loc))
+    parent = data
+    for part in loc[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if make is None or not isinstance(parent, dict):
+        return False
+    parent[loc[-1]] = make[0](parent)
+    return True
 
 
 def _delete(data: Any, loc: Path) -> bool:
@@ -118,16 +169,50 @@ def _from_pydantic(err: Any, doc: Document) -> Problem:
         known = _known_fields(loc[:-1])
         hint = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
         message = f"unknown field {field!r}"
+        home = _homes_of(field)
         if hint:
             message += f"; did you mean {hint[0]!r}?"
+        elif home:
+            message += f"; it belongs at {' or '.join(home)}"
         elif known:
             message += f"; known fields here: {', '.join(known)}"
         return _problem(loc, message, doc, key=True)
     if kind == "missing":
         return _problem(loc, "required field is missing", doc)
+    if kind == "literal_error":
+        return _problem(loc, _not_one_of(loc, err["input"], re.findall(r"'([^']*)'", err["ctx"]["expected"])), doc)
+    if kind == "list_type" and isinstance(err["input"], str):
+        return _problem(loc, f"write a list, even of one: [{err['input']}]", doc)
     message = str(err["msg"])
     message = message.removeprefix("Value error, ")
     return _problem(loc, message, doc)
+
+
+def _not_one_of(loc: Path, given: Any, allowed: list[str]) -> str:
+    """A value outside a fixed set: why, when it is a name people know from elsewhere (a retired
+    CNI), else the closest allowed value ignoring case (`Calico` is `calico`), else the list."""
+    retired = catalog.RETIRED.get(str(given).lower()) if loc[-2:] == ("cni", "name") else None
+    if retired:
+        return f"{given!r} is not offered: {retired}"
+    folded = {value.lower(): value for value in allowed}
+    hint = difflib.get_close_matches(str(given).lower(), list(folded), n=1, cutoff=0.6)
+    if hint:
+        return f"{given!r} is not allowed; did you mean {folded[hint[0]]!r}?"
+    return f"{given!r} is not allowed; use one of: {', '.join(allowed)}"
+
+
+def _homes_of(field: str, model: Any = Cluster, at: str = "") -> list[str]:
+    """Where a field of that name lives in the spec (`region` written under metadata is spec.region)."""
+    found: list[str] = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        here = f"{at}.{key}" if at else key
+        if key == field:
+            found.append(here)
+        inner = _model_in(info.annotation)
+        if inner is not None and inner is not model:
+            found += _homes_of(field, inner, here + ("[]" if typing.get_origin(info.annotation) is list else ""))
+    return found
 
 
 def _known_fields(loc: Path) -> list[str]:

@@ -53,7 +53,7 @@ def test_validate_reports_problems_with_positions(tmp_path: Path) -> None:
     assert "bad.yaml: 2 problems" in out
     assert f"{bad}:" in out
     assert ":15:16: spec.nodeGroups[0].maxSize: maxSize (1) is less than minSize (2)" in out
-    assert ":16:21: spec.nodeGroups[0].capacityType: Input should be 'on-demand' or 'spot'" in out
+    assert ":16:21: spec.nodeGroups[0].capacityType: 'reserved' is not allowed; use one of: on-demand, spot" in out
     assert "quickstart.yaml: valid" in out
 
 
@@ -230,3 +230,54 @@ def test_validate_warns_of_a_version_past_standard_support(tmp_path: Path) -> No
     [result] = json.loads(out)["files"]
     [warning] = result["warnings"]
     assert "upgrade to 1.33" in warning
+
+
+def test_validate_reports_every_file_even_beside_an_unreadable_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(QUICKSTART.read_text().replace("maxSize: 4", "maxSize: 1"))
+    code, out, err = run("validate", str(bad), str(tmp_path), str(QUICKSTART), str(tmp_path / "missing.yaml"))
+    assert code == 2  # one path could not be read; the others are still reported
+    assert f"{bad}: 1 problem" in out
+    assert f"{QUICKSTART}: valid" in out
+    assert f"{tmp_path}: cannot read: Is a directory" in err
+    assert "missing.yaml: cannot read: No such file or directory" in err
+
+
+def test_an_oversized_spec_is_refused_by_its_real_size(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * 3_000_000)
+    code, out, _ = run("validate", str(big))
+    assert code == 1
+    assert "input is 3000000 bytes; a spec may be at most 1048576 bytes (1 MiB)" in out
+
+
+def test_every_field_of_the_schema_is_described() -> None:
+    _, out, _ = run("schema")
+    schema = json.loads(out)
+    undescribed = [
+        f"{owner}.{name}"
+        for owner, node in [("Cluster", schema), *schema["$defs"].items()]
+        for name, prop in (node.get("properties") or {}).items()
+        if not prop.get("description")
+    ]
+    assert undescribed == []
+
+
+def test_plan_shows_the_network_and_the_addons() -> None:
+    code, out, _ = run("plan", str(REPO / "examples" / "calico-ha.yaml"))
+    assert code == 0
+    spec = yaml.safe_load((REPO / "examples" / "calico-ha.yaml").read_text())["spec"]
+    network = out[out.index("Network:") : out.index("Stacks:")]
+    for value in (spec["network"]["podCidr"], *spec["controlPlane"].get("adminCidrs", [])):
+        assert value in network
+    assert f"{spec['network']['topology']} topology" in network
+    assert "Add-ons: " + ", ".join(spec["addons"]) in network
+
+
+def test_local_run_help_lists_each_fault_on_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from clusterdrop.local import FAULTS
+
+    assert main(["local", "run", "--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, what in FAULTS.items():
+        assert any(line.split() == [name, *what.split()] for line in lines), name

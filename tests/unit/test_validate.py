@@ -13,7 +13,7 @@ from clusterdrop.spec.loader import Document, load
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
 from clusterdrop.spec.validate import validate
-from tests.conftest import DELETE, EXAMPLES, set_path
+from tests.conftest import DELETE, EXAMPLES, FIXTURES, set_path
 
 
 def _validate(data: Any) -> Cluster:
@@ -333,3 +333,64 @@ def test_node_group_tags_and_update_config_are_checked(full_spec: dict[str, Any]
     del full_spec["spec"]["nodeGroups"][0]["updateConfig"]
     del full_spec["spec"]["nodeGroups"][1]["updateConfig"]
     assert _problems(full_spec) == {"spec.nodeGroups[0].tags": "41 tags with metadata.tags; at most 40 on a resource"}
+
+
+def test_broken_required_fields_hide_no_other_problem(full_spec: dict[str, Any]) -> None:
+    # A bad name, a missing region, a group without its required sizes and types: the rules that
+    # do not depend on them still run (a duplicate group, sizes out of order, NAT), each reported once.
+    set_path(full_spec, "metadata.name", "Bad_Name")
+    set_path(full_spec, "spec.region", DELETE)
+    set_path(full_spec, "spec.nodeGroups[0].desiredSize", DELETE)
+    set_path(full_spec, "spec.nodeGroups[0].instanceTypes", "t3.medium")
+    set_path(full_spec, "spec.nodeGroups[0].minSize", 5)
+    set_path(full_spec, "spec.nodeGroups[0].maxSize", 1)
+    full_spec["spec"]["nodeGroups"].append({"name": full_spec["spec"]["nodeGroups"][0]["name"], "desiredSize": 1})
+    set_path(full_spec, "spec.network.natGateways", "none")
+    problems = _problems(full_spec)
+    assert problems["spec.region"] == "required field is missing"
+    assert problems["spec.nodeGroups[0].instanceTypes"] == "write a list, even of one: [t3.medium]"
+    assert problems["spec.nodeGroups[0].maxSize"] == "maxSize (1) is less than minSize (5)"
+    assert "duplicate" in problems[f"spec.nodeGroups[{len(full_spec['spec']['nodeGroups']) - 1}].name"]
+    assert "NAT" in problems["spec.network.natGateways"]
+    # The stand-in region is never compared with the spec's zones.
+    assert not any("zone" in path for path in problems)
+
+
+def test_values_outside_a_set_are_answered_by_name(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.cni.name", "Calico")
+    set_path(full_spec, "spec.nodeGroups[0].capacityType", "reserved")
+    problems = _problems(full_spec)
+    assert problems["spec.cni.name"] == "'Calico' is not allowed; did you mean 'calico'?"
+    assert problems["spec.nodeGroups[0].capacityType"] == "'reserved' is not allowed; use one of: on-demand, spot"
+    set_path(full_spec, "spec.cni.name", "Weave")
+    weave = _problems(full_spec)["spec.cni.name"]
+    assert "no longer maintained" in weave
+    assert "calico" in weave
+    assert "flannel" in weave
+
+
+def test_a_field_in_the_wrong_place_is_sent_home(full_spec: dict[str, Any]) -> None:
+    full_spec["metadata"]["region"] = full_spec["spec"].pop("region")
+    problems = _problems(full_spec)
+    assert problems["metadata.region"] == "unknown field 'region'; it belongs at spec.region"
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES / "kops").glob("*.yaml")), ids=lambda p: p.name)
+def test_a_kops_file_is_answered_as_kops(path: Any) -> None:
+    with pytest.raises(SpecInvalid) as info:
+        load_spec(path.read_bytes())
+    [problem] = info.value.problems
+    assert problem.path == "apiVersion"
+    head, _, rest = problem.message.partition("\n")
+    assert "this is a kops spec" in head
+    assert "does not import kops specs yet" in head
+    documents = list(yaml.safe_load_all(path.read_text()))
+    sketch = yaml.safe_load("\n".join(line for line in rest.splitlines() if line.startswith("    ")))
+    assert sketch["kind"] == "Cluster"
+    nodes = [d["metadata"]["name"] for d in documents if d["kind"] == "InstanceGroup" and d["spec"]["role"] == "Node"]
+    assert [g["name"] for g in sketch["spec"]["nodeGroups"]] == nodes
+    cluster = next(d for d in documents if d["kind"] == "Cluster")
+    if "calico" in cluster["spec"]["networking"]:
+        assert sketch["spec"]["cni"] == {"name": "calico"}
+    masters = [d["metadata"]["name"] for d in documents if d.get("spec", {}).get("role") == "Master"]
+    assert all(f"instance group {m} (role Master" in problem.message for m in masters)
