@@ -220,6 +220,7 @@ class Notified(Shape):
     outcome: str
     action: str
     step_seconds: dict[str, float] = Field(default_factory=dict)
+    text: str = ""  # the email's text (cut at 16 000 characters): what `watch` ends with
 
 
 A = TypeVar("A", bound=Answer)

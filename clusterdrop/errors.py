@@ -64,7 +64,8 @@ class SpecInvalid(PermanentError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
+        # One problem per line: watch and the notification print them as `validate` does.
+        super().__init__("\n".join(str(p) for p in problems))
 
 
 class PolicyRefused(SpecInvalid):
@@ -76,7 +77,7 @@ class UnsupportedFields(PermanentError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
+        super().__init__("\n".join(str(p) for p in problems))
 
 
 class ArtifactDigestMismatch(PermanentError):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from clusterdrop.aws import notify
-from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
+from clusterdrop.workflow import FAILURE_PATH, HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 
 def execution_history(sfn: Any, execution: str) -> list[dict[str, Any]]:
@@ -54,7 +54,18 @@ def step_timings(events: list[dict[str, Any]]) -> list[notify.Step]:
         if name in failing and name not in HIDDEN:
             phase = PHASES.get(name, name)
             steps.setdefault(phase, notify.Step(phase, "FAILED", 0.0)).status = "FAILED"
+    # A step a Choice routed to the failure path exited normally; it failed all the same.
+    if not any(s.status == "FAILED" for s in steps.values()) and _entered(events, FAILURE_PATH):
+        routed = failed_step(events)
+        if routed in steps:
+            steps[routed].status = "FAILED"
     return list(steps.values())
+
+
+def _entered(events: list[dict[str, Any]], state: str) -> bool:
+    return any(
+        e.get("type", "").endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == state for e in events
+    )
 
 
 def failed_step(events: list[dict[str, Any]]) -> str:
@@ -66,7 +77,7 @@ def failed_step(events: list[dict[str, Any]]) -> str:
         kind = event.get("type", "")
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
-            if name == "Diagnose":
+            if name == FAILURE_PATH:
                 break
             if name not in HIDDEN:
                 entered = PHASES.get(name, name)

@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, Protocol, TextIO
 
 from pydantic import ValidationError
@@ -19,7 +19,7 @@ from clusterdrop.aws.intake import is_execution_of
 from clusterdrop.contract import ExecutionState
 from clusterdrop.errors import WatchTimedOut
 from clusterdrop.history import execution_history
-from clusterdrop.workflow import HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
+from clusterdrop.workflow import FAILURE_PATH, HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -99,12 +99,16 @@ def status(table: Any) -> list[dict[str, Any]]:
 def format_status(items: list[dict[str, Any]]) -> str:
     if not items:
         return "No clusters yet.\n"
-    rows = [("CLUSTER", "STATUS", "KUBERNETES", "NODES", "LAST EXECUTION", "UPDATED", "GUARDRAILS")]
+    rows = [("CLUSTER", "STATUS", "KUBERNETES", "NODES", "LAST EXECUTION", "UPDATED", "LAST FAILURE", "GUARDRAILS")]
     refusals: list[str] = []
     for item in items:
-        updated = datetime.fromtimestamp(int(item.get("updatedAt", 0))).strftime("%Y-%m-%d %H:%M:%S")
+        updated = _when(item.get("updatedAt"))
         nodes = f"{item.get('nodesReady', 0)}/{item.get('nodesExpected', 0)}"
         execution = str(item.get("lastExecution", "")).rsplit(":", 1)[-1]
+        failed = item.get("lastFailure") or {}
+        # The last failure stays beside the state until a later one replaces it (a success after
+        # it shows in LAST EXECUTION and UPDATED): when it happened says whether it is still news.
+        failure = f"{failed['code']} at {failed.get('step', '?')}, {_when(failed.get('at'))}" if failed else ""
         outside = item.get("outOfPolicy")
         admitted = "" if outside is None else f"OUT ({len(outside)})" if outside else "ok"
         refusals += [f"{item['cluster']}: {problem}" for problem in outside or []]
@@ -116,6 +120,7 @@ def format_status(items: list[dict[str, Any]]) -> str:
                 nodes,
                 execution,
                 updated,
+                failure,
                 admitted,
             )
         )
@@ -125,6 +130,13 @@ def format_status(items: list[dict[str, Any]]) -> str:
         table += "Outside the guardrails now in force (an upload of these specs would be refused):\n"
         table += "".join(f"  {line}\n" for line in refusals)
     return table
+
+
+def _when(stamp: Any) -> str:
+    """A registry time (epoch seconds) in UTC, saying so: the reader's clock may be anywhere."""
+    if not stamp:
+        return "-"
+    return datetime.fromtimestamp(int(stamp), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def mark_out_of_policy(s3: Any, deployer: Deployer, items: list[dict[str, Any]]) -> None:
@@ -216,6 +228,9 @@ class Watcher:
         self.failure: tuple[datetime, str, str] | None = None
         self.last_retry: tuple[str, str] | None = None
         self.failure_shown = False
+        # A step a Choice routed to the failure path (a stack that ended badly) has no failure
+        # event: it stays open until Diagnose has found the cause, then ends as failed with it.
+        self.routed_failure: datetime | None = None
 
     def _end_phase(self, at: datetime, status: str = "done") -> None:
         if self.failure is not None:
@@ -226,7 +241,10 @@ class Watcher:
             self.out.write(f"{mark} {self.phase.name} ({seconds:.0f} s)\n")
             self.phase = None
         if self.failure is not None:
-            self.out.write(f"  {self.failure[1]}: {self.failure[2]}\n")
+            # The cause whole (a fix command is never cut), one problem per line.
+            error, cause = self.failure[1:]
+            first, *more = cause.splitlines() or [""]
+            self.out.write(f"  {error}: {first}\n" + "".join(f"    {line}\n" for line in more))
             self.failure, self.failure_shown = None, True
 
     def feed(self, events: list[dict[str, Any]]) -> None:
@@ -242,6 +260,9 @@ class Watcher:
             name = event["stateEnteredEventDetails"]["name"]
             if name in HIDDEN:
                 return
+            if name == FAILURE_PATH and self.failure is None and not self.failure_shown:
+                self.routed_failure = at
+                return
             phase = PHASES.get(name, name)
             if self.phase is not None and self.phase.name == phase and self.failure is None:
                 return
@@ -252,13 +273,18 @@ class Watcher:
             details = event["stateExitedEventDetails"]
             if details["name"] in ("Wait for nodes Ready",):
                 self._progress(details.get("output", "{}"))
+            elif details["name"] == FAILURE_PATH and self.routed_failure is not None:
+                diagnosis = json.loads(details.get("output") or "{}").get("diagnosis") or {}
+                self.failure = (self.routed_failure, diagnosis.get("error", "failed"), diagnosis.get("cause", ""))
+                self.routed_failure = None
+                self._end_phase(at)
         elif kind in TASK_FAILED:
             failure: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            self.failure = (at, failure.get("error", ""), _short_cause(failure.get("cause", "")))
+            self.failure = (at, failure.get("error", ""), _cause(failure.get("cause", "")))
         elif kind in TASK_SCHEDULED and self.failure is not None:
             retry = self.failure[1:]
             if retry != self.last_retry:
-                self.out.write(f"  {retry[0]}: {retry[1]} (retrying)\n")
+                self.out.write(f"  {retry[0]}: {retry[1].splitlines()[0] if retry[1] else ''} (retrying)\n")
             self.last_retry, self.failure = retry, None
 
     def _progress(self, output: str) -> None:
@@ -286,12 +312,13 @@ class Watcher:
         self.out.flush()
 
 
-def _short_cause(cause: str) -> str:
+def _cause(cause: str) -> str:
+    """A task failure's message (Lambda wraps it in JSON with the stack trace, left out here)."""
     try:
         parsed = json.loads(cause)
-        return str(parsed.get("errorMessage", cause))[:500]
+        return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else cause
     except ValueError:
-        return cause[:500]
+        return cause
 
 
 @dataclass(frozen=True)
@@ -340,6 +367,16 @@ def follow(
         if give_up is not None and clock() >= give_up:
             raise WatchTimedOut(f"{execution['name']} still running after {timeout:g} s")
     raise AssertionError("unreachable: _poll ends only on a final status")  # pragma: no cover
+
+
+def notification_text(events: list[dict[str, Any]]) -> str | None:
+    """What the execution's notification said (the last "Notify …" state's output), if it got there."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails") or {}
+        if str(details.get("name", "")).startswith("Notify "):
+            notified = json.loads(details.get("output") or "{}").get("notified") or {}
+            return str(notified.get("text") or "") or None
+    return None
 
 
 def _status_of(follow_: Callable[P, Watched]) -> Callable[P, str]:

@@ -25,6 +25,10 @@ DEPLOY_STEPS: tuple[str, ...] = (
     "Release cluster lock",
 )
 
+# The first state of the failure path (both workflows): a failure a Choice detected (a stack that
+# ended badly) has no failure event, so the step before it is the one that failed.
+FAILURE_PATH = "Diagnose"
+
 # How `clusterdrop watch` shows an execution: the states of one polling loop read as one step,
 # and the plumbing (Choice and Pass states) is not shown.
 PHASES: dict[str, str] = {

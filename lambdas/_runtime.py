@@ -45,6 +45,7 @@ def settings() -> Settings:
         time_scale=float(env.get("TIME_SCALE") or 1),
         policy=Policy.model_validate_json(env.get("GUARDRAILS") or "{}"),
         account=env.get("DEPLOYER_ACCOUNT", ""),
+        embedded=env.get("CLUSTERDROP_EMBEDDED") == "1",
     )
 
 

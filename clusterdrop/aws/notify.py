@@ -71,6 +71,8 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)  # EKS's support calendar for the version run
     # A version change: {"from", "to", "nodeGroups": [the order they roll in]}.
     upgrade: dict[str, Any] | None = None
+    # Sent from the embedded mode: there is no AWS console to link to, `clusterdrop watch` works.
+    embedded: bool = False
 
     @property
     def console_url(self) -> str:
@@ -80,6 +82,10 @@ class Outcome:
         )
 
     @property
+    def watch_command(self) -> str:
+        return f"clusterdrop watch {self.cluster}"
+
+    @property
     def seconds(self) -> float:
         return round(sum(s.seconds for s in self.steps), 1)
 
@@ -87,9 +93,19 @@ class Outcome:
         return {**asdict(self), "consoleUrl": self.console_url, "seconds": self.seconds}
 
 
+_VERBS = {"SUCCEEDED": "succeeded", "FAILED": "FAILED", "PLANNED": "ready, nothing changed", "SKIPPED": "skipped"}
+
+
+def headline(o: Outcome) -> str:
+    """What happened, as a sentence: "quickstart: create succeeded", "quickstart: plan ready,
+    nothing changed" (the subject, the email's first line and the Slack header)."""
+    text = f"{o.cluster}: {o.action} {_VERBS[o.outcome]}"
+    return text + " (a newer upload was applied)" if o.outcome == "SKIPPED" else text
+
+
 def subject(o: Outcome) -> str:
-    verb = {"SUCCEEDED": "succeeded", "FAILED": "FAILED", "PLANNED": "planned", "SKIPPED": "skipped"}[o.outcome]
-    text = f"[clusterdrop] {o.cluster}: {o.action} {verb}"
+    """The headline, and for a failure its code and step: "quickstart: update FAILED ERR_… at Plan"."""
+    text = f"[clusterdrop] {headline(o)}"
     if o.failure:
         text += f" {o.failure.code} at {o.failure.step}"
     return text[:100]  # SNS subject limit
@@ -168,12 +184,18 @@ def connect_lines(o: Outcome) -> list[str]:
 
 def email_text(o: Outcome) -> str:
     """Plain text, readable in any mail client."""
-    lines = [f"Cluster {o.cluster}: {o.action} {o.outcome} ({o.region})", ""]
+    lines = [f"Cluster {headline(o)} ({o.region})", ""]
     if o.note:
         lines += [o.note, ""]
     if o.failure:
         f = o.failure
-        lines += [f"Code: {f.code} — {f.todo}", f"Failed step: {f.step}", f"Error: {f.error}", f"Cause: {f.cause}", ""]
+        lines += [
+            f"Code: {f.code} — {f.todo}",
+            f"Failed step: {f.step}",
+            f"Error: {f.error}",
+            "Cause: " + f.cause.replace("\n", "\n  "),
+            "",
+        ]
         lines.append("Cleaned up: " + (", ".join(f.cleaned_up) if f.cleaned_up else "nothing"))
         if f.kept:
             lines.append("Kept: " + ", ".join(f.kept))
@@ -210,7 +232,13 @@ def email_text(o: Outcome) -> str:
         lines += [f"  {s.name}: {s.status} ({s.seconds:g} s)" for s in o.steps]
     if o.outcome == "SUCCEEDED" and o.action in ("create", "update"):
         lines += ["", *connect_lines(o)]
-    lines += ["", f"Execution: {o.console_url}"]
+    if o.embedded:
+        lines += [
+            "",
+            f"Execution: {o.execution_arn.rsplit(':', 1)[-1]} (embedded mode: follow it with {o.watch_command})",
+        ]
+    else:
+        lines += ["", f"Execution: {o.console_url}"]
     return "\n".join(lines) + "\n"
 
 
@@ -218,7 +246,7 @@ def slack_blocks(o: Outcome) -> dict[str, Any]:
     """The same content as Block Kit, for an incoming webhook."""
     icon = ICONS.get(o.outcome, "")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{o.cluster}: {o.action} {o.outcome.lower()}"}},
+        {"type": "header", "text": {"type": "plain_text", "text": headline(o)}},
     ]
     facts = [f"*Region*\n{o.region}"]
     if o.kubernetes_version:
@@ -270,14 +298,11 @@ def slack_blocks(o: Outcome) -> dict[str, Any]:
     if o.steps:
         steps = "\n".join(f"{s.name}: {s.status} ({s.seconds:g} s)" for s in o.steps)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": steps[:3000]}]})
-    blocks.append(
-        {
-            "type": "actions",
-            "elements": [
-                {"type": "button", "text": {"type": "plain_text", "text": "Open execution"}, "url": o.console_url}
-            ],
-        }
-    )
+    if o.embedded:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Follow it: `{o.watch_command}`"}]})
+    else:
+        button = {"type": "button", "text": {"type": "plain_text", "text": "Open execution"}, "url": o.console_url}
+        blocks.append({"type": "actions", "elements": [button]})
     return {"text": subject(o), "blocks": blocks}
 
 

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from clusterdrop import __version__
 from clusterdrop.cli import access, cni, deployer, local, spec_tools
-from clusterdrop.cli.common import EXIT_OK, EXIT_USAGE
+from clusterdrop.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return func(args, out, err)
     except KeyboardInterrupt:
         err.write("clusterdrop: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback

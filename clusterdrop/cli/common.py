@@ -18,6 +18,7 @@ T = TypeVar("T")
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 def read_input(name: str) -> bytes:

@@ -11,7 +11,15 @@ from typing import Any, TextIO
 
 import yaml
 
-from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, display, load_or_explain, problem_line
+from clusterdrop.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    display,
+    load_or_explain,
+    problem_line,
+)
 from clusterdrop.errors import WatchTimedOut
 
 
@@ -95,13 +103,21 @@ def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     session, deployer = _aws()
     try:
-        final = ops.watch(
+        watched = ops.follow(
             session.client("stepfunctions"), deployer, args.cluster, out, wait_for_start=args.wait, poll=args.poll
         )
     except WatchTimedOut as exc:
         err.write(f"clusterdrop: {exc}\n")
         return EXIT_USAGE
-    return EXIT_OK if final == "SUCCEEDED" else EXIT_INVALID
+    except KeyboardInterrupt:
+        again = f"clusterdrop watch {args.cluster}" if args.cluster else "clusterdrop watch"
+        err.write(f"\nStopped watching. The deployment goes on in AWS Step Functions; follow it again with: {again}\n")
+        return EXIT_INTERRUPTED
+    said = ops.notification_text(watched.events)
+    if said:
+        # Ends as the notification does: the endpoint and how to connect, the plan's changes, the cause.
+        out.write("\n" + said)
+    return EXIT_OK if watched.status == "SUCCEEDED" else EXIT_INVALID
 
 
 @_aws_errors

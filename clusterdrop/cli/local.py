@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,7 +51,10 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     session.quiet_logs()
     err.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
-    local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=args.region)
+    inbox = Path(args.inbox or tempfile.mkdtemp(prefix="clusterdrop-inbox-")).resolve()
+    local = session.up(
+        faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=args.region, inbox=inbox
+    )
     out.write(f"{local.aws.url}\n")
     out.write("# clusterdrop runs here. In another shell:\n")
     for key, value in local.environment.items():
@@ -58,6 +62,8 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(
         "# then: clusterdrop submit examples/quickstart.yaml && clusterdrop watch quickstart\n"
         f"# or:   aws s3 cp examples/quickstart.yaml s3://{local.deployer.spec_bucket}/clusters/quickstart.yaml\n"
+        f"# Notifications: each email's text and each Slack message is written to {inbox}/ as a file\n"
+        "# (NNN-email.txt, NNN-slack.json); they stay there after it stops.\n"
         "# Ctrl-C stops it.\n"
     )
     out.flush()
@@ -190,6 +196,9 @@ def register(sub: Any) -> None:
     )
     _emulation_options(p)
     p.add_argument("--region", default="eu-west-1", help="the region the deployer is deployed to (default eu-west-1)")
+    p.add_argument(
+        "--inbox", metavar="DIR", help="where notifications are written as files (default: a new temporary directory)"
+    )
     p.set_defaults(func=cmd_local_up)
     p = local_sub.add_parser(
         "run",

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,12 +32,47 @@ STACK = "clusterdrop"
 DEFAULT_REGION = "eu-west-1"
 
 
-class SlackReceiver:
-    """A local incoming webhook: records every payload posted to it."""
+class Inbox:
+    """Where `local up` leaves each notification as a person would get it: the email's text and
+    the Slack message, one file each, numbered in arrival order."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+        self.lock = threading.Lock()
+        # An HTTP subscription to the topic stands in for the email one (moto delivers no email):
+        # it gets the same text, the message's "default" (notify.sns_message).
+        self.mail = JsonReceiver(self._email, path="/email")
+
+    def _next(self, suffix: str) -> Path:
+        with self.lock:
+            self.count += 1
+            return self.directory / f"{self.count:03d}-{suffix}"
+
+    def _email(self, delivery: dict[str, Any]) -> None:
+        text = f"Subject: {delivery.get('Subject', '')}\n\n{delivery.get('Message', '')}"
+        self._next("email.txt").write_text(text, encoding="utf-8")
+
+    def slack(self, payload: dict[str, Any]) -> None:
+        self._next("slack.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+    def stop(self) -> None:
+        self.mail.stop()
+
+
+class SlackReceiver:
+    """A local incoming webhook: records every payload posted to it (and leaves it in the inbox)."""
+
+    def __init__(self, inbox: Inbox | None = None) -> None:
         self.payloads: list[dict[str, Any]] = []
-        self.receiver = JsonReceiver(self.payloads.append, path="/slack")
+        self.inbox = inbox
+        self.receiver = JsonReceiver(self._receive, path="/slack")
+
+    def _receive(self, payload: dict[str, Any]) -> None:
+        self.payloads.append(payload)
+        if self.inbox is not None:
+            self.inbox.slack(payload)
 
     @property
     def url(self) -> str:
@@ -107,6 +143,8 @@ class LocalDeployer:
 
     def stop(self) -> None:
         self.slack.stop()
+        if self.slack.inbox is not None:
+            self.slack.inbox.stop()  # its files stay: they are the user's
         self.aws.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -153,11 +191,13 @@ def up(
     mirror: str | None = None,
     node_ready_delay: float = 0.0,
     region: str = DEFAULT_REGION,
+    inbox: Path | None = None,
 ) -> LocalDeployer:
-    """A deployer lives in one region, as on AWS: the specs it takes name that region."""
+    """A deployer lives in one region, as on AWS: the specs it takes name that region. With an
+    inbox, every notification is also written there as a file (the email's text, the Slack message)."""
     faults = set(faults or ())
     workdir = Path(tempfile.mkdtemp(prefix="clusterdrop-local-"))
-    runtime_env = {}
+    runtime_env = {"CLUSTERDROP_EMBEDDED": "1"}  # notifications point at `clusterdrop watch`, not the console
     mirror = mirror or os.environ.get("CLUSTERDROP_CNI_MIRROR")
     if mirror:
         # Relative to where it was given: the functions run in directories of their own.
@@ -176,7 +216,8 @@ def up(
             outputs["TeardownStateMachineArn"],
             outputs["ClustersTableName"],
         )
-        slack = SlackReceiver()
+        mailbox = Inbox(inbox) if inbox is not None else None
+        slack = SlackReceiver(mailbox)
         resources = aws.client("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
         secret = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::SecretsManager::Secret")
         aws.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps({"url": slack.url}))
@@ -184,6 +225,8 @@ def up(
         queue_url = sqs.create_queue(QueueName="clusterdrop-notifications")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         aws.client("sns").subscribe(TopicArn=outputs["TopicArn"], Protocol="sqs", Endpoint=queue_arn)
+        if mailbox is not None:
+            aws.client("sns").subscribe(TopicArn=outputs["TopicArn"], Protocol="http", Endpoint=mailbox.mail.url)
     except Exception:
         aws.stop()
         raise

@@ -33,6 +33,7 @@ class Settings:
     # The deployer's guardrails (its CDK context `guardrails`) and its account (admins default to it).
     policy: Policy = field(default_factory=Policy)
     account: str = ""
+    embedded: bool = False  # the embedded mode (no AWS console to link to)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from clusterdrop import facts, failures
@@ -14,6 +15,8 @@ from clusterdrop.history import (
     step_timings,
 )
 from clusterdrop.steps.context import Ports, State, logger
+
+NOTIFIED_TEXT_LIMIT = 16_000
 
 
 def action_of(state: State) -> str:
@@ -110,6 +113,7 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
         kubelets=dict(typed.validation.result.kubelets) if typed.validation else {},
         addons_updated=connection.addons_updated if isinstance(connection, Connection) else {},
         upgrade=typed.plan.upgrade.model_dump(by_alias=True) if typed.plan and typed.plan.upgrade else None,
+        embedded=ports.settings.embedded,
     )
 
 
@@ -138,14 +142,28 @@ def record_failure(built: message.Outcome, ports: Ports) -> None:
         UpdateExpression="SET #f = :f",
         ExpressionAttributeNames={"#f": "lastFailure"},
         ExpressionAttributeValues={
-            ":f": {"code": built.failure.code, "step": built.failure.step, "execution": built.execution_arn}
+            ":f": {
+                "code": built.failure.code,
+                "step": built.failure.step,
+                "execution": built.execution_arn,
+                "at": str(int(time.time())),
+            }
         },
     )
 
 
 def publish(built: message.Outcome, ports: Ports) -> State:
     response = ports.sns.publish(TopicArn=ports.settings.topic_arn, **message.sns_message(built))
-    return {"messageId": response.get("MessageId"), "subject": message.subject(built), "outcome": built.outcome}
+    text = message.email_text(built)
+    if len(text) > NOTIFIED_TEXT_LIMIT:  # the execution's state is bounded (256 KB); the email is not
+        text = text[:NOTIFIED_TEXT_LIMIT] + "\n… (cut here; the email has the rest)\n"
+    # The text rides in the execution's output too, so `watch` ends with what the notification says.
+    return {
+        "messageId": response.get("MessageId"),
+        "subject": message.subject(built),
+        "outcome": built.outcome,
+        "text": text,
+    }
 
 
 def notify(event: State, ports: Ports) -> State:

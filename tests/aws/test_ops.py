@@ -160,9 +160,23 @@ def test_status_lists_the_registry(deployer: ops.Deployer) -> None:
         "LAST",
         "EXECUTION",
         "UPDATED",
+        "LAST",
+        "FAILURE",
         "GUARDRAILS",
     ]
     assert lines[1].split()[:5] == ["demo", "ACTIVE", "1.33", "3/3", "deploy-demo-1"]
+    assert lines[1].split()[7] == "UTC"  # a time says its zone
+    # A later failure stands beside the last success, with its code, step and time.
+    table.update_item(
+        Key={"cluster": "demo"},
+        UpdateExpression="SET lastFailure = :f",
+        ExpressionAttributeValues={
+            ":f": {"code": "ERR_NODES_NOT_READY", "step": "Wait for nodes Ready", "execution": "x", "at": "1796050800"}
+        },
+    )
+    row = run("status")[1].splitlines()[1]
+    assert "ERR_NODES_NOT_READY at Wait for nodes Ready, 2026-11-30 15:00:00 UTC" in row
+    assert "deploy-demo-1" in row
     code, out, _ = run("status", "--json")
     assert json.loads(out)[0]["cluster"] == "demo"
 
@@ -351,6 +365,39 @@ def test_watch_shows_a_caught_failure_when_the_failure_path_starts() -> None:
         "▶ Diagnose",
     ]
     assert not any("retrying" in line for line in lines)
+
+
+def test_watch_marks_a_step_a_choice_routed_to_failure_with_the_diagnosed_cause_whole() -> None:
+    # The stack ended badly: no task failed, a Choice sent the execution to Diagnose.
+    fix = "aws cloudformation delete-stack --stack-name clusterdrop-demo --retain-resources " + "X" * 600
+    diagnosis = {"diagnosis": {"step": "Wait for cluster stack", "error": "StackFailed", "cause": f"first\n{fix}"}}
+    pages = [
+        [_entered("Wait for cluster stack", 0, "WaitStateEntered"), _entered("Check cluster stack", 5),
+         _exited("Check cluster stack", 6), _entered("Cluster stack done?", 6, "ChoiceStateEntered"),
+         _entered("Cluster stack failed", 6, "PassStateEntered")],
+        [_entered("Diagnose", 7), _exited("Diagnose", 8, diagnosis), _entered("Clean up", 8)],
+        [_exited("Clean up", 9), _entered("Release cluster lock after failure", 9)],
+    ]  # fmt: skip
+    out = io.StringIO()
+    assert ops.watch(FakeExecutions(pages, "FAILED"), DEPLOYER, "demo", out, sleep=lambda _: None) == "FAILED"
+    assert out.getvalue().splitlines()[1:8] == [
+        "▶ Wait for cluster stack",
+        "✖ Wait for cluster stack (7 s)",
+        "  StackFailed: first",
+        f"    {fix}",
+        "▶ Clean up",
+        "✔ Clean up (1 s)",
+        "▶ Release cluster lock after failure",
+    ]
+    assert "✔ Release cluster lock after failure" in out.getvalue()  # the failure path did its job
+
+
+def test_watch_ends_with_what_the_notification_said() -> None:
+    said = {"notified": {"subject": "s", "outcome": "SUCCEEDED", "action": "create", "text": "Endpoint: https://x\n"}}
+    events = [_entered("Notify success", 1), _exited("Notify success", 2, said), _entered("Release cluster lock", 2),
+              _exited("Release cluster lock", 3, said)]  # fmt: skip
+    assert ops.notification_text(events) == "Endpoint: https://x\n"
+    assert ops.notification_text(events[:1]) is None  # not notified (yet)
 
 
 def test_the_newest_execution_of_a_cluster_is_found_by_its_exact_name() -> None:

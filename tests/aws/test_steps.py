@@ -396,6 +396,20 @@ def test_step_timings_and_failed_step_from_history() -> None:
     assert "Diagnose" not in statuses  # still running: not reported
     assert failed_step(caught) == "Apply CNI"
 
+    # A stack that ended badly is routed to the failure path by a Choice: no task failed, and
+    # the step before the failure path is the one that failed.
+    routed = [
+        *history[:6],
+        {"id": 7, "type": "PassStateEntered", "timestamp": at(12), "stateEnteredEventDetails": {"name": "Cluster stack failed"}},
+        {"id": 8, "type": "PassStateExited", "timestamp": at(12), "stateExitedEventDetails": {"name": "Cluster stack failed"}},
+        {"id": 9, "type": "TaskStateEntered", "timestamp": at(12), "stateEnteredEventDetails": {"name": "Diagnose"}},
+        {"id": 10, "type": "TaskStateExited", "timestamp": at(13), "stateExitedEventDetails": {"name": "Diagnose"}},
+    ]  # fmt: skip
+    statuses = {s.name: s.status for s in step_timings(routed)}
+    assert statuses["Wait for cluster stack"] == "FAILED"
+    assert statuses["Validate spec"] == statuses["Diagnose"] == "SUCCEEDED"
+    assert failed_step(routed) == "Wait for cluster stack"
+
 
 # --- notifications -------------------------------------------------------------------------------
 
@@ -507,6 +521,22 @@ def test_failure_message_names_step_cause_and_cleanup() -> None:
     slack = json.dumps(notify.slack_blocks(o))
     assert "*Failed step:* Apply cluster stack" in slack
     assert "*Cleaned up:* clusterdrop-demo" in slack
+
+
+def test_subjects_read_as_sentences_and_the_embedded_mode_links_to_watch() -> None:
+    assert notify.subject(_outcome("PLANNED")) == "[clusterdrop] demo: plan ready, nothing changed"
+    skipped = _outcome("SUCCEEDED")
+    skipped.outcome = "SKIPPED"
+    assert notify.subject(skipped) == "[clusterdrop] demo: create skipped (a newer upload was applied)"
+    o = _outcome("FAILED")
+    assert o.failure is not None
+    o.failure.cause = "spec.region: bad\nspec.nodeGroups[0].maxSize: too small"
+    o.embedded = True
+    text = notify.email_text(o)
+    assert "Cause: spec.region: bad\n  spec.nodeGroups[0].maxSize: too small\n" in text  # one problem per line
+    assert "Execution: x (embedded mode: follow it with clusterdrop watch demo)" in text
+    assert "console.aws.amazon.com" not in text + json.dumps(notify.slack_blocks(o))
+    assert "`clusterdrop watch demo`" in json.dumps(notify.slack_blocks(o))
 
 
 def test_plan_checks_an_existing_vpc_before_creating_anything(aws: dict[str, Any]) -> None:

@@ -11,9 +11,10 @@ from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="session")
-def local() -> Iterator[session.LocalDeployer]:
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[session.LocalDeployer]:
     session.quiet_logs()
-    # Calico's manifests come from the official files beside the repository, as from a mirror.
-    deployer = session.up(mirror=str(FIXTURES / "cni"))
+    # Calico's manifests come from the official files beside the repository, as from a mirror;
+    # notifications also land in an inbox directory, as `local up` leaves them.
+    deployer = session.up(mirror=str(FIXTURES / "cni"), inbox=tmp_path_factory.mktemp("inbox"))
     yield deployer
     deployer.stop()

@@ -27,15 +27,19 @@ def _spec(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def _run(local: session.LocalDeployer, spec: Path, *, plan: bool = False) -> dict[str, Any]:
-    return session.run(local, spec, io.StringIO(), plan=plan)
+def _run(
+    local: session.LocalDeployer, spec: Path, *, plan: bool = False, progress: io.StringIO | None = None
+) -> dict[str, Any]:
+    return session.run(local, spec, progress or io.StringIO(), plan=plan)
 
 
-def _run_with_faults(local: session.LocalDeployer, spec: Path, *faults: str) -> dict[str, Any]:
+def _run_with_faults(
+    local: session.LocalDeployer, spec: Path, *faults: str, progress: io.StringIO | None = None
+) -> dict[str, Any]:
     """A run with faults injected into the embedded AWS, removed again whatever happens."""
     local.aws.eks.settings.faults.update(faults)
     try:
-        return _run(local, spec)
+        return _run(local, spec, progress=progress)
     finally:
         local.aws.eks.settings.faults.difference_update(faults)
 
@@ -455,10 +459,27 @@ def test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything(
 def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDeployer, tmp_path: Path) -> None:
     text = QUICKSTART.replace("name: quickstart", "name: nocap")  # deletionPolicy: delete, the default
     spec = _spec(tmp_path, "nocap", text)
-    result = _run_with_faults(local, spec, "stack-failure")
+    progress = io.StringIO()
+    result = _run_with_faults(local, spec, "stack-failure", progress=progress)
     assert result["status"] == "FAILED"
     failure = result["notifications"]["sns"]["outcome"]["failure"]
     assert failure["step"] == "Wait for cluster stack"
+    # No task failed (a Choice saw the stack's status): watch, the step list and the notification
+    # all put the failure on that step, with the diagnosed cause; the failure path is not a failure.
+    watched = progress.getvalue()
+    assert "✖ Wait for cluster stack" in watched
+    assert "  StackFailed: clusterdrop-nocap Cluster (AWS::EKS::Cluster) CREATE_FAILED" in watched
+    assert "✔ Release cluster lock after failure" in watched
+    assert {s["name"]: s["status"] for s in result["steps"]}["Wait for cluster stack"] == "FAILED"
+    # The embedded mode's inbox holds the email's text and the Slack message as files; the
+    # execution link is the watch command (there is no console here).
+    assert local.slack.inbox is not None
+    mails = [p.read_text() for p in sorted(local.slack.inbox.directory.glob("*-email.txt"))]
+    mail = next(m for m in reversed(mails) if "Cluster nocap: create FAILED" in m)
+    assert mail.startswith("Subject: [clusterdrop] nocap: create FAILED ERR_INSUFFICIENT_CAPACITY at")
+    assert "Execution: deploy-nocap-" in mail
+    assert "(embedded mode: follow it with clusterdrop watch nocap)" in mail
+    assert any('"nocap: create FAILED"' in p.read_text() for p in local.slack.inbox.directory.glob("*-slack.json"))
     assert result["code"] == "ERR_INSUFFICIENT_CAPACITY"
     # In the headline (the subject), the text's first lines and a message attribute to filter on.
     assert "create FAILED ERR_INSUFFICIENT_CAPACITY at" in result["notifications"]["slack"]["text"]
