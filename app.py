@@ -8,6 +8,8 @@ Context values (cdk.json or -c):
   clusterAdmins              IAM principal ARNs (comma-separated) made admins of every cluster
   guardrails                 the guardrail policy (a JSON object in cdk.json; see clusterdrop/spec/policy.py)
   guardrailsFile             or a policy file (JSON or YAML) beside cdk.json
+  referenceParameterPaths    SSM paths spec references may read (comma-separated; default /clusterdrop/)
+  referenceExports           CloudFormation export name prefixes they may read (default: any)
   embedded                   true: short poll intervals (the embedded mode)
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from clusterdrop.spec import policy
+from clusterdrop.spec import policy, references
 from clusterdrop.spec.models import IAM_PRINCIPAL
 from clusterdrop.spec.policy import Policy
 from stacks.clusterdrop_stack import ClusterdropStack
@@ -47,6 +49,12 @@ def guardrails(value: object, file: object) -> Policy:
         raise SystemExit(f"guardrails: {exc}") from None
 
 
+def names(value: object) -> tuple[str, ...]:
+    """A comma-separated context value (or a JSON list in cdk.json)."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
 def main() -> None:
     app = App(outdir=os.environ.get("CDK_OUTDIR", "cdk.out"))
     context = app.node.try_get_context
@@ -60,6 +68,12 @@ def main() -> None:
         timing=timing,
         cluster_admins=cluster_admins(context("clusterAdmins")),
         policy=guardrails(context("guardrails"), context("guardrailsFile")),
+        reference_parameter_paths=(
+            names(context("referenceParameterPaths"))
+            if context("referenceParameterPaths") is not None
+            else references.DEFAULT_PARAMETER_PATHS
+        ),
+        reference_exports=names(context("referenceExports")) or None,
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description="clusterdrop: drop a cluster spec into S3, get a Kubernetes cluster",
     )

@@ -54,6 +54,8 @@ class Validated(Shape):
     spec_key: str
     format: str
     notes: list[str] = Field(default_factory=list)
+    # Values the spec took from SSM parameters or CloudFormation exports: path, from, name, value.
+    references: list[Obj] = Field(default_factory=list)
 
 
 class LockHeld(Shape):

@@ -46,6 +46,12 @@ def settings() -> Settings:
         policy=Policy.model_validate_json(env.get("GUARDRAILS") or "{}"),
         account=env.get("DEPLOYER_ACCOUNT", ""),
         embedded=env.get("CLUSTERDROP_EMBEDDED") == "1",
+        reference_parameter_paths=tuple(
+            p for p in env.get("REFERENCE_PARAMETER_PATHS", "/clusterdrop/").split(",") if p
+        ),
+        reference_exports=(
+            tuple(p for p in env["REFERENCE_EXPORTS"].split(",") if p) if env.get("REFERENCE_EXPORTS") else None
+        ),
     )
 
 
@@ -62,6 +68,7 @@ def ports() -> Ports:
         ec2=session.client("ec2"),
         sfn=session.client("stepfunctions"),
         sns=session.client("sns"),
+        ssm=session.client("ssm"),
         clusters=dynamodb.Table(env["CLUSTERS_TABLE"]) if env.get("CLUSTERS_TABLE") else None,
         locks=dynamodb.Table(env["LOCKS_TABLE"]) if env.get("LOCKS_TABLE") else None,
     )

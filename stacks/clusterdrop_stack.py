@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from clusterdrop.spec import references
 from clusterdrop.spec.policy import Policy
 from stacks.cfn_role import ClusterStacksRole
 from stacks.functions import FunctionCode
@@ -34,6 +35,8 @@ class ClusterdropStack(Stack):
         timing: Timing = ON_AWS,
         cluster_admins: tuple[str, ...] = (),
         policy: Policy | None = None,
+        reference_parameter_paths: tuple[str, ...] = references.DEFAULT_PARAMETER_PATHS,
+        reference_exports: tuple[str, ...] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -54,6 +57,8 @@ class ClusterdropStack(Stack):
             timing=timing,
             cluster_admins=cluster_admins,
             policy=policy or Policy(),
+            reference_parameter_paths=reference_parameter_paths,
+            reference_exports=reference_exports,
         )
         intake = Intake(self, "Intake", spec_bucket=storage.spec_bucket, workflow=workflow, code=code)
         self.storage, self.notifications, self.workflow, self.intake = storage, notifications, workflow, intake
@@ -96,6 +101,17 @@ class ClusterdropStack(Stack):
         storage.artifacts_bucket.grant_read(role)
         artifacts = self.resolve(self.get_logical_id(storage.artifacts_bucket.node.default_child))  # type: ignore[arg-type]
         specs = self.resolve(self.get_logical_id(storage.spec_bucket.node.default_child))  # type: ignore[arg-type]
+        if workflow.reference_parameter_paths:
+            acknowledge(
+                workflow.functions["ValidateSpec"],
+                "IAM5",
+                "Spec references (fromSsm) read the parameters under the paths the CDK context allows "
+                "(referenceParameterPaths); their names below those paths are the users'.",
+                evidence=[
+                    f"Resource::{ARN}:ssm:{AT}:parameter/{path.lstrip('/')}*"
+                    for path in workflow.reference_parameter_paths
+                ],
+            )
         for fn in [*workflow.functions.values(), intake.trigger, notifications.slack_formatter]:
             acknowledge(
                 fn, "L1", "Python 3.13, as the issue pins it: the layer's wheels are built for it (cp313, arm64)."
@@ -109,8 +125,8 @@ class ClusterdropStack(Stack):
             acknowledge(
                 fn,
                 "IAM5",
-                "X-Ray's PutTraceSegments, CloudFormation's ListStacks, EC2's DescribeVpcs/DescribeSubnets and "
-                "EKS's DescribeAddonVersions accept no resource scoping.",
+                "X-Ray's PutTraceSegments, CloudFormation's ListStacks and ListExports, EC2's "
+                "DescribeVpcs/DescribeSubnets and EKS's DescribeAddonVersions accept no resource scoping.",
                 evidence=["Resource::*"],
             )
             acknowledge(

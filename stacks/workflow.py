@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from clusterdrop.spec import references
 from clusterdrop.spec.policy import Policy
 from stacks import bundle
 from stacks.functions import REPO, FunctionCode
@@ -57,8 +58,11 @@ class Workflow(Construct):
         timing: Timing,
         cluster_admins: tuple[str, ...],
         policy: Policy,
+        reference_parameter_paths: tuple[str, ...] = references.DEFAULT_PARAMETER_PATHS,
+        reference_exports: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.reference_parameter_paths = reference_parameter_paths
         # The agent's code: each cluster stack creates its agent from it.
         self.agent_code = assets.Asset(self, "AgentCode", path=str(bundle.AGENT))
         env = {
@@ -78,6 +82,9 @@ class Workflow(Construct):
             # The guardrails Validate spec enforces, and the account admins default to.
             "GUARDRAILS": policy.model_dump_json(by_alias=True, exclude_defaults=True),
             "DEPLOYER_ACCOUNT": Stack.of(self).account,
+            # What spec references (fromSsm, fromExport) may read at Validate spec.
+            "REFERENCE_PARAMETER_PATHS": ",".join(reference_parameter_paths),
+            "REFERENCE_EXPORTS": ",".join(reference_exports or ()),
             "POWERTOOLS_SERVICE_NAME": "clusterdrop",
             "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
         }
@@ -96,6 +103,24 @@ class Workflow(Construct):
         self.deploy = self._state_machine("Deploy", ASL_FILES[0], substitutions)
         self.teardown = self._state_machine("Teardown", ASL_FILES[1], substitutions)
         self._permissions(storage, topic, cfn_role)
+        self._reference_permissions(reference_parameter_paths)
+
+    def _reference_permissions(self, parameter_paths: tuple[str, ...]) -> None:
+        """Validate spec reads the parameters under the allowed paths (String and StringList; a
+        SecureString is refused, and there is no kms:Decrypt) and lists exports (an action IAM
+        cannot scope to a resource)."""
+        validate = self.functions["ValidateSpec"]
+        if parameter_paths:
+            arns = [
+                references.parameter_arn(p, partition=Aws.PARTITION, region=Aws.REGION, account=Aws.ACCOUNT_ID)
+                for p in parameter_paths
+            ]
+            validate.add_to_role_policy(
+                iam.PolicyStatement(sid="ReferenceParameters", actions=["ssm:GetParameter"], resources=arns)
+            )
+        validate.add_to_role_policy(
+            iam.PolicyStatement(sid="ReferenceExports", actions=["cloudformation:ListExports"], resources=["*"])
+        )
 
     def _state_machine(self, name: str, file: str, substitutions: dict[str, str]) -> sfn.StateMachine:
         used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", (STATE_MACHINES / file).read_text()))

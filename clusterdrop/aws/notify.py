@@ -73,6 +73,8 @@ class Outcome:
     upgrade: dict[str, Any] | None = None
     # Sent from the embedded mode: there is no AWS console to link to, `clusterdrop watch` works.
     embedded: bool = False
+    # Spec values taken from SSM parameters or CloudFormation exports: path, from, name, value.
+    references: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def console_url(self) -> str:
@@ -141,6 +143,16 @@ def _change_lines(o: Outcome) -> list[str]:
             lines.append(f"    {item['action']} {item['logical_id']} {item['resource_type']}{mark}")
             lines += [f"      {p}" for p in item.get("properties") or []]
     return lines
+
+
+def reference_lines(records: list[dict[str, Any]]) -> list[str]:
+    """`spec.network.vpc.id = vpc-0abc (SSM parameter /clusterdrop/network/vpc-id)`: both ways."""
+    kinds = {"fromSsm": "SSM parameter", "fromExport": "CloudFormation export"}
+    out = []
+    for r in records:
+        value = ", ".join(r["value"]) if isinstance(r["value"], list) else r["value"]
+        out.append(f"{r['path']} = {value} ({kinds.get(r['from'], r['from'])} {r['name']})")
+    return out
 
 
 def upgrade_lines(o: Outcome) -> list[str]:
@@ -222,6 +234,9 @@ def email_text(o: Outcome) -> str:
     if o.nodes:
         lines.append("Nodes Ready:")
         lines += [f"  {g}: {n.get('ready', 0)}/{n.get('desired', 0)}" for g, n in sorted(o.nodes.items())]
+    if o.references:
+        lines.append("Values from references:")
+        lines += [f"  {line}" for line in reference_lines(o.references)]
     if o.changes:
         lines.append("Changes:" if o.outcome != "PLANNED" else "Would change (nothing was changed):")
         lines += _change_lines(o)

@@ -11,6 +11,7 @@ from typing import TextIO, TypeVar
 
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
 from clusterdrop.spec.loader import MAX_BYTES
+from clusterdrop.spec.references import Resolver
 from clusterdrop.spec.source import LoadedSpec, load_spec
 
 T = TypeVar("T")
@@ -61,12 +62,27 @@ def read_or_explain(name: str, err: TextIO, parse: Callable[[bytes], T]) -> T | 
         return EXIT_INVALID
 
 
-def load_or_explain(name: str, err: TextIO, consequence: str) -> tuple[bytes, LoadedSpec] | int:
+def caller_resolver(enabled: bool) -> Resolver | None:
+    """With --resolve: references read with the caller's own credentials (any path and export
+    their IAM allows; the deployer is held to its CDK context's)."""
+    if not enabled:
+        return None
+    import boto3
+
+    from clusterdrop.spec.references import resolver
+
+    session = boto3.session.Session()
+    return resolver(session.client("ssm"), session.client("cloudformation"))
+
+
+def load_or_explain(
+    name: str, err: TextIO, consequence: str, resolve: Resolver | None = None
+) -> tuple[bytes, LoadedSpec] | int:
     """Read and validate a spec for a command; on failure say why (every problem) and return the
     exit code: 2 when the file cannot be read, 1 when the spec is wrong."""
     source = display(name)
     try:
-        return read_or_explain(name, err, lambda raw: (raw, load_spec(raw)))
+        return read_or_explain(name, err, lambda raw: (raw, load_spec(raw, resolve=resolve)))
     except (SpecInvalid, UnsupportedFields) as exc:
         err.write(f"{source}: {len(exc.problems)} problem(s); {consequence}:\n")
         for p in exc.problems:

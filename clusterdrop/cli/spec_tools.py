@@ -14,6 +14,7 @@ from clusterdrop.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
+    caller_resolver,
     display,
     load_or_explain,
     problem_line,
@@ -30,6 +31,14 @@ from clusterdrop.spec.source import load_spec
 def _support_warnings(version: str | None) -> list[str]:
     warning = support_warning(version or "", datetime.now(UTC).date())
     return [warning] if warning else []
+
+
+def _resolve_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resolve",
+        action="store_true",
+        help="read fromSsm/fromExport references with your AWS credentials (default: shown as references)",
+    )
 
 
 def _policy_options(p: argparse.ArgumentParser) -> None:
@@ -59,10 +68,11 @@ def _policy_problems(args: argparse.Namespace, cluster: Any) -> list[Problem]:
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     results: list[dict[str, Any]] = []
     status = EXIT_OK
+    resolve = caller_resolver(args.resolve)
     for name in args.files:
         source = display(name)
         try:
-            loaded = load_spec(read_input(name))
+            loaded = load_spec(read_input(name), resolve=resolve)
         except InputUnreadable as exc:
             # Every other file is still reported; the exit code says one could not be read.
             results.append(
@@ -82,7 +92,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cluster = loaded.cluster
         spec = cluster.spec
         try:
-            refused = _policy_problems(args, cluster)
+            refused = [p for p in _policy_problems(args, cluster) if not loaded.waits_for(p.path)]
         except InputUnreadable as exc:
             err.write(f"clusterdrop: {exc}\n")
             return EXIT_USAGE
@@ -101,6 +111,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "nodeGroups": len(spec.node_groups),
                 "nodes": sum(g.desired_size for g in spec.node_groups),
                 "notes": loaded.notes,
+                "references": loaded.reference_records(),
+                "referenceLines": loaded.reference_lines(),
                 "warnings": [
                     w for w in [support_warning(spec.kubernetes_version or "", datetime.now(UTC).date())] if w
                 ],
@@ -119,6 +131,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             for warning in result["warnings"]:
                 out.write(f"  warning: {warning}\n")
+            for line in result["referenceLines"]:
+                out.write(f"  {line}\n")
             continue
         errors = result["errors"]
         if result.get("unreadable"):
@@ -184,12 +198,12 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop.render.plan import format_summary, make_plan
 
-    found = load_or_explain(args.file, err, "nothing planned")
+    found = load_or_explain(args.file, err, "nothing planned", caller_resolver(args.resolve))
     if isinstance(found, int):
         return found
     _, loaded = found
     try:
-        refused = _policy_problems(args, loaded.cluster)
+        refused = [p for p in _policy_problems(args, loaded.cluster) if not loaded.waits_for(p.path)]
     except InputUnreadable as exc:
         err.write(f"clusterdrop: {exc}\n")
         return EXIT_USAGE
@@ -208,10 +222,16 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     summary = plan.summary()
     summary["templates"] = [str(p) for p in written]
+    summary["references"] = loaded.reference_records()
     if args.json:
         out.write(json.dumps(summary, indent=2) + "\n")
     else:
-        out.write(format_summary(summary) + "\n\nTemplates written:\n")
+        out.write(format_summary(summary))
+        if loaded.references:
+            out.write("\n\nValues from references:\n" + "".join(f"  {line}\n" for line in loaded.reference_lines()))
+            if loaded.resolved is None:
+                out.write("  (the templates hold stand-ins for them, such as vpc-00000000000000002)\n")
+        out.write("\n\nTemplates written:\n")
         out.write("".join(f"  {p}\n" for p in written))
     return EXIT_OK
 
@@ -226,6 +246,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="spec file (YAML or JSON), or - for stdin")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    _resolve_option(p)
     _policy_options(p)
     p.set_defaults(func=cmd_validate)
 
@@ -258,6 +279,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
     p.add_argument("--out", metavar="DIR", help="where to write the templates (default ./clusterdrop-plan/NAME)")
+    _resolve_option(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _policy_options(p)
     p.set_defaults(func=cmd_plan)

@@ -184,6 +184,9 @@ def resources(service: str, action: str, params: dict[str, Any], path: str, acco
             return [p["TopicArn"]]
         case "cloudformation" if "StackName" in p:
             return [_stack_arn(account, region, p["StackName"])]
+        case "ssm" if "Name" in p:
+            # A parameter's ARN drops the name's leading "/" (SSM User Guide, "Working with parameter hierarchies").
+            return [f"arn:aws:ssm:{region}:{account}:parameter/{p['Name'].lstrip('/')}"]
         case "secretsmanager" if "SecretId" in p:
             return [_secret_arn(account, region, p["SecretId"])]
         case "lambda":

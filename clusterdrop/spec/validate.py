@@ -12,7 +12,7 @@ import ipaddress
 import re
 import types
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pydantic
@@ -36,8 +36,10 @@ _POD_CIDR_CANDIDATES = ("192.168.0.0/16", "10.244.0.0/16", "172.16.0.0/16")
 Issue = tuple[Path, str]
 
 
-def validate(doc: Document) -> Cluster:
-    """Validate a parsed native document and return the spec with every default explicit."""
+def validate(doc: Document, *, unchecked: Sequence[Path] = ()) -> Cluster:
+    """Validate a parsed native document and return the spec with every default explicit.
+    `unchecked` are paths holding stand-ins (unresolved references): the rules about them, or
+    comparing with them, wait for their values."""
     try:
         cluster = Cluster.model_validate(doc.data)
     except pydantic.ValidationError as exc:
@@ -45,7 +47,12 @@ def validate(doc: Document) -> Cluster:
         problems += _rules_beside_type_errors(doc, exc)
         raise SpecInvalid(_in_reading_order(problems)) from None
     resolved = with_defaults(cluster)
-    issues = list(check(cluster, resolved))
+    waiting = [paths.render(p) for p in unchecked]
+    issues = [
+        (path, message)
+        for path, message in check(cluster, resolved)
+        if not any(_under(path, p) for p in unchecked) and not any(w in message for w in waiting)
+    ]
     if issues:
         raise SpecInvalid(_in_reading_order([_problem(path, message, doc) for path, message in issues]))
     return resolved

@@ -7,7 +7,7 @@ import json
 
 from clusterdrop.aws import intake, lock, registry
 from clusterdrop.errors import LockBusy, PolicyRefused, SpecInvalid, SpecMismatch
-from clusterdrop.spec import policy
+from clusterdrop.spec import policy, references
 from clusterdrop.spec.source import load_spec
 from clusterdrop.steps.context import Ports, State, spec_store_key, typed
 
@@ -17,7 +17,15 @@ def validate_spec(state: State, ports: Ports) -> State:
     s = typed(state)
     name = s.cluster
     obj = ports.s3.get_object(Bucket=s.bucket, Key=s.key, VersionId=s.version_id)
-    loaded = load_spec(obj["Body"].read())
+    # Values from SSM parameters and CloudFormation exports, read within what the deployer's
+    # context allows; the spec is validated, planned and stored as resolved.
+    resolve = references.resolver(
+        ports.ssm,
+        ports.cfn,
+        parameter_paths=ports.settings.reference_parameter_paths,
+        export_prefixes=ports.settings.reference_exports,
+    )
+    loaded = load_spec(obj["Body"].read(), resolve=resolve)
     cluster = loaded.cluster
     if cluster.metadata.name != name:
         raise SpecMismatch(
@@ -51,7 +59,13 @@ def validate_spec(state: State, ports: Ports) -> State:
         Body=json.dumps(normalized).encode(),
         ContentType="application/json",
     )
-    return {"spec": normalized, "specKey": key, "format": loaded.source_format, "notes": notes}
+    return {
+        "spec": normalized,
+        "specKey": key,
+        "format": loaded.source_format,
+        "notes": notes,
+        "references": loaded.reference_records(),
+    }
 
 
 def refuse_other_team(item: registry.ClusterRecord | None, team: str, name: str) -> None:

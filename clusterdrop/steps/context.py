@@ -34,6 +34,9 @@ class Settings:
     policy: Policy = field(default_factory=Policy)
     account: str = ""
     embedded: bool = False  # the embedded mode (no AWS console to link to)
+    # What spec references may read (CDK context referenceParameterPaths / referenceExports).
+    reference_parameter_paths: tuple[str, ...] = ("/clusterdrop/",)
+    reference_exports: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Ports:
     sns: Any = None
     clusters: Any = None
     locks: Any = None
+    ssm: Any = None
 
 
 def spec_of(state: State) -> dict[str, Any] | None:

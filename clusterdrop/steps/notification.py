@@ -114,6 +114,7 @@ def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
         addons_updated=connection.addons_updated if isinstance(connection, Connection) else {},
         upgrade=typed.plan.upgrade.model_dump(by_alias=True) if typed.plan and typed.plan.upgrade else None,
         embedded=ports.settings.embedded,
+        references=list(typed.validated.references) if typed.validated else [],
     )
 
 

@@ -427,3 +427,41 @@ def test_watch_waits_for_an_execution_then_gives_up() -> None:
             sleep=lambda _: None,
             clock=lambda: next(clock),
         )
+
+
+def test_validate_and_plan_resolve_references_with_the_callers_credentials(moto_env: None, tmp_path: Any) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=f"/network/{suffix}/vpc-id", Value="vpc-0a1b2c3d4e5f60718", Type="String")
+    ssm.put_parameter(
+        Name=f"/network/{suffix}/private", Value="subnet-0aa11bb22cc33dd44,subnet-0bb22cc33dd44ee55", Type="StringList"
+    )
+    spec = tmp_path / "refs.yaml"
+    spec.write_text(
+        QUICKSTART.read_text().replace(
+            "  nodeGroups:",
+            f"""  network:
+    vpc:
+      id: {{fromSsm: /network/{suffix}/vpc-id}}
+      subnets:
+        private: {{fromSsm: /network/{suffix}/private}}
+  nodeGroups:""",
+        )
+    )
+    # Offline: shown as references, nothing read.
+    code, out, _ = run("validate", str(spec))
+    assert code == 0
+    assert f"spec.network.vpc.id ← SSM parameter /network/{suffix}/vpc-id (resolved at Validate spec" in out
+    # --resolve: read with the caller's credentials (no deployer path limits), both ways shown.
+    code, out, _ = run("validate", "--resolve", str(spec))
+    assert code == 0, out
+    assert f"spec.network.vpc.id ← SSM parameter /network/{suffix}/vpc-id = vpc-0a1b2c3d4e5f60718" in out
+    assert "= subnet-0aa11bb22cc33dd44, subnet-0bb22cc33dd44ee55" in out
+    code, out, _ = run("plan", "--resolve", "--out", str(tmp_path / "plan"), str(spec))
+    assert code == 0, out
+    assert "existing VPC vpc-0a1b2c3d4e5f60718" in out
+    # A reference that cannot be resolved fails by its field, as Validate spec would.
+    spec.write_text(spec.read_text().replace("/private}", "/gone}"))
+    code, out, _ = run("validate", "--resolve", str(spec))
+    assert code == 1
+    assert f"spec.network.vpc.subnets.private: SSM parameter /network/{suffix}/gone does not exist" in out

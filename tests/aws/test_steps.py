@@ -63,6 +63,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         ec2=session.client("ec2"),
         sfn=session.client("stepfunctions"),
         sns=sns,
+        ssm=session.client("ssm"),
         clusters=tables["clusters"],
         locks=tables["locks"],
     )
@@ -233,6 +234,109 @@ def test_validate_reads_the_exact_version_and_stores_the_normalized_spec(aws: di
     stored = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=validated["specKey"])["Body"].read()
     assert json.loads(stored) == validated["spec"]
     assert validated["spec"]["spec"]["kubernetesVersion"]  # defaults made explicit
+
+
+REFERENCING = """apiVersion: clusterdrop.io/v1alpha1
+kind: Cluster
+metadata:
+  name: refs
+spec:
+  region: eu-west-1
+  network:
+    vpc:
+      id: {fromSsm: /clusterdrop/network-SUFFIX/vpc-id}
+      subnets:
+        private: {fromSsm: /clusterdrop/network-SUFFIX/private-subnet-ids}
+        public: {fromExport: network-SUFFIX-PublicSubnetIds}
+  nodeGroups:
+    - name: workers
+      instanceTypes: [t3.medium]
+      desiredSize: 2
+"""
+
+
+def _network_outputs(aws: dict[str, Any], suffix: str, *, export: bool = True) -> dict[str, Any]:
+    """What a Terraform (SSM parameters) and a CloudFormation (an export) network publish."""
+    session = aws["session"]
+    ssm, cfn = session.client("ssm"), session.client("cloudformation")
+    ids = {"vpc": "vpc-0a1b2c3d4e5f60718", "private": ["subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"]}
+    ssm.put_parameter(Name=f"/clusterdrop/network-{suffix}/vpc-id", Value=ids["vpc"], Type="String")
+    ssm.put_parameter(
+        Name=f"/clusterdrop/network-{suffix}/private-subnet-ids", Value=",".join(ids["private"]), Type="StringList"
+    )
+    if export:
+        template = {
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {
+                "Public": {
+                    "Value": "subnet-0cc33dd44ee55ff66,subnet-0dd44ee55ff660077",
+                    "Export": {"Name": f"network-{suffix}-PublicSubnetIds"},
+                }
+            },
+        }
+        cfn.create_stack(StackName=f"network-{suffix}", TemplateBody=json.dumps(template))
+    return ids
+
+
+def test_references_are_resolved_at_validate_spec_and_stored_resolved(aws: dict[str, Any]) -> None:
+    ports: steps.Ports = aws["ports"]
+    suffix = aws["suffix"]
+    ids = _network_outputs(aws, suffix)
+    validated = steps.validate_spec(_upload(aws, REFERENCING.replace("SUFFIX", suffix), "clusters/refs.yaml"), ports)
+    vpc = validated["spec"]["spec"]["network"]["vpc"]
+    assert vpc["id"] == ids["vpc"]
+    assert [s["id"] for s in vpc["subnets"]["private"]] == ids["private"]
+    assert [s["id"] for s in vpc["subnets"]["public"]] == ["subnet-0cc33dd44ee55ff66", "subnet-0dd44ee55ff660077"]
+    stored = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=validated["specKey"])["Body"].read()
+    assert json.loads(stored)["spec"]["network"]["vpc"]["id"] == ids["vpc"]  # what the registry points at
+    assert validated["references"][0] == {
+        "path": "spec.network.vpc.id",
+        "from": "fromSsm",
+        "name": f"/clusterdrop/network-{suffix}/vpc-id",
+        "value": ids["vpc"],
+    }
+    lines = notify.reference_lines(validated["references"])
+    assert f"spec.network.vpc.id = {ids['vpc']} (SSM parameter /clusterdrop/network-{suffix}/vpc-id)" in lines
+
+
+def test_an_unresolvable_reference_fails_validate_spec_naming_the_field_and_touches_nothing(
+    aws: dict[str, Any],
+) -> None:
+    import dataclasses
+
+    ports: steps.Ports = aws["ports"]
+    suffix = aws["suffix"]
+    _network_outputs(aws, suffix, export=False)
+    aws["session"].client("ssm").put_parameter(
+        Name=f"/clusterdrop/network-{suffix}/secret-vpc", Value="vpc-0a1b2c3d4e5f60718", Type="SecureString"
+    )
+    text = (
+        REFERENCING.replace("SUFFIX", suffix)
+        .replace(f"/clusterdrop/network-{suffix}/vpc-id", f"/clusterdrop/network-{suffix}/secret-vpc")
+        .replace(f"/clusterdrop/network-{suffix}/private-subnet-ids", f"/other/network-{suffix}/private")
+    )
+    with pytest.raises(SpecInvalid) as info:
+        steps.validate_spec(_upload(aws, text, "clusters/refs.yaml"), ports)
+    problems = {p.path: p.message for p in info.value.problems}
+    assert problems == {
+        "spec.network.vpc.id": f"SSM parameter /clusterdrop/network-{suffix}/secret-vpc is a SecureString; store IDs as String",
+        "spec.network.vpc.subnets.private": (
+            f"SSM parameter /other/network-{suffix}/private is outside the paths this deployer may read "
+            "(/clusterdrop/; CDK context referenceParameterPaths)"
+        ),
+        "spec.network.vpc.subnets.public": (
+            f"CloudFormation export network-{suffix}-PublicSubnetIds does not exist in this account and region"
+        ),
+    }
+    assert ports.s3.list_objects_v2(Bucket=ports.settings.artifacts_bucket).get("KeyCount", 0) == 0
+    # A missing parameter, and an export outside the names the deployer may read.
+    narrow = dataclasses.replace(ports, settings=dataclasses.replace(ports.settings, reference_exports=("shared-",)))
+    missing = REFERENCING.replace("SUFFIX", suffix).replace("vpc-id}", "nope}")
+    with pytest.raises(SpecInvalid) as info:
+        steps.validate_spec(_upload(aws, missing, "clusters/refs.yaml"), narrow)
+    problems = {p.path: p.message for p in info.value.problems}
+    assert problems["spec.network.vpc.id"] == f"SSM parameter /clusterdrop/network-{suffix}/nope does not exist"
+    assert "outside the exports this deployer may read (shared-;" in problems["spec.network.vpc.subnets.public"]
 
 
 @pytest.mark.parametrize(

@@ -809,9 +809,18 @@ def test_existing_vpc_subnets_are_tagged_shared_and_untagged_on_delete(
     )
     # Another cluster already shares the VPC: its tag must survive this cluster's life.
     ec2.create_tags(Resources=subnets["private"], Tags=[{"Key": "kubernetes.io/cluster/other", "Value": "shared"}])
-
-    def listed(kind: str) -> str:
-        return "\n".join(f"          - {{id: {s}, zone: {z}}}" for s, z in zip(subnets[kind], zones, strict=True))
+    # The network's outputs, as a Terraform network publishes them (SSM parameters, a StringList
+    # for the private subnets) and as a CloudFormation one exports them (the public subnets).
+    ssm = local.aws.client("ssm")
+    ssm.put_parameter(Name="/clusterdrop/network/shared/vpc-id", Value=vpc, Type="String")
+    ssm.put_parameter(
+        Name="/clusterdrop/network/shared/private-subnet-ids", Value=",".join(subnets["private"]), Type="StringList"
+    )
+    exported = {"Value": ",".join(subnets["public"]), "Export": {"Name": "shared-network-PublicSubnetIds"}}
+    local.aws.client("cloudformation").create_stack(
+        StackName="shared-network",
+        TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"Public": exported}}),
+    )
 
     text = f"""apiVersion: clusterdrop.io/v1alpha1
 kind: Cluster
@@ -823,12 +832,10 @@ spec:
     zones: [{", ".join(zones)}]
     topology: private
     vpc:
-      id: {vpc}
+      id: {{fromSsm: /clusterdrop/network/shared/vpc-id}}
       subnets:
-        private:
-{listed("private")}
-        public:
-{listed("public")}
+        private: {{fromSsm: /clusterdrop/network/shared/private-subnet-ids}}
+        public: {{fromExport: shared-network-PublicSubnetIds}}
   cni:
     name: aws-vpc-cni
   nodeGroups:
@@ -838,6 +845,10 @@ spec:
 """
     result = _run(local, _spec(tmp_path, "shared-vpc", text))
     assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
+    # Resolved at Validate spec (the function's own role reads them), shown both ways.
+    said = result["notifications"]["sns"]["text"]
+    assert f"spec.network.vpc.id = {vpc} (SSM parameter /clusterdrop/network/shared/vpc-id)" in said
+    assert f"spec.network.vpc.subnets.public = {', '.join(subnets['public'])} (CloudFormation export" in said
 
     def tags() -> dict[str, dict[str, str]]:
         described = ec2.describe_subnets(SubnetIds=subnets["private"] + subnets["public"])["Subnets"]

@@ -210,3 +210,23 @@ def test_cluster_admins_that_are_not_iam_principals_stop_the_synth() -> None:
     assert cluster_admins(None) == ()
     with pytest.raises(SystemExit, match="not an IAM role or user ARN: admin"):
         cluster_admins("admin")
+
+
+def test_validate_spec_reads_references_only_under_the_allowed_paths(template: dict[str, Any]) -> None:
+    """fromSsm references: GetParameter on the default path /clusterdrop/, nothing else of SSM,
+    no kms:Decrypt (a SecureString is refused); ListExports is not scopable."""
+    from clusterdrop.spec import references
+
+    functions = resources(template, "AWS::Lambda::Function")
+    validate = next(f for k, f in functions.items() if re.match(CONSTRUCTS + "ValidateSpecFunction", k))
+    env = validate["Properties"]["Environment"]["Variables"]
+    assert env["REFERENCE_PARAMETER_PATHS"] == ",".join(references.DEFAULT_PARAMETER_PATHS) == "/clusterdrop/"
+    ssm = [s for s in _statements(template) if any(str(a).startswith("ssm:") for a in _actions(s))]
+    assert [s["Action"] for s in ssm] == ["ssm:GetParameter"]
+    assert json.dumps(ssm[0]["Resource"]).endswith(':parameter/clusterdrop/*"]]}')
+    assert not any("kms:Decrypt" in _actions(s) for s in _statements(template))
+    assert any("cloudformation:ListExports" in _actions(s) and s["Resource"] == "*" for s in _statements(template))
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -394,3 +395,37 @@ def test_a_kops_file_is_answered_as_kops(path: Any) -> None:
         assert sketch["spec"]["cni"] == {"name": "calico"}
     masters = [d["metadata"]["name"] for d in documents if d.get("spec", {}).get("role") == "Master"]
     assert all(f"instance group {m} (role Master" in problem.message for m in masters)
+
+
+def test_references_are_validated_for_their_shape_offline_and_their_rules_wait(full_spec: dict[str, Any]) -> None:
+    from clusterdrop.spec import references
+
+    set_path(full_spec, "spec.network.vpc", {"cidr": {"fromSsm": "/clusterdrop/net/cidr"}})
+    set_path(full_spec, "spec.controlPlane.adminCidrs", [{"fromExport": "office-cidr"}, "198.51.100.0/24"])
+    # The pod CIDR would overlap the stand-in for the VPC CIDR; the rule waits for the real value.
+    set_path(full_spec, "spec.network.podCidr", "10.4.0.0/16")
+    loaded = load_spec(yaml.safe_dump(full_spec).encode())
+    assert loaded.resolved is None
+    assert [(r.kind, r.name, r.many) for r in loaded.references] == [
+        ("fromExport", "office-cidr", False),
+        ("fromSsm", "/clusterdrop/net/cidr", False),
+    ]
+    assert "spec.network.vpc.cidr ← SSM parameter /clusterdrop/net/cidr (resolved at Validate spec" in "\n".join(
+        loaded.reference_lines()
+    )
+    # Resolved, the same spec is checked whole: the overlap is reported.
+    values = {r.path: "10.4.0.0/16" if r.kind == "fromSsm" else "203.0.113.0/24" for r in loaded.references}
+    with pytest.raises(SpecInvalid) as info:
+        load_spec(yaml.safe_dump(full_spec).encode(), resolve=lambda refs: values)
+    assert "overlaps spec.network.vpc.cidr" in str(info.value)
+    # Where no reference is taken, or a malformed one, is named.
+    bad = copy.deepcopy(full_spec)
+    set_path(bad, "metadata.name", {"fromSsm": "/x"})
+    set_path(bad, "spec.network.serviceCidr", {"fromSsm": "no spaces allowed"})
+    with pytest.raises(SpecInvalid) as info:
+        references.find(bad)
+    problems = {p.path: p.message for p in info.value.problems}
+    assert problems["metadata.name"].startswith(
+        "a reference (fromSsm) is not taken here; it is taken at spec.network.vpc.id"
+    )
+    assert problems["spec.network.serviceCidr"] == "'no spaces allowed' is not a valid SSM parameter name"
