@@ -56,3 +56,25 @@ def set_path(data: Any, path: str, value: Any) -> Any:
 DELETE = object()
 
 Mutation = Callable[[dict[str, Any]], object]
+
+
+# What examples/existing-vpc.yaml's references resolve to in tests that render it offline (as
+# its network's SSM parameters and export would say).
+EXAMPLE_NETWORK: dict[str, Any] = {
+    "/clusterdrop/network/payments/vpc-id": "vpc-0a1b2c3d4e5f60718",
+    "/clusterdrop/network/payments/private-subnet-ids": [
+        "subnet-0aa11bb22cc33dd44",
+        "subnet-0bb22cc33dd44ee55",
+        "subnet-0cc33dd44ee55ff66",
+    ],
+    "payments-network-PublicSubnetIds": [
+        "subnet-0dd44ee55ff660077",
+        "subnet-0ee55ff6600771188",
+        "subnet-0ff6600771188a299",
+    ],
+}
+
+
+def example_network(refs: Any) -> dict[Any, Any]:
+    """A resolver (`load_spec(resolve=…)`) answering from EXAMPLE_NETWORK."""
+    return {ref.path: EXAMPLE_NETWORK[ref.name] for ref in refs}

@@ -142,6 +142,41 @@ def pick_zones(described: list[dict[str, Any]], region: str, count: int) -> list
     return [z["ZoneName"] for z in sorted(usable, key=lambda z: z["ZoneName"])][:count]
 
 
+def with_zones(ec2: Any, cluster: Cluster) -> tuple[Cluster, list[Problem]]:
+    """An existing VPC's subnets given by ID alone (a reference's list, or `- subnet-…`) get the
+    zone EC2 reports, so that a node group limited to some zones gets those zones' subnets (and
+    not every subnet); a group whose zones have no subnet of the topology is a problem."""
+    vpc = cluster.spec.network.vpc
+    if not vpc.id or vpc.subnets is None:
+        return cluster, []
+    missing = sorted({ref.id for kind in ("private", "public") for ref in getattr(vpc.subnets, kind) if not ref.zone})
+    if missing:
+        pages = ec2.get_paginator("describe_subnets").paginate(Filters=[{"Name": "subnet-id", "Values": missing}])
+        zone_of = {sub["SubnetId"]: sub["AvailabilityZone"] for page in pages for sub in page["Subnets"]}
+        filled = vpc.subnets.model_copy(
+            update={
+                kind: [
+                    ref if ref.zone or ref.id not in zone_of else ref.model_copy(update={"zone": zone_of[ref.id]})
+                    for ref in getattr(vpc.subnets, kind)
+                ]
+                for kind in ("private", "public")
+            }
+        )
+        network = cluster.spec.network.model_copy(update={"vpc": vpc.model_copy(update={"subnets": filled})})
+        cluster = cluster.model_copy(update={"spec": cluster.spec.model_copy(update={"network": network})})
+    subnets = getattr(cluster.spec.network.vpc.subnets, cluster.spec.network.topology)
+    have = {ref.zone for ref in subnets}
+    problems = [
+        Problem(
+            f"spec.nodeGroups[{i}].zones",
+            f"no {cluster.spec.network.topology} subnet of {vpc.id} is in {', '.join(sorted(set(group.zones) - have))}",
+        )
+        for i, group in enumerate(cluster.spec.node_groups)
+        if group.zones and None not in have and set(group.zones) - have
+    ]
+    return cluster, problems
+
+
 def eks_zones(ec2: Any, cluster: Cluster) -> tuple[Cluster, list[Problem]]:
     """The cluster with its zones settled against this account's zone IDs: named zones where EKS
     places no control plane are problems (with the field's path); a new VPC without named zones

@@ -83,11 +83,12 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop.aws import notify
     from clusterdrop.local import session
 
-    loaded = []
+    loaded, raws = [], []
     for file in args.files:
         found = load_or_explain(file, err, "nothing submitted")
         if isinstance(found, int):
             return found
+        raws.append(found[0])
         loaded.append(found[1])
     regions = {spec.cluster.spec.region for spec in loaded}
     if len(regions) > 1:
@@ -106,6 +107,7 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=region)
         try:
             progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s\n")
+            _deploy_networks(local, raws, loaded, region, progress)
             for file in args.files:
                 progress.write(f"Submitting {display(file)}\n")
                 results.append(session.run(local, Path(file), progress, plan=args.plan))
@@ -122,6 +124,25 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if skipped:
         progress.write(f"Not submitted after that failure: {', '.join(display(f) for f in skipped)}\n")
     return EXIT_OK if all(r["status"] == "SUCCEEDED" for r in results) and not skipped else EXIT_INVALID
+
+
+def _deploy_networks(local: Any, raws: list[bytes], loaded: list[Any], region: str, progress: TextIO) -> None:
+    """The seed networks the specs reference (/clusterdrop/network/NAME/…), deployed first: what
+    the network's own IaC would have made, so such a spec can be tried offline."""
+    from clusterdrop.local import network
+    from clusterdrop.spec.loader import load
+
+    zones: dict[str, list[str]] = {}
+    for raw, spec in zip(raws, loaded, strict=True):
+        for name in network.names_referenced([load(raw).data]):
+            zones.setdefault(name, list(spec.cluster.spec.network.zones or [f"{region}{z}" for z in "abc"]))
+    for name, its_zones in sorted(zones.items()):
+        if network.deploy(local.aws.client("cloudformation"), local.aws.client("ssm"), name, region, its_zones):
+            progress.write(
+                f"Deployed the {name} network (stack {network.stack_name(name)}: a VPC, a public and a private subnet "
+                f"in {', '.join(its_zones)}, NAT), standing in for your network's IaC: its IDs are SSM parameters "
+                f"under {network.PARAMETER_ROOT}{name}/ and exports {name}-network-*\n"
+            )
 
 
 def _report(result: dict[str, Any], out: TextIO, notify: Any) -> None:

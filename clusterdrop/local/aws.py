@@ -113,6 +113,42 @@ def _s3_events_with_versions() -> None:
     S3Backend.delete_object = delete_object  # type: ignore[method-assign,assignment]
 
 
+def _network_made_as_templated() -> None:
+    """moto's AWS::EC2::VPC ignores EnableDnsSupport and EnableDnsHostnames, and its
+    AWS::EC2::SubnetRouteTableAssociation records the pair without associating the subnet: a VPC
+    a template makes would have DNS hostnames off and every subnet on the main route table. On AWS
+    the VPC has the attributes the template sets (CloudFormation, AWS::EC2::VPC) and the
+    association routes the subnet through its table (AWS::EC2::SubnetRouteTableAssociation)."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation
+    from moto.ec2.models.vpcs import VPC
+
+    make_vpc = VPC.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    make_association = SubnetRouteTableAssociation.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def vpc(cls: Any, name: str, template: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        made = make_vpc(cls, name, template, account_id, region_name, **kwargs)
+        properties = template.get("Properties") or {}
+        for key, attribute in (
+            ("EnableDnsSupport", "enable_dns_support"),
+            ("EnableDnsHostnames", "enable_dns_hostnames"),
+        ):
+            if key in properties:
+                value = properties[key]
+                made_value = value if isinstance(value, bool) else str(value).lower() == "true"
+                backend = ec2_backends[account_id][region_name]
+                backend.modify_vpc_attribute(made.id, attribute, made_value)  # type: ignore[arg-type]
+        return made
+
+    def association(cls: Any, name: str, template: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        made = make_association(cls, name, template, account_id, region_name, **kwargs)
+        ec2_backends[account_id][region_name].associate_route_table(made.route_table_id, subnet_id=made.subnet_id)
+        return made
+
+    VPC.create_from_cloudformation_json = classmethod(vpc)  # type: ignore[method-assign,assignment,arg-type]
+    SubnetRouteTableAssociation.create_from_cloudformation_json = classmethod(association)  # type: ignore[method-assign,assignment,arg-type]
+
+
 def _deletable_network() -> None:
     """moto's AWS::EC2::VPCEndpoint, NatGateway, VPCGatewayAttachment and
     SubnetRouteTableAssociation cannot be deleted by CloudFormation, so a cluster stack's VPC
@@ -148,7 +184,9 @@ def _deletable_network() -> None:
 
     def delete_table(self: Any, account_id: str, region_name: str) -> None:
         backend = ec2_backends[account_id][region_name]
-        if self.id in backend.route_tables and not self._associations:
+        if self.id in backend.route_tables:
+            # A table still associated refuses (DependencyViolation, as DeleteRouteTable does on
+            # AWS): the stack's delete comes back to it once the associations are gone.
             backend.delete_route_table(self.id)
 
     from moto.cloudformation.parsing import ResourceMap
@@ -256,6 +294,7 @@ class EmbeddedAws:
         iam_enforce.install()  # every function calls with its own role; IAM decides as on AWS
         _state_machines_that_run()
         _s3_events_with_versions()
+        _network_made_as_templated()
         _deletable_network()
         _fail_on_unsupported_types()
         _change_sets_by_stack()

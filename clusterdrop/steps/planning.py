@@ -91,6 +91,8 @@ def plan(state: State, ports: Ports) -> State:
             upgrade = {"from": start, "to": target, "nodeGroups": [g.name for g in cluster.spec.node_groups]}
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
+    if not problems:
+        cluster, problems = subnets.with_zones(ports.ec2, cluster)
     if problems:
         raise SpecInvalid(problems)
     rendered: Plan = make_plan(cluster, ports.settings.cluster_admins)

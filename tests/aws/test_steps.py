@@ -722,6 +722,33 @@ spec:
         RouteTableIds=[main_table["RouteTableId"]],
     )
     assert steps.plan(state, ports)["newCluster"] is True
+    # Subnets by ID alone (as a reference's list gives them) take the zones EC2 reports: a group
+    # limited to a zone gets that zone's subnet, and one with no subnet in its zone is refused.
+    by_id = (
+        spec(vpc, right)
+        .replace(f"{{id: {good_a}, zone: eu-west-1a}}", good_a)
+        .replace(f"{{id: {good_b}, zone: eu-west-1b}}", good_b)
+    )
+    limited = by_id.replace("desiredSize: 2}]", "desiredSize: 2, zones: [eu-west-1b]}]")
+    state = _upload(aws, limited, key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, ports)
+    planned = steps.plan(state, ports)
+    assert planned["newCluster"] is True
+    from clusterdrop.aws import subnets
+    from clusterdrop.steps.context import cluster_of
+
+    zoned, found = subnets.with_zones(ec2, cluster_of(state))
+    assert found == []
+    assert [(r.id, r.zone) for r in zoned.spec.network.vpc.subnets.private] == right  # type: ignore[union-attr]
+    outputs = {"NodeSubnetIds": f"{good_a},{good_b}", "NodeSubnetZones": "eu-west-1a,eu-west-1b"}
+    assert steps.planning.nodegroup_parameters(zoned, "workers", outputs)["SubnetIds"] == good_b
+    outside = by_id.replace("desiredSize: 2}]", "desiredSize: 2, zones: [eu-west-1c]}]")
+    state = _upload(aws, outside, key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, ports)
+    with pytest.raises(
+        SpecInvalid, match=rf"spec\.nodeGroups\[0\]\.zones: no private subnet of {vpc} is in eu-west-1c"
+    ):
+        steps.plan(state, ports)
 
 
 def test_plan_message_lists_the_changes() -> None:

@@ -788,39 +788,26 @@ def test_existing_vpc_subnets_are_tagged_shared_and_untagged_on_delete(
     local: session.LocalDeployer, tmp_path: Path
 ) -> None:
     from clusterdrop import ops
+    from clusterdrop.local import network
 
-    ec2 = local.aws.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+    # The network a platform team's IaC made (the embedded stand-in `local run` deploys for
+    # examples/existing-vpc.yaml): its IDs published as SSM parameters and CloudFormation exports.
+    ec2, ssm = local.aws.client("ec2"), local.aws.client("ssm")
     zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert network.deploy(local.aws.client("cloudformation"), ssm, "shared", "eu-west-1", zones)
+    assert not network.deploy(local.aws.client("cloudformation"), ssm, "shared", "eu-west-1", zones)  # once
+    vpc = ssm.get_parameter(Name="/clusterdrop/network/shared/vpc-id")["Parameter"]["Value"]
     subnets = {
-        kind: [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.70.{base + i}.0/24", AvailabilityZone=zone)["Subnet"][
-                "SubnetId"
-            ]
-            for i, zone in enumerate(zones)
-        ]
-        for kind, base in (("private", 0), ("public", 10))
+        kind: ssm.get_parameter(Name=f"/clusterdrop/network/shared/{kind}-subnet-ids")["Parameter"]["Value"].split(",")
+        for kind in ("private", "public")
     }
-    # A VPC EKS can use: DNS hostnames on (off in a new VPC), private subnets reaching S3.
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]["RouteTableId"]
-    ec2.create_vpc_endpoint(
-        VpcId=vpc, ServiceName="com.amazonaws.eu-west-1.s3", VpcEndpointType="Gateway", RouteTableIds=[table]
-    )
+    # As the template says (the embedded EC2 used to ignore both): DNS hostnames on, each private
+    # subnet routed through the private table (NAT and the S3 endpoint).
+    assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
+    routed = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": subnets["private"]}])
+    assert {r.get("NatGatewayId", "")[:4] for t in routed["RouteTables"] for r in t["Routes"]} >= {"nat-"}
     # Another cluster already shares the VPC: its tag must survive this cluster's life.
     ec2.create_tags(Resources=subnets["private"], Tags=[{"Key": "kubernetes.io/cluster/other", "Value": "shared"}])
-    # The network's outputs, as a Terraform network publishes them (SSM parameters, a StringList
-    # for the private subnets) and as a CloudFormation one exports them (the public subnets).
-    ssm = local.aws.client("ssm")
-    ssm.put_parameter(Name="/clusterdrop/network/shared/vpc-id", Value=vpc, Type="String")
-    ssm.put_parameter(
-        Name="/clusterdrop/network/shared/private-subnet-ids", Value=",".join(subnets["private"]), Type="StringList"
-    )
-    exported = {"Value": ",".join(subnets["public"]), "Export": {"Name": "shared-network-PublicSubnetIds"}}
-    local.aws.client("cloudformation").create_stack(
-        StackName="shared-network",
-        TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"Public": exported}}),
-    )
 
     text = f"""apiVersion: clusterdrop.io/v1alpha1
 kind: Cluster

@@ -12,14 +12,14 @@ import pytest
 
 from clusterdrop.render.plan import make_plan
 from clusterdrop.spec.source import load_spec
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, example_network
 
 GOLDEN = REPO / "tests" / "golden"
 
 
 def rendered(example: Path) -> dict[str, str]:
     """Each stack's template as the workflow would deploy it (offline: zones as Fn::GetAZs)."""
-    plan = make_plan(load_spec(example.read_bytes()).cluster)
+    plan = make_plan(load_spec(example.read_bytes(), resolve=example_network).cluster)
     return {f"{example.stem}/{s.file_name}": json.dumps(s.template, indent=2) + "\n" for s in plan.stacks}
 
 

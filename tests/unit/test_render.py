@@ -15,7 +15,7 @@ from clusterdrop.spec.loader import Document
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
 from clusterdrop.spec.validate import validate
-from tests.conftest import DELETE, EKSCTL_FIXTURES, EXAMPLES, set_path
+from tests.conftest import DELETE, EKSCTL_FIXTURES, EXAMPLES, example_network, set_path
 
 
 def _cluster(data: dict[str, Any]) -> Cluster:
@@ -222,7 +222,7 @@ def test_arm_spot_node_group(full_spec: dict[str, Any]) -> None:
 
 def test_existing_vpc_creates_no_network_and_plans_subnet_tags() -> None:
     path = next(p for p in EXAMPLES if p.name == "existing-vpc.yaml")
-    plan = make_plan(load_spec(path.read_bytes()).cluster)
+    plan = make_plan(load_spec(path.read_bytes(), resolve=example_network).cluster)
     template = plan.stacks[0].template
     kinds = {r["Type"] for r in template["Resources"].values()}
     assert not kinds & {"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::EC2::InternetGateway"}
