@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLES := $(wildcard examples/*.yaml)
 
-.PHONY: test lint typecheck unit build synth demo bench golden clean
+.PHONY: test lint typecheck unit build synth demo bench golden clean browser
 
 $(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ synth: build
 
 # The end-to-end tests run in their own process: the embedded AWS patches moto process-wide, and
 # the AWS-side tests start a plain moto server of their own.
-unit: $(STAMP) build
+# The status page is tested in a real browser: Debian's chromium and chromedriver.
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium chromium-driver; }
+
+unit: $(STAMP) build browser
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest --ignore=tests/e2e
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest tests/e2e
 

@@ -3,10 +3,12 @@ and the notification show. The one reader of Step Functions histories (all pages
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from clusterdrop.aws import notify
+from clusterdrop.render.status_page import Poll, Span
 from clusterdrop.workflow import FAILURE_PATH, HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
 
@@ -88,3 +90,63 @@ def failed_step(events: list[dict[str, Any]]) -> str:
         elif kind == "ExecutionFailed":
             break
     return failed or entered or "unknown"
+
+
+def step_spans(events: list[dict[str, Any]]) -> list[Span]:
+    """Each step as the status page's timeline draws it: from its first state's entry to its last
+    state's exit (a polling loop's waits included), with its status and its retried attempts."""
+    if not events:
+        return []
+    origin = events[0]["timestamp"]
+    first: dict[str, datetime] = {}
+    last: dict[str, datetime] = {}
+    retries: dict[str, int] = {}
+    current, failed_attempt = "", False
+    for event in events:
+        kind = event.get("type", "")
+        if kind.endswith(("StateEntered", "StateExited")):
+            details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails") or {}
+            name = details.get("name", "")
+            if name in HIDDEN:
+                continue
+            phase = PHASES.get(name, name)
+            first.setdefault(phase, event["timestamp"])
+            last[phase] = event["timestamp"]
+            if kind.endswith("StateEntered"):
+                current, failed_attempt = phase, False
+        elif kind in TASK_FAILED:
+            failed_attempt = True
+        elif kind in TASK_SCHEDULED and failed_attempt and current:
+            retries[current] = retries.get(current, 0) + 1
+            failed_attempt = False
+    status = {s.name: s.status for s in step_timings(events)}
+    return [
+        Span(
+            name=phase,
+            start=(started - origin).total_seconds(),
+            seconds=(last[phase] - started).total_seconds(),
+            status=status.get(phase, "RUNNING"),
+            retries=retries.get(phase, 0),
+        )
+        for phase, started in first.items()
+    ]
+
+
+def node_polls(events: list[dict[str, Any]]) -> list[Poll]:
+    """Every readiness poll of the execution, per node group (the nodes chart's points)."""
+    if not events:
+        return []
+    origin = events[0]["timestamp"]
+    polls: list[Poll] = []
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") != "Wait for nodes Ready":
+            continue
+        try:
+            result = (json.loads(details.get("output") or "{}").get("nodesPoll") or {}).get("result") or {}
+        except ValueError:
+            continue
+        at = (event["timestamp"] - origin).total_seconds()
+        for group, counts in sorted((result.get("groups") or {}).items()):
+            polls.append(Poll(at, group, int(counts.get("ready", 0)), int(counts.get("expected", 0))))
+    return polls

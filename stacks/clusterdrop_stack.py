@@ -145,11 +145,12 @@ class ClusterdropStack(Stack):
             acknowledge(
                 fn,
                 "IAM5",
-                "Objects of clusterdrop's own buckets (specs are read by version, artifacts are keyed by digest) "
-                "and the executions of its own state machines.",
+                "Objects of clusterdrop's own buckets (specs are read by version, artifacts are keyed by digest, "
+                "status pages by cluster) and the executions of its own state machines.",
                 evidence=[
                     f"Resource::<{artifacts}.Arn>/*",
                     f"Resource::<{artifacts}.Arn>/specs/*",
+                    f"Resource::<{artifacts}.Arn>/status/*",
                     f"Resource::<{specs}.Arn>/*",
                     *[
                         f"Resource::{ARN}:states:{AT}:execution:{machine_name(self, m)}:*"

@@ -305,6 +305,15 @@ class Workflow(Construct):
         allow(["TakeClusterLock"], ["states:ListExecutions"], machines, "ListExecutions")
         allow(["TakeClusterLock"], ["states:DescribeExecution"], executions, "DescribeExecutions")
         topic.grant_publish(f["Notify"])
+        # Notify writes the status pages (and reads their history) before the notification goes out;
+        # ListBucket makes a first page's missing history a NoSuchKey, not an AccessDenied.
+        allow(
+            ["Notify"],
+            ["s3:GetObject", "s3:PutObject"],
+            [storage.artifacts_bucket.arn_for_objects("status/*")],
+            "StatusPages",
+        )
+        allow(["Notify"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "StatusPagesHistory")
         # A success notification names the add-on versions EKS installed.
         allow(
             ["Notify"],

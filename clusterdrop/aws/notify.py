@@ -75,6 +75,8 @@ class Outcome:
     embedded: bool = False
     # Spec values taken from SSM parameters or CloudFormation exports: path, from, name, value.
     references: list[dict[str, Any]] = field(default_factory=list)
+    # The execution's status page (status_pages.publish): bucket, key, console, presigned, expires.
+    status_page: dict[str, str] | None = None
 
     @property
     def console_url(self) -> str:
@@ -130,7 +132,7 @@ def _retry_hint(o: Outcome) -> str:
     return f"Fix the cause, then upload the spec again: aws s3 cp {o.cluster}.yaml {where}"
 
 
-def _change_lines(o: Outcome) -> list[str]:
+def change_lines(o: Outcome) -> list[str]:
     lines = []
     for change in o.changes:
         counts = change.get("counts") or {}
@@ -143,6 +145,22 @@ def _change_lines(o: Outcome) -> list[str]:
             lines.append(f"    {item['action']} {item['logical_id']} {item['resource_type']}{mark}")
             lines += [f"      {p}" for p in item.get("properties") or []]
     return lines
+
+
+def status_page_lines(o: Outcome) -> list[str]:
+    """Where the status page is: the S3 console (works days later, for whoever may read it), a
+    presigned link while the signing credentials last, and the CLI."""
+    page = o.status_page
+    if not page:
+        return []
+    lines = ["", f"Status page (timeline, nodes, history): clusterdrop status {o.cluster} --page"]
+    if o.embedded:
+        return [*lines, f"  s3://{page['bucket']}/{page['key']} (local run saves it as a file)"]
+    return [
+        *lines,
+        f"  in the S3 console: {page['console']}",
+        f"  direct link, until {page['expires']} at the latest: {page['presigned']}",
+    ]
 
 
 def reference_lines(records: list[dict[str, Any]]) -> list[str]:
@@ -239,7 +257,7 @@ def email_text(o: Outcome) -> str:
         lines += [f"  {line}" for line in reference_lines(o.references)]
     if o.changes:
         lines.append("Changes:" if o.outcome != "PLANNED" else "Would change (nothing was changed):")
-        lines += _change_lines(o)
+        lines += change_lines(o)
     if o.validation:
         lines += ["Validation:", *[f"  {line}" for line in o.validation.splitlines()]]
     if o.steps:
@@ -247,6 +265,7 @@ def email_text(o: Outcome) -> str:
         lines += [f"  {s.name}: {s.status} ({s.seconds:g} s)" for s in o.steps]
     if o.outcome == "SUCCEEDED" and o.action in ("create", "update"):
         lines += ["", *connect_lines(o)]
+    lines += status_page_lines(o)
     if o.embedded:
         lines += [
             "",
@@ -305,7 +324,7 @@ def slack_blocks(o: Outcome) -> dict[str, Any]:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": ("```" + "\n".join(_change_lines(o)) + "```")[:3000]},
+                "text": {"type": "mrkdwn", "text": ("```" + "\n".join(change_lines(o)) + "```")[:3000]},
             }
         )
     if o.validation:

@@ -125,12 +125,40 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop import ops
 
     session, deployer = _aws()
+    if args.page:
+        return _status_page(session, deployer, args, out, err)
     items = ops.status(session.resource("dynamodb").Table(deployer.clusters_table))
     ops.mark_out_of_policy(session.client("s3"), deployer, items)
     if args.json:
         out.write(json.dumps(items, indent=2, default=str) + "\n")
     else:
         out.write(ops.format_status(items))
+    return EXIT_OK
+
+
+def _status_page(session: Any, deployer: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The cluster's status page, read with the reader's own credentials (no link to expire),
+    saved as a file and opened in a browser when there is a terminal to open it from."""
+    import sys
+    import webbrowser
+
+    from clusterdrop.aws.status_pages import page_key
+
+    if not args.cluster:
+        err.write("clusterdrop: status --page needs a cluster: clusterdrop status NAME --page\n")
+        return EXIT_USAGE
+    s3 = session.client("s3")
+    try:
+        body = s3.get_object(Bucket=deployer.artifacts_bucket, Key=page_key(args.cluster))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        err.write(f"clusterdrop: no status page for {args.cluster} yet (one is written after each execution)\n")
+        return EXIT_INVALID
+    target = Path(args.out or Path("clusterdrop-status") / args.cluster / "index.html")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(body)
+    out.write(f"{target}\n")
+    if sys.stdout.isatty() and not args.no_open:
+        webbrowser.open(target.resolve().as_uri())
     return EXIT_OK
 
 
@@ -178,7 +206,13 @@ def register(sub: Any) -> None:
         help="list clusters from the registry",
         description="List clusters: state, Kubernetes version, nodes, last execution. " + deployer_help,
     )
+    p.add_argument("cluster", metavar="NAME", nargs="?", help="with --page: the cluster whose page to fetch")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--page", action="store_true", help="fetch NAME's status page with your credentials, save it and open it"
+    )
+    p.add_argument("--out", metavar="FILE", help="with --page: where to save it (default ./clusterdrop-status/NAME/)")
+    p.add_argument("--no-open", action="store_true", help="with --page: do not open a browser")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser(
         "delete",

@@ -104,7 +104,12 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # stdout is for the result: anything a library prints on its own goes with the progress.
     with contextlib.redirect_stdout(err if args.json else sys.stdout):
         # The embedded deployer is deployed where the specs' clusters go.
-        local = session.up(faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=region)
+        local = session.up(
+            faults=set(args.inject or ()),
+            node_ready_delay=args.node_ready_delay,
+            region=region,
+            pages=Path(args.pages).resolve(),
+        )
         try:
             progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s\n")
             _deploy_networks(local, raws, loaded, region, progress)
@@ -151,6 +156,8 @@ def _report(result: dict[str, Any], out: TextIO, notify: Any) -> None:
     out.write(notify.email_text(notify.outcome_from_dict(message)) if message else "(no notification arrived)\n")
     if result["leftovers"]:
         out.write("Left in the emulator: " + ", ".join(result["leftovers"]) + "\n")
+    if result.get("statusPage"):
+        out.write(f"Status page: {result['statusPage']}\n")
     out.write(f"\n{result['cluster']}: {result['status']} in {result['seconds']:.0f} s\n")
 
 
@@ -240,4 +247,10 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per spec on stdout, one per line")
     _emulation_options(p)
     p.add_argument("--plan", action="store_true", help="submit under plans/ (a dry run)")
+    p.add_argument(
+        "--pages",
+        default="clusterdrop-status",
+        metavar="DIR",
+        help="where each execution's status page is saved (default ./clusterdrop-status)",
+    )
     p.set_defaults(func=cmd_local_run)

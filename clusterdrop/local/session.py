@@ -129,6 +129,8 @@ class LocalDeployer:
     queue_url: str
     workdir: Path
     faults: set[str] = field(default_factory=set)
+    # Where each execution's status page is saved (a file that outlives the embedded AWS).
+    pages: Path | None = None
 
     @property
     def environment(self) -> dict[str, str]:
@@ -192,6 +194,7 @@ def up(
     node_ready_delay: float = 0.0,
     region: str = DEFAULT_REGION,
     inbox: Path | None = None,
+    pages: Path | None = None,
 ) -> LocalDeployer:
     """A deployer lives in one region, as on AWS: the specs it takes name that region. With an
     inbox, every notification is also written there as a file (the email's text, the Slack message)."""
@@ -230,7 +233,7 @@ def up(
     except Exception:
         aws.stop()
         raise
-    return LocalDeployer(aws, deployer, outputs, slack, queue_url, workdir, faults)
+    return LocalDeployer(aws, deployer, outputs, slack, queue_url, workdir, faults, pages)
 
 
 def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = False, team: str = "") -> dict[str, Any]:
@@ -279,6 +282,7 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         time.sleep(0.1)
     delivered = local.notifications()
     sns_message = json.loads(delivered[-1]["Message"]) if delivered else None
+    page = _save_status_page(local, ((sns_message or {}).get("outcome") or {}).get("status_page"))
     spec_cni = loaded.cluster.spec.cni
     return {
         "cluster": cluster,
@@ -297,7 +301,21 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         "addons": _installed_addons(local, cluster),
         "notifications": {"sns": sns_message, "slack": local.slack.payloads[-1] if local.slack.payloads else None},
         "leftovers": local.leftovers(cluster) if status != "SUCCEEDED" else [],
+        "statusPage": str(page) if page else None,
     }
+
+
+def _save_status_page(local: LocalDeployer, where: dict[str, str] | None) -> Path | None:
+    """The execution's status page, copied out of the embedded S3 into the pages directory
+    (<cluster>/<execution>.html and <cluster>/index.html, the latest)."""
+    if not where or local.pages is None:
+        return None
+    body = local.aws.client("s3").get_object(Bucket=where["bucket"], Key=where["key"])["Body"].read()
+    target = local.pages / where["key"].removeprefix("status/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(body)
+    (target.parent / "index.html").write_bytes(body)
+    return target
 
 
 def versions(local: LocalDeployer, cluster: str) -> dict[str, Any]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from clusterdrop import facts, failures
-from clusterdrop.aws import eks, registry
+from clusterdrop.aws import eks, registry, status_pages
 from clusterdrop.aws import notify as message
 from clusterdrop.contract import Cleanup, Connection, Diagnosis, ExecutionState
 from clusterdrop.history import (
     execution_history,
     failed_step,
+    node_polls,
+    step_spans,
     step_timings,
 )
 from clusterdrop.steps.context import Ports, State, logger
@@ -28,9 +31,11 @@ def action_of(state: State) -> str:
     return "create" if typed.plan is None or typed.plan.new_cluster else "update"
 
 
-def build_outcome(state: State, ports: Ports, outcome: str) -> message.Outcome:
+def build_outcome(
+    state: State, ports: Ports, outcome: str, events: list[dict[str, Any]] | None = None
+) -> message.Outcome:
     typed = ExecutionState.model_validate(state)
-    events = execution_history(ports.sfn, typed.execution)
+    events = execution_history(ports.sfn, typed.execution) if events is None else events
     cluster_spec = (typed.validated.spec if typed.validated else {}).get("spec") or {}
     groups = {
         g: {"ready": v.get("ready", 0), "desired": v.get("expected", 0)}
@@ -170,7 +175,13 @@ def publish(built: message.Outcome, ports: Ports) -> State:
 def notify(event: State, ports: Ports) -> State:
     """Build the outcome named by the event (`{"state": …, "outcome": …}`) and publish it; what
     was sent, with the action and each step's seconds (the handler's metrics)."""
-    built = build_outcome(event["state"], ports, event["outcome"])
+    events = execution_history(ports.sfn, ExecutionState.model_validate(event["state"]).execution)
+    built = build_outcome(event["state"], ports, event["outcome"], events)
+    # The page first: the notification links to it.
+    started = events[0]["timestamp"] if events else datetime.now(UTC)
+    built.status_page = status_pages.publish(
+        ports.s3, ports.settings.artifacts_bucket, built, started, step_spans(events), node_polls(events)
+    )
     record_failure(built, ports)
     return {
         **publish(built, ports),

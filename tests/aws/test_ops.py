@@ -465,3 +465,42 @@ def test_validate_and_plan_resolve_references_with_the_callers_credentials(moto_
     code, out, _ = run("validate", "--resolve", str(spec))
     assert code == 1
     assert f"spec.network.vpc.subnets.private: SSM parameter /network/{suffix}/gone does not exist" in out
+
+
+def test_status_pages_are_published_with_their_history_and_fetched_with_the_readers_credentials(
+    deployer: ops.Deployer, tmp_path: Any
+) -> None:
+    import urllib.request
+
+    from clusterdrop.aws import notify, status_pages
+    from clusterdrop.render.status_page import Span
+
+    s3 = boto3.client("s3")
+    code, _, err = run("status", "demo", "--page", "--out", str(tmp_path / "none.html"))
+    assert (code, err) == (1, "clusterdrop: no status page for demo yet (one is written after each execution)\n")
+    start = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    spans = [Span("Validate spec", 0, 2, "SUCCEEDED"), Span("Wait for cluster stack", 2, 600, "FAILED")]
+    for i, outcome in enumerate(("SUCCEEDED", "FAILED", "SUCCEEDED")):
+        o = notify.Outcome(
+            cluster="demo",
+            action="update",
+            outcome=outcome,
+            region="eu-west-1",
+            execution_arn=f"arn:aws:states:eu-west-1:123456789012:execution:deploy:deploy-demo-{i}",
+        )
+        where = status_pages.publish(s3, deployer.artifacts_bucket, o, start + timedelta(hours=i), spans, [])
+    assert where["key"] == "status/demo/deploy-demo-2.html"
+    assert where["console"].startswith(f"https://s3.console.aws.amazon.com/s3/object/{deployer.artifacts_bucket}?")
+    runs = json.loads(s3.get_object(Bucket=deployer.artifacts_bucket, Key="status/demo/runs.json")["Body"].read())
+    assert [(r["name"], r["outcome"], r["seconds"]) for r in runs] == [
+        ("deploy-demo-2", "SUCCEEDED", 602.0),
+        ("deploy-demo-1", "FAILED", 602.0),
+        ("deploy-demo-0", "SUCCEEDED", 602.0),
+    ]  # newest first: the history chart's order
+    # The presigned link opens the page without credentials, while it lasts.
+    with urllib.request.urlopen(where["presigned"]) as response:
+        assert b"deploy-demo-2" in response.read()
+    code, out, _ = run("status", "demo", "--page", "--no-open", "--out", str(tmp_path / "page.html"))
+    assert code == 0
+    assert out == f"{tmp_path / 'page.html'}\n"
+    assert "<title>demo: update succeeded</title>" in (tmp_path / "page.html").read_text()

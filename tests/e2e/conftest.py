@@ -15,6 +15,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[session.LocalDep
     session.quiet_logs()
     # Calico's manifests come from the official files beside the repository, as from a mirror;
     # notifications also land in an inbox directory, as `local up` leaves them.
-    deployer = session.up(mirror=str(FIXTURES / "cni"), inbox=tmp_path_factory.mktemp("inbox"))
+    deployer = session.up(
+        mirror=str(FIXTURES / "cni"), inbox=tmp_path_factory.mktemp("inbox"), pages=tmp_path_factory.mktemp("pages")
+    )
     yield deployer
     deployer.stop()

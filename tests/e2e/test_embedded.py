@@ -480,6 +480,12 @@ def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDepl
     assert "Execution: deploy-nocap-" in mail
     assert "(embedded mode: follow it with clusterdrop watch nocap)" in mail
     assert any('"nocap: create FAILED"' in p.read_text() for p in local.slack.inbox.directory.glob("*-slack.json"))
+    # The status page, written by Notify (its own role) and saved by local run: the code, the
+    # failing step marked on the timeline.
+    page = Path(result["statusPage"]).read_text()
+    assert "ERR_INSUFFICIENT_CAPACITY" in page
+    assert 'class="step failed" data-step="Wait for cluster stack"' in page
+    assert "status/nocap/deploy-nocap-" in mail  # the notification says where the page is
     assert result["code"] == "ERR_INSUFFICIENT_CAPACITY"
     # In the headline (the subject), the text's first lines and a message attribute to filter on.
     assert "create FAILED ERR_INSUFFICIENT_CAPACITY at" in result["notifications"]["slack"]["text"]
