@@ -49,7 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"posted": 0}
     for record in event.get("Records") or []:
         message = json.loads(record["Sns"]["Message"])
-        outcome = notify.outcome_from_dict(message["outcome"])
-        post(url, notify.slack_blocks(outcome))
+        if "AlarmName" in message:  # the deployer's CloudWatch alarms publish to the same topic
+            post(url, notify.alarm_blocks(message))
+        else:
+            post(url, notify.slack_blocks(notify.outcome_from_dict(message["outcome"])))
         posted += 1
     return {"posted": posted}

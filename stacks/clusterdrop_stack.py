@@ -15,6 +15,7 @@ from clusterdrop.spec.policy import Policy
 from stacks.cfn_role import ClusterStacksRole
 from stacks.functions import FunctionCode
 from stacks.intake import Intake
+from stacks.monitoring import Monitoring
 from stacks.nag import ARN, AT, LAMBDA_LOGS_POLICY, STACK_PREFIX, acknowledge
 from stacks.notifications import Notifications
 from stacks.storage import Storage
@@ -61,6 +62,15 @@ class ClusterdropStack(Stack):
             reference_exports=reference_exports,
         )
         intake = Intake(self, "Intake", spec_bucket=storage.spec_bucket, workflow=workflow, code=code)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            machines={"Deploy": workflow.deploy, "Teardown": workflow.teardown},
+            functions=[*workflow.functions.values(), intake.trigger, notifications.slack_formatter],
+            intake_queue=intake.intake_queue,
+            dead_letter_queue=intake.dead_letter_queue,
+            topic=notifications.topic,
+        )
         self.storage, self.notifications, self.workflow, self.intake = storage, notifications, workflow, intake
         self._acknowledge(storage, notifications, workflow, intake)
         CfnOutput(self, "SpecBucketName", value=storage.spec_bucket.bucket_name, description="Upload specs here")
@@ -101,6 +111,13 @@ class ClusterdropStack(Stack):
         storage.artifacts_bucket.grant_read(role)
         artifacts = self.resolve(self.get_logical_id(storage.artifacts_bucket.node.default_child))  # type: ignore[arg-type]
         specs = self.resolve(self.get_logical_id(storage.spec_bucket.node.default_child))  # type: ignore[arg-type]
+        acknowledge(
+            workflow.functions["Notify"],
+            "IAM5",
+            "Publishing to the outcomes topic, encrypted with its own key: SNS asks that key for data keys "
+            "(kms:GenerateDataKey*, the key's ARN as the resource).",
+            evidence=["Action::kms:GenerateDataKey*"],
+        )
         if workflow.reference_parameter_paths:
             acknowledge(
                 workflow.functions["ValidateSpec"],

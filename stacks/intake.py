@@ -23,7 +23,7 @@ class Intake(Construct):
         """S3 → SQS (with a dead-letter queue) → the trigger. SQS because S3's asynchronous invoke
         drops an event after two failed retries; a queue keeps it, shows a backlog, and parks
         what keeps failing in the DLQ for inspection and replay."""
-        dlq = sqs.Queue(
+        self.dead_letter_queue = dlq = sqs.Queue(
             self,
             "DeadLetterQueue",
             retention_period=Duration.days(14),

@@ -3,6 +3,8 @@ with the webhook URL from Secrets Manager."""
 
 from __future__ import annotations
 
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -14,6 +16,32 @@ from stacks.nag import acknowledge
 
 
 class Notifications(Construct):
+    def _topic_key(self) -> kms.Key:
+        """The topic's own key: CloudWatch alarms publish to an encrypted topic only when the key's
+        policy lets cloudwatch.amazonaws.com use it, which the AWS managed alias/aws/sns does not
+        (SNS Developer Guide, "Enable compatibility between event sources from AWS services and
+        encrypted topics"). Admitted for this account's alarms named with the stack's prefix."""
+        from stacks.monitoring import alarm_prefix
+
+        key = kms.Key(self, "TopicKey", description="clusterdrop: the outcomes topic", enable_key_rotation=True)
+        stack = Stack.of(self)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:"
+                        f"{alarm_prefix(self)}*"
+                    },
+                },
+            )
+        )
+        return key
+
     def __init__(
         self,
         scope: Construct,
@@ -29,7 +57,7 @@ class Notifications(Construct):
             "OutcomesTopic",
             display_name="clusterdrop",
             enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self._topic_key(),
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

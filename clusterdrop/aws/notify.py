@@ -353,6 +353,17 @@ def sns_message(o: Outcome) -> dict[str, Any]:
     }
 
 
+def alarm_blocks(alarm: dict[str, Any]) -> dict[str, Any]:
+    """A CloudWatch alarm's notification (its SNS message) for Slack: which alarm, its state, what to do."""
+    state = str(alarm.get("NewStateValue", ""))
+    text = f"[clusterdrop] alarm {alarm.get('AlarmName', '')}: {state}"
+    detail = f"*{alarm.get('AlarmDescription') or ''}*\n{alarm.get('NewStateReason', '')}"
+    return {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"{text}\n{detail}"[:3000]}}],
+    }
+
+
 def outcome_from_dict(data: dict[str, Any]) -> Outcome:
     """Back from the structured message (the Slack formatter's input)."""
     failure = data.get("failure")

@@ -117,12 +117,21 @@ def test_slack_formatter_posts_block_kit(monkeypatch: pytest.MonkeyPatch, webhoo
     message = json.loads(notify.sns_message(outcome)["Message"])["lambda"]
     import lambdas.slack_formatter as formatter
 
+    # The deployer's alarms publish to the same topic, in CloudWatch's own message format.
+    alarm = json.dumps({
+        "AlarmName": "clusterdrop-deploy-failed",
+        "AlarmDescription": "A deploy execution failed: its notification names the step and the cause.",
+        "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was greater than or equal to the threshold (1.0).",
+    })  # fmt: skip
     formatter._webhook_url.cache_clear()
-    result = formatter.handler({"Records": [{"Sns": {"Message": message}}]}, FakeContext())
-    assert result == {"posted": 1}
-    [payload] = webhook
+    result = formatter.handler({"Records": [{"Sns": {"Message": message}}, {"Sns": {"Message": alarm}}]}, FakeContext())
+    assert result == {"posted": 2}
+    payload, alarmed = webhook
     assert payload["text"] == "[clusterdrop] demo: delete succeeded"
     assert payload["blocks"][0]["type"] == "header"
+    assert alarmed["text"] == "[clusterdrop] alarm clusterdrop-deploy-failed: ALARM"
+    assert "its notification names the step" in alarmed["blocks"][0]["text"]["text"]
     formatter._webhook_url.cache_clear()
 
 

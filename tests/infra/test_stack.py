@@ -224,9 +224,46 @@ def test_validate_spec_reads_references_only_under_the_allowed_paths(template: d
     ssm = [s for s in _statements(template) if any(str(a).startswith("ssm:") for a in _actions(s))]
     assert [s["Action"] for s in ssm] == ["ssm:GetParameter"]
     assert json.dumps(ssm[0]["Resource"]).endswith(':parameter/clusterdrop/*"]]}')
-    assert not any("kms:Decrypt" in _actions(s) for s in _statements(template))
+    policies = resources(template, "AWS::IAM::Policy")
+    own = [p for k, p in policies.items() if k.startswith("WorkflowValidateSpecFunctionServiceRole")]
+    assert own
+    assert not any(
+        a.startswith("kms:") for p in own for s in p["Properties"]["PolicyDocument"]["Statement"] for a in _actions(s)
+    )
     assert any("cloudformation:ListExports" in _actions(s) and s["Resource"] == "*" for s in _statements(template))
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_a_dashboard_and_alarms_that_can_reach_the_topic(template: dict[str, Any]) -> None:
+    """The deployer's dashboard, and two alarms on the outcomes topic. CloudWatch publishes to an
+    encrypted topic only with a key whose policy admits cloudwatch.amazonaws.com: not the AWS
+    managed alias/aws/sns (SNS Developer Guide, "Enable compatibility between event sources from
+    AWS services and encrypted topics")."""
+    dashboards = resources(template, "AWS::CloudWatch::Dashboard")
+    assert len(dashboards) == 1
+    body = json.dumps(next(iter(dashboards.values()))["Properties"]["DashboardBody"])
+    for shown in ("ExecutionsStarted", "ExecutionsFailed", "StepSeconds.Wait for nodes Ready",
+                  "ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible", "Throttles", "Errors"):  # fmt: skip
+        assert shown in body, shown
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    topic_id, topic = next(iter(resources(template, "AWS::SNS::Topic").items()))
+    assert sorted(a["Properties"]["MetricName"] for a in alarms.values()) == [
+        "ApproximateNumberOfMessagesVisible", "ExecutionsFailed", "ExecutionsFailed"
+    ]  # fmt: skip
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["AlarmName"].startswith("clusterdrop-")  # the stack's name
+    key_ref = topic["Properties"]["KmsMasterKeyId"]
+    assert "alias/aws/sns" not in json.dumps(key_ref)
+    key = template["Resources"][key_ref["Fn::GetAtt"][0]]
+    admitted = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]  # fmt: skip
+    assert len(admitted) == 1
+    assert set(admitted[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # Only this account's alarms named with the stack's prefix (the confused-deputy guard).
+    assert json.dumps(admitted[0]["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(':alarm:clusterdrop-*"]]}')
