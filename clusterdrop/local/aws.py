@@ -18,6 +18,11 @@ from typing import Any
 from clusterdrop.errors import StackFailed, WaitTimedOut
 
 ACCOUNT = "123456789012"
+# Who a person using the embedded mode is: an IAM user of the embedded account (its keys are what
+# `local up` exports), made a cluster admin of every cluster by the embedded deployer's
+# clusterAdmins, as a platform team names itself.
+ADMIN_USER = "local-admin"
+ADMIN_ARN = f"arn:aws:iam::{ACCOUNT}:user/{ADMIN_USER}"
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 
 
@@ -278,6 +283,7 @@ class EmbeddedAws:
     runtime_env: dict[str, str] = field(default_factory=dict)
     faults: set[str] = field(default_factory=set)
     node_ready_delay: float = 0.0
+    admin_keys: tuple[str, str] = ("local", "local")  # ADMIN_USER's, once started
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
@@ -305,6 +311,12 @@ class EmbeddedAws:
         # verbose would print to stdout, which `local run --json` keeps for its one JSON object.
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
+        # The person at this machine: an IAM user of the embedded account, with keys of its own,
+        # so that STS (and an EKS cluster's authenticator) knows who calls.
+        iam = self._client_with("local", "local", "iam")
+        iam.create_user(UserName=ADMIN_USER)
+        key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+        self.admin_keys = (key["AccessKeyId"], key["SecretAccessKey"])
         return self
 
     @property
@@ -312,16 +324,20 @@ class EmbeddedAws:
         return f"http://127.0.0.1:{self.port}"
 
     def session(self) -> Any:
+        """As the embedded account's administrator (ADMIN_ARN)."""
         import boto3
 
-        return boto3.session.Session(
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - the emulator's, not a secret
-            region_name=self.region,
-        )
+        key, secret = self.admin_keys
+        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region)
 
     def client(self, service: str) -> Any:
         return self.session().client(service, endpoint_url=self.url)
+
+    def _client_with(self, key: str, secret: str, service: str) -> Any:
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region)
+        return session.client(service, endpoint_url=self.url)
 
     def stop(self) -> None:
         self.runtime.stop()

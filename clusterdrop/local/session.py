@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from clusterdrop import ops
 from clusterdrop.history import step_timings
-from clusterdrop.local.aws import EmbeddedAws
+from clusterdrop.local.aws import ADMIN_ARN, EmbeddedAws
 from clusterdrop.local.receiver import JsonReceiver
 from clusterdrop.render.common import NAME_PREFIX, agent_function_name
 
@@ -99,7 +99,9 @@ def synthesize(out_dir: Path) -> Path:
     env = {
         **os.environ,
         "CDK_OUTDIR": str(out_dir),
-        "CDK_CONTEXT_JSON": json.dumps({"embedded": "true"}),
+        # The embedded administrator may use every cluster (its access entry), as on AWS a
+        # platform team names itself in clusterAdmins.
+        "CDK_CONTEXT_JSON": json.dumps({"embedded": "true", "clusterAdmins": ADMIN_ARN}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     done = subprocess.run(  # noqa: S603 - our own app
@@ -137,8 +139,8 @@ class LocalDeployer:
         """What another shell exports to use this deployer (aws CLI, clusterdrop submit/watch)."""
         return {
             "AWS_ENDPOINT_URL": self.aws.url,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCESS_KEY_ID": self.aws.admin_keys[0],
+            "AWS_SECRET_ACCESS_KEY": self.aws.admin_keys[1],
             "AWS_DEFAULT_REGION": self.aws.region,
             "CLUSTERDROP_STACK": STACK,
         }
@@ -322,7 +324,7 @@ def versions(local: LocalDeployer, cluster: str) -> dict[str, Any]:
     """What the cluster runs, as AWS and the cluster report it: the control plane's version from
     EKS, the nodes per kubelet minor version from the cluster's API ({} when there is no cluster)."""
     from clusterdrop.kube.client import Kube
-    from clusterdrop.kube.connect import for_server
+    from clusterdrop.kube.connect import for_eks
     from clusterdrop.kube.nodes import kubelet_minor
 
     eks = local.aws.client("eks")
@@ -330,7 +332,8 @@ def versions(local: LocalDeployer, cluster: str) -> dict[str, Any]:
         described = eks.describe_cluster(name=cluster)["cluster"]
     except eks.exceptions.ResourceNotFoundException:
         return {}
-    kube = Kube(for_server(described["endpoint"]))
+    # As the embedded administrator, whom every cluster's access entries admit.
+    kube = Kube(for_eks(described["endpoint"], None, cluster, local.aws.region, local.aws.session().get_credentials()))
     kubelets: dict[str, int] = {}
     cont: str | None = None
     while True:

@@ -3,9 +3,11 @@ the real state machines, an emulated EKS with its Kubernetes API and simulated n
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from clusterdrop.aws import intake
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import session
+from clusterdrop.local.aws import ADMIN_ARN
 from tests.conftest import REPO
 
 QUICKSTART = (REPO / "examples" / "quickstart.yaml").read_text()
@@ -48,11 +51,11 @@ def _eks_agrees_with_the_cluster(local: session.LocalDeployer, name: str, *, des
     """What the EKS API reports is what the stacks set and what the cluster's API shows."""
     from kubernetes import client as kube_client
 
-    from clusterdrop.kube.connect import for_server
+    from clusterdrop.kube.connect import for_eks
 
     eks = local.aws.client("eks")
     cluster = eks.describe_cluster(name=name)["cluster"]
-    api_client = for_server(cluster["endpoint"])
+    api_client = for_eks(cluster["endpoint"], None, name, local.aws.region, local.aws.session().get_credentials())
     served = kube_client.VersionApi(api_client).get_code()
     assert f"{served.major}.{served.minor}" == f"{cluster['version']}+"  # EKS's form: "1.35+"
     [group_name] = eks.list_nodegroups(clusterName=name)["nodegroups"]
@@ -91,18 +94,20 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert "Superseded?" not in names  # plumbing is not a step
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
     assert table.get_item(Key={"cluster": "quickstart"})["Item"]["status"] == "ACTIVE"
-    # Who may use the cluster: the agent's role, with the cluster-admin access policy (aws eks …).
+    # Who may use the cluster: the agent's role and the deployer's clusterAdmins (the embedded
+    # administrator), each with the cluster-admin access policy (aws eks …).
     eks = local.aws.client("eks")
     entries = eks.list_access_entries(clusterName="quickstart")["accessEntries"]
-    assert len(entries) == 1
-    assert ":role/" in entries[0]
-    entry = eks.describe_access_entry(clusterName="quickstart", principalArn=entries[0])["accessEntry"]
-    assert (entry["type"], entry["principalArn"]) == ("STANDARD", entries[0])
-    policies = eks.list_associated_access_policies(clusterName="quickstart", principalArn=entries[0])
+    [agent] = [e for e in entries if ":role/" in e]
+    assert sorted(entries) == sorted([agent, ADMIN_ARN])
+    entry = eks.describe_access_entry(clusterName="quickstart", principalArn=agent)["accessEntry"]
+    assert (entry["type"], entry["principalArn"]) == ("STANDARD", agent)
+    policies = eks.list_associated_access_policies(clusterName="quickstart", principalArn=agent)
     assert [
         (p["policyArn"].rsplit("/", 1)[1], p["accessScope"]["type"]) for p in policies["associatedAccessPolicies"]
     ] == [("AmazonEKSClusterAdminPolicy", "cluster")]
     _eks_agrees_with_the_cluster(local, "quickstart", desired=2)
+    _only_access_entries_reach_the_api(local, "quickstart")
     api = local.aws.eks.clusters["quickstart"].api
     assert api.refused >= 1, "the new cluster's 401 window was met (and survived)"
 
@@ -1004,6 +1009,41 @@ def _function_role(local: session.LocalDeployer, construct: str) -> str:
     return str(
         next(f["Role"] for f in functions if f["FunctionName"].startswith(f"clusterdrop-Workflow{construct}Function"))
     )
+
+
+def _only_access_entries_reach_the_api(local: session.LocalDeployer, name: str) -> None:
+    """EKS's authenticator: a caller without an access entry, an expired token, no token at all
+    get 401 (kubectl: "You must be logged in to the server"), through the official client."""
+    from botocore.credentials import Credentials
+    from kubernetes import client as kube_client
+    from kubernetes.client.exceptions import ApiException
+
+    from clusterdrop.kube.connect import eks_token, for_eks, for_server
+
+    endpoint = local.aws.eks.clusters[name].api.url
+    region = local.aws.region
+    # A role of the account that no access entry names (the trigger function's).
+    functions = local.aws.client("lambda").list_functions()["Functions"]
+    role = next(f["Role"] for f in functions if "IntakeTrigger" in f["FunctionName"])
+    creds = local.aws.client("sts").assume_role(RoleArn=role, RoleSessionName="probe")["Credentials"]
+    stranger = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    # The administrator's own token, as signed 16 minutes ago (EKS accepts 15).
+    fresh = eks_token(name, region, local.aws.session().get_credentials()).value
+    url = base64.urlsafe_b64decode(fresh.removeprefix("k8s-aws-v1.") + "==").decode()
+    then = (datetime.now(UTC) - timedelta(minutes=16)).strftime("%Y%m%dT%H%M%SZ")
+    stale = re.sub(r"X-Amz-Date=\d{8}T\d{6}Z", f"X-Amz-Date={then}", url)
+    expired = "k8s-aws-v1." + base64.urlsafe_b64encode(stale.encode()).decode().rstrip("=")
+    for client, why in (
+        (for_eks(endpoint, None, name, region, stranger), f"{role} has no access entry on this cluster"),
+        (for_server(endpoint, token=expired), "the token expired"),
+        (for_server(endpoint), "no bearer token"),
+    ):
+        with pytest.raises(ApiException) as refused:
+            kube_client.CoreV1Api(client).list_node()
+        assert refused.value.status == 401
+        assert why in local.aws.eks.clusters[name].api.unauthorized[-1]
+    # The public paths stay public, as on EKS.
+    assert kube_client.VersionApi(for_server(endpoint)).get_code().major == "1"
 
 
 def _client_as(local: session.LocalDeployer, role_arn: str, service: str) -> Any:

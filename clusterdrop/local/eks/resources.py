@@ -14,7 +14,7 @@ from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 
 from clusterdrop import facts
-from clusterdrop.local.eks import nodes
+from clusterdrop.local.eks import auth, nodes
 from clusterdrop.local.eks.emulation import (
     LOG,
     EmulatedCluster,
@@ -95,7 +95,14 @@ class EksClusterModel(CloudFormationModel):
         )
         _describe_as_set(cluster, p)
         version = str(p.get("Version") or "1.36")
-        api = KubeApiServer(version=version, access_delay=emulation.settings.access_delay).start()
+        api = KubeApiServer(
+            version=version,
+            access_delay=emulation.settings.access_delay,
+            # EKS admits a caller through the cluster's access entries only (eks/auth.py).
+            authenticate=lambda header: auth.admitted(
+                header, emulation.clusters[name].access_entries, account_id, region_name
+            ),
+        ).start()
         cluster.endpoint = api.url
         cluster.certificate_authority = {"data": ""}
         zones = _subnet_zones(account_id, region_name, vpc.get("SubnetIds", []))

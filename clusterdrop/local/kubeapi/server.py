@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +52,7 @@ class KubeApiServer:
         store: Store | None = None,
         version: str = "1.36",
         access_delay: float = 0.0,
+        authenticate: Callable[[str | None], str] | None = None,
     ):
         self.store = store or Store()
         # What /version answers: the cluster's Kubernetes version, as EKS builds name it.
@@ -60,6 +62,10 @@ class KubeApiServer:
         self.access_delay = access_delay
         self.access_from: float | None = None
         self.refused = 0
+        # Who may call (an EKS cluster's authenticator: eks/auth.py); None admits every caller, as
+        # a bare `local kube-api` does. It raises with the reason a request gets 401.
+        self.authenticate = authenticate
+        self.unauthorized: list[str] = []
         self.requests: Counter[str] = Counter()
         self.request_log: list[tuple[str, str]] = []
         self.authorizations: list[str] = []
@@ -111,6 +117,18 @@ class KubeApiServer:
                 self.refused += 1
                 return True
             return False
+
+    def admits(self, parts: list[str], authorization: str | None) -> bool:
+        """Whether the caller may use the API (the public paths need no credentials)."""
+        if self.authenticate is None or parts[:1] in (["version"], ["healthz"], ["livez"], ["readyz"]):
+            return True
+        try:
+            self.authenticate(authorization)
+        except Exception as exc:  # noqa: BLE001 - any refusal is a 401, its reason kept
+            with self._lock:
+                self.unauthorized.append(str(exc))
+            return False
+        return True
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -272,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.record(method, split.path, self.headers.get("Authorization"))
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         parts = [p for p in split.path.split("/") if p]
-        if self.api.access_pending(parts):
+        if self.api.access_pending(parts) or not self.api.admits(parts, self.headers.get("Authorization")):
             self._send(401, ApiError(401, "Unauthorized", "Unauthorized").status())
             return
         try:
