@@ -333,7 +333,8 @@ def versions(local: LocalDeployer, cluster: str) -> dict[str, Any]:
     except eks.exceptions.ResourceNotFoundException:
         return {}
     # As the embedded administrator, whom every cluster's access entries admit.
-    kube = Kube(for_eks(described["endpoint"], None, cluster, local.aws.region, local.aws.session().get_credentials()))
+    ca = (described.get("certificateAuthority") or {}).get("data") or None
+    kube = Kube(for_eks(described["endpoint"], ca, cluster, local.aws.region, local.aws.session().get_credentials()))
     kubelets: dict[str, int] = {}
     cont: str | None = None
     while True:

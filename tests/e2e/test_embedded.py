@@ -55,7 +55,8 @@ def _eks_agrees_with_the_cluster(local: session.LocalDeployer, name: str, *, des
 
     eks = local.aws.client("eks")
     cluster = eks.describe_cluster(name=name)["cluster"]
-    api_client = for_eks(cluster["endpoint"], None, name, local.aws.region, local.aws.session().get_credentials())
+    ca = cluster["certificateAuthority"]["data"]  # an HTTPS endpoint, as EKS's, with its authority
+    api_client = for_eks(cluster["endpoint"], ca, name, local.aws.region, local.aws.session().get_credentials())
     served = kube_client.VersionApi(api_client).get_code()
     assert f"{served.major}.{served.minor}" == f"{cluster['version']}+"  # EKS's form: "1.35+"
     [group_name] = eks.list_nodegroups(clusterName=name)["nodegroups"]
@@ -1020,7 +1021,9 @@ def _only_access_entries_reach_the_api(local: session.LocalDeployer, name: str) 
 
     from clusterdrop.kube.connect import eks_token, for_eks, for_server
 
-    endpoint = local.aws.eks.clusters[name].api.url
+    described = local.aws.client("eks").describe_cluster(name=name)["cluster"]
+    endpoint, ca = described["endpoint"], described["certificateAuthority"]["data"]
+    assert endpoint.startswith("https://")
     region = local.aws.region
     # A role of the account that no access entry names (the trigger function's).
     functions = local.aws.client("lambda").list_functions()["Functions"]
@@ -1034,16 +1037,16 @@ def _only_access_entries_reach_the_api(local: session.LocalDeployer, name: str) 
     stale = re.sub(r"X-Amz-Date=\d{8}T\d{6}Z", f"X-Amz-Date={then}", url)
     expired = "k8s-aws-v1." + base64.urlsafe_b64encode(stale.encode()).decode().rstrip("=")
     for client, why in (
-        (for_eks(endpoint, None, name, region, stranger), f"{role} has no access entry on this cluster"),
-        (for_server(endpoint, token=expired), "the token expired"),
-        (for_server(endpoint), "no bearer token"),
+        (for_eks(endpoint, ca, name, region, stranger), f"{role} has no access entry on this cluster"),
+        (for_server(endpoint, token=expired, ca_data=ca), "the token expired"),
+        (for_server(endpoint, ca_data=ca), "no bearer token"),
     ):
         with pytest.raises(ApiException) as refused:
             kube_client.CoreV1Api(client).list_node()
         assert refused.value.status == 401
         assert why in local.aws.eks.clusters[name].api.unauthorized[-1]
     # The public paths stay public, as on EKS.
-    assert kube_client.VersionApi(for_server(endpoint)).get_code().major == "1"
+    assert kube_client.VersionApi(for_server(endpoint, ca_data=ca)).get_code().major == "1"
 
 
 def _client_as(local: session.LocalDeployer, role_arn: str, service: str) -> Any:

@@ -22,7 +22,7 @@ from clusterdrop.local.eks.emulation import (
     SimulatedFailure,
     current,
 )
-from clusterdrop.local.kubeapi import KubeApiServer
+from clusterdrop.local.kubeapi import KubeApiServer, tls
 
 CAPACITY_FAILURE = (
     "Cannot create cluster '{name}' because {zone}, the targeted availability zone, does not currently have "
@@ -102,9 +102,11 @@ class EksClusterModel(CloudFormationModel):
             authenticate=lambda header: auth.admitted(
                 header, emulation.clusters[name].access_entries, account_id, region_name
             ),
+            # HTTPS, with the cluster's authority in DescribeCluster, as EKS serves it.
+            tls=tls.authority().server_context(),
         ).start()
         cluster.endpoint = api.url
-        cluster.certificate_authority = {"data": ""}
+        cluster.certificate_authority = {"data": tls.authority().ca_data}
         zones = _subnet_zones(account_id, region_name, vpc.get("SubnetIds", []))
         with emulation.lock:
             emulation.clusters[name] = EmulatedCluster(

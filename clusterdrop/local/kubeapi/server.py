@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -53,6 +54,7 @@ class KubeApiServer:
         version: str = "1.36",
         access_delay: float = 0.0,
         authenticate: Callable[[str | None], str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.store = store or Store()
         # What /version answers: the cluster's Kubernetes version, as EKS builds name it.
@@ -73,12 +75,16 @@ class KubeApiServer:
         handler = type("Handler", (_Handler,), {"api": self})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:  # an EKS cluster's endpoint: HTTPS (tls.py)
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def start(self) -> KubeApiServer:
         self._thread = threading.Thread(
