@@ -113,6 +113,8 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         "ForceUpdateEnabled": cluster.spec.upgrade_policy.force,
         "Tags": {**tag_map(cluster), **group.tags, "clusterdrop:nodegroup": group.name},
     }
+    if group.node_repair is not None:
+        properties["NodeRepairConfig"] = {"Enabled": group.node_repair.enabled}
     if group.labels:
         properties["Labels"] = dict(group.labels)
     if group.taints:

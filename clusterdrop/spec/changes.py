@@ -62,6 +62,7 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.nodeGroups[].sshKeyName": (REPLACES_GROUP, "the nodes' key pair"),
     "spec.nodeGroups[].tags": (IN_PLACE, "tags on the node group"),
     "spec.nodeGroups[].updateConfig": (IN_PLACE, "how many nodes an update replaces at once"),
+    "spec.nodeGroups[].nodeRepair": (IN_PLACE, "EKS node auto repair (UpdateNodegroupConfig)"),
     "spec.addons": (IN_PLACE, "added add-ons are installed; a removed one stays (aws eks delete-addon)"),
     "spec.nodeReadyTimeoutMinutes": (IN_PLACE, "a setting of the workflow"),
     "spec.deletionPolicy": (IN_PLACE, "a setting of the workflow"),

@@ -322,6 +322,10 @@ class _Converter:
                 k: update.get(k) for k in ("maxUnavailable", "maxUnavailablePercentage") if update.has(k)
             }
             update.finish()
+        if managed and ng.has("nodeRepairConfig"):
+            repair = ng.child("nodeRepairConfig")
+            out["nodeRepair"] = {"enabled": bool(repair.get("enabled"))}
+            repair.finish()  # the rest (thresholds, parallelism) is refused by its path
         taints = ng.get("taints")
         if taints:
             out["taints"] = self._taints(taints, (*ng.path, "taints"))

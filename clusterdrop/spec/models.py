@@ -205,6 +205,12 @@ class UpdateConfig(Model):
     )
 
 
+class NodeRepair(Model):
+    """EKS node auto repair: EKS replaces a node whose health checks fail (its NodeRepairConfig)."""
+
+    enabled: bool = Field(default=True, description="Replace unhealthy nodes automatically.")
+
+
 class NodeGroup(Model):
     name: DnsLabel63 = Field(description="Node group name, unique in the cluster.")
     instance_types: list[InstanceType] = Field(
@@ -226,6 +232,9 @@ class NodeGroup(Model):
     )
     update_config: UpdateConfig | None = Field(
         default=None, description="Nodes replaced at once by an update: maxUnavailable or maxUnavailablePercentage."
+    )
+    node_repair: NodeRepair | None = Field(
+        default=None, description="EKS node auto repair: {enabled: true} replaces nodes that turn unhealthy."
     )
 
 

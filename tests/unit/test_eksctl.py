@@ -209,3 +209,22 @@ def test_converted_spec_that_is_invalid_names_native_paths() -> None:
     [problem] = info.value.problems
     assert problem.path == "spec.kubernetesVersion"
     assert "converted spec" in problem.message
+
+
+def test_node_repair_is_mapped_and_its_thresholds_refused_by_path() -> None:
+    raw = b"""
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: t, region: eu-west-1, version: "1.34"}
+managedNodeGroups:
+  - name: mng
+    nodeRepairConfig: {enabled: true}
+  - name: tuned
+    nodeRepairConfig: {enabled: true, maxUnhealthyNodeThresholdCount: 2}
+"""
+    conversion = eksctl.convert(load(raw))
+    groups = {g["name"]: g for g in conversion.spec["spec"]["nodeGroups"]}
+    assert groups["mng"]["nodeRepair"] == {"enabled": True}
+    assert [p.path for p in conversion.unsupported] == [
+        "managedNodeGroups[1].nodeRepairConfig.maxUnhealthyNodeThresholdCount"
+    ]

@@ -297,6 +297,10 @@ def test_a_node_group_carries_its_own_tags_and_update_config(full_spec: dict[str
     template_tags = workers.template["Resources"]["LaunchTemplate"]["Properties"]["TagSpecifications"][0]["Tags"]
     assert {"Key": "cost-center", "Value": "db"} in template_tags
     assert system.template["Resources"]["NodeGroup"]["Properties"]["UpdateConfig"] == {"MaxUnavailable": 2}
+    assert "NodeRepairConfig" not in group  # EKS's default: off
+    set_path(full_spec, "spec.nodeGroups[1].nodeRepair", {"enabled": True})
+    _, workers, system = make_plan(_cluster(full_spec)).stacks
+    assert system.template["Resources"]["NodeGroup"]["Properties"]["NodeRepairConfig"] == {"Enabled": True}
     # CloudFormation's schema takes both forms of UpdateConfig (cfn-lint errors would say otherwise).
     for stack in (workers, system):
         assert [m for m in lint(json.dumps(stack.template)) if m.rule.id.startswith("E")] == []
