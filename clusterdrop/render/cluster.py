@@ -352,6 +352,8 @@ class _Builder:
             properties["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": spec.network.service_cidr}
         if cp.logging:
             properties["Logging"] = {"ClusterLogging": {"EnabledTypes": [{"Type": t} for t in cp.logging]}}
+        if cp.scaling_tier:
+            properties["ControlPlaneScalingConfig"] = {"Tier": cp.scaling_tier}
         self.add("Cluster", "AWS::EKS::Cluster", properties)
         principals: list[tuple[str, Json | str]] = [("AgentAccessEntry", get_att("AgentRole", "Arn"))]
         # Named by the principal, not its position: adding or removing an admin leaves the

@@ -64,6 +64,7 @@ class Plan:
                 "serviceCidr": spec.network.service_cidr,
                 "endpointAccess": spec.control_plane.endpoint_access,
                 "adminCidrs": list(spec.control_plane.admin_cidrs or []),
+                "scalingTier": spec.control_plane.scaling_tier,
             },
             "addons": list(spec.addons),
             "stacks": [
@@ -149,7 +150,12 @@ def _network_lines(net: dict[str, Any], addons: list[str]) -> list[str]:
         "Network:",
         f"  {vpc}, {net['topology']} topology{nat}",
         f"  pods: {pods}; services: {net['serviceCidr']}",
-        f"  API endpoint: {access}",
+        f"  API endpoint: {access}"
+        + (
+            f"; control plane tier {net['scalingTier']} (EKS Provisioned Control Plane)"
+            if net.get("scalingTier")
+            else ""
+        ),
         f"Add-ons: {', '.join(addons) if addons else 'none beyond the cluster basics (CNI, kube-proxy, CoreDNS)'}",
     ]
 

@@ -130,6 +130,11 @@ class ControlPlane(Model):
     allow_replacement: bool = Field(
         default=False, description="Let an update replace the EKS cluster (a new, empty control plane)."
     )
+    scaling_tier: Literal["standard", "tier-xl", "tier-2xl", "tier-4xl", "tier-8xl"] | None = Field(
+        default=None,
+        description="EKS Provisioned Control Plane: capacity reserved for the API server (tiers above standard "
+        "are billed per hour). Default: EKS's own scaling.",
+    )
 
 
 class SubnetRef(Model):

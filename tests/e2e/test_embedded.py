@@ -131,6 +131,7 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     # An update of every in-place kind at once: the node group grows and gets labels and a taint,
     # the control plane logs and its public endpoint narrows, every resource gets a tag — and EKS
     # and the nodes report each, not only the stacks.
+    assert eks.describe_cluster(name="quickstart")["cluster"]["controlPlaneScalingConfig"] == {"tier": "standard"}
     assert eks.describe_cluster(name="quickstart")["cluster"]["logging"]["clusterLogging"] == [
         {"types": ["api", "audit", "authenticator", "controllerManager", "scheduler"], "enabled": False}
     ]
@@ -139,7 +140,8 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
         .replace("  name: quickstart\n", "  name: quickstart\n  tags: {team: platform}\n")
         .replace(
             "  region: eu-west-1\n",
-            "  region: eu-west-1\n  controlPlane:\n    logging: [api, audit]\n    adminCidrs: [203.0.113.0/24]\n",
+            "  region: eu-west-1\n  controlPlane:\n    logging: [api, audit]\n    adminCidrs: [203.0.113.0/24]\n"
+            "    scalingTier: tier-xl\n",
         )
         .replace(
             "      maxSize: 4\n",
@@ -154,6 +156,7 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     described = eks.describe_cluster(name="quickstart")["cluster"]
     assert described["logging"]["clusterLogging"][0] == {"types": ["api", "audit"], "enabled": True}
     assert described["resourcesVpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert described["controlPlaneScalingConfig"] == {"tier": "tier-xl"}  # was EKS's standard
     assert described["tags"]["team"] == "platform"
     group = eks.describe_nodegroup(clusterName="quickstart", nodegroupName="workers")["nodegroup"]
     assert group["labels"] == {"tier": "web"}

@@ -304,3 +304,12 @@ def test_a_node_group_carries_its_own_tags_and_update_config(full_spec: dict[str
     # CloudFormation's schema takes both forms of UpdateConfig (cfn-lint errors would say otherwise).
     for stack in (workers, system):
         assert [m for m in lint(json.dumps(stack.template)) if m.rule.id.startswith("E")] == []
+
+
+def test_a_scaling_tier_reaches_the_cluster_and_cfn_lint_takes_it(full_spec: dict[str, Any]) -> None:
+    cluster_stack = make_plan(_cluster(full_spec)).stacks[0].template
+    assert "ControlPlaneScalingConfig" not in cluster_stack["Resources"]["Cluster"]["Properties"]  # EKS's default
+    set_path(full_spec, "spec.controlPlane.scalingTier", "tier-2xl")
+    cluster_stack = make_plan(_cluster(full_spec)).stacks[0].template
+    assert cluster_stack["Resources"]["Cluster"]["Properties"]["ControlPlaneScalingConfig"] == {"Tier": "tier-2xl"}
+    assert [m for m in lint(json.dumps(cluster_stack)) if m.rule.id.startswith("E")] == []

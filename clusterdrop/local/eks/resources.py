@@ -176,6 +176,9 @@ def _describe_as_set(described: Any, p: Obj) -> None:
         ]
     }
     described.tags = {t["Key"]: t["Value"] for t in p.get("Tags", [])}
+    # EKS Provisioned Control Plane: the tier set, else EKS's standard scaling.
+    tier = (p.get("ControlPlaneScalingConfig") or {}).get("Tier", "standard")
+    described.control_plane_scaling_config = {"tier": tier}
 
 
 def _refuse_cluster_version(cluster: EmulatedCluster, version: str, account_id: str, region: str) -> None:
