@@ -177,11 +177,15 @@ def notify(event: State, ports: Ports) -> State:
     was sent, with the action and each step's seconds (the handler's metrics)."""
     events = execution_history(ports.sfn, ExecutionState.model_validate(event["state"]).execution)
     built = build_outcome(event["state"], ports, event["outcome"], events)
-    # The page first: the notification links to it.
+    # The page first: the notification links to it. A page that cannot be written must not cost
+    # the notification: it goes out without the link, and the log says why.
     started = events[0]["timestamp"] if events else datetime.now(UTC)
-    built.status_page = status_pages.publish(
-        ports.s3, ports.settings.artifacts_bucket, built, started, step_spans(events), node_polls(events)
-    )
+    try:
+        built.status_page = status_pages.publish(
+            ports.s3, ports.settings.artifacts_bucket, built, started, step_spans(events), node_polls(events)
+        )
+    except ports.s3.exceptions.ClientError as exc:
+        logger.warning("status page of %s not written: %s", built.cluster, exc)
     record_failure(built, ports)
     return {
         **publish(built, ports),

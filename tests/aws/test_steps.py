@@ -869,3 +869,26 @@ def test_an_upgrade_applies_node_group_stacks_one_wave_at_a_time(aws: dict[str, 
     # Not an upgrade: every stack in one wave.
     del state["plan"]["upgrade"], state["nodeGroupStacks"]
     assert [s["stack"] for s in steps.apply_node_group_stacks(state, ports)["stacks"]] == names[1:]
+
+
+def test_notify_writes_the_page_first_and_still_notifies_when_it_cannot(aws: dict[str, Any]) -> None:
+    import dataclasses
+
+    ports: steps.Ports = aws["ports"]
+    sfn = ports.sfn
+    machine = sfn.create_state_machine(
+        name=f"notify-{aws['suffix']}",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name="deploy-demo-1")["executionArn"]
+    event = {"state": {"action": "deploy", "cluster": "demo", "execution": execution}, "outcome": "SUCCEEDED"}
+    sent = steps.notify(event, ports)
+    assert "Status page (timeline, nodes, history): clusterdrop status demo --page" in sent["text"]
+    page = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key="status/demo/deploy-demo-1.html")
+    assert b"<title>demo: create succeeded</title>" in page["Body"].read()
+    # The artifacts bucket refuses (here: it does not exist): the notification goes out without the link.
+    broken = dataclasses.replace(ports, settings=dataclasses.replace(ports.settings, artifacts_bucket="no-such-bucket"))
+    sent = steps.notify(event, broken)
+    assert sent["outcome"] == "SUCCEEDED"
+    assert "Status page" not in sent["text"]
