@@ -10,6 +10,7 @@ Context values (cdk.json or -c):
   guardrailsFile             or a policy file (JSON or YAML) beside cdk.json
   referenceParameterPaths    SSM paths spec references may read (comma-separated; default /clusterdrop/)
   referenceExports           CloudFormation export name prefixes they may read (default: any)
+  quotaPreflight             false: Plan does not check service quotas (default true)
   embedded                   true: short poll intervals (the embedded mode)
 """
 
@@ -74,6 +75,7 @@ def main() -> None:
             else references.DEFAULT_PARAMETER_PATHS
         ),
         reference_exports=names(context("referenceExports")) or None,
+        quota_preflight=str(context("quotaPreflight") or "true").lower() != "false",
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description="clusterdrop: drop a cluster spec into S3, get a Kubernetes cluster",
     )

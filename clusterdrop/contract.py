@@ -95,6 +95,11 @@ class PlanResult(Open):
     stacks: list[StackPlanShape] = Field(default_factory=list)
     subnet_tags: list[Obj] = Field(default_factory=list)
     pending: bool = False
+    # What the cluster takes of the account's quotas (quotas.Standing.as_dict), the quotas it
+    # leaves 80 % full or more (sentences), and what was not counted.
+    quotas: list[Obj] = Field(default_factory=list)
+    quota_warnings: list[str] = Field(default_factory=list)
+    quota_notes: list[str] = Field(default_factory=list)
 
 
 class Discarded(Shape):

@@ -68,6 +68,15 @@ class SpecInvalid(PermanentError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class QuotaExceeded(PermanentError):
+    """The account's quotas cannot hold what the spec asks for (what is in use and what other
+    creates reserved counted): one line per quota short, naming its code and where to raise it."""
+
+    def __init__(self, lines: list[str], shortfalls: list[dict[str, object]]):
+        self.lines, self.shortfalls = lines, shortfalls
+        super().__init__("\n".join(lines))
+
+
 class PolicyRefused(SpecInvalid):
     """The spec is valid but asks for what the deployer's guardrails forbid; every violation listed."""
 

@@ -103,6 +103,7 @@ _BY_ERROR: dict[str, str] = {
     "LoadError": "ERR_INVALID_SPEC",
     "ReplacementRefused": "ERR_INVALID_SPEC",
     "LockBusy": "ERR_LOCK_BUSY",
+    "QuotaExceeded": "ERR_QUOTA_EXCEEDED",
     "NodesNotReady": "ERR_NODES_NOT_READY",
     "ArtifactDigestMismatch": "ERR_CNI_FAILED",
     "ArtifactUnavailable": "ERR_CNI_FAILED",

@@ -52,6 +52,7 @@ def settings() -> Settings:
         reference_exports=(
             tuple(p for p in env["REFERENCE_EXPORTS"].split(",") if p) if env.get("REFERENCE_EXPORTS") else None
         ),
+        quota_preflight=env.get("QUOTA_PREFLIGHT", "on") != "off",
     )
 
 
@@ -69,6 +70,7 @@ def ports() -> Ports:
         sfn=session.client("stepfunctions"),
         sns=session.client("sns"),
         ssm=session.client("ssm"),
+        quotas=session.client("service-quotas"),
         clusters=dynamodb.Table(env["CLUSTERS_TABLE"]) if env.get("CLUSTERS_TABLE") else None,
         locks=dynamodb.Table(env["LOCKS_TABLE"]) if env.get("LOCKS_TABLE") else None,
     )

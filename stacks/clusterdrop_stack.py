@@ -38,6 +38,7 @@ class ClusterdropStack(Stack):
         policy: Policy | None = None,
         reference_parameter_paths: tuple[str, ...] = references.DEFAULT_PARAMETER_PATHS,
         reference_exports: tuple[str, ...] | None = None,
+        quota_preflight: bool = True,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -60,6 +61,7 @@ class ClusterdropStack(Stack):
             policy=policy or Policy(),
             reference_parameter_paths=reference_parameter_paths,
             reference_exports=reference_exports,
+            quota_preflight=quota_preflight,
         )
         intake = Intake(self, "Intake", spec_bucket=storage.spec_bucket, workflow=workflow, code=code)
         self.monitoring = Monitoring(

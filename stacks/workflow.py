@@ -60,6 +60,7 @@ class Workflow(Construct):
         policy: Policy,
         reference_parameter_paths: tuple[str, ...] = references.DEFAULT_PARAMETER_PATHS,
         reference_exports: tuple[str, ...] | None = None,
+        quota_preflight: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.reference_parameter_paths = reference_parameter_paths
@@ -85,6 +86,7 @@ class Workflow(Construct):
             # What spec references (fromSsm, fromExport) may read at Validate spec.
             "REFERENCE_PARAMETER_PATHS": ",".join(reference_parameter_paths),
             "REFERENCE_EXPORTS": ",".join(reference_exports or ()),
+            "QUOTA_PREFLIGHT": "on" if quota_preflight else "off",
             "POWERTOOLS_SERVICE_NAME": "clusterdrop",
             "POWERTOOLS_METRICS_NAMESPACE": "clusterdrop",
         }
@@ -234,6 +236,30 @@ class Workflow(Construct):
             ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
             [storage.locks.table_arn],
             "Locks",
+        )
+        # Plan checks the account's quotas and reserves what a create will consume (one registry
+        # item, a conditional put); releasing the lock releases the reservation.
+        allow(["Plan"], ["dynamodb:PutItem"], [storage.clusters.table_arn], "QuotaReservations")
+        allow(["ReleaseClusterLock"], ["dynamodb:UpdateItem"], [storage.clusters.table_arn], "QuotaRelease")
+        allow(
+            ["Plan"],
+            ["servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"],
+            ["*"],
+            "ServiceQuotas",
+        )
+        allow(
+            ["Plan"],
+            [
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeNatGateways",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeInstances",
+                "ec2:DescribeInstanceTypes",
+                "eks:ListClusters",
+            ],
+            ["*"],
+            "QuotaUsage",
         )
         readers = ["Plan", "DescribePlan", "DiscardPlan", "ApplyClusterStack", "Connect", "ApplyNodeGroupStacks",
                    "CheckNodeGroupStacks", "Diagnose", "CleanUp", "DescribeCluster", "DeleteStacks"]  # fmt: skip

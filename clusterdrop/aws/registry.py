@@ -105,7 +105,10 @@ def list_clusters(table: Any) -> list[ClusterRecord]:
     kwargs: dict[str, Any] = {}
     while True:
         page = table.scan(**kwargs)
-        items += [ClusterRecord.model_validate(_plain(i)) for i in page.get("Items", [])]
+        # Items named with "#" are the registry's own (quota reservations), not clusters.
+        items += [
+            ClusterRecord.model_validate(_plain(i)) for i in page.get("Items", []) if not i["cluster"].startswith("#")
+        ]
         if "LastEvaluatedKey" not in page:
             return sorted(items, key=lambda i: i.cluster)
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, display, load_or_explain
 from clusterdrop.local import FAULTS
+from clusterdrop.quotas import QUOTAS
 
 
 def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -53,7 +54,11 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     err.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
     inbox = Path(args.inbox or tempfile.mkdtemp(prefix="clusterdrop-inbox-")).resolve()
     local = session.up(
-        faults=set(args.inject or ()), node_ready_delay=args.node_ready_delay, region=args.region, inbox=inbox
+        faults=set(args.inject or ()),
+        node_ready_delay=args.node_ready_delay,
+        region=args.region,
+        inbox=inbox,
+        quotas=dict(args.quota or ()),
     )
     out.write(f"{local.aws.url}\n")
     out.write("# clusterdrop runs here. In another shell:\n")
@@ -109,6 +114,7 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             node_ready_delay=args.node_ready_delay,
             region=region,
             pages=Path(args.pages).resolve(),
+            quotas=dict(args.quota or ()),
         )
         try:
             progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s\n")
@@ -177,6 +183,13 @@ def _emulation_options(p: argparse.ArgumentParser) -> None:
         help="how long simulated nodes take to turn Ready once the CNI is there, a group's later nodes a half "
         "delay more each (default 5; on EKS about a minute)",
     )
+    p.add_argument(
+        "--quota",
+        action="append",
+        type=quota,
+        metavar="KEY=VALUE",
+        help="a service quota of the embedded account, repeated (default: a new account's; keys below)",
+    )
 
 
 class _ListedFormatter(argparse.HelpFormatter):
@@ -189,7 +202,22 @@ class _ListedFormatter(argparse.HelpFormatter):
         )
 
 
-FAULT_HELP = "faults (--inject):\n" + "\n".join(f"  {name:<20} {what}" for name, what in FAULTS.items())
+FAULT_HELP = (
+    "faults (--inject):\n"
+    + "\n".join(f"  {name:<20} {what}" for name, what in FAULTS.items())
+    + "\n\nquotas (--quota KEY=VALUE; a new account's value in brackets):\n"
+    + "\n".join(f"  {q.key:<20} {q.name} ({q.service} {q.code}) [{q.default:g}]" for q in QUOTAS.values())
+)
+
+
+def quota(value: str) -> tuple[str, float]:
+    from clusterdrop.local.quotas import parse
+
+    try:
+        [(key, number)] = parse([value]).items()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return key, number
 
 
 def faults(value: str) -> list[str]:

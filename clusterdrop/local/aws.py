@@ -284,12 +284,14 @@ class EmbeddedAws:
     faults: set[str] = field(default_factory=set)
     node_ready_delay: float = 0.0
     admin_keys: tuple[str, str] = ("local", "local")  # ADMIN_USER's, once started
+    # The account's service quotas: a new account's defaults unless set (`local up --quota`).
+    quotas: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from clusterdrop.local import cfn_models, cfn_roles, eks, iam_enforce, runtime  # noqa: F401 - models register
+        from clusterdrop.local import cfn_models, cfn_roles, eks, iam_enforce, quotas, runtime  # noqa: F401 - models register
 
         self.port = self.port or free_port()
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
@@ -307,6 +309,8 @@ class EmbeddedAws:
         _updates_keep_resources()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         cfn_roles.install()  # after eks: a refused resource fails the way its SimulatedFailure does
+        self.account_quotas = quotas.AccountQuotas(applied=dict(self.quotas))
+        quotas.install(self.account_quotas)
         _host_is_this_machine()
         # verbose would print to stdout, which `local run --json` keeps for its one JSON object.
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -197,6 +197,7 @@ def up(
     region: str = DEFAULT_REGION,
     inbox: Path | None = None,
     pages: Path | None = None,
+    quotas: dict[str, float] | None = None,
 ) -> LocalDeployer:
     """A deployer lives in one region, as on AWS: the specs it takes name that region. With an
     inbox, every notification is also written there as a file (the email's text, the Slack message)."""
@@ -212,7 +213,9 @@ def up(
     if mirror:
         runtime_env["CLUSTERDROP_CNI_MIRROR"] = mirror
     cdk_out = synthesize(workdir / "cdk.out")
-    aws = EmbeddedAws(region=region, runtime_env=runtime_env, faults=faults, node_ready_delay=node_ready_delay).start()
+    aws = EmbeddedAws(
+        region=region, runtime_env=runtime_env, faults=faults, node_ready_delay=node_ready_delay, quotas=quotas or {}
+    ).start()
     try:
         outputs = aws.deploy(cdk_out, STACK)
         deployer = ops.Deployer(

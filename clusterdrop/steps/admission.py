@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from clusterdrop.aws import intake, lock, registry
+from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import LockBusy, PolicyRefused, SpecInvalid, SpecMismatch
 from clusterdrop.spec import policy, references
 from clusterdrop.spec.source import load_spec
@@ -123,5 +124,9 @@ def take_cluster_lock(state: State, ports: Ports) -> State:
 
 
 def release_cluster_lock(state: State, ports: Ports) -> State:
+    """The lock, and what the execution reserved of the account's quotas (its stacks exist now,
+    or it failed): its resources count as usage from here on."""
     s = typed(state)
+    if ports.clusters is not None:
+        account_quotas.release(ports.clusters, s.cluster, s.execution)
     return lock.release(ports.locks, s.cluster, s.execution)

@@ -37,6 +37,9 @@ class Settings:
     # What spec references may read (CDK context referenceParameterPaths / referenceExports).
     reference_parameter_paths: tuple[str, ...] = ("/clusterdrop/",)
     reference_exports: tuple[str, ...] | None = None
+    # Plan checks the account's service quotas before anything is created (CDK context
+    # quotaPreflight; off only to see what AWS itself does when a quota runs out).
+    quota_preflight: bool = True
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Ports:
     clusters: Any = None
     locks: Any = None
     ssm: Any = None
+    quotas: Any = None  # Service Quotas
 
 
 def spec_of(state: State) -> dict[str, Any] | None:

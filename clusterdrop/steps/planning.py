@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+from clusterdrop import quotas
 from clusterdrop.aws import eks, registry, stacks, subnets
+from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import Problem, SpecInvalid, StackFailed
+from clusterdrop.render.cluster import zones
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.changes import refused_changes
@@ -57,6 +60,7 @@ def plan(state: State, ports: Ports) -> State:
     if s.action != "plan" and registry.is_superseded(ports.clusters, name, s.sequencer):
         return {"superseded": True, "stacks": [], "pending": False}
     upgrade = None
+    applied_cluster: Cluster | None = None
     if stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS"):
         try:
             running = eks.describe(ports.eks, name)["version"]
@@ -83,7 +87,8 @@ def plan(state: State, ports: Ports) -> State:
         applied = registry.get(ports.clusters, name)
         if applied is not None and applied.status == "ACTIVE" and applied.spec_key:
             body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=applied.spec_key)["Body"].read()
-            problems += refused_changes(Cluster.model_validate(json.loads(body)), cluster)
+            applied_cluster = Cluster.model_validate(json.loads(body))
+            problems += refused_changes(applied_cluster, cluster)
         if problems:
             raise SpecInvalid(problems)
         if running and target and (running != target or lagging):
@@ -96,6 +101,8 @@ def plan(state: State, ports: Ports) -> State:
     if problems:
         raise SpecInvalid(problems)
     rendered: Plan = make_plan(cluster, ports.settings.cluster_admins)
+    # Before anything is created (a new stack's change set creates the stack): the quotas.
+    standings, quota_notes = check_quotas(state, ports, cluster, rendered, applied_cluster)
     tags = tag_map(cluster)
     cluster_status = stacks.status(ports.cfn, stack_name(cluster))
     new_cluster = cluster_status in (None, "REVIEW_IN_PROGRESS")
@@ -146,7 +153,44 @@ def plan(state: State, ports: Ports) -> State:
         "subnetTags": rendered.subnet_tags,
         "pending": any(p.status == "PENDING" for p in plans),
         **({"upgrade": upgrade} if upgrade else {}),
+        "quotas": [st.as_dict() for st in standings],
+        "quotaWarnings": [st.sentence(ports.settings.region) for st in standings if st.close],
+        "quotaNotes": quota_notes,
     }
+
+
+def check_quotas(
+    state: State, ports: Ports, cluster: Cluster, rendered: Plan, applied: Cluster | None
+) -> tuple[list[quotas.Standing], list[str]]:
+    """What the plan consumes of the account's quotas, set against their values, the usage and
+    what other creates reserved; raises QuotaExceeded naming each quota short. A deploy reserves
+    what it will consume (released with the cluster's lock); an update counts only what it adds."""
+    settings = ports.settings
+    if not settings.quota_preflight:
+        return [], ["quota preflight off (quotaPreflight): AWS will refuse what does not fit, mid-create"]
+    s = typed(state)
+    labels = [z.label for z in zones(cluster)]
+    vcpus = account_quotas.instance_vcpus(ports.ec2)
+    need = quotas.consumption(cluster, [st.template for st in rendered.stacks], labels, vcpus)
+    if applied is not None:
+        before = make_plan(applied, settings.cluster_admins)
+        need = quotas.added(need, quotas.consumption(applied, [st.template for st in before.stacks], labels, vcpus))
+    limits = account_quotas.values(ports.quotas, [n.quota for n in need.needs])
+
+    def check(reserved: dict[str, int], holders: set[str]) -> list[quotas.Standing]:
+        used = account_quotas.usage(ports.ec2, ports.eks, need.needs, exclude=holders)
+        standings = quotas.assess(need.needs, limits, used, reserved)
+        short = account_quotas.short_of(standings, settings.region)
+        if short is not None:
+            raise short
+        return standings
+
+    name = cluster.metadata.name
+    if s.action == "deploy" and any(n.quota.shared for n in need.needs):
+        return account_quotas.reserve(ports.clusters, name, s.execution, check), need.notes
+    # A plan-only run reserves nothing, but counts what creates under way hold.
+    reserved, holders = account_quotas.held_by_others(ports.clusters, name)
+    return check(reserved, holders), need.notes
 
 
 def plans_of(state: State) -> list[stacks.StackPlan]:

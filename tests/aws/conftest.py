@@ -9,6 +9,9 @@ import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
 
+from clusterdrop.local import quotas as embedded_quotas
+from clusterdrop.quotas import QUOTAS
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -17,8 +20,16 @@ def _free_port() -> int:
         return port
 
 
+# An account whose quotas were all raised far past what the tests use: the tests that are about
+# quotas set the ones they need (and reset them). moto answers Service Quotas through the
+# embedded package, which fills in what moto lacks there (GetAWSDefaultServiceQuota, EC2's and
+# EKS's limits).
+RAISED = dict.fromkeys(QUOTAS, 100000.0)
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
+    embedded_quotas.install(embedded_quotas.AccountQuotas(applied=dict(RAISED)))
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()

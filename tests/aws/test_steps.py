@@ -64,6 +64,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         sfn=session.client("stepfunctions"),
         sns=sns,
         ssm=session.client("ssm"),
+        quotas=session.client("service-quotas"),
         clusters=tables["clusters"],
         locks=tables["locks"],
     )
