@@ -77,6 +77,8 @@ class Outcome:
     references: list[dict[str, Any]] = field(default_factory=list)
     # The execution's status page (status_pages.publish): bucket, key, console, presigned, expires.
     status_page: dict[str, str] | None = None
+    # A plan's take of the account's quotas (quotas.Standing.as_dict).
+    quotas: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def console_url(self) -> str:
@@ -173,6 +175,21 @@ def reference_lines(records: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def quota_lines(o: Outcome) -> list[str]:
+    """What the plan takes of each quota, beside its use and value."""
+    if not o.quotas:
+        return []
+    lines = ["Service quotas (what this takes; in use + reserved by other creates, of the quota):"]
+    for q in o.quotas:
+        where = f" in {q['where']}" if q.get("where") else ""
+        unit = f" {q['unit']}" if q.get("unit") else ""
+        lines.append(
+            f"  {q['name']}{where} ({q['service']} {q['code']}): {q['amount']}{unit}; "
+            f"{q['used']} + {q['reserved']} of {q['limit']:g}"
+        )
+    return lines
+
+
 def upgrade_lines(o: Outcome) -> list[str]:
     """An upgrade's phases, in the order they run (a plan) or ran."""
     if not o.upgrade:
@@ -258,6 +275,7 @@ def email_text(o: Outcome) -> str:
     if o.changes:
         lines.append("Changes:" if o.outcome != "PLANNED" else "Would change (nothing was changed):")
         lines += change_lines(o)
+    lines += quota_lines(o)
     if o.validation:
         lines += ["Validation:", *[f"  {line}" for line in o.validation.splitlines()]]
     if o.steps:
@@ -327,6 +345,9 @@ def slack_blocks(o: Outcome) -> dict[str, Any]:
                 "text": {"type": "mrkdwn", "text": ("```" + "\n".join(change_lines(o)) + "```")[:3000]},
             }
         )
+    if o.quotas:
+        text = "\n".join(quota_lines(o))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{text}```"[:3000]}})
     if o.validation:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{o.validation}```"[:3000]}})
     if o.steps:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusterdrop import quotas
 from clusterdrop.render.addons import METRICS_SERVER_HOST_PORT
 from clusterdrop.render.cluster import ELB_ROLE_TAG, INTERNAL_ELB_ROLE_TAG, cluster_tag_key, render_cluster, zones
 from clusterdrop.render.common import Json, nodegroup_stack_name, stack_name
@@ -48,6 +49,7 @@ class Plan:
     def summary(self) -> dict[str, Any]:
         spec = self.cluster.spec
         zone_labels = [z.label for z in zones(self.cluster)]
+        taken = quotas.consumption(self.cluster, [s.template for s in self.stacks], zone_labels)
         return {
             "cluster": self.cluster.metadata.name,
             "region": spec.region,
@@ -87,6 +89,8 @@ class Plan:
                 for g in spec.node_groups
             ],
             "subnetTags": self.subnet_tags,
+            "quotas": [n.as_dict() for n in taken.needs],
+            "quotaNotes": taken.notes,
             "steps": list(DEPLOY_STEPS),
             "notes": self.notes,
         }
@@ -193,6 +197,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines += ["", "Tags the workflow adds to existing subnets:"]
         for t in summary["subnetTags"]:
             lines.append(f"  {t['subnet']}: {t['tag']}={t['value']}")
+    if summary["quotas"]:
+        lines += ["", "Service quotas it takes (set against the account's at Plan; vCPUs from the type's size):"]
+        for q in summary["quotas"]:
+            where = f" in {q['where']}" if q.get("where") else ""
+            lines.append(
+                f"  {q['name']}{where} ({q['service']} {q['code']}): {q['amount']}{' ' + q.get('unit', '')}".rstrip()
+            )
+        lines += [f"  - {n}" for n in summary["quotaNotes"]]
     lines += ["", "Workflow steps:"]
     lines += [f"  {i}. {step}" for i, step in enumerate(summary["steps"], 1)]
     if summary["notes"]:

@@ -101,7 +101,9 @@ def build_outcome(
         steps=step_timings(events),
         endpoint=endpoint or None,
         kubernetes_version=version,
-        warnings=[warning] if warning else [],
+        warnings=([warning] if warning else [])
+        + (list(typed.plan.quota_warnings) if typed.plan and outcome in ("SUCCEEDED", "PLANNED") else []),
+        quotas=list(typed.plan.quotas) if typed.plan and outcome == "PLANNED" else [],
         nodes=groups,
         cni=cni,
         changes=[

@@ -14,6 +14,7 @@ LAYERS: list[set[str]] = [
     {"__init__", "errors", "facts", "workflow", "failures"},
     {"cni"},
     {"spec"},
+    {"quotas"},
     {"render"},
     {"kube"},
     {"aws"},

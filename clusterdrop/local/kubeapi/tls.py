@@ -14,8 +14,8 @@ import datetime
 import ipaddress
 import ssl
 import tempfile
+import threading
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 
@@ -37,10 +37,20 @@ class Authority:
 
 
 _DIRECTORY = tempfile.TemporaryDirectory(prefix="clusterdrop-ca-")  # removed at exit
+# Made once, under a lock: clusters created at once (two stacks applied together) would otherwise
+# each write a certificate and a key, and one could read another's key beside its certificate.
+_LOCK = threading.Lock()
+_MADE: list[Authority] = []
 
 
-@cache
 def authority() -> Authority:
+    with _LOCK:
+        if not _MADE:
+            _MADE.append(_make())
+        return _MADE[0]
+
+
+def _make() -> Authority:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

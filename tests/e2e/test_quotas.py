@@ -1,0 +1,126 @@
+"""Service quotas end to end in the embedded mode: creates submitted at once share what the account
+has left (the last ones end at Plan with nothing created), a spec needing vCPUs the account does
+not have is refused the same way, and — the preflight switched off — AWS's own refusal mid-create
+is rolled back, cleaned up and coded. Runs after test_embedded.py, on the same deployer."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from clusterdrop import ops
+from clusterdrop.aws import stacks
+from clusterdrop.local import session
+from tests.e2e.test_embedded import QUICKSTART, _executions, _wait_for
+
+GPU_GROUP = "    - name: gpu\n      instanceTypes: [g5.xlarge]\n      desiredSize: 1\n"
+
+
+def _named(name: str) -> str:
+    return QUICKSTART.replace("name: quickstart", f"name: {name}")
+
+
+def _outcome(local: session.LocalDeployer, cluster: str) -> dict[str, Any]:
+    outcomes = [json.loads(m["Message"])["outcome"] for m in local.notifications()]
+    return next(o for o in reversed(outcomes) if o["cluster"] == cluster)
+
+
+def _ended(local: session.LocalDeployer, cluster: str) -> str:
+    _wait_for(lambda: any(e["status"] != "RUNNING" for e in _executions(local, cluster)), timeout=300)
+    return str(_executions(local, cluster)[0]["status"])
+
+
+@pytest.fixture
+def account(local: session.LocalDeployer) -> Iterator[Any]:
+    quotas = local.aws.account_quotas
+    before = dict(quotas.applied)
+    yield quotas
+    with quotas.lock:
+        quotas.applied.clear()
+        quotas.applied.update(before)
+
+
+def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
+    local: session.LocalDeployer, account: Any
+) -> None:
+    ec2 = local.aws.client("ec2")
+    cfn = local.aws.client("cloudformation")
+    sq = local.aws.client("service-quotas")
+    in_use = {
+        "vpcs": len(ec2.describe_vpcs()["Vpcs"]),
+        "internet-gateways": len(ec2.describe_internet_gateways()["InternetGateways"]),
+        "elastic-ips": len(ec2.describe_addresses()["Addresses"]),
+    }
+    # Room for two more VPCs; gateways and addresses raised past them, so the VPCs are what runs out.
+    account.set("vpcs", in_use["vpcs"] + 2)
+    account.set("internet-gateways", in_use["internet-gateways"] + 10)
+    account.set("elastic-ips", in_use["elastic-ips"] + 10)
+    account.reset("vcpus-g-vt")  # a new account's: no G instances
+    assert sq.get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")["Quota"]["Value"] == in_use["vpcs"] + 2
+    with pytest.raises(sq.exceptions.NoSuchResourceException):  # never changed: only the default is known
+        sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-DB2E81BA")
+
+    s3 = local.aws.client("s3")
+    names = ["quota-a", "quota-b", "quota-c"]
+    for name in names:
+        ops.submit(s3, local.deployer, name, _named(name).encode(), plan=False, suffix=".yaml")
+    ops.submit(s3, local.deployer, "quota-gpu", (_named("quota-gpu") + GPU_GROUP).encode(), plan=False, suffix=".yaml")
+    ended = {name: _ended(local, name) for name in [*names, "quota-gpu"]}
+
+    assert sorted(ended[n] for n in names) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    [refused] = [n for n in names if ended[n] == "FAILED"]
+    failure = _outcome(local, refused)["failure"]
+    assert failure["code"] == "ERR_QUOTA_EXCEEDED"
+    assert failure["step"] == "Plan"
+    # Full with the other two: created already (in use) or still creating (reserved).
+    found = re.search(
+        r"VPCs per Region \(vpc L-F678F1CE\): the cluster needs 1; (\d+) of (\d+) in use(?:, (\d+) more reserved)?",
+        failure["cause"],
+    )
+    assert found is not None, failure["cause"]
+    assert int(found[1]) + int(found[3] or 0) == int(found[2]) == in_use["vpcs"] + 2
+    assert "servicequotas/home/services/vpc/quotas/L-F678F1CE" in failure["cause"]
+    assert stacks.status(cfn, f"clusterdrop-{refused}") is None  # nothing created
+    assert len(ec2.describe_vpcs()["Vpcs"]) == in_use["vpcs"] + 2
+
+    assert ended["quota-gpu"] == "FAILED"
+    gpu = _outcome(local, "quota-gpu")["failure"]
+    assert gpu["code"] == "ERR_QUOTA_EXCEEDED"
+    assert "Running On-Demand G and VT instances (ec2 L-DB2E81BA): the cluster needs 4 vCPUs; 0 of 0" in gpu["cause"]
+    assert stacks.status(cfn, "clusterdrop-quota-gpu") is None
+
+    # What the successful creates reserved was released with their locks: their VPCs count now.
+    table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+    held = table.get_item(Key={"cluster": "#quota-reservations"}).get("Item") or {}
+    assert held.get("holds", {}) == {}
+
+    # The preflight switched off (quotaPreflight false): EC2 refuses the VPC in the middle of the
+    # cluster stack; the stack rolls back, the clean-up deletes it, the failure is coded.
+    lam = local.aws.client("lambda")
+    definition = json.loads(
+        local.aws.client("stepfunctions").describe_state_machine(stateMachineArn=local.deployer.deploy_machine)[
+            "definition"
+        ]
+    )
+    plan_function = definition["States"]["Plan"]["Resource"]
+    environment = lam.get_function_configuration(FunctionName=plan_function)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=plan_function, Environment={"Variables": {**environment, "QUOTA_PREFLIGHT": "off"}}
+    )
+    try:
+        ops.submit(s3, local.deployer, "quota-late", _named("quota-late").encode(), plan=False, suffix=".yaml")
+        assert _ended(local, "quota-late") == "FAILED"
+    finally:
+        lam.update_function_configuration(FunctionName=plan_function, Environment={"Variables": environment})
+    late = _outcome(local, "quota-late")["failure"]
+    assert late["code"] == "ERR_QUOTA_EXCEEDED"
+    assert late["step"] != "Plan"
+    assert "The maximum number of VPCs has been reached." in late["cause"]
+    assert "clusterdrop-quota-late" in late["cleaned_up"]
+    assert stacks.status(cfn, "clusterdrop-quota-late") is None
+    assert len(ec2.describe_vpcs()["Vpcs"]) == in_use["vpcs"] + 2
+    assert len(ec2.describe_internet_gateways()["InternetGateways"]) == in_use["internet-gateways"] + 2
