@@ -155,6 +155,7 @@ class LocalRuntime:
         self.root = Path(tempfile.mkdtemp(prefix="clusterdrop-lambda-"))
         self.extra_env = extra_env or {}
         self.lock = threading.Lock()
+        self._unpacking = threading.Lock()
         self.pools: dict[str, list[_Worker]] = {}
         self.invocations: list[dict[str, Any]] = []
         self.responses = CustomResourceResponses()
@@ -202,6 +203,12 @@ class LocalRuntime:
     def code_dir(self, code: bytes) -> Path:
         digest = hashlib.sha256(code).hexdigest()[:16]
         target = self.root / digest
+        # Under a lock: the first invocations of a function, started at once, unpack it once.
+        with self._unpacking:
+            self._unpack(code, digest, target)
+        return target
+
+    def _unpack(self, code: bytes, digest: str, target: Path) -> None:
         if not target.is_dir():
             staging = self.root / f".{digest}"
             with zipfile.ZipFile(io.BytesIO(code)) as archive:
@@ -211,7 +218,6 @@ class LocalRuntime:
                 ]  # fmt: skip
                 archive.extractall(staging, members=members)
             staging.rename(target)
-        return target
 
     def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
         if not function.code_bytes:

@@ -24,9 +24,12 @@ def _named(name: str) -> str:
     return QUICKSTART.replace("name: quickstart", f"name: {name}")
 
 
+_SEEN: list[dict[str, Any]] = []  # the queue is drained as it is read: what was read so far
+
+
 def _outcome(local: session.LocalDeployer, cluster: str) -> dict[str, Any]:
-    outcomes = [json.loads(m["Message"])["outcome"] for m in local.notifications()]
-    return next(o for o in reversed(outcomes) if o["cluster"] == cluster)
+    _SEEN.extend(json.loads(m["Message"])["outcome"] for m in local.notifications())
+    return next(o for o in reversed(_SEEN) if o["cluster"] == cluster)
 
 
 def _ended(local: session.LocalDeployer, cluster: str) -> str:
