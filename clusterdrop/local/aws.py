@@ -362,7 +362,7 @@ class EmbeddedAws:
         for entry in manifest["files"].values():
             source = cdk_out / entry["source"]["path"]
             key = next(iter(entry["destinations"].values()))["objectKey"]
-            body = _zip(source) if entry["source"].get("packaging") == "zip" else source.read_bytes()
+            body = _zipped(source) if entry["source"].get("packaging") == "zip" else source.read_bytes()
             s3.put_object(Bucket=bucket, Key=key, Body=body)
             if entry["source"]["path"] == f"{stack}.template.json":
                 template_key = key
@@ -401,6 +401,19 @@ class EmbeddedAws:
                 s3.put_bucket_versioning(
                     Bucket=physical[logical_id], VersioningConfiguration={"Status": versioning["Status"]}
                 )
+
+
+def _zipped(directory: Path) -> bytes:
+    """An asset directory zipped as the CDK CLI uploads it; kept beside it (asset directories are
+    named by their content's hash, so the zip stays true)."""
+    kept = directory.with_name(f"{directory.name}.embedded.zip")
+    if kept.is_file():
+        return kept.read_bytes()
+    body = _zip(directory)
+    staging = kept.with_name(f".{kept.name}.{os.getpid()}.{time.monotonic_ns()}")
+    staging.write_bytes(body)
+    staging.replace(kept)
+    return body
 
 
 def _zip(directory: Path) -> bytes:

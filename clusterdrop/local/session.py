@@ -8,6 +8,7 @@ until it ends, and report what happened (including anything a failed creation le
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -94,14 +95,65 @@ def quiet_logs() -> None:
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
-def synthesize(out_dir: Path) -> Path:
-    """The same CDK app as `cdk deploy`, with the embedded mode's short intervals."""
+# Synthesized cloud assemblies, by what they are made from: a synth takes ~10 s and copies every
+# bundle into the assembly, and `local up` (the tests start two) would do it again each time.
+SYNTH_CACHE = REPO / "build" / "embedded-cdk-out"
+_SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "statemachine", "clusterdrop", "requirements.txt")
+_KEEP = 2
+
+
+def _synth_context() -> dict[str, str]:
+    # The embedded administrator may use every cluster (its access entry), as on AWS a platform
+    # team names itself in clusterAdmins.
+    return {"embedded": "true", "clusterAdmins": ADMIN_ARN}
+
+
+def synth_key() -> str:
+    """What the assembly is made from: the sources' contents, the bundles' files (by size and
+    modification time: `make build` rewrites what it rebuilds) and the context."""
+    digest = hashlib.sha256(json.dumps(_synth_context(), sort_keys=True).encode())
+    for name in _SYNTH_INPUTS:
+        root = REPO / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" not in path.parts:
+                digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
+    build = REPO / "build"
+    for part in ("functions", "layer", "agent"):
+        for path in sorted(p for p in (build / part).rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(build).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+def synthesize(out_dir: Path | None = None) -> Path:
+    """The same CDK app as `cdk deploy`, with the embedded mode's short intervals: from the cache
+    when nothing it is made from changed (`out_dir`: synthesize there instead, uncached)."""
+    if out_dir is not None:
+        return _synth(out_dir)
+    cached = SYNTH_CACHE / synth_key()
+    if (cached / "manifest.json").is_file():
+        return cached
+    SYNTH_CACHE.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=SYNTH_CACHE))
+    _synth(staging)
+    try:
+        staging.rename(cached)
+    except OSError:  # another `local up` made it first: the same assembly
+        shutil.rmtree(staging, ignore_errors=True)
+    for old in sorted(
+        (p for p in SYNTH_CACHE.iterdir() if not p.name.startswith(".")), key=lambda p: p.stat().st_mtime
+    )[:-_KEEP]:
+        if old != cached:
+            shutil.rmtree(old, ignore_errors=True)
+    return cached
+
+
+def _synth(out_dir: Path) -> Path:
     env = {
         **os.environ,
         "CDK_OUTDIR": str(out_dir),
-        # The embedded administrator may use every cluster (its access entry), as on AWS a
-        # platform team names itself in clusterAdmins.
-        "CDK_CONTEXT_JSON": json.dumps({"embedded": "true", "clusterAdmins": ADMIN_ARN}),
+        "CDK_CONTEXT_JSON": json.dumps(_synth_context()),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     done = subprocess.run(  # noqa: S603 - our own app
@@ -212,7 +264,7 @@ def up(
         mirror = str(tampered_mirror(Path(mirror or REPO.parent / "shared" / "fixtures" / "cni"), workdir / "mirror"))
     if mirror:
         runtime_env["CLUSTERDROP_CNI_MIRROR"] = mirror
-    cdk_out = synthesize(workdir / "cdk.out")
+    cdk_out = synthesize()
     aws = EmbeddedAws(
         region=region, runtime_env=runtime_env, faults=faults, node_ready_delay=node_ready_delay, quotas=quotas or {}
     ).start()
