@@ -90,6 +90,7 @@ def _vcpus_in_use(ec2: Any, exclude: Collection[str]) -> dict[str, int]:
     """Running and pending instances' vCPUs by quota: Spot requests count against the Spot quota,
     the rest against On-Demand (EC2's vCPU-based limits). Nodes EKS launched carry eks:cluster-name."""
     running = [{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    of_type = instance_vcpus(ec2)
     out: Counter[str] = Counter()
     for reservation in _pages(ec2, "describe_instances", "Reservations", Filters=running):
         for instance in reservation.get("Instances", []):
@@ -99,8 +100,13 @@ def _vcpus_in_use(ec2: Any, exclude: Collection[str]) -> dict[str, int]:
             group = quotas.vcpu_group(instance.get("InstanceType", ""))
             if group is None:
                 continue
+            # The instance's own CPU options (set at launch) or, where not reported, its type's.
             cpu = instance.get("CpuOptions") or {}
-            vcpus = int(cpu.get("CoreCount", 1)) * int(cpu.get("ThreadsPerCore", 1))
+            vcpus = (
+                int(cpu["CoreCount"]) * int(cpu.get("ThreadsPerCore", 1))
+                if "CoreCount" in cpu
+                else of_type(instance["InstanceType"]) or 0
+            )
             prefix = "spot-vcpus" if instance.get("InstanceLifecycle") == "spot" else "vcpus"
             out[f"{prefix}-{group}"] += vcpus
     return dict(out)

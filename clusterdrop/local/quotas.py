@@ -14,8 +14,11 @@ sets), enforced where AWS enforces them and answered by Service Quotas' API.
   a quota, the quota is not retrieved"), and GetAWSDefaultServiceQuota with the default. moto has
   only the VPC quotas' defaults and no GetAWSDefaultServiceQuota.
 
-The running-instance vCPU quotas are answered, not enforced: the emulated nodes are not EC2
-instances.
+- EC2 refuses an instance past the running-instance vCPU quota of its family (VcpuLimitExceeded,
+  "You have requested more vCPU capacity than your current vCPU limit of N allows for the instance
+  bucket that the specified instance type belongs to. …"; for Spot MaxSpotInstanceCountExceeded).
+  The emulated nodes are EC2 instances (`eks/instances.py`): a node group whose instances cannot
+  launch fails as EKS fails it (AsgInstanceLaunchFailures).
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ def install(account: AccountQuotas) -> None:
         return
     EC2Backend._clusterdrop_quotas = True  # type: ignore[attr-defined]
     _enforce_ec2(EC2Backend)
+    _enforce_vcpus(EC2Backend)
     _enforce_eks()
     _answer_service_quotas()
     _stack_failures()
@@ -141,6 +145,49 @@ def _enforce_ec2(backend_cls: Any) -> None:
         "security-groups",
         lambda self, *a, **k: sum(len(groups) for groups in self.groups.values()),
     )
+
+
+def launch_refusal(account: str, region: str, instance_type: str, spot: bool, count: int) -> tuple[str, str] | None:
+    """EC2's error code and message when `count` more instances of the type would pass its vCPU
+    quota (None when they fit, or for a family no quota here covers)."""
+    from clusterdrop.local.eks import instances
+
+    key = instances.quota_key(instance_type, spot)
+    if key is None:
+        return None
+    limit = current().value(key)
+    if instances.in_use(account, region).get(key, 0) + count * instances.vcpus(instance_type) <= limit:
+        return None
+    if spot:
+        return "MaxSpotInstanceCountExceeded", "Max spot instance count exceeded"
+    message = (
+        f"You have requested more vCPU capacity than your current vCPU limit of {limit:g} allows for the instance "
+        "bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request "
+        "to request an adjustment to this limit."
+    )
+    return "VcpuLimitExceeded", message
+
+
+def _enforce_vcpus(backend_cls: Any) -> None:
+    from moto.ec2.exceptions import EC2ClientError
+
+    original = backend_cls.run_instances
+
+    def run_instances(self: Any, image_id: str, count: int, *args: Any, **kwargs: Any) -> Any:
+        # moto passes InstanceMarketOptions.MarketType as it came ("spot"), and marks such an
+        # instance Spot whatever the value; the node simulator passes lifecycle.
+        spot = kwargs.get("lifecycle") == "spot" or bool(kwargs.get("instance_market_options"))
+        with current().lock:
+            refusal = launch_refusal(
+                self.account_id, self.region_name, str(kwargs.get("instance_type") or "m1.small"), spot, int(count)
+            )
+            if refusal is not None:
+                error = EC2ClientError(*refusal)
+                error.quota_message = refusal[1]  # type: ignore[attr-defined]
+                raise error
+            return original(self, image_id, count, *args, **kwargs)
+
+    backend_cls.run_instances = run_instances
 
 
 def _eks_limit(message: str) -> Exception:

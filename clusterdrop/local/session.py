@@ -222,7 +222,7 @@ class LocalDeployer:
         return found
 
     def leftovers(self, cluster: str) -> list[str]:
-        """Stacks, EKS clusters and agent functions of a cluster still in the emulator."""
+        """Stacks, EKS clusters, agent functions and node instances of a cluster still in the emulator."""
         cfn, eks, lam = self.aws.client("cloudformation"), self.aws.client("eks"), self.aws.client("lambda")
         out = [
             f"stack {s['StackName']}"
@@ -238,6 +238,13 @@ class LocalDeployer:
             for f in lam.list_functions()["Functions"]
             if f["FunctionName"] == agent_function_name(cluster)
         ]
+        running = self.aws.client("ec2").describe_instances(
+            Filters=[
+                {"Name": "tag:eks:cluster-name", "Values": [cluster]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        )
+        out += [f"instance {i['InstanceId']}" for r in running["Reservations"] for i in r["Instances"]]
         return out
 
 

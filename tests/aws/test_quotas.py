@@ -184,3 +184,40 @@ def test_plan_refuses_more_vcpus_than_the_quota_naming_the_family(
     ):
         steps.plan(state, ports)
     assert stacks.status(ports.cfn, f"clusterdrop-{name}") is None
+
+
+def test_ec2_refuses_instances_past_the_vcpu_quota_of_their_family(aws: dict[str, Any], account: Any) -> None:  # noqa: F811
+    ec2, eks = aws["ports"].ec2, aws["ports"].eks
+    needs = [quotas.Need(quotas.QUOTAS["vcpus-standard"], 1), quotas.Need(quotas.QUOTAS["spot-vcpus-standard"], 1)]
+    before = account_quotas.usage(ec2, eks, needs)
+    account.set("vcpus-standard", before.get("vcpus-standard", 0) + 8)
+    account.set("spot-vcpus-standard", before.get("spot-vcpus-standard", 0) + 4)
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": "eks:cluster-name", "Value": f"nodes-{aws['suffix']}"}]}]
+    launched = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=2, MaxCount=2, InstanceType="m5.xlarge", TagSpecifications=tags
+    )["Instances"]
+    try:
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.medium")
+        assert refused.value.response["Error"]["Code"] == "VcpuLimitExceeded"
+        assert "current vCPU limit of" in refused.value.response["Error"]["Message"]
+        # Spot counts against its own quota.
+        spot = {"MarketType": "spot"}
+        ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="m5.xlarge", InstanceMarketOptions=spot
+        )
+        with pytest.raises(botocore.exceptions.ClientError, match="MaxSpotInstanceCountExceeded"):
+            ec2.run_instances(
+                ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.medium", InstanceMarketOptions=spot
+            )
+        # The usage counts vCPUs by the type (m5.xlarge: 4), Spot apart; a cluster holding a
+        # reservation leaves its nodes out.
+        after = account_quotas.usage(ec2, eks, needs)
+        assert after["vcpus-standard"] == before.get("vcpus-standard", 0) + 8
+        assert after["spot-vcpus-standard"] == before.get("spot-vcpus-standard", 0) + 4
+        held = account_quotas.usage(ec2, eks, needs, exclude={f"nodes-{aws['suffix']}"})
+        assert held.get("vcpus-standard", 0) == before.get("vcpus-standard", 0)
+    finally:
+        running = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        ids = [i["InstanceId"] for r in running["Reservations"] for i in r["Instances"]]
+        ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched] + ids)

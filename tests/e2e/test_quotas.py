@@ -89,6 +89,11 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     assert "servicequotas/home/services/vpc/quotas/L-F678F1CE" in failure["cause"]
     assert stacks.status(cfn, f"clusterdrop-{refused}") is None  # nothing created
     assert len(ec2.describe_vpcs()["Vpcs"]) == in_use["vpcs"] + 2
+    # The nodes are EC2 instances, as EKS's Auto Scaling groups launch them: what the vCPU quotas count.
+    for name in (n for n in names if ended[n] == "SUCCEEDED"):
+        tagged = [{"Name": "tag:eks:cluster-name", "Values": [name]}]
+        nodes = [i for r in ec2.describe_instances(Filters=tagged)["Reservations"] for i in r["Instances"]]
+        assert sorted(i["InstanceType"] for i in nodes) == ["t3.medium", "t3.medium"]
 
     assert ended["quota-gpu"] == "FAILED"
     gpu = _outcome(local, "quota-gpu")["failure"]

@@ -36,6 +36,7 @@ class EmulatedCluster:
     access_entries: dict[str, Obj] = field(default_factory=dict)
     nodegroups: dict[str, Obj] = field(default_factory=dict)
     seeded: bool = False  # the fault pdb-blocks-eviction's workload is in
+    account: str = "123456789012"  # whose EC2 runs the nodes' instances
     reconciler: workloads.Reconciler = field(init=False)
 
     def __post_init__(self) -> None:

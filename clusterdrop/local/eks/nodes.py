@@ -13,6 +13,7 @@ from threading import RLock
 
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import eks_addons
+from clusterdrop.local.eks import instances
 from clusterdrop.local.eks.emulation import (
     LOG,
     EmulatedCluster,
@@ -26,7 +27,8 @@ from clusterdrop.local.kubeapi.store import Store
 
 def _launch(cluster: EmulatedCluster, group: Obj, zone: str | None = None) -> Obj:
     """A new instance in the group's Auto Scaling group, at the group's current version, in the
-    zone given (an update replaces a node in its own zone) or the next one round the zones."""
+    zone given (an update replaces a node in its own zone) or the next one round the zones; its
+    EC2 instance is `instance` (None when EC2 refused it)."""
     launched = group["launched"] = group.get("launched", 0) + 1
     index = launched - 1
     if zone is None:
@@ -34,15 +36,26 @@ def _launch(cluster: EmulatedCluster, group: Obj, zone: str | None = None) -> Ob
     # Named after its private address, as EC2 names instances.
     address = f"10.{index // 200 % 250}.{abs(hash(group['name'])) % 250}.{index % 200 + 10}"
     name = f"ip-{address.replace('.', '-')}.{cluster.region}.compute.internal"
-    return {"name": name, "zone": zone, "address": address, "version": group["version"], "index": index}
+    instance = instances.launch(cluster, group, zone, name) if group.get("account") else None
+    member = {"name": name, "zone": zone, "address": address, "version": group["version"], "index": index}
+    return {**member, "instance": instance}
+
+
+# How long an Auto Scaling group waits before it tries a launch EC2 refused again.
+_LAUNCH_RETRY_SECONDS = 2.0
 
 
 def _members(cluster: EmulatedCluster, group: Obj) -> list[Obj]:
     """The group's instances: launched up to its desired size, the newest removed past it (not
-    while an update is replacing nodes: it runs one more than desired for a while)."""
+    while an update is replacing nodes: it runs one more than desired for a while). A launch EC2
+    refuses (a quota) adds no node; it is tried again a little later."""
     members: list[Obj] = group.setdefault("members", [])
-    while len(members) < group["desired"]:
-        members.append(_launch(cluster, group))
+    while len(members) < group["desired"] and time.monotonic() >= group.get("retryLaunchAt", 0):
+        member = _launch(cluster, group)
+        if member["instance"] is None and group.get("account"):
+            group["retryLaunchAt"] = time.monotonic() + _LAUNCH_RETRY_SECONDS
+            break
+        members.append(member)
     if not group.get("updating"):
         del members[group["desired"] :]
     return members
@@ -79,6 +92,11 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             _follow_group(node, group)
             own = _taints(group)
             node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
+        # Instances whose nodes are gone (scaled in, replaced, their group deleted) are terminated.
+        running = {
+            m["instance"] for g in cluster.nodegroups.values() for m in g.get("members", []) if m.get("instance")
+        }
+        instances.reconcile(cluster.account, cluster, cluster.region, running)
         if "pdb-blocks-eviction" in settings.faults and not cluster.seeded and wanted:
             _seed_budgeted_workload(store)
             cluster.seeded = True

@@ -14,7 +14,7 @@ from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 
 from clusterdrop import facts
-from clusterdrop.local.eks import auth, nodes
+from clusterdrop.local.eks import auth, instances, nodes
 from clusterdrop.local.eks.emulation import (
     LOG,
     EmulatedCluster,
@@ -110,7 +110,7 @@ class EksClusterModel(CloudFormationModel):
         zones = _subnet_zones(account_id, region_name, vpc.get("SubnetIds", []))
         with emulation.lock:
             emulation.clusters[name] = EmulatedCluster(
-                name=name, region=region_name, api=api, zones=zones, version=version
+                name=name, region=region_name, api=api, zones=zones, version=version, account=account_id
             )
         return cls(name, cluster.arn, api.url, f"sg-{uuid.uuid4().hex[:17]}")
 
@@ -147,6 +147,7 @@ class EksClusterModel(CloudFormationModel):
             cluster = emulation.clusters.pop(name, None)
         if cluster is not None:
             cluster.api.stop()
+        instances.reconcile(account_id, name, region_name, set())  # its nodes' instances go with it
         backend = eks_models.eks_backends[account_id][region_name]
         if name in backend.clusters:
             backend.clusters[name].nodegroups.clear()
@@ -288,6 +289,8 @@ class EksNodegroupModel(CloudFormationModel):
             # How many nodes an update replaces at once: a count, or a percentage of the group
             # (rounded down, at least one), as EKS reads UpdateConfig.
             "maxUnavailable": _max_unavailable(p.get("UpdateConfig") or {}, int(scaling.get("DesiredSize", 1))),
+            "account": account_id,
+            "subnets": p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(","),
         }
 
     @classmethod
@@ -301,6 +304,8 @@ class EksNodegroupModel(CloudFormationModel):
         version = str(p.get("Version") or cluster_version)
         _refuse_version(p, version, cluster_version, None, kwargs.get("LogicalId") or "NodeGroup")
         subnets = p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(",")
+        desired = int((p.get("ScalingConfig") or {}).get("DesiredSize", 1))
+        _refuse_launch(p, account_id, region_name, desired, kwargs.get("LogicalId") or "NodeGroup")
         group = backend.create_nodegroup(
             cluster_name=p["ClusterName"],
             node_role=p["NodeRole"],
@@ -388,6 +393,25 @@ class EksNodegroupModel(CloudFormationModel):
         backend = eks_models.eks_backends[account_id][region_name]
         if p["ClusterName"] in backend.clusters and p["NodegroupName"] in backend.clusters[p["ClusterName"]].nodegroups:
             backend.delete_nodegroup(p["ClusterName"], p["NodegroupName"])
+
+
+def _refuse_launch(p: Obj, account_id: str, region: str, count: int, logical_id: str) -> None:
+    """A node group whose instances EC2 will not launch (a vCPU quota) fails as EKS fails it:
+    CREATE_FAILED with the Auto Scaling group's launch failure as the health issue."""
+    from clusterdrop.local import quotas
+
+    instance_type = (p.get("InstanceTypes") or ["t3.medium"])[0]
+    refusal = quotas.launch_refusal(account_id, region, instance_type, p.get("CapacityType") == "SPOT", count)
+    if refusal is not None:
+        code, message = refusal
+        raise SimulatedFailure(
+            logical_id,
+            "AWS::EKS::Nodegroup",
+            'Resource handler returned message: "[ErrorDetail(ErrorCode=AsgInstanceLaunchFailures, '
+            f"ErrorMessage={code}: {message} Launching EC2 instance failed., "
+            f"ResourceIds=[eks-{p['NodegroupName']}-{uuid.uuid4().hex[:8]}])] (Service: null, Status Code: 0, "
+            'Request ID: null)" (HandlerErrorCode: GeneralServiceException)',
+        )
 
 
 def _max_unavailable(update: Obj, desired: int) -> int:

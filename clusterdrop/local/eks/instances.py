@@ -1,0 +1,94 @@
+"""The EC2 instances behind the emulated nodes: a managed node group's Auto Scaling group launches
+one instance per node, in the node's zone and one of the group's subnets, tagged as EKS tags them
+(`eks:cluster-name`, `eks:nodegroup-name`), Spot when the group's capacity type is; it is
+terminated when its node goes. DescribeInstances shows them, and they are what the account's
+running-instance vCPU quotas count (`local/quotas.py` refuses a launch past them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clusterdrop import quotas
+from clusterdrop.local.eks.emulation import LOG, EmulatedCluster, Obj
+
+# Any AMI ID: moto validates none unless asked to (MOTO_ENABLE_AMI_VALIDATION).
+NODE_IMAGE = "ami-0e0e0e0e0e0e0e0e0"
+_LIVE = ("pending", "running")
+
+
+def _backend(account: str, region: str) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account][region]
+
+
+def vcpus(instance_type: str) -> int:
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    known = INSTANCE_TYPES.get(instance_type)
+    return int(known["VCpuInfo"]["DefaultVCpus"]) if known else quotas.estimated_vcpus(instance_type) or 2
+
+
+def in_use(account: str, region: str) -> dict[str, int]:
+    """Running and pending instances' vCPUs by quota key (`vcpus-standard`, `spot-vcpus-g-vt`, …)."""
+    out: dict[str, int] = {}
+    for instance in _backend(account, region).all_instances():
+        group = quotas.vcpu_group(instance.instance_type)
+        if instance.state not in _LIVE or group is None:
+            continue
+        key = f"{'spot-vcpus' if instance.lifecycle == 'spot' else 'vcpus'}-{group}"
+        out[key] = out.get(key, 0) + vcpus(instance.instance_type)
+    return out
+
+
+def quota_key(instance_type: str, spot: bool) -> str | None:
+    group = quotas.vcpu_group(instance_type)
+    return None if group is None else f"{'spot-vcpus' if spot else 'vcpus'}-{group}"
+
+
+def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | None:
+    """The instance of a new node (None when EC2 refuses it: the node never joins)."""
+    backend = _backend(group["account"], cluster.region)
+    subnets = group.get("subnets") or []
+    in_zone = [s for s in subnets if _zone_of(backend, s) == zone]
+    subnet = (in_zone or subnets or [None])[0]
+    try:
+        reservation = backend.run_instances(
+            NODE_IMAGE,
+            1,
+            None,
+            [],
+            instance_type=group["instanceTypes"][0],
+            is_instance_type_default=False,
+            region_name=cluster.region,
+            **({"subnet_id": subnet} if subnet else {"placement": zone}),
+            lifecycle="spot" if group.get("capacityType") == "SPOT" else None,
+            tags={"instance": {"eks:cluster-name": cluster.name, "eks:nodegroup-name": group["name"], "Name": node}},
+        )
+    except Exception as exc:  # noqa: BLE001 - EC2's refusal is the group's health issue, as on EKS
+        group["launchFailure"] = str(getattr(exc, "message", exc))
+        LOG.info("node group %s could not launch an instance: %s", group["name"], group["launchFailure"])
+        return None
+    return str(reservation.instances[0].id)
+
+
+def _zone_of(backend: Any, subnet_id: str) -> str:
+    try:
+        return str(backend.get_subnet(subnet_id).availability_zone)
+    except Exception:  # noqa: BLE001 - a subnet moto does not know
+        return ""
+
+
+def reconcile(account: str, cluster: EmulatedCluster | str, region: str, wanted: set[str]) -> None:
+    """Terminate the cluster's instances whose nodes are gone (all of them, for a deleted cluster)."""
+    name = cluster if isinstance(cluster, str) else cluster.name
+    backend = _backend(account, region)
+    gone = [
+        i.id
+        for i in backend.all_instances()
+        if i.state in _LIVE
+        and any(t["key"] == "eks:cluster-name" and t["value"] == name for t in i.get_tags())
+        and i.id not in wanted
+    ]
+    if gone:
+        backend.terminate_instances(gone)
