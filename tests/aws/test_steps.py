@@ -760,6 +760,23 @@ def test_plan_message_lists_the_changes() -> None:
     assert "Modify NodeGroup AWS::EKS::Nodegroup" in text
 
 
+def test_plan_message_lists_what_the_cluster_takes_of_each_quota() -> None:
+    o = _outcome("PLANNED")
+    o.quotas = [
+        {"quota": "vpcs", "name": "VPCs per Region", "code": "L-F678F1CE", "service": "vpc", "amount": 1,
+         "used": 3, "reserved": 1, "limit": 5.0},
+        {"quota": "nat-gateways", "name": "NAT gateways per Availability Zone", "code": "L-FE5A380F",
+         "service": "vpc", "amount": 1, "where": "eu-west-1a", "used": 0, "reserved": 0, "limit": 5.0},
+    ]  # fmt: skip
+    o.warnings = ["VPCs per Region (vpc L-F678F1CE): the cluster takes 1; 3 of 5 in use, 1 more reserved"]
+    text = notify.email_text(o)
+    assert "  VPCs per Region (vpc L-F678F1CE): 1; 3 + 1 of 5" in text
+    assert "  NAT gateways per Availability Zone in eu-west-1a (vpc L-FE5A380F): 1; 0 + 0 of 5" in text
+    assert "Warning: VPCs per Region (vpc L-F678F1CE): the cluster takes 1" in text
+    slack = json.dumps(notify.slack_blocks(o))
+    assert "VPCs per Region (vpc L-F678F1CE): 1; 3 + 1 of 5" in slack
+
+
 def test_published_message_reaches_subscribers_with_attributes(aws: dict[str, Any]) -> None:
     ports: steps.Ports = aws["ports"]
     o = _outcome("FAILED")

@@ -189,6 +189,17 @@ def test_plan_text_summary(tmp_path: Path) -> None:
     assert "AWS::EKS::Cluster" in out
     assert "workers: t3.medium on-demand, min 2 / desired 2 / max 4" in out
     assert "1. Validate spec" in out
+    # What it takes of the account's quotas (checked against the account's at Plan).
+    assert "  VPCs per Region (vpc L-F678F1CE): 1" in out
+    assert "  EC2-VPC Elastic IPs (ec2 L-0263D0A3): 1" in out
+    assert "  Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances (ec2 L-1216C47A): 4 vCPUs" in out
+
+
+def test_a_quota_option_is_a_known_key_and_a_number(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "up", "--quota", "vpcs=ten"]) == 2
+    assert "--quota vpcs=ten: 'ten' is not a number" in capsys.readouterr().err
+    assert main(["local", "run", "examples/quickstart.yaml", "--quota", "vpc=10"]) == 2
+    assert "expected KEY=NUMBER with KEY one of" in capsys.readouterr().err
 
 
 def test_plan_of_invalid_spec_writes_nothing(tmp_path: Path) -> None:
