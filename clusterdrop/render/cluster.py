@@ -354,6 +354,10 @@ class _Builder:
             properties["Logging"] = {"ClusterLogging": {"EnabledTypes": [{"Type": t} for t in cp.logging]}}
         if cp.scaling_tier:
             properties["ControlPlaneScalingConfig"] = {"Tier": cp.scaling_tier}
+        if cp.zonal_shift:
+            properties["ZonalShiftConfig"] = {"Enabled": True}
+        if cp.support_type:
+            properties["UpgradePolicy"] = {"SupportType": cp.support_type.upper()}
         self.add("Cluster", "AWS::EKS::Cluster", properties)
         principals: list[tuple[str, Json | str]] = [("AgentAccessEntry", get_att("AgentRole", "Arn"))]
         # Named by the principal, not its position: adding or removing an admin leaves the

@@ -67,6 +67,8 @@ class Plan:
                 "endpointAccess": spec.control_plane.endpoint_access,
                 "adminCidrs": list(spec.control_plane.admin_cidrs or []),
                 "scalingTier": spec.control_plane.scaling_tier,
+                "zonalShift": spec.control_plane.zonal_shift,
+                "supportType": spec.control_plane.support_type,
             },
             "addons": list(spec.addons),
             "stacks": [
@@ -150,6 +152,13 @@ def _network_lines(net: dict[str, Any], addons: list[str]) -> list[str]:
     access = "private only" if net["endpointAccess"] == "private" else "public and private"
     if net["endpointAccess"] != "private":
         access += f", public from {', '.join(net['adminCidrs'])}"
+    control = []
+    if net.get("zonalShift"):
+        control.append("zonal shift on")
+    if net.get("supportType") == "standard":
+        control.append("EKS upgrades the version itself when its standard support ends")
+    elif net.get("supportType") == "extended":
+        control.append("extended support past standard support (billed more)")
     return [
         "Network:",
         f"  {vpc}, {net['topology']} topology{nat}",
@@ -160,6 +169,7 @@ def _network_lines(net: dict[str, Any], addons: list[str]) -> list[str]:
             if net.get("scalingTier")
             else ""
         ),
+        *([f"  control plane: {'; '.join(control)}"] if control else []),
         f"Add-ons: {', '.join(addons) if addons else 'none beyond the cluster basics (CNI, kube-proxy, CoreDNS)'}",
     ]
 

@@ -29,6 +29,8 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.controlPlane.admins": (IN_PLACE, "EKS access entries"),
     "spec.controlPlane.logging": (IN_PLACE, "EKS control-plane logs"),
     "spec.controlPlane.scalingTier": (IN_PLACE, "EKS Provisioned Control Plane (UpdateClusterConfig)"),
+    "spec.controlPlane.zonalShift": (IN_PLACE, "ARC zonal shift (UpdateClusterConfig)"),
+    "spec.controlPlane.supportType": (IN_PLACE, "EKS upgrade policy (UpdateClusterConfig)"),
     "spec.controlPlane.allowReplacement": (IN_PLACE, "a setting of the update itself"),
     "spec.network.zones": (REPLACES_CLUSTER, "the control plane's subnets"),
     "spec.network.topology": (REPLACES_CLUSTER, "the cluster's subnets"),

@@ -113,6 +113,7 @@ class _Converter:
         self._vpc(top.child("vpc"), network, control_plane)
         self._access(top.child("accessConfig"), control_plane)
         self._logging(top.child("cloudWatch"), control_plane)
+        self._resilience(top, control_plane)
         self._iam(top.child("iam"))
         cni: dict[str, Any] = {"name": "aws-vpc-cni"}
         release = catalog.find("aws-vpc-cni", None)
@@ -149,6 +150,20 @@ class _Converter:
             }
         )
         return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+
+    def _resilience(self, top: _Reader, control_plane: dict[str, Any]) -> None:
+        """zonalShiftConfig.enabled and upgradePolicy.supportType: the cluster's own settings."""
+        shift = top.child("zonalShiftConfig")
+        if shift.get("enabled"):
+            control_plane["zonalShift"] = True
+        shift.finish()
+        policy = top.child("upgradePolicy")
+        support = policy.get("supportType")
+        if isinstance(support, str) and support.lower() in ("standard", "extended"):
+            control_plane["supportType"] = support.lower()
+        elif support is not None:
+            self.refuse(("upgradePolicy", "supportType"), f"unknown support type {support!r} (STANDARD or EXTENDED)")
+        policy.finish()
 
     def _vpc(self, vpc: _Reader, network: dict[str, Any], control_plane: dict[str, Any]) -> None:
         vpc_out: dict[str, Any] = {}
@@ -282,6 +297,14 @@ class _Converter:
                 groups.append(self._node_group(ng, managed))
                 privacy.append(((key, i, "privateNetworking"), bool(ng.get("privateNetworking", False))))
                 ng.finish()
+        if not groups:
+            # eksctl creates a control plane alone; a clusterdrop cluster is created with its nodes
+            # (the CNI, CoreDNS and validation wait on them). Named at the cluster's name.
+            self.refuse(
+                ("metadata", "name"),
+                "the file has no nodeGroups or managedNodeGroups: clusterdrop creates a cluster with at least "
+                "one node group (add managedNodeGroups)",
+            )
         return groups, privacy
 
     def _node_group(self, ng: _Reader, managed: bool) -> dict[str, Any]:

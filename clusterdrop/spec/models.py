@@ -135,6 +135,16 @@ class ControlPlane(Model):
         description="EKS Provisioned Control Plane: capacity reserved for the API server (tiers above standard "
         "are billed per hour). Default: EKS's own scaling.",
     )
+    zonal_shift: bool = Field(
+        default=False,
+        description="Amazon Application Recovery Controller zonal shift: traffic can be moved away from an "
+        "impaired zone (EKS ZonalShiftConfig).",
+    )
+    support_type: Literal["standard", "extended"] | None = Field(
+        default=None,
+        description="What EKS does when the version leaves standard support: extended (EKS's default: the "
+        "cluster stays, at the extended-support price) or standard (EKS upgrades it itself).",
+    )
 
 
 class SubnetRef(Model):

@@ -131,7 +131,10 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     # An update of every in-place kind at once: the node group grows and gets labels and a taint,
     # the control plane logs and its public endpoint narrows, every resource gets a tag — and EKS
     # and the nodes report each, not only the stacks.
-    assert eks.describe_cluster(name="quickstart")["cluster"]["controlPlaneScalingConfig"] == {"tier": "standard"}
+    created = eks.describe_cluster(name="quickstart")["cluster"]
+    assert created["controlPlaneScalingConfig"] == {"tier": "standard"}
+    assert created["zonalShiftConfig"] == {"enabled": False}  # EKS's defaults for a new cluster
+    assert created["upgradePolicy"] == {"supportType": "EXTENDED"}
     assert eks.describe_cluster(name="quickstart")["cluster"]["logging"]["clusterLogging"] == [
         {"types": ["api", "audit", "authenticator", "controllerManager", "scheduler"], "enabled": False}
     ]
@@ -141,7 +144,7 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
         .replace(
             "  region: eu-west-1\n",
             "  region: eu-west-1\n  controlPlane:\n    logging: [api, audit]\n    adminCidrs: [203.0.113.0/24]\n"
-            "    scalingTier: tier-xl\n",
+            "    scalingTier: tier-xl\n    zonalShift: true\n    supportType: standard\n",
         )
         .replace(
             "      maxSize: 4\n",
@@ -157,6 +160,8 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert described["logging"]["clusterLogging"][0] == {"types": ["api", "audit"], "enabled": True}
     assert described["resourcesVpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
     assert described["controlPlaneScalingConfig"] == {"tier": "tier-xl"}  # was EKS's standard
+    assert described["zonalShiftConfig"] == {"enabled": True}
+    assert described["upgradePolicy"] == {"supportType": "STANDARD"}
     assert described["tags"]["team"] == "platform"
     group = eks.describe_nodegroup(clusterName="quickstart", nodegroupName="workers")["nodegroup"]
     assert group["labels"] == {"tier": "web"}

@@ -54,9 +54,10 @@ EXPECTED: dict[str, set[str] | None] = {
     "35-outposts.yaml": {"outpost"},
     "37-outposts-fully-private.yaml": {"outpost", "privateCluster"},
     "39-pod-identity-association.yaml": {"iam.podIdentityAssociations", "addons[0].name"},
-    "41-zonal-shift.yaml": {"zonalShiftConfig"},
+    # Zonal shift maps (controlPlane.zonalShift); a cluster without node groups does not.
+    "41-zonal-shift.yaml": {"metadata.name"},
     "43-hybrid-nodes.yaml": {"remoteNetworkConfig"},
-    "45-upgrade-policy-example.yaml": {"upgradePolicy"},
+    "45-upgrade-policy-example.yaml": None,
     "47-auto-mode-with-ack-kro-capabilities.yaml": {"autoModeConfig", "capabilities"},
     "49-control-plane-on-private-subnets.yaml": None,
 }
@@ -209,6 +210,18 @@ def test_converted_spec_that_is_invalid_names_native_paths() -> None:
     [problem] = info.value.problems
     assert problem.path == "spec.kubernetesVersion"
     assert "converted spec" in problem.message
+
+
+def test_zonal_shift_and_the_upgrade_policy_map_to_the_control_plane() -> None:
+    spec = load_spec((FIXTURES / "eksctl" / "45-upgrade-policy-example.yaml").read_bytes()).cluster.spec
+    assert spec.control_plane.support_type == "extended"
+    text = (FIXTURES / "eksctl" / "41-zonal-shift.yaml").read_text()
+    with_nodes = text + "managedNodeGroups:\n  - name: ng\n    desiredCapacity: 2\n"
+    assert load_spec(with_nodes.encode()).cluster.spec.control_plane.zonal_shift is True
+    with pytest.raises(UnsupportedFields, match="unknown support type 'LTS'"):
+        load_spec(
+            with_nodes.replace("zonalShiftConfig", "upgradePolicy:\n  supportType: LTS\nzonalShiftConfig").encode()
+        )
 
 
 def test_node_repair_is_mapped_and_its_thresholds_refused_by_path() -> None:

@@ -11,6 +11,12 @@ from clusterdrop.failures import CODES, classify
 # (CloudFormation resource reasons, EC2/EKS error codes) as stack events and APIs report them.
 CASES = [
     (
+        "Plan",
+        "QuotaExceeded",
+        "VPCs per Region (vpc L-F678F1CE): the cluster needs 1; 5 of 5 in use: request an increase at https://…",
+        "ERR_QUOTA_EXCEEDED",
+    ),
+    (
         "Check node-group stacks",
         "StackFailed",
         (

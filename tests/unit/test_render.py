@@ -10,7 +10,7 @@ import pytest
 import yaml
 from cfnlint.api import lint
 
-from clusterdrop.render.plan import make_plan
+from clusterdrop.render.plan import format_summary, make_plan
 from clusterdrop.spec.loader import Document
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
@@ -313,3 +313,19 @@ def test_a_scaling_tier_reaches_the_cluster_and_cfn_lint_takes_it(full_spec: dic
     cluster_stack = make_plan(_cluster(full_spec)).stacks[0].template
     assert cluster_stack["Resources"]["Cluster"]["Properties"]["ControlPlaneScalingConfig"] == {"Tier": "tier-2xl"}
     assert [m for m in lint(json.dumps(cluster_stack)) if m.rule.id.startswith("E")] == []
+
+
+def test_zonal_shift_and_the_upgrade_policy_reach_the_cluster(full_spec: dict[str, Any]) -> None:
+    properties = make_plan(_cluster(full_spec)).stacks[0].template["Resources"]["Cluster"]["Properties"]
+    assert "ZonalShiftConfig" not in properties  # EKS's defaults: off, extended support
+    assert "UpgradePolicy" not in properties
+    set_path(full_spec, "spec.controlPlane.zonalShift", True)
+    set_path(full_spec, "spec.controlPlane.supportType", "standard")
+    plan = make_plan(_cluster(full_spec))
+    template = plan.stacks[0].template
+    assert template["Resources"]["Cluster"]["Properties"]["ZonalShiftConfig"] == {"Enabled": True}
+    assert template["Resources"]["Cluster"]["Properties"]["UpgradePolicy"] == {"SupportType": "STANDARD"}
+    assert [m for m in lint(json.dumps(template)) if m.rule.id.startswith("E")] == []
+    assert "control plane: zonal shift on; EKS upgrades the version itself when its standard support ends" in (
+        format_summary(plan.summary())
+    )

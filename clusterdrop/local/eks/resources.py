@@ -180,6 +180,9 @@ def _describe_as_set(described: Any, p: Obj) -> None:
     # EKS Provisioned Control Plane: the tier set, else EKS's standard scaling.
     tier = (p.get("ControlPlaneScalingConfig") or {}).get("Tier", "standard")
     described.control_plane_scaling_config = {"tier": tier}
+    # Zonal shift is off and the upgrade policy EXTENDED unless set (EKS's defaults for a new cluster).
+    described.zonal_shift_config = {"enabled": bool((p.get("ZonalShiftConfig") or {}).get("Enabled", False))}
+    described.upgrade_policy = {"supportType": (p.get("UpgradePolicy") or {}).get("SupportType", "EXTENDED")}
 
 
 def _refuse_cluster_version(cluster: EmulatedCluster, version: str, account_id: str, region: str) -> None:
