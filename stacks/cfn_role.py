@@ -91,6 +91,16 @@ class ClusterStacksRole(Construct):
                 ],
             )
         )  # fmt: skip
+        # A cluster whose secrets are encrypted with a KMS key (spec.controlPlane.secretsKey): EKS's
+        # create checks the key and grants itself its use, as the caller. Keys of this account and
+        # region (the spec refuses another region's).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SecretsKeys",
+                actions=["kms:DescribeKey", "kms:CreateGrant"],
+                resources=[f"arn:{partition}:kms:{region}:{account}:key/*"],
+            )
+        )
         # eks:CreateCluster has no resource-level permissions: IAM authorizes it on `*` only.
         role.add_to_policy(iam.PolicyStatement(sid="EksCreateCluster", actions=["eks:CreateCluster"], resources=["*"]))
         role.add_to_policy(

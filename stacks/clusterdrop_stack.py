@@ -183,9 +183,11 @@ class ClusterdropStack(Stack):
             "EC2 create and describe actions support no resource-level scoping before the resource exists; IAM, "
             "Lambda and Logs actions are scoped to the clusterdrop- prefix every cluster's roles, agents and logs "
             "carry; EKS actions to the account's clusters in the region (clusters bear their users' names); "
-            "the agent's code is read from the CDK assets bucket and the artifacts bucket.",
+            "the agent's code is read from the CDK assets bucket and the artifacts bucket; a cluster's secrets key "
+            "is the spec's (any key of the account in the region).",
             evidence=[
                 "Resource::*",
+                f"Resource::{ARN}:kms:{AT}:key/*",
                 f"Resource::{ARN}:eks:{AT}:cluster/*",
                 f"Resource::{ARN}:eks:{AT}:nodegroup/*",
                 f"Resource::{ARN}:eks:{AT}:access-entry/*",

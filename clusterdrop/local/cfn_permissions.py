@@ -176,6 +176,9 @@ def _names(resource: Resource) -> dict[str, str]:
     kind = resource.resource_type
     if kind == "AWS::EKS::Cluster":
         names["ClusterName"] = str(p.get("Name") or resource.physical_name)
+        keys = [str((e.get("Provider") or {}).get("KeyArn", "")) for e in p.get("EncryptionConfig") or []]
+        if keys and keys[0].count(":") >= 5:
+            names["KeyId"] = keys[0].rsplit("/", 1)[-1]
     elif kind in ("AWS::EKS::Nodegroup", "AWS::EKS::AccessEntry"):
         names["ClusterName"] = str(p.get("ClusterName", ""))
         names["UUID"] = "0a1b2c3d-4e5f-6789-0abc-def012345678"

@@ -354,6 +354,8 @@ class _Builder:
             properties["Logging"] = {"ClusterLogging": {"EnabledTypes": [{"Type": t} for t in cp.logging]}}
         if cp.scaling_tier:
             properties["ControlPlaneScalingConfig"] = {"Tier": cp.scaling_tier}
+        if cp.secrets_key:
+            properties["EncryptionConfig"] = [{"Provider": {"KeyArn": cp.secrets_key}, "Resources": ["secrets"]}]
         if cp.zonal_shift:
             properties["ZonalShiftConfig"] = {"Enabled": True}
         if cp.support_type:

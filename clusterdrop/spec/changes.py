@@ -29,6 +29,10 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.controlPlane.admins": (IN_PLACE, "EKS access entries"),
     "spec.controlPlane.logging": (IN_PLACE, "EKS control-plane logs"),
     "spec.controlPlane.scalingTier": (IN_PLACE, "EKS Provisioned Control Plane (UpdateClusterConfig)"),
+    "spec.controlPlane.secretsKey": (
+        REPLACES_CLUSTER,
+        "CloudFormation creates a cluster anew for another EncryptionConfig (a create-only property)",
+    ),
     "spec.controlPlane.zonalShift": (IN_PLACE, "ARC zonal shift (UpdateClusterConfig)"),
     "spec.controlPlane.supportType": (IN_PLACE, "EKS upgrade policy (UpdateClusterConfig)"),
     "spec.controlPlane.allowReplacement": (IN_PLACE, "a setting of the update itself"),

@@ -114,6 +114,10 @@ class _Converter:
         self._access(top.child("accessConfig"), control_plane)
         self._logging(top.child("cloudWatch"), control_plane)
         self._resilience(top, control_plane)
+        encryption = top.child("secretsEncryption")
+        if encryption.has("keyARN"):
+            control_plane["secretsKey"] = encryption.get("keyARN")
+        encryption.finish()
         self._iam(top.child("iam"))
         cni: dict[str, Any] = {"name": "aws-vpc-cni"}
         release = catalog.find("aws-vpc-cni", None)
@@ -141,7 +145,6 @@ class _Converter:
                 "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
                 "autoModeConfig": "EKS Auto Mode is not supported (it manages its own nodes and CNI)",
                 "iamIdentityMappings": "aws-auth mappings are not supported: use access entries (accessConfig)",
-                "secretsEncryption": "KMS envelope encryption of secrets is not supported yet",
                 "karpenter": "Karpenter is not supported by clusterdrop",
                 "localZones": "Local Zones are not supported by clusterdrop",
                 "outpost": "Outposts are not supported by clusterdrop",

@@ -29,6 +29,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _KEY_PAIR = re.compile(r"^[\x20-\x7e]{1,255}$")
+KMS_KEY_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:kms:([a-z0-9-]+):(\d{12}):key/[0-9a-f-]{36}$|^arn:aws(-cn|-us-gov)?:kms:([a-z0-9-]+):(\d{12}):key/mrk-[0-9a-f]{32}$"
+)
 
 
 def _dns_label(max_len: int) -> AfterValidator:
@@ -99,6 +102,10 @@ VpcId = Annotated[str, _pattern(_VPC_ID, "a VPC id such as vpc-0abc1234def567890
 SubnetId = Annotated[str, _pattern(_SUBNET_ID, "a subnet id such as subnet-0abc1234def567890")]
 Email = Annotated[str, _pattern(_EMAIL, "an email address")]
 KeyPairName = Annotated[str, _pattern(_KEY_PAIR, "an EC2 key pair name (1..255 printable ASCII characters)")]
+KmsKeyArn = Annotated[
+    str,
+    _pattern(KMS_KEY_ARN, "a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)"),
+]
 
 
 class Model(BaseModel):
@@ -134,6 +141,11 @@ class ControlPlane(Model):
         default=None,
         description="EKS Provisioned Control Plane: capacity reserved for the API server (tiers above standard "
         "are billed per hour). Default: EKS's own scaling.",
+    )
+    secrets_key: KmsKeyArn | None = Field(
+        default=None,
+        description="Envelope encryption of Kubernetes secrets with this symmetric KMS key of the cluster's "
+        "region (EKS EncryptionConfig). Set at creation: a change replaces the cluster.",
     )
     zonal_shift: bool = Field(
         default=False,

@@ -533,6 +533,13 @@ def _check_control_plane(spec: ClusterSpec) -> Iterator[Issue]:
     yield from _duplicates((*base, "adminCidrs"), cp.admin_cidrs or [])
     yield from _duplicates((*base, "admins"), cp.admins)
     yield from _duplicates((*base, "logging"), cp.logging)
+    key_region = cp.secrets_key.split(":")[3] if cp.secrets_key else spec.region
+    if key_region != spec.region:
+        # EKS: the KMS key must be in the same Region as the cluster.
+        yield (
+            (*base, "secretsKey"),
+            f"the KMS key is in {key_region}; EKS takes a key of the cluster's region ({spec.region})",
+        )
 
 
 # The one taint every system workload tolerates: CoreDNS and the EBS CSI controller as EKS ships

@@ -69,8 +69,12 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
 
     s3 = local.aws.client("s3")
     names = ["quota-a", "quota-b", "quota-c"]
+    # Their secrets encrypted with a key of the account (the stacks' role may use it, EKS checks it).
+    key = local.aws.client("kms").create_key(Description="cluster secrets")["KeyMetadata"]["Arn"]
+    encrypted = f"  controlPlane:\n    secretsKey: {key}\n"
     for name in names:
-        ops.submit(s3, local.deployer, name, _named(name).encode(), plan=False, suffix=".yaml")
+        text = _named(name).replace("  region: eu-west-1\n", "  region: eu-west-1\n" + encrypted)
+        ops.submit(s3, local.deployer, name, text.encode(), plan=False, suffix=".yaml")
     ops.submit(s3, local.deployer, "quota-gpu", (_named("quota-gpu") + GPU_GROUP).encode(), plan=False, suffix=".yaml")
     ended = {name: _ended(local, name) for name in [*names, "quota-gpu"]}
 
@@ -94,6 +98,8 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         tagged = [{"Name": "tag:eks:cluster-name", "Values": [name]}]
         nodes = [i for r in ec2.describe_instances(Filters=tagged)["Reservations"] for i in r["Instances"]]
         assert sorted(i["InstanceType"] for i in nodes) == ["t3.medium", "t3.medium"]
+        described = local.aws.client("eks").describe_cluster(name=name)["cluster"]
+        assert described["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": key}}]
 
     assert ended["quota-gpu"] == "FAILED"
     gpu = _outcome(local, "quota-gpu")["failure"]

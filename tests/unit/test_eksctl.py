@@ -43,7 +43,7 @@ EXPECTED: dict[str, set[str] | None] = {
         "managedNodeGroups[3].launchTemplate",
     },
     "17-permissions-boundary.yaml": {"iam.serviceRolePermissionsBoundary", "nodeGroups[0].iam"},
-    "19-kms-cluster.yaml": {"secretsEncryption"},
+    "19-kms-cluster.yaml": None,
     "23-kubeflow-spot-instance.yaml": {"nodeGroups[2].instancesDistribution"},
     "25-addons.yaml": {"iam.withOIDC"},
     "27-oidc-provider.yaml": {"identityProviders"},
@@ -215,6 +215,10 @@ def test_converted_spec_that_is_invalid_names_native_paths() -> None:
 def test_zonal_shift_and_the_upgrade_policy_map_to_the_control_plane() -> None:
     spec = load_spec((FIXTURES / "eksctl" / "45-upgrade-policy-example.yaml").read_bytes()).cluster.spec
     assert spec.control_plane.support_type == "extended"
+    kms = load_spec((FIXTURES / "eksctl" / "19-kms-cluster.yaml").read_bytes()).cluster.spec
+    assert (
+        kms.control_plane.secrets_key == "arn:aws:kms:us-west-2:000000000000:key/00000000-0000-0000-0000-000000000000"
+    )
     text = (FIXTURES / "eksctl" / "41-zonal-shift.yaml").read_text()
     with_nodes = text + "managedNodeGroups:\n  - name: ng\n    desiredCapacity: 2\n"
     assert load_spec(with_nodes.encode()).cluster.spec.control_plane.zonal_shift is True

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from cfnlint.api import lint
 
+from clusterdrop.errors import SpecInvalid
 from clusterdrop.render.plan import format_summary, make_plan
 from clusterdrop.spec.loader import Document
 from clusterdrop.spec.models import Cluster
@@ -329,3 +330,21 @@ def test_zonal_shift_and_the_upgrade_policy_reach_the_cluster(full_spec: dict[st
     assert "control plane: zonal shift on; EKS upgrades the version itself when its standard support ends" in (
         format_summary(plan.summary())
     )
+
+
+def test_a_secrets_key_encrypts_secrets_and_must_be_of_the_clusters_region(full_spec: dict[str, Any]) -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    set_path(full_spec, "spec.controlPlane.secretsKey", key)
+    template = make_plan(_cluster(full_spec)).stacks[0].template
+    assert template["Resources"]["Cluster"]["Properties"]["EncryptionConfig"] == [
+        {"Provider": {"KeyArn": key}, "Resources": ["secrets"]}
+    ]
+    assert [m for m in lint(json.dumps(template)) if m.rule.id.startswith("E")] == []
+    set_path(full_spec, "spec.controlPlane.secretsKey", key.replace("eu-west-1", "us-east-1"))
+    with pytest.raises(
+        SpecInvalid, match=r"spec.controlPlane.secretsKey: the KMS key is in us-east-1; EKS takes a key"
+    ):
+        _cluster(full_spec)
+    set_path(full_spec, "spec.controlPlane.secretsKey", "arn:aws:kms:eu-west-1:123456789012:alias/secrets")
+    with pytest.raises(SpecInvalid, match=r"spec.controlPlane.secretsKey: .*a KMS key ARN"):
+        _cluster(full_spec)

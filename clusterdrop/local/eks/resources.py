@@ -84,6 +84,7 @@ class EksClusterModel(CloudFormationModel):
                 ),
             )
         _refuse_unsupported_zones(name, account_id, region_name, vpc.get("SubnetIds", []), kwargs.get("LogicalId"))
+        _refuse_secrets_key(p, account_id, region_name, kwargs.get("LogicalId") or "Cluster")
         backend = eks_models.eks_backends[account_id][region_name]
         cluster = backend.create_cluster(
             name=name,
@@ -180,6 +181,10 @@ def _describe_as_set(described: Any, p: Obj) -> None:
     # EKS Provisioned Control Plane: the tier set, else EKS's standard scaling.
     tier = (p.get("ControlPlaneScalingConfig") or {}).get("Tier", "standard")
     described.control_plane_scaling_config = {"tier": tier}
+    described.encryption_config = [
+        {"resources": e.get("Resources", ["secrets"]), "provider": {"keyArn": (e.get("Provider") or {}).get("KeyArn")}}
+        for e in p.get("EncryptionConfig") or []
+    ]
     # Zonal shift is off and the upgrade policy EXTENDED unless set (EKS's defaults for a new cluster).
     described.zonal_shift_config = {"enabled": bool((p.get("ZonalShiftConfig") or {}).get("Enabled", False))}
     described.upgrade_policy = {"supportType": (p.get("UpgradePolicy") or {}).get("SupportType", "EXTENDED")}
@@ -233,6 +238,35 @@ def _refuse_unsupported_zones(
             f"Note, EKS does not support creating control plane instances in {refused[0]}. (Service: Eks, Status "
             f'Code: 400, Request ID: {uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
         )
+
+
+def _refuse_secrets_key(p: Obj, account_id: str, region: str, logical_id: str) -> None:
+    """EKS encrypts secrets only with a symmetric KMS key of the cluster's region that is enabled
+    and that it can use (EKS User Guide, "Encrypt Kubernetes secrets with KMS"); another key fails
+    the create with InvalidParameterException."""
+    from moto.kms.models import kms_backends
+
+    for entry in p.get("EncryptionConfig") or []:
+        arn = str((entry.get("Provider") or {}).get("KeyArn", ""))
+        parts = arn.split(":")
+        problem = None
+        if len(parts) < 6 or parts[3] != region:
+            problem = f"KMS key {arn} is not in the cluster's region {region}"
+        else:
+            key = kms_backends[parts[4]][region].keys.get(parts[5].split("/", 1)[-1])
+            if key is None:
+                problem = f"KMS key {arn} does not exist"
+            elif key.key_state != "Enabled":
+                problem = f"KMS key {arn} is {key.key_state}; it must be enabled"
+            elif key.key_spec != "SYMMETRIC_DEFAULT":
+                problem = f"KMS key {arn} is {key.key_spec}; secrets encryption takes a symmetric key"
+        if problem is not None:
+            raise SimulatedFailure(
+                logical_id,
+                "AWS::EKS::Cluster",
+                f'Resource handler returned message: "{problem} (Service: Eks, Status Code: 400, Request ID: '
+                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+            )
 
 
 def _subnet_az(backend: Any, subnet_id: str) -> str:
