@@ -122,18 +122,21 @@ def test_two_plans_racing_for_the_last_vpc_one_reserves_it(aws: dict[str, Any], 
     assert account_quotas.reservations(ports.clusters) == {}
 
 
-def _spec(name: str, extra_groups: str = "") -> str:
-    return QUICKSTART.replace("name: quickstart", f"name: {name}") + extra_groups
+def _validated(aws: dict[str, Any], extra_groups: str = "") -> tuple[steps.Ports, str, dict[str, Any]]:  # noqa: F811
+    """A quickstart of its own name, uploaded and through Validate spec: the state Plan takes."""
+    ports: steps.Ports = aws["ports"]
+    name = f"q-{aws['suffix']}"
+    text = QUICKSTART.replace("name: quickstart", f"name: {name}") + extra_groups
+    state = _upload(aws, text, key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, ports)
+    return ports, name, state
 
 
 def test_plan_short_of_a_quota_fails_naming_it_and_creates_nothing(
     aws: dict[str, Any],  # noqa: F811
     account: Any,
 ) -> None:
-    ports: steps.Ports = aws["ports"]
-    name = f"q-{aws['suffix']}"
-    state = _upload(aws, _spec(name), key=f"clusters/{name}.yaml")
-    state["validated"] = steps.validate_spec(state, ports)
+    ports, name, state = _validated(aws)
     account.set("vpcs", _vpcs(ports.ec2))  # full
     with pytest.raises(QuotaExceeded) as refused:
         steps.plan(state, ports)
@@ -148,10 +151,7 @@ def test_a_passing_plan_lists_what_it_takes_warns_near_a_limit_and_reserves(
     aws: dict[str, Any],  # noqa: F811
     account: Any,
 ) -> None:
-    ports: steps.Ports = aws["ports"]
-    name = f"q-{aws['suffix']}"
-    state = _upload(aws, _spec(name), key=f"clusters/{name}.yaml")
-    state["validated"] = steps.validate_spec(state, ports)
+    ports, name, state = _validated(aws)
     account.set("elastic-ips", len(ports.ec2.describe_addresses()["Addresses"]) + 1)  # the NAT's address: the last
     account.set("vcpus-standard", 16)
     planned = steps.plan(state, ports)
@@ -172,11 +172,7 @@ def test_plan_refuses_more_vcpus_than_the_quota_naming_the_family(
     aws: dict[str, Any],  # noqa: F811
     account: Any,
 ) -> None:
-    ports: steps.Ports = aws["ports"]
-    name = f"q-{aws['suffix']}"
-    gpu = "    - name: gpu\n      instanceTypes: [g5.xlarge]\n      desiredSize: 2\n"
-    state = _upload(aws, _spec(name, gpu), key=f"clusters/{name}.yaml")
-    state["validated"] = steps.validate_spec(state, ports)
+    ports, name, state = _validated(aws, "    - name: gpu\n      instanceTypes: [g5.xlarge]\n      desiredSize: 2\n")
     account.reset("vcpus-g-vt")  # a new account: no G instances at all
     with pytest.raises(
         QuotaExceeded,
