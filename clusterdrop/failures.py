@@ -130,7 +130,7 @@ _BY_CAUSE: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "ERR_DEPENDENCY",
             (
                 r"Invalid(?:Subnet|Vpc|KeyPair|Group|RouteTable)(?:ID)?\.NotFound|key pair .* does not exist|"
-                r"subnet .* does not exist|vpc .* does not exist"
+                r"subnet .* does not exist|vpc .* does not exist|InvalidKMSKey|KMS key \S+ (?:does not exist|is \w+;)"
             ),
         ),
         ("ERR_NODES_NOT_READY", r"NodeCreationFailure|Instances failed to join|nodes are Ready|nodes Ready"),

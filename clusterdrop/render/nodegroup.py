@@ -42,26 +42,37 @@ def max_pods(cluster: Cluster, group: NodeGroup) -> tuple[int | None, str]:
     return min(known), "the VPC CNI's limit: ENIs * (addresses per ENI - 1) + 2"
 
 
-def launch_template(cluster: Cluster, group: NodeGroup, pods: int) -> Json:
-    """A launch template carrying what the node group cannot say itself: the kubelet's maxPods.
-    With one, EKS refuses DiskSize and RemoteAccess on the node group: the disk and the SSH key
-    move here."""
+def _root_volume(group: NodeGroup) -> Json:
+    """The root volume's EBS settings: the spec's volume, else an encrypted gp3 of diskSizeGiB."""
+    volume = group.volume
+    if volume is None:
+        return {"VolumeSize": group.disk_size_gi_b, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}
+    ebs: Json = {
+        "VolumeSize": volume.size_gi_b or group.disk_size_gi_b,
+        "VolumeType": volume.type,
+        "Encrypted": volume.encrypted,
+        "DeleteOnTermination": True,
+    }
+    if volume.iops is not None:
+        ebs["Iops"] = volume.iops
+    if volume.throughput is not None:
+        ebs["Throughput"] = volume.throughput
+    if volume.kms_key_id is not None:
+        ebs["KmsKeyId"] = volume.kms_key_id
+    return ebs
+
+
+def launch_template(cluster: Cluster, group: NodeGroup, pods: int | None) -> Json:
+    """A launch template carrying what the node group cannot say itself: the root volume's type,
+    IOPS and key, and (an overlay CNI) the kubelet's maxPods. With one, EKS refuses DiskSize and
+    RemoteAccess on the node group: the disk and the SSH key move here."""
     data: Json = {
-        "BlockDeviceMappings": [
-            {
-                "DeviceName": "/dev/xvda",  # AL2023's root volume
-                "Ebs": {
-                    "VolumeSize": group.disk_size_gi_b,
-                    "VolumeType": "gp3",
-                    "Encrypted": True,
-                    "DeleteOnTermination": True,
-                },
-            }
-        ],
+        "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": _root_volume(group)}],  # AL2023's root volume
         # IMDSv2 only; two hops so that pods on the node's network reach it, as EKS's own template.
         "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
-        "UserData": {"Fn::Base64": _NODECONFIG.replace("{max_pods}", str(pods))},
     }
+    if pods is not None:
+        data["UserData"] = {"Fn::Base64": _NODECONFIG.replace("{max_pods}", str(pods))}
     if group.ssh_key_name:
         data["KeyName"] = group.ssh_key_name
     return {
@@ -125,8 +136,9 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
     resources: Json = {"NodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties}}
     pods, _ = max_pods(cluster, group)
     release = cluster.spec.cni.release()
-    if release.max_pods is not None and pods is not None:
-        resources["LaunchTemplate"] = launch_template(cluster, group, pods)
+    overlay_pods = pods if release.max_pods is not None else None
+    if overlay_pods is not None or group.volume is not None:
+        resources["LaunchTemplate"] = launch_template(cluster, group, overlay_pods)
         del properties["DiskSize"]
         properties["LaunchTemplate"] = {
             "Id": ref("LaunchTemplate"),

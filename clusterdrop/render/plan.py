@@ -85,6 +85,7 @@ class Plan:
                     "maxSize": g.max_size,
                     "capacityType": g.capacity_type,
                     "zones": list(g.zones) if g.zones is not None else zone_labels,
+                    "volume": g.volume.model_dump(by_alias=True, exclude_none=True) if g.volume else None,
                     "maxPods": max_pods(self.cluster, g)[0],
                     "maxPodsFrom": max_pods(self.cluster, g)[1],
                 }
@@ -201,6 +202,23 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"min {g['minSize']} / desired {g['desiredSize']} / max {g['maxSize']}, "
             f"zones {', '.join(g['zones'])}"
         )
+        if g.get("volume"):
+            v = g["volume"]
+            size = v.get("sizeGiB")
+            extras = [
+                f"{v['iops']} IOPS" if v.get("iops") else "",
+                f"{v['throughput']} MiB/s" if v.get("throughput") else "",
+            ]
+            encryption = (
+                ("encrypted with " + v["kmsKeyId"])
+                if v.get("kmsKeyId")
+                else ("encrypted" if v["encrypted"] else "not encrypted")
+            )
+            lines.append(
+                f"    root volume: {v['type']}{f', {size} GiB' if size else ''}"
+                + "".join(f", {e}" for e in extras if e)
+                + f", {encryption}"
+            )
         pods = g["maxPods"] if g["maxPods"] is not None else "EKS's default"
         lines.append(f"    max pods per node: {pods} ({g['maxPodsFrom']})")
     if summary["subnetTags"]:

@@ -154,6 +154,29 @@ class _Converter:
         )
         return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
+    def _volume(self, ng: _Reader) -> dict[str, Any]:
+        """volumeType, volumeIOPS, volumeThroughput, volumeEncrypted, volumeKmsKeyID → volume
+        (the size stays diskSizeGiB). eksctl encrypts only when asked; clusterdrop by default, so
+        an eksctl group's volume says encrypted: false unless volumeEncrypted is true."""
+        out: dict[str, Any] = {}
+        volume_type = ng.get("volumeType")
+        if volume_type in ("gp3", "gp2", "io1", "io2"):
+            if volume_type != "gp3":
+                out["type"] = volume_type
+        elif volume_type is not None:
+            self.refuse((*ng.path, "volumeType"), f"{volume_type}: EKS node root volumes are gp3, gp2, io1 or io2")
+        for key, name in (("volumeIOPS", "iops"), ("volumeThroughput", "throughput"), ("volumeKmsKeyID", "kmsKeyId")):
+            if ng.has(key):
+                out[name] = ng.get(key)
+        encrypted = ng.get("volumeEncrypted")
+        if out or encrypted is not None:
+            out["encrypted"] = bool(encrypted) or "kmsKeyId" in out
+            if not out["encrypted"]:
+                self.note(
+                    f"{paths.render(ng.path)}: volumes not encrypted, as eksctl leaves them (say volumeEncrypted: true)"
+                )
+        return out
+
     def _resilience(self, top: _Reader, control_plane: dict[str, Any]) -> None:
         """zonalShiftConfig.enabled and upgradePolicy.supportType: the cluster's own settings."""
         shift = top.child("zonalShiftConfig")
@@ -332,9 +355,9 @@ class _Converter:
             out["zones"] = ng.get("availabilityZones")
         out["capacityType"] = "spot" if managed and ng.get("spot") else "on-demand"
         out["diskSizeGiB"] = ng.get("volumeSize") or DEFAULT_VOLUME_GIB
-        volume_type = ng.get("volumeType")
-        if volume_type not in (None, "gp3"):
-            self.refuse((*ng.path, "volumeType"), f"{volume_type}: clusterdrop node groups use gp3 volumes")
+        volume = self._volume(ng)
+        if volume:
+            out["volume"] = volume
         ami_family = ng.get("amiFamily")
         if ami_family not in (None, "AmazonLinux2023"):
             self.refuse((*ng.path, "amiFamily"), f"{ami_family}: clusterdrop node groups run Amazon Linux 2023")

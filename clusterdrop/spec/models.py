@@ -232,6 +232,23 @@ class UpdateConfig(Model):
     )
 
 
+class Volume(Model):
+    """The nodes' root volume as EBS takes it, through the group's launch template."""
+
+    type: Literal["gp3", "gp2", "io1", "io2"] = Field(default="gp3", description="EBS volume type.")
+    size_gi_b: int | None = Field(
+        default=None, ge=1, le=16384, alias="sizeGiB", description="Size, GiB. Default: the group's diskSizeGiB."
+    )
+    iops: int | None = Field(
+        default=None, ge=100, le=256000, description="Provisioned IOPS: gp3 (3000..16000), io1 and io2 (needed)."
+    )
+    throughput: int | None = Field(default=None, ge=125, le=1000, description="MiB/s, gp3 only (125..1000).")
+    encrypted: bool = Field(default=True, description="EBS encryption (with the account's default key, or kmsKeyId).")
+    kms_key_id: KmsKeyArn | None = Field(
+        default=None, description="A KMS key of the cluster's region to encrypt with, instead of the default."
+    )
+
+
 class NodeRepair(Model):
     """EKS node auto repair: EKS replaces a node whose health checks fail (its NodeRepairConfig)."""
 
@@ -254,6 +271,12 @@ class NodeGroup(Model):
         default_factory=list, max_length=50, description="Kubernetes taints on the group's nodes."
     )
     ssh_key_name: KeyPairName | None = Field(default=None, description="An EC2 key pair for SSH to the nodes.")
+    volume: Volume | None = Field(
+        default=None,
+        description="The root volume's type, IOPS, throughput and encryption (through a launch template). "
+        "Default: a diskSizeGiB volume as EKS makes it (encrypted as the account's EBS default says), or an "
+        "encrypted gp3 where the group has a launch template for maxPods (an overlay CNI).",
+    )
     tags: dict[str, str] = Field(
         default_factory=dict, description="AWS tags on the node group and its instances, beside metadata.tags."
     )

@@ -347,6 +347,49 @@ def _check_node_group_extras(cluster: Cluster, i: int, group: Any) -> Iterator[I
     update = group.update_config
     if update is not None and (update.max_unavailable is None) == (update.max_unavailable_percentage is None):
         yield (*base, "updateConfig"), "set exactly one of maxUnavailable and maxUnavailablePercentage"
+    if group.volume is not None:
+        yield from _check_volume(cluster.spec.region, group.volume, group.disk_size_gi_b, (*base, "volume"))
+
+
+# EBS's limits per volume type (EC2 User Guide, "Amazon EBS volume types"): size in GiB, IOPS and
+# the IOPS a GiB may have.
+_EBS: dict[str, tuple[int, tuple[int, int] | None, int]] = {
+    "gp3": (1, (3000, 16000), 500),
+    "gp2": (1, None, 0),
+    "io1": (4, (100, 64000), 50),
+    "io2": (4, (100, 256000), 1000),
+}
+
+
+def _check_volume(region: str, volume: Any, disk_size: int, base: Path) -> Iterator[Issue]:
+    size = volume.size_gi_b or disk_size
+    least, iops_range, per_gib = _EBS[volume.type]
+    if size < least:
+        yield (*base, "sizeGiB"), f"{volume.type} volumes are at least {least} GiB"
+    if iops_range is None and volume.iops is not None:
+        yield (*base, "iops"), f"{volume.type} volumes have no provisioned IOPS (their IOPS follow their size)"
+    elif volume.type in ("io1", "io2") and volume.iops is None:
+        yield (*base, "iops"), f"{volume.type} volumes need provisioned IOPS"
+    elif iops_range is not None and volume.iops is not None:
+        low, high = iops_range
+        if not low <= volume.iops <= high:
+            yield (*base, "iops"), f"{volume.type} takes {low}..{high} IOPS"
+        elif volume.iops > per_gib * size:
+            yield (*base, "iops"), f"{volume.iops} IOPS on {size} GiB; {volume.type} allows {per_gib} per GiB"
+    if volume.throughput is not None:
+        if volume.type != "gp3":
+            yield (*base, "throughput"), "only gp3 volumes take a throughput"
+        elif volume.throughput * 4 > (volume.iops or 3000):
+            # gp3: at most 0.25 MiB/s per provisioned IOPS.
+            yield (*base, "throughput"), f"{volume.throughput} MiB/s needs at least {volume.throughput * 4} IOPS on gp3"
+    if volume.kms_key_id is not None:
+        if not volume.encrypted:
+            yield (*base, "kmsKeyId"), "a KMS key encrypts: set encrypted: true (the default) or drop the key"
+        elif volume.kms_key_id.split(":")[3] != region:
+            yield (
+                (*base, "kmsKeyId"),
+                f"the KMS key is in {volume.kms_key_id.split(':')[3]}; volumes take a key of {region}",
+            )
 
 
 def _duplicates(base: Path, values: list[Any], attr: str | None = None) -> Iterator[Issue]:

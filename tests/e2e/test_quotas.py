@@ -15,6 +15,7 @@ import pytest
 from clusterdrop import ops
 from clusterdrop.aws import stacks
 from clusterdrop.local import session
+from clusterdrop.local.aws import ACCOUNT
 from tests.e2e.test_embedded import QUICKSTART, _executions, _wait_for
 
 GPU_GROUP = "    - name: gpu\n      instanceTypes: [g5.xlarge]\n      desiredSize: 1\n"
@@ -70,10 +71,27 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     s3 = local.aws.client("s3")
     names = ["quota-a", "quota-b", "quota-c"]
     # Their secrets encrypted with a key of the account (the stacks' role may use it, EKS checks it).
-    key = local.aws.client("kms").create_key(Description="cluster secrets")["KeyMetadata"]["Arn"]
+    # The key policy lets the account's IAM decide, and the Auto Scaling service-linked role (which
+    # launches the nodes) use the key: without it EC2 does not start the nodes (InvalidKMSKey).
+    autoscaling = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+             "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"AWS": autoscaling},
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+                        "kms:CreateGrant"], "Resource": "*"},
+        ],
+    }  # fmt: skip
+    key = local.aws.client("kms").create_key(Description="cluster secrets", Policy=json.dumps(policy))
+    key = key["KeyMetadata"]["Arn"]
     encrypted = f"  controlPlane:\n    secretsKey: {key}\n"
+    # And their nodes' volumes: gp3 with provisioned performance, encrypted with that key.
+    volume = f"      volume: {{iops: 4000, throughput: 250, kmsKeyId: '{key}'}}\n"
     for name in names:
         text = _named(name).replace("  region: eu-west-1\n", "  region: eu-west-1\n" + encrypted)
+        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume)
         ops.submit(s3, local.deployer, name, text.encode(), plan=False, suffix=".yaml")
     ops.submit(s3, local.deployer, "quota-gpu", (_named("quota-gpu") + GPU_GROUP).encode(), plan=False, suffix=".yaml")
     ended = {name: _ended(local, name) for name in [*names, "quota-gpu"]}
@@ -98,6 +116,10 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         tagged = [{"Name": "tag:eks:cluster-name", "Values": [name]}]
         nodes = [i for r in ec2.describe_instances(Filters=tagged)["Reservations"] for i in r["Instances"]]
         assert sorted(i["InstanceType"] for i in nodes) == ["t3.medium", "t3.medium"]
+        attached = [{"Name": "attachment.instance-id", "Values": [i["InstanceId"] for i in nodes]}]
+        volumes = ec2.describe_volumes(Filters=attached)["Volumes"]
+        assert [(v["VolumeType"], v["Size"], v.get("Iops"), v.get("Throughput"), v["Encrypted"], v.get("KmsKeyId"))
+                for v in volumes] == [("gp3", 80, 4000, 250, True, key)] * 2  # fmt: skip
         described = local.aws.client("eks").describe_cluster(name=name)["cluster"]
         assert described["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": key}}]
 
@@ -138,3 +160,29 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     assert stacks.status(cfn, "clusterdrop-quota-late") is None
     assert len(ec2.describe_vpcs()["Vpcs"]) == in_use["vpcs"] + 2
     assert len(ec2.describe_internet_gateways()["InternetGateways"]) == in_use["internet-gateways"] + 2
+
+
+def test_nodes_do_not_start_on_a_volume_key_the_autoscaling_role_cannot_use(local: session.LocalDeployer) -> None:
+    """EC2 Auto Scaling launches a managed node group's instances as its service-linked role, which
+    may use a customer managed key only if the key policy says so (else InvalidKMSKey)."""
+    from clusterdrop.local.eks import resources
+
+    kms, ec2 = local.aws.client("kms"), local.aws.client("ec2")
+    default_policy = kms.create_key(Description="root only")["KeyMetadata"]["Arn"]
+    disabled = kms.create_key(Description="disabled")["KeyMetadata"]
+    kms.disable_key(KeyId=disabled["KeyId"])
+
+    def refusal(key: str) -> tuple[str, str] | None:
+        mapping = {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 20, "Encrypted": True, "KmsKeyId": key}}
+        template = ec2.create_launch_template(
+            LaunchTemplateName=f"volume-key-{key.rsplit('/', 1)[1][:8]}",
+            LaunchTemplateData={"BlockDeviceMappings": [mapping]},
+        )["LaunchTemplate"]
+        p = {"LaunchTemplate": {"Id": template["LaunchTemplateId"], "Version": "1"}}
+        return resources._volume_key_refusal(p, ACCOUNT, local.aws.region)
+
+    refused = refusal(default_policy)
+    assert refused is not None
+    assert refused[0] == "Client.InvalidKMSKey.InvalidState"
+    assert "does not let AWSServiceRoleForAutoScaling use it" in refused[1]
+    assert "incorrect state" in str(refusal(disabled["Arn"]))

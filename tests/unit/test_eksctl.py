@@ -18,7 +18,6 @@ EXPECTED: dict[str, set[str] | None] = {
     "01-simple-cluster.yaml": None,
     "03-two-nodegroups.yaml": {"nodeGroups[0].instanceName", "nodeGroups[1].privateNetworking"},
     "05-advanced-nodegroups.yaml": {
-        "nodeGroups[0].volumeType",
         "nodeGroups[0].ami",
         "nodeGroups[0].amiFamily",
         "nodeGroups[0].iam",
@@ -210,6 +209,23 @@ def test_converted_spec_that_is_invalid_names_native_paths() -> None:
     [problem] = info.value.problems
     assert problem.path == "spec.kubernetesVersion"
     assert "converted spec" in problem.message
+
+
+def test_volume_settings_map_to_the_groups_volume() -> None:
+    text = (FIXTURES / "eksctl" / "01-simple-cluster.yaml").read_text()
+    assert load_spec(text.encode()).cluster.spec.node_groups[0].volume is None
+    key = "arn:aws:kms:eu-north-1:000000000000:key/00000000-0000-0000-0000-000000000000"
+    settings = f"    volumeType: io2\n    volumeIOPS: 6000\n    volumeEncrypted: true\n    volumeKmsKeyID: {key}\n"
+    with_volume = text.replace("    desiredCapacity: 1\n", "    desiredCapacity: 1\n" + settings, 1)
+    volume = load_spec(with_volume.encode()).cluster.spec.node_groups[0].volume
+    assert volume is not None
+    assert (volume.type, volume.iops, volume.encrypted, volume.kms_key_id) == ("io2", 6000, True, key)
+    plain = text.replace("    desiredCapacity: 1\n", "    desiredCapacity: 1\n    volumeType: gp2\n", 1)
+    loaded = load_spec(plain.encode())
+    gp2 = loaded.cluster.spec.node_groups[0].volume
+    assert gp2 is not None
+    assert (gp2.type, gp2.encrypted) == ("gp2", False)  # as eksctl leaves them, and said
+    assert any("volumes not encrypted" in note for note in loaded.notes)
 
 
 def test_zonal_shift_and_the_upgrade_policy_map_to_the_control_plane() -> None:

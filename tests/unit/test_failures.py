@@ -11,6 +11,22 @@ from clusterdrop.failures import CODES, classify
 # (CloudFormation resource reasons, EC2/EKS error codes) as stack events and APIs report them.
 CASES = [
     (
+        "Check node-group stacks",
+        "StackFailed",
+        (
+            "clusterdrop-demo-ng-workers NodeGroup (AWS::EKS::Nodegroup) CREATE_FAILED: Resource handler returned "
+            'message: "[ErrorDetail(ErrorCode=AsgInstanceLaunchFailures, ErrorMessage=Client.InvalidKMSKey.'
+            'InvalidState: The KMS key provided is in an incorrect state ..."'
+        ),
+        "ERR_DEPENDENCY",
+    ),
+    (
+        "Check cluster stack",
+        "StackFailed",
+        "clusterdrop-demo Cluster (AWS::EKS::Cluster) CREATE_FAILED: KMS key arn:aws:kms:… does not exist",
+        "ERR_DEPENDENCY",
+    ),
+    (
         "Plan",
         "QuotaExceeded",
         "VPCs per Region (vpc L-F678F1CE): the cluster needs 1; 5 of 5 in use: request an increase at https://…",

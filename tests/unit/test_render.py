@@ -348,3 +348,36 @@ def test_a_secrets_key_encrypts_secrets_and_must_be_of_the_clusters_region(full_
     set_path(full_spec, "spec.controlPlane.secretsKey", "arn:aws:kms:eu-west-1:123456789012:alias/secrets")
     with pytest.raises(SpecInvalid, match=r"spec.controlPlane.secretsKey: .*a KMS key ARN"):
         _cluster(full_spec)
+
+
+def test_a_volume_goes_through_a_launch_template_and_ebs_limits_are_checked(full_spec: dict[str, Any]) -> None:
+    """calico-ha's groups already have a launch template (maxPods); the quickstart's get one for the volume."""
+    key = "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    quickstart = yaml.safe_load((EXAMPLES[0].parent / "quickstart.yaml").read_text())
+    group_path = "spec.nodeGroups[0].volume"
+    set_path(quickstart, group_path, {"type": "gp3", "iops": 4000, "throughput": 250, "kmsKeyId": key})
+    template = make_plan(_cluster(quickstart)).stacks[1].template
+    properties = template["Resources"]["NodeGroup"]["Properties"]
+    assert "DiskSize" not in properties  # EKS refuses it beside a launch template
+    data = template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert data["BlockDeviceMappings"] == [
+        {
+            "DeviceName": "/dev/xvda",
+            "Ebs": {"VolumeSize": 80, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True,
+                    "Iops": 4000, "Throughput": 250, "KmsKeyId": key},
+        }
+    ]  # fmt: skip
+    assert "UserData" not in data  # the VPC CNI: EKS sets maxPods itself
+    assert [m for m in lint(json.dumps(template)) if m.rule.id.startswith("E")] == []
+    for volume, problem in (
+        ({"type": "gp2", "iops": 3000}, r"volume.iops: gp2 volumes have no provisioned IOPS"),
+        ({"type": "io2"}, r"volume.iops: io2 volumes need provisioned IOPS"),
+        ({"type": "io1", "iops": 5000, "sizeGiB": 50}, r"volume.iops: 5000 IOPS on 50 GiB; io1 allows 50 per GiB"),
+        ({"type": "gp3", "throughput": 1000}, r"volume.throughput: 1000 MiB/s needs at least 4000 IOPS on gp3"),
+        ({"type": "gp2", "throughput": 200}, r"volume.throughput: only gp3 volumes take a throughput"),
+        ({"encrypted": False, "kmsKeyId": key}, r"volume.kmsKeyId: a KMS key encrypts"),
+        ({"kmsKeyId": key.replace("eu-west-1", "us-east-1")}, r"volume.kmsKeyId: the KMS key is in us-east-1"),
+    ):
+        set_path(quickstart, group_path, volume)
+        with pytest.raises(SpecInvalid, match=r"spec.nodeGroups\[0\]." + problem):
+            _cluster(quickstart)

@@ -62,6 +62,7 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
             is_instance_type_default=False,
             region_name=cluster.region,
             **({"subnet_id": subnet} if subnet else {"placement": zone}),
+            **_template(group),
             lifecycle="spot" if group.get("capacityType") == "SPOT" else None,
             tags={"instance": {"eks:cluster-name": cluster.name, "eks:nodegroup-name": group["name"], "Name": node}},
         )
@@ -69,7 +70,32 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
         group["launchFailure"] = str(getattr(exc, "message", exc))
         LOG.info("node group %s could not launch an instance: %s", group["name"], group["launchFailure"])
         return None
-    return str(reservation.instances[0].id)
+    instance = reservation.instances[0]
+    _provisioned_performance(backend, instance, group)
+    return str(instance.id)
+
+
+def _provisioned_performance(backend: Any, instance: Any, group: Obj) -> None:
+    """moto creates a launch template's volumes without their Iops and Throughput; EC2 gives a
+    volume what its block device mapping asks for."""
+    ref = group.get("launchTemplate") or {}
+    if not ref.get("Id"):
+        return
+    data = backend.get_launch_template(ref["Id"]).get_version(str(ref.get("Version") or "$Latest")).data
+    wanted = {m["DeviceName"]: m.get("Ebs") or {} for m in data.get("BlockDeviceMappings") or []}
+    for device, mapping in instance.get_block_device_mapping:
+        ebs = wanted.get(device, {})
+        volume = backend.get_volume(mapping.volume_id)
+        volume.iops = int(ebs["Iops"]) if ebs.get("Iops") else volume.iops
+        volume.throughput = int(ebs["Throughput"]) if ebs.get("Throughput") else volume.throughput
+
+
+def _template(group: Obj) -> dict[str, Any]:
+    """Launched from the group's launch template, as its Auto Scaling group launches: its volumes."""
+    ref = group.get("launchTemplate") or {}
+    if not ref.get("Id"):
+        return {}
+    return {"launch_template": {"LaunchTemplateId": ref["Id"], "Version": str(ref.get("Version") or "$Latest")}}
 
 
 def _zone_of(backend: Any, subnet_id: str) -> str:

@@ -328,6 +328,8 @@ class EksNodegroupModel(CloudFormationModel):
             "maxUnavailable": _max_unavailable(p.get("UpdateConfig") or {}, int(scaling.get("DesiredSize", 1))),
             "account": account_id,
             "subnets": p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(","),
+            # The instances launch from the group's launch template (its volumes, its user data).
+            "launchTemplate": p.get("LaunchTemplate") or {},
         }
 
     @classmethod
@@ -439,6 +441,7 @@ def _refuse_launch(p: Obj, account_id: str, region: str, count: int, logical_id:
 
     instance_type = (p.get("InstanceTypes") or ["t3.medium"])[0]
     refusal = quotas.launch_refusal(account_id, region, instance_type, p.get("CapacityType") == "SPOT", count)
+    refusal = refusal or _volume_key_refusal(p, account_id, region)
     if refusal is not None:
         code, message = refusal
         raise SimulatedFailure(
@@ -449,6 +452,45 @@ def _refuse_launch(p: Obj, account_id: str, region: str, count: int, logical_id:
             f"ResourceIds=[eks-{p['NodegroupName']}-{uuid.uuid4().hex[:8]}])] (Service: null, Status Code: 0, "
             'Request ID: null)" (HandlerErrorCode: GeneralServiceException)',
         )
+
+
+# Who launches a managed node group's instances: its Auto Scaling group, as the Auto Scaling
+# service-linked role, which has no KMS permissions of its own (IAM) — only a key policy naming it
+# lets it use a customer managed key ("Required AWS KMS key policy for use with encrypted volumes",
+# EC2 Auto Scaling User Guide).
+AUTOSCALING_ROLE = "arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+
+
+def _volume_key_refusal(p: Obj, account_id: str, region: str) -> tuple[str, str] | None:
+    """An instance whose volume's KMS key is missing, disabled, or not usable by the Auto Scaling
+    service-linked role does not start: EC2 terminates it with Client.InvalidKMSKey.InvalidState."""
+    from moto.ec2.models import ec2_backends
+    from moto.kms.models import kms_backends
+
+    from clusterdrop.local.iam_policy import Request, evaluate
+
+    template_ref = p.get("LaunchTemplate") or {}
+    if not template_ref.get("Id"):
+        return None
+    template = ec2_backends[account_id][region].get_launch_template(template_ref["Id"])
+    data = template.get_version(template_ref.get("Version") or "$Latest").data
+    for mapping in data.get("BlockDeviceMappings") or []:
+        arn = str((mapping.get("Ebs") or {}).get("KmsKeyId") or "")
+        if not arn:
+            continue
+        parts = arn.split(":")
+        key = kms_backends[parts[4]][parts[3]].keys.get(parts[5].split("/", 1)[-1]) if len(parts) > 5 else None
+        if key is None or key.key_state != "Enabled":
+            return "Client.InvalidKMSKey.InvalidState", f"The KMS key provided is in an incorrect state ({arn})"
+        role = {"AWS": AUTOSCALING_ROLE.format(account=account_id)}
+        usable = all(
+            evaluate([key.policy], Request(action, arn, {"kms:GrantIsForAWSResource": "true"}, role)).allowed
+            for action in ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom")
+        )
+        if not usable:
+            why = f"The KMS key provided is in an incorrect state ({arn}: its key policy does not let "
+            return "Client.InvalidKMSKey.InvalidState", why + "AWSServiceRoleForAutoScaling use it)"
+    return None
 
 
 def _max_unavailable(update: Obj, desired: int) -> int:
