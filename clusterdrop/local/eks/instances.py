@@ -62,7 +62,7 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
             is_instance_type_default=False,
             region_name=cluster.region,
             **({"subnet_id": subnet} if subnet else {"placement": zone}),
-            **_template(group),
+            **_template({**group, "region": cluster.region}),
             lifecycle="spot" if group.get("capacityType") == "SPOT" else None,
             tags={"instance": {"eks:cluster-name": cluster.name, "eks:nodegroup-name": group["name"], "Name": node}},
         )
@@ -91,11 +91,16 @@ def _provisioned_performance(backend: Any, instance: Any, group: Obj) -> None:
 
 
 def _template(group: Obj) -> dict[str, Any]:
-    """Launched from the group's launch template, as its Auto Scaling group launches: its volumes."""
+    """Launched from the group's launch template, as its Auto Scaling group launches. The
+    template's /dev/xvda is the AMI's root device (AL2023): it replaces the root volume moto would
+    otherwise add at /dev/sda1, so the mappings are passed as the instance's own."""
     ref = group.get("launchTemplate") or {}
     if not ref.get("Id"):
         return {}
-    return {"launch_template": {"LaunchTemplateId": ref["Id"], "Version": str(ref.get("Version") or "$Latest")}}
+    template = {"LaunchTemplateId": ref["Id"], "Version": str(ref.get("Version") or "$Latest")}
+    backend = _backend(group["account"], group.get("region") or "")
+    mappings = backend.get_launch_template(ref["Id"]).get_version(template["Version"]).data.get("BlockDeviceMappings")
+    return {"launch_template": template, **({"block_device_mappings": mappings} if mappings else {})}
 
 
 def _zone_of(backend: Any, subnet_id: str) -> str:
