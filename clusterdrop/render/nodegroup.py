@@ -7,7 +7,20 @@ from clusterdrop.render.common import TEMPLATE_VERSION, Json, get_att, ref, tag_
 from clusterdrop.spec.models import Cluster, NodeGroup
 
 _EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
-_AMI_TYPES = {"x86_64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
+_AMI_TYPES = {
+    ("al2023", "x86_64"): "AL2023_x86_64_STANDARD",
+    ("al2023", "arm64"): "AL2023_ARM_64_STANDARD",
+    ("bottlerocket", "x86_64"): "BOTTLEROCKET_x86_64",
+    ("bottlerocket", "arm64"): "BOTTLEROCKET_ARM_64",
+}
+# Bottlerocket reads its settings from user data as TOML, which EKS merges with its own for a
+# managed node group (EKS User Guide, "Customize managed nodes with launch templates").
+_BOTTLEROCKET_SETTINGS = """[settings.kubernetes]
+max-pods = {max_pods}
+"""
+# The volume the spec's diskSizeGiB and volume describe: AL2023's root; Bottlerocket's data volume
+# (its OS volume is /dev/xvda, images and pods live on /dev/xvdb).
+_DATA_DEVICE = {"al2023": "/dev/xvda", "bottlerocket": "/dev/xvdb"}
 
 
 # AL2023 nodes read their settings from user data as nodeadm NodeConfig documents, in a MIME
@@ -67,12 +80,13 @@ def launch_template(cluster: Cluster, group: NodeGroup, pods: int | None) -> Jso
     IOPS and key, and (an overlay CNI) the kubelet's maxPods. With one, EKS refuses DiskSize and
     RemoteAccess on the node group: the disk and the SSH key move here."""
     data: Json = {
-        "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": _root_volume(group)}],  # AL2023's root volume
+        "BlockDeviceMappings": [{"DeviceName": _DATA_DEVICE[group.ami_family], "Ebs": _root_volume(group)}],
         # IMDSv2 only; two hops so that pods on the node's network reach it, as EKS's own template.
         "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
     }
     if pods is not None:
-        data["UserData"] = {"Fn::Base64": _NODECONFIG.replace("{max_pods}", str(pods))}
+        settings = _BOTTLEROCKET_SETTINGS if group.ami_family == "bottlerocket" else _NODECONFIG
+        data["UserData"] = {"Fn::Base64": settings.replace("{max_pods}", str(pods))}
     if group.ssh_key_name:
         data["KeyName"] = group.ssh_key_name
     return {
@@ -115,7 +129,7 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         },
         "InstanceTypes": list(group.instance_types),
         "CapacityType": "SPOT" if group.capacity_type == "spot" else "ON_DEMAND",
-        "AmiType": _AMI_TYPES[facts.architecture(group.instance_types[0])],
+        "AmiType": _AMI_TYPES[(group.ami_family, facts.architecture(group.instance_types[0]))],
         "DiskSize": group.disk_size_gi_b,
         # Nodes follow the control plane's version; an upgrade changes both in order.
         "Version": cluster.spec.kubernetes_version,

@@ -85,6 +85,7 @@ class Plan:
                     "maxSize": g.max_size,
                     "capacityType": g.capacity_type,
                     "zones": list(g.zones) if g.zones is not None else zone_labels,
+                    "amiFamily": g.ami_family,
                     "volume": g.volume.model_dump(by_alias=True, exclude_none=True) if g.volume else None,
                     "maxPods": max_pods(self.cluster, g)[0],
                     "maxPodsFrom": max_pods(self.cluster, g)[1],
@@ -198,7 +199,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines += ["", "Node groups:"]
     for g in summary["nodeGroups"]:
         lines.append(
-            f"  {g['name']}: {', '.join(g['instanceTypes'])} {g['capacityType']}, "
+            f"  {g['name']}: {', '.join(g['instanceTypes'])} {g['capacityType']}"
+            f"{', Bottlerocket' if g.get('amiFamily') == 'bottlerocket' else ''}, "
             f"min {g['minSize']} / desired {g['desiredSize']} / max {g['maxSize']}, "
             f"zones {', '.join(g['zones'])}"
         )

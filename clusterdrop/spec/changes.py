@@ -67,6 +67,7 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.nodeGroups[].labels": (IN_PLACE, "node labels"),
     "spec.nodeGroups[].taints": (IN_PLACE, "node taints"),
     "spec.nodeGroups[].sshKeyName": (REPLACES_GROUP, "the nodes' key pair"),
+    "spec.nodeGroups[].amiFamily": (REPLACES_GROUP, "EKS sets a managed node group's AMI type at creation"),
     "spec.nodeGroups[].volume": (REPLACES_GROUP, "the nodes' root volume (a new launch template version)"),
     "spec.nodeGroups[].tags": (IN_PLACE, "tags on the node group"),
     "spec.nodeGroups[].updateConfig": (IN_PLACE, "how many nodes an update replaces at once"),

@@ -359,8 +359,15 @@ class _Converter:
         if volume:
             out["volume"] = volume
         ami_family = ng.get("amiFamily")
-        if ami_family not in (None, "AmazonLinux2023"):
-            self.refuse((*ng.path, "amiFamily"), f"{ami_family}: clusterdrop node groups run Amazon Linux 2023")
+        if ami_family == "Bottlerocket":
+            out["amiFamily"] = "bottlerocket"
+        elif ami_family not in (None, "AmazonLinux2023"):
+            self.refuse(
+                (*ng.path, "amiFamily"), f"{ami_family}: clusterdrop node groups run Amazon Linux 2023 or Bottlerocket"
+            )
+        if ng.has("bottlerocket"):
+            ng.get("bottlerocket")
+            self.refuse((*ng.path, "bottlerocket"), "Bottlerocket settings are not supported (only its defaults)")
         if ng.has("labels"):
             out["labels"] = ng.get("labels")
         if ng.has("tags"):

@@ -271,6 +271,11 @@ class NodeGroup(Model):
         default_factory=list, max_length=50, description="Kubernetes taints on the group's nodes."
     )
     ssh_key_name: KeyPairName | None = Field(default=None, description="An EC2 key pair for SSH to the nodes.")
+    ami_family: Literal["al2023", "bottlerocket"] = Field(
+        default="al2023",
+        description="The nodes' operating system: Amazon Linux 2023 or Bottlerocket (EKS-optimized AMIs, the "
+        "architecture of the instance types).",
+    )
     volume: Volume | None = Field(
         default=None,
         description="The root volume's type, IOPS, throughput and encryption (through a launch template). "

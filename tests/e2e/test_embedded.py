@@ -632,12 +632,24 @@ def _eks_refuses_a_disk_size_beside_a_launch_template(local: session.LocalDeploy
 
 def test_calico_operator_from_the_mirror(local: session.LocalDeployer, tmp_path: Path) -> None:
     # The system group untainted this time: the system pods still keep off the tainted workers.
-    text = _calico("calico-operator", "operator").replace(
-        'taints: [{key: CriticalAddonsOnly, value: "true", effect: NoSchedule}]', "labels: {role: system}"
+    # And Bottlerocket nodes: Calico's pod limit reaches them as TOML settings, not a NodeConfig.
+    text = (
+        _calico("calico-operator", "operator")
+        .replace('taints: [{key: CriticalAddonsOnly, value: "true", effect: NoSchedule}]', "labels: {role: system}")
+        .replace(
+            "      instanceTypes: [t3.medium]\n", "      instanceTypes: [t3.medium]\n      amiFamily: bottlerocket\n"
+        )
     )
     result = _run(local, _spec(tmp_path, "calico-operator", text))
     assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
     assert result["nodes"] == {"expected": 5, "registered": 5, "ready": 5}
+    nodes = local.aws.eks.clusters["calico-operator"].api.store.objects[("", "nodes")].values()
+    assert {n["status"]["nodeInfo"]["osImage"] for n in nodes} == {"Bottlerocket OS 1.50.0 (aws-k8s-1.33)"}
+    assert {n["status"]["allocatable"]["pods"] for n in nodes} == {"100"}
+    eks = local.aws.client("eks")
+    for group in eks.list_nodegroups(clusterName="calico-operator")["nodegroups"]:
+        described = eks.describe_nodegroup(clusterName="calico-operator", nodegroupName=group)["nodegroup"]
+        assert described["amiType"] == "BOTTLEROCKET_x86_64"
     placed = _system_pods_by_group(local, "calico-operator")
     assert placed["kube-system/coredns"] == placed["calico-system/calico-kube-controllers"] == {"system"}
     assert _object(local, "calico-operator", "apps", "deployments", "tigera-operator", "tigera-operator")

@@ -228,6 +228,22 @@ def test_volume_settings_map_to_the_groups_volume() -> None:
     assert any("volumes not encrypted" in note for note in loaded.notes)
 
 
+def test_bottlerocket_maps_and_its_settings_are_refused_by_name() -> None:
+    text = (FIXTURES / "eksctl" / "01-simple-cluster.yaml").read_text()
+    bottlerocket = text.replace("    desiredCapacity: 1\n", "    desiredCapacity: 1\n    amiFamily: Bottlerocket\n", 1)
+    assert load_spec(bottlerocket.encode()).cluster.spec.node_groups[0].ami_family == "bottlerocket"
+    tuned = bottlerocket.replace(
+        "    amiFamily: Bottlerocket\n",
+        "    amiFamily: Bottlerocket\n    bottlerocket:\n      enableAdminContainer: true\n",
+    )
+    with pytest.raises(UnsupportedFields, match="Bottlerocket settings are not supported"):
+        load_spec(tuned.encode())
+    with pytest.raises(
+        UnsupportedFields, match="Ubuntu2204: clusterdrop node groups run Amazon Linux 2023 or Bottlerocket"
+    ):
+        load_spec(bottlerocket.replace("amiFamily: Bottlerocket", "amiFamily: Ubuntu2204").encode())
+
+
 def test_zonal_shift_and_the_upgrade_policy_map_to_the_control_plane() -> None:
     spec = load_spec((FIXTURES / "eksctl" / "45-upgrade-policy-example.yaml").read_bytes()).cluster.spec
     assert spec.control_plane.support_type == "extended"

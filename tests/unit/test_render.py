@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -381,3 +382,20 @@ def test_a_volume_goes_through_a_launch_template_and_ebs_limits_are_checked(full
         set_path(quickstart, group_path, volume)
         with pytest.raises(SpecInvalid, match=r"spec.nodeGroups\[0\]." + problem):
             _cluster(quickstart)
+
+
+def test_bottlerocket_groups_take_their_ami_type_toml_settings_and_data_volume(full_spec: dict[str, Any]) -> None:
+    """calico-ha: an overlay CNI, so the groups have a launch template carrying maxPods."""
+    set_path(full_spec, "spec.nodeGroups[0].amiFamily", "bottlerocket")
+    set_path(full_spec, "spec.nodeGroups[0].instanceTypes", ["m7g.large"])
+    plan = make_plan(_cluster(full_spec))
+    template = plan.stacks[1].template
+    assert template["Resources"]["NodeGroup"]["Properties"]["AmiType"] == "BOTTLEROCKET_ARM_64"
+    data = template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    settings = tomllib.loads(data["UserData"]["Fn::Base64"])
+    assert settings["settings"]["kubernetes"]["max-pods"] > 0
+    assert [m["DeviceName"] for m in data["BlockDeviceMappings"]] == ["/dev/xvdb"]  # Bottlerocket's data volume
+    assert [m for m in lint(json.dumps(template)) if m.rule.id.startswith("E")] == []
+    other = plan.stacks[2].template  # still AL2023
+    assert other["Resources"]["NodeGroup"]["Properties"]["AmiType"] == "AL2023_x86_64_STANDARD"
+    assert ", Bottlerocket, min" in format_summary(plan.summary())

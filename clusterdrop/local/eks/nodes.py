@@ -86,7 +86,7 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             # its configuration; the node lifecycle controller then lifts the not-ready taints.
             ready = name in networked and "nodes-not-ready" not in settings.faults
             ready = ready and now - node.get("_registered", now) >= delay
-            node["status"] = _node_status(ready, member["version"], node, member["address"], group["maxPods"])
+            node["status"] = _node_status(ready, member["version"], node, member["address"], group)
             # A node group's labels and taints reach its nodes, and follow an update of the group
             # (EKS applies UpdateNodegroupConfig's labels and taints to the running nodes).
             _follow_group(node, group)
@@ -201,7 +201,20 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
     }
 
 
-def _node_status(ready: bool, version: str, node: Obj, address: str, max_pods: int) -> Obj:
+# What the kubelet reports of its machine, per EKS-optimized AMI family.
+_OS = {
+    "AL2023": ("Amazon Linux 2023 (simulated)", "6.1.0-simulated", "containerd://2.0.0"),
+    "BOTTLEROCKET": (
+        "Bottlerocket OS 1.50.0 (aws-k8s-{version})",
+        "6.1.0-simulated",
+        "containerd://2.0.0+bottlerocket",
+    ),
+}
+
+
+def _node_status(ready: bool, version: str, node: Obj, address: str, group: Obj) -> Obj:
+    max_pods = group["maxPods"]
+    os_image, kernel, runtime = _OS["BOTTLEROCKET" if group["amiType"].startswith("BOTTLEROCKET") else "AL2023"]
     condition = (
         {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
         if ready
@@ -212,11 +225,11 @@ def _node_status(ready: bool, version: str, node: Obj, address: str, max_pods: i
     info = {  # every field: typed clients refuse a partial nodeInfo
         "kubeletVersion": f"v{version}.0-eks-local",
         "kubeProxyVersion": f"v{version}.0-eks-local",
-        "osImage": "Amazon Linux 2023 (simulated)",
-        "kernelVersion": "6.1.0-simulated",
+        "osImage": os_image.format(version=version),
+        "kernelVersion": kernel,
         "architecture": arch,
         "operatingSystem": "linux",
-        "containerRuntimeVersion": "containerd://2.0.0",
+        "containerRuntimeVersion": runtime,
         "bootID": uid,
         "machineID": uid.replace("-", ""),
         "systemUUID": uid,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import email
+import tomllib
 import uuid
 from typing import Any
 
@@ -550,7 +551,14 @@ def _max_pods(p: Obj, account_id: str, region: str) -> int:
     if template_ref.get("Id"):
         template = ec2_backends[account_id][region].get_launch_template(template_ref["Id"])
         user_data = template.get_version(template_ref.get("Version") or "$Latest").data.get("UserData")
-        message = email.message_from_bytes(base64.b64decode(str(user_data))) if user_data else None
+        decoded = base64.b64decode(str(user_data)) if user_data else b""
+        if str(p.get("AmiType", "")).startswith("BOTTLEROCKET") and decoded:
+            # Bottlerocket's user data is TOML settings.
+            settings = tomllib.loads(decoded.decode())
+            pods = settings.get("settings", {}).get("kubernetes", {}).get("max-pods")
+            if pods:
+                return int(pods)
+        message = email.message_from_bytes(decoded) if decoded else None
         for part in message.walk() if message is not None else []:
             if part.get_content_type() == "application/node.eks.aws":
                 config = yaml.safe_load(str(part.get_payload())) or {}
@@ -577,7 +585,10 @@ def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
         "disk_size": int(p.get("DiskSize") or 20),
         "tags": p.get("Tags") or {},
         "version": version,
-        "release_version": f"{version}.0-20261115",
+        # AL2023 AMI releases are `<version>.<patch>-<date>`, Bottlerocket's `<release>-<commit>`.
+        "release_version": (
+            "1.50.0-5f6e7d8c" if str(p.get("AmiType", "")).startswith("BOTTLEROCKET") else f"{version}.0-20261115"
+        ),
     }
     if p.get("RemoteAccess"):
         described["remote_access"] = {"ec2SshKey": p["RemoteAccess"].get("Ec2SshKey")}
