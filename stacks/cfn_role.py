@@ -94,11 +94,15 @@ class ClusterStacksRole(Construct):
         # A cluster whose secrets are encrypted with a KMS key (spec.controlPlane.secretsKey): EKS's
         # create checks the key and grants itself its use, as the caller. Keys of this account and
         # region (the spec refuses another region's).
+        keys = [f"arn:{partition}:kms:{region}:{account}:key/*"]
+        role.add_to_policy(iam.PolicyStatement(sid="SecretsKeys", actions=["kms:DescribeKey"], resources=keys))
+        # Only grants for an AWS resource (the cluster), never a grant to a principal of its own.
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="SecretsKeys",
-                actions=["kms:DescribeKey", "kms:CreateGrant"],
-                resources=[f"arn:{partition}:kms:{region}:{account}:key/*"],
+                sid="SecretsKeyGrants",
+                actions=["kms:CreateGrant"],
+                resources=keys,
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
         # eks:CreateCluster has no resource-level permissions: IAM authorizes it on `*` only.

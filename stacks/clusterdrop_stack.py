@@ -152,8 +152,10 @@ class ClusterdropStack(Stack):
                 fn,
                 "IAM5",
                 "A cluster's stacks, EKS add-ons and node groups and shared subnets are named at run time; the "
-                "wildcards are bounded by the clusterdrop- stack prefix, the account and the region.",
+                "wildcards are bounded by the clusterdrop- stack prefix, the account and the region. The KMS keys "
+                "a spec names (read at Plan) are the users', of the region, in any account.",
                 evidence=[
+                    f"Resource::{ARN}:kms:<AWS::Region>:*:key/*",
                     f"Resource::{ARN}:cloudformation:{AT}:stack/{STACK_PREFIX}*/*",
                     f"Resource::{ARN}:eks:{AT}:cluster/*",
                     f"Resource::{ARN}:eks:{AT}:addon/*",

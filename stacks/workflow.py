@@ -237,6 +237,14 @@ class Workflow(Construct):
             [storage.locks.table_arn],
             "Locks",
         )
+        # Plan checks the KMS keys a spec names (state, kind, and whether EC2 Auto Scaling may use a
+        # volume's key) before anything is created: keys of the region, in any account.
+        allow(
+            ["Plan"],
+            ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"],
+            [f"arn:{partition}:kms:{region}:*:key/*"],
+            "SpecKeys",
+        )
         # Plan checks the account's quotas and reserves what a create will consume (one registry
         # item, a conditional put); releasing the lock releases the reservation.
         allow(["Plan"], ["dynamodb:PutItem"], [storage.clusters.table_arn], "QuotaReservations")

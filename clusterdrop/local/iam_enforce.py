@@ -35,8 +35,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from clusterdrop.iam_policy import Decision, Request, denial, evaluate
 from clusterdrop.local import cfn_permissions
-from clusterdrop.local.iam_policy import Decision, Request, denial, evaluate
 
 _FILLER_ID = "00000000-0000-0000-0000-000000000000"
 _EC2_KINDS = {
@@ -187,6 +187,9 @@ def resources(service: str, action: str, params: dict[str, Any], path: str, acco
         case "ssm" if "Name" in p:
             # A parameter's ARN drops the name's leading "/" (SSM User Guide, "Working with parameter hierarchies").
             return [f"arn:aws:ssm:{region}:{account}:parameter/{p['Name'].lstrip('/')}"]
+        case "kms" if "KeyId" in p:
+            key = p["KeyId"]
+            return [key if key.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key}"]
         case "secretsmanager" if "SecretId" in p:
             return [_secret_arn(account, region, p["SecretId"])]
         case "lambda":

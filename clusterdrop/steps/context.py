@@ -57,6 +57,7 @@ class Ports:
     locks: Any = None
     ssm: Any = None
     quotas: Any = None  # Service Quotas
+    kms: Any = None
 
 
 def spec_of(state: State) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from clusterdrop import quotas
-from clusterdrop.aws import eks, registry, stacks, subnets
+from clusterdrop.aws import eks, keys, registry, stacks, subnets
 from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import Problem, SpecInvalid, StackFailed
 from clusterdrop.render.cluster import zones
@@ -96,6 +96,7 @@ def plan(state: State, ports: Ports) -> State:
             upgrade = {"from": start, "to": target, "nodeGroups": [g.name for g in cluster.spec.node_groups]}
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
+    problems += keys.check(ports.kms, cluster)
     if not problems:
         cluster, problems = subnets.with_zones(ports.ec2, cluster)
     if problems:

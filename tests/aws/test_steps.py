@@ -65,6 +65,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         sns=sns,
         ssm=session.client("ssm"),
         quotas=session.client("service-quotas"),
+        kms=session.client("kms"),
         clusters=tables["clusters"],
         locks=tables["locks"],
     )

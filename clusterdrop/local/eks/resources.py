@@ -455,20 +455,16 @@ def _refuse_launch(p: Obj, account_id: str, region: str, count: int, logical_id:
         )
 
 
-# Who launches a managed node group's instances: its Auto Scaling group, as the Auto Scaling
-# service-linked role, which has no KMS permissions of its own (IAM) — only a key policy naming it
-# lets it use a customer managed key ("Required AWS KMS key policy for use with encrypted volumes",
-# EC2 Auto Scaling User Guide).
-AUTOSCALING_ROLE = "arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-
-
 def _volume_key_refusal(p: Obj, account_id: str, region: str) -> tuple[str, str] | None:
     """An instance whose volume's KMS key is missing, disabled, or not usable by the Auto Scaling
-    service-linked role does not start: EC2 terminates it with Client.InvalidKMSKey.InvalidState."""
+    service-linked role (which launches a managed node group's instances, with no KMS permissions
+    but what the key policy or a grant gives it) does not start: EC2 terminates it with
+    Client.InvalidKMSKey.InvalidState."""
     from moto.ec2.models import ec2_backends
     from moto.kms.models import kms_backends
 
-    from clusterdrop.local.iam_policy import Request, evaluate
+    from clusterdrop.aws.keys import AUTOSCALING_ACTIONS, AUTOSCALING_ROLE
+    from clusterdrop.iam_policy import Request, evaluate
 
     template_ref = p.get("LaunchTemplate") or {}
     if not template_ref.get("Id"):
@@ -483,12 +479,13 @@ def _volume_key_refusal(p: Obj, account_id: str, region: str) -> tuple[str, str]
         key = kms_backends[parts[4]][parts[3]].keys.get(parts[5].split("/", 1)[-1]) if len(parts) > 5 else None
         if key is None or key.key_state != "Enabled":
             return "Client.InvalidKMSKey.InvalidState", f"The KMS key provided is in an incorrect state ({arn})"
-        role = {"AWS": AUTOSCALING_ROLE.format(account=account_id)}
+        role = {"AWS": AUTOSCALING_ROLE.format(partition="aws", account=account_id)}
         usable = all(
             evaluate([key.policy], Request(action, arn, {"kms:GrantIsForAWSResource": "true"}, role)).allowed
-            for action in ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom")
+            for action in AUTOSCALING_ACTIONS
         )
-        if not usable:
+        granted = any(getattr(g, "grantee_principal", "") == role["AWS"] for g in getattr(key, "grants", {}).values())
+        if not (usable or granted):
             why = f"The KMS key provided is in an incorrect state ({arn}: its key policy does not let "
             return "Client.InvalidKMSKey.InvalidState", why + "AWSServiceRoleForAutoScaling use it)"
     return None

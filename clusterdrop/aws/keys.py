@@ -1,0 +1,68 @@
+"""The KMS keys a spec names, checked at *Plan* before anything is created: a key that cannot
+serve would otherwise fail the create half-way — EKS refusing the cluster (a missing, disabled or
+asymmetric secrets key), or EC2 Auto Scaling never starting a node (a volume key its
+service-linked role may not use: `Client.InvalidKMSKey.InvalidState`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from clusterdrop.errors import Problem
+from clusterdrop.iam_policy import Request, evaluate
+from clusterdrop.spec.models import Cluster
+
+# EC2 Auto Scaling launches a managed node group's instances as this role, which has no KMS
+# permissions of its own: only the key's policy (or a grant) lets it use a customer managed key
+# ("Required AWS KMS key policy for use with encrypted volumes", EC2 Auto Scaling User Guide).
+AUTOSCALING_ROLE = (
+    "arn:{partition}:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+)
+# What it does with the key: a grant for the instance's volumes, and the data keys under it.
+AUTOSCALING_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom")
+
+
+def check(kms: Any, cluster: Cluster) -> list[Problem]:
+    """Every key of the spec, by the field that names it."""
+    problems: list[Problem] = []
+    spec = cluster.spec
+    if spec.control_plane.secrets_key:
+        problems += _usable(kms, spec.control_plane.secrets_key, "spec.controlPlane.secretsKey", autoscaling=False)
+    for i, group in enumerate(spec.node_groups):
+        if group.volume is not None and group.volume.kms_key_id:
+            problems += _usable(kms, group.volume.kms_key_id, f"spec.nodeGroups[{i}].volume.kmsKeyId", autoscaling=True)
+    return problems
+
+
+def _usable(kms: Any, arn: str, path: str, *, autoscaling: bool) -> list[Problem]:
+    try:
+        key = kms.describe_key(KeyId=arn)["KeyMetadata"]
+    except kms.exceptions.NotFoundException:
+        return [Problem(path, f"no KMS key {arn}")]
+    except kms.exceptions.ClientError as exc:
+        return [Problem(path, f"the deployer cannot read KMS key {arn}: {exc.response['Error']['Message']}")]
+    if key.get("KeyState") != "Enabled":
+        return [Problem(path, f"KMS key {arn} is {key.get('KeyState')}; it must be Enabled")]
+    # SYMMETRIC_DEFAULT keys are the encrypting kind (asymmetric and HMAC keys have other specs).
+    if key.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+        return [Problem(path, f"KMS key {arn} is {key.get('KeySpec')}; EKS and EBS encrypt with symmetric keys")]
+    if not autoscaling:
+        return []
+    partition, account = arn.split(":")[1], arn.split(":")[4]
+    role = AUTOSCALING_ROLE.format(partition=partition, account=account)
+    policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+    allowed = all(
+        evaluate([policy], Request(a, arn, {"kms:GrantIsForAWSResource": "true"}, {"AWS": role})).allowed
+        for a in AUTOSCALING_ACTIONS
+    )
+    granted = any(g.get("GranteePrincipal") == role for g in kms.list_grants(KeyId=arn).get("Grants", []))
+    if allowed or granted:
+        return []
+    return [
+        Problem(
+            path,
+            f"KMS key {arn}: its key policy does not let {role.rsplit('/', 1)[1]} (EC2 Auto Scaling, which starts "
+            "the nodes) use it, and no grant does: no node would start (Client.InvalidKMSKey.InvalidState). "
+            f"Allow {role} kms:CreateGrant, kms:Decrypt, kms:GenerateDataKey* and kms:ReEncrypt* in the key policy",
+        )
+    ]
