@@ -37,6 +37,7 @@ class EmulatedCluster:
     nodegroups: dict[str, Obj] = field(default_factory=dict)
     seeded: bool = False  # the fault pdb-blocks-eviction's workload is in
     account: str = "123456789012"  # whose EC2 runs the nodes' instances
+    instances: set[str] = field(default_factory=set)  # the EC2 instances launched for its nodes
     reconciler: workloads.Reconciler = field(init=False)
 
     def __post_init__(self) -> None:

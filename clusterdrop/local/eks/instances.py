@@ -72,6 +72,7 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
         return None
     instance = reservation.instances[0]
     _provisioned_performance(backend, instance, group)
+    cluster.instances.add(str(instance.id))
     return str(instance.id)
 
 
@@ -110,16 +111,9 @@ def _zone_of(backend: Any, subnet_id: str) -> str:
         return ""
 
 
-def reconcile(account: str, cluster: EmulatedCluster | str, region: str, wanted: set[str]) -> None:
+def reconcile(cluster: EmulatedCluster, wanted: set[str]) -> None:
     """Terminate the cluster's instances whose nodes are gone (all of them, for a deleted cluster)."""
-    name = cluster if isinstance(cluster, str) else cluster.name
-    backend = _backend(account, region)
-    gone = [
-        i.id
-        for i in backend.all_instances()
-        if i.state in _LIVE
-        and any(t["key"] == "eks:cluster-name" and t["value"] == name for t in i.get_tags())
-        and i.id not in wanted
-    ]
+    gone = sorted(cluster.instances - wanted)
     if gone:
-        backend.terminate_instances(gone)
+        _backend(cluster.account, cluster.region).terminate_instances(gone)
+        cluster.instances.difference_update(gone)

@@ -96,7 +96,7 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
         running = {
             m["instance"] for g in cluster.nodegroups.values() for m in g.get("members", []) if m.get("instance")
         }
-        instances.reconcile(cluster.account, cluster, cluster.region, running)
+        instances.reconcile(cluster, running)
         if "pdb-blocks-eviction" in settings.faults and not cluster.seeded and wanted:
             _seed_budgeted_workload(store)
             cluster.seeded = True

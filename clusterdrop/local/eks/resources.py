@@ -149,7 +149,7 @@ class EksClusterModel(CloudFormationModel):
             cluster = emulation.clusters.pop(name, None)
         if cluster is not None:
             cluster.api.stop()
-        instances.reconcile(account_id, name, region_name, set())  # its nodes' instances go with it
+            instances.reconcile(cluster, set())  # its nodes' instances go with it
         backend = eks_models.eks_backends[account_id][region_name]
         if name in backend.clusters:
             backend.clusters[name].nodegroups.clear()
