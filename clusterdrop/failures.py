@@ -150,9 +150,18 @@ _BY_CAUSE: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _CNI_STEPS = ("Apply CNI", "Check CNI")
 
 
+# Error classes that name a symptom: the cause, when it says why (EKS's node-group health issue
+# beside missing nodes), names the code.
+_SYMPTOMS = {"NodesNotReady"}
+_ROOT_CAUSES = ("ERR_QUOTA_EXCEEDED", "ERR_INSUFFICIENT_CAPACITY", "ERR_UNAUTHORIZED", "ERR_DEPENDENCY")
+
+
 def classify(step: str, error: str, cause: str) -> FailureCode:
     """The code of a failure, from its step, its error class and its cause."""
     code = _BY_ERROR.get(error)
+    if error in _SYMPTOMS and "EKS reports for node group" in cause:
+        found = next((c for c, pattern in _BY_CAUSE if pattern.search(cause)), None)
+        code = found if found in _ROOT_CAUSES else code
     if code is None:
         code = next((c for c, pattern in _BY_CAUSE if pattern.search(cause)), None)
     if code is None and step in _CNI_STEPS:

@@ -334,6 +334,13 @@ class Workflow(Construct):
             for m in ("Deploy", "Teardown")
         ]
         allow(["Diagnose", "Notify"], ["states:GetExecutionHistory"], executions, "ExecutionHistory")
+        # Nodes that never came: Diagnose reads why from the node groups' health.
+        allow(
+            ["Diagnose"],
+            ["eks:DescribeNodegroup"],
+            [f"arn:{partition}:eks:{region}:{account}:nodegroup/*"],
+            "NodegroupHealth",
+        )
         # The lock step lets an earlier upload of the same spec go first.
         machines = [machine_arn(self, m) for m in ("Deploy", "Teardown")]
         allow(["TakeClusterLock"], ["states:ListExecutions"], machines, "ListExecutions")

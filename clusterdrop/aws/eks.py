@@ -6,11 +6,25 @@ import json
 from typing import Any
 
 from clusterdrop.render.addons import addon_configuration
+from clusterdrop.spec.models import Cluster
 
 # clusterdrop addon name -> EKS add-on name
 ADDONS = {"ebs-csi": "aws-ebs-csi-driver", "metrics-server": "metrics-server"}
 # With BootstrapSelfManagedAddons false EKS installs neither: the workflow adds them.
 CORE_ADDONS = ("kube-proxy", "coredns")
+
+
+def health_issues(eks: Any, cluster: Cluster) -> list[str]:
+    """What EKS reports wrong with each node group (DescribeNodegroup's health issues)."""
+    lines = []
+    for group in cluster.spec.node_groups:
+        try:
+            described = eks.describe_nodegroup(clusterName=cluster.metadata.name, nodegroupName=group.name)
+        except eks.exceptions.ResourceNotFoundException:
+            continue
+        for issue in (described["nodegroup"].get("health") or {}).get("issues") or []:
+            lines.append(f"EKS reports for node group {group.name}: {issue.get('code')}: {issue.get('message')}")
+    return lines
 
 
 def describe(eks: Any, cluster: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from clusterdrop.aws import registry, stacks
+from clusterdrop.aws import eks, registry, stacks
 from clusterdrop.contract import Cleanup
 from clusterdrop.history import (
     execution_history,
@@ -33,6 +33,10 @@ def diagnose(state: State, ports: Ports) -> State:
     if real_cause:
         where = f"{real_cause['stack']} {real_cause['logicalId']} ({real_cause['type']})"
         cause = f"{where} {real_cause['status']}: {real_cause['reason']}"
+    elif name == "NodesNotReady" and spec_of(state):
+        # Nodes that never came: EKS says why in the node group's health (an Auto Scaling group
+        # that cannot launch — a vCPU quota, a key, capacity), the first place to look on AWS.
+        cause += "".join(f"\n{line}" for line in eks.health_issues(ports.eks, cluster_of(state)))
     return {"step": step, "error": name, "cause": cause}
 
 

@@ -217,3 +217,44 @@ def test_ec2_refuses_instances_past_the_vcpu_quota_of_their_family(aws: dict[str
         running = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
         ids = [i["InstanceId"] for r in running["Reservations"] for i in r["Instances"]]
         ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched] + ids)
+
+
+def test_nodes_that_never_came_are_diagnosed_with_the_node_groups_health(aws: dict[str, Any]) -> None:  # noqa: F811
+    """EKS's node-group health issue (an Auto Scaling group that cannot launch past a vCPU quota)
+    joins the missing nodes' cause, and the failure is coded by it."""
+    import json
+
+    from moto.eks.models import eks_backends
+
+    from clusterdrop.failures import classify
+
+    ports, name, state = _validated(aws)
+    eks = ports.eks
+    eks.create_cluster(
+        name=name, roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": ["subnet-1"]}
+    )
+    eks.create_nodegroup(
+        clusterName=name, nodegroupName="workers", nodeRole="arn:aws:iam::123456789012:role/n", subnets=["subnet-1"]
+    )
+    issue = {
+        "code": "AsgInstanceLaunchFailures",
+        "message": "VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit of 32 "
+        "allows for the instance bucket that the specified instance type belongs to. Launching EC2 instance failed.",
+        "resourceIds": ["eks-workers-asg"],
+    }
+    eks_backends["123456789012"][REGION].clusters[name].nodegroups["workers"].health = {
+        "issues": [issue]
+    }  # as EKS reports it
+    sfn = aws["session"].client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"diagnose-{aws['suffix']}",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    state["execution"] = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    state["error"] = {"Error": "NodesNotReady", "Cause": json.dumps({"errorMessage": "1 of 2 nodes missing: workers"})}
+    diagnosed = steps.diagnose(state, ports)
+    assert diagnosed["cause"].startswith("1 of 2 nodes missing: workers\n")
+    assert "EKS reports for node group workers: AsgInstanceLaunchFailures: VcpuLimitExceeded" in diagnosed["cause"]
+    assert classify("Wait for nodes Ready", "NodesNotReady", diagnosed["cause"]).code == "ERR_QUOTA_EXCEEDED"
+    assert classify("Wait for nodes Ready", "NodesNotReady", "1 of 2 nodes missing").code == "ERR_NODES_NOT_READY"

@@ -6,6 +6,7 @@ running-instance vCPU quotas count (`local/quotas.py` refuses a launch past them
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from clusterdrop import quotas
@@ -67,9 +68,12 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
             tags={"instance": {"eks:cluster-name": cluster.name, "eks:nodegroup-name": group["name"], "Name": node}},
         )
     except Exception as exc:  # noqa: BLE001 - EC2's refusal is the group's health issue, as on EKS
-        group["launchFailure"] = str(getattr(exc, "message", exc))
+        group["launchFailure"] = f"{getattr(exc, 'error_type', type(exc).__name__)}: {getattr(exc, 'message', exc)}"
         LOG.info("node group %s could not launch an instance: %s", group["name"], group["launchFailure"])
+        _health(cluster, group, [_launch_issue(group["launchFailure"])])
         return None
+    if group.pop("launchFailure", None):
+        _health(cluster, group, [])
     instance = reservation.instances[0]
     _provisioned_performance(backend, instance, group)
     cluster.instances.add(str(instance.id))
@@ -89,6 +93,23 @@ def _provisioned_performance(backend: Any, instance: Any, group: Obj) -> None:
         volume = backend.get_volume(mapping.volume_id)
         volume.iops = int(ebs["Iops"]) if ebs.get("Iops") else volume.iops
         volume.throughput = int(ebs["Throughput"]) if ebs.get("Throughput") else volume.throughput
+
+
+def _launch_issue(failure: str) -> Obj:
+    """EKS's health issue for an Auto Scaling group that cannot launch (DescribeNodegroup)."""
+    return {
+        "code": "AsgInstanceLaunchFailures",
+        "message": f"{failure} Launching EC2 instance failed.",
+        "resourceIds": [f"eks-{uuid.uuid4().hex[:12]}"],
+    }
+
+
+def _health(cluster: EmulatedCluster, group: Obj, issues: list[Obj]) -> None:
+    from moto.eks.models import eks_backends
+
+    described = eks_backends[cluster.account][cluster.region].clusters.get(cluster.name)
+    if described is not None and group["name"] in described.nodegroups:
+        described.nodegroups[group["name"]].health = {"issues": issues}
 
 
 def _template(group: Obj) -> dict[str, Any]:
