@@ -150,18 +150,18 @@ def test_convert_json_output() -> None:
 
 
 def test_convert_refuses_unsupported_fields_by_eksctl_path() -> None:
-    code, out, err = run("convert", str(FIXTURES / "eksctl" / "19-kms-cluster.yaml"))
+    code, out, err = run("convert", str(FIXTURES / "eksctl" / "27-oidc-provider.yaml"))
     assert code == 1
     assert out == ""
-    assert "secretsEncryption" in err
+    assert "27-oidc-provider.yaml:14:1: identityProviders: OIDC identity providers are not supported yet" in err
     assert "--allow-partial" in err
 
 
 def test_convert_allow_partial_lists_what_was_dropped() -> None:
-    code, out, err = run("convert", "--allow-partial", str(FIXTURES / "eksctl" / "19-kms-cluster.yaml"))
+    code, out, err = run("convert", "--allow-partial", str(FIXTURES / "eksctl" / "27-oidc-provider.yaml"))
     assert code == 0
-    assert "dropped: secretsEncryption" in err
-    assert yaml.safe_load(out)["spec"]["nodeGroups"][0]["name"] == "ng-1"
+    assert "dropped: identityProviders" in err
+    assert yaml.safe_load(out)["spec"]["nodeGroups"]
 
 
 def test_convert_refuses_a_native_spec() -> None:
