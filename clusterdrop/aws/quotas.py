@@ -207,6 +207,29 @@ def reservations(table: Any, *, now: Callable[[], float] = time.time) -> dict[st
     return _read(table, now())[0]
 
 
+def account_standing(sq: Any, ec2: Any, eks: Any, table: Any) -> list[quotas.Standing]:
+    """Every shared quota of the account in the region: its value, what is in use and what creates
+    under way reserved (a need of 0: what is free is value - used - reserved). The vCPU quotas of
+    accelerated families appear where the account has some."""
+    wanted = [q for q in quotas.QUOTAS.values() if q.shared]
+    limits = values(sq, wanted)
+    reserved, _ = held_by_others(table, "")
+    used = usage(ec2, eks, [quotas.Need(q, 0) for q in wanted])
+    out = []
+    for q in wanted:
+        if q.per == "zone":
+            keys = sorted(k for k in {*used, *reserved} if k.startswith(f"{q.key}@")) or [q.key]
+            needs = [quotas.Need(q, 0, k.partition("@")[2]) for k in keys]
+        else:
+            needs = [quotas.Need(q, 0)]
+        for need in needs:
+            standing = quotas.Standing(need, limits[q.code], used.get(need.key, 0), reserved.get(need.key, 0))
+            if q.unit and not (standing.limit or standing.used or standing.reserved) and "standard" not in q.key:
+                continue  # an accelerated family the account has no quota for, and no use of
+            out.append(standing)
+    return out
+
+
 def short_of(standings: list[quotas.Standing], region: str) -> QuotaExceeded | None:
     short = [s for s in standings if s.short]
     return QuotaExceeded([s.sentence(region) for s in short], [s.as_dict() for s in short]) if short else None

@@ -163,6 +163,41 @@ def _status_page(session: Any, deployer: Any, args: argparse.Namespace, out: Tex
 
 
 @_aws_errors
+def cmd_quotas(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop.aws import quotas as account_quotas
+
+    session, deployer = _aws()
+    standings = account_quotas.account_standing(
+        session.client("service-quotas"),
+        session.client("ec2"),
+        session.client("eks"),
+        session.resource("dynamodb").Table(deployer.clusters_table),
+    )
+    region = session.region_name or ""
+    if args.json:
+        rows = [{**s.as_dict(), "free": max(0, int(s.limit) - s.used - s.reserved)} for s in standings]
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return EXIT_OK
+    table = [("QUOTA", "CODE", "IN USE", "RESERVED", "QUOTA", "FREE")]
+    near = []
+    for s in standings:
+        q = s.need.quota
+        name = f"{q.name} ({s.need.where})" if s.need.where else q.name
+        if q.unit:
+            name += f", {q.unit}"
+        free = max(0, int(s.limit) - s.used - s.reserved)
+        table.append((name, f"{q.service} {q.code}", str(s.used), str(s.reserved), f"{s.limit:g}", str(free)))
+        if s.limit and s.used + s.reserved >= 0.8 * s.limit:
+            near.append(f"{name}: {s.used + s.reserved} of {s.limit:g} — raise it at {q.console_url(region)}")
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    for line in near:
+        out.write(f"near its quota: {line}\n")
+    return EXIT_OK
+
+
+@_aws_errors
 def cmd_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop import ops
 
@@ -214,6 +249,15 @@ def register(sub: Any) -> None:
     p.add_argument("--out", metavar="FILE", help="with --page: where to save it (default ./clusterdrop-status/NAME/)")
     p.add_argument("--no-open", action="store_true", help="with --page: do not open a browser")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser(
+        "quotas",
+        help="the account's service quotas a cluster takes: in use, reserved, free",
+        description="Each service quota clusterdrop checks at Plan, for the deployer's account and region: its "
+        "value (Service Quotas), what is in use, what creates under way reserved, what is free; the ones 80 % "
+        "full or more are named with where to raise them. " + deployer_help,
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_quotas)
     p = sub.add_parser(
         "delete",
         help="remove a cluster's spec to start its teardown",

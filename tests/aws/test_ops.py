@@ -504,3 +504,39 @@ def test_status_pages_are_published_with_their_history_and_fetched_with_the_read
     assert code == 0
     assert out == f"{tmp_path / 'page.html'}\n"
     assert "<title>demo: update succeeded</title>" in (tmp_path / "page.html").read_text()
+
+
+def test_quotas_shows_use_reservations_and_what_is_free(deployer: ops.Deployer) -> None:
+    from clusterdrop.local import quotas as embedded_quotas
+    from tests.aws.conftest import RAISED
+
+    ec2 = boto3.client("ec2")
+    vpcs = len(ec2.describe_vpcs()["Vpcs"])
+    account = embedded_quotas.current()
+    account.set("vpcs", vpcs + 1)
+    account.reset("vcpus-g-vt")  # a new account's: none, and none in use — not listed
+    account.reset("spot-vcpus-g-vt")
+    table = boto3.resource("dynamodb").Table(deployer.clusters_table)
+    table.put_item(
+        Item={
+            "cluster": "#quota-reservations",
+            "version": 1,
+            "holds": {"other": {"execution": "e", "expiresAt": 4102444800, "needs": {"vpcs": 1}}},
+        }
+    )
+    try:
+        code, out, _ = run("quotas")
+        assert code == 0
+        lines = out.splitlines()
+        assert lines[0].split() == ["QUOTA", "CODE", "IN", "USE", "RESERVED", "QUOTA", "FREE"]
+        vpc_row = next(line for line in lines if line.startswith("VPCs per Region"))
+        assert vpc_row.split()[-6:] == ["vpc", "L-F678F1CE", str(vpcs), "1", str(vpcs + 1), "0"]
+        assert not any("G and VT" in line for line in lines)
+        assert any(line.startswith("near its quota: VPCs per Region:") and "servicequotas" in line for line in lines)
+        code, out, _ = run("quotas", "--json")
+        rows = {r["quota"]: r for r in json.loads(out)}
+        assert (rows["vpcs"]["used"], rows["vpcs"]["reserved"], rows["vpcs"]["free"]) == (vpcs, 1, 0)
+    finally:
+        with account.lock:
+            account.applied.clear()
+            account.applied.update(RAISED)
