@@ -12,7 +12,9 @@ sets), enforced where AWS enforces them and answered by Service Quotas' API.
 - Service Quotas answers GetServiceQuota with the applied value of a quota set away from its
   default and NoSuchResourceException otherwise ("If the applied quota value is not available for
   a quota, the quota is not retrieved"), and GetAWSDefaultServiceQuota with the default. moto has
-  only the VPC quotas' defaults and no GetAWSDefaultServiceQuota.
+  only the VPC quotas' defaults and no GetAWSDefaultServiceQuota. RequestServiceQuotaIncrease is
+  approved at once (on AWS a request is reviewed, minutes to days): the embedded account is a test
+  account; a request for no more than the current value is refused, as AWS refuses it.
 
 - EC2 refuses an instance past the running-instance vCPU quota of its family (VcpuLimitExceeded,
   "You have requested more vCPU capacity than your current vCPU limit of N allows for the instance
@@ -283,9 +285,34 @@ def _answer_service_quotas() -> None:
         quota = self.backend.get_aws_default_service_quota(str(params.get("ServiceCode")), str(params.get("QuotaCode")))
         return json.dumps({"Quota": quota})
 
+    def request_increase(self: Any) -> str:
+        from moto.core.exceptions import JsonRESTError
+
+        params = json.loads(self.body)
+        q = known(str(params.get("ServiceCode")), str(params.get("QuotaCode")))
+        if q is None:
+            raise NoSuchResource
+        desired = float(params.get("DesiredValue", 0))
+        if desired <= current().value(q.key):
+            raise JsonRESTError(
+                "IllegalArgumentException", f"The desired value {desired:g} is not above the current value"
+            )
+        current().set(q.key, desired)
+        requested = {
+            "Id": uuid.uuid4().hex,
+            "ServiceCode": q.service,
+            "QuotaCode": q.code,
+            "QuotaName": q.name,
+            "DesiredValue": desired,
+            "Status": "APPROVED",
+            "Requester": "embedded",
+        }
+        return json.dumps({"RequestedQuota": requested})
+
     ServiceQuotasBackend.get_service_quota = get_service_quota  # type: ignore[method-assign]
     ServiceQuotasBackend.get_aws_default_service_quota = get_aws_default_service_quota  # type: ignore[attr-defined]
     ServiceQuotasResponse.get_aws_default_service_quota = respond  # type: ignore[attr-defined]
+    ServiceQuotasResponse.request_service_quota_increase = request_increase  # type: ignore[attr-defined]
 
 
 def _stack_failures() -> None:

@@ -258,3 +258,16 @@ def test_nodes_that_never_came_are_diagnosed_with_the_node_groups_health(aws: di
     assert "EKS reports for node group workers: AsgInstanceLaunchFailures: VcpuLimitExceeded" in diagnosed["cause"]
     assert classify("Wait for nodes Ready", "NodesNotReady", diagnosed["cause"]).code == "ERR_QUOTA_EXCEEDED"
     assert classify("Wait for nodes Ready", "NodesNotReady", "1 of 2 nodes missing").code == "ERR_NODES_NOT_READY"
+
+
+def test_a_quota_increase_request_is_approved_at_once_in_the_embedded_account(
+    aws: dict[str, Any],  # noqa: F811
+    account: Any,
+) -> None:
+    sq = aws["ports"].quotas
+    account.reset("elastic-ips")
+    with pytest.raises(sq.exceptions.ClientError, match="IllegalArgumentException"):
+        sq.request_service_quota_increase(ServiceCode="ec2", QuotaCode="L-0263D0A3", DesiredValue=5)
+    requested = sq.request_service_quota_increase(ServiceCode="ec2", QuotaCode="L-0263D0A3", DesiredValue=12)
+    assert requested["RequestedQuota"]["Status"] == "APPROVED"
+    assert sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-0263D0A3")["Quota"]["Value"] == 12
