@@ -105,6 +105,37 @@ class ClusterStacksRole(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
+        # EKS Pod Identity: associations of the account's clusters, with the spec's role or one made
+        # here; EKS passes the role to pods.eks.amazonaws.com only (a role must also trust it).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PodIdentity",
+                actions=[
+                    "eks:CreatePodIdentityAssociation", "eks:DescribePodIdentityAssociation",
+                    "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation",
+                    "eks:ListPodIdentityAssociations",
+                ],
+                resources=[
+                    f"arn:{partition}:eks:{region}:{account}:cluster/*",
+                    f"arn:{partition}:eks:{region}:{account}:podidentityassociation/*",
+                ],
+            )
+        )  # fmt: skip
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PodIdentityRoles",
+                actions=["iam:PassRole"],
+                resources=[f"arn:{partition}:iam::{account}:role/*"],
+                conditions={"StringEquals": {"iam:PassedToService": "pods.eks.amazonaws.com"}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PodIdentityRoleReads",
+                actions=["iam:GetRole"],
+                resources=[f"arn:{partition}:iam::{account}:role/*"],
+            )
+        )
         # eks:CreateCluster has no resource-level permissions: IAM authorizes it on `*` only.
         role.add_to_policy(iam.PolicyStatement(sid="EksCreateCluster", actions=["eks:CreateCluster"], resources=["*"]))
         role.add_to_policy(

@@ -186,13 +186,16 @@ class ClusterdropStack(Stack):
             "Lambda and Logs actions are scoped to the clusterdrop- prefix every cluster's roles, agents and logs "
             "carry; EKS actions to the account's clusters in the region (clusters bear their users' names); "
             "the agent's code is read from the CDK assets bucket and the artifacts bucket; a cluster's secrets key "
-            "is the spec's (any key of the account in the region).",
+            "is the spec's (any key of the account in the region); a Pod Identity role is the spec's (any role of "
+            "the account, passed to pods.eks.amazonaws.com only).",
             evidence=[
                 "Resource::*",
                 f"Resource::{ARN}:kms:{AT}:key/*",
                 f"Resource::{ARN}:eks:{AT}:cluster/*",
                 f"Resource::{ARN}:eks:{AT}:nodegroup/*",
                 f"Resource::{ARN}:eks:{AT}:access-entry/*",
+                f"Resource::{ARN}:eks:{AT}:podidentityassociation/*",
+                f"Resource::{ARN}:iam::<AWS::AccountId>:role/*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/{STACK_PREFIX}*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/aws-service-role/*",
                 f"Resource::{ARN}:lambda:{AT}:function:{STACK_PREFIX}*-agent",

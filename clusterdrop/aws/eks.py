@@ -9,7 +9,11 @@ from clusterdrop.render.addons import addon_configuration
 from clusterdrop.spec.models import Cluster
 
 # clusterdrop addon name -> EKS add-on name
-ADDONS = {"ebs-csi": "aws-ebs-csi-driver", "metrics-server": "metrics-server"}
+ADDONS = {
+    "ebs-csi": "aws-ebs-csi-driver",
+    "metrics-server": "metrics-server",
+    "pod-identity-agent": "eks-pod-identity-agent",
+}
 # With BootstrapSelfManagedAddons false EKS installs neither: the workflow adds them.
 CORE_ADDONS = ("kube-proxy", "coredns")
 

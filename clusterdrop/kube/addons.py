@@ -24,6 +24,7 @@ GP3_STORAGE_CLASS: Obj = {
 WORKLOADS: dict[str, list[tuple[str, str, str]]] = {
     "ebs-csi": [("Deployment", "kube-system", "ebs-csi-controller"), ("DaemonSet", "kube-system", "ebs-csi-node")],
     "metrics-server": [("Deployment", "kube-system", "metrics-server")],
+    "pod-identity-agent": [("DaemonSet", "kube-system", "eks-pod-identity-agent")],
 }
 
 

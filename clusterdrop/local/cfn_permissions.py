@@ -68,6 +68,7 @@ _PASSED_ROLE = {
     "AWS::EKS::Cluster": ("RoleArn", "eks.amazonaws.com"),
     "AWS::EKS::Nodegroup": ("NodeRole", "eks.amazonaws.com"),
     "AWS::Lambda::Function": ("Role", "lambda.amazonaws.com"),
+    "AWS::EKS::PodIdentityAssociation": ("RoleArn", "pods.eks.amazonaws.com"),
 }
 
 
@@ -179,6 +180,8 @@ def _names(resource: Resource) -> dict[str, str]:
         keys = [str((e.get("Provider") or {}).get("KeyArn", "")) for e in p.get("EncryptionConfig") or []]
         if keys and keys[0].count(":") >= 5:
             names["KeyId"] = keys[0].rsplit("/", 1)[-1]
+    elif kind == "AWS::EKS::PodIdentityAssociation":
+        names["ClusterName"] = str(p.get("ClusterName", ""))
     elif kind in ("AWS::EKS::Nodegroup", "AWS::EKS::AccessEntry"):
         names["ClusterName"] = str(p.get("ClusterName", ""))
         names["UUID"] = "0a1b2c3d-4e5f-6789-0abc-def012345678"

@@ -68,6 +68,7 @@ SCHEMAS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "kube-proxy": {"mode": str, "resources": dict},
     "coredns": {"replicaCount": int, "tolerations": list, "nodeSelector": dict, "affinity": dict, "resources": dict},
     "aws-ebs-csi-driver": {"controller": dict, "node": dict, "defaultStorageClass": dict},
+    "eks-pod-identity-agent": {"tolerations": list, "resources": dict, "agent": dict},
     "metrics-server": {
         "replicas": int,
         "hostNetwork": dict,
@@ -174,6 +175,15 @@ def _objects(addon: str, config: Obj) -> list[Obj]:
         ]
     if addon == "metrics-server":
         return _metrics_server(config)
+    if addon == "eks-pod-identity-agent":
+        # A host-network DaemonSet on every node: pods reach it at 169.254.170.23:80 for credentials.
+        pod = {
+            "hostNetwork": True,
+            "tolerations": config.get("tolerations", _EVERYWHERE),
+            "affinity": _EKS_NODES,
+            "containers": [_container("eks-pod-identity-agent", ("proxy", 80), ("health", 2703))],
+        }
+        return [_workload("DaemonSet", "eks-pod-identity-agent", pod)]
     return []
 
 

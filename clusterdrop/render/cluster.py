@@ -378,6 +378,47 @@ class _Builder:
                 },
             )
 
+    def pod_identities(self) -> None:
+        """EKS Pod Identity: an association per service account, with the spec's role or one made
+        here for its managed policies. Named by namespace and service account, not position."""
+        cluster = self.cluster
+        for identity in cluster.spec.pod_identities:
+            digest = hashlib.sha256(f"{identity.namespace}/{identity.service_account}".encode()).hexdigest()[:10]
+            role: Json | str | None = identity.role_arn
+            if role is None:
+                role_id = f"PodIdentityRole{digest.upper()}"
+                self.add(
+                    role_id,
+                    "AWS::IAM::Role",
+                    {
+                        # EKS Pod Identity assumes the role for the pods and tags the session.
+                        "AssumeRolePolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                                }
+                            ],
+                        },
+                        "ManagedPolicyArns": list(identity.policy_arns or []),
+                        "Tags": tag_list(cluster),
+                    },
+                )
+                role = get_att(role_id, "Arn")
+            self.add(
+                f"PodIdentity{digest.upper()}",
+                "AWS::EKS::PodIdentityAssociation",
+                {
+                    "ClusterName": ref("Cluster"),
+                    "Namespace": identity.namespace,
+                    "ServiceAccount": identity.service_account,
+                    "RoleArn": role,
+                    "Tags": tag_list(cluster),
+                },
+            )
+
     def agent(self, subnets: list[Json | str]) -> None:
         cluster = self.cluster
         function_name = agent_function_name(self.name)
@@ -434,6 +475,7 @@ def render_cluster(cluster: Cluster, admins: Sequence[str] = ()) -> Json:
     b.roles()
     b.security_groups(vpc_value)
     b.control_plane(private_ids or public_ids)
+    b.pod_identities()
     b.agent(private_ids or node_ids)
     b.output("ClusterName", ref("Cluster"), "EKS cluster name")
     b.output("ClusterArn", get_att("Cluster", "Arn"), "EKS cluster ARN")

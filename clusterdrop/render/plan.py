@@ -93,6 +93,14 @@ class Plan:
                 for g in spec.node_groups
             ],
             "subnetTags": self.subnet_tags,
+            "podIdentities": [
+                {
+                    "namespace": p.namespace,
+                    "serviceAccount": p.service_account,
+                    "role": p.role_arn or f"made for {', '.join(a.rsplit('/', 1)[1] for a in p.policy_arns or [])}",
+                }
+                for p in spec.pod_identities
+            ],
             "quotas": [n.as_dict() for n in taken.needs],
             "quotaNotes": taken.notes,
             "steps": list(DEPLOY_STEPS),
@@ -227,6 +235,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines += ["", "Tags the workflow adds to existing subnets:"]
         for t in summary["subnetTags"]:
             lines.append(f"  {t['subnet']}: {t['tag']}={t['value']}")
+    if summary.get("podIdentities"):
+        lines += ["", "Pod Identity (IAM roles for service accounts):"]
+        lines += [f"  {p['namespace']}/{p['serviceAccount']}: {p['role']}" for p in summary["podIdentities"]]
     if summary["quotas"]:
         lines += ["", "Service quotas it takes (set against the account's at Plan; vCPUs from the type's size):"]
         for q in summary["quotas"]:

@@ -28,7 +28,11 @@ _NAT = {"Single": "single", "HighlyAvailable": "per-zone", "Disable": "none"}
 _ADMIN_POLICY_SUFFIX = ":cluster-access-policy/AmazonEKSClusterAdminPolicy"
 # eksctl add-ons that every clusterdrop EKS cluster gets anyway.
 _IMPLICIT_ADDONS = {"coredns", "kube-proxy"}
-_ADDONS = {"aws-ebs-csi-driver": "ebs-csi", "metrics-server": "metrics-server"}
+_ADDONS = {
+    "aws-ebs-csi-driver": "ebs-csi",
+    "metrics-server": "metrics-server",
+    "eks-pod-identity-agent": "pod-identity-agent",
+}
 _ADDON_IAM_FIELDS = {"attachPolicyARNs", "wellKnownPolicies", "serviceAccountRoleARN", "attachPolicy"}
 
 
@@ -118,7 +122,7 @@ class _Converter:
         if encryption.has("keyARN"):
             control_plane["secretsKey"] = encryption.get("keyARN")
         encryption.finish()
-        self._iam(top.child("iam"))
+        identities = self._iam(top.child("iam"))
         cni: dict[str, Any] = {"name": "aws-vpc-cni"}
         release = catalog.find("aws-vpc-cni", None)
         if release is not None:
@@ -140,6 +144,8 @@ class _Converter:
         spec["nodeGroups"] = groups
         if addons:
             spec["addons"] = addons
+        if identities:
+            spec["podIdentities"] = identities
         top.finish(
             {
                 "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
@@ -300,16 +306,47 @@ class _Converter:
         logging.finish({"logRetentionInDays": "log retention is not supported yet (CloudWatch keeps logs forever)"})
         cloudwatch.finish()
 
-    def _iam(self, iam: _Reader) -> None:
+    def _iam(self, iam: _Reader) -> list[dict[str, Any]]:
         if iam.has("withOIDC") and iam.data["withOIDC"] is False:
             iam.get("withOIDC")  # what clusterdrop does anyway
+        identities = self._pod_identities(iam)
         iam.finish(
             {
                 "withOIDC": "no IAM OIDC provider (IRSA) is created; clusterdrop grants add-ons their permissions",
                 "serviceAccounts": "IAM service accounts (IRSA) are not supported",
-                "podIdentityAssociations": "pod identity associations are not supported yet",
             }
         )
+        return identities
+
+    def _pod_identities(self, iam: _Reader) -> list[dict[str, Any]]:
+        """iam.podIdentityAssociations → podIdentities: a role by ARN, or managed policies for a role
+        clusterdrop makes. What else eksctl makes of one is refused by its path."""
+        out: list[dict[str, Any]] = []
+        items = iam.get("podIdentityAssociations") or []
+        reasons = {
+            "createServiceAccount": "clusterdrop does not create service accounts (EKS needs none to exist first)",
+            "roleName": "the role clusterdrop makes is named by CloudFormation",
+            "wellKnownPolicies": "eksctl's well-known policies are not supported: name them in permissionPolicyARNs",
+            "permissionPolicy": "inline policies are not supported: name managed policies in permissionPolicyARNs",
+            "permissionsBoundaryARN": "permissions boundaries are not supported",
+            "targetRoleARN": "cross-account roles (targetRoleArn) are not supported yet",
+            "disableSessionTags": "session tags are always on",
+        }
+        for i, raw in enumerate(items if isinstance(items, list) else []):
+            item = _Reader(self, raw, (*iam.path, "podIdentityAssociations", i))
+            identity: dict[str, Any] = {
+                "namespace": item.get("namespace"),
+                "serviceAccount": item.get("serviceAccountName"),
+            }
+            if item.has("roleARN"):
+                identity["roleArn"] = item.get("roleARN")
+            if item.has("permissionPolicyARNs"):
+                identity["policyArns"] = item.get("permissionPolicyARNs")
+            if item.has("createServiceAccount") and item.data["createServiceAccount"] is False:
+                item.get("createServiceAccount")  # what clusterdrop does
+            item.finish(reasons)
+            out.append(identity)
+        return out
 
     def _node_groups(self, top: _Reader) -> tuple[list[dict[str, Any]], list[tuple[Path, bool]]]:
         groups: list[dict[str, Any]] = []

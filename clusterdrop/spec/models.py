@@ -102,6 +102,14 @@ VpcId = Annotated[str, _pattern(_VPC_ID, "a VPC id such as vpc-0abc1234def567890
 SubnetId = Annotated[str, _pattern(_SUBNET_ID, "a subnet id such as subnet-0abc1234def567890")]
 Email = Annotated[str, _pattern(_EMAIL, "an email address")]
 KeyPairName = Annotated[str, _pattern(_KEY_PAIR, "an EC2 key pair name (1..255 printable ASCII characters)")]
+_IAM_ROLE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,512}$")
+_SERVICE_ACCOUNT = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+IamRoleArn = Annotated[str, _pattern(_IAM_ROLE, "an IAM role ARN such as arn:aws:iam::123456789012:role/app")]
+PolicyArn = Annotated[
+    str, _pattern(_POLICY_ARN, "an IAM policy ARN such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+]
+ServiceAccountName = Annotated[str, _pattern(_SERVICE_ACCOUNT, "a Kubernetes service account name")]
 KmsKeyArn = Annotated[
     str,
     _pattern(KMS_KEY_ARN, "a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)"),
@@ -249,6 +257,22 @@ class Volume(Model):
     )
 
 
+class PodIdentity(Model):
+    """EKS Pod Identity: the pods of one service account get an IAM role's credentials."""
+
+    namespace: DnsLabel63 = Field(description="The service account's namespace.")
+    service_account: ServiceAccountName = Field(description="The service account (it may not exist yet).")
+    role_arn: IamRoleArn | None = Field(
+        default=None, description="An existing role of the cluster's account, trusting pods.eks.amazonaws.com."
+    )
+    policy_arns: list[PolicyArn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="Or: managed policies for a role clusterdrop creates (trusting pods.eks.amazonaws.com).",
+    )
+
+
 class NodeRepair(Model):
     """EKS node auto repair: EKS replaces a node whose health checks fail (its NodeRepairConfig)."""
 
@@ -318,8 +342,13 @@ class ClusterSpec(Model):
     node_groups: list[NodeGroup] = Field(
         min_length=1, max_length=facts.MAX_NODE_GROUPS, description="Managed node groups (at least one)."
     )
-    addons: list[Literal["ebs-csi", "metrics-server"]] = Field(
-        default_factory=list, description="Extra add-ons: the EBS CSI driver, metrics-server."
+    addons: list[Literal["ebs-csi", "metrics-server", "pod-identity-agent"]] = Field(
+        default_factory=list,
+        description="Extra add-ons: the EBS CSI driver, metrics-server, the EKS Pod Identity agent (added with "
+        "podIdentities).",
+    )
+    pod_identities: list[PodIdentity] = Field(
+        default_factory=list, max_length=100, description="EKS Pod Identity associations: IAM roles for pods."
     )
     node_ready_timeout_minutes: int = Field(
         default=20, ge=1, le=180, description="How long the workflow waits for every node to be Ready."

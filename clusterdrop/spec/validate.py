@@ -309,6 +309,10 @@ def with_defaults(cluster: Cluster) -> Cluster:
             "cni": cni,
             "control_plane": control_plane,
             "node_groups": node_groups,
+            # Pod Identity needs its agent on every node (an EKS add-on).
+            "addons": [*spec.addons, "pod-identity-agent"]
+            if spec.pod_identities and "pod-identity-agent" not in spec.addons
+            else spec.addons,
         }
     )
     return cluster.model_copy(update={"spec": new_spec})
@@ -333,7 +337,17 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_system_nodes(spec)
     yield from _duplicates(("spec", "nodeGroups"), [g.name for g in spec.node_groups], "name")
     yield from _duplicates(("spec", "addons"), spec.addons)
+    yield from _check_pod_identities(spec)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
+
+
+def _check_pod_identities(spec: ClusterSpec) -> Iterator[Issue]:
+    """One role per service account (EKS: one association per namespace and service account)."""
+    for i, identity in enumerate(spec.pod_identities):
+        if (identity.role_arn is None) == (identity.policy_arns is None):
+            yield ("spec", "podIdentities", i), "set exactly one of roleArn and policyArns"
+    pairs = [f"{p.namespace}/{p.service_account}" for p in spec.pod_identities]
+    yield from _duplicates(("spec", "podIdentities"), pairs)
 
 
 def _check_node_group_extras(cluster: Cluster, i: int, group: Any) -> Iterator[Issue]:

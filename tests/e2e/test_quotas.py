@@ -89,9 +89,18 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     encrypted = f"  controlPlane:\n    secretsKey: {key}\n"
     # And their nodes' volumes: gp3 with provisioned performance, encrypted with that key.
     volume = f"      volume: {{iops: 4000, throughput: 250, kmsKeyId: '{key}'}}\n"
+    # And IAM roles for two service accounts (EKS Pod Identity): an existing role, and one made.
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+             "Action": ["sts:AssumeRole", "sts:TagSession"]}]}  # fmt: skip
+    app_role = local.aws.client("iam").create_role(RoleName="quota-app", AssumeRolePolicyDocument=json.dumps(trust))
+    identities = (
+        "  podIdentities:\n"
+        f"    - {{namespace: payments, serviceAccount: api, roleArn: '{app_role['Role']['Arn']}'}}\n"
+        "    - {namespace: default, serviceAccount: reader, policyArns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]}\n"
+    )
     for name in names:
         text = _named(name).replace("  region: eu-west-1\n", "  region: eu-west-1\n" + encrypted)
-        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume)
+        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume) + identities
         ops.submit(s3, local.deployer, name, text.encode(), plan=False, suffix=".yaml")
     ops.submit(s3, local.deployer, "quota-gpu", (_named("quota-gpu") + GPU_GROUP).encode(), plan=False, suffix=".yaml")
     ended = {name: _ended(local, name) for name in [*names, "quota-gpu"]}
@@ -120,8 +129,27 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         volumes = ec2.describe_volumes(Filters=attached)["Volumes"]
         assert [(v["VolumeType"], v["Size"], v.get("Iops"), v.get("Throughput"), v["Encrypted"], v.get("KmsKeyId"))
                 for v in volumes] == [("gp3", 80, 4000, 250, True, key)] * 2  # fmt: skip
-        described = local.aws.client("eks").describe_cluster(name=name)["cluster"]
+        eks = local.aws.client("eks")
+        described = eks.describe_cluster(name=name)["cluster"]
         assert described["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": key}}]
+        associations = eks.list_pod_identity_associations(clusterName=name)["associations"]
+        assert [(a["namespace"], a["serviceAccount"]) for a in associations] == [
+            ("default", "reader"),
+            ("payments", "api"),
+        ]
+        roles = [
+            eks.describe_pod_identity_association(clusterName=name, associationId=a["associationId"])["association"][
+                "roleArn"
+            ]
+            for a in associations
+        ]
+        assert roles[1] == app_role["Role"]["Arn"]
+        made = local.aws.client("iam").get_role(RoleName=roles[0].rsplit("/", 1)[1])["Role"]
+        assert made["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        agents = local.aws.eks.clusters[name].api.store.objects[("apps", "daemonsets")][
+            ("kube-system", "eks-pod-identity-agent")
+        ]
+        assert agents["status"]["numberReady"] == 2  # on every node
 
     assert ended["quota-gpu"] == "FAILED"
     gpu = _outcome(local, "quota-gpu")["failure"]

@@ -52,7 +52,13 @@ EXPECTED: dict[str, set[str] | None] = {
     "35-iamidentitymappings.yaml": {"iamIdentityMappings"},
     "35-outposts.yaml": {"outpost"},
     "37-outposts-fully-private.yaml": {"outpost", "privateCluster"},
-    "39-pod-identity-association.yaml": {"iam.podIdentityAssociations", "addons[0].name"},
+    # Associations with a role ARN or policy ARNs map; eksctl's extras are refused each by path.
+    "39-pod-identity-association.yaml": {
+        "addons[0].tags",
+        "iam.podIdentityAssociations[0].createServiceAccount",
+        "iam.podIdentityAssociations[1].wellKnownPolicies",
+        "iam.podIdentityAssociations[3].targetRoleARN",
+    },
     # Zonal shift maps (controlPlane.zonalShift); a cluster without node groups does not.
     "41-zonal-shift.yaml": {"metadata.name"},
     "43-hybrid-nodes.yaml": {"remoteNetworkConfig"},
@@ -242,6 +248,24 @@ def test_bottlerocket_maps_and_its_settings_are_refused_by_name() -> None:
         UnsupportedFields, match="Ubuntu2204: clusterdrop node groups run Amazon Linux 2023 or Bottlerocket"
     ):
         load_spec(bottlerocket.replace("amiFamily: Bottlerocket", "amiFamily: Ubuntu2204").encode())
+
+
+def test_pod_identity_associations_map_with_their_agent() -> None:
+    text = (FIXTURES / "eksctl" / "01-simple-cluster.yaml").read_text()
+    role = "arn:aws:iam::111122223333:role/role-1"
+    with_identities = text + (
+        "addons:\n  - name: eks-pod-identity-agent\n"
+        "iam:\n  podIdentityAssociations:\n"
+        f"  - namespace: default\n    serviceAccountName: s3-reader\n    roleARN: {role}\n"
+        "  - namespace: dev\n    serviceAccountName: cache\n"
+        "    permissionPolicyARNs: [arn:aws:iam::111122223333:policy/cache]\n"
+    )
+    spec = load_spec(with_identities.encode()).cluster.spec
+    assert [(p.namespace, p.service_account, p.role_arn, p.policy_arns) for p in spec.pod_identities] == [
+        ("default", "s3-reader", role, None),
+        ("dev", "cache", None, ["arn:aws:iam::111122223333:policy/cache"]),
+    ]
+    assert spec.addons == ["pod-identity-agent"]
 
 
 def test_zonal_shift_and_the_upgrade_policy_map_to_the_control_plane() -> None:

@@ -399,3 +399,36 @@ def test_bottlerocket_groups_take_their_ami_type_toml_settings_and_data_volume(f
     other = plan.stacks[2].template  # still AL2023
     assert other["Resources"]["NodeGroup"]["Properties"]["AmiType"] == "AL2023_x86_64_STANDARD"
     assert ", Bottlerocket, min" in format_summary(plan.summary())
+
+
+def test_pod_identities_get_associations_roles_and_the_agent(full_spec: dict[str, Any]) -> None:
+    s3 = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    existing = "arn:aws:iam::123456789012:role/payments-app"
+    full_spec["spec"]["podIdentities"] = [
+        {"namespace": "payments", "serviceAccount": "api", "roleArn": existing},
+        {"namespace": "default", "serviceAccount": "reader", "policyArns": [s3]},
+    ]
+    cluster = _cluster(full_spec)
+    assert "pod-identity-agent" in cluster.spec.addons  # the agent comes with the associations
+    resources = make_plan(cluster).stacks[0].template["Resources"]
+    associations = {
+        (r["Properties"]["Namespace"], r["Properties"]["ServiceAccount"]): r["Properties"]["RoleArn"]
+        for r in resources.values()
+        if r["Type"] == "AWS::EKS::PodIdentityAssociation"
+    }
+    assert associations[("payments", "api")] == existing
+    made = associations[("default", "reader")]["Fn::GetAtt"][0]
+    role = resources[made]["Properties"]
+    assert role["ManagedPolicyArns"] == [s3]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    template = make_plan(cluster).stacks[0].template
+    assert [m for m in lint(json.dumps(template)) if m.rule.id.startswith("E")] == []
+    full_spec["spec"]["podIdentities"] = [
+        {"namespace": "default", "serviceAccount": "reader", "policyArns": [s3], "roleArn": existing},
+        {"namespace": "default", "serviceAccount": "reader", "roleArn": existing},
+    ]
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    assert "spec.podIdentities[0]: set exactly one of roleArn and policyArns" in str(refused.value)
+    assert "spec.podIdentities[1]: duplicate 'default/reader'" in str(refused.value)

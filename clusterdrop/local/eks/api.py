@@ -208,6 +208,42 @@ def install() -> None:
         body = {"clusterName": cluster.name, "principalArn": entry["PrincipalArn"]}
         return 200, {}, json.dumps({**body, "associatedAccessPolicies": policies})
 
+    def _association_view(cluster: EmulatedCluster, a: Obj, *, full: bool) -> Obj:
+        view = {
+            "clusterName": cluster.name,
+            "namespace": a["Namespace"],
+            "serviceAccount": a["ServiceAccount"],
+            "associationArn": a["associationArn"],
+            "associationId": a["associationId"],
+        }
+        if full:
+            view |= {"roleArn": a["RoleArn"], "tags": {t["Key"]: t["Value"] for t in a.get("Tags", [])}}
+        return view
+
+    def list_pod_identity_associations(self: Any) -> Any:
+        cluster = _cluster(self)
+        namespace = self._get_param("namespace")
+        found = [
+            _association_view(cluster, a, full=False)
+            for a in cluster.pod_identities.values()
+            if namespace in (None, a["Namespace"])
+        ]
+        return 200, {}, json.dumps({"associations": sorted(found, key=lambda a: (a["namespace"], a["serviceAccount"]))})
+
+    def describe_pod_identity_association(self: Any) -> Any:
+        cluster = _cluster(self)
+        association_id = self.path.rstrip("/").split("/")[-1]
+        found = cluster.pod_identities.get(association_id)
+        if found is None:
+            raise _not_found(cluster.name, f"No association found for id: {association_id}")
+        return 200, {}, json.dumps({"association": _association_view(cluster, found, full=True)})
+
+    eks_responses.EKSResponse.list_pod_identity_associations = list_pod_identity_associations  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.describe_pod_identity_association = describe_pod_identity_association  # type: ignore[attr-defined]
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$"] = eks_urls.response.dispatch
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$"] = (
+        eks_urls.response.dispatch
+    )
     eks_responses.EKSResponse.list_access_entries = list_access_entries  # type: ignore[attr-defined]
     eks_responses.EKSResponse.describe_access_entry = describe_access_entry  # type: ignore[attr-defined]
     eks_responses.EKSResponse.list_associated_access_policies = list_associated_access_policies  # type: ignore[attr-defined]

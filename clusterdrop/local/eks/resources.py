@@ -592,6 +592,84 @@ def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
     return described
 
 
+class EksPodIdentityModel(CloudFormationModel):
+    """AWS::EKS::PodIdentityAssociation: one service account's IAM role (EKS Pod Identity). EKS
+    keeps one association per namespace and service account, and takes a role of the cluster's
+    account (a role elsewhere goes in targetRoleArn)."""
+
+    def __init__(self, cluster: str, association_id: str, arn: str):
+        self.cluster, self.association_id, self.arn = cluster, association_id, arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AssociationId"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::PodIdentityAssociation"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("AssociationArn", "AssociationId")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn if attribute_name == "AssociationArn" else self.association_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksPodIdentityModel:
+        p = cloudformation_json["Properties"]
+        logical_id = kwargs.get("LogicalId") or "PodIdentity"
+        cluster = current().clusters[p["ClusterName"]]
+        problem = None
+        if str(p["RoleArn"]).split(":")[4:5] != [account_id]:
+            problem = f"Role {p['RoleArn']} is not in the cluster's account {account_id}; use targetRoleArn"
+        elif any(
+            a["Namespace"] == p["Namespace"] and a["ServiceAccount"] == p["ServiceAccount"]
+            for a in cluster.pod_identities.values()
+        ):
+            problem = f"Association already exists for {p['Namespace']}/{p['ServiceAccount']}"
+        if problem is not None:
+            raise SimulatedFailure(
+                logical_id,
+                "AWS::EKS::PodIdentityAssociation",
+                f'Resource handler returned message: "{problem} (Service: Eks, Status Code: 400, Request ID: '
+                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+            )
+        association_id = f"a-{uuid.uuid4().hex[:17]}"
+        arn = f"arn:aws:eks:{region_name}:{account_id}:podidentityassociation/{p['ClusterName']}/{association_id}"
+        with current().lock:
+            cluster.pod_identities[association_id] = {"associationId": association_id, "associationArn": arn, **p}
+        return cls(p["ClusterName"], association_id, arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksPodIdentityModel:
+        p = cloudformation_json["Properties"]
+        cluster = current().clusters[original_resource.cluster]
+        with current().lock:
+            cluster.pod_identities[original_resource.association_id]["RoleArn"] = p["RoleArn"]
+        return original_resource  # type: ignore[no-any-return]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cluster = current().clusters.get(self.cluster)
+        if cluster is not None:
+            with current().lock:
+                cluster.pod_identities.pop(self.association_id, None)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
 class EksAccessEntryModel(CloudFormationModel):
     def __init__(self, arn: str):
         self.arn = arn
