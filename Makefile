@@ -29,15 +29,22 @@ synth: build
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_OUTDIR=cdk.out $(BIN)/python app.py
 
 # The end-to-end tests run in their own process: the embedded AWS patches moto process-wide, and
-# the AWS-side tests start a plain moto server of their own.
+# the AWS-side tests start a plain moto server of their own. The two processes run side by side
+# (the end-to-end suite mostly waits on its workflows); its output follows the other's, and either
+# failing fails the target.
 # The status page is tested in a real browser: Debian's chromium and chromedriver.
 browser:
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium chromium-driver; }
 
 unit: $(STAMP) build browser
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest --ignore=tests/e2e
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest tests/e2e
+	@mkdir -p build/test-artifacts
+	export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20; \
+	$(BIN)/pytest tests/e2e > build/test-artifacts/e2e.log 2>&1 & e2e=$$!; \
+	$(BIN)/pytest --ignore=tests/e2e; rest=$$?; \
+	wait $$e2e; e2e_rc=$$?; \
+	echo "--- end-to-end (tests/e2e) ---"; cat build/test-artifacts/e2e.log; \
+	test $$rest -eq 0 && test $$e2e_rc -eq 0
 
 test: lint typecheck unit
 
