@@ -21,7 +21,7 @@ from clusterdrop.render.common import (
     sub,
     tag_list,
 )
-from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.models import ACCESS_POLICIES, Cluster
 
 # The agent talks to the cluster's private endpoint and to S3 (through the gateway endpoint);
 # both on 443. Its code is kept in the artifacts bucket, named by stack parameters.
@@ -73,6 +73,13 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> tuple[list[str], list[str]]:
     extra_bits = max(1, math.ceil(math.log2(2 * count)))
     parts = [str(s) for s in net.subnets(prefixlen_diff=extra_bits)]
     return parts[:count], parts[count : 2 * count]
+
+
+def _access_policy(policy: str, namespaces: list[str] | None) -> Json:
+    """An access policy of an entry: EKS's managed policy by name, over the cluster or namespaces."""
+    arn = sub(f"arn:${{AWS::Partition}}:eks::aws:cluster-access-policy/AmazonEKS{ACCESS_POLICIES[policy]}Policy")
+    scope: Json = {"Type": "namespace", "Namespaces": list(namespaces)} if namespaces else {"Type": "cluster"}
+    return {"PolicyArn": arn, "AccessScope": scope}
 
 
 def admin_entry_id(principal: str) -> str:
@@ -365,6 +372,22 @@ class _Builder:
         # Named by the principal, not its position: adding or removing an admin leaves the
         # others' entries alone (a moved logical ID would recreate an entry that already exists).
         principals += [(admin_entry_id(arn), arn) for arn in dict.fromkeys([*cp.admins, *self.admins])]
+        admin = [{"PolicyArn": sub(ADMIN_POLICY), "AccessScope": {"Type": "cluster"}}]
+        for entry in cluster.spec.access:
+            if entry.principal in self.admins:
+                continue  # the deployer's admins already have an entry, and EKS takes one per principal
+            self.add(
+                admin_entry_id(entry.principal),
+                "AWS::EKS::AccessEntry",
+                {
+                    "ClusterName": ref("Cluster"),
+                    "PrincipalArn": entry.principal,
+                    "Type": "STANDARD",
+                    "AccessPolicies": [_access_policy(p.policy, p.namespaces) for p in entry.policies],
+                    **({"KubernetesGroups": list(entry.groups)} if entry.groups else {}),
+                    "Tags": tag_list(cluster),
+                },
+            )
         for logical_id, principal in principals:
             self.add(
                 logical_id,
@@ -373,7 +396,7 @@ class _Builder:
                     "ClusterName": ref("Cluster"),
                     "PrincipalArn": principal,
                     "Type": "STANDARD",
-                    "AccessPolicies": [{"PolicyArn": sub(ADMIN_POLICY), "AccessScope": {"Type": "cluster"}}],
+                    "AccessPolicies": admin,
                     "Tags": tag_list(cluster),
                 },
             )

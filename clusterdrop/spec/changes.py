@@ -56,6 +56,7 @@ CHANGES: dict[str, tuple[str, str]] = {
     ),
     "spec.cni.version": (IN_PLACE, "the CNI's manifests or add-on version"),
     "spec.cni.mode": (REFUSED, "manifest and operator installs do not convert into each other: create a new cluster"),
+    "spec.access": (IN_PLACE, "EKS access entries and their policies"),
     "spec.podIdentities": (IN_PLACE, "EKS Pod Identity associations (and the roles clusterdrop makes)"),
     "spec.nodeGroups[].name": (IN_PLACE, "another name is another node group: created, and the old one removed"),
     "spec.nodeGroups[].instanceTypes": (REPLACES_GROUP, "EKS sets a managed node group's instance types at creation"),

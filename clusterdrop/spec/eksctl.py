@@ -15,7 +15,7 @@ from clusterdrop.cni import catalog
 from clusterdrop.errors import Problem
 from clusterdrop.spec import paths
 from clusterdrop.spec.loader import Document, Path
-from clusterdrop.spec.models import API_VERSION, KIND
+from clusterdrop.spec.models import ACCESS_POLICIES, API_VERSION, KIND
 
 API_PREFIX = "eksctl.io/"
 
@@ -115,7 +115,7 @@ class _Converter:
         if top.has("availabilityZones"):
             network["zones"] = top.get("availabilityZones")
         self._vpc(top.child("vpc"), network, control_plane)
-        self._access(top.child("accessConfig"), control_plane)
+        access_entries = self._access(top.child("accessConfig"), control_plane)
         self._logging(top.child("cloudWatch"), control_plane)
         self._resilience(top, control_plane)
         encryption = top.child("secretsEncryption")
@@ -146,6 +146,8 @@ class _Converter:
             spec["addons"] = addons
         if identities:
             spec["podIdentities"] = identities
+        if access_entries:
+            spec["access"] = access_entries
         top.finish(
             {
                 "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
@@ -258,7 +260,7 @@ class _Converter:
             )
         vpc.finish()
 
-    def _access(self, access: _Reader, control_plane: dict[str, Any]) -> None:
+    def _access(self, access: _Reader, control_plane: dict[str, Any]) -> list[dict[str, Any]]:
         mode = access.get("authenticationMode")
         if mode not in (None, "API", "API_AND_CONFIG_MAP"):
             self.refuse(
@@ -272,6 +274,7 @@ class _Converter:
                 "accessConfig.bootstrapClusterCreatorAdminPermissions: only spec.controlPlane.admins become admins"
             )
         admins: list[str] = []
+        others: list[dict[str, Any]] = []
         entries = access.get("accessEntries") or []
         for i, raw in enumerate(entries if isinstance(entries, list) else []):
             entry = _Reader(self, raw, ("accessConfig", "accessEntries", i))
@@ -284,17 +287,42 @@ class _Converter:
                 and set(p) <= {"policyARN", "accessScope"}
                 for p in policies
             )
-            if is_admin:
+            if is_admin and not entry.has("kubernetesGroups"):
                 admins.append(arn)
             else:
-                self.refuse(
-                    entry.path, "only access entries granting AmazonEKSClusterAdminPolicy cluster-wide are supported"
-                )
-                entry.used |= set(entry.data)
-            entry.finish()
+                others.append(self._access_entry(entry, arn, policies))
+            if entry.get("type") not in (None, "STANDARD"):
+                self.refuse((*entry.path, "type"), "only STANDARD access entries are supported")
+            entry.finish({"username": "the Kubernetes user name is EKS's own (the principal)"})
         access.finish()
         if admins:
             control_plane["admins"] = admins
+        return others
+
+    def _access_entry(self, entry: _Reader, arn: Any, policies: Any) -> dict[str, Any]:
+        """An entry with other policies or scopes, or Kubernetes groups → spec.access."""
+        out: dict[str, Any] = {"principal": arn, "policies": []}
+        for j, raw in enumerate(policies if isinstance(policies, list) else []):
+            policy = _Reader(self, raw, (*entry.path, "accessPolicies", j))
+            name = str(policy.get("policyARN", "")).rsplit("/", 1)[-1]
+            short = next((k for k, v in ACCESS_POLICIES.items() if name == f"AmazonEKS{v}Policy"), None)
+            scope = policy.child("accessScope")
+            if short is None:
+                scope.used |= set(scope.data)  # refused with its policy
+                self.refuse(
+                    (*policy.path, "policyARN"),
+                    f"{name}: clusterdrop grants AmazonEKS(ClusterAdmin|Admin|Edit|View)Policy",
+                )
+            else:
+                granted: dict[str, Any] = {"policy": short}
+                if scope.get("type") == "namespace":
+                    granted["namespaces"] = scope.get("namespaces")
+                out["policies"].append(granted)
+            scope.finish()
+            policy.finish()
+        if entry.has("kubernetesGroups"):
+            out["groups"] = entry.get("kubernetesGroups")
+        return out
 
     def _logging(self, cloudwatch: _Reader, control_plane: dict[str, Any]) -> None:
         logging = cloudwatch.child("clusterLogging")

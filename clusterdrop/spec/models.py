@@ -257,6 +257,32 @@ class Volume(Model):
     )
 
 
+# EKS's access policies a spec may name, by their short name (AmazonEKS<Name>Policy).
+ACCESS_POLICIES = {"cluster-admin": "ClusterAdmin", "admin": "Admin", "edit": "Edit", "view": "View"}
+
+
+class AccessPolicy(Model):
+    policy: Literal["cluster-admin", "admin", "edit", "view"] = Field(
+        description="An EKS access policy: AmazonEKSClusterAdminPolicy, AmazonEKSAdminPolicy, AmazonEKSEditPolicy "
+        "or AmazonEKSViewPolicy (Kubernetes' cluster-admin, admin, edit and view roles)."
+    )
+    namespaces: list[DnsLabel63] | None = Field(
+        default=None, min_length=1, max_length=20, description="Where it applies. Default: the whole cluster."
+    )
+
+
+class AccessEntry(Model):
+    """An EKS access entry: who may use the cluster's API, with what."""
+
+    principal: IamPrincipal = Field(description="An IAM role or user of any account.")
+    policies: list[AccessPolicy] = Field(default_factory=list, max_length=20, description="EKS access policies.")
+    groups: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Kubernetes groups, for RBAC bindings of the cluster's own (not system: groups).",
+    )
+
+
 class PodIdentity(Model):
     """EKS Pod Identity: the pods of one service account get an IAM role's credentials."""
 
@@ -346,6 +372,11 @@ class ClusterSpec(Model):
         default_factory=list,
         description="Extra add-ons: the EBS CSI driver, metrics-server, the EKS Pod Identity agent (added with "
         "podIdentities).",
+    )
+    access: list[AccessEntry] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Access entries beyond the admins: any principal, EKS access policies by scope, Kubernetes groups.",
     )
     pod_identities: list[PodIdentity] = Field(
         default_factory=list, max_length=100, description="EKS Pod Identity associations: IAM roles for pods."

@@ -338,7 +338,25 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _duplicates(("spec", "nodeGroups"), [g.name for g in spec.node_groups], "name")
     yield from _duplicates(("spec", "addons"), spec.addons)
     yield from _check_pod_identities(spec)
+    yield from _check_access(spec)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
+
+
+def _check_access(spec: ClusterSpec) -> Iterator[Issue]:
+    """One access entry per principal (EKS's rule), not beside controlPlane.admins; an entry grants
+    something; system: groups are Kubernetes' own (EKS refuses them)."""
+    admins = set(spec.control_plane.admins)
+    for i, entry in enumerate(spec.access):
+        base: Path = ("spec", "access", i)
+        if entry.principal in admins:
+            yield (*base, "principal"), "already in controlPlane.admins (one access entry per principal)"
+        if not entry.policies and not entry.groups:
+            yield base, "grants nothing: give it policies or groups"
+        for j, group in enumerate(entry.groups):
+            if group.startswith("system:"):
+                yield (*base, "groups", j), "system: groups are Kubernetes' own; EKS refuses them in an access entry"
+        yield from _duplicates((*base, "policies"), [p.policy for p in entry.policies])
+    yield from _duplicates(("spec", "access"), [e.principal for e in spec.access], "principal")
 
 
 def _check_pod_identities(spec: ClusterSpec) -> Iterator[Issue]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -98,9 +98,16 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         f"    - {{namespace: payments, serviceAccount: api, roleArn: '{app_role['Role']['Arn']}'}}\n"
         "    - {namespace: default, serviceAccount: reader, policyArns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]}\n"
     )
+    # And a viewer: EKS's view access policy, in one namespace only.
+    account_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    viewer = local.aws.client("iam").create_role(
+        RoleName="quota-viewer", AssumeRolePolicyDocument=json.dumps(account_trust)
+    )["Role"]["Arn"]
+    access = f"  access:\n    - principal: {viewer}\n      policies: [{{policy: view, namespaces: [payments]}}]\n"
     for name in names:
         text = _named(name).replace("  region: eu-west-1\n", "  region: eu-west-1\n" + encrypted)
-        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume) + identities
+        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume) + identities + access
         ops.submit(s3, local.deployer, name, text.encode(), plan=False, suffix=".yaml")
     ops.submit(s3, local.deployer, "quota-gpu", (_named("quota-gpu") + GPU_GROUP).encode(), plan=False, suffix=".yaml")
     ended = {name: _ended(local, name) for name in [*names, "quota-gpu"]}
@@ -150,6 +157,7 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
             ("kube-system", "eks-pod-identity-agent")
         ]
         assert agents["status"]["numberReady"] == 2  # on every node
+        _the_viewer_views_its_namespace_only(local, name, viewer)
 
     assert ended["quota-gpu"] == "FAILED"
     gpu = _outcome(local, "quota-gpu")["failure"]
@@ -214,3 +222,32 @@ def test_nodes_do_not_start_on_a_volume_key_the_autoscaling_role_cannot_use(loca
     assert refused[0] == "Client.InvalidKMSKey.InvalidState"
     assert "does not let AWSServiceRoleForAutoScaling use it" in refused[1]
     assert "incorrect state" in str(refusal(disabled["Arn"]))
+
+
+def _the_viewer_views_its_namespace_only(local: session.LocalDeployer, name: str, viewer: str) -> None:
+    """An access entry's policy and scope decide what its principal may do (403 Forbidden, as the
+    API server words it, for the rest)."""
+    from botocore.credentials import Credentials
+    from kubernetes import client as kube_client
+    from kubernetes.client.exceptions import ApiException
+
+    from clusterdrop.kube.connect import for_eks
+
+    cluster = local.aws.client("eks").describe_cluster(name=name)["cluster"]
+    creds = local.aws.client("sts").assume_role(RoleArn=viewer, RoleSessionName="viewer")["Credentials"]
+    as_viewer = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    core: Any = kube_client.CoreV1Api(
+        for_eks(cluster["endpoint"], cluster["certificateAuthority"]["data"], name, local.aws.region, as_viewer)
+    )
+    assert core.list_namespaced_pod("payments").items == []
+    calls: list[tuple[Callable[[], Any], str]] = [
+        (lambda: core.list_namespaced_pod("kube-system"), 'cannot list resource "pods" in API group "" in the namespace "kube-system"'),
+        (lambda: core.list_node(), 'cannot list resource "nodes" in API group "" at the cluster scope'),
+        (lambda: core.create_namespaced_config_map("payments", {"metadata": {"name": "x"}}), 'cannot create resource "configmaps"'),
+        (lambda: core.list_namespaced_secret("payments"), 'cannot list resource "secrets"'),
+    ]  # fmt: skip
+    for call, what in calls:
+        with pytest.raises(ApiException) as refused:
+            call()
+        assert refused.value.status == 403
+        assert f'User "{viewer}" {what}' in str(refused.value.body)

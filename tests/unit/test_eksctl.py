@@ -301,3 +301,38 @@ managedNodeGroups:
     assert [p.path for p in conversion.unsupported] == [
         "managedNodeGroups[1].nodeRepairConfig.maxUnhealthyNodeThresholdCount"
     ]
+
+
+def test_access_entries_with_other_policies_scopes_and_groups_map_to_access() -> None:
+    raw = (
+        (FIXTURES / "eksctl" / "01-simple-cluster.yaml").read_text()
+        + """
+accessConfig:
+  accessEntries:
+    - principalARN: arn:aws:iam::123456789012:role/admin
+      accessPolicies:
+        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy
+          accessScope: {type: cluster}
+    - principalARN: arn:aws:iam::123456789012:role/dev
+      kubernetesGroups: [developers]
+      accessPolicies:
+        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy
+          accessScope: {type: namespace, namespaces: [team-a, team-b]}
+"""
+    )
+    spec = load_spec(raw.encode()).cluster.spec
+    assert spec.control_plane.admins == ["arn:aws:iam::123456789012:role/admin"]
+    [entry] = spec.access
+    assert entry.principal == "arn:aws:iam::123456789012:role/dev"
+    assert [(p.policy, p.namespaces) for p in entry.policies] == [("view", ["team-a", "team-b"])]
+    assert entry.groups == ["developers"]
+    odd = raw.replace("AmazonEKSViewPolicy", "AmazonEKSSecretReaderPolicy").replace(
+        "      kubernetesGroups: [developers]\n", "      username: dev\n"
+    )
+    with pytest.raises(UnsupportedFields) as refused:
+        load_spec(odd.encode())
+    paths = {p.path for p in refused.value.problems}
+    assert paths == {
+        "accessConfig.accessEntries[1].accessPolicies[0].policyARN",
+        "accessConfig.accessEntries[1].username",
+    }

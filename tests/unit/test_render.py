@@ -432,3 +432,35 @@ def test_pod_identities_get_associations_roles_and_the_agent(full_spec: dict[str
         _cluster(full_spec)
     assert "spec.podIdentities[0]: set exactly one of roleArn and policyArns" in str(refused.value)
     assert "spec.podIdentities[1]: duplicate 'default/reader'" in str(refused.value)
+
+
+def test_access_entries_carry_their_policies_scopes_and_groups(full_spec: dict[str, Any]) -> None:
+    dev = "arn:aws:iam::123456789012:role/dev"
+    full_spec["spec"]["access"] = [
+        {"principal": dev, "policies": [{"policy": "view", "namespaces": ["team-a"]}, {"policy": "edit"}],
+         "groups": ["developers"]},
+    ]  # fmt: skip
+    resources = make_plan(_cluster(full_spec)).stacks[0].template["Resources"]
+    [entry] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::EKS::AccessEntry" and r["Properties"]["PrincipalArn"] == dev
+    ]
+    assert [(p["PolicyArn"]["Fn::Sub"].rsplit("/", 1)[1], p["AccessScope"]) for p in entry["AccessPolicies"]] == [
+        ("AmazonEKSViewPolicy", {"Type": "namespace", "Namespaces": ["team-a"]}),
+        ("AmazonEKSEditPolicy", {"Type": "cluster"}),
+    ]
+    assert entry["KubernetesGroups"] == ["developers"]
+    admin = full_spec["spec"]["controlPlane"]["admins"][0]
+    full_spec["spec"]["access"] = [
+        {"principal": admin, "policies": [{"policy": "view"}]},
+        {"principal": dev},
+        {"principal": dev, "groups": ["system:masters"]},
+    ]
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    text = str(refused.value)
+    assert "spec.access[0].principal: already in controlPlane.admins" in text
+    assert "spec.access[1]: grants nothing" in text
+    assert "spec.access[2].groups[0]: system: groups are Kubernetes' own" in text
+    assert "spec.access[2].principal: duplicate" in text

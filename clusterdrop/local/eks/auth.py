@@ -4,14 +4,14 @@ A request carries `Authorization: Bearer k8s-aws-v1.<base64url>`, a presigned ST
 GetCallerIdentity URL with the cluster's name in the signed header `x-k8s-aws-id`. EKS calls STS
 with it to learn the caller (an assumed-role session counts as its role), accepts a token for 15
 minutes from its signing time, and admits the principal only through an access entry of the
-cluster (its access policies decide what it may do; here every entry is an admin, as every entry
-clusterdrop makes is). Anything else is 401 Unauthorized, which kubectl prints as "You must be
-logged in to the server (Unauthorized)".
+cluster; its access policies then decide what it may do (`authorized`). Anything else is 401
+Unauthorized, which kubectl prints as "You must be logged in to the server (Unauthorized)".
 
 The caller is found as the embedded STS answers GetCallerIdentity for the token's access key
 (moto's backend, in this process). Not checked, and said so: the signature itself (moto keeps no
 secret of the embedded administrator's keys), so a token signed for another cluster passes here
-where EKS refuses it; and access policies' scopes (namespaces).
+where EKS refuses it; and RBAC: an entry's Kubernetes groups grant nothing here (the emulator
+evaluates no Role or RoleBinding).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - a format marker, not a secret
@@ -74,3 +75,43 @@ def admitted(authorization: str | None, entries: Mapping[str, object], account: 
     if principal not in entries:
         raise Refused(f"{principal} has no access entry on this cluster")
     return principal
+
+
+# EKS's access policies and the Kubernetes roles they stand for (EKS User Guide, "Review access
+# policy permissions"): cluster-admin everything; admin, edit and view only namespaced resources
+# (within their scope); edit no RBAC objects; view reads, but not secrets or RBAC objects.
+_READ = ("get", "list", "watch")
+_RBAC = ("roles", "rolebindings")
+
+
+def _policy_allows(policy: str, verb: str, group: str, plural: str) -> bool:
+    name = policy.rsplit("/", 1)[-1]
+    if name == "AmazonEKSClusterAdminPolicy":
+        return True
+    rbac = group == "rbac.authorization.k8s.io" and plural in _RBAC
+    if name == "AmazonEKSAdminPolicy":
+        return True
+    if name == "AmazonEKSEditPolicy":
+        return not rbac
+    if name == "AmazonEKSViewPolicy":
+        return verb in _READ and not rbac and not (group == "" and plural == "secrets")
+    return False
+
+
+def authorized(entry: Mapping[str, Any], principal: str, verb: str, route: Any, namespaced: bool) -> str | None:
+    """None when the entry's access policies allow the request; else the API server's Forbidden
+    message, as Kubernetes words it."""
+    for policy in entry.get("AccessPolicies") or []:
+        scope = policy.get("AccessScope") or {}
+        cluster_admin = str(policy.get("PolicyArn", "")).endswith("/AmazonEKSClusterAdminPolicy")
+        if not namespaced and not (cluster_admin and scope.get("Type") == "cluster"):
+            continue  # cluster-scoped resources: only a cluster-wide cluster admin
+        if scope.get("Type") == "namespace" and route.namespace not in (scope.get("Namespaces") or []):
+            continue
+        if _policy_allows(str(policy.get("PolicyArn", "")), verb, route.group, route.plural):
+            return None
+    where = f'in the namespace "{route.namespace}"' if route.namespace else "at the cluster scope"
+    return (
+        f'{route.plural} is forbidden: User "{principal}" cannot {verb} resource "{route.plural}" in API group '
+        f'"{route.group}" {where}'
+    )

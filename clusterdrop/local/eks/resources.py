@@ -104,6 +104,10 @@ class EksClusterModel(CloudFormationModel):
             authenticate=lambda header: auth.admitted(
                 header, emulation.clusters[name].access_entries, account_id, region_name
             ),
+            # What it may do: its entry's access policies.
+            authorize=lambda principal, verb, route, namespaced: auth.authorized(
+                emulation.clusters[name].access_entries[principal], principal, verb, route, namespaced
+            ),
             # HTTPS, with the cluster's authority in DescribeCluster, as EKS serves it.
             tls=tls.authority().server_context(),
         ).start()

@@ -42,6 +42,17 @@ class Route:
     subresource: str | None
 
 
+def _verb(method: str, route: Route, query: dict[str, str]) -> str:
+    """The Kubernetes verb of a request, as RBAC names it."""
+    if method == "GET":
+        if route.name is not None:
+            return "get"
+        return "watch" if query.get("watch") in ("true", "1") else "list"
+    if method == "DELETE" and route.name is None:
+        return "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
+
+
 class KubeApiServer:
     """One emulated API server on 127.0.0.1; `url` is what clients use as host."""
 
@@ -54,6 +65,7 @@ class KubeApiServer:
         version: str = "1.36",
         access_delay: float = 0.0,
         authenticate: Callable[[str | None], str] | None = None,
+        authorize: Callable[[str, str, Route, bool], str | None] | None = None,
         tls: ssl.SSLContext | None = None,
     ):
         self.store = store or Store()
@@ -67,6 +79,9 @@ class KubeApiServer:
         # Who may call (an EKS cluster's authenticator: eks/auth.py); None admits every caller, as
         # a bare `local kube-api` does. It raises with the reason a request gets 401.
         self.authenticate = authenticate
+        # What an authenticated caller may do (an EKS cluster's access policies): the reason a
+        # request is refused (403 Forbidden), or None. None admits everything.
+        self.authorize = authorize
         self.unauthorized: list[str] = []
         self.requests: Counter[str] = Counter()
         self.request_log: list[tuple[str, str]] = []
@@ -124,17 +139,17 @@ class KubeApiServer:
                 return True
             return False
 
-    def admits(self, parts: list[str], authorization: str | None) -> bool:
-        """Whether the caller may use the API (the public paths need no credentials)."""
+    def admits(self, parts: list[str], authorization: str | None) -> tuple[bool, str | None]:
+        """Whether the caller may use the API (the public paths need no credentials), and who."""
         if self.authenticate is None or parts[:1] in (["version"], ["healthz"], ["livez"], ["readyz"]):
-            return True
+            return True, None
         try:
-            self.authenticate(authorization)
+            principal = self.authenticate(authorization)
         except Exception as exc:  # noqa: BLE001 - any refusal is a 401, its reason kept
             with self._lock:
                 self.unauthorized.append(str(exc))
-            return False
-        return True
+            return False, None
+        return True, principal
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -296,7 +311,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.record(method, split.path, self.headers.get("Authorization"))
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         parts = [p for p in split.path.split("/") if p]
-        if self.api.access_pending(parts) or not self.api.admits(parts, self.headers.get("Authorization")):
+        admitted, principal = self.api.admits(parts, self.headers.get("Authorization"))
+        if self.api.access_pending(parts) or not admitted:
             self._send(401, ApiError(401, "Unauthorized", "Unauthorized").status())
             return
         try:
@@ -305,6 +321,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if found is not None:
                     self._send(200, found)
                     return
+            if self.api.authorize is not None and principal is not None:
+                route = self.api.route(parts)
+                namespaced = self.api.store.resource_type(route.group, route.version, route.plural).namespaced
+                refusal = self.api.authorize(principal, _verb(method, route, query), route, namespaced)
+                if refusal is not None:
+                    raise ApiError(403, "Forbidden", refusal)
             code, body = self._resource(method, parts, query)
             if method == "GET" and tables.wants_table(self.headers.get("Accept")):
                 route = self.api.route(parts)  # `kubectl get` prints the server's columns
