@@ -943,7 +943,13 @@ def test_the_stacks_role_is_enforced_a_removed_permission_fails_the_create(
     role_name = _cfn_role_name(local)
     (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
     original = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-    without = json.loads(json.dumps(original).replace('"iam:PassRole", ', "").replace(', "iam:PassRole"', ""))
+    statements = []
+    for statement in original["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        kept = [a for a in actions if a != "iam:PassRole"]
+        if kept:
+            statements.append({**statement, "Action": kept})
+    without = {**original, "Statement": statements}
     assert "iam:PassRole" not in json.dumps(without)
     iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(without))
     spec = _spec(tmp_path, "nopass", QUICKSTART.replace("name: quickstart", "name: nopass"))
