@@ -224,7 +224,7 @@ def connect_lines(o: Outcome) -> list[str]:
     lines.append(f"  (or: aws eks update-kubeconfig --region {o.region} --name {o.cluster} [--role-arn ARN])")
     lines.append(
         "Not one of them? Ask the platform team to add your role to spec.controlPlane.admins (or to the "
-        "deployer's clusterAdmins); until then the cluster answers 401."
+        "deployer's clusterAdmins), or to spec.access with a narrower policy; until then the cluster answers 401."
     )
     return lines
 
