@@ -250,4 +250,6 @@ def _the_viewer_views_its_namespace_only(local: session.LocalDeployer, name: str
         with pytest.raises(ApiException) as refused:
             call()
         assert refused.value.status == 403
-        assert f'User "{viewer}" {what}' in str(refused.value.body)
+        status = json.loads(refused.value.body or "{}")
+        assert status["reason"] == "Forbidden"
+        assert f'User "{viewer}" {what}' in status["message"]
