@@ -75,6 +75,20 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> tuple[list[str], list[str]]:
     return parts[:count], parts[count : 2 * count]
 
 
+def _pods_trust() -> Json:
+    """EKS Pod Identity assumes the role for the pods and tags the session."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+
+
 def _access_policy(policy: str, namespaces: list[str] | None) -> Json:
     """An access policy of an entry: EKS's managed policy by name, over the cluster or namespaces."""
     arn = sub(f"arn:${{AWS::Partition}}:eks::aws:cluster-access-policy/AmazonEKS{ACCESS_POLICIES[policy]}Policy")
@@ -250,9 +264,6 @@ class _Builder:
         ]
         if cluster.spec.cni.name == "aws-vpc-cni":
             node_policies.append("AmazonEKS_CNI_Policy")
-        if "ebs-csi" in cluster.spec.addons:
-            # The EBS CSI driver's controller runs on the nodes and calls EC2 with their role.
-            node_policies.append("service-role/AmazonEBSCSIDriverPolicy")
         self.add(
             "NodeRole",
             "AWS::IAM::Role",
@@ -405,6 +416,29 @@ class _Builder:
         """EKS Pod Identity: an association per service account, with the spec's role or one made
         here for its managed policies. Named by namespace and service account, not position."""
         cluster = self.cluster
+        if "ebs-csi" in cluster.spec.addons:
+            # The EBS CSI driver's controller calls EC2 with a role of its own through Pod Identity,
+            # not with the node role every pod on the node could use (EKS best practices).
+            self.add(
+                "EbsCsiRole",
+                "AWS::IAM::Role",
+                {
+                    "AssumeRolePolicyDocument": _pods_trust(),
+                    "ManagedPolicyArns": [managed_policy("service-role/AmazonEBSCSIDriverPolicy")],
+                    "Tags": tag_list(cluster),
+                },
+            )
+            self.add(
+                "EbsCsiPodIdentity",
+                "AWS::EKS::PodIdentityAssociation",
+                {
+                    "ClusterName": ref("Cluster"),
+                    "Namespace": "kube-system",
+                    "ServiceAccount": "ebs-csi-controller-sa",
+                    "RoleArn": get_att("EbsCsiRole", "Arn"),
+                    "Tags": tag_list(cluster),
+                },
+            )
         for identity in cluster.spec.pod_identities:
             digest = hashlib.sha256(f"{identity.namespace}/{identity.service_account}".encode()).hexdigest()[:10]
             role: Json | str | None = identity.role_arn
@@ -414,17 +448,7 @@ class _Builder:
                     role_id,
                     "AWS::IAM::Role",
                     {
-                        # EKS Pod Identity assumes the role for the pods and tags the session.
-                        "AssumeRolePolicyDocument": {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                    "Action": ["sts:AssumeRole", "sts:TagSession"],
-                                }
-                            ],
-                        },
+                        "AssumeRolePolicyDocument": _pods_trust(),
                         "ManagedPolicyArns": list(identity.policy_arns or []),
                         "Tags": tag_list(cluster),
                     },

@@ -309,9 +309,10 @@ def with_defaults(cluster: Cluster) -> Cluster:
             "cni": cni,
             "control_plane": control_plane,
             "node_groups": node_groups,
-            # Pod Identity needs its agent on every node (an EKS add-on).
+            # Pod Identity needs its agent on every node (an EKS add-on): for the spec's associations,
+            # and for the EBS CSI driver's controller, which gets its permissions that way.
             "addons": [*spec.addons, "pod-identity-agent"]
-            if spec.pod_identities and "pod-identity-agent" not in spec.addons
+            if (spec.pod_identities or "ebs-csi" in spec.addons) and "pod-identity-agent" not in spec.addons
             else spec.addons,
         }
     )
@@ -359,6 +360,10 @@ def _check_access(spec: ClusterSpec) -> Iterator[Issue]:
     yield from _duplicates(("spec", "access"), [e.principal for e in spec.access], "principal")
 
 
+# The EBS CSI driver's controller: its service account, which Pod Identity gives its EC2 permissions.
+EBS_CSI_SERVICE_ACCOUNT = "kube-system/ebs-csi-controller-sa"
+
+
 def _check_pod_identities(spec: ClusterSpec) -> Iterator[Issue]:
     """One role per service account (EKS: one association per namespace and service account)."""
     for i, identity in enumerate(spec.pod_identities):
@@ -366,6 +371,9 @@ def _check_pod_identities(spec: ClusterSpec) -> Iterator[Issue]:
             yield ("spec", "podIdentities", i), "set exactly one of roleArn and policyArns"
     pairs = [f"{p.namespace}/{p.service_account}" for p in spec.pod_identities]
     yield from _duplicates(("spec", "podIdentities"), pairs)
+    if "ebs-csi" in spec.addons and EBS_CSI_SERVICE_ACCOUNT in pairs:
+        where = ("spec", "podIdentities", pairs.index(EBS_CSI_SERVICE_ACCOUNT))
+        yield where, f"{EBS_CSI_SERVICE_ACCOUNT} is the EBS CSI driver's: the ebs-csi add-on gives it its role"
 
 
 def _check_node_group_extras(cluster: Cluster, i: int, group: Any) -> Iterator[Issue]:
@@ -636,7 +644,7 @@ def _check_system_nodes(spec: ClusterSpec) -> Iterator[Issue]:
     workloads = ["CoreDNS"]
     if spec.cni.name == "calico":
         workloads.append("calico-kube-controllers")
-    workloads += list(spec.addons)
+    workloads += [a for a in spec.addons if a != "pod-identity-agent"]  # the agent runs on every node
     taints = "; ".join(
         f"{g.name}: "
         + ", ".join(f"{t.key}={t.value or ''}:{t.effect}" for t in g.taints if t.effect != "PreferNoSchedule")

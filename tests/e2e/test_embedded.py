@@ -589,6 +589,13 @@ def test_calico_manifest_from_the_mirror(local: session.LocalDeployer, tmp_path:
         if p["metadata"]["name"].startswith("coredns-")
     )
     assert coredns["status"]["podIP"].startswith("10.48."), "pods get addresses from the spec's pod CIDR"
+    # The EBS CSI controller's permissions come through Pod Identity (the agent runs on every node).
+    associations = local.aws.client("eks").list_pod_identity_associations(clusterName="calico-manifest")
+    assert [(a["namespace"], a["serviceAccount"]) for a in associations["associations"]] == [
+        ("kube-system", "ebs-csi-controller-sa")
+    ]
+    agent = _object(local, "calico-manifest", "apps", "daemonsets", "kube-system", "eks-pod-identity-agent")
+    assert agent["status"]["numberReady"] == 5
     # Calico's pod limit reached the kubelets through the launch template's NodeConfig.
     nodes = local.aws.eks.clusters["calico-manifest"].api.store.objects[("", "nodes")].values()
     assert {n["status"]["allocatable"]["pods"] for n in nodes} == {"100"}

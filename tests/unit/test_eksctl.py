@@ -202,7 +202,7 @@ addons:
         ("dedicated", "db", "NoSchedule"),
         ("gpu", None, "NoExecute"),
     ]
-    assert spec.addons == ["ebs-csi"]
+    assert spec.addons == ["ebs-csi", "pod-identity-agent"]  # the driver's role comes through Pod Identity
 
 
 def test_converted_spec_that_is_invalid_names_native_paths() -> None:

@@ -464,3 +464,27 @@ def test_access_entries_carry_their_policies_scopes_and_groups(full_spec: dict[s
     assert "spec.access[1]: grants nothing" in text
     assert "spec.access[2].groups[0]: system: groups are Kubernetes' own" in text
     assert "spec.access[2].principal: duplicate" in text
+
+
+def test_the_ebs_csi_driver_gets_its_permissions_through_pod_identity_not_the_node_role(
+    full_spec: dict[str, Any],
+) -> None:
+    """calico-ha asks for ebs-csi: its controller's service account gets a role of its own."""
+    cluster = _cluster(full_spec)
+    assert "pod-identity-agent" in cluster.spec.addons
+    resources = make_plan(cluster).stacks[0].template["Resources"]
+    node_policies = json.dumps(resources["NodeRole"]["Properties"]["ManagedPolicyArns"])
+    assert "AmazonEBSCSIDriverPolicy" not in node_policies
+    association = resources["EbsCsiPodIdentity"]["Properties"]
+    assert (association["Namespace"], association["ServiceAccount"]) == ("kube-system", "ebs-csi-controller-sa")
+    assert association["RoleArn"] == {"Fn::GetAtt": ["EbsCsiRole", "Arn"]}
+    assert "AmazonEBSCSIDriverPolicy" in json.dumps(resources["EbsCsiRole"]["Properties"]["ManagedPolicyArns"])
+    full_spec["spec"]["podIdentities"] = [
+        {
+            "namespace": "kube-system",
+            "serviceAccount": "ebs-csi-controller-sa",
+            "roleArn": "arn:aws:iam::123456789012:role/x",
+        }
+    ]
+    with pytest.raises(SpecInvalid, match=r"spec.podIdentities\[0\]: kube-system/ebs-csi-controller-sa is the EBS CSI"):
+        _cluster(full_spec)
