@@ -89,6 +89,8 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     encrypted = f"  controlPlane:\n    secretsKey: {key}\n"
     # And their nodes' volumes: gp3 with provisioned performance, encrypted with that key.
     volume = f"      volume: {{iops: 4000, throughput: 250, kmsKeyId: '{key}'}}\n"
+    # Running Bottlerocket, with EKS's node auto repair on.
+    volume += "      amiFamily: bottlerocket\n      nodeRepair: {enabled: true}\n"
     # And IAM roles for two service accounts (EKS Pod Identity): an existing role, and one made.
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
              "Action": ["sts:AssumeRole", "sts:TagSession"]}]}  # fmt: skip
@@ -134,9 +136,17 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         assert sorted(i["InstanceType"] for i in nodes) == ["t3.medium", "t3.medium"]
         attached = [{"Name": "attachment.instance-id", "Values": [i["InstanceId"] for i in nodes]}]
         volumes = ec2.describe_volumes(Filters=attached)["Volumes"]
+        # Bottlerocket's data volume (/dev/xvdb) is the one the spec sizes; its OS volume is its own.
+        data = [v for v in volumes if v["Attachments"][0]["Device"] == "/dev/xvdb"]
         assert [(v["VolumeType"], v["Size"], v.get("Iops"), v.get("Throughput"), v["Encrypted"], v.get("KmsKeyId"))
-                for v in volumes] == [("gp3", 80, 4000, 250, True, key)] * 2  # fmt: skip
+                for v in data] == [("gp3", 80, 4000, 250, True, key)] * 2  # fmt: skip
         eks = local.aws.client("eks")
+        group = eks.describe_nodegroup(clusterName=name, nodegroupName="workers")["nodegroup"]
+        assert group["amiType"] == "BOTTLEROCKET_x86_64"
+        assert group["nodeRepairConfig"] == {"enabled": True}
+        assert "id" in group["launchTemplate"]
+        kube_nodes = local.aws.eks.clusters[name].api.store.objects[("", "nodes")].values()
+        assert [n["status"]["nodeInfo"]["osImage"].split(" (")[0] for n in kube_nodes] == ["Bottlerocket OS 1.50.0"] * 2
         described = eks.describe_cluster(name=name)["cluster"]
         assert described["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": key}}]
         associations = eks.list_pod_identity_associations(clusterName=name)["associations"]

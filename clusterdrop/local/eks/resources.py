@@ -350,13 +350,17 @@ class EksNodegroupModel(CloudFormationModel):
         subnets = p["Subnets"] if isinstance(p["Subnets"], list) else str(p["Subnets"]).split(",")
         desired = int((p.get("ScalingConfig") or {}).get("DesiredSize", 1))
         _refuse_launch(p, account_id, region_name, desired, kwargs.get("LogicalId") or "NodeGroup")
+        described = _described_nodegroup(p, cluster_version)
+        later = {k: described.pop(k) for k in ("update_config", "node_repair_config") if k in described}
         group = backend.create_nodegroup(
             cluster_name=p["ClusterName"],
             node_role=p["NodeRole"],
             nodegroup_name=p["NodegroupName"],
             subnets=subnets,
-            **_described_nodegroup(p, cluster_version),
+            **described,
         )
+        for attribute, value in later.items():  # moto's create_nodegroup takes neither
+            setattr(group, attribute, value)
         emulation = current()
         with emulation.lock:
             emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(
@@ -583,7 +587,8 @@ def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
         "taints": taints,
         "capacity_type": p.get("CapacityType"),
         "ami_type": p.get("AmiType"),
-        "disk_size": int(p.get("DiskSize") or 20),
+        # With a launch template the disk is the template's: EKS reports no diskSize.
+        "disk_size": None if p.get("LaunchTemplate") else int(p.get("DiskSize") or 20),
         "tags": p.get("Tags") or {},
         "version": version,
         # AL2023 AMI releases are `<version>.<patch>-<date>`, Bottlerocket's `<release>-<commit>`.
@@ -593,6 +598,11 @@ def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
     }
     if p.get("RemoteAccess"):
         described["remote_access"] = {"ec2SshKey": p["RemoteAccess"].get("Ec2SshKey")}
+    # Properties EKS reports back as they were given (CloudFormation's PascalCase, EKS's camelCase).
+    for name, attribute in (("UpdateConfig", "update_config"), ("NodeRepairConfig", "node_repair_config"),
+                            ("LaunchTemplate", "launch_template")):  # fmt: skip
+        if p.get(name):
+            described[attribute] = {k[0].lower() + k[1:]: v for k, v in p[name].items()}
     return described
 
 
