@@ -214,13 +214,17 @@ class ClusterStacksRole(Construct):
         )  # fmt: skip
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="AgentLogs",
+                sid="LogGroups",
                 actions=[
                     "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
                     "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
                     "logs:ListTagsForResource", "logs:GetDataProtectionPolicy",
                 ],
-                resources=[f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{prefix}*"],
+                resources=[
+                    f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{prefix}*",
+                    # The control-plane log group, where the spec sets a retention.
+                    f"arn:{partition}:logs:{region}:{account}:log-group:/aws/eks/*/cluster",
+                ],
             )
         )  # fmt: skip
         # The log-group handlers describe log groups and their account-wide policies, which IAM

@@ -184,7 +184,8 @@ class ClusterdropStack(Stack):
             "IAM5",
             "EC2 create and describe actions support no resource-level scoping before the resource exists; IAM, "
             "Lambda and Logs actions are scoped to the clusterdrop- prefix every cluster's roles, agents and logs "
-            "carry; EKS actions to the account's clusters in the region (clusters bear their users' names); "
+            "carry, and to the control-plane log group of a cluster (/aws/eks/<cluster>/cluster, EKS's name); "
+            "EKS actions to the account's clusters in the region (clusters bear their users' names); "
             "the agent's code is read from the CDK assets bucket and the artifacts bucket; a cluster's secrets key "
             "is the spec's (any key of the account in the region); a Pod Identity role is the spec's (any role of "
             "the account, passed to pods.eks.amazonaws.com only).",
@@ -200,6 +201,7 @@ class ClusterdropStack(Stack):
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/aws-service-role/*",
                 f"Resource::{ARN}:lambda:{AT}:function:{STACK_PREFIX}*-agent",
                 f"Resource::{ARN}:logs:{AT}:log-group:/aws/lambda/{STACK_PREFIX}*",
+                f"Resource::{ARN}:logs:{AT}:log-group:/aws/eks/*/cluster",
                 f"Resource::{ARN}:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
                 f"Resource::<{artifacts}.Arn>/*",
                 "Action::s3:GetObject*",

@@ -269,6 +269,9 @@ class Workflow(Construct):
             ["*"],
             "QuotaUsage",
         )
+        # A spec's log retention needs the control-plane log group not to exist outside the stack
+        # (DescribeLogGroups has no resource type: IAM authorizes it on `*`).
+        allow(["Plan"], ["logs:DescribeLogGroups"], ["*"], "ControlPlaneLogGroup")
         readers = ["Plan", "DescribePlan", "DiscardPlan", "ApplyClusterStack", "Connect", "ApplyNodeGroupStacks",
                    "CheckNodeGroupStacks", "Diagnose", "CleanUp", "DescribeCluster", "DeleteStacks"]  # fmt: skip
         allow(

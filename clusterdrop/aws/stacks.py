@@ -147,6 +147,11 @@ def _current_template(cfn: Any, stack: str) -> dict[str, Any]:
 SHOWN_CHARS = 60  # a long value (a user data blob, a policy) is cut in a notification
 
 
+def current_resources(cfn: Any, stack: str) -> set[str]:
+    """The logical IDs of the stack's current template."""
+    return set(_current_template(cfn, stack).get("Resources", {}))
+
+
 def _shown(properties: dict[str, Any], name: str) -> str:
     if name not in properties:
         return "(none)"

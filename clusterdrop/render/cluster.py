@@ -96,6 +96,11 @@ def _access_policy(policy: str, namespaces: list[str] | None) -> Json:
     return {"PolicyArn": arn, "AccessScope": scope}
 
 
+def control_plane_log_group(cluster_name: str) -> str:
+    """Where EKS sends a cluster's control-plane logs (one log group per cluster)."""
+    return f"/aws/eks/{cluster_name}/cluster"
+
+
 def admin_entry_id(principal: str) -> str:
     return "AdminAccessEntry" + hashlib.sha256(principal.encode()).hexdigest()[:10].upper()
 
@@ -378,7 +383,21 @@ class _Builder:
             properties["ZonalShiftConfig"] = {"Enabled": True}
         if cp.support_type:
             properties["UpgradePolicy"] = {"SupportType": cp.support_type.upper()}
-        self.add("Cluster", "AWS::EKS::Cluster", properties)
+        depends: dict[str, object] = {}
+        if cp.log_retention_days is not None:
+            # EKS writes into /aws/eks/<name>/cluster, making it (without retention) when it does not
+            # exist: made first, the group is the stack's, with the spec's retention.
+            self.add(
+                "ControlPlaneLogGroup",
+                "AWS::Logs::LogGroup",
+                {
+                    "LogGroupName": control_plane_log_group(self.name),
+                    "RetentionInDays": cp.log_retention_days,
+                    "Tags": tag_list(cluster),
+                },
+            )
+            depends["DependsOn"] = "ControlPlaneLogGroup"
+        self.add("Cluster", "AWS::EKS::Cluster", properties, **depends)
         principals: list[tuple[str, Json | str]] = [("AgentAccessEntry", get_att("AgentRole", "Arn"))]
         # Named by the principal, not its position: adding or removing an admin leaves the
         # others' entries alone (a moved logical ID would recreate an entry that already exists).

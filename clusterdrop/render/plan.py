@@ -69,6 +69,8 @@ class Plan:
                 "scalingTier": spec.control_plane.scaling_tier,
                 "zonalShift": spec.control_plane.zonal_shift,
                 "supportType": spec.control_plane.support_type,
+                "logging": list(spec.control_plane.logging),
+                "logRetentionDays": spec.control_plane.log_retention_days,
             },
             "addons": list(spec.addons),
             "stacks": [
@@ -163,6 +165,11 @@ def _network_lines(net: dict[str, Any], addons: list[str]) -> list[str]:
     if net["endpointAccess"] != "private":
         access += f", public from {', '.join(net['adminCidrs'])}"
     control = []
+    if net.get("logging"):
+        kept = f"kept {net['logRetentionDays']} days" if net.get("logRetentionDays") else "kept forever (EKS's group)"
+        control.append(f"logs {', '.join(net['logging'])} to CloudWatch, {kept}")
+    elif net.get("logRetentionDays"):
+        control.append(f"log group kept with {net['logRetentionDays']} days' retention (no log types on)")
     if net.get("zonalShift"):
         control.append("zonal shift on")
     if net.get("supportType") == "standard":

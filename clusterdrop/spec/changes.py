@@ -28,6 +28,10 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.controlPlane.adminCidrs": (IN_PLACE, "EKS public endpoint CIDRs"),
     "spec.controlPlane.admins": (IN_PLACE, "EKS access entries"),
     "spec.controlPlane.logging": (IN_PLACE, "EKS control-plane logs"),
+    "spec.controlPlane.logRetentionDays": (
+        IN_PLACE,
+        "the log group's retention; refused once set and then removed (that would delete the group and its logs)",
+    ),
     "spec.controlPlane.scalingTier": (IN_PLACE, "EKS Provisioned Control Plane (UpdateClusterConfig)"),
     "spec.controlPlane.secretsKey": (
         REPLACES_CLUSTER,
@@ -112,4 +116,13 @@ def refused_changes(before: Cluster, after: Cluster) -> list[Problem]:
                     "spec.controlPlane.allowReplacement: true to do it anyway",
                 )
             )
+    was, now = before.spec.control_plane.log_retention_days, after.spec.control_plane.log_retention_days
+    if was is not None and now is None:
+        problems.append(
+            Problem(
+                "spec.controlPlane.logRetentionDays",
+                f"cannot be removed once set ({was} days): the log group would be deleted with the logs in it. "
+                "Keep it, or set the longest retention (3653 days)",
+            )
+        )
     return problems

@@ -104,7 +104,15 @@ class _Converter:
             metadata["tags"] = meta.get("tags")
         spec: dict[str, Any] = {"region": meta.get("region")}
         if meta.has("version"):
-            spec["kubernetesVersion"] = str(meta.get("version"))
+            version = str(meta.get("version"))
+            if version in facts.KUBERNETES_VERSIONS:
+                spec["kubernetesVersion"] = version
+            else:  # eksctl's examples outlive EKS's versions: said at the eksctl line
+                self.refuse(
+                    ("metadata", "version"),
+                    f"Kubernetes {version} is not supported by EKS (standard or extended support); supported: "
+                    f"{', '.join(facts.KUBERNETES_VERSIONS)}",
+                )
         else:
             spec["kubernetesVersion"] = facts.DEFAULT_KUBERNETES_VERSION
             self.note(f"metadata.version: not set; using Kubernetes {facts.DEFAULT_KUBERNETES_VERSION}")
@@ -331,19 +339,22 @@ class _Converter:
             types = list(facts.LOG_TYPES)
         if types:
             control_plane["logging"] = types
-        logging.finish({"logRetentionInDays": "log retention is not supported yet (CloudWatch keeps logs forever)"})
+        if logging.has("logRetentionInDays"):
+            # eksctl sets the retention on the group EKS made; clusterdrop makes the group with it.
+            control_plane["logRetentionDays"] = logging.get("logRetentionInDays")
+        logging.finish()
         cloudwatch.finish()
 
     def _iam(self, iam: _Reader) -> list[dict[str, Any]]:
-        if iam.has("withOIDC") and iam.data["withOIDC"] is False:
-            iam.get("withOIDC")  # what clusterdrop does anyway
+        if iam.get("withOIDC") is True:
+            # eksctl makes the provider for IRSA; clusterdrop gives pods AWS roles through EKS Pod
+            # Identity instead (and its add-ons their permissions through it), so none is needed.
+            self.note(
+                "iam.withOIDC: no IAM OIDC provider is made: clusterdrop gives pods their AWS roles through EKS "
+                "Pod Identity (spec.podIdentities), and the add-ons that call AWS get theirs through it"
+            )
         identities = self._pod_identities(iam)
-        iam.finish(
-            {
-                "withOIDC": "no IAM OIDC provider (IRSA) is created; clusterdrop grants add-ons their permissions",
-                "serviceAccounts": "IAM service accounts (IRSA) are not supported",
-            }
-        )
+        iam.finish({"serviceAccounts": "IAM service accounts (IRSA) are not supported: use podIdentityAssociations"})
         return identities
 
     def _pod_identities(self, iam: _Reader) -> list[dict[str, Any]]:

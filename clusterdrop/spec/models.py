@@ -127,6 +127,12 @@ class Metadata(Model):
     tags: dict[str, str] = Field(default_factory=dict, description="AWS tags put on every resource.")
 
 
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy; AWS::Logs::LogGroup RetentionInDays).
+LogRetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+]
+
+
 class ControlPlane(Model):
     flavor: Literal["eks", "kubeadm"] = Field(
         default="eks", description="Who runs the control plane: EKS (kubeadm is not supported yet)."
@@ -141,6 +147,12 @@ class ControlPlane(Model):
     admins: list[IamPrincipal] = Field(default_factory=list, description="IAM principals made cluster admins.")
     logging: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
         default_factory=list, description="EKS control-plane log types sent to CloudWatch Logs."
+    )
+    log_retention_days: LogRetentionDays | None = Field(
+        default=None,
+        description="Keep the control-plane logs this many days: clusterdrop makes the log group "
+        "/aws/eks/<name>/cluster with this retention before the cluster, and deletes it with the cluster. "
+        "Default: EKS makes the group itself, keeps the logs forever and leaves them after a teardown.",
     )
     allow_replacement: bool = Field(
         default=False, description="Let an update replace the EKS cluster (a new, empty control plane)."

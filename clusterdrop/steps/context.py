@@ -58,6 +58,7 @@ class Ports:
     ssm: Any = None
     quotas: Any = None  # Service Quotas
     kms: Any = None
+    logs: Any = None  # CloudWatch Logs
 
 
 def spec_of(state: State) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from clusterdrop import quotas
-from clusterdrop.aws import eks, keys, registry, stacks, subnets
+from clusterdrop.aws import eks, keys, logs, registry, stacks, subnets
 from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import Problem, SpecInvalid, StackFailed
 from clusterdrop.render.cluster import zones
@@ -61,7 +61,8 @@ def plan(state: State, ports: Ports) -> State:
         return {"superseded": True, "stacks": [], "pending": False}
     upgrade = None
     applied_cluster: Cluster | None = None
-    if stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS"):
+    stack_exists = stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS")
+    if stack_exists:
         try:
             running = eks.describe(ports.eks, name)["version"]
         except ports.eks.exceptions.ResourceNotFoundException:
@@ -97,6 +98,8 @@ def plan(state: State, ports: Ports) -> State:
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     problems += keys.check(ports.kms, cluster)
+    held = stack_exists and logs.LOGICAL_ID in stacks.current_resources(ports.cfn, stack_name(cluster))
+    problems += logs.check(ports.logs, cluster, held=held)
     if not problems:
         cluster, problems = subnets.with_zones(ports.ec2, cluster)
     if problems:

@@ -66,6 +66,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         ssm=session.client("ssm"),
         quotas=session.client("service-quotas"),
         kms=session.client("kms"),
+        logs=session.client("logs"),
         clusters=tables["clusters"],
         locks=tables["locks"],
     )

@@ -171,6 +171,18 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
         assert node["metadata"]["labels"]["tier"] == "web"
         assert {"key": "dedicated", "value": "web", "effect": "PreferNoSchedule"} in node["spec"]["taints"]
 
+    # Logging on, EKS made the log group (keeping the logs forever): a retention set now is refused
+    # at Plan — CloudFormation cannot make a group that exists — naming it and how to set one instead.
+    logs = local.aws.client("logs")
+    retained = in_place.replace("    logging: [api, audit]\n", "    logging: [api, audit]\n    logRetentionDays: 30\n")
+    refused_retention = _run(local, _spec(tmp_path, "quickstart", retained), plan=True)
+    assert refused_retention["status"] == "FAILED"
+    failure = refused_retention["notifications"]["sns"]["outcome"]["failure"]
+    assert (failure["step"], refused_retention["code"]) == ("Plan", "ERR_INVALID_SPEC")
+    assert "the log group /aws/eks/quickstart/cluster exists already" in failure["cause"]
+    [made] = logs.describe_log_groups(logGroupNamePrefix="/aws/eks/quickstart/")["logGroups"]
+    assert "retentionInDays" not in made
+
     # Guardrails set by the platform team (here as `cdk deploy -c guardrails=…` would, by the
     # function's configuration): a spec within them applies; one that would scale the cluster past
     # maxNodesPerCluster is refused at Validate spec, the cluster left as it was.

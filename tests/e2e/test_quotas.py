@@ -87,6 +87,8 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     key = local.aws.client("kms").create_key(Description="cluster secrets", Policy=json.dumps(policy))
     key = key["KeyMetadata"]["Arn"]
     encrypted = f"  controlPlane:\n    secretsKey: {key}\n"
+    # Their audit logs kept a week: the stack makes the log group, with that retention, before the cluster.
+    encrypted += "    logging: [audit]\n    logRetentionDays: 7\n"
     # And their nodes' volumes: gp3 with provisioned performance, encrypted with that key.
     volume = f"      volume: {{iops: 4000, throughput: 250, kmsKeyId: '{key}'}}\n"
     # Running Bottlerocket, with EKS's node auto repair on.
@@ -149,6 +151,8 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         assert [n["status"]["nodeInfo"]["osImage"].split(" (")[0] for n in kube_nodes] == ["Bottlerocket OS 1.50.0"] * 2
         described = eks.describe_cluster(name=name)["cluster"]
         assert described["encryptionConfig"] == [{"resources": ["secrets"], "provider": {"keyArn": key}}]
+        [log_group] = local.aws.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/eks/{name}/")["logGroups"]
+        assert (log_group["logGroupName"], log_group.get("retentionInDays")) == (f"/aws/eks/{name}/cluster", 7)
         associations = eks.list_pod_identity_associations(clusterName=name)["associations"]
         assert [(a["namespace"], a["serviceAccount"]) for a in associations] == [
             ("default", "reader"),

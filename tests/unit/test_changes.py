@@ -126,3 +126,16 @@ def test_a_plan_names_each_changed_property_with_its_values() -> None:
     ]
     assert changes["NodeGroup"][3] == "Version: 1.34 → 1.35"
     assert set(changes) == {"Cluster", "NodeGroup"}  # added and removed resources are the change set's own lines
+
+
+def test_a_log_retention_changes_in_place_but_is_never_removed(full_spec: dict[str, Any]) -> None:
+    before = _cluster(full_spec)
+    kept = copy.deepcopy(full_spec)
+    set_path(kept, "spec.controlPlane.logRetentionDays", 30)
+    assert refused_changes(before, _cluster(kept)) == []  # set on a running cluster
+    longer = copy.deepcopy(kept)
+    set_path(longer, "spec.controlPlane.logRetentionDays", 365)
+    assert refused_changes(_cluster(kept), _cluster(longer)) == []
+    [problem] = refused_changes(_cluster(kept), before)  # removed: the group would go, with its logs
+    assert problem.path == "spec.controlPlane.logRetentionDays"
+    assert "cannot be removed once set (30 days)" in problem.message

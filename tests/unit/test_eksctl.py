@@ -33,8 +33,8 @@ EXPECTED: dict[str, set[str] | None] = {
         "nodeGroups[4].ssh.allow",
     },
     "09-nat-gateways.yaml": None,
-    "11-cloudwatch-cluster-logging.yaml": {"cloudWatch.clusterLogging.logRetentionInDays"},
-    "13-iamserviceaccounts.yaml": {"iam.withOIDC", "iam.serviceAccounts"},
+    "11-cloudwatch-cluster-logging.yaml": None,
+    "13-iamserviceaccounts.yaml": {"iam.serviceAccounts"},
     "15-managed-nodes.yaml": {
         "managedNodeGroups[0].securityGroups",
         "managedNodeGroups[0].ssh.publicKeyPath",
@@ -44,7 +44,8 @@ EXPECTED: dict[str, set[str] | None] = {
     "17-permissions-boundary.yaml": {"iam.serviceRolePermissionsBoundary", "nodeGroups[0].iam"},
     "19-kms-cluster.yaml": None,
     "23-kubeflow-spot-instance.yaml": {"nodeGroups[2].instancesDistribution"},
-    "25-addons.yaml": {"iam.withOIDC"},
+    # withOIDC is said on stderr (Pod Identity instead); Kubernetes 1.18 left EKS long ago.
+    "25-addons.yaml": {"metadata.version"},
     "27-oidc-provider.yaml": {"identityProviders"},
     "29-cluster-with-karpenter.yaml": {"karpenter"},
     "31-override-bootstrap-command-unmanaged-nodegroup.yaml": {"nodeGroups[0].overrideBootstrapCommand"},
@@ -208,12 +209,12 @@ addons:
 def test_converted_spec_that_is_invalid_names_native_paths() -> None:
     raw = (
         b"apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\n"
-        b"metadata: {name: old, region: us-west-2, version: '1.14'}\nmanagedNodeGroups: [{name: a}]\n"
+        b"metadata: {name: old, region: us-west-2}\nmanagedNodeGroups: [{name: Web_Nodes}]\n"
     )
     with pytest.raises(SpecInvalid) as info:
         load_spec(raw)
     [problem] = info.value.problems
-    assert problem.path == "spec.kubernetesVersion"
+    assert problem.path == "spec.nodeGroups[0].name"
     assert "converted spec" in problem.message
 
 
@@ -336,3 +337,9 @@ accessConfig:
         "accessConfig.accessEntries[1].accessPolicies[0].policyARN",
         "accessConfig.accessEntries[1].username",
     }
+
+
+def test_log_types_and_their_retention_map_to_the_control_plane() -> None:
+    spec = load_spec((FIXTURES / "eksctl" / "11-cloudwatch-cluster-logging.yaml").read_bytes()).cluster.spec
+    assert spec.control_plane.logging == ["audit", "authenticator", "controllerManager"]
+    assert spec.control_plane.log_retention_days == 60

@@ -328,9 +328,30 @@ def test_zonal_shift_and_the_upgrade_policy_reach_the_cluster(full_spec: dict[st
     assert template["Resources"]["Cluster"]["Properties"]["ZonalShiftConfig"] == {"Enabled": True}
     assert template["Resources"]["Cluster"]["Properties"]["UpgradePolicy"] == {"SupportType": "STANDARD"}
     assert [m for m in lint(json.dumps(template)) if m.rule.id.startswith("E")] == []
-    assert "control plane: zonal shift on; EKS upgrades the version itself when its standard support ends" in (
-        format_summary(plan.summary())
+    line = (
+        "control plane: logs api, audit to CloudWatch, kept forever (EKS's group); zonal shift on; "
+        "EKS upgrades the version itself when its standard support ends"
     )
+    assert line in format_summary(plan.summary())
+
+
+def test_a_log_retention_makes_the_log_group_before_the_cluster(full_spec: dict[str, Any]) -> None:
+    assert "ControlPlaneLogGroup" not in make_plan(_cluster(full_spec)).stacks[0].template["Resources"]
+    set_path(full_spec, "spec.controlPlane.logRetentionDays", 90)
+    plan = make_plan(_cluster(full_spec))
+    resources = plan.stacks[0].template["Resources"]
+    group = resources["ControlPlaneLogGroup"]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["LogGroupName"] == "/aws/eks/demo/cluster"
+    assert group["Properties"]["RetentionInDays"] == 90
+    # Made first: EKS would otherwise make the group itself, without retention.
+    assert resources["Cluster"]["DependsOn"] == "ControlPlaneLogGroup"
+    assert [m for m in lint(json.dumps(plan.stacks[0].template)) if m.rule.id.startswith("E")] == []
+    assert "logs api, audit to CloudWatch, kept 90 days" in format_summary(plan.summary())
+    set_path(full_spec, "spec.controlPlane.logRetentionDays", 45)
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    assert [p.path for p in refused.value.problems] == ["spec.controlPlane.logRetentionDays"]
 
 
 def test_a_secrets_key_encrypts_secrets_and_must_be_of_the_clusters_region(full_spec: dict[str, Any]) -> None:

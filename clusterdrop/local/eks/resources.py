@@ -96,6 +96,7 @@ class EksClusterModel(CloudFormationModel):
             tags={t["Key"]: t["Value"] for t in p.get("Tags", [])},
         )
         _describe_as_set(cluster, p)
+        _log_group(name, p, account_id, region_name)
         version = str(p.get("Version") or "1.36")
         api = KubeApiServer(
             version=version,
@@ -137,6 +138,7 @@ class EksClusterModel(CloudFormationModel):
             cluster.version = cluster.api.version = version
         # UpdateClusterConfig: logging, endpoint access and its CIDRs; tags by TagResource.
         _describe_as_set(described, p)
+        _log_group(original_resource.name, p, account_id, region_name)
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -158,6 +160,21 @@ class EksClusterModel(CloudFormationModel):
         if name in backend.clusters:
             backend.clusters[name].nodegroups.clear()
             backend.delete_cluster(name)
+
+
+def _log_group(name: str, p: Obj, account_id: str, region: str) -> None:
+    """EKS sends a cluster's control-plane logs to /aws/eks/<name>/cluster and makes that log
+    group (without retention) when it does not exist; it never deletes it ("Send control plane
+    logs to CloudWatch Logs", Amazon EKS User Guide). A group made beforehand (a template's, with a
+    retention) is used as it is."""
+    from moto.logs.models import logs_backends
+
+    if not ((p.get("Logging") or {}).get("ClusterLogging") or {}).get("EnabledTypes"):
+        return
+    backend = logs_backends[account_id][region]
+    group = f"/aws/eks/{name}/cluster"
+    if group not in backend.groups:
+        backend.create_log_group(group, {})
 
 
 def _describe_as_set(described: Any, p: Obj) -> None:
