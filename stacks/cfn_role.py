@@ -121,6 +121,21 @@ class ClusterStacksRole(Construct):
                 ],
             )
         )  # fmt: skip
+        # An OIDC identity provider for people (spec.identityProviders): associated with the cluster.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="IdentityProviders",
+                actions=[
+                    "eks:AssociateIdentityProviderConfig", "eks:DisassociateIdentityProviderConfig",
+                    "eks:DescribeIdentityProviderConfig", "eks:ListIdentityProviderConfigs",
+                    "eks:DescribeUpdate", "eks:TagResource", "eks:UntagResource",
+                ],
+                resources=[
+                    f"arn:{partition}:eks:{region}:{account}:cluster/*",
+                    f"arn:{partition}:eks:{region}:{account}:identityproviderconfig/*",
+                ],
+            )
+        )  # fmt: skip
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PodIdentityRoles",

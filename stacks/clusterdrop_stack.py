@@ -196,6 +196,7 @@ class ClusterdropStack(Stack):
                 f"Resource::{ARN}:eks:{AT}:nodegroup/*",
                 f"Resource::{ARN}:eks:{AT}:access-entry/*",
                 f"Resource::{ARN}:eks:{AT}:podidentityassociation/*",
+                f"Resource::{ARN}:eks:{AT}:identityproviderconfig/*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/{STACK_PREFIX}*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/aws-service-role/*",

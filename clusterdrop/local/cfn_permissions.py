@@ -41,6 +41,7 @@ _OWN_KIND = {
     "AWS::EKS::Cluster": "eks:cluster",
     "AWS::EKS::Nodegroup": "eks:nodegroup",
     "AWS::EKS::AccessEntry": "eks:access-entry",
+    "AWS::EKS::IdentityProviderConfig": "eks:identityproviderconfig",
     "AWS::Lambda::Function": "lambda:function",
     "AWS::Logs::LogGroup": "logs:log-group",
     "AWS::IAM::Role": "iam:role",
@@ -182,6 +183,10 @@ def _names(resource: Resource) -> dict[str, str]:
             names["KeyId"] = keys[0].rsplit("/", 1)[-1]
     elif kind == "AWS::EKS::PodIdentityAssociation":
         names["ClusterName"] = str(p.get("ClusterName", ""))
+    elif kind == "AWS::EKS::IdentityProviderConfig":
+        names["ClusterName"] = str(p.get("ClusterName", ""))
+        names["IdentityProviderType"] = str(p.get("Type", "oidc"))
+        names["IdentityProviderConfigName"] = str(p.get("IdentityProviderConfigName", ""))
     elif kind in ("AWS::EKS::Nodegroup", "AWS::EKS::AccessEntry"):
         names["ClusterName"] = str(p.get("ClusterName", ""))
         names["UUID"] = "0a1b2c3d-4e5f-6789-0abc-def012345678"

@@ -101,6 +101,11 @@ def control_plane_log_group(cluster_name: str) -> str:
     return f"/aws/eks/{cluster_name}/cluster"
 
 
+def identity_provider_id(name: str) -> str:
+    """Named by the configuration's name: EKS changes none of its settings in place."""
+    return "IdentityProvider" + hashlib.sha256(name.encode()).hexdigest()[:10].upper()
+
+
 def admin_entry_id(principal: str) -> str:
     return "AdminAccessEntry" + hashlib.sha256(principal.encode()).hexdigest()[:10].upper()
 
@@ -427,6 +432,24 @@ class _Builder:
                     "PrincipalArn": principal,
                     "Type": "STANDARD",
                     "AccessPolicies": admin,
+                    "Tags": tag_list(cluster),
+                },
+            )
+        for provider in cluster.spec.identity_providers:
+            given = {"IssuerUrl": provider.issuer_url, "ClientId": provider.client_id,
+                     "UsernameClaim": provider.username_claim, "UsernamePrefix": provider.username_prefix,
+                     "GroupsClaim": provider.groups_claim, "GroupsPrefix": provider.groups_prefix}  # fmt: skip
+            oidc: Json = {k: v for k, v in given.items() if v is not None}
+            if provider.required_claims:
+                oidc["RequiredClaims"] = [{"Key": k, "Value": v} for k, v in sorted(provider.required_claims.items())]
+            self.add(
+                identity_provider_id(provider.name),
+                "AWS::EKS::IdentityProviderConfig",
+                {
+                    "ClusterName": ref("Cluster"),
+                    "Type": "oidc",
+                    "IdentityProviderConfigName": provider.name,
+                    "Oidc": oidc,
                     "Tags": tag_list(cluster),
                 },
             )

@@ -103,6 +103,9 @@ class Plan:
                 }
                 for p in spec.pod_identities
             ],
+            "identityProviders": [
+                {"name": p.name, "issuerUrl": p.issuer_url, "clientId": p.client_id} for p in spec.identity_providers
+            ],
             "quotas": [n.as_dict() for n in taken.needs],
             "quotaNotes": taken.notes,
             "steps": list(DEPLOY_STEPS),
@@ -245,6 +248,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("podIdentities"):
         lines += ["", "Pod Identity (IAM roles for service accounts):"]
         lines += [f"  {p['namespace']}/{p['serviceAccount']}: {p['role']}" for p in summary["podIdentities"]]
+    if summary.get("identityProviders"):
+        lines += ["", "OIDC identity provider (people sign in with its tokens; Kubernetes RBAC grants them):"]
+        lines += [f"  {p['name']}: {p['issuerUrl']} (client {p['clientId']})" for p in summary["identityProviders"]]
     if summary["quotas"]:
         lines += ["", "Service quotas it takes (set against the account's at Plan; vCPUs from the type's size):"]
         for q in summary["quotas"]:

@@ -61,6 +61,13 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.cni.version": (IN_PLACE, "the CNI's manifests or add-on version"),
     "spec.cni.mode": (REFUSED, "manifest and operator installs do not convert into each other: create a new cluster"),
     "spec.access": (IN_PLACE, "EKS access entries and their policies"),
+    "spec.identityProviders": (
+        IN_PLACE,
+        (
+            "added or removed (EKS associates or disassociates it); one changed is refused: EKS changes none of its "
+            "settings and takes one per cluster"
+        ),
+    ),
     "spec.podIdentities": (IN_PLACE, "EKS Pod Identity associations (and the roles clusterdrop makes)"),
     "spec.nodeGroups[].name": (IN_PLACE, "another name is another node group: created, and the old one removed"),
     "spec.nodeGroups[].instanceTypes": (REPLACES_GROUP, "EKS sets a managed node group's instance types at creation"),
@@ -116,6 +123,18 @@ def refused_changes(before: Cluster, after: Cluster) -> list[Problem]:
                     "spec.controlPlane.allowReplacement: true to do it anyway",
                 )
             )
+    old_providers, new_providers = before.spec.identity_providers, after.spec.identity_providers
+    if old_providers and new_providers and old_providers != new_providers:
+        # CloudFormation would associate the new configuration before disassociating the old one,
+        # and EKS refuses a second: it takes two uploads.
+        problems.append(
+            Problem(
+                "spec.identityProviders",
+                f"identity provider {old_providers[0].name} cannot be changed on a running cluster (EKS changes "
+                "none of its settings and associates one per cluster): upload the spec without it, then with the "
+                "new one",
+            )
+        )
     was, now = before.spec.control_plane.log_retention_days, after.spec.control_plane.log_retention_days
     if was is not None and now is None:
         problems.append(

@@ -156,6 +156,9 @@ class _Converter:
             spec["podIdentities"] = identities
         if access_entries:
             spec["access"] = access_entries
+        providers = self._identity_providers(top)
+        if providers:
+            spec["identityProviders"] = providers
         top.finish(
             {
                 "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
@@ -165,10 +168,24 @@ class _Converter:
                 "localZones": "Local Zones are not supported by clusterdrop",
                 "outpost": "Outposts are not supported by clusterdrop",
                 "privateCluster": "fully private clusters (no internet, VPC endpoints only) are not supported yet",
-                "identityProviders": "OIDC identity providers are not supported yet",
             }
         )
         return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+
+    def _identity_providers(self, top: _Reader) -> list[dict[str, Any]]:
+        """identityProviders (type oidc) → identityProviders, field by field."""
+        out: list[dict[str, Any]] = []
+        items = top.get("identityProviders") or []
+        fields = {"name": "name", "issuerURL": "issuerUrl", "clientID": "clientId", "usernameClaim": "usernameClaim",
+                  "usernamePrefix": "usernamePrefix", "groupsClaim": "groupsClaim", "groupsPrefix": "groupsPrefix",
+                  "requiredClaims": "requiredClaims"}  # fmt: skip
+        for i, raw in enumerate(items if isinstance(items, list) else []):
+            item = _Reader(self, raw, ("identityProviders", i))
+            if item.has("type") and item.get("type") != "oidc":
+                self.refuse((*item.path, "type"), "EKS identity providers are OIDC (type: oidc)")
+            out.append({native: item.get(key) for key, native in fields.items() if item.has(key)})
+            item.finish({"tags": "tags on the provider configuration are the cluster's (metadata.tags)"})
+        return out
 
     def _volume(self, ng: _Reader) -> dict[str, Any]:
         """volumeType, volumeIOPS, volumeThroughput, volumeEncrypted, volumeKmsKeyID → volume

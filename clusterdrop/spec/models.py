@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from clusterdrop import facts
@@ -311,6 +311,28 @@ class PodIdentity(Model):
     )
 
 
+class IdentityProvider(Model):
+    """An OIDC identity provider whose ID tokens the API server accepts (EKS identity provider
+    config); what its users may do is Kubernetes RBAC's (RoleBindings to their names or groups)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")] = (
+        Field(description="The configuration's name in EKS.")
+    )
+    issuer_url: Annotated[str, StringConstraints(max_length=2048)] = Field(
+        description="The provider's issuer (https://, no query; the iss claim of its tokens), publicly reachable."
+    )
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
+        description="The audience: the client ID the tokens are issued to."
+    )
+    username_claim: str | None = Field(default=None, description="The claim that names the user (EKS: sub).")
+    username_prefix: str | None = Field(default=None, description="Put before every username ('-': none); not system:.")
+    groups_claim: str | None = Field(default=None, description="The claim that lists the user's groups.")
+    groups_prefix: str | None = Field(default=None, description="Put before every group name; not system:.")
+    required_claims: dict[str, str] = Field(
+        default_factory=dict, description="Claims a token must carry with these values."
+    )
+
+
 class NodeRepair(Model):
     """EKS node auto repair: EKS replaces a node whose health checks fail (its NodeRepairConfig)."""
 
@@ -392,6 +414,11 @@ class ClusterSpec(Model):
     )
     pod_identities: list[PodIdentity] = Field(
         default_factory=list, max_length=100, description="EKS Pod Identity associations: IAM roles for pods."
+    )
+    identity_providers: list[IdentityProvider] = Field(
+        default_factory=list,
+        max_length=1,
+        description="An OIDC identity provider for people signing in to the API server (EKS takes one per cluster).",
     )
     node_ready_timeout_minutes: int = Field(
         default=20, ge=1, le=180, description="How long the workflow waits for every node to be Ready."

@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import pydantic
 
@@ -340,7 +341,26 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _duplicates(("spec", "addons"), spec.addons)
     yield from _check_pod_identities(spec)
     yield from _check_access(spec)
+    yield from _check_identity_providers(spec)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
+
+
+def _check_identity_providers(spec: ClusterSpec) -> Iterator[Issue]:
+    """EKS's rules for an OIDC provider config (OidcIdentityProviderConfigRequest): the issuer is an
+    https:// URL without a query; neither prefix may contain system: (Kubernetes' own names)."""
+    for i, provider in enumerate(spec.identity_providers):
+        base: Path = ("spec", "identityProviders", i)
+        url = urlsplit(provider.issuer_url)
+        if url.scheme != "https" or not url.hostname:
+            yield (*base, "issuerUrl"), f"{provider.issuer_url!r}: EKS takes an https:// issuer URL"
+        elif url.query or url.fragment:
+            yield (*base, "issuerUrl"), "an issuer URL has no query or fragment (the iss claim of the tokens)"
+        for field, prefix in (("usernamePrefix", provider.username_prefix), ("groupsPrefix", provider.groups_prefix)):
+            if prefix is not None and "system:" in prefix:
+                yield (*base, field), "may not contain system: (Kubernetes' own users and groups)"
+        for key, value in provider.required_claims.items():
+            if not 1 <= len(key) <= 63 or not 1 <= len(value) <= 253:
+                yield (*base, "requiredClaims", key), "a claim's name is 1-63 characters, its value 1-253"
 
 
 def _check_access(spec: ClusterSpec) -> Iterator[Issue]:

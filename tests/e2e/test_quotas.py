@@ -109,9 +109,14 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         RoleName="quota-viewer", AssumeRolePolicyDocument=json.dumps(account_trust)
     )["Role"]["Arn"]
     access = f"  access:\n    - principal: {viewer}\n      policies: [{{policy: view, namespaces: [payments]}}]\n"
+    # And people signing in through the company's OIDC provider.
+    sso = (
+        "  identityProviders:\n    - {name: corp-sso, issuerUrl: 'https://login.example.com', clientId: kubernetes, "
+        "groupsClaim: groups, groupsPrefix: 'sso:'}\n"
+    )
     for name in names:
         text = _named(name).replace("  region: eu-west-1\n", "  region: eu-west-1\n" + encrypted)
-        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume) + identities + access
+        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume) + identities + access + sso
         ops.submit(s3, local.deployer, name, text.encode(), plan=False, suffix=".yaml")
     ops.submit(s3, local.deployer, "quota-gpu", (_named("quota-gpu") + GPU_GROUP).encode(), plan=False, suffix=".yaml")
     ended = {name: _ended(local, name) for name in [*names, "quota-gpu"]}
@@ -172,6 +177,15 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         ]
         assert agents["status"]["numberReady"] == 2  # on every node
         _the_viewer_views_its_namespace_only(local, name, viewer)
+        assert eks.list_identity_provider_configs(clusterName=name)["identityProviderConfigs"] == [
+            {"type": "oidc", "name": "corp-sso"}
+        ]
+        oidc = eks.describe_identity_provider_config(
+            clusterName=name, identityProviderConfig={"type": "oidc", "name": "corp-sso"}
+        )["identityProviderConfig"]["oidc"]
+        assert (oidc["issuerUrl"], oidc["clientId"], oidc["groupsClaim"], oidc["groupsPrefix"], oidc["status"]) == (
+            "https://login.example.com", "kubernetes", "groups", "sso:", "ACTIVE"
+        )  # fmt: skip
 
     assert ended["quota-gpu"] == "FAILED"
     gpu = _outcome(local, "quota-gpu")["failure"]

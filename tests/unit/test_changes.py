@@ -139,3 +139,17 @@ def test_a_log_retention_changes_in_place_but_is_never_removed(full_spec: dict[s
     [problem] = refused_changes(_cluster(kept), before)  # removed: the group would go, with its logs
     assert problem.path == "spec.controlPlane.logRetentionDays"
     assert "cannot be removed once set (30 days)" in problem.message
+
+
+def test_an_identity_provider_is_added_or_removed_but_not_changed(full_spec: dict[str, Any]) -> None:
+    before = _cluster(full_spec)
+    provider = {"name": "corp-sso", "issuerUrl": "https://login.example.com", "clientId": "kubernetes"}
+    added = copy.deepcopy(full_spec)
+    set_path(added, "spec.identityProviders", [provider])
+    assert refused_changes(before, _cluster(added)) == []
+    assert refused_changes(_cluster(added), before) == []
+    changed = copy.deepcopy(full_spec)
+    set_path(changed, "spec.identityProviders", [{**provider, "clientId": "k8s"}])
+    [problem] = refused_changes(_cluster(added), _cluster(changed))
+    assert problem.path == "spec.identityProviders"
+    assert "upload the spec without it, then with the new one" in problem.message

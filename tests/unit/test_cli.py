@@ -150,17 +150,17 @@ def test_convert_json_output() -> None:
 
 
 def test_convert_refuses_unsupported_fields_by_eksctl_path() -> None:
-    code, out, err = run("convert", str(FIXTURES / "eksctl" / "27-oidc-provider.yaml"))
+    code, out, err = run("convert", str(FIXTURES / "eksctl" / "29-cluster-with-karpenter.yaml"))
     assert code == 1
     assert out == ""
-    assert "27-oidc-provider.yaml:14:1: identityProviders: OIDC identity providers are not supported yet" in err
+    assert "29-cluster-with-karpenter.yaml:14:1: karpenter: Karpenter is not supported by clusterdrop" in err
     assert "--allow-partial" in err
 
 
 def test_convert_allow_partial_lists_what_was_dropped() -> None:
-    code, out, err = run("convert", "--allow-partial", str(FIXTURES / "eksctl" / "27-oidc-provider.yaml"))
+    code, out, err = run("convert", "--allow-partial", str(FIXTURES / "eksctl" / "29-cluster-with-karpenter.yaml"))
     assert code == 0
-    assert "dropped: identityProviders" in err
+    assert "dropped: karpenter" in err
     assert yaml.safe_load(out)["spec"]["nodeGroups"]
 
 

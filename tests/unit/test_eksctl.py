@@ -46,7 +46,7 @@ EXPECTED: dict[str, set[str] | None] = {
     "23-kubeflow-spot-instance.yaml": {"nodeGroups[2].instancesDistribution"},
     # withOIDC is said on stderr (Pod Identity instead); Kubernetes 1.18 left EKS long ago.
     "25-addons.yaml": {"metadata.version"},
-    "27-oidc-provider.yaml": {"identityProviders"},
+    "27-oidc-provider.yaml": None,
     "29-cluster-with-karpenter.yaml": {"karpenter"},
     "31-override-bootstrap-command-unmanaged-nodegroup.yaml": {"nodeGroups[0].overrideBootstrapCommand"},
     "33-local-zones.yaml": {"localZones", "nodeGroups[0].localZones"},
@@ -343,3 +343,14 @@ def test_log_types_and_their_retention_map_to_the_control_plane() -> None:
     spec = load_spec((FIXTURES / "eksctl" / "11-cloudwatch-cluster-logging.yaml").read_bytes()).cluster.spec
     assert spec.control_plane.logging == ["audit", "authenticator", "controllerManager"]
     assert spec.control_plane.log_retention_days == 60
+
+
+def test_an_oidc_identity_provider_maps_field_by_field() -> None:
+    spec = load_spec((FIXTURES / "eksctl" / "27-oidc-provider.yaml").read_bytes()).cluster.spec
+    [provider] = spec.identity_providers
+    assert (provider.name, provider.client_id, provider.username_claim) == (
+        "cognito-user-pool-1",
+        "10basodnbu3gs9b1bf9r566btu",
+        "email",
+    )
+    assert provider.issuer_url == "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_Ur78RxTra"

@@ -509,3 +509,62 @@ def test_the_ebs_csi_driver_gets_its_permissions_through_pod_identity_not_the_no
     ]
     with pytest.raises(SpecInvalid, match=r"spec.podIdentities\[0\]: kube-system/ebs-csi-controller-sa is the EBS CSI"):
         _cluster(full_spec)
+
+
+def test_an_oidc_identity_provider_is_associated_with_the_cluster(full_spec: dict[str, Any]) -> None:
+    provider = {
+        "name": "corp-sso",
+        "issuerUrl": "https://login.example.com/oauth2",
+        "clientId": "kubernetes",
+        "groupsClaim": "groups",
+        "groupsPrefix": "sso:",
+        "requiredClaims": {"hd": "example.com"},
+    }
+    set_path(full_spec, "spec.identityProviders", [provider])
+    plan = make_plan(_cluster(full_spec))
+    [(logical_id, config)] = [
+        (k, r)
+        for k, r in plan.stacks[0].template["Resources"].items()
+        if r["Type"] == "AWS::EKS::IdentityProviderConfig"
+    ]
+    assert logical_id.startswith("IdentityProvider")
+    assert config["Properties"]["ClusterName"] == {"Ref": "Cluster"}
+    assert config["Properties"]["IdentityProviderConfigName"] == "corp-sso"
+    assert config["Properties"]["Type"] == "oidc"
+    assert config["Properties"]["Oidc"] == {
+        "IssuerUrl": "https://login.example.com/oauth2",
+        "ClientId": "kubernetes",
+        "GroupsClaim": "groups",
+        "GroupsPrefix": "sso:",
+        "RequiredClaims": [{"Key": "hd", "Value": "example.com"}],
+    }
+    assert [m for m in lint(json.dumps(plan.stacks[0].template)) if m.rule.id.startswith("E")] == []
+    assert "corp-sso: https://login.example.com/oauth2 (client kubernetes)" in format_summary(plan.summary())
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        ({"issuerUrl": "http://login.example.com"}, "spec.identityProviders[0].issuerUrl", "https://"),
+        ({"issuerUrl": "https://login.example.com/?tenant=1"}, "spec.identityProviders[0].issuerUrl", "no query"),
+        ({"groupsPrefix": "system:sso:"}, "spec.identityProviders[0].groupsPrefix", "system:"),
+        ({"usernamePrefix": "system:"}, "spec.identityProviders[0].usernamePrefix", "system:"),
+    ],
+)
+def test_an_identity_provider_is_refused_as_eks_would(
+    full_spec: dict[str, Any], change: dict[str, str], path: str, message: str
+) -> None:
+    provider = {"name": "corp-sso", "issuerUrl": "https://login.example.com", "clientId": "kubernetes", **change}
+    set_path(full_spec, "spec.identityProviders", [provider])
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    [problem] = refused.value.problems
+    assert (problem.path, message in problem.message) == (path, True)
+
+
+def test_a_cluster_takes_one_identity_provider(full_spec: dict[str, Any]) -> None:
+    provider = {"name": "a", "issuerUrl": "https://login.example.com", "clientId": "kubernetes"}
+    set_path(full_spec, "spec.identityProviders", [provider, {**provider, "name": "b"}])
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    assert [p.path for p in refused.value.problems] == ["spec.identityProviders"]

@@ -244,6 +244,33 @@ def install() -> None:
     eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$"] = (
         eks_urls.response.dispatch
     )
+
+    def list_identity_provider_configs(self: Any) -> Any:
+        names = sorted(_cluster(self).identity_providers)
+        return 200, {}, json.dumps({"identityProviderConfigs": [{"type": "oidc", "name": n} for n in names]})
+
+    def describe_identity_provider_config(self: Any) -> Any:
+        cluster = _cluster(self)
+        wanted = str((json.loads(self.body or "{}").get("identityProviderConfig") or {}).get("name"))
+        found = cluster.identity_providers.get(wanted)
+        if found is None:
+            raise _not_found(cluster.name, f"Identity provider config {wanted} not found")
+        oidc = found.get("Oidc") or {}
+        view = {k[0].lower() + k[1:]: v for k, v in oidc.items() if k != "RequiredClaims"}
+        view |= {
+            "identityProviderConfigName": found["IdentityProviderConfigName"],
+            "identityProviderConfigArn": found["arn"],
+            "clusterName": cluster.name,
+            "requiredClaims": {c["Key"]: c["Value"] for c in oidc.get("RequiredClaims", [])},
+            "tags": {t["Key"]: t["Value"] for t in found.get("Tags") or []},
+            "status": "ACTIVE",
+        }
+        return 200, {}, json.dumps({"identityProviderConfig": {"oidc": view}})
+
+    eks_responses.EKSResponse.list_identity_provider_configs = list_identity_provider_configs  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.describe_identity_provider_config = describe_identity_provider_config  # type: ignore[attr-defined]
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/identity-provider-configs$"] = eks_urls.response.dispatch
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/identity-provider-configs/describe$"] = eks_urls.response.dispatch
     eks_responses.EKSResponse.list_access_entries = list_access_entries  # type: ignore[attr-defined]
     eks_responses.EKSResponse.describe_access_entry = describe_access_entry  # type: ignore[attr-defined]
     eks_responses.EKSResponse.list_associated_access_policies = list_associated_access_policies  # type: ignore[attr-defined]

@@ -35,6 +35,7 @@ class EmulatedCluster:
     addons: dict[str, Obj] = field(default_factory=dict)
     access_entries: dict[str, Obj] = field(default_factory=dict)
     pod_identities: dict[str, Obj] = field(default_factory=dict)  # by association ID
+    identity_providers: dict[str, Obj] = field(default_factory=dict)  # OIDC provider configs, by name
     nodegroups: dict[str, Obj] = field(default_factory=dict)
     seeded: bool = False  # the fault pdb-blocks-eviction's workload is in
     account: str = "123456789012"  # whose EC2 runs the nodes' instances

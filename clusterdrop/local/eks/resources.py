@@ -701,6 +701,85 @@ class EksPodIdentityModel(CloudFormationModel):
         return None
 
 
+class EksIdentityProviderModel(CloudFormationModel):
+    """AWS::EKS::IdentityProviderConfig: an OIDC provider whose ID tokens the API server accepts.
+    EKS associates one per cluster ("Authenticate users for your cluster from an OIDC identity
+    provider", Amazon EKS User Guide) and takes only an https:// issuer; every property is
+    create-only (another value is a new configuration)."""
+
+    def __init__(self, cluster: str, name: str, arn: str):
+        self.cluster, self.name, self.arn = cluster, name, arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "IdentityProviderConfigName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::IdentityProviderConfig"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "IdentityProviderConfigArn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.name}|oidc|{self.cluster}"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> EksIdentityProviderModel:
+        p = cloudformation_json["Properties"]
+        cluster = current().clusters[p["ClusterName"]]
+        name = p["IdentityProviderConfigName"]
+        issuer = str((p.get("Oidc") or {}).get("IssuerUrl", ""))
+        problem = None
+        if cluster.identity_providers:
+            problem = (
+                f"Cluster {cluster.name} already has identity provider config {next(iter(cluster.identity_providers))} "
+                "associated; a cluster takes one"
+            )
+        elif not issuer.startswith("https://"):
+            problem = f"The issuer URL {issuer} must begin with https://"
+        if problem is not None:
+            raise SimulatedFailure(
+                kwargs.get("LogicalId") or "IdentityProvider",
+                "AWS::EKS::IdentityProviderConfig",
+                f'Resource handler returned message: "{problem} (Service: Eks, Status Code: 400, Request ID: '
+                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+            )
+        arn = f"arn:aws:eks:{region_name}:{account_id}:identityproviderconfig/{cluster.name}/oidc/{name}/{uuid.uuid4()}"
+        with current().lock:
+            cluster.identity_providers[name] = {"arn": arn, **p}
+        return cls(cluster.name, name, arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> EksIdentityProviderModel:
+        # Only the tags change in place (every other property is create-only).
+        cluster = current().clusters[original_resource.cluster]
+        with current().lock:
+            cluster.identity_providers[original_resource.name]["Tags"] = cloudformation_json["Properties"].get("Tags")
+        return original_resource  # type: ignore[no-any-return]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cluster = current().clusters.get(self.cluster)
+        if cluster is not None:
+            with current().lock:
+                cluster.identity_providers.pop(self.name, None)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
 class EksAccessEntryModel(CloudFormationModel):
     def __init__(self, arn: str):
         self.arn = arn
