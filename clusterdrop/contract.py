@@ -134,6 +134,8 @@ class Connection(Shape):
     kubernetes_version: str | None = None
     # The spec's upgradePolicy.force, for the agent's check of disruption budgets.
     force_upgrade: bool = False
+    # EKS Auto Mode: no CNI to apply or check, nodes from node pools, validation without CoreDNS.
+    auto_mode: bool = False
 
 
 class ClusterReach(Shape):

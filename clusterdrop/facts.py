@@ -143,3 +143,13 @@ def architecture(instance_type: str) -> str:
     c6gn, t4g, r8gd); node groups of these need an arm64 AMI type."""
     match = _FAMILY.match(instance_type.split(".", 1)[0])
     return "arm64" if match and match.group(2).startswith("g") else "x86_64"
+
+
+# What EKS Auto Mode's cluster role needs beside AmazonEKSClusterPolicy ("Amazon EKS Auto Mode
+# cluster IAM role", Amazon EKS User Guide).
+AUTO_MODE_CLUSTER_POLICIES = (
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+)

@@ -151,6 +151,18 @@ class ClusterStacksRole(Construct):
                 resources=[f"arn:{partition}:iam::{account}:role/*"],
             )
         )
+        # EKS Auto Mode (spec.computeMode auto): the cluster's create makes an instance profile for
+        # the node pools' node role (named by EKS, so any of the account's).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AutoModeInstanceProfiles",
+                actions=[
+                    "iam:CreateInstanceProfile", "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile",
+                    "iam:GetInstanceProfile", "iam:DeleteInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
+                ],
+                resources=[f"arn:{partition}:iam::{account}:instance-profile/*"],
+            )
+        )  # fmt: skip
         # eks:CreateCluster has no resource-level permissions: IAM authorizes it on `*` only.
         role.add_to_policy(iam.PolicyStatement(sid="EksCreateCluster", actions=["eks:CreateCluster"], resources=["*"]))
         role.add_to_policy(

@@ -188,7 +188,8 @@ class ClusterdropStack(Stack):
             "EKS actions to the account's clusters in the region (clusters bear their users' names); "
             "the agent's code is read from the CDK assets bucket and the artifacts bucket; a cluster's secrets key "
             "is the spec's (any key of the account in the region); a Pod Identity role is the spec's (any role of "
-            "the account, passed to pods.eks.amazonaws.com only).",
+            "the account, passed to pods.eks.amazonaws.com only); EKS Auto Mode names the instance profile it "
+            "makes for the node role.",
             evidence=[
                 "Resource::*",
                 f"Resource::{ARN}:kms:{AT}:key/*",
@@ -200,6 +201,7 @@ class ClusterdropStack(Stack):
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/{STACK_PREFIX}*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/aws-service-role/*",
+                f"Resource::{ARN}:iam::<AWS::AccountId>:instance-profile/*",
                 f"Resource::{ARN}:lambda:{AT}:function:{STACK_PREFIX}*-agent",
                 f"Resource::{ARN}:logs:{AT}:log-group:/aws/lambda/{STACK_PREFIX}*",
                 f"Resource::{ARN}:logs:{AT}:log-group:/aws/eks/*/cluster",

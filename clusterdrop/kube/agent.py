@@ -70,6 +70,9 @@ def apply_cni(event: AgentEvent, ctx: AgentContext) -> Result:
 
 def check_cni(event: AgentEvent, ctx: AgentContext) -> Result:
     """Ready, or NotReadyYet (the state machine retries with backoff)."""
+    if event.cni is not None and event.cni.mode == "auto-mode":
+        # EKS Auto Mode runs the VPC CNI on each of its nodes, outside Kubernetes: nothing to wait on.
+        return {"ready": True, "workloads": {}, "managedBy": "EKS Auto Mode"}
     kube = ctx.kube_for(event.cluster)
     if event.cni is not None and event.cni.mode == "eks-addon":
         # The VPC CNI as an EKS add-on: its DaemonSet is aws-node.
@@ -105,7 +108,7 @@ def configure_addons(event: AgentEvent, ctx: AgentContext) -> Result:
 
 def validate(event: AgentEvent, ctx: AgentContext) -> Result:
     kube = ctx.kube_for(event.cluster)
-    report = validate_cluster(kube, event.node_groups, kube.server_version())
+    report = validate_cluster(kube, event.node_groups, kube.server_version(), auto_mode=event.auto_mode)
     if not report.ok:
         problems = "; ".join(f"{r.kind} {r.name}: {r.message}" for r in report.failures)
         raise ClusterValidationFailed(f"cluster validation failed: {problems}\n{report.table()}")

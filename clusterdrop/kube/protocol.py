@@ -41,6 +41,8 @@ class AgentEvent(BaseModel):
     wait_started_at: datetime | None = Field(default=None, alias="waitStartedAt")
     # The spec's upgradePolicy.force: nodes are replaced even where a budget forbids evicting pods.
     force: bool = False
+    # EKS Auto Mode: its node pools make the nodes and its nodes run the cluster's plumbing.
+    auto_mode: bool = Field(default=False, alias="autoMode")
 
     def past_deadline(self, now: datetime) -> bool:
         if self.deadline_passed:
@@ -76,6 +78,8 @@ class CniChecked(Answer):
 
     ready: bool
     workloads: dict[str, VerdictShape]
+    # Who runs the CNI when no workload of the cluster does ("EKS Auto Mode").
+    managed_by: str | None = Field(default=None, alias="managedBy")
 
 
 class GroupShape(Answer):

@@ -84,9 +84,18 @@ class ClusterReport:
         }
 
 
-def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int], control_plane: str = "") -> ClusterReport:
+# EKS Auto Mode's objects in the cluster: the node class its built-in pools use, and the pools.
+NODE_CLASS = ("eks.amazonaws.com/v1", "NodeClass", "default")
+NODE_POOL_API = "karpenter.sh/v1"
+
+
+def validate_cluster(
+    kube: ClusterReader, expected_nodes: dict[str, int], control_plane: str = "", *, auto_mode: bool = False
+) -> ClusterReport:
     """`control_plane`: the API server's minor version ("1.35"), to hold the kubelets to the skew
-    Kubernetes allows ("" to skip)."""
+    Kubernetes allows ("" to skip). `auto_mode`: EKS Auto Mode runs DNS, kube-proxy and the CNI on
+    its nodes, outside Kubernetes — its node class and node pools are checked instead of CoreDNS,
+    and a cluster without workloads has no nodes and no system pods."""
     progress = node_progress(kube, expected_nodes)
     report = ClusterReport(kubelets=progress.kubelets, control_plane=control_plane)
     for minor, count in progress.kubelets.items():
@@ -103,9 +112,12 @@ def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int], contro
     if more > 0:  # the report travels in the workflow's state: bounded, whatever the cluster's size
         common = ", ".join(f"{reason} ({count})" for reason, count in progress.reasons()[:3])
         report.rows.append(Row("Nodes", f"{more} more NotReady", False, f"most common: {common}"))
-    coredns = kube.get("apps/v1", "Deployment", "coredns", "kube-system")
-    verdict = deployment_available(coredns) if coredns else Verdict(False, "not found")
-    report.rows.append(Row("Deployment", "kube-system/coredns", verdict.ready, verdict.reason))
+    if auto_mode:
+        report.rows += _auto_mode_rows(kube)
+    else:
+        coredns = kube.get("apps/v1", "Deployment", "coredns", "kube-system")
+        verdict = deployment_available(coredns) if coredns else Verdict(False, "not found")
+        report.rows.append(Row("Deployment", "kube-system/coredns", verdict.ready, verdict.reason))
     # Every aggregated API must answer: an unavailable one (a metrics-server the control plane
     # cannot reach under an overlay CNI) breaks `kubectl top`, HPAs and namespace deletion.
     for apiservice in kube.list("apiregistration.k8s.io/v1", "APIService"):
@@ -121,7 +133,33 @@ def validate_cluster(kube: ClusterReader, expected_nodes: dict[str, int], contro
                 name = f"{namespace}/{pod['metadata']['name']}"
                 report.rows.append(Row("Pod", name, False, verdict.reason))
     if not any(r.kind == "Pod" for r in report.rows):
+        none = "none: EKS Auto Mode runs the cluster's plumbing on its nodes" if auto_mode else "no system pods found"
         report.rows.append(
-            Row("Pods", "system", pods > 0, f"{pods} system pods Running and Ready" if pods else "no system pods found")
+            Row("Pods", "system", pods > 0 or auto_mode, f"{pods} system pods Running and Ready" if pods else none)
         )
     return report
+
+
+def _ready_condition(obj: Obj | None) -> Verdict:
+    if obj is None:
+        return Verdict(False, "not found")
+    conditions = {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or []}
+    ready = conditions.get("Ready") or {}
+    if ready.get("status") == "True":
+        return Verdict(True, "Ready")
+    return Verdict(False, ready.get("message") or ready.get("reason") or "no Ready condition yet")
+
+
+def _auto_mode_rows(kube: ClusterReader) -> list[Row]:
+    """EKS Auto Mode's node class and node pools, each Ready (their status conditions)."""
+    api_version, kind, name = NODE_CLASS
+    verdict = _ready_condition(kube.get(api_version, kind, name))
+    rows = [Row(kind, name, verdict.ready, verdict.reason)]
+    pools = kube.list(NODE_POOL_API, "NodePool")
+    for pool in pools:
+        verdict = _ready_condition(pool)
+        rows.append(Row("NodePool", pool["metadata"]["name"], verdict.ready, verdict.reason))
+    if not pools:
+        # spec.nodePools: [] — the cluster's own NodePools come later; until then no node starts.
+        rows.append(Row("NodePool", "none", True, "no node pool yet: no node starts until one is applied"))
+    return rows

@@ -258,12 +258,22 @@ class _Builder:
 
     def roles(self) -> None:
         cluster = self.cluster
+        auto = cluster.spec.compute_mode == "auto"
+        trust = assume_role("eks.amazonaws.com")
+        if auto:
+            # EKS Auto Mode tags the sessions it takes with the cluster role ("Amazon EKS cluster
+            # IAM role": the trust policy allows sts:TagSession), and manages compute, block
+            # storage, load balancers and networking with it.
+            trust["Statement"][0]["Action"] = ["sts:AssumeRole", "sts:TagSession"]
         self.add(
             "ClusterRole",
             "AWS::IAM::Role",
             {
-                "AssumeRolePolicyDocument": assume_role("eks.amazonaws.com"),
-                "ManagedPolicyArns": [managed_policy("AmazonEKSClusterPolicy")],
+                "AssumeRolePolicyDocument": trust,
+                "ManagedPolicyArns": [
+                    managed_policy(p)
+                    for p in ["AmazonEKSClusterPolicy", *(facts.AUTO_MODE_CLUSTER_POLICIES if auto else [])]
+                ],
                 "Tags": tag_list(cluster),
             },
         )
@@ -272,7 +282,9 @@ class _Builder:
             "AmazonEC2ContainerRegistryPullOnly",
             "AmazonSSMManagedInstanceCore",
         ]
-        if cluster.spec.cni.name == "aws-vpc-cni":
+        if auto:  # Auto Mode's nodes: "Amazon EKS Auto Mode node IAM role"
+            node_policies = ["AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly"]
+        elif cluster.spec.cni.name == "aws-vpc-cni":
             node_policies.append("AmazonEKS_CNI_Policy")
         self.add(
             "NodeRole",
@@ -373,11 +385,26 @@ class _Builder:
             "AccessConfig": {"AuthenticationMode": "API", "BootstrapClusterCreatorAdminPermissions": False},
             # Without the VPC CNI, EKS must not install it (nor kube-proxy and CoreDNS, which
             # the workflow installs as add-ons): nodes stay NotReady until our CNI is applied.
-            "BootstrapSelfManagedAddons": spec.cni.name == "aws-vpc-cni",
+            # EKS Auto Mode runs them on its nodes itself.
+            "BootstrapSelfManagedAddons": spec.cni.name == "aws-vpc-cni" and spec.compute_mode != "auto",
             "Tags": tag_list(cluster),
         }
+        network: Json = {}
         if spec.network.service_cidr:
-            properties["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": spec.network.service_cidr}
+            network["ServiceIpv4Cidr"] = spec.network.service_cidr
+        if spec.compute_mode == "auto":
+            # EKS Auto Mode: compute, block storage and load balancing are enabled together (EKS
+            # refuses them apart); the node pools' nodes take the node role.
+            pools = list(spec.node_pools or [])
+            properties["ComputeConfig"] = {
+                "Enabled": True,
+                "NodePools": pools,
+                **({"NodeRoleArn": get_att("NodeRole", "Arn")} if pools else {}),
+            }
+            properties["StorageConfig"] = {"BlockStorage": {"Enabled": True}}
+            network["ElasticLoadBalancing"] = {"Enabled": True}
+        if network:
+            properties["KubernetesNetworkConfig"] = network
         if cp.logging:
             properties["Logging"] = {"ClusterLogging": {"EnabledTypes": [{"Type": t} for t in cp.logging]}}
         if cp.scaling_tier:

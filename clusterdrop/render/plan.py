@@ -73,6 +73,8 @@ class Plan:
                 "logRetentionDays": spec.control_plane.log_retention_days,
             },
             "addons": list(spec.addons),
+            "computeMode": spec.compute_mode,
+            "nodePools": list(spec.node_pools or []),
             "stacks": [
                 {"name": s.name, "role": s.role, "file": s.file_name, "resources": s.resource_counts()}
                 for s in self.stacks
@@ -198,7 +200,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     """The plan as a person reads it."""
     lines = [
         f"Plan for cluster {summary['cluster']} in {summary['region']}: Kubernetes "
-        f"{summary['kubernetesVersion']}, CNI {summary['cni']['name']} {summary['cni']['version']}"
+        f"{summary['kubernetesVersion']}, CNI {summary['cni']['name']}"
+        + (f" {summary['cni']['version']}" if summary["cni"]["version"] else " (EKS Auto Mode's)")
         + (f" ({summary['cni']['mode']})" if summary["cni"]["mode"] else ""),
         f"Zones: {', '.join(summary['zones'])}"
         + (" (picked at deploy time)" if summary["zonesPickedAtDeploy"] else ""),
@@ -214,7 +217,17 @@ def format_summary(summary: dict[str, Any]) -> str:
     width = max(len(t) for t in summary["resourceTotals"])
     for kind, count in summary["resourceTotals"].items():
         lines.append(f"  {kind.ljust(width)}  {count}")
-    lines += ["", "Node groups:"]
+    if summary.get("computeMode") == "auto":
+        pools = ", ".join(summary["nodePools"]) or "none (your own NodePools)"
+        lines += [
+            "",
+            (
+                f"Compute: EKS Auto Mode, node pools {pools}: EKS starts nodes as pods need them (none before), and "
+                "runs the VPC CNI, DNS, kube-proxy, block storage and load balancing on them"
+            ),
+        ]
+    else:
+        lines += ["", "Node groups:"]
     for g in summary["nodeGroups"]:
         lines.append(
             f"  {g['name']}: {', '.join(g['instanceTypes'])} {g['capacityType']}"

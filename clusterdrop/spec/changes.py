@@ -69,6 +69,14 @@ CHANGES: dict[str, tuple[str, str]] = {
         ),
     ),
     "spec.podIdentities": (IN_PLACE, "EKS Pod Identity associations (and the roles clusterdrop makes)"),
+    "spec.computeMode": (
+        REFUSED,
+        "managed node groups and EKS Auto Mode do not convert into each other here: create a new cluster",
+    ),
+    "spec.nodePools": (
+        IN_PLACE,
+        "EKS Auto Mode's built-in node pools (UpdateClusterConfig); a removed pool's nodes go",
+    ),
     "spec.nodeGroups[].name": (IN_PLACE, "another name is another node group: created, and the old one removed"),
     "spec.nodeGroups[].instanceTypes": (REPLACES_GROUP, "EKS sets a managed node group's instance types at creation"),
     "spec.nodeGroups[].minSize": (IN_PLACE, "scaling"),

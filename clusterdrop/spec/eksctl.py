@@ -135,7 +135,10 @@ class _Converter:
         release = catalog.find("aws-vpc-cni", None)
         if release is not None:
             cni["version"] = release.version
-        groups, privacy = self._node_groups(top)
+        auto = self._auto_mode(top.child("autoModeConfig"), spec)
+        if auto:
+            cni.pop("version", None)  # EKS Auto Mode's own
+        groups, privacy = self._node_groups(top, auto=auto)
         addons = self._addons(top, cni)
         if privacy:
             distinct = {p for _, p in privacy}
@@ -149,7 +152,8 @@ class _Converter:
         spec["controlPlane"] = {k: v for k, v in control_plane.items() if v not in (None, [])}
         spec["network"] = network
         spec["cni"] = cni
-        spec["nodeGroups"] = groups
+        if groups or not auto:
+            spec["nodeGroups"] = groups
         if addons:
             spec["addons"] = addons
         if identities:
@@ -162,9 +166,9 @@ class _Converter:
         top.finish(
             {
                 "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
-                "autoModeConfig": "EKS Auto Mode is not supported (it manages its own nodes and CNI)",
                 "iamIdentityMappings": "aws-auth mappings are not supported: use access entries (accessConfig)",
                 "karpenter": "Karpenter is not supported by clusterdrop",
+                "capabilities": "EKS Capabilities (managed ACK, kro, Argo CD) are not supported yet",
                 "localZones": "Local Zones are not supported by clusterdrop",
                 "outpost": "Outposts are not supported by clusterdrop",
                 "privateCluster": "fully private clusters (no internet, VPC endpoints only) are not supported yet",
@@ -404,7 +408,17 @@ class _Converter:
             out.append(identity)
         return out
 
-    def _node_groups(self, top: _Reader) -> tuple[list[dict[str, Any]], list[tuple[Path, bool]]]:
+    def _auto_mode(self, config: _Reader, spec: dict[str, Any]) -> bool:
+        """autoModeConfig → computeMode: auto and nodePools (eksctl's default: both built-in pools)."""
+        enabled = config.get("enabled") is True
+        if enabled:
+            spec["computeMode"] = "auto"
+            if config.has("nodePools"):
+                spec["nodePools"] = config.get("nodePools")
+        config.finish({"nodeRoleARN": "clusterdrop makes the node pools' node role in the cluster stack"})
+        return enabled
+
+    def _node_groups(self, top: _Reader, *, auto: bool = False) -> tuple[list[dict[str, Any]], list[tuple[Path, bool]]]:
         groups: list[dict[str, Any]] = []
         privacy: list[tuple[Path, bool]] = []
         for key, managed in (("nodeGroups", False), ("managedNodeGroups", True)):
@@ -416,7 +430,7 @@ class _Converter:
                 groups.append(self._node_group(ng, managed))
                 privacy.append(((key, i, "privateNetworking"), bool(ng.get("privateNetworking", False))))
                 ng.finish()
-        if not groups:
+        if not groups and not auto:
             # eksctl creates a control plane alone; a clusterdrop cluster is created with its nodes
             # (the CNI, CoreDNS and validation wait on them). Named at the cluster's name.
             self.refuse(

@@ -399,8 +399,20 @@ class ClusterSpec(Model):
     )
     network: Network = Field(default_factory=Network, description="VPC, subnets, zones and address ranges.")
     cni: Cni = Field(default_factory=Cni, description="The pod network.")
+    compute_mode: Literal["node-groups", "auto"] = Field(
+        default="node-groups",
+        description="Who runs the nodes: the spec's managed node groups, or EKS Auto Mode (EKS makes nodes from "
+        "its node pools as pods need them, and runs the VPC CNI, DNS, proxy, block storage and load balancing).",
+    )
+    node_pools: list[Literal["general-purpose", "system"]] | None = Field(
+        default=None,
+        description="With computeMode auto: EKS's built-in node pools (default: both; system takes only pods "
+        "that tolerate CriticalAddonsOnly).",
+    )
     node_groups: list[NodeGroup] = Field(
-        min_length=1, max_length=facts.MAX_NODE_GROUPS, description="Managed node groups (at least one)."
+        default_factory=list,
+        max_length=facts.MAX_NODE_GROUPS,
+        description="Managed node groups (at least one, unless computeMode is auto).",
     )
     addons: list[Literal["ebs-csi", "metrics-server", "pod-identity-agent"]] = Field(
         default_factory=list,

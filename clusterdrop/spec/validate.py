@@ -284,7 +284,7 @@ def with_defaults(cluster: Cluster) -> Cluster:
             None,
         )
     cni = spec.cni
-    if release is not None:
+    if release is not None and spec.compute_mode != "auto":  # Auto Mode's VPC CNI is EKS's, unversioned here
         cni = cni.model_copy(
             update={
                 "version": cni.version or release.version,
@@ -303,8 +303,12 @@ def with_defaults(cluster: Cluster) -> Cluster:
         )
         for ng in spec.node_groups
     ]
+    auto = spec.compute_mode == "auto"
     new_spec = spec.model_copy(
         update={
+            "node_pools": (spec.node_pools if spec.node_pools is not None else ["general-purpose", "system"])
+            if auto
+            else None,
             "kubernetes_version": spec.kubernetes_version or facts.DEFAULT_KUBERNETES_VERSION,
             "network": net.model_copy(update={"vpc": vpc, "service_cidr": service_cidr, "pod_cidr": pod_cidr}),
             "cni": cni,
@@ -312,8 +316,11 @@ def with_defaults(cluster: Cluster) -> Cluster:
             "node_groups": node_groups,
             # Pod Identity needs its agent on every node (an EKS add-on): for the spec's associations,
             # and for the EBS CSI driver's controller, which gets its permissions that way.
+            # (EKS Auto Mode runs the agent on its nodes itself.)
             "addons": [*spec.addons, "pod-identity-agent"]
-            if (spec.pod_identities or "ebs-csi" in spec.addons) and "pod-identity-agent" not in spec.addons
+            if not auto
+            and (spec.pod_identities or "ebs-csi" in spec.addons)
+            and "pod-identity-agent" not in spec.addons
             else spec.addons,
         }
     )
@@ -333,6 +340,7 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_cidrs(spec, given.spec.network)
     yield from _check_cni(spec, given.spec.cni)
     yield from _check_control_plane(spec)
+    yield from _check_compute(spec, given.spec)
     for i, group in enumerate(spec.node_groups):
         yield from _check_node_group(spec, i, group)
         yield from _check_node_group_extras(cluster, i, group)
@@ -343,6 +351,42 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_access(spec)
     yield from _check_identity_providers(spec)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
+
+
+# What EKS Auto Mode runs on its nodes itself: an add-on for it would be a second copy.
+AUTO_MODE_BUILT_IN = {
+    "ebs-csi": "EKS Auto Mode's block storage (StorageConfig) provisions EBS volumes itself",
+    "pod-identity-agent": "EKS Auto Mode runs the Pod Identity agent on its nodes",
+}
+
+
+def _check_compute(spec: ClusterSpec, given: ClusterSpec) -> Iterator[Issue]:
+    """Managed node groups (at least one), or EKS Auto Mode (node pools, the AWS VPC CNI built in:
+    "EKS Auto Mode", Amazon EKS User Guide)."""
+    if spec.compute_mode != "auto":
+        if not spec.node_groups:
+            yield ("spec", "nodeGroups"), "at least one node group (or computeMode: auto, EKS Auto Mode)"
+        if given.node_pools is not None:
+            yield ("spec", "nodePools"), "node pools are EKS Auto Mode's: set computeMode: auto"
+        return
+    if spec.node_groups:
+        yield (
+            ("spec", "nodeGroups"),
+            (
+                "EKS Auto Mode makes the nodes from its node pools (spec.nodePools): a cluster with managed node "
+                "groups is computeMode: node-groups"
+            ),
+        )
+    if spec.cni.name != "aws-vpc-cni":
+        yield ("spec", "cni", "name"), f"EKS Auto Mode runs the AWS VPC CNI on its nodes; {spec.cni.name} cannot run"
+    elif given.cni.version is not None or given.cni.mode is not None:
+        yield ("spec", "cni"), "EKS Auto Mode runs and updates the VPC CNI itself: leave out its version and mode"
+    if given.network.pod_cidr is not None:
+        yield ("spec", "network", "podCidr"), "EKS Auto Mode gives pods VPC addresses: there is no pod CIDR"
+    for i, addon in enumerate(spec.addons):
+        if addon in AUTO_MODE_BUILT_IN:
+            yield ("spec", "addons", i), f"{addon}: {AUTO_MODE_BUILT_IN[addon]}"
+    yield from _duplicates(("spec", "nodePools"), list(spec.node_pools or []))
 
 
 def _check_identity_providers(spec: ClusterSpec) -> Iterator[Issue]:

@@ -83,6 +83,8 @@ def build_outcome(
         cni = {"name": spec_cni.get("name", ""), "version": spec_cni.get("version", "")}
     if cni.get("name") == "aws-vpc-cni" and installed.get("vpc-cni"):
         cni = {**cni, "version": installed["vpc-cni"]}  # what EKS installed, not the catalog's pin
+    if isinstance(connection, Connection) and connection.auto_mode:
+        cni = {**cni, "version": "(run by EKS Auto Mode on its nodes)"}
     endpoint = connection.cluster.endpoint if connection is not None and connection.cluster is not None else None
     version = (connection.kubernetes_version if isinstance(connection, Connection) else None) or cluster_spec.get(
         "kubernetesVersion"

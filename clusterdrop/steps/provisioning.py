@@ -34,7 +34,12 @@ def connect(state: State, ports: Ports) -> State:
     described = eks.describe(ports.eks, name)
     release = cluster.spec.cni.release()
     tags = tag_map(cluster)
-    if release.eks_addon:
+    auto = cluster.spec.compute_mode == "auto"
+    if auto:
+        # EKS Auto Mode runs the VPC CNI, kube-proxy and CoreDNS on its nodes: no add-on for them.
+        addons: list[str] = []
+        via = "auto-mode"
+    elif release.eks_addon:
         addons = [release.eks_addon, *eks.CORE_ADDONS]
         via = "eks-addon"
     else:
@@ -59,9 +64,10 @@ def connect(state: State, ports: Ports) -> State:
         "cni": {
             "name": release.name,
             "version": release.version,
-            "mode": "eks-addon" if via == "eks-addon" else (cluster.spec.cni.mode or release.default_mode),
+            "mode": via if via != "manifest" else (cluster.spec.cni.mode or release.default_mode),
             "podCidr": cluster.spec.network.pod_cidr,
         },
+        "autoMode": auto,
         "cniVia": via,
         "addonsCreated": created,
         "addonsUpdated": realigned,

@@ -64,7 +64,8 @@ EXPECTED: dict[str, set[str] | None] = {
     "41-zonal-shift.yaml": {"metadata.name"},
     "43-hybrid-nodes.yaml": {"remoteNetworkConfig"},
     "45-upgrade-policy-example.yaml": None,
-    "47-auto-mode-with-ack-kro-capabilities.yaml": {"autoModeConfig", "capabilities"},
+    # Auto Mode maps (computeMode: auto); EKS Capabilities do not.
+    "47-auto-mode-with-ack-kro-capabilities.yaml": {"capabilities"},
     "49-control-plane-on-private-subnets.yaml": None,
 }
 
@@ -354,3 +355,13 @@ def test_an_oidc_identity_provider_maps_field_by_field() -> None:
         "email",
     )
     assert provider.issuer_url == "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_Ur78RxTra"
+
+
+def test_auto_mode_maps_to_compute_mode_and_its_pools() -> None:
+    text = (FIXTURES / "eksctl" / "47-auto-mode-with-ack-kro-capabilities.yaml").read_text()
+    # The file without its capabilities, and with one of the two built-in pools.
+    kept = text.split("capabilities:")[0].replace("  enabled: true\n", "  enabled: true\n  nodePools: [system]\n")
+    spec = load_spec(kept.encode())
+    assert (spec.cluster.spec.compute_mode, spec.cluster.spec.node_groups) == ("auto", [])
+    assert spec.cluster.spec.node_pools == ["system"]
+    assert spec.cluster.spec.cni.version is None

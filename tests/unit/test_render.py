@@ -11,13 +11,14 @@ import pytest
 import yaml
 from cfnlint.api import lint
 
+from clusterdrop import facts
 from clusterdrop.errors import SpecInvalid
 from clusterdrop.render.plan import format_summary, make_plan
 from clusterdrop.spec.loader import Document
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
 from clusterdrop.spec.validate import validate
-from tests.conftest import DELETE, EKSCTL_FIXTURES, EXAMPLES, example_network, set_path
+from tests.conftest import DELETE, EKSCTL_FIXTURES, EXAMPLES, REPO, example_network, set_path
 
 
 def _cluster(data: dict[str, Any]) -> Cluster:
@@ -568,3 +569,30 @@ def test_a_cluster_takes_one_identity_provider(full_spec: dict[str, Any]) -> Non
     with pytest.raises(SpecInvalid) as refused:
         _cluster(full_spec)
     assert [p.path for p in refused.value.problems] == ["spec.identityProviders"]
+
+
+def test_auto_mode_renders_eks_compute_storage_and_load_balancing_with_their_roles() -> None:
+    cluster = load_spec((REPO / "examples" / "auto-mode.yaml").read_bytes()).cluster
+    plan = make_plan(cluster)
+    assert [s.role for s in plan.stacks] == ["cluster"]  # no node-group stacks
+    resources = plan.stacks[0].template["Resources"]
+    properties = resources["Cluster"]["Properties"]
+    assert properties["ComputeConfig"] == {
+        "Enabled": True,
+        "NodePools": ["general-purpose", "system"],
+        "NodeRoleArn": {"Fn::GetAtt": ["NodeRole", "Arn"]},
+    }
+    assert properties["StorageConfig"] == {"BlockStorage": {"Enabled": True}}
+    assert properties["KubernetesNetworkConfig"]["ElasticLoadBalancing"] == {"Enabled": True}
+    assert properties["BootstrapSelfManagedAddons"] is False
+    cluster_role = resources["ClusterRole"]["Properties"]
+    assert cluster_role["AssumeRolePolicyDocument"]["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    attached = [p["Fn::Sub"].rsplit("/", 1)[1] for p in cluster_role["ManagedPolicyArns"]]
+    assert attached == ["AmazonEKSClusterPolicy", *facts.AUTO_MODE_CLUSTER_POLICIES]
+    node_role = [p["Fn::Sub"].rsplit("/", 1)[1] for p in resources["NodeRole"]["Properties"]["ManagedPolicyArns"]]
+    assert node_role == ["AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly"]
+    assert [m for m in lint(json.dumps(plan.stacks[0].template)) if m.rule.id.startswith("E")] == []
+    summary = format_summary(plan.summary())
+    assert "CNI aws-vpc-cni (EKS Auto Mode's)" in summary
+    assert "Compute: EKS Auto Mode, node pools general-purpose, system" in summary
+    assert "Node groups:" not in summary

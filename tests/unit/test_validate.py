@@ -14,7 +14,7 @@ from clusterdrop.spec.loader import Document, load
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
 from clusterdrop.spec.validate import validate
-from tests.conftest import DELETE, EXAMPLES, FIXTURES, set_path
+from tests.conftest import DELETE, EXAMPLES, FIXTURES, REPO, set_path
 
 
 def _validate(data: Any) -> Cluster:
@@ -429,3 +429,41 @@ def test_references_are_validated_for_their_shape_offline_and_their_rules_wait(f
         "a reference (fromSsm) is not taken here; it is taken at spec.network.vpc.id"
     )
     assert problems["spec.network.serviceCidr"] == "'no spaces allowed' is not a valid SSM parameter name"
+
+
+AUTO = (REPO / "examples" / "auto-mode.yaml").read_text()
+
+
+def test_auto_mode_needs_no_node_groups_and_defaults_to_both_built_in_pools() -> None:
+    data = yaml.safe_load(AUTO)
+    del data["spec"]["nodePools"]
+    spec = _validate(data).spec
+    assert (spec.compute_mode, spec.node_groups, spec.node_pools) == ("auto", [], ["general-purpose", "system"])
+    assert spec.cni.version is None  # EKS Auto Mode's own VPC CNI
+    # Without Auto Mode a cluster needs its node groups, and has no node pools.
+    del data["spec"]["computeMode"]
+    assert _problems(data) == {"spec.nodeGroups": "at least one node group (or computeMode: auto, EKS Auto Mode)"}
+    data["spec"]["nodePools"] = ["system"]
+    assert "spec.nodePools" in _problems(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        ({"cni": {"name": "calico"}}, "spec.cni.name", "runs the AWS VPC CNI"),
+        ({"cni": {"name": "aws-vpc-cni", "version": "v1.23.1"}}, "spec.cni", "leave out its version"),
+        ({"network": {"podCidr": "10.64.0.0/16"}}, "spec.network.podCidr", "VPC addresses"),
+        ({"addons": ["ebs-csi"]}, "spec.addons[0]", "block storage"),
+        ({"addons": ["metrics-server", "pod-identity-agent"]}, "spec.addons[1]", "Pod Identity agent"),
+        (
+            {"nodeGroups": [{"name": "a", "instanceTypes": ["m5.large"], "desiredSize": 1}]},
+            "spec.nodeGroups",
+            "node pools",
+        ),
+    ],
+)
+def test_auto_mode_refuses_what_eks_runs_itself(change: dict[str, Any], path: str, words: str) -> None:
+    data = yaml.safe_load(AUTO)
+    data["spec"].update(change)
+    problems = _problems(data)
+    assert words in problems[path], problems

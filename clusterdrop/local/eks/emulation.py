@@ -40,6 +40,10 @@ class EmulatedCluster:
     seeded: bool = False  # the fault pdb-blocks-eviction's workload is in
     account: str = "123456789012"  # whose EC2 runs the nodes' instances
     instances: set[str] = field(default_factory=set)  # the EC2 instances launched for its nodes
+    # EKS Auto Mode (ComputeConfig): {"nodePools": [...], "nodeRole": ARN, "subnets": [...]}, and
+    # the node simulator's group for each built-in pool, sized by the pods waiting for a node.
+    auto_mode: Obj | None = None
+    node_pools: dict[str, Obj] = field(default_factory=dict)
     reconciler: workloads.Reconciler = field(init=False)
 
     def __post_init__(self) -> None:

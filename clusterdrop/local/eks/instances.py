@@ -65,7 +65,13 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
             **({"subnet_id": subnet} if subnet else {"placement": zone}),
             **_template({**group, "region": cluster.region}),
             lifecycle="spot" if group.get("capacityType") == "SPOT" else None,
-            tags={"instance": {"eks:cluster-name": cluster.name, "eks:nodegroup-name": group["name"], "Name": node}},
+            tags={
+                "instance": {
+                    "eks:cluster-name": cluster.name,
+                    **(group.get("instanceTags") or {"eks:nodegroup-name": group["name"]}),
+                    "Name": node,
+                }
+            },
         )
     except Exception as exc:  # noqa: BLE001 - EC2's refusal is the group's health issue, as on EKS
         group["launchFailure"] = f"{getattr(exc, 'error_type', type(exc).__name__)}: {getattr(exc, 'message', exc)}"

@@ -13,7 +13,7 @@ from threading import RLock
 
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import eks_addons
-from clusterdrop.local.eks import instances
+from clusterdrop.local.eks import automode, instances
 from clusterdrop.local.eks.emulation import (
     LOG,
     EmulatedCluster,
@@ -69,7 +69,9 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
         nodes_type = store.types[("", "nodes")]
         nodes = store.objects[("", "nodes")]
         wanted: dict[str, tuple[Obj, Obj, float]] = {}
-        for group in cluster.nodegroups.values():
+        automode.seed(cluster)
+        groups = [*cluster.nodegroups.values(), *automode.groups(cluster, cluster.version)]
+        for group in groups:
             for position, member in enumerate(_members(cluster, group)):
                 # Nodes of a group do not turn Ready at one instant: each a half delay later.
                 wanted[member["name"]] = (group, member, settings.node_ready_delay * (1 + position / 2))
@@ -84,7 +86,8 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             node = nodes[("", name)]
             # The kubelet reports Ready once the CNI's agent runs on the node and has written
             # its configuration; the node lifecycle controller then lifts the not-ready taints.
-            ready = name in networked and "nodes-not-ready" not in settings.faults
+            # (EKS Auto Mode's nodes run the VPC CNI themselves, outside Kubernetes.)
+            ready = (name in networked or bool(group.get("pool"))) and "nodes-not-ready" not in settings.faults
             ready = ready and now - node.get("_registered", now) >= delay
             node["status"] = _node_status(ready, member["version"], node, member["address"], group)
             # A node group's labels and taints reach its nodes, and follow an update of the group
@@ -93,9 +96,7 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             own = _taints(group)
             node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
         # Instances whose nodes are gone (scaled in, replaced, their group deleted) are terminated.
-        running = {
-            m["instance"] for g in cluster.nodegroups.values() for m in g.get("members", []) if m.get("instance")
-        }
+        running = {m["instance"] for g in groups for m in g.get("members", []) if m.get("instance")}
         instances.reconcile(cluster, running)
         if "pdb-blocks-eviction" in settings.faults and not cluster.seeded and wanted:
             _seed_budgeted_workload(store)
@@ -187,7 +188,7 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
         "topology.kubernetes.io/region": region,
         "topology.kubernetes.io/zone": zone,
         "node.kubernetes.io/instance-type": group["instanceTypes"][0],
-        NODEGROUP_LABEL: group["name"],
+        **({} if group.get("pool") else {NODEGROUP_LABEL: group["name"]}),
         "eks.amazonaws.com/capacityType": group["capacityType"],
         **group["labels"],
     }

@@ -1,0 +1,103 @@
+"""EKS Auto Mode end to end in the embedded mode: a cluster without node groups is created, its
+first pods get a node from a built-in pool, the workflow validates Auto Mode's node class and
+pools instead of CoreDNS, a pool is removed in place, and the teardown leaves nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from clusterdrop import ops
+from clusterdrop.local import session
+from tests.conftest import REPO
+from tests.e2e.test_embedded import _run, _spec
+
+AUTO = (REPO / "examples" / "auto-mode.yaml").read_text()
+NAME = "auto-mode"
+
+
+def _pool_nodes(local: session.LocalDeployer) -> dict[str, str]:
+    """Each node's pool, as Auto Mode labels its nodes."""
+    nodes = local.aws.eks.clusters[NAME].api.store.objects[("", "nodes")].values()
+    assert all(n["metadata"]["labels"]["eks.amazonaws.com/compute-type"] == "auto" for n in nodes)
+    return {n["metadata"]["name"]: n["metadata"]["labels"]["karpenter.sh/nodepool"] for n in nodes}
+
+
+def test_an_auto_mode_cluster_starts_nodes_for_its_pods_and_validates_its_pools(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    created = _run(local, _spec(tmp_path, NAME, AUTO))
+    sns = created["notifications"]["sns"]
+    assert created["status"] == "SUCCEEDED", (sns or {}).get("text")
+    table = sns["outcome"]["validation"]
+    for row in ("NodeClass  default          ok", "NodePool   general-purpose  ok", "NodePool   system           ok"):
+        assert row in table
+    assert "coredns" not in table  # Auto Mode runs DNS on its nodes, outside Kubernetes
+    assert "CNI: aws-vpc-cni (run by EKS Auto Mode on its nodes)" in sns["text"]
+    names = [s["name"] for s in created["steps"]]
+    assert "Apply CNI" not in names
+
+    # What EKS reports: compute, storage and load balancing on, the node pools with the stack's node
+    # role, which EKS gave an access entry of its own (type EC2); no managed node group.
+    eks = local.aws.client("eks")
+    cluster = eks.describe_cluster(name=NAME)["cluster"]
+    node_role = cluster["computeConfig"]["nodeRoleArn"]
+    assert cluster["computeConfig"] == {
+        "enabled": True,
+        "nodePools": ["general-purpose", "system"],
+        "nodeRoleArn": node_role,
+    }
+    assert cluster["storageConfig"] == {"blockStorage": {"enabled": True}}
+    assert cluster["kubernetesNetworkConfig"]["elasticLoadBalancing"] == {"enabled": True}
+    assert eks.list_nodegroups(clusterName=NAME)["nodegroups"] == []
+    assert eks.describe_access_entry(clusterName=NAME, principalArn=node_role)["accessEntry"]["type"] == "EC2"
+    assert eks.list_addons(clusterName=NAME)["addons"] == ["metrics-server"]  # no VPC CNI, kube-proxy, CoreDNS
+
+    # metrics-server's pods needed a node: Auto Mode started one from the pool that takes them,
+    # an EC2 instance of the account (what its vCPU quotas count).
+    pools = _pool_nodes(local)
+    assert len(pools) >= 1
+    store = local.aws.eks.clusters[NAME].api.store
+    running = [p for p in store.objects[("", "pods")].values() if p["metadata"]["namespace"] == "kube-system"]
+    assert running
+    assert all(p["status"]["phase"] == "Running" and p["spec"]["nodeName"] in pools for p in running)
+    ec2 = local.aws.client("ec2")
+    tagged = [
+        {"Name": "tag:eks:cluster-name", "Values": [NAME]},
+        {"Name": "instance-state-name", "Values": ["running"]},
+    ]
+    instances = [i for r in ec2.describe_instances(Filters=tagged)["Reservations"] for i in r["Instances"]]
+    assert sorted(
+        next(t["Value"] for t in i["Tags"] if t["Key"] == "eks:kubernetes-node-pool-name") for i in instances
+    ) == sorted(pools.values())
+    assert {o["metadata"]["name"] for (_, _), o in store.objects[("karpenter.sh", "nodepools")].items()} == {
+        "general-purpose",
+        "system",
+    }
+
+    # A pool removed in place (UpdateClusterConfig): its NodePool and nodes go, its pods move to a
+    # node of the pool that is left.
+    updated = _run(
+        local,
+        _spec(tmp_path, NAME, AUTO.replace("nodePools: [general-purpose, system]", "nodePools: [general-purpose]")),
+    )
+    assert updated["status"] == "SUCCEEDED", (updated["notifications"]["sns"] or {}).get("text")
+    assert eks.describe_cluster(name=NAME)["cluster"]["computeConfig"]["nodePools"] == ["general-purpose"]
+    assert set(_pool_nodes(local).values()) == {"general-purpose"}
+    assert list(store.objects[("karpenter.sh", "nodepools")]) == [("", "general-purpose")]
+
+    # Switching to managed node groups is refused by field, the cluster untouched.
+    switched = _run(local, _spec(tmp_path, NAME, (REPO / "examples" / "quickstart.yaml").read_text().replace(
+        "name: quickstart", f"name: {NAME}")))  # fmt: skip
+    failure = switched["notifications"]["sns"]["outcome"]["failure"]
+    assert (switched["status"], failure["step"]) == ("FAILED", "Plan")
+    assert "spec.computeMode: cannot change on a running cluster" in failure["cause"]
+
+    # The teardown leaves nothing: stacks, cluster, agent, the Auto Mode instances.
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    assert ops.delete(local.aws.client("s3"), local.deployer, NAME) is not None
+    sfn = local.aws.client("stepfunctions")
+    watched = ops.watch(sfn, local.deployer, NAME, io.StringIO(), poll=0.3, started_after=before, timeout=300)
+    assert watched == "SUCCEEDED"
+    assert local.leftovers(NAME) == []
