@@ -5,6 +5,7 @@ pools instead of CoreDNS, a pool is removed in place, and the teardown leaves no
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -101,3 +102,59 @@ def test_an_auto_mode_cluster_starts_nodes_for_its_pods_and_validates_its_pools(
     watched = ops.watch(sfn, local.deployer, NAME, io.StringIO(), poll=0.3, started_after=before, timeout=300)
     assert watched == "SUCCEEDED"
     assert local.leftovers(NAME) == []
+
+
+def _auto_cluster_stack(subnets: list[str], *, trust: list[str], storage: bool = True) -> str:
+    statement = {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": trust}
+    template = {
+        "Resources": {
+            "ClusterRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}},
+            },
+            "NodeRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}},
+            },
+            "Cluster": {
+                "Type": "AWS::EKS::Cluster",
+                "Properties": {
+                    "Name": f"auto-{'-'.join(trust).replace(':', '').lower()}-{storage}".lower(),
+                    "RoleArn": {"Fn::GetAtt": ["ClusterRole", "Arn"]},
+                    "ResourcesVpcConfig": {"SubnetIds": subnets},
+                    "ComputeConfig": {"Enabled": True, "NodePools": ["system"],
+                                      "NodeRoleArn": {"Fn::GetAtt": ["NodeRole", "Arn"]}},
+                    "StorageConfig": {"BlockStorage": {"Enabled": storage}},
+                    "KubernetesNetworkConfig": {"ElasticLoadBalancing": {"Enabled": True}},
+                },
+            },
+        }
+    }  # fmt: skip
+    return json.dumps(template)
+
+
+def test_the_emulated_eks_refuses_an_auto_mode_cluster_as_eks_does(local: session.LocalDeployer) -> None:
+    """A cluster role whose trust lacks sts:TagSession, or Auto Mode's three parts enabled apart:
+    the cluster's create fails, naming why."""
+    ec2, cfn = local.aws.client("ec2"), local.aws.client("cloudformation")
+    vpc = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.91.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+        for i, z in enumerate(zones)
+    ]
+    cases = {
+        "auto-trust": (_auto_cluster_stack(subnets, trust=["sts:AssumeRole"]), "for sts:TagSession as well"),
+        "auto-apart": (_auto_cluster_stack(subnets, trust=["sts:AssumeRole", "sts:TagSession"], storage=False),
+                       "must all have the same value"),
+    }  # fmt: skip
+    for stack, (body, words) in cases.items():
+        cfn.create_stack(StackName=stack, TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
+        events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+        failed = [e for e in events if e["LogicalResourceId"] == "Cluster" and e["ResourceStatus"] == "CREATE_FAILED"]
+        assert failed, [(e["LogicalResourceId"], e["ResourceStatus"]) for e in events]
+        assert words in failed[0]["ResourceStatusReason"]
+        cfn.delete_stack(StackName=stack)
+    # Refused at create: no cluster of either name exists.
+    assert [c for c in local.aws.client("eks").list_clusters()["clusters"] if c.startswith("auto-sts")] == []
