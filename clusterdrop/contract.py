@@ -24,6 +24,7 @@ from clusterdrop.kube.protocol import (
     DisruptionsChecked,
     LoadBalancersDeleted,
     NodesChecked,
+    ServiceAccountRef,
 )
 
 Obj = dict[str, Any]
@@ -136,6 +137,8 @@ class Connection(Shape):
     force_upgrade: bool = False
     # EKS Auto Mode: no CNI to apply or check, nodes from node pools, validation without CoreDNS.
     auto_mode: bool = False
+    # The service accounts the agent creates for Pod Identity associations (createServiceAccount).
+    service_accounts: list[ServiceAccountRef] = Field(default_factory=list)
 
 
 class ClusterReach(Shape):

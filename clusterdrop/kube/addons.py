@@ -60,5 +60,25 @@ def configure(addons: list[str], kube: AddonPort, applier: Applies) -> list[str]
     return done
 
 
+MANAGED_BY = {"app.kubernetes.io/managed-by": "clusterdrop"}
+
+
+def service_accounts(accounts: list[Obj], applier: Applies) -> list[str]:
+    """The service accounts Pod Identity associations ask clusterdrop to create, each with its
+    namespace: EKS needs none to exist to associate a role, but a pod cannot name a missing one.
+    Applied server-side: an existing namespace or account keeps what others set."""
+    done = []
+    for account in accounts:
+        namespace, name = account["namespace"], account["name"]
+        applier.apply_one({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        labels = {**account.get("labels", {}), **MANAGED_BY}
+        applier.apply_one(
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace,
+                                                                         "labels": labels}}
+        )  # fmt: skip
+        done.append(f"ServiceAccount {namespace}/{name} applied (Pod Identity)")
+    return done
+
+
 def readiness(addons: list[str], kube: AddonPort) -> dict[str, Verdict]:
     return workload_verdicts(kube, [w for addon in addons for w in WORKLOADS.get(addon, [])])

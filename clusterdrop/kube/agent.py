@@ -98,7 +98,8 @@ def wait_for_nodes_ready(event: AgentEvent, ctx: AgentContext) -> Result:
 
 def configure_addons(event: AgentEvent, ctx: AgentContext) -> Result:
     kube = ctx.kube_for(event.cluster)
-    done = addons.configure(event.addons, kube, kube.applier)
+    done = addons.service_accounts([a.model_dump() for a in event.service_accounts], kube.applier)
+    done += addons.configure(event.addons, kube, kube.applier)
     verdicts = addons.readiness(event.addons, kube)
     waiting = "; ".join(f"{k}: {v.reason}" for k, v in verdicts.items() if not v.ready)
     if waiting:

@@ -25,6 +25,15 @@ class CniRef(BaseModel):
     pod_cidr: str | None = Field(default=None, alias="podCidr")
 
 
+class ServiceAccountRef(BaseModel):
+    """A service account the workflow creates (a Pod Identity association's, createServiceAccount)."""
+
+    model_config = ConfigDict(extra="forbid")
+    namespace: str
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class AgentEvent(BaseModel):
     """What the workflow sends the agent."""
 
@@ -43,6 +52,7 @@ class AgentEvent(BaseModel):
     force: bool = False
     # EKS Auto Mode: its node pools make the nodes and its nodes run the cluster's plumbing.
     auto_mode: bool = Field(default=False, alias="autoMode")
+    service_accounts: list[ServiceAccountRef] = Field(default_factory=list, alias="serviceAccounts")
 
     def past_deadline(self, now: datetime) -> bool:
         if self.deadline_passed:

@@ -513,27 +513,30 @@ class _Builder:
             role: Json | str | None = identity.role_arn
             if role is None:
                 role_id = f"PodIdentityRole{digest.upper()}"
+                inline = [{"PolicyName": "pod-identity", "PolicyDocument": identity.policy}] if identity.policy else []
                 self.add(
                     role_id,
                     "AWS::IAM::Role",
                     {
                         "AssumeRolePolicyDocument": _pods_trust(),
-                        "ManagedPolicyArns": list(identity.policy_arns or []),
+                        **({"ManagedPolicyArns": list(identity.policy_arns)} if identity.policy_arns else {}),
+                        **({"Policies": inline} if inline else {}),
                         "Tags": tag_list(cluster),
                     },
                 )
                 role = get_att(role_id, "Arn")
-            self.add(
-                f"PodIdentity{digest.upper()}",
-                "AWS::EKS::PodIdentityAssociation",
-                {
-                    "ClusterName": ref("Cluster"),
-                    "Namespace": identity.namespace,
-                    "ServiceAccount": identity.service_account,
-                    "RoleArn": role,
-                    "Tags": tag_list(cluster),
-                },
-            )
+            association: Json = {
+                "ClusterName": ref("Cluster"),
+                "Namespace": identity.namespace,
+                "ServiceAccount": identity.service_account,
+                "RoleArn": role,
+                "Tags": tag_list(cluster),
+            }
+            if identity.target_role_arn:
+                association["TargetRoleArn"] = identity.target_role_arn
+            if identity.disable_session_tags:
+                association["DisableSessionTags"] = True
+            self.add(f"PodIdentity{digest.upper()}", "AWS::EKS::PodIdentityAssociation", association)
 
     def agent(self, subnets: list[Json | str]) -> None:
         cluster = self.cluster

@@ -14,7 +14,7 @@ from clusterdrop.render.addons import METRICS_SERVER_HOST_PORT
 from clusterdrop.render.cluster import ELB_ROLE_TAG, INTERNAL_ELB_ROLE_TAG, cluster_tag_key, render_cluster, zones
 from clusterdrop.render.common import Json, nodegroup_stack_name, stack_name
 from clusterdrop.render.nodegroup import max_pods, render_nodegroup
-from clusterdrop.spec.models import Cluster
+from clusterdrop.spec.models import Cluster, PodIdentity
 from clusterdrop.workflow import DEPLOY_STEPS
 
 
@@ -101,7 +101,7 @@ class Plan:
                 {
                     "namespace": p.namespace,
                     "serviceAccount": p.service_account,
-                    "role": p.role_arn or f"made for {', '.join(a.rsplit('/', 1)[1] for a in p.policy_arns or [])}",
+                    "role": _identity_role(p),
                 }
                 for p in spec.pod_identities
             ],
@@ -194,6 +194,14 @@ def _network_lines(net: dict[str, Any], addons: list[str]) -> list[str]:
         *([f"  control plane: {'; '.join(control)}"] if control else []),
         f"Add-ons: {', '.join(addons) if addons else 'none beyond the cluster basics (CNI, kube-proxy, CoreDNS)'}",
     ]
+
+
+def _identity_role(p: PodIdentity) -> str:
+    """The role an association gives, as the plan says it."""
+    made = [*(a.rsplit("/", 1)[1] for a in p.policy_arns or []), *(["an inline policy"] if p.policy else [])]
+    role = p.role_arn or f"made for {', '.join(made)}"
+    chained = f", then {p.target_role_arn}" if p.target_role_arn else ""
+    return role + chained + ("; service account created" if p.create_service_account else "")
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -68,7 +68,10 @@ CHANGES: dict[str, tuple[str, str]] = {
             "settings and takes one per cluster"
         ),
     ),
-    "spec.podIdentities": (IN_PLACE, "EKS Pod Identity associations (and the roles clusterdrop makes)"),
+    "spec.podIdentities": (
+        IN_PLACE,
+        "EKS Pod Identity associations (and the roles clusterdrop makes); a service account it created stays",
+    ),
     "spec.computeMode": (
         REFUSED,
         "managed node groups and EKS Auto Mode do not convert into each other here: create a new cluster",

@@ -374,9 +374,50 @@ class _Converter:
                 "iam.withOIDC: no IAM OIDC provider is made: clusterdrop gives pods their AWS roles through EKS "
                 "Pod Identity (spec.podIdentities), and the add-ons that call AWS get theirs through it"
             )
-        identities = self._pod_identities(iam)
-        iam.finish({"serviceAccounts": "IAM service accounts (IRSA) are not supported: use podIdentityAssociations"})
+        identities = self._pod_identities(iam) + self._irsa_service_accounts(iam)
+        iam.finish()
         return identities
+
+    def _irsa_service_accounts(self, iam: _Reader) -> list[dict[str, Any]]:
+        """iam.serviceAccounts (IRSA) → podIdentities: the same service account gets the same
+        permissions through EKS Pod Identity, created by clusterdrop as eksctl creates it (unless
+        roleOnly). Its pods need an AWS SDK that reads Pod Identity credentials (said on stderr)."""
+        out: list[dict[str, Any]] = []
+        items = iam.get("serviceAccounts") or []
+        for i, raw in enumerate(items if isinstance(items, list) else []):
+            item = _Reader(self, raw, (*iam.path, "serviceAccounts", i))
+            meta = item.child("metadata")
+            identity: dict[str, Any] = {
+                "namespace": meta.get("namespace") or "default",
+                "serviceAccount": meta.get("name"),
+                "createServiceAccount": item.get("roleOnly") is not True,
+            }
+            if meta.has("labels") and identity["createServiceAccount"]:
+                identity["labels"] = meta.get("labels")
+            meta.finish({"annotations": "the service account's annotations are IRSA's: Pod Identity needs none"})
+            if item.has("attachRoleARN"):
+                identity["roleArn"] = item.get("attachRoleARN")
+            if item.has("attachPolicyARNs"):
+                identity["policyArns"] = item.get("attachPolicyARNs")
+            if item.has("attachPolicy"):
+                identity["policy"] = item.get("attachPolicy")
+            item.finish(
+                {
+                    "wellKnownPolicies": "eksctl's well-known policies are not supported: name the policies in "
+                    "attachPolicyARNs or attachPolicy",
+                    "permissionsBoundary": "permissions boundaries are not supported",
+                    "roleName": "the role clusterdrop makes is named by CloudFormation",
+                }
+            )
+            if {"roleArn", "policyArns", "policy"} & set(identity):
+                out.append(identity)  # (one with only refused permissions is left out with them)
+        if out:
+            self.note(
+                "iam.serviceAccounts: IRSA service accounts become EKS Pod Identity associations (podIdentities), "
+                "the same roles or policies, the service accounts created; their pods need an AWS SDK that reads "
+                "Pod Identity credentials"
+            )
+        return out
 
     def _pod_identities(self, iam: _Reader) -> list[dict[str, Any]]:
         """iam.podIdentityAssociations → podIdentities: a role by ARN, or managed policies for a role
@@ -384,13 +425,10 @@ class _Converter:
         out: list[dict[str, Any]] = []
         items = iam.get("podIdentityAssociations") or []
         reasons = {
-            "createServiceAccount": "clusterdrop does not create service accounts (EKS needs none to exist first)",
             "roleName": "the role clusterdrop makes is named by CloudFormation",
-            "wellKnownPolicies": "eksctl's well-known policies are not supported: name them in permissionPolicyARNs",
-            "permissionPolicy": "inline policies are not supported: name managed policies in permissionPolicyARNs",
+            "wellKnownPolicies": "eksctl's well-known policies are not supported: name the policies in "
+            "permissionPolicyARNs or permissionPolicy",
             "permissionsBoundaryARN": "permissions boundaries are not supported",
-            "targetRoleARN": "cross-account roles (targetRoleArn) are not supported yet",
-            "disableSessionTags": "session tags are always on",
         }
         for i, raw in enumerate(items if isinstance(items, list) else []):
             item = _Reader(self, raw, (*iam.path, "podIdentityAssociations", i))
@@ -402,8 +440,11 @@ class _Converter:
                 identity["roleArn"] = item.get("roleARN")
             if item.has("permissionPolicyARNs"):
                 identity["policyArns"] = item.get("permissionPolicyARNs")
-            if item.has("createServiceAccount") and item.data["createServiceAccount"] is False:
-                item.get("createServiceAccount")  # what clusterdrop does
+            for key, native in (("permissionPolicy", "policy"), ("targetRoleARN", "targetRoleArn"),
+                                ("disableSessionTags", "disableSessionTags"),
+                                ("createServiceAccount", "createServiceAccount")):  # fmt: skip
+                if item.has(key):
+                    identity[native] = item.get(key)
             item.finish(reasons)
             out.append(identity)
         return out

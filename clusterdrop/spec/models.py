@@ -309,6 +309,26 @@ class PodIdentity(Model):
         max_length=20,
         description="Or: managed policies for a role clusterdrop creates (trusting pods.eks.amazonaws.com).",
     )
+    policy: dict[str, Any] | None = Field(
+        default=None,
+        description="And/or: an inline IAM policy document for the role clusterdrop creates.",
+    )
+    target_role_arn: Annotated[str, _pattern(_IAM_ROLE, "an IAM role ARN")] | None = Field(
+        default=None,
+        description="A role in another account the pods' credentials come from: EKS assumes it with roleArn's "
+        "(EKS Pod Identity's role chaining).",
+    )
+    disable_session_tags: bool = Field(
+        default=False, description="Leave out the session tags EKS Pod Identity adds (cluster, namespace, pod …)."
+    )
+    create_service_account: bool = Field(
+        default=False,
+        description="Create the service account (and its namespace) in the cluster; pods cannot use one that "
+        "does not exist. A removed association leaves it.",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels of the service account clusterdrop creates."
+    )
 
 
 class IdentityProvider(Model):

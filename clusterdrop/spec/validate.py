@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import ipaddress
+import json
 import re
 import types
 import typing
@@ -431,13 +432,41 @@ EBS_CSI_SERVICE_ACCOUNT = "kube-system/ebs-csi-controller-sa"
 def _check_pod_identities(spec: ClusterSpec) -> Iterator[Issue]:
     """One role per service account (EKS: one association per namespace and service account)."""
     for i, identity in enumerate(spec.pod_identities):
-        if (identity.role_arn is None) == (identity.policy_arns is None):
-            yield ("spec", "podIdentities", i), "set exactly one of roleArn and policyArns"
+        base: Path = ("spec", "podIdentities", i)
+        made = identity.policy_arns is not None or identity.policy is not None
+        if (identity.role_arn is None) != made:
+            yield base, "set roleArn, or policyArns and/or policy (a role clusterdrop makes)"
+        if identity.policy is not None:
+            yield from _check_inline_policy((*base, "policy"), identity.policy)
+        if identity.labels and not identity.create_service_account:
+            yield (*base, "labels"), "labels are for the service account clusterdrop creates: set createServiceAccount"
+        if identity.target_role_arn and identity.target_role_arn == identity.role_arn:
+            yield (*base, "targetRoleArn"), "the target role is another account's role, not roleArn itself"
     pairs = [f"{p.namespace}/{p.service_account}" for p in spec.pod_identities]
     yield from _duplicates(("spec", "podIdentities"), pairs)
     if "ebs-csi" in spec.addons and EBS_CSI_SERVICE_ACCOUNT in pairs:
         where = ("spec", "podIdentities", pairs.index(EBS_CSI_SERVICE_ACCOUNT))
         yield where, f"{EBS_CSI_SERVICE_ACCOUNT} is the EBS CSI driver's: the ebs-csi add-on gives it its role"
+
+
+# IAM's limit on a role's inline policies, in characters without whitespace (IAM User Guide, "IAM
+# and AWS STS quotas": role policy size).
+ROLE_POLICY_CHARS = 10240
+
+
+def _check_inline_policy(path: Path, policy: dict[str, Any]) -> Iterator[Issue]:
+    statements = policy.get("Statement")
+    if policy.get("Version") not in ("2012-10-17", "2008-10-17") or not isinstance(statements, list | dict):
+        yield path, "an IAM policy document: Version 2012-10-17 and a Statement"
+        return
+    for j, statement in enumerate(statements if isinstance(statements, list) else [statements]):
+        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
+            yield (*path, "Statement", j), "a statement has Effect Allow or Deny"
+        elif not ({"Action", "NotAction"} & set(statement)) or not ({"Resource", "NotResource"} & set(statement)):
+            yield (*path, "Statement", j), "a statement names its Action and Resource"
+    size = len(json.dumps(policy, separators=(",", ":")))
+    if size > ROLE_POLICY_CHARS:
+        yield path, f"{size} characters; IAM takes at most {ROLE_POLICY_CHARS} in a role's inline policies"
 
 
 def _check_node_group_extras(cluster: Cluster, i: int, group: Any) -> Iterator[Issue]:

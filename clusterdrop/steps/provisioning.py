@@ -68,6 +68,11 @@ def connect(state: State, ports: Ports) -> State:
             "podCidr": cluster.spec.network.pod_cidr,
         },
         "autoMode": auto,
+        "serviceAccounts": [
+            {"namespace": p.namespace, "name": p.service_account, "labels": dict(p.labels)}
+            for p in cluster.spec.pod_identities
+            if p.create_service_account
+        ],
         "cniVia": via,
         "addonsCreated": created,
         "addonsUpdated": realigned,

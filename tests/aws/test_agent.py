@@ -152,6 +152,32 @@ def test_addons_set_gp3_as_default(kube_api: KubeApiServer, mirror: S3Mirror) ->
     assert result["done"] == ["StorageClass gp3 applied as the default"]  # gp2 already done
 
 
+def test_configure_addons_creates_the_service_accounts_pod_identity_asks_for(
+    kube_api: KubeApiServer, mirror: S3Mirror
+) -> None:
+    store = kube_api.store
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "payments"}}
+    store.create(store.types[("", "namespaces")], "v1", None, namespace)
+    accounts = [
+        {"namespace": "payments", "name": "api", "labels": {"team": "pay"}},  # its namespace exists
+        {"namespace": "backend-apps", "name": "s3-reader", "labels": {}},  # and one that does not
+    ]
+    result = agent.run(_event(kube_api, "configure_addons", serviceAccounts=accounts), _ctx(mirror))
+    assert result["done"] == [
+        "ServiceAccount payments/api applied (Pod Identity)",
+        "ServiceAccount backend-apps/s3-reader applied (Pod Identity)",
+    ]
+    made = store.objects[("", "serviceaccounts")]
+    assert made[("payments", "api")]["metadata"]["labels"] == {
+        "team": "pay",
+        "app.kubernetes.io/managed-by": "clusterdrop",
+    }
+    assert ("backend-apps", "s3-reader") in made
+    assert ("", "backend-apps") in store.objects[("", "namespaces")]
+    again = agent.run(_event(kube_api, "configure_addons", serviceAccounts=accounts), _ctx(mirror))
+    assert again["ready"] is True  # applied again on the next upload: nothing changes
+
+
 def test_delete_load_balancers(kube_api: KubeApiServer, mirror: S3Mirror) -> None:
     services = kube_api.store.types[("", "services")]
     for name, kind in (("web", "LoadBalancer"), ("db", "ClusterIP")):

@@ -99,8 +99,10 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     app_role = local.aws.client("iam").create_role(RoleName="quota-app", AssumeRolePolicyDocument=json.dumps(trust))
     identities = (
         "  podIdentities:\n"
-        f"    - {{namespace: payments, serviceAccount: api, roleArn: '{app_role['Role']['Arn']}'}}\n"
-        "    - {namespace: default, serviceAccount: reader, policyArns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]}\n"
+        f"    - {{namespace: payments, serviceAccount: api, roleArn: '{app_role['Role']['Arn']}',\n"
+        "       targetRoleArn: 'arn:aws:iam::444455556666:role/reports'}\n"
+        "    - {namespace: default, serviceAccount: reader, policyArns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess],\n"
+        "       createServiceAccount: true, labels: {team: data}}\n"
     )
     # And a viewer: EKS's view access policy, in one namespace only.
     account_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
@@ -170,6 +172,14 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
             for a in associations
         ]
         assert roles[1] == app_role["Role"]["Arn"]
+        chained = eks.describe_pod_identity_association(
+            clusterName=name, associationId=associations[1]["associationId"]
+        )
+        assert chained["association"]["targetRoleArn"] == "arn:aws:iam::444455556666:role/reports"
+        # The reader's service account, created by the workflow (pods cannot name a missing one).
+        accounts = local.aws.eks.clusters[name].api.store.objects[("", "serviceaccounts")]
+        assert accounts[("default", "reader")]["metadata"]["labels"]["team"] == "data"
+        assert ("payments", "api") not in accounts  # not asked for
         made = local.aws.client("iam").get_role(RoleName=roles[0].rsplit("/", 1)[1])["Role"]
         assert made["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
         agents = local.aws.eks.clusters[name].api.store.objects[("apps", "daemonsets")][

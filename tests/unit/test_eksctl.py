@@ -34,7 +34,11 @@ EXPECTED: dict[str, set[str] | None] = {
     },
     "09-nat-gateways.yaml": None,
     "11-cloudwatch-cluster-logging.yaml": None,
-    "13-iamserviceaccounts.yaml": {"iam.serviceAccounts"},
+    # IRSA service accounts become Pod Identity associations; eksctl's well-known policies do not.
+    "13-iamserviceaccounts.yaml": {
+        "iam.serviceAccounts[1].wellKnownPolicies",
+        "iam.serviceAccounts[7].wellKnownPolicies",
+    },
     "15-managed-nodes.yaml": {
         "managedNodeGroups[0].securityGroups",
         "managedNodeGroups[0].ssh.publicKeyPath",
@@ -56,9 +60,9 @@ EXPECTED: dict[str, set[str] | None] = {
     # Associations with a role ARN or policy ARNs map; eksctl's extras are refused each by path.
     "39-pod-identity-association.yaml": {
         "addons[0].tags",
-        "iam.podIdentityAssociations[0].createServiceAccount",
         "iam.podIdentityAssociations[1].wellKnownPolicies",
-        "iam.podIdentityAssociations[3].targetRoleARN",
+        "iam.podIdentityAssociations[1].roleName",
+        "iam.podIdentityAssociations[1].permissionsBoundaryARN",
     },
     # Zonal shift maps (controlPlane.zonalShift); a cluster without node groups does not.
     "41-zonal-shift.yaml": {"metadata.name"},
@@ -365,3 +369,42 @@ def test_auto_mode_maps_to_compute_mode_and_its_pools() -> None:
     assert (spec.cluster.spec.compute_mode, spec.cluster.spec.node_groups) == ("auto", [])
     assert spec.cluster.spec.node_pools == ["system"]
     assert spec.cluster.spec.cni.version is None
+
+
+def test_irsa_service_accounts_become_pod_identity_associations() -> None:
+    text = (FIXTURES / "eksctl" / "13-iamserviceaccounts.yaml").read_text()
+    with pytest.raises(SpecInvalid) as info:  # the fixture's attachRoleARN names account "123"
+        load_spec(text.encode(), allow_partial=True)
+    assert "spec.podIdentities[3].roleArn" in {p.path for p in info.value.problems}
+    fixed = text.replace("arn:aws:iam::123:role/", "arn:aws:iam::123456789012:role/")
+    loaded = load_spec(fixed.encode(), allow_partial=True)
+    by_account = {(p.namespace, p.service_account): p for p in loaded.cluster.spec.pod_identities}
+    # The ones whose only permissions were eksctl's well-known policies are dropped with them.
+    assert sorted(by_account) == [
+        ("backend-apps", "cache-access"),
+        ("backend-apps", "s3-reader"),
+        ("default", "some-app"),
+        ("kube-system", "autoscaler-service"),
+    ]
+    reader = by_account[("backend-apps", "s3-reader")]
+    assert (reader.create_service_account, reader.labels) == (True, {"aws-usage": "application"})
+    assert reader.policy_arns == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+    inline = by_account[("kube-system", "autoscaler-service")].policy
+    assert inline is not None
+    assert inline["Statement"][0]["Resource"] == "*"
+    assert by_account[("default", "some-app")].role_arn == "arn:aws:iam::123456789012:role/already-created-role-for-app"
+    assert any(
+        "iam.serviceAccounts: IRSA service accounts become EKS Pod Identity associations" in n for n in loaded.notes
+    )
+
+
+def test_pod_identity_extras_map_service_accounts_inline_policies_and_target_roles() -> None:
+    text = (FIXTURES / "eksctl" / "39-pod-identity-association.yaml").read_text()
+    identities = {
+        (p.namespace, p.service_account): p
+        for p in load_spec(text.encode(), allow_partial=True).cluster.spec.pod_identities
+    }
+    assert identities[("default", "s3-reader")].create_service_account is True
+    assert identities[("dev", "nginx")].policy is not None
+    chained = identities[("default", "cross-account-s3-reader")]
+    assert (chained.target_role_arn, chained.disable_session_tags) == ("arn:aws:iam::444455556666:role/role-b", True)

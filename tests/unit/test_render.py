@@ -452,7 +452,7 @@ def test_pod_identities_get_associations_roles_and_the_agent(full_spec: dict[str
     ]
     with pytest.raises(SpecInvalid) as refused:
         _cluster(full_spec)
-    assert "spec.podIdentities[0]: set exactly one of roleArn and policyArns" in str(refused.value)
+    assert "spec.podIdentities[0]: set roleArn, or policyArns and/or policy" in str(refused.value)
     assert "spec.podIdentities[1]: duplicate 'default/reader'" in str(refused.value)
 
 
@@ -596,3 +596,57 @@ def test_auto_mode_renders_eks_compute_storage_and_load_balancing_with_their_rol
     assert "CNI aws-vpc-cni (EKS Auto Mode's)" in summary
     assert "Compute: EKS Auto Mode, node pools general-purpose, system" in summary
     assert "Node groups:" not in summary
+
+
+def test_a_pod_identity_role_with_an_inline_policy_chained_to_another_accounts_role(full_spec: dict[str, Any]) -> None:
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    identity = {
+        "namespace": "payments",
+        "serviceAccount": "api",
+        "policy": policy,
+        "targetRoleArn": "arn:aws:iam::444455556666:role/reader",
+        "disableSessionTags": True,
+        "createServiceAccount": True,
+        "labels": {"team": "pay"},
+    }
+    set_path(full_spec, "spec.podIdentities", [identity])
+    plan = make_plan(_cluster(full_spec))
+    resources = plan.stacks[0].template["Resources"]
+    [role] = [r for k, r in resources.items() if k.startswith("PodIdentityRole")]
+    assert role["Properties"]["Policies"] == [{"PolicyName": "pod-identity", "PolicyDocument": policy}]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    [association] = [r for r in resources.values() if r["Type"] == "AWS::EKS::PodIdentityAssociation"
+                     and r["Properties"]["Namespace"] == "payments"]  # fmt: skip
+    assert association["Properties"]["TargetRoleArn"] == "arn:aws:iam::444455556666:role/reader"
+    assert association["Properties"]["DisableSessionTags"] is True
+    assert [m for m in lint(json.dumps(plan.stacks[0].template)) if m.rule.id.startswith("E")] == []
+    assert (
+        "payments/api: made for an inline policy, then arn:aws:iam::444455556666:role/reader; service account created"
+        in format_summary(plan.summary())
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        ({"policy": {"Statement": []}}, "spec.podIdentities[0].policy", "Version 2012-10-17"),
+        ({"policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}},
+         "spec.podIdentities[0].policy.Statement[0]", "Action and Resource"),
+        ({"labels": {"a": "b"}}, "spec.podIdentities[0].labels", "createServiceAccount"),
+        ({"roleArn": "arn:aws:iam::123456789012:role/x"}, "spec.podIdentities[0]", "set roleArn, or"),
+    ],
+)  # fmt: skip
+def test_a_pod_identity_is_refused_by_field(
+    full_spec: dict[str, Any], change: dict[str, Any], path: str, words: str
+) -> None:
+    identity: dict[str, Any] = {
+        "namespace": "payments",
+        "serviceAccount": "api",
+        "policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        **change,
+    }
+    set_path(full_spec, "spec.podIdentities", [identity])
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    problems = {p.path: p.message for p in refused.value.problems}
+    assert words in problems[path], problems

@@ -218,6 +218,9 @@ def install() -> None:
         }
         if full:
             view |= {"roleArn": a["RoleArn"], "tags": {t["Key"]: t["Value"] for t in a.get("Tags", [])}}
+            view |= {"disableSessionTags": bool(a.get("DisableSessionTags", False))}
+            if a.get("TargetRoleArn"):  # EKS Pod Identity's role chaining (another account's role)
+                view |= {"targetRoleArn": a["TargetRoleArn"], "externalId": a["associationId"]}
         return view
 
     def list_pod_identity_associations(self: Any) -> Any:

@@ -768,7 +768,12 @@ class EksPodIdentityModel(CloudFormationModel):
         p = cloudformation_json["Properties"]
         cluster = current().clusters[original_resource.cluster]
         with current().lock:
-            cluster.pod_identities[original_resource.association_id]["RoleArn"] = p["RoleArn"]
+            held = cluster.pod_identities[original_resource.association_id]
+            for key in ("RoleArn", "TargetRoleArn", "DisableSessionTags", "Tags"):  # UpdatePodIdentityAssociation
+                if key in p:
+                    held[key] = p[key]
+                else:
+                    held.pop(key, None)
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
