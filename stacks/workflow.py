@@ -323,9 +323,10 @@ class Workflow(Construct):
             [f"arn:{partition}:eks:{region}:{account}:cluster/*", f"arn:{partition}:eks:{region}:{account}:addon/*"],
             "ClusterAddons",
         )
-        # An upgrade moves the add-ons to EKS's default versions for the new Kubernetes version.
+        # An upgrade moves the add-ons to EKS's default versions for the new Kubernetes version, or
+        # to the spec's pins (which Plan checks against what EKS offers for it).
         allow(["Connect"], ["eks:UpdateAddon"], [f"arn:{partition}:eks:{region}:{account}:addon/*"], "UpdateAddons")
-        allow(["Connect"], ["eks:DescribeAddonVersions"], ["*"], "AddonVersions")
+        allow(["Connect", "Plan"], ["eks:DescribeAddonVersions"], ["*"], "AddonVersions")
         allow(
             ["ApplyClusterStack", "RemoveSubnetTags"],
             ["ec2:CreateTags", "ec2:DeleteTags"],

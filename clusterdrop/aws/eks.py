@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from clusterdrop.errors import Problem
 from clusterdrop.render.addons import addon_configuration
 from clusterdrop.spec.models import Cluster
 
@@ -16,6 +17,50 @@ ADDONS = {
 }
 # With BootstrapSelfManagedAddons false EKS installs neither: the workflow adds them.
 CORE_ADDONS = ("kube-proxy", "coredns")
+
+
+def pinned_versions(cluster: Cluster) -> dict[str, str]:
+    """The spec's addonVersions by EKS add-on name."""
+    return {ADDONS.get(name, name): version for name, version in cluster.spec.addon_versions.items()}
+
+
+def pin_problems(eks: Any, cluster: Cluster, kubernetes: str) -> list[Problem]:
+    """Each pinned version EKS does not offer for the cluster's Kubernetes version (at *Plan*:
+    CreateAddon and UpdateAddon would refuse it half-way)."""
+    problems = []
+    for name, version in cluster.spec.addon_versions.items():
+        offered = compatible_versions(eks, ADDONS.get(name, name), kubernetes)
+        if version not in offered:
+            problems.append(
+                Problem(
+                    f"spec.addonVersions.{name}",
+                    f"{version} is not offered for Kubernetes {kubernetes}; EKS offers "
+                    f"{', '.join(offered[:5]) or 'none'} (aws eks describe-addon-versions --addon-name "
+                    f"{ADDONS.get(name, name)} --kubernetes-version {kubernetes})",
+                )
+            )
+    return problems
+
+
+def compatible_versions(eks: Any, addon: str, kubernetes: str) -> list[str]:
+    """The versions of an add-on EKS offers for a Kubernetes version, newest first."""
+    out = []
+    for page in eks.get_paginator("describe_addon_versions").paginate(addonName=addon, kubernetesVersion=kubernetes):
+        for found in page.get("addons", []):
+            out += [str(v["addonVersion"]) for v in found.get("addonVersions", [])]
+    return out
+
+
+def pin_addons(eks: Any, cluster: str, pins: dict[str, str]) -> dict[str, str]:
+    """Installed add-ons moved to the version the spec pins (a pin added or changed on a running
+    cluster). {add-on: "old → new"}."""
+    moved = {}
+    for name, installed in installed_versions(eks, cluster).items():
+        pinned = pins.get(name)
+        if pinned and pinned != installed:
+            eks.update_addon(clusterName=cluster, addonName=name, addonVersion=pinned, resolveConflicts="PRESERVE")
+            moved[name] = f"{installed} → {pinned}"
+    return moved
 
 
 def health_issues(eks: Any, cluster: Cluster) -> list[str]:
@@ -42,10 +87,17 @@ def describe(eks: Any, cluster: str) -> dict[str, str]:
 
 
 def ensure_addons(
-    eks: Any, cluster: str, names: list[str], *, tags: dict[str, str], overlay: bool = False
+    eks: Any,
+    cluster: str,
+    names: list[str],
+    *,
+    tags: dict[str, str],
+    overlay: bool = False,
+    pins: dict[str, str] | None = None,
 ) -> list[str]:
     """Create the add-ons that do not exist yet, with clusterdrop's configuration for the
-    cluster's pod network; return the ones created."""
+    cluster's pod network, at the version the spec pins (else EKS's default); return the ones
+    created."""
     existing = set(eks.list_addons(clusterName=cluster).get("addons", []))
     created = []
     for name in names:
@@ -55,6 +107,8 @@ def ensure_addons(
         values = addon_configuration(name, overlay=overlay)
         if values is not None:
             extra["configurationValues"] = json.dumps(values, sort_keys=True)
+        if (pins or {}).get(name):
+            extra["addonVersion"] = (pins or {})[name]
         eks.create_addon(clusterName=cluster, addonName=name, resolveConflicts="OVERWRITE", tags=tags, **extra)
         created.append(name)
     return created
@@ -99,12 +153,13 @@ def default_addon_version(eks: Any, addon: str, kubernetes: str) -> str | None:
     return None
 
 
-def realign_addons(eks: Any, cluster: str, kubernetes: str) -> dict[str, str]:
-    """After the control plane moved to `kubernetes`: every installed add-on to the version EKS
-    names as default for it (EKS leaves add-ons where they were). {add-on: "old → new"}."""
+def realign_addons(eks: Any, cluster: str, kubernetes: str, pins: dict[str, str] | None = None) -> dict[str, str]:
+    """After the control plane moved to `kubernetes`: every installed add-on to the version the
+    spec pins, else to the one EKS names as default for it (EKS leaves add-ons where they were).
+    {add-on: "old → new"}."""
     moved = {}
     for name, installed in installed_versions(eks, cluster).items():
-        default = default_addon_version(eks, name, kubernetes)
+        default = (pins or {}).get(name) or default_addon_version(eks, name, kubernetes)
         if default and default != installed:
             # PRESERVE: what was set through configurationValues stays, and so do edits made in the cluster.
             eks.update_addon(clusterName=cluster, addonName=name, addonVersion=default, resolveConflicts="PRESERVE")

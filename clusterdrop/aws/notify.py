@@ -265,7 +265,9 @@ def email_text(o: Outcome) -> str:
     if o.addons:
         lines.append("EKS add-ons (as installed): " + ", ".join(f"{n} {v}" for n, v in sorted(o.addons.items())))
     if o.addons_updated:
-        lines.append("Add-ons moved for the new version: " + ", ".join(f"{n} {v}" for n, v in o.addons_updated.items()))
+        # To the new version's defaults in an upgrade, else to the versions the spec pins.
+        moved = ", ".join(f"{n} {v}" for n, v in o.addons_updated.items())
+        lines.append(f"Add-ons moved ({'the new version' if o.upgrade else 'the pinned versions'}): {moved}")
     if o.nodes:
         lines.append("Nodes Ready:")
         lines += [f"  {g}: {n.get('ready', 0)}/{n.get('desired', 0)}" for g, n in sorted(o.nodes.items())]

@@ -60,6 +60,10 @@ CHANGES: dict[str, tuple[str, str]] = {
     ),
     "spec.cni.version": (IN_PLACE, "the CNI's manifests or add-on version"),
     "spec.cni.mode": (REFUSED, "manifest and operator installs do not convert into each other: create a new cluster"),
+    "spec.addonVersions": (
+        IN_PLACE,
+        "the pinned add-ons move to their versions (UpdateAddon); an unpinned one stays until an upgrade",
+    ),
     "spec.access": (IN_PLACE, "EKS access entries and their policies"),
     "spec.identityProviders": (
         IN_PLACE,

@@ -46,6 +46,9 @@ def _dns_label(max_len: int) -> AfterValidator:
     return AfterValidator(check)
 
 
+_ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+
+
 def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
     def check(value: str) -> str:
         if not regex.match(value):
@@ -438,6 +441,14 @@ class ClusterSpec(Model):
         default_factory=list,
         description="Extra add-ons: the EBS CSI driver, metrics-server, the EKS Pod Identity agent (added with "
         "podIdentities).",
+    )
+    addon_versions: dict[
+        Literal["kube-proxy", "coredns", "ebs-csi", "metrics-server", "pod-identity-agent"],
+        Annotated[str, _pattern(_ADDON_VERSION, "an EKS add-on version such as v1.12.2-eksbuild.1")],
+    ] = Field(
+        default_factory=dict,
+        description="EKS add-on versions pinned (checked at Plan against what EKS offers for the cluster's "
+        "Kubernetes version); an add-on not pinned gets EKS's default, and an upgrade moves it to the new default.",
     )
     access: list[AccessEntry] = Field(
         default_factory=list,

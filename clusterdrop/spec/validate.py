@@ -351,7 +351,18 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_pod_identities(spec)
     yield from _check_access(spec)
     yield from _check_identity_providers(spec)
+    yield from _check_addon_versions(spec)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
+
+
+def _check_addon_versions(spec: ClusterSpec) -> Iterator[Issue]:
+    """A pin for an add-on the cluster runs as an EKS add-on."""
+    core = spec.compute_mode != "auto"  # Auto Mode runs kube-proxy and CoreDNS itself
+    for name in spec.addon_versions:
+        installed = name in spec.addons or (core and name in ("kube-proxy", "coredns"))
+        if not installed:
+            why = "EKS Auto Mode runs it itself" if name in ("kube-proxy", "coredns") else "add it to spec.addons"
+            yield ("spec", "addonVersions", name), f"the cluster has no {name} add-on to pin ({why})"
 
 
 # What EKS Auto Mode runs on its nodes itself: an add-on for it would be a second copy.

@@ -98,6 +98,7 @@ def plan(state: State, ports: Ports) -> State:
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     problems += keys.check(ports.kms, cluster)
+    problems += eks.pin_problems(ports.eks, cluster, cluster.spec.kubernetes_version or "")
     held = stack_exists and logs.LOGICAL_ID in stacks.current_resources(ports.cfn, stack_name(cluster))
     problems += logs.check(ports.logs, cluster, held=held)
     if not problems:

@@ -49,10 +49,15 @@ def connect(state: State, ports: Ports) -> State:
         local = DirectoryMirror(Path(ports.settings.cni_mirror_dir)) if ports.settings.cni_mirror_dir else None
         for staged in stage(release, cluster.spec.cni.mode or release.default_mode, local or mirror):
             mirror.put(staged.artifact, staged.data)
-    created = eks.ensure_addons(ports.eks, name, addons, tags=tags)
+    pins = eks.pinned_versions(cluster)
+    created = eks.ensure_addons(ports.eks, name, addons, tags=tags, pins=pins)
     plan = typed(state).plan
     # An upgrade: the control plane has moved; the add-ons follow before any node group does.
-    realigned = eks.realign_addons(ports.eks, name, described["version"]) if plan and plan.upgrade else {}
+    # Otherwise a pin added or changed moves its add-on.
+    if plan and plan.upgrade:
+        realigned = eks.realign_addons(ports.eks, name, described["version"], pins)
+    else:
+        realigned = eks.pin_addons(ports.eks, name, pins)
     return {
         "cluster": {
             "name": name,
@@ -156,7 +161,10 @@ def apply_addons(state: State, ports: Ports) -> State:
     names = [eks.ADDONS[a] for a in cluster.spec.addons]
     release = cluster.spec.cni.release()
     overlay = release.overlay
-    created = eks.ensure_addons(ports.eks, cluster.metadata.name, names, tags=tag_map(cluster), overlay=overlay)
+    pins = eks.pinned_versions(cluster)
+    created = eks.ensure_addons(
+        ports.eks, cluster.metadata.name, names, tags=tag_map(cluster), overlay=overlay, pins=pins
+    )
     return {"created": created, "statuses": eks.addon_statuses(ports.eks, cluster.metadata.name, names)}
 
 

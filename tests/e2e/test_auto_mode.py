@@ -77,13 +77,26 @@ def test_an_auto_mode_cluster_starts_nodes_for_its_pods_and_validates_its_pools(
         "system",
     }
 
-    # A pool removed in place (UpdateClusterConfig): its NodePool and nodes go, its pods move to a
-    # node of the pool that is left.
-    updated = _run(
-        local,
-        _spec(tmp_path, NAME, AUTO.replace("nodePools: [general-purpose, system]", "nodePools: [general-purpose]")),
+    assert eks.describe_addon(clusterName=NAME, addonName="metrics-server")["addon"]["addonVersion"] == (
+        "v0.8.0-eksbuild.1"  # EKS's default for the version: nothing pinned
     )
+    # A pin EKS does not offer for the cluster's version is refused at Plan, naming what it offers.
+    unknown = AUTO + "  addonVersions: {metrics-server: v0.6.0-eksbuild.1}\n"
+    refused = _run(local, _spec(tmp_path, NAME, unknown), plan=True)
+    failure = refused["notifications"]["sns"]["outcome"]["failure"]
+    assert (refused["status"], failure["step"]) == ("FAILED", "Plan")
+    assert "spec.addonVersions.metrics-server: v0.6.0-eksbuild.1 is not offered for Kubernetes 1.36" in failure["cause"]
+    assert "v0.8.0-eksbuild.1, v0.7.2-eksbuild.1" in failure["cause"]
+
+    # A pool removed in place (UpdateClusterConfig): its NodePool and nodes go, its pods move to a
+    # node of the pool that is left. And metrics-server pinned to the older version EKS offers.
+    changed = AUTO.replace("nodePools: [general-purpose, system]", "nodePools: [general-purpose]")
+    changed += "  addonVersions: {metrics-server: v0.7.2-eksbuild.1}\n"
+    updated = _run(local, _spec(tmp_path, NAME, changed))
     assert updated["status"] == "SUCCEEDED", (updated["notifications"]["sns"] or {}).get("text")
+    pinned = eks.describe_addon(clusterName=NAME, addonName="metrics-server")["addon"]["addonVersion"]
+    assert pinned == "v0.7.2-eksbuild.1"
+    assert "metrics-server v0.8.0-eksbuild.1 → v0.7.2-eksbuild.1" in updated["notifications"]["sns"]["text"]
     assert eks.describe_cluster(name=NAME)["cluster"]["computeConfig"]["nodePools"] == ["general-purpose"]
     assert set(_pool_nodes(local).values()) == {"general-purpose"}
     assert list(store.objects[("karpenter.sh", "nodepools")]) == [("", "general-purpose")]

@@ -467,3 +467,14 @@ def test_auto_mode_refuses_what_eks_runs_itself(change: dict[str, Any], path: st
     data["spec"].update(change)
     problems = _problems(data)
     assert words in problems[path], problems
+
+
+def test_an_add_on_version_is_pinned_only_for_an_add_on_the_cluster_runs(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.addonVersions", {"coredns": "v1.12.2-eksbuild.1", "metrics-server": "v0.7.2-eksbuild.1"})
+    assert _validate(copy.deepcopy(full_spec)).spec.addon_versions["coredns"] == "v1.12.2-eksbuild.1"
+    set_path(full_spec, "spec.addons", [])
+    assert _problems(copy.deepcopy(full_spec)) == {
+        "spec.addonVersions.metrics-server": "the cluster has no metrics-server add-on to pin (add it to spec.addons)"
+    }
+    set_path(full_spec, "spec.addonVersions", {"coredns": "1.12"})
+    assert "an EKS add-on version such as v1.12.2-eksbuild.1" in _problems(full_spec)["spec.addonVersions.coredns"]

@@ -39,6 +39,8 @@ def addon_versions(name: str) -> list[tuple[str, str, str]]:
         "vpc-cni": [(f"{vpc_cni.version if vpc_cni else 'v1.0.0'}-eksbuild.2", "1.28", "1.37")],
         "kube-proxy": [(f"v1.{m}.0-eksbuild.1", f"1.{m}", f"1.{m}") for m in range(28, 38)],
         "coredns": [("v1.11.4-eksbuild.2", "1.28", "1.33"), ("v1.12.2-eksbuild.1", "1.34", "1.37")],
+        # Two for the same Kubernetes versions: a spec may pin the older one.
+        "metrics-server": [("v0.7.2-eksbuild.1", "1.28", "1.37"), ("v0.8.0-eksbuild.1", "1.30", "1.37")],
     }
     return table.get(name, [("v1.0.0-eksbuild.1", "1.28", "1.37")])
 
