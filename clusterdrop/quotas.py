@@ -201,6 +201,9 @@ def consumption(
     add("security-groups", _count(templates, "AWS::EC2::SecurityGroup") + vpcs + clusters)
     add("clusters", clusters)
     groups = cluster.spec.node_groups
+    if cluster.spec.compute_mode == "auto":
+        # EKS Auto Mode starts its instances as pods need them: nothing to count before.
+        out.notes.append("EKS Auto Mode: its nodes count against the vCPU quotas as EKS starts them, not at Plan")
     add("node-groups", len(groups), name)
     by_group: dict[str, int] = {}
     for g in groups:

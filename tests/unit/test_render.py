@@ -596,6 +596,7 @@ def test_auto_mode_renders_eks_compute_storage_and_load_balancing_with_their_rol
     assert "CNI aws-vpc-cni (EKS Auto Mode's)" in summary
     assert "Compute: EKS Auto Mode, node pools general-purpose, system" in summary
     assert "Node groups:" not in summary
+    assert "EKS Auto Mode: its nodes count against the vCPU quotas as EKS starts them, not at Plan" in summary
 
 
 def test_a_pod_identity_role_with_an_inline_policy_chained_to_another_accounts_role(full_spec: dict[str, Any]) -> None:
