@@ -76,9 +76,29 @@ class _Reader:
                 self.conv.refuse((*self.path, key), reason)
 
 
+# eksctl's nodeGroups[].iam.withAddonPolicies that name an add-on clusterdrop installs, and the
+# rest (what eksctl puts on the node role for a controller the user installs).
+_NODE_ADDON_POLICIES = {"ebs": "ebs-csi"}
+_UNINSTALLED_ADDON_POLICIES = {
+    "autoScaler": "Cluster Autoscaler",
+    "cloudWatch": "CloudWatch agent",
+    "albIngress": "AWS Load Balancer Controller",
+    "awsLoadBalancerController": "AWS Load Balancer Controller",
+    "externalDNS": "ExternalDNS",
+    "certManager": "cert-manager",
+    "efs": "EFS CSI driver",
+    "fsx": "FSx CSI driver",
+    "xRay": "X-Ray daemon",
+    "imageBuilder": "image builder",
+    "appMesh": "App Mesh controller",
+    "appMeshPreview": "App Mesh controller",
+}
+
+
 class _Converter:
     def __init__(self, doc: Document):
         self.doc = doc
+        self.node_addons: set[str] = set()  # add-ons node groups' iam asks for (withAddonPolicies)
         self.unsupported: list[Problem] = []
         self.notes: list[str] = []
 
@@ -139,7 +159,9 @@ class _Converter:
         if auto:
             cni.pop("version", None)  # EKS Auto Mode's own
         groups, privacy = self._node_groups(top, auto=auto)
-        addons = self._addons(top, cni)
+        pins: dict[str, str] = {}
+        addons = self._addons(top, cni, pins)
+        addons += sorted(self.node_addons - set(addons))
         if privacy:
             distinct = {p for _, p in privacy}
             if len(distinct) > 1:
@@ -156,6 +178,8 @@ class _Converter:
             spec["nodeGroups"] = groups
         if addons:
             spec["addons"] = addons
+        if pins:
+            spec["addonVersions"] = pins
         if identities:
             spec["podIdentities"] = identities
         if access_entries:
@@ -481,8 +505,39 @@ class _Converter:
             )
         return groups, privacy
 
+    def _node_iam(self, iam: _Reader) -> None:
+        """A node group's iam: eksctl's add-on policies on the node role become the add-on with
+        its own Pod Identity role where clusterdrop installs one (ebs → ebs-csi); the others, and
+        anything else put on the node role, are refused by name."""
+        policies = iam.child("withAddonPolicies")
+        for key, value in list(policies.data.items()):
+            if value is False:
+                policies.get(key)  # what clusterdrop does anyway
+            elif key in _NODE_ADDON_POLICIES:
+                policies.get(key)
+                self.node_addons.add(_NODE_ADDON_POLICIES[key])
+                self.note(
+                    f"{'.'.join(map(str, policies.path))}.{key}: the {_NODE_ADDON_POLICIES[key]} add-on, with a "
+                    "Pod Identity role of its own instead of the node role"
+                )
+        policies.finish(
+            {
+                key: f"clusterdrop installs no {what}: give its service account a role with podIdentities, "
+                "not every pod the node role"
+                for key, what in _UNINSTALLED_ADDON_POLICIES.items()
+            }
+        )
+        node_role = (
+            "the node role is the cluster stack's, with EKS's minimal policies: give workloads roles with podIdentities"
+        )
+        on_node_role = ("attachPolicyARNs", "attachPolicy", "instanceRoleARN", "instanceProfileARN",
+                        "instanceRoleName", "instanceRolePermissionsBoundary")  # fmt: skip
+        iam.finish(dict.fromkeys(on_node_role, node_role))
+
     def _node_group(self, ng: _Reader, managed: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"name": ng.get("name")}
+        if ng.has("iam"):
+            self._node_iam(ng.child("iam"))
         types = ng.get("instanceTypes") if managed else None
         instance_type = ng.get("instanceType")
         if types:
@@ -579,7 +634,8 @@ class _Converter:
             self.refuse(path, "taints must be a list or a map")
         return out
 
-    def _addons(self, top: _Reader, cni: dict[str, Any]) -> list[str]:
+    def _addons(self, top: _Reader, cni: dict[str, Any], pins: dict[str, str]) -> list[str]:
+        """addons → spec.addons, and their versions → spec.addonVersions ("latest": EKS's default)."""
         out: list[str] = []
         items = top.get("addons") or []
         for i, raw in enumerate(items if isinstance(items, list) else []):
@@ -587,7 +643,7 @@ class _Converter:
             name = addon.get("name")
             version = addon.get("version")
             if version not in (None, "latest") and name != "vpc-cni":
-                self.refuse((*addon.path, "version"), "add-on versions are chosen by clusterdrop")
+                pins[_ADDONS.get(name, name)] = str(version)
             if name == "vpc-cni":
                 if version not in (None, "latest"):
                     self.refuse(

@@ -20,7 +20,7 @@ EXPECTED: dict[str, set[str] | None] = {
     "05-advanced-nodegroups.yaml": {
         "nodeGroups[0].ami",
         "nodeGroups[0].amiFamily",
-        "nodeGroups[0].iam",
+        "nodeGroups[0].iam.withAddonPolicies.autoScaler",
         "nodeGroups[1].targetGroupARNs",
         "nodeGroups[1].preBootstrapCommands",
         "nodeGroups[2].classicLoadBalancerNames",
@@ -45,7 +45,11 @@ EXPECTED: dict[str, set[str] | None] = {
         "managedNodeGroups[2].overrideBootstrapCommand",
         "managedNodeGroups[3].launchTemplate",
     },
-    "17-permissions-boundary.yaml": {"iam.serviceRolePermissionsBoundary", "nodeGroups[0].iam"},
+    "17-permissions-boundary.yaml": {
+        "iam.serviceRolePermissionsBoundary",
+        "iam.serviceAccounts[0].permissionsBoundary",
+        "nodeGroups[0].iam.instanceRolePermissionsBoundary",
+    },
     "19-kms-cluster.yaml": None,
     "23-kubeflow-spot-instance.yaml": {"nodeGroups[2].instancesDistribution"},
     # withOIDC is said on stderr (Pod Identity instead); Kubernetes 1.18 left EKS long ago.
@@ -148,7 +152,10 @@ def test_allow_partial_keeps_what_maps_and_lists_what_was_dropped() -> None:
     ]
     assert public["tags"] == {"nodegroup-role": "worker"}
     assert public["updateConfig"] == {"maxUnavailable": 3}
-    assert {p.path for p in conversion.unsupported} >= {"managedNodeGroups[0].iam"}
+    assert {p.path for p in conversion.unsupported} >= {
+        "managedNodeGroups[0].iam.withAddonPolicies.externalDNS",
+        "managedNodeGroups[0].iam.withAddonPolicies.certManager",
+    }
     assert not {p.path for p in conversion.unsupported} & {
         "managedNodeGroups[0].tags",
         "managedNodeGroups[0].updateConfig",
@@ -408,3 +415,28 @@ def test_pod_identity_extras_map_service_accounts_inline_policies_and_target_rol
     assert identities[("dev", "nginx")].policy is not None
     chained = identities[("default", "cross-account-s3-reader")]
     assert (chained.target_role_arn, chained.disable_session_tags) == ("arn:aws:iam::444455556666:role/role-b", True)
+
+
+def test_node_group_add_on_policies_become_the_add_on_or_are_refused_by_name() -> None:
+    ebs = (
+        "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: ebs, region: eu-west-1, version: '1.35'}\n"
+        "managedNodeGroups:\n  - name: ng\n    iam:\n      withAddonPolicies:\n        ebs: true\n        xRay: false\n"
+    )
+    loaded = load_spec(ebs.encode())
+    assert "ebs-csi" in loaded.cluster.spec.addons  # with its own Pod Identity role, not the node role's
+    assert any("withAddonPolicies.ebs: the ebs-csi add-on" in n for n in loaded.notes)
+    with pytest.raises(UnsupportedFields) as info:
+        load_spec(ebs.replace("xRay: false", "autoScaler: true").encode())
+    [problem] = info.value.problems
+    assert problem.path.endswith("iam.withAddonPolicies.autoScaler")
+    assert "clusterdrop installs no Cluster Autoscaler" in problem.message
+
+
+def test_eksctl_add_on_versions_become_pins() -> None:
+    text = (FIXTURES / "eksctl" / "01-simple-cluster.yaml").read_text()
+    pinned = (
+        text.rstrip()
+        + "\naddons:\n  - {name: coredns, version: v1.12.2-eksbuild.1}\n  - {name: kube-proxy, version: latest}\n"
+    )
+    spec = load_spec(pinned.encode()).cluster.spec
+    assert spec.addon_versions == {"coredns": "v1.12.2-eksbuild.1"}
