@@ -37,16 +37,24 @@ browser:
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium chromium-driver; }
 
-unit: $(STAMP) build browser
+# The end-to-end suite is the longest part: it starts first, in the background, and $(1) runs
+# beside it; its output follows when both are done.
+define BESIDE_E2E
 	@mkdir -p build/test-artifacts
 	export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20; \
 	$(BIN)/pytest tests/e2e > build/test-artifacts/e2e.log 2>&1 & e2e=$$!; \
-	$(BIN)/pytest --ignore=tests/e2e; rest=$$?; \
+	$(1); rest=$$?; \
 	wait $$e2e; e2e_rc=$$?; \
 	echo "--- end-to-end (tests/e2e) ---"; cat build/test-artifacts/e2e.log; \
 	test $$rest -eq 0 && test $$e2e_rc -eq 0
+endef
 
-test: lint typecheck unit
+unit: $(STAMP) build browser
+	$(call BESIDE_E2E,$(BIN)/pytest --ignore=tests/e2e)
+
+# Lint and types first among the rest, while the end-to-end suite already runs.
+test: $(STAMP) build browser
+	$(call BESIDE_E2E,$(MAKE) --no-print-directory lint typecheck && $(BIN)/pytest --ignore=tests/e2e)
 
 # The whole flow on this machine: the embedded AWS, the deployer deployed into it, the quickstart
 # submitted, watched to the end, and the notification shown.
