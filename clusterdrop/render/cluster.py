@@ -96,6 +96,11 @@ def _access_policy(policy: str, namespaces: list[str] | None) -> Json:
     return {"PolicyArn": arn, "AccessScope": scope}
 
 
+def topologies(cluster: Cluster) -> set[str]:
+    """Where the cluster's nodes run: its topology, and any a node group sets apart."""
+    return {cluster.spec.network.topology, *(g.topology for g in cluster.spec.node_groups if g.topology)}
+
+
 def control_plane_log_group(cluster_name: str) -> str:
     """Where EKS sends a cluster's control-plane logs (one log group per cluster)."""
     return f"/aws/eks/{cluster_name}/cluster"
@@ -175,7 +180,8 @@ class _Builder:
                     "VpcId": vpc,
                     "CidrBlock": cidr,
                     "AvailabilityZone": zone.value,
-                    "MapPublicIpOnLaunch": net.topology == "public",
+                    # Nodes in public subnets need public addresses (EKS managed node groups check it).
+                    "MapPublicIpOnLaunch": "public" in topologies(cluster),
                     "Tags": tag_list(cluster, Name=f"{self.name}-public-{n}", **{ELB_ROLE_TAG: "1"}, **shared),
                 },
             )
@@ -591,6 +597,7 @@ def render_cluster(cluster: Cluster, admins: Sequence[str] = ()) -> Json:
         public_ids = [s.id for s in subnets.public] if subnets else []
         private_ids = [s.id for s in subnets.private] if subnets else []
     node_ids = private_ids if spec.network.topology == "private" else public_ids
+    other = "public" if spec.network.topology == "private" else "private"
     b.roles()
     b.security_groups(vpc_value)
     b.control_plane(private_ids or public_ids)
@@ -617,6 +624,16 @@ def render_cluster(cluster: Cluster, admins: Sequence[str] = ()) -> Json:
         ),
         "Zone of each node subnet, in the same order",
     )
+    if other in topologies(cluster):  # a node group placed apart from the cluster's topology
+        other_ids = public_ids if other == "public" else private_ids
+        b.output(f"{other.capitalize()}NodeSubnetIds", {"Fn::Join": [",", other_ids]}, f"{other} subnets")
+        b.output(
+            f"{other.capitalize()}NodeSubnetZones",
+            {"Fn::Join": [",", [z.value for z in zones(cluster)]]}
+            if vpc_spec.id is None
+            else ",".join(s.zone or "" for s in (getattr(vpc_spec.subnets, other) if vpc_spec.subnets else [])),
+            f"Zone of each {other} subnet",
+        )
     return {
         "AWSTemplateFormatVersion": TEMPLATE_VERSION,
         "Description": f"clusterdrop cluster {cluster.metadata.name}: network, IAM, EKS control plane, agent",

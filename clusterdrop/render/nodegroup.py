@@ -89,6 +89,10 @@ def launch_template(cluster: Cluster, group: NodeGroup, pods: int | None) -> Jso
         data["UserData"] = {"Fn::Base64": settings.replace("{max_pods}", str(pods))}
     if group.ssh_key_name:
         data["KeyName"] = group.ssh_key_name
+    if group.instance_name:  # the instances' own tags, as EC2 Auto Scaling launches them
+        data["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": group.instance_name}]}
+        ]
     return {
         "Type": "AWS::EC2::LaunchTemplate",
         "Properties": {
@@ -151,7 +155,7 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
     pods, _ = max_pods(cluster, group)
     release = cluster.spec.cni.release()
     overlay_pods = pods if release.max_pods is not None else None
-    if overlay_pods is not None or group.volume is not None:
+    if overlay_pods is not None or group.volume is not None or group.instance_name:
         resources["LaunchTemplate"] = launch_template(cluster, group, overlay_pods)
         del properties["DiskSize"]
         properties["LaunchTemplate"] = {

@@ -91,6 +91,8 @@ class Plan:
                     "zones": list(g.zones) if g.zones is not None else zone_labels,
                     "amiFamily": g.ami_family,
                     "volume": g.volume.model_dump(by_alias=True, exclude_none=True) if g.volume else None,
+                    "topology": g.topology if g.topology != spec.network.topology else None,
+                    "instanceName": g.instance_name,
                     "maxPods": max_pods(self.cluster, g)[0],
                     "maxPodsFrom": max_pods(self.cluster, g)[1],
                 }
@@ -242,6 +244,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{', Bottlerocket' if g.get('amiFamily') == 'bottlerocket' else ''}, "
             f"min {g['minSize']} / desired {g['desiredSize']} / max {g['maxSize']}, "
             f"zones {', '.join(g['zones'])}"
+            + (f", {g['topology']} subnets (apart from the cluster's)" if g.get("topology") else "")
+            + (f", instances named {g['instanceName']}" if g.get("instanceName") else "")
         )
         if g.get("volume"):
             v = g["volume"]

@@ -163,14 +163,12 @@ class _Converter:
         addons = self._addons(top, cni, pins)
         addons += sorted(self.node_addons - set(addons))
         if privacy:
-            distinct = {p for _, p in privacy}
-            if len(distinct) > 1:
-                mixed = next(path for path, p in privacy if p != privacy[0][1])
-                self.refuse(
-                    mixed,
-                    "node groups mix public and private subnets; clusterdrop has one topology per cluster",
-                )
+            # The first group's placement is the cluster's topology; a group placed otherwise
+            # (privateNetworking per group in eksctl) sets its own.
             network["topology"] = "private" if privacy[0][1] else "public"
+            for group, (_, private) in zip(groups, privacy, strict=True):
+                if private != privacy[0][1]:
+                    group["topology"] = "private" if private else "public"
         spec["controlPlane"] = {k: v for k, v in control_plane.items() if v not in (None, [])}
         spec["network"] = network
         spec["cni"] = cni
@@ -575,6 +573,8 @@ class _Converter:
             out["labels"] = ng.get("labels")
         if ng.has("tags"):
             out["tags"] = ng.get("tags")
+        if ng.has("instanceName"):
+            out["instanceName"] = ng.get("instanceName")
         if ng.has("updateConfig"):
             update = ng.child("updateConfig")
             out["updateConfig"] = {

@@ -371,6 +371,11 @@ class NodeGroup(Model):
     desired_size: int = Field(ge=0, le=1000, description="Nodes to run.")
     max_size: int | None = Field(default=None, ge=1, le=1000, description="Default: desiredSize.")
     zones: list[str] | None = Field(default=None, description="Default: all the cluster's zones.")
+    topology: Literal["private", "public"] | None = Field(
+        default=None,
+        description="Where this group's nodes run, when not where the cluster's do (network.topology): private "
+        "subnets behind NAT, or public subnets with public addresses.",
+    )
     capacity_type: Literal["on-demand", "spot"] = Field(default="on-demand", description="On-Demand or Spot instances.")
     disk_size_gi_b: int = Field(default=80, ge=20, le=16384, alias="diskSizeGiB", description="Root volume size, GiB.")
     labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes labels on the group's nodes.")
@@ -378,6 +383,9 @@ class NodeGroup(Model):
         default_factory=list, max_length=50, description="Kubernetes taints on the group's nodes."
     )
     ssh_key_name: KeyPairName | None = Field(default=None, description="An EC2 key pair for SSH to the nodes.")
+    instance_name: (
+        Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[\w\s.:/=+\-@]+$")] | None
+    ) = Field(default=None, description="The Name tag of the group's EC2 instances (through its launch template).")
     ami_family: Literal["al2023", "bottlerocket"] = Field(
         default="al2023",
         description="The nodes' operating system: Amazon Linux 2023 or Bottlerocket (EKS-optimized AMIs, the "

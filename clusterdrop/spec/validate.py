@@ -616,9 +616,13 @@ def _check_vpc(spec: ClusterSpec, given: Network) -> Iterator[Issue]:
             prefix = ipaddress.IPv4Network(vpc.cidr).prefixlen
             if not 16 <= prefix <= 24:
                 yield (*base, "cidr"), f"a VPC CIDR must be between /16 and /24 (got /{prefix})"
-        if net.topology == "private" and net.nat_gateways == "none":
+        private_groups = [i for i, g in enumerate(spec.node_groups) if (g.topology or net.topology) == "private"]
+        if private_groups and net.nat_gateways == "none":
+            where: Path = ("spec", "network", "natGateways")
+            if net.topology != "private":  # the cluster's public: a group asks for private subnets
+                where = ("spec", "nodeGroups", private_groups[0], "topology")
             yield (
-                ("spec", "network", "natGateways"),
+                where,
                 (
                     "a private topology needs NAT gateways: nodes in private subnets reach ECR and the "
                     "internet only through NAT (use single or per-zone, or topology: public)"
@@ -635,6 +639,12 @@ def _check_vpc(spec: ClusterSpec, given: Network) -> Iterator[Issue]:
     needed = net.topology
     if not getattr(subnets, needed):
         yield (*base, "subnets", needed), f"topology {needed} needs {needed} subnets in the existing VPC"
+    for i, group in enumerate(spec.node_groups):
+        if group.topology and group.topology != needed and not getattr(subnets, group.topology):
+            yield (
+                ("spec", "nodeGroups", i, "topology"),
+                f"topology {group.topology} needs {group.topology} subnets in the existing VPC (vpc.subnets)",
+            )
     ids: list[str] = []
     for kind in ("private", "public"):
         for i, ref in enumerate(getattr(subnets, kind)):

@@ -18,10 +18,14 @@ from clusterdrop.steps.context import Ports, State, cluster_of, typed
 
 
 def nodegroup_parameters(cluster: Cluster, group: str, outputs: dict[str, str]) -> dict[str, str]:
-    """The node role and the subnets of the group's zones, from the cluster stack's outputs."""
-    subnet_ids = [s for s in outputs.get("NodeSubnetIds", "").split(",") if s]
-    zones = outputs.get("NodeSubnetZones", "").split(",")
-    wanted = next(g for g in cluster.spec.node_groups if g.name == group).zones
+    """The node role and the subnets of the group's zones (and topology, when the group sets its
+    own), from the cluster stack's outputs."""
+    spec = next(g for g in cluster.spec.node_groups if g.name == group)
+    apart = spec.topology if spec.topology and spec.topology != cluster.spec.network.topology else None
+    prefix = apart.capitalize() if apart else ""
+    subnet_ids = [s for s in outputs.get(f"{prefix}NodeSubnetIds", "").split(",") if s]
+    zones = outputs.get(f"{prefix}NodeSubnetZones", "").split(",")
+    wanted = spec.zones
     if wanted is not None and len(zones) == len(subnet_ids):
         subnet_ids = [s for s, z in zip(subnet_ids, zones, strict=True) if z in wanted or not z]
     return {

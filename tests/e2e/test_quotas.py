@@ -92,7 +92,7 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     # And their nodes' volumes: gp3 with provisioned performance, encrypted with that key.
     volume = f"      volume: {{iops: 4000, throughput: 250, kmsKeyId: '{key}'}}\n"
     # Running Bottlerocket, with EKS's node auto repair on.
-    volume += "      amiFamily: bottlerocket\n      nodeRepair: {enabled: true}\n"
+    volume += "      amiFamily: bottlerocket\n      nodeRepair: {enabled: true}\n      instanceName: quota-node\n"
     # And IAM roles for two service accounts (EKS Pod Identity): an existing role, and one made.
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
              "Action": ["sts:AssumeRole", "sts:TagSession"]}]}  # fmt: skip
@@ -143,6 +143,8 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         tagged = [{"Name": "tag:eks:cluster-name", "Values": [name]}]
         nodes = [i for r in ec2.describe_instances(Filters=tagged)["Reservations"] for i in r["Instances"]]
         assert sorted(i["InstanceType"] for i in nodes) == ["t3.medium", "t3.medium"]
+        # Named by the launch template's instance tags, as EC2 Auto Scaling names them.
+        assert [next(t["Value"] for t in i["Tags"] if t["Key"] == "Name") for i in nodes] == ["quota-node"] * 2
         attached = [{"Name": "attachment.instance-id", "Values": [i["InstanceId"] for i in nodes]}]
         volumes = ec2.describe_volumes(Filters=attached)["Volumes"]
         # Bottlerocket's data volume (/dev/xvdb) is the one the spec sizes; its OS volume is its own.

@@ -16,7 +16,7 @@ from tests.conftest import EKSCTL_FIXTURES, FIXTURES
 # For each fixture: None when it converts, else eksctl paths that must be among the refused.
 EXPECTED: dict[str, set[str] | None] = {
     "01-simple-cluster.yaml": None,
-    "03-two-nodegroups.yaml": {"nodeGroups[0].instanceName", "nodeGroups[1].privateNetworking"},
+    "03-two-nodegroups.yaml": None,
     "05-advanced-nodegroups.yaml": {
         "nodeGroups[0].ami",
         "nodeGroups[0].amiFamily",
@@ -440,3 +440,11 @@ def test_eksctl_add_on_versions_become_pins() -> None:
     )
     spec = load_spec(pinned.encode()).cluster.spec
     assert spec.addon_versions == {"coredns": "v1.12.2-eksbuild.1"}
+
+
+def test_node_groups_placed_apart_and_instance_names_map() -> None:
+    spec = load_spec((FIXTURES / "eksctl" / "03-two-nodegroups.yaml").read_bytes()).cluster.spec
+    public, private = spec.node_groups
+    assert spec.network.topology == "public"  # the first group's
+    assert (public.topology, public.instance_name) == (None, "custom-node-name")
+    assert private.topology == "private"  # privateNetworking: true, apart from the cluster's

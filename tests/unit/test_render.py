@@ -18,7 +18,7 @@ from clusterdrop.spec.loader import Document
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
 from clusterdrop.spec.validate import validate
-from tests.conftest import DELETE, EKSCTL_FIXTURES, EXAMPLES, REPO, example_network, set_path
+from tests.conftest import DELETE, EKSCTL_FIXTURES, EXAMPLES, FIXTURES, REPO, example_network, set_path
 
 
 def _cluster(data: dict[str, Any]) -> Cluster:
@@ -651,3 +651,37 @@ def test_a_pod_identity_is_refused_by_field(
         _cluster(full_spec)
     problems = {p.path: p.message for p in refused.value.problems}
     assert words in problems[path], problems
+
+
+def test_a_node_group_placed_apart_gets_the_other_subnets_and_named_instances() -> None:
+    from clusterdrop.steps.planning import nodegroup_parameters
+
+    cluster = load_spec((FIXTURES / "eksctl" / "03-two-nodegroups.yaml").read_bytes()).cluster
+    plan = make_plan(cluster)
+    main = plan.stacks[0].template
+    assert main["Resources"]["PublicSubnet1"]["Properties"]["MapPublicIpOnLaunch"] is True
+    assert main["Outputs"]["PrivateNodeSubnetIds"]["Value"] == {
+        "Fn::Join": [",", [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}, {"Ref": "PrivateSubnet3"}]]
+    }
+    outputs = {
+        "NodeSubnetIds": "subnet-pub1,subnet-pub2",
+        "NodeSubnetZones": "eu-north-1a,eu-north-1b",
+        "PrivateNodeSubnetIds": "subnet-priv1,subnet-priv2",
+        "PrivateNodeSubnetZones": "eu-north-1a,eu-north-1b",
+    }
+    assert nodegroup_parameters(cluster, "ng1-public", outputs)["SubnetIds"] == "subnet-pub1,subnet-pub2"
+    assert nodegroup_parameters(cluster, "ng2-private", outputs)["SubnetIds"] == "subnet-priv1,subnet-priv2"
+    named = next(s for s in plan.stacks if s.name.endswith("ng1-public")).template["Resources"]
+    tags = named["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["TagSpecifications"]
+    assert tags == [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "custom-node-name"}]}]
+    for stack in plan.stacks:
+        assert [m for m in lint(json.dumps(stack.template)) if m.rule.id.startswith("E")] == []
+
+
+def test_a_node_group_placed_apart_needs_the_subnets_it_names(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.network.topology", "public")
+    set_path(full_spec, "spec.network.natGateways", "none")
+    set_path(full_spec, "spec.nodeGroups[0].topology", "private")
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    assert "spec.nodeGroups[0].topology" in {p.path for p in refused.value.problems}

@@ -70,6 +70,7 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
                     "eks:cluster-name": cluster.name,
                     **(group.get("instanceTags") or {"eks:nodegroup-name": group["name"]}),
                     "Name": node,
+                    **_template_tags(backend, group),
                 }
             },
         )
@@ -116,6 +117,17 @@ def _health(cluster: EmulatedCluster, group: Obj, issues: list[Obj]) -> None:
     described = eks_backends[cluster.account][cluster.region].clusters.get(cluster.name)
     if described is not None and group["name"] in described.nodegroups:
         described.nodegroups[group["name"]].health = {"issues": issues}
+
+
+def _template_tags(backend: Any, group: Obj) -> dict[str, str]:
+    """The instance tags of the group's launch template (its TagSpecifications), which EC2 Auto
+    Scaling gives the instances it launches from it (a Name there names them)."""
+    ref = group.get("launchTemplate") or {}
+    if not ref.get("Id"):
+        return {}
+    data = backend.get_launch_template(ref["Id"]).get_version(str(ref.get("Version") or "$Latest")).data
+    specs = [t for t in data.get("TagSpecifications") or [] if t.get("ResourceType") == "instance"]
+    return {tag["Key"]: tag["Value"] for spec in specs for tag in spec.get("Tags") or []}
 
 
 def _template(group: Obj) -> dict[str, Any]:
