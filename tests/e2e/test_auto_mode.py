@@ -8,6 +8,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from clusterdrop import ops
 from clusterdrop.local import session
@@ -171,3 +172,50 @@ def test_the_emulated_eks_refuses_an_auto_mode_cluster_as_eks_does(local: sessio
         cfn.delete_stack(StackName=stack)
     # Refused at create: no cluster of either name exists.
     assert [c for c in local.aws.client("eks").list_clusters()["clusters"] if c.startswith("auto-sts")] == []
+
+
+def test_the_emulated_eks_associates_one_identity_provider_per_cluster(local: session.LocalDeployer) -> None:
+    """A second OIDC identity provider config for a cluster fails, as EKS takes one per cluster."""
+    ec2, cfn = local.aws.client("ec2"), local.aws.client("cloudformation")
+    vpc = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.92.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+        for i, z in enumerate(zones)
+    ]
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+
+    def provider(name: str) -> dict[str, Any]:
+        return {
+            "Type": "AWS::EKS::IdentityProviderConfig",
+            "Properties": {
+                "ClusterName": {"Ref": "Cluster"},
+                "Type": "oidc",
+                "IdentityProviderConfigName": name,
+                "Oidc": {"IssuerUrl": f"https://{name}.example.com", "ClientId": "kubernetes"},
+            },
+        }
+
+    template = {
+        "Resources": {
+            "ClusterRole": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Cluster": {
+                "Type": "AWS::EKS::Cluster",
+                "Properties": {
+                    "Name": "two-providers",
+                    "RoleArn": {"Fn::GetAtt": ["ClusterRole", "Arn"]},
+                    "ResourcesVpcConfig": {"SubnetIds": subnets},
+                },
+            },
+            "First": provider("first"),
+            "Second": {**provider("second"), "DependsOn": "First"},
+        }
+    }
+    cfn.create_stack(StackName="two-providers", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    events = cfn.describe_stack_events(StackName="two-providers")["StackEvents"]
+    [failed] = [e for e in events if e["LogicalResourceId"] == "Second" and e["ResourceStatus"] == "CREATE_FAILED"]
+    assert (
+        "already has identity provider config first associated; a cluster takes one" in failed["ResourceStatusReason"]
+    )
+    cfn.delete_stack(StackName="two-providers")
