@@ -13,7 +13,7 @@ from typing import Any
 from clusterdrop import ops
 from clusterdrop.local import session
 from tests.conftest import REPO
-from tests.e2e.test_embedded import _run, _spec
+from tests.e2e.test_embedded import _run, _spec, _wait_for
 
 AUTO = (REPO / "examples" / "auto-mode.yaml").read_text()
 NAME = "auto-mode"
@@ -101,6 +101,29 @@ def test_an_auto_mode_cluster_starts_nodes_for_its_pods_and_validates_its_pools(
     assert eks.describe_cluster(name=NAME)["cluster"]["computeConfig"]["nodePools"] == ["general-purpose"]
     assert set(_pool_nodes(local).values()) == {"general-purpose"}
     assert list(store.objects[("karpenter.sh", "nodepools")]) == [("", "general-purpose")]
+
+    # Pods that need another node get one; once they are gone, so is the node (the pool consolidates)
+    # and its instance.
+    nodes_before = set(_pool_nodes(local))
+    pods = store.types[("", "pods")]
+    for n in (1, 2):  # one host port: the second pod cannot share a node with the first
+        store.create(pods, "v1", "default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"burst-{n}"},
+                     "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80,
+                                                                                          "hostPort": 9999}]}]}})  # fmt: skip
+
+    def is_running(name: str) -> bool:
+        pod = store.objects[("", "pods")].get(("default", name))
+        return pod is not None and pod.get("status", {}).get("phase") == "Running"
+
+    _wait_for(lambda: is_running("burst-1") and is_running("burst-2"), timeout=60)
+    grown = set(_pool_nodes(local))
+    assert len(grown) == len(nodes_before) + 1
+    [added] = grown - nodes_before
+    for n in (1, 2):
+        store.delete(pods, "v1", "default", f"burst-{n}")
+    _wait_for(lambda: added not in _pool_nodes(local), timeout=60)
+    gone = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": [added]}])["Reservations"]
+    assert [i["State"]["Name"] for r in gone for i in r["Instances"]] == ["terminated"]
 
     # Switching to managed node groups is refused by field, the cluster untouched.
     switched = _run(local, _spec(tmp_path, NAME, (REPO / "examples" / "quickstart.yaml").read_text().replace(

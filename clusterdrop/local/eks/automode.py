@@ -7,12 +7,14 @@
   the rest), launched as an EC2 instance in the cluster's subnets (the account's vCPU quotas
   count it), labelled as Auto Mode labels its nodes. The nodes run the VPC CNI, kube-proxy and DNS
   outside Kubernetes, so they turn Ready with no DaemonSet on them.
-- What is not emulated (README, Known gaps): consolidation (an empty node stays), instance-type
-  choice (every node is the pool's one type), custom NodePools and NodeClasses.
+- A node no workload needs any more goes after a short while, as the built-in pools consolidate.
+- What is not emulated (README, Known gaps): consolidation of underused nodes (only empty ones go),
+  instance-type choice (every node is the pool's one type), custom NodePools and NodeClasses.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from clusterdrop.local.eks.emulation import EmulatedCluster, Obj
@@ -156,6 +158,7 @@ def groups(cluster: EmulatedCluster, version: str) -> list[Obj]:
         if pool is not None:
             wanted[pool] = wanted.get(pool, 0) + 1
     nodes = store.objects[("", "nodes")]
+    busy = _busy_nodes(store)
     out = []
     for name in pools:
         group = cluster.node_pools.setdefault(name, _group(cluster, name, version))
@@ -163,8 +166,41 @@ def groups(cluster: EmulatedCluster, version: str) -> list[Obj]:
         starting = any(not _ready(nodes.get(("", m["name"]))) for m in members)
         if wanted.get(name) and not starting and len(members) >= group["desired"]:
             group["desired"] += 1
+        elif not wanted.get(name):
+            _consolidate(group, members, busy)
         out.append(group)
     return out
+
+
+# The built-in pools consolidate: a node no workload needs goes (disruption policy
+# WhenEmptyOrUnderutilized, consolidateAfter 30 s on EKS; here after this many seconds).
+CONSOLIDATE_AFTER = 2.0
+
+
+def _busy_nodes(store: Any) -> set[str]:
+    """Nodes running a pod that is not a DaemonSet's (those run wherever a node is)."""
+    out = set()
+    for pod in store.objects[("", "pods")].values():
+        ref = (pod["metadata"].get("ownerReferences") or [{}])[0]
+        if ref.get("kind") != "DaemonSet" and (pod.get("spec") or {}).get("nodeName"):
+            out.add(pod["spec"]["nodeName"])
+    return out
+
+
+def _consolidate(group: Obj, members: list[Obj], busy: set[str]) -> None:
+    """An empty node past CONSOLIDATE_AFTER leaves its pool (moved last, then cut by the simulator)."""
+    now = time.monotonic()
+    empty_since: dict[str, float] = group.setdefault("emptySince", {})
+    for member in list(members):
+        if member["name"] in busy:
+            empty_since.pop(member["name"], None)
+            continue
+        if now - empty_since.setdefault(member["name"], now) >= CONSOLIDATE_AFTER:
+            members.remove(member)
+            members.append(member)
+            group["desired"] = max(0, group["desired"] - 1)
+            empty_since.pop(member["name"], None)
+            return  # one at a time
 
 
 def _ready(node: Obj | None) -> bool:
