@@ -171,16 +171,22 @@ def _auto_cluster_stack(subnets: list[str], *, trust: list[str], storage: bool =
     return json.dumps(template)
 
 
+def _two_subnets(local: session.LocalDeployer, octet: int) -> list[str]:
+    """Subnets in two zones of a new VPC 10.OCTET.0.0/16, for a cluster stack of the test's own."""
+    ec2 = local.aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    return [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{octet}.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+        for i, z in enumerate(zones)
+    ]
+
+
 def test_the_emulated_eks_refuses_an_auto_mode_cluster_as_eks_does(local: session.LocalDeployer) -> None:
     """A cluster role whose trust lacks sts:TagSession, or Auto Mode's three parts enabled apart:
     the cluster's create fails, naming why."""
-    ec2, cfn = local.aws.client("ec2"), local.aws.client("cloudformation")
-    vpc = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
-    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.91.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
-        for i, z in enumerate(zones)
-    ]
+    cfn = local.aws.client("cloudformation")
+    subnets = _two_subnets(local, 91)
     cases = {
         "auto-trust": (_auto_cluster_stack(subnets, trust=["sts:AssumeRole"]), "for sts:TagSession as well"),
         "auto-apart": (_auto_cluster_stack(subnets, trust=["sts:AssumeRole", "sts:TagSession"], storage=False),
@@ -199,13 +205,8 @@ def test_the_emulated_eks_refuses_an_auto_mode_cluster_as_eks_does(local: sessio
 
 def test_the_emulated_eks_associates_one_identity_provider_per_cluster(local: session.LocalDeployer) -> None:
     """A second OIDC identity provider config for a cluster fails, as EKS takes one per cluster."""
-    ec2, cfn = local.aws.client("ec2"), local.aws.client("cloudformation")
-    vpc = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
-    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.92.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
-        for i, z in enumerate(zones)
-    ]
+    cfn = local.aws.client("cloudformation")
+    subnets = _two_subnets(local, 92)
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
 
