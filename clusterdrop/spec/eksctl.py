@@ -68,6 +68,12 @@ class _Reader:
     def has(self, key: str) -> bool:
         return key in self.data
 
+    def copy_to(self, out: dict[str, Any], fields: dict[str, str]) -> None:
+        """Each of `fields` (eksctl name → native name) the file has, under its native name."""
+        for key, native in fields.items():
+            if self.has(key):
+                out[native] = self.get(key)
+
     def finish(self, reasons: dict[str, str] | None = None) -> None:
         """Report every key nobody read."""
         for key in self.data:
@@ -209,7 +215,9 @@ class _Converter:
             item = _Reader(self, raw, ("identityProviders", i))
             if item.has("type") and item.get("type") != "oidc":
                 self.refuse((*item.path, "type"), "EKS identity providers are OIDC (type: oidc)")
-            out.append({native: item.get(key) for key, native in fields.items() if item.has(key)})
+            provider: dict[str, Any] = {}
+            item.copy_to(provider, fields)
+            out.append(provider)
             item.finish({"tags": "tags on the provider configuration are the cluster's (metadata.tags)"})
         return out
 
@@ -417,12 +425,9 @@ class _Converter:
             if meta.has("labels") and identity["createServiceAccount"]:
                 identity["labels"] = meta.get("labels")
             meta.finish({"annotations": "the service account's annotations are IRSA's: Pod Identity needs none"})
-            if item.has("attachRoleARN"):
-                identity["roleArn"] = item.get("attachRoleARN")
-            if item.has("attachPolicyARNs"):
-                identity["policyArns"] = item.get("attachPolicyARNs")
-            if item.has("attachPolicy"):
-                identity["policy"] = item.get("attachPolicy")
+            item.copy_to(
+                identity, {"attachRoleARN": "roleArn", "attachPolicyARNs": "policyArns", "attachPolicy": "policy"}
+            )
             item.finish(
                 {
                     "wellKnownPolicies": "eksctl's well-known policies are not supported: name the policies in "
@@ -458,15 +463,10 @@ class _Converter:
                 "namespace": item.get("namespace"),
                 "serviceAccount": item.get("serviceAccountName"),
             }
-            if item.has("roleARN"):
-                identity["roleArn"] = item.get("roleARN")
-            if item.has("permissionPolicyARNs"):
-                identity["policyArns"] = item.get("permissionPolicyARNs")
-            for key, native in (("permissionPolicy", "policy"), ("targetRoleARN", "targetRoleArn"),
-                                ("disableSessionTags", "disableSessionTags"),
-                                ("createServiceAccount", "createServiceAccount")):  # fmt: skip
-                if item.has(key):
-                    identity[native] = item.get(key)
+            item.copy_to(identity, {"roleARN": "roleArn", "permissionPolicyARNs": "policyArns",
+                                    "permissionPolicy": "policy", "targetRoleARN": "targetRoleArn",
+                                    "disableSessionTags": "disableSessionTags",
+                                    "createServiceAccount": "createServiceAccount"})  # fmt: skip
             item.finish(reasons)
             out.append(identity)
         return out
@@ -569,12 +569,7 @@ class _Converter:
         if ng.has("bottlerocket"):
             ng.get("bottlerocket")
             self.refuse((*ng.path, "bottlerocket"), "Bottlerocket settings are not supported (only its defaults)")
-        if ng.has("labels"):
-            out["labels"] = ng.get("labels")
-        if ng.has("tags"):
-            out["tags"] = ng.get("tags")
-        if ng.has("instanceName"):
-            out["instanceName"] = ng.get("instanceName")
+        ng.copy_to(out, {"labels": "labels", "tags": "tags", "instanceName": "instanceName"})
         if ng.has("updateConfig"):
             update = ng.child("updateConfig")
             out["updateConfig"] = {

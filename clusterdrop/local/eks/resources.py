@@ -7,7 +7,7 @@ import base64
 import email
 import tomllib
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from moto.core.common_models import CloudFormationModel
@@ -31,6 +31,17 @@ CAPACITY_FAILURE = (
     "sufficient capacity to support the cluster. Retry and choose from these availability zones: {others} "
     "(Service: Eks, Status Code: 400, Request ID: {request})"
 )
+
+
+def _eks_refusal(logical_id: str, resource_type: str, message: str) -> SimulatedFailure:
+    """EKS refusing a request (400, InvalidParameterException/InvalidRequestException), as the
+    resource handler reports it in the stack's events."""
+    return SimulatedFailure(
+        logical_id,
+        resource_type,
+        f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
+        f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+    )
 
 
 class EksClusterModel(CloudFormationModel):
@@ -204,12 +215,7 @@ def _refuse_auto_mode(p: Obj, account_id: str, logical_id: str) -> None:
                 "sts:AssumeRole to use EKS Auto Mode"
             )
     if problem is not None:
-        raise SimulatedFailure(
-            logical_id,
-            "AWS::EKS::Cluster",
-            f'Resource handler returned message: "{problem} (Service: Eks, Status Code: 400, Request ID: '
-            f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
-        )
+        raise _eks_refusal(logical_id, "AWS::EKS::Cluster", problem)
 
 
 def _auto_mode(cluster: EmulatedCluster, p: Obj, account_id: str) -> None:
@@ -309,12 +315,7 @@ def _refuse_cluster_version(cluster: EmulatedCluster, version: str, account_id: 
             "before updating cluster version"
         )
     if message is not None:
-        raise SimulatedFailure(
-            "Cluster",
-            "AWS::EKS::Cluster",
-            f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
-            f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
-        )
+        raise _eks_refusal("Cluster", "AWS::EKS::Cluster", message)
 
 
 def _refuse_unsupported_zones(
@@ -334,14 +335,13 @@ def _refuse_unsupported_zones(
     if refused:
         zones = backend.describe_availability_zones()
         valid = ", ".join(z.name for z in zones if z.zone_id not in unsupported)
-        raise SimulatedFailure(
+        raise _eks_refusal(
             logical_id or "Cluster",
             "AWS::EKS::Cluster",
-            f"Resource handler returned message: \"Cannot create cluster '{name}' because EKS does not support "
-            f"creating control plane instances in {refused[0]}, the targeted availability zone. Retry cluster "
-            f"creation using control plane subnets that span at least two of these availability zones: {valid}. "
-            f"Note, EKS does not support creating control plane instances in {refused[0]}. (Service: Eks, Status "
-            f'Code: 400, Request ID: {uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+            f"Cannot create cluster '{name}' because EKS does not support creating control plane instances in "
+            f"{refused[0]}, the targeted availability zone. Retry cluster creation using control plane subnets "
+            f"that span at least two of these availability zones: {valid}. Note, EKS does not support creating "
+            f"control plane instances in {refused[0]}.",
         )
 
 
@@ -366,12 +366,7 @@ def _refuse_secrets_key(p: Obj, account_id: str, region: str, logical_id: str) -
             elif key.key_spec != "SYMMETRIC_DEFAULT":
                 problem = f"KMS key {arn} is {key.key_spec}; secrets encryption takes a symmetric key"
         if problem is not None:
-            raise SimulatedFailure(
-                logical_id,
-                "AWS::EKS::Cluster",
-                f'Resource handler returned message: "{problem} (Service: Eks, Status Code: 400, Request ID: '
-                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
-            )
+            raise _eks_refusal(logical_id, "AWS::EKS::Cluster", problem)
 
 
 def _subnet_az(backend: Any, subnet_id: str) -> str:
@@ -620,12 +615,7 @@ def _refuse_version(p: Obj, version: str, cluster_version: str, current: str | N
     elif current is not None and _minor(version) < _minor(current):
         message = f"Nodegroup {p['NodegroupName']} cannot be downgraded from {current} to {version}."
     if message is not None:
-        raise SimulatedFailure(
-            logical_id,
-            "AWS::EKS::Nodegroup",
-            f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
-            f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
-        )
+        raise _eks_refusal(logical_id, "AWS::EKS::Nodegroup", message)
 
 
 def _refuse_launch_template_conflicts(p: Obj, logical_id: str) -> None:
@@ -638,12 +628,7 @@ def _refuse_launch_template_conflicts(p: Obj, logical_id: str) -> None:
         ("RemoteAccess", "Remote access configuration cannot be specified with a launch template."),
     ):
         if p.get(field_name) is not None:
-            raise SimulatedFailure(
-                logical_id,
-                "AWS::EKS::Nodegroup",
-                f'Resource handler returned message: "{message} (Service: Eks, Status Code: 400, Request ID: '
-                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
-            )
+            raise _eks_refusal(logical_id, "AWS::EKS::Nodegroup", message)
 
 
 def _max_pods(p: Obj, account_id: str, region: str) -> int:
@@ -706,32 +691,61 @@ def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:
     return described
 
 
-class EksPodIdentityModel(CloudFormationModel):
-    """AWS::EKS::PodIdentityAssociation: one service account's IAM role (EKS Pod Identity). EKS
-    keeps one association per namespace and service account, and takes a role of the cluster's
-    account (a role elsewhere goes in targetRoleArn)."""
+class _Declared:
+    """What moto asks of a CloudFormation model — its type, the property naming it, its
+    attributes, its physical ID — read from class attributes. A mixin and not a CloudFormationModel
+    subclass: moto finds models among CloudFormationModel's direct subclasses only."""
 
-    def __init__(self, cluster: str, association_id: str, arn: str):
-        self.cluster, self.association_id, self.arn = cluster, association_id, arn
+    CFN_TYPE: ClassVar[str]
+    NAME_PROPERTY: ClassVar[str]
+    ATTRIBUTES: ClassVar[tuple[tuple[str, str], ...]]  # (CloudFormation attribute, the instance's attribute)
+    arn: str
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AssociationId"
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EKS::PodIdentityAssociation"
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("AssociationArn", "AssociationId")
+        return attr in dict(cls.ATTRIBUTES)
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn if attribute_name == "AssociationArn" else self.association_id
+        return str(getattr(self, dict(self.ATTRIBUTES)[attribute_name]))
 
     @property
     def physical_resource_id(self) -> str:
         return self.arn
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None  # moto deletes through the model's delete()
+
+    @staticmethod
+    def _forget(cluster: str, held: str, key: str) -> None:
+        """Drop a deleted resource from its emulated cluster's table `held` (the cluster may be gone)."""
+        emulated = current().clusters.get(cluster)
+        if emulated is not None:
+            with current().lock:
+                getattr(emulated, held).pop(key, None)
+
+
+class EksPodIdentityModel(_Declared, CloudFormationModel):
+    """AWS::EKS::PodIdentityAssociation: one service account's IAM role (EKS Pod Identity). EKS
+    keeps one association per namespace and service account, and takes a role of the cluster's
+    account (a role elsewhere goes in targetRoleArn)."""
+
+    CFN_TYPE = "AWS::EKS::PodIdentityAssociation"
+    NAME_PROPERTY = "AssociationId"
+    ATTRIBUTES = (("AssociationArn", "arn"), ("AssociationId", "association_id"))
+
+    def __init__(self, cluster: str, association_id: str, arn: str):
+        self.cluster, self.association_id, self.arn = cluster, association_id, arn
 
     @classmethod
     def create_from_cloudformation_json(
@@ -749,12 +763,7 @@ class EksPodIdentityModel(CloudFormationModel):
         ):
             problem = f"Association already exists for {p['Namespace']}/{p['ServiceAccount']}"
         if problem is not None:
-            raise SimulatedFailure(
-                logical_id,
-                "AWS::EKS::PodIdentityAssociation",
-                f'Resource handler returned message: "{problem} (Service: Eks, Status Code: 400, Request ID: '
-                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
-            )
+            raise _eks_refusal(logical_id, "AWS::EKS::PodIdentityAssociation", problem)
         association_id = f"a-{uuid.uuid4().hex[:17]}"
         arn = f"arn:aws:eks:{region_name}:{account_id}:podidentityassociation/{p['ClusterName']}/{association_id}"
         with current().lock:
@@ -777,41 +786,21 @@ class EksPodIdentityModel(CloudFormationModel):
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
-        cluster = current().clusters.get(self.cluster)
-        if cluster is not None:
-            with current().lock:
-                cluster.pod_identities.pop(self.association_id, None)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        return None
+        self._forget(self.cluster, "pod_identities", self.association_id)
 
 
-class EksIdentityProviderModel(CloudFormationModel):
+class EksIdentityProviderModel(_Declared, CloudFormationModel):
     """AWS::EKS::IdentityProviderConfig: an OIDC provider whose ID tokens the API server accepts.
     EKS associates one per cluster ("Authenticate users for your cluster from an OIDC identity
     provider", Amazon EKS User Guide) and takes only an https:// issuer; every property is
     create-only (another value is a new configuration)."""
 
+    CFN_TYPE = "AWS::EKS::IdentityProviderConfig"
+    NAME_PROPERTY = "IdentityProviderConfigName"
+    ATTRIBUTES = (("IdentityProviderConfigArn", "arn"),)
+
     def __init__(self, cluster: str, name: str, arn: str):
         self.cluster, self.name, self.arn = cluster, name, arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "IdentityProviderConfigName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EKS::IdentityProviderConfig"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "IdentityProviderConfigArn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
 
     @property
     def physical_resource_id(self) -> str:
@@ -834,11 +823,8 @@ class EksIdentityProviderModel(CloudFormationModel):
         elif not issuer.startswith("https://"):
             problem = f"The issuer URL {issuer} must begin with https://"
         if problem is not None:
-            raise SimulatedFailure(
-                kwargs.get("LogicalId") or "IdentityProvider",
-                "AWS::EKS::IdentityProviderConfig",
-                f'Resource handler returned message: "{problem} (Service: Eks, Status Code: 400, Request ID: '
-                f'{uuid.uuid4()})" (HandlerErrorCode: InvalidRequest)',
+            raise _eks_refusal(
+                kwargs.get("LogicalId") or "IdentityProvider", "AWS::EKS::IdentityProviderConfig", problem
             )
         arn = f"arn:aws:eks:{region_name}:{account_id}:identityproviderconfig/{cluster.name}/oidc/{name}/{uuid.uuid4()}"
         with current().lock:
@@ -856,40 +842,16 @@ class EksIdentityProviderModel(CloudFormationModel):
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
-        cluster = current().clusters.get(self.cluster)
-        if cluster is not None:
-            with current().lock:
-                cluster.identity_providers.pop(self.name, None)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        return None
+        self._forget(self.cluster, "identity_providers", self.name)
 
 
-class EksAccessEntryModel(CloudFormationModel):
+class EksAccessEntryModel(_Declared, CloudFormationModel):
+    CFN_TYPE = "AWS::EKS::AccessEntry"
+    NAME_PROPERTY = "PrincipalArn"
+    ATTRIBUTES = (("AccessEntryArn", "arn"),)
+
     def __init__(self, arn: str):
         self.arn = arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "PrincipalArn"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EKS::AccessEntry"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "AccessEntryArn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
 
     @classmethod
     def create_from_cloudformation_json(
@@ -914,9 +876,3 @@ class EksAccessEntryModel(CloudFormationModel):
             for cluster in emulation.clusters.values():
                 for principal in [k for k, v in cluster.access_entries.items() if v["arn"] == self.arn]:
                     del cluster.access_entries[principal]
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        return None
