@@ -153,3 +153,7 @@ AUTO_MODE_CLUSTER_POLICIES = (
     "AmazonEKSLoadBalancingPolicy",
     "AmazonEKSNetworkingPolicy",
 )
+
+# A role the spec names (podIdentities[].roleName) keeps its name and is made under this path:
+# the deployer's IAM policies name what is clusterdrop's by the path where the name is the user's.
+ROLE_PATH = "/clusterdrop/"

@@ -73,6 +73,7 @@ def ports() -> Ports:
         quotas=session.client("service-quotas"),
         kms=session.client("kms"),
         logs=session.client("logs"),
+        iam=session.client("iam"),
         clusters=dynamodb.Table(env["CLUSTERS_TABLE"]) if env.get("CLUSTERS_TABLE") else None,
         locks=dynamodb.Table(env["LOCKS_TABLE"]) if env.get("LOCKS_TABLE") else None,
     )

@@ -6,6 +6,7 @@ from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from clusterdrop.render.common import ROLE_PATH
 from stacks.nag import STACK_PREFIX
 
 
@@ -195,8 +196,15 @@ class ClusterStacksRole(Construct):
                     # EKS checks the cluster and node roles' policies; deleting a role lists its
                     # policies to detach them first.
                     "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
+                    # A pod identity's role may carry a permissions boundary.
+                    "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
                 ],
-                resources=[f"arn:{partition}:iam::{account}:role/{prefix}*"],
+                # Roles CloudFormation names start with the stack's name; the roles the spec
+                # names (podIdentities[].roleName) are made under clusterdrop's path.
+                resources=[
+                    f"arn:{partition}:iam::{account}:role/{prefix}*",
+                    f"arn:{partition}:iam::{account}:role{ROLE_PATH}*",
+                ],
             )
         )  # fmt: skip
         linked = [

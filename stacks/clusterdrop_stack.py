@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from clusterdrop.render.common import ROLE_PATH
 from clusterdrop.spec import references
 from clusterdrop.spec.policy import Policy
 from stacks.cfn_role import ClusterStacksRole
@@ -153,9 +154,13 @@ class ClusterdropStack(Stack):
                 "IAM5",
                 "A cluster's stacks, EKS add-ons and node groups and shared subnets are named at run time; the "
                 "wildcards are bounded by the clusterdrop- stack prefix, the account and the region. The KMS keys "
-                "a spec names (read at Plan) are the users', of the region, in any account.",
+                "a spec names (read at Plan) are the users', of the region, in any account; so are the managed "
+                "policies a pod identity's role gets (AWS's or the account's), and Plan reads whether a role name "
+                "the spec gives is taken in the account (role names are unique whatever the path).",
                 evidence=[
                     f"Resource::{ARN}:kms:<AWS::Region>:*:key/*",
+                    f"Resource::{ARN}:iam::*:policy/*",
+                    f"Resource::{ARN}:iam::<AWS::AccountId>:role/*",
                     f"Resource::{ARN}:cloudformation:{AT}:stack/{STACK_PREFIX}*/*",
                     f"Resource::{ARN}:eks:{AT}:cluster/*",
                     f"Resource::{ARN}:eks:{AT}:addon/*",
@@ -184,7 +189,8 @@ class ClusterdropStack(Stack):
             "IAM5",
             "EC2 create and describe actions support no resource-level scoping before the resource exists; IAM, "
             "Lambda and Logs actions are scoped to the clusterdrop- prefix every cluster's roles, agents and logs "
-            "carry, and to the control-plane log group of a cluster (/aws/eks/<cluster>/cluster, EKS's name); "
+            "carry (the Pod Identity roles a spec names, to the /clusterdrop/ path), and to the control-plane log "
+            "group of a cluster (/aws/eks/<cluster>/cluster, EKS's name); "
             "EKS actions to the account's clusters in the region (clusters bear their users' names); "
             "the agent's code is read from the CDK assets bucket and the artifacts bucket; a cluster's secrets key "
             "is the spec's (any key of the account in the region); a Pod Identity role is the spec's (any role of "
@@ -200,6 +206,7 @@ class ClusterdropStack(Stack):
                 f"Resource::{ARN}:eks:{AT}:identityproviderconfig/*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/{STACK_PREFIX}*",
+                f"Resource::{ARN}:iam::<AWS::AccountId>:role{ROLE_PATH}*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:role/aws-service-role/*",
                 f"Resource::{ARN}:iam::<AWS::AccountId>:instance-profile/*",
                 f"Resource::{ARN}:lambda:{AT}:function:{STACK_PREFIX}*-agent",

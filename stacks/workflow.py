@@ -272,6 +272,10 @@ class Workflow(Construct):
         # A spec's log retention needs the control-plane log group not to exist outside the stack
         # (DescribeLogGroups has no resource type: IAM authorizes it on `*`).
         allow(["Plan"], ["logs:DescribeLogGroups"], ["*"], "ControlPlaneLogGroup")
+        # The policies a pod identity's role gets must exist (AWS's, or the account's), and a role
+        # the spec names must not (role names are unique in the account, whatever the path).
+        allow(["Plan"], ["iam:GetPolicy"], [f"arn:{partition}:iam::*:policy/*"], "PodIdentityPolicies")
+        allow(["Plan"], ["iam:GetRole"], [f"arn:{partition}:iam::{account}:role/*"], "PodIdentityRoleNames")
         readers = ["Plan", "DescribePlan", "DiscardPlan", "ApplyClusterStack", "Connect", "ApplyNodeGroupStacks",
                    "CheckNodeGroupStacks", "Diagnose", "CleanUp", "DescribeCluster", "DeleteStacks"]  # fmt: skip
         allow(
@@ -319,7 +323,14 @@ class Workflow(Construct):
         )
         allow(
             ["Connect", "ApplyAddons", "DescribeCluster"],
-            ["eks:DescribeCluster", "eks:ListAddons", "eks:CreateAddon", "eks:DescribeAddon", "eks:TagResource"],
+            [
+                "eks:DescribeCluster",
+                "eks:ListAddons",
+                "eks:CreateAddon",
+                "eks:DescribeAddon",
+                "eks:TagResource",
+                "eks:UntagResource",
+            ],  # an add-on's tags follow the spec's
             [f"arn:{partition}:eks:{region}:{account}:cluster/*", f"arn:{partition}:eks:{region}:{account}:addon/*"],
             "ClusterAddons",
         )

@@ -19,6 +19,11 @@ ADDONS = {
 CORE_ADDONS = ("kube-proxy", "coredns")
 
 
+def addon_tags(cluster: Cluster, tags: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each add-on's own tags beside the cluster's (`tags`), by EKS add-on name."""
+    return {ADDONS.get(name, name): {**tags, **own} for name, own in cluster.spec.addon_tags.items()}
+
+
 def pinned_versions(cluster: Cluster) -> dict[str, str]:
     """The spec's addonVersions by EKS add-on name."""
     return {ADDONS.get(name, name): version for name, version in cluster.spec.addon_versions.items()}
@@ -94,14 +99,18 @@ def ensure_addons(
     tags: dict[str, str],
     overlay: bool = False,
     pins: dict[str, str] | None = None,
+    own_tags: dict[str, dict[str, str]] | None = None,
 ) -> list[str]:
     """Create the add-ons that do not exist yet, with clusterdrop's configuration for the
-    cluster's pod network, at the version the spec pins (else EKS's default); return the ones
-    created."""
+    cluster's pod network, at the version the spec pins (else EKS's default), tagged with the
+    cluster's tags or the add-on's own (`own_tags`); bring an existing one's tags to those.
+    Return the ones created."""
     existing = set(eks.list_addons(clusterName=cluster).get("addons", []))
     created = []
     for name in names:
+        wanted = (own_tags or {}).get(name, tags)
         if name in existing:
+            _retag(eks, eks.describe_addon(clusterName=cluster, addonName=name)["addon"], wanted)
             continue
         extra = {}
         values = addon_configuration(name, overlay=overlay)
@@ -109,9 +118,20 @@ def ensure_addons(
             extra["configurationValues"] = json.dumps(values, sort_keys=True)
         if (pins or {}).get(name):
             extra["addonVersion"] = (pins or {})[name]
-        eks.create_addon(clusterName=cluster, addonName=name, resolveConflicts="OVERWRITE", tags=tags, **extra)
+        eks.create_addon(clusterName=cluster, addonName=name, resolveConflicts="OVERWRITE", tags=wanted, **extra)
         created.append(name)
     return created
+
+
+def _retag(eks: Any, addon: dict[str, Any], wanted: dict[str, str]) -> None:
+    """An add-on's tags as the spec has them now (metadata.tags or addonTags changed)."""
+    current = addon.get("tags") or {}
+    stale = sorted(set(current) - set(wanted))
+    if stale:
+        eks.untag_resource(resourceArn=addon["addonArn"], tagKeys=stale)
+    changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+    if changed:
+        eks.tag_resource(resourceArn=addon["addonArn"], tags=changed)
 
 
 def addon_statuses(eks: Any, cluster: str, names: list[str]) -> dict[str, str]:

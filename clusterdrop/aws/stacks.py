@@ -16,6 +16,9 @@ from clusterdrop.errors import ReplacementRefused
 from clusterdrop.render.common import NAME_PREFIX
 
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline template
+# A cluster stack makes IAM roles, some named by the spec (podIdentities[].roleName): CloudFormation
+# refuses such a template unless CAPABILITY_NAMED_IAM is acknowledged.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 _GENERIC_REASONS = (
     "Resource creation cancelled",
     "Resource update cancelled",
@@ -123,7 +126,7 @@ def create_change_set(
             ChangeSetName=name,
             ChangeSetType=change_type,
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-            Capabilities=["CAPABILITY_IAM"],
+            Capabilities=CAPABILITIES,
             RoleARN=role_arn,
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
             Description=f"clusterdrop execution {execution}"[:1024],
@@ -150,6 +153,16 @@ SHOWN_CHARS = 60  # a long value (a user data blob, a policy) is cut in a notifi
 def current_resources(cfn: Any, stack: str) -> set[str]:
     """The logical IDs of the stack's current template."""
     return set(_current_template(cfn, stack).get("Resources", {}))
+
+
+def named_roles(cfn: Any, stack: str) -> set[str]:
+    """The names (lower case) of the IAM roles the stack's current template names."""
+    resources = _current_template(cfn, stack).get("Resources", {}).values()
+    return {
+        str(r["Properties"]["RoleName"]).lower()
+        for r in resources
+        if r.get("Type") == "AWS::IAM::Role" and "RoleName" in (r.get("Properties") or {})
+    }
 
 
 def _shown(properties: dict[str, Any], name: str) -> str:

@@ -95,7 +95,10 @@ def validate_cluster(
     """`control_plane`: the API server's minor version ("1.35"), to hold the kubelets to the skew
     Kubernetes allows ("" to skip). `auto_mode`: EKS Auto Mode runs DNS, kube-proxy and the CNI on
     its nodes, outside Kubernetes — its node class and node pools are checked instead of CoreDNS,
-    and a cluster without workloads has no nodes and no system pods."""
+    and a cluster without workloads has no nodes and no system pods. A cluster asked to have no
+    nodes (no node groups, or none with nodes: a control plane alone, as eksctl creates one) is
+    validated as that: its system pods wait for nodes, unscheduled, and that is not a failure."""
+    nodeless = not auto_mode and not any(expected_nodes.values())
     progress = node_progress(kube, expected_nodes)
     report = ClusterReport(kubelets=progress.kubelets, control_plane=control_plane)
     for minor, count in progress.kubelets.items():
@@ -117,6 +120,8 @@ def validate_cluster(
     else:
         coredns = kube.get("apps/v1", "Deployment", "coredns", "kube-system")
         verdict = deployment_available(coredns) if coredns else Verdict(False, "not found")
+        if nodeless and coredns and not verdict.ready:
+            verdict = Verdict(True, f"waits for nodes, the cluster has none yet ({verdict.reason})")
         report.rows.append(Row("Deployment", "kube-system/coredns", verdict.ready, verdict.reason))
     # Every aggregated API must answer: an unavailable one (a metrics-server the control plane
     # cannot reach under an overlay CNI) breaks `kubectl top`, HPAs and namespace deletion.
@@ -124,19 +129,23 @@ def validate_cluster(
         verdict = apiservice_available(apiservice)
         if not verdict.ready:
             report.rows.append(Row("APIService", apiservice["metadata"]["name"], False, verdict.reason))
-    pods = 0
+    pods = waiting = 0
     for namespace in SYSTEM_NAMESPACES:
         for pod in kube.list("v1", "Pod", namespace):
             pods += 1
             verdict = pod_ready(pod)
-            if not verdict.ready:
+            if not verdict.ready and nodeless and not (pod.get("spec") or {}).get("nodeName"):
+                waiting += 1  # no node to run on, as asked
+            elif not verdict.ready:
                 name = f"{namespace}/{pod['metadata']['name']}"
                 report.rows.append(Row("Pod", name, False, verdict.reason))
     if not any(r.kind == "Pod" for r in report.rows):
         none = "none: EKS Auto Mode runs the cluster's plumbing on its nodes" if auto_mode else "no system pods found"
-        report.rows.append(
-            Row("Pods", "system", pods > 0 or auto_mode, f"{pods} system pods Running and Ready" if pods else none)
-        )
+        if waiting:
+            reason = f"{pods - waiting} system pods Running and Ready, {waiting} waiting for nodes"
+        else:
+            reason = f"{pods} system pods Running and Ready" if pods else none
+        report.rows.append(Row("Pods", "system", pods > 0 or auto_mode, reason))
     return report
 
 

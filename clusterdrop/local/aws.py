@@ -276,6 +276,109 @@ def _updates_keep_resources() -> None:
     parsing.parse_and_update_resource = keeping
 
 
+# CloudFormation, "Acknowledging IAM resources in CloudFormation templates": a template with any of
+# these types needs CAPABILITY_IAM or CAPABILITY_NAMED_IAM; one that gives any of them a custom
+# name (its name property below) needs CAPABILITY_NAMED_IAM. Otherwise CreateStack, UpdateStack
+# and CreateChangeSet fail with InsufficientCapabilitiesException and nothing is created.
+_IAM_NAME_PROPERTIES = {
+    "AWS::IAM::AccessKey": None,
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::Policy": None,
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::UserToGroupAddition": None,
+}
+
+
+def required_capability(template: dict[str, Any]) -> str | None:
+    """The capability CloudFormation requires for a template (None: none)."""
+    needed = None
+    for resource in (template.get("Resources") or {}).values():
+        kind = resource.get("Type") if isinstance(resource, dict) else None
+        if kind not in _IAM_NAME_PROPERTIES:
+            continue
+        needed = "CAPABILITY_IAM"
+        name_property = _IAM_NAME_PROPERTIES[kind]
+        if name_property and name_property in (resource.get("Properties") or {}):
+            return "CAPABILITY_NAMED_IAM"
+    return needed
+
+
+def _capabilities_acknowledged() -> None:
+    """moto creates any template whatever its Capabilities: refuse as CloudFormation does."""
+    from cfnlint.decode import decode_str
+    from moto.cloudformation import responses
+    from moto.cloudformation.exceptions import CloudFormationError
+
+    class InsufficientCapabilities(CloudFormationError):
+        code = "InsufficientCapabilitiesException"
+
+    def check(response: Any) -> None:
+        body = response._get_param("TemplateBody")
+        url = response._get_param("TemplateURL")
+        if body is None and url:
+            body = response._get_stack_from_s3_url(url)
+        if not body:
+            return  # UsePreviousTemplate: acknowledged when that template was given
+        template, _ = decode_str(body)
+        needed = required_capability(template or {})
+        given = set(response._get_param("Capabilities", []) or [])
+        if needed == "CAPABILITY_IAM" and given & {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"}:
+            return
+        if needed and needed not in given:
+            raise InsufficientCapabilities(f"Requires capabilities : [{needed}]")
+
+    for name in ("create_stack", "create_change_set", "update_stack"):
+        original = getattr(responses.CloudFormationResponse, name)
+
+        def checked(self: Any, _original: Any = original) -> Any:
+            check(self)
+            return _original(self)
+
+        setattr(responses.CloudFormationResponse, name, checked)
+
+
+def _iam_as_strict() -> None:
+    """What IAM does and moto does not: role names are unique in the account whatever their case,
+    and found whatever the case asked (IAM User Guide, "IAM identifiers": names "are not
+    distinguished by case"); and a permissions boundary must be a managed policy that exists in the account or an
+    AWS managed policy (IAM answers NoSuchEntity, "Scope ARN: … does not exist or is not
+    attachable", and creates nothing; PutRolePermissionsBoundary likewise)."""
+    from moto.iam.exceptions import EntityAlreadyExists, NotFoundException
+    from moto.iam.models import IAMBackend
+
+    def boundary_exists(backend: Any, arn: str | None) -> None:
+        if arn and arn not in backend.managed_policies:
+            raise NotFoundException(f"Scope ARN: {arn} does not exist or is not attachable.")
+
+    create_role = IAMBackend.create_role
+    put_boundary = IAMBackend.put_role_permissions_boundary
+    get_role = IAMBackend.get_role
+
+    def case_blind_get_role(self: Any, role_name: str) -> Any:
+        for role in self.get_roles():
+            if role.name.lower() == role_name.lower():
+                return role
+        return get_role(self, role_name)  # moto's NoSuchEntity
+
+    def strict_create_role(self: Any, role_name: str, *args: Any, **kwargs: Any) -> Any:
+        if any(r.name.lower() == role_name.lower() for r in self.get_roles()):
+            raise EntityAlreadyExists(f"Role with name {role_name} already exists.")
+        boundary = kwargs.get("permissions_boundary", args[2] if len(args) > 2 else None)
+        boundary_exists(self, boundary)
+        return create_role(self, role_name, *args, **kwargs)
+
+    def strict_put_boundary(self: Any, role_name: str, permissions_boundary: str) -> None:
+        boundary_exists(self, permissions_boundary)
+        put_boundary(self, role_name, permissions_boundary)
+
+    IAMBackend.create_role = strict_create_role  # type: ignore[method-assign]
+    IAMBackend.get_role = case_blind_get_role  # type: ignore[method-assign]
+    IAMBackend.put_role_permissions_boundary = strict_put_boundary  # type: ignore[method-assign]
+
+
 @dataclass
 class EmbeddedAws:
     region: str = "eu-west-1"
@@ -297,6 +400,10 @@ class EmbeddedAws:
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
         os.environ["MOTO_HOST"] = "http://127.0.0.1"  # custom resources answer here
         default_user_config["stepfunctions"]["execute_state_machine"] = True
+        # AWS's managed policies exist in every account (arn:aws:iam::aws:policy/…); moto leaves
+        # them out unless asked, and then GetPolicy, AttachRolePolicy and a boundary naming one
+        # would fail where AWS succeeds.
+        default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
         self.runtime = runtime.LocalRuntime(extra_env={"AWS_ENDPOINT_URL": self.url, **self.runtime_env})
         runtime.install(self.runtime)
         iam_enforce.install()  # every function calls with its own role; IAM decides as on AWS
@@ -305,6 +412,8 @@ class EmbeddedAws:
         _network_made_as_templated()
         _deletable_network()
         _fail_on_unsupported_types()
+        _capabilities_acknowledged()
+        _iam_as_strict()
         _change_sets_by_stack()
         _updates_keep_resources()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))

@@ -147,6 +147,17 @@ def _secret_arn(account: str, region: str, secret_id: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}-AbCdEf"
 
 
+def _role_arn(account: str, name: str) -> str:
+    """A role's ARN with its path, as IAM authorizes a call on it; a role that does not exist is
+    authorized on its name alone (IAM cannot know a path it was never given)."""
+    from moto.iam.models import iam_backends
+
+    for role in iam_backends[account]["aws"].get_roles():
+        if role.name.lower() == name.lower():
+            return str(role.arn)
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
 def _eks_names(path: str) -> dict[str, str]:
     parts = [unquote(p) for p in path.strip("/").split("/")]
     names: dict[str, str] = {}
@@ -202,6 +213,12 @@ def resources(service: str, action: str, params: dict[str, Any], path: str, acco
         case "ec2" if any(k.startswith("ResourceId.") for k in p):
             ids = [v for k, v in sorted(p.items()) if k.startswith("ResourceId.")]
             return [f"arn:aws:ec2:{region}:{account}:{_EC2_KINDS.get(i.split('-')[0], 'resource')}/{i}" for i in ids]
+        case "iam" if "PolicyArn" in p:
+            return [p["PolicyArn"]]
+        case "iam" if "RoleName" in p:
+            return [_role_arn(account, p["RoleName"])]
+        case "eks" if path.startswith("/tags/"):
+            return [unquote(path.removeprefix("/tags/"))]  # Tag/Untag/ListTagsForResource name the ARN
         case "eks":
             names = {"Partition": "aws", "Region": region, "Account": account, **_eks_names(path)}
             for kind in ("addon", "nodegroup", "access-entry", "cluster"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from clusterdrop import facts
 from clusterdrop.render.common import (
+    ROLE_PATH,
     TEMPLATE_VERSION,
     Json,
     agent_function_name,
@@ -527,6 +528,12 @@ class _Builder:
                         "AssumeRolePolicyDocument": _pods_trust(),
                         **({"ManagedPolicyArns": list(identity.policy_arns)} if identity.policy_arns else {}),
                         **({"Policies": inline} if inline else {}),
+                        **({"RoleName": identity.role_name, "Path": ROLE_PATH} if identity.role_name else {}),
+                        **(
+                            {"PermissionsBoundary": identity.permissions_boundary_arn}
+                            if identity.permissions_boundary_arn
+                            else {}
+                        ),
                         "Tags": tag_list(cluster),
                     },
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clusterdrop import facts
 from clusterdrop.spec.models import Cluster
 
 Json = dict[str, Any]
@@ -13,6 +14,7 @@ CLUSTER_TAG = "clusterdrop:cluster"
 # Every name clusterdrop gives a cluster's stacks, roles, agent and change sets starts with it:
 # the deployer's IAM policies name what is clusterdrop's by it.
 NAME_PREFIX = "clusterdrop-"
+ROLE_PATH = facts.ROLE_PATH
 
 
 def stack_name(cluster: Cluster) -> str:

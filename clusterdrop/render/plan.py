@@ -12,7 +12,7 @@ from typing import Any
 from clusterdrop import quotas
 from clusterdrop.render.addons import METRICS_SERVER_HOST_PORT
 from clusterdrop.render.cluster import ELB_ROLE_TAG, INTERNAL_ELB_ROLE_TAG, cluster_tag_key, render_cluster, zones
-from clusterdrop.render.common import Json, nodegroup_stack_name, stack_name
+from clusterdrop.render.common import ROLE_PATH, Json, nodegroup_stack_name, stack_name
 from clusterdrop.render.nodegroup import max_pods, render_nodegroup
 from clusterdrop.spec.models import Cluster, PodIdentity
 from clusterdrop.workflow import DEPLOY_STEPS
@@ -73,6 +73,7 @@ class Plan:
                 "logRetentionDays": spec.control_plane.log_retention_days,
             },
             "addons": list(spec.addons),
+            "addonTags": {name: dict(tags) for name, tags in spec.addon_tags.items()},
             "computeMode": spec.compute_mode,
             "nodePools": list(spec.node_pools or []),
             "stacks": [
@@ -201,7 +202,9 @@ def _network_lines(net: dict[str, Any], addons: list[str]) -> list[str]:
 def _identity_role(p: PodIdentity) -> str:
     """The role an association gives, as the plan says it."""
     made = [*(a.rsplit("/", 1)[1] for a in p.policy_arns or []), *(["an inline policy"] if p.policy else [])]
-    role = p.role_arn or f"made for {', '.join(made)}"
+    named = f" as {ROLE_PATH}{p.role_name}" if p.role_name else ""
+    bounded = f", bounded by {p.permissions_boundary_arn}" if p.permissions_boundary_arn else ""
+    role = p.role_arn or f"made{named} for {', '.join(made)}{bounded}"
     chained = f", then {p.target_role_arn}" if p.target_role_arn else ""
     return role + chained + ("; service account created" if p.create_service_account else "")
 
@@ -217,6 +220,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         + (" (picked at deploy time)" if summary["zonesPickedAtDeploy"] else ""),
         "",
         *_network_lines(summary["network"], summary["addons"]),
+        *(
+            f"  {name} tagged {', '.join(f'{k}={v}' for k, v in sorted(tags.items()))}"
+            for name, tags in sorted(summary.get("addonTags", {}).items())
+        ),
         "",
         "Stacks:",
     ]
@@ -236,6 +243,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 "runs the VPC CNI, DNS, kube-proxy, block storage and load balancing on them"
             ),
         ]
+    elif not any(g["desiredSize"] for g in summary["nodeGroups"]):
+        lines += ["", "Node groups: no nodes — a control plane alone; CoreDNS waits for a node group with nodes"]
     else:
         lines += ["", "Node groups:"]
     for g in summary["nodeGroups"]:

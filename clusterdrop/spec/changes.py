@@ -64,6 +64,7 @@ CHANGES: dict[str, tuple[str, str]] = {
         IN_PLACE,
         "the pinned add-ons move to their versions (UpdateAddon); an unpinned one stays until an upgrade",
     ),
+    "spec.addonTags": (IN_PLACE, "the add-on's tags (TagResource, UntagResource), as metadata.tags on every add-on"),
     "spec.access": (IN_PLACE, "EKS access entries and their policies"),
     "spec.identityProviders": (
         IN_PLACE,
@@ -74,7 +75,10 @@ CHANGES: dict[str, tuple[str, str]] = {
     ),
     "spec.podIdentities": (
         IN_PLACE,
-        "EKS Pod Identity associations (and the roles clusterdrop makes); a service account it created stays",
+        (
+            "EKS Pod Identity associations (and the roles clusterdrop makes: a renamed role is made anew, then the "
+            "old one goes); a service account it created stays"
+        ),
     ),
     "spec.computeMode": (
         REFUSED,

@@ -13,7 +13,7 @@ from typing import Any
 from clusterdrop import facts
 from clusterdrop.cni import catalog
 from clusterdrop.errors import Problem
-from clusterdrop.spec import paths
+from clusterdrop.spec import paths, well_known
 from clusterdrop.spec.loader import Document, Path
 from clusterdrop.spec.models import ACCESS_POLICIES, API_VERSION, KIND
 
@@ -126,6 +126,7 @@ class _Converter:
             self.refuse(("kind",), "an eksctl file must be kind: ClusterConfig")
         meta = top.child("metadata")
         metadata: dict[str, Any] = {"name": meta.get("name")}
+        self.cluster_name = str(metadata["name"])
         if meta.has("tags"):
             metadata["tags"] = meta.get("tags")
         spec: dict[str, Any] = {"region": meta.get("region")}
@@ -166,7 +167,8 @@ class _Converter:
             cni.pop("version", None)  # EKS Auto Mode's own
         groups, privacy = self._node_groups(top, auto=auto)
         pins: dict[str, str] = {}
-        addons = self._addons(top, cni, pins)
+        addon_tags: dict[str, dict[str, str]] = {}
+        addons = self._addons(top, cni, pins, addon_tags)
         addons += sorted(self.node_addons - set(addons))
         if privacy:
             # The first group's placement is the cluster's topology; a group placed otherwise
@@ -175,6 +177,11 @@ class _Converter:
             for group, (_, private) in zip(groups, privacy, strict=True):
                 if private != privacy[0][1]:
                     group["topology"] = "private" if private else "public"
+        elif not auto:
+            # A control plane alone: the topology of eksctl's default node group (privateNetworking
+            # false), so that groups added later as eksctl writes them do not move the cluster's
+            # subnets (which would replace the EKS cluster).
+            network["topology"] = "public"
         spec["controlPlane"] = {k: v for k, v in control_plane.items() if v not in (None, [])}
         spec["network"] = network
         spec["cni"] = cni
@@ -184,6 +191,8 @@ class _Converter:
             spec["addons"] = addons
         if pins:
             spec["addonVersions"] = pins
+        if addon_tags:
+            spec["addonTags"] = addon_tags
         if identities:
             spec["podIdentities"] = identities
         if access_entries:
@@ -426,16 +435,12 @@ class _Converter:
                 identity["labels"] = meta.get("labels")
             meta.finish({"annotations": "the service account's annotations are IRSA's: Pod Identity needs none"})
             item.copy_to(
-                identity, {"attachRoleARN": "roleArn", "attachPolicyARNs": "policyArns", "attachPolicy": "policy"}
-            )
-            item.finish(
-                {
-                    "wellKnownPolicies": "eksctl's well-known policies are not supported: name the policies in "
-                    "attachPolicyARNs or attachPolicy",
-                    "permissionsBoundary": "permissions boundaries are not supported",
-                    "roleName": "the role clusterdrop makes is named by CloudFormation",
-                }
-            )
+                identity,
+                {"attachRoleARN": "roleArn", "attachPolicyARNs": "policyArns", "attachPolicy": "policy",
+                 "roleName": "roleName", "permissionsBoundary": "permissionsBoundaryArn"},
+            )  # fmt: skip
+            self._made_role(item, identity)
+            item.finish()
             if {"roleArn", "policyArns", "policy"} & set(identity):
                 out.append(identity)  # (one with only refused permissions is left out with them)
         if out:
@@ -451,12 +456,6 @@ class _Converter:
         clusterdrop makes. What else eksctl makes of one is refused by its path."""
         out: list[dict[str, Any]] = []
         items = iam.get("podIdentityAssociations") or []
-        reasons = {
-            "roleName": "the role clusterdrop makes is named by CloudFormation",
-            "wellKnownPolicies": "eksctl's well-known policies are not supported: name the policies in "
-            "permissionPolicyARNs or permissionPolicy",
-            "permissionsBoundaryARN": "permissions boundaries are not supported",
-        }
         for i, raw in enumerate(items if isinstance(items, list) else []):
             item = _Reader(self, raw, (*iam.path, "podIdentityAssociations", i))
             identity: dict[str, Any] = {
@@ -466,10 +465,52 @@ class _Converter:
             item.copy_to(identity, {"roleARN": "roleArn", "permissionPolicyARNs": "policyArns",
                                     "permissionPolicy": "policy", "targetRoleARN": "targetRoleArn",
                                     "disableSessionTags": "disableSessionTags",
-                                    "createServiceAccount": "createServiceAccount"})  # fmt: skip
-            item.finish(reasons)
+                                    "createServiceAccount": "createServiceAccount", "roleName": "roleName",
+                                    "permissionsBoundaryARN": "permissionsBoundaryArn"})  # fmt: skip
+            self._made_role(item, identity)
+            item.finish()
             out.append(identity)
         return out
+
+    def _made_role(self, item: _Reader, identity: dict[str, Any]) -> None:
+        """What else eksctl makes the role with: well-known policies; its name, said where it goes."""
+        self._well_known_policies(item.child("wellKnownPolicies"), identity)
+        if "roleName" in identity:
+            self.note(
+                f"{paths.render(item.path)}.roleName: the role is made under the path {facts.ROLE_PATH} "
+                f"(…:role{facts.ROLE_PATH}{identity['roleName']}), where clusterdrop's deployer may make roles"
+            )
+
+    def _well_known_policies(self, flags: _Reader, identity: dict[str, Any]) -> None:
+        """wellKnownPolicies → the controller's AWS managed policy (policyArns) or its documented
+        statements added to the inline policy; a flag with neither is refused by name."""
+        for flag, value in list(flags.data.items()):
+            if value is False:
+                flags.get(flag)  # nothing granted, as eksctl grants nothing
+                continue
+            if value is not True:
+                flags.get(flag)
+                self.refuse((*flags.path, flag), "expected true or false")
+                continue
+            found = well_known.statements(flag, self.cluster_name)
+            if flag in well_known.MANAGED:
+                flags.get(flag)
+                identity["policyArns"] = [*(identity.get("policyArns") or []), well_known.MANAGED[flag]]
+            elif found is not None:
+                flags.get(flag)
+                policy = identity.setdefault("policy", {"Version": "2012-10-17", "Statement": []})
+                if isinstance(policy.get("Statement"), dict):
+                    policy["Statement"] = [policy["Statement"]]
+                policy["Statement"] = [*(policy.get("Statement") or []), *found]
+            elif flag in well_known.REFUSED:
+                flags.get(flag)
+                self.refuse((*flags.path, flag), well_known.REFUSED[flag])
+        flags.finish()
+        if flags.used:
+            self.note(
+                f"{paths.render(flags.path)}: the controllers' documented permissions, spelled out in "
+                "policyArns and policy"
+            )
 
     def _auto_mode(self, config: _Reader, spec: dict[str, Any]) -> bool:
         """autoModeConfig → computeMode: auto and nodePools (eksctl's default: both built-in pools)."""
@@ -494,12 +535,10 @@ class _Converter:
                 privacy.append(((key, i, "privateNetworking"), bool(ng.get("privateNetworking", False))))
                 ng.finish()
         if not groups and not auto:
-            # eksctl creates a control plane alone; a clusterdrop cluster is created with its nodes
-            # (the CNI, CoreDNS and validation wait on them). Named at the cluster's name.
-            self.refuse(
-                ("metadata", "name"),
-                "the file has no nodeGroups or managedNodeGroups: clusterdrop creates a cluster with at least "
-                "one node group (add managedNodeGroups)",
+            # eksctl creates a control plane alone; so does clusterdrop, said so.
+            self.note(
+                "the file has no nodeGroups or managedNodeGroups: a control plane alone, as eksctl creates it "
+                "(CoreDNS waits for nodes); add nodeGroups to the spec and upload it again for nodes"
             )
         return groups, privacy
 
@@ -629,8 +668,11 @@ class _Converter:
             self.refuse(path, "taints must be a list or a map")
         return out
 
-    def _addons(self, top: _Reader, cni: dict[str, Any], pins: dict[str, str]) -> list[str]:
-        """addons → spec.addons, and their versions → spec.addonVersions ("latest": EKS's default)."""
+    def _addons(
+        self, top: _Reader, cni: dict[str, Any], pins: dict[str, str], tags: dict[str, dict[str, str]]
+    ) -> list[str]:
+        """addons → spec.addons, their versions → spec.addonVersions ("latest": EKS's default),
+        their tags → spec.addonTags."""
         out: list[str] = []
         items = top.get("addons") or []
         for i, raw in enumerate(items if isinstance(items, list) else []):
@@ -639,6 +681,8 @@ class _Converter:
             version = addon.get("version")
             if version not in (None, "latest") and name != "vpc-cni":
                 pins[_ADDONS.get(name, name)] = str(version)
+            if addon.has("tags") and name != "vpc-cni":
+                tags[_ADDONS.get(name, name)] = addon.get("tags")
             if name == "vpc-cni":
                 if version not in (None, "latest"):
                     self.refuse(
@@ -659,7 +703,7 @@ class _Converter:
                     self.note(f"addons[{i}].{key}: clusterdrop grants {name} the permissions it needs")
                 else:
                     self.refuse((*addon.path, key), "not supported by clusterdrop")
-            addon.finish()
+            addon.finish({"tags": "the VPC CNI add-on carries the cluster's tags (metadata.tags) only"})
         return out
 
 

@@ -108,10 +108,13 @@ KeyPairName = Annotated[str, _pattern(_KEY_PAIR, "an EC2 key pair name (1..255 p
 _IAM_ROLE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,512}$")
 _SERVICE_ACCOUNT = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM CreateRole RoleName
 IamRoleArn = Annotated[str, _pattern(_IAM_ROLE, "an IAM role ARN such as arn:aws:iam::123456789012:role/app")]
 PolicyArn = Annotated[
     str, _pattern(_POLICY_ARN, "an IAM policy ARN such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
 ]
+# The EKS add-ons a spec may pin or tag, by the spec's names.
+AddonName = Literal["kube-proxy", "coredns", "ebs-csi", "metrics-server", "pod-identity-agent"]
 ServiceAccountName = Annotated[str, _pattern(_SERVICE_ACCOUNT, "a Kubernetes service account name")]
 KmsKeyArn = Annotated[
     str,
@@ -316,6 +319,18 @@ class PodIdentity(Model):
         default=None,
         description="And/or: an inline IAM policy document for the role clusterdrop creates.",
     )
+    role_name: Annotated[str, _pattern(_ROLE_NAME, "an IAM role name (1..64 of letters, digits, _+=,.@-)")] | None = (
+        Field(
+            default=None,
+            description="The name of the role clusterdrop makes, under the path /clusterdrop/ (default: "
+            "CloudFormation names it); unique in the account.",
+        )
+    )
+    permissions_boundary_arn: PolicyArn | None = Field(
+        default=None,
+        description="A managed policy that bounds what the role clusterdrop makes may do (an IAM permissions "
+        "boundary).",
+    )
     target_role_arn: Annotated[str, _pattern(_IAM_ROLE, "an IAM role ARN")] | None = Field(
         default=None,
         description="A role in another account the pods' credentials come from: EKS assumes it with roleArn's "
@@ -443,7 +458,8 @@ class ClusterSpec(Model):
     node_groups: list[NodeGroup] = Field(
         default_factory=list,
         max_length=facts.MAX_NODE_GROUPS,
-        description="Managed node groups (at least one, unless computeMode is auto).",
+        description="Managed node groups; none (or none with nodes): a control plane alone, the AWS VPC CNI its "
+        "only network, node groups added by a later upload.",
     )
     addons: list[Literal["ebs-csi", "metrics-server", "pod-identity-agent"]] = Field(
         default_factory=list,
@@ -451,12 +467,15 @@ class ClusterSpec(Model):
         "podIdentities).",
     )
     addon_versions: dict[
-        Literal["kube-proxy", "coredns", "ebs-csi", "metrics-server", "pod-identity-agent"],
-        Annotated[str, _pattern(_ADDON_VERSION, "an EKS add-on version such as v1.12.2-eksbuild.1")],
+        AddonName, Annotated[str, _pattern(_ADDON_VERSION, "an EKS add-on version such as v1.12.2-eksbuild.1")]
     ] = Field(
         default_factory=dict,
         description="EKS add-on versions pinned (checked at Plan against what EKS offers for the cluster's "
         "Kubernetes version); an add-on not pinned gets EKS's default, and an upgrade moves it to the new default.",
+    )
+    addon_tags: dict[AddonName, dict[str, str]] = Field(
+        default_factory=dict,
+        description="AWS tags of one EKS add-on, beside metadata.tags (which every add-on carries).",
     )
     access: list[AccessEntry] = Field(
         default_factory=list,

@@ -351,18 +351,26 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
     yield from _check_pod_identities(spec)
     yield from _check_access(spec)
     yield from _check_identity_providers(spec)
-    yield from _check_addon_versions(spec)
+    yield from _check_addon_versions(spec, cluster.metadata.tags)
     yield from _duplicates(("spec", "notifications", "emails"), spec.notifications.emails)
 
 
-def _check_addon_versions(spec: ClusterSpec) -> Iterator[Issue]:
-    """A pin for an add-on the cluster runs as an EKS add-on."""
+def _check_addon_versions(spec: ClusterSpec, tags: dict[str, str]) -> Iterator[Issue]:
+    """A pin or tags for an add-on the cluster runs as an EKS add-on; an add-on's tags beside the
+    cluster's within AWS's limit."""
     core = spec.compute_mode != "auto"  # Auto Mode runs kube-proxy and CoreDNS itself
-    for name in spec.addon_versions:
-        installed = name in spec.addons or (core and name in ("kube-proxy", "coredns"))
-        if not installed:
-            why = "EKS Auto Mode runs it itself" if name in ("kube-proxy", "coredns") else "add it to spec.addons"
-            yield ("spec", "addonVersions", name), f"the cluster has no {name} add-on to pin ({why})"
+    for field, names, what in (("addonVersions", spec.addon_versions, "pin"), ("addonTags", spec.addon_tags, "tag")):
+        for name in names:
+            installed = name in spec.addons or (core and name in ("kube-proxy", "coredns"))
+            if not installed:
+                why = "EKS Auto Mode runs it itself" if name in ("kube-proxy", "coredns") else "add it to spec.addons"
+                yield ("spec", field, name), f"the cluster has no {name} add-on to {what} ({why})"
+    for name, own in spec.addon_tags.items():
+        base: Path = ("spec", "addonTags", name)
+        yield from _check_tags(own, base)
+        together = len({**tags, **own})
+        if len(own) <= facts.MAX_USER_TAGS < together:
+            yield base, f"{together} tags with metadata.tags; at most {facts.MAX_USER_TAGS} (AWS allows 50)"
 
 
 # What EKS Auto Mode runs on its nodes itself: an add-on for it would be a second copy.
@@ -376,10 +384,10 @@ def _check_compute(spec: ClusterSpec, given: ClusterSpec) -> Iterator[Issue]:
     """Managed node groups (at least one), or EKS Auto Mode (node pools, the AWS VPC CNI built in:
     "EKS Auto Mode", Amazon EKS User Guide)."""
     if spec.compute_mode != "auto":
-        if not spec.node_groups:
-            yield ("spec", "nodeGroups"), "at least one node group (or computeMode: auto, EKS Auto Mode)"
         if given.node_pools is not None:
             yield ("spec", "nodePools"), "node pools are EKS Auto Mode's: set computeMode: auto"
+        if not any(g.desired_size > 0 for g in spec.node_groups):
+            yield from _check_control_plane_alone(spec)
         return
     if spec.node_groups:
         yield (
@@ -399,6 +407,25 @@ def _check_compute(spec: ClusterSpec, given: ClusterSpec) -> Iterator[Issue]:
         if addon in AUTO_MODE_BUILT_IN:
             yield ("spec", "addons", i), f"{addon}: {AUTO_MODE_BUILT_IN[addon]}"
     yield from _duplicates(("spec", "nodePools"), list(spec.node_pools or []))
+
+
+def _check_control_plane_alone(spec: ClusterSpec) -> Iterator[Issue]:
+    """No node groups, or none with nodes: a control plane alone, as eksctl creates one; node
+    groups come with a later upload. What would wait for nodes forever is refused: an overlay
+    CNI's controllers and the add-ons that run Deployments (the Pod Identity agent, a DaemonSet,
+    simply has no pods yet)."""
+    why = "the cluster has no nodes (no node groups, or none with desiredSize above 0)"
+    if spec.cni.name != "aws-vpc-cni":
+        yield (
+            ("spec", "cni", "name"),
+            (
+                f"{spec.cni.name}'s controllers run on nodes and {why}: give a node group nodes, or use aws-vpc-cni "
+                "for a control plane alone"
+            ),
+        )
+    for i, addon in enumerate(spec.addons):
+        if addon != "pod-identity-agent":
+            yield ("spec", "addons", i), f"{addon} runs on nodes and {why}: add it with the node groups"
 
 
 def _check_identity_providers(spec: ClusterSpec) -> Iterator[Issue]:
@@ -447,6 +474,10 @@ def _check_pod_identities(spec: ClusterSpec) -> Iterator[Issue]:
         made = identity.policy_arns is not None or identity.policy is not None
         if (identity.role_arn is None) != made:
             yield base, "set roleArn, or policyArns and/or policy (a role clusterdrop makes)"
+        made_only = (("roleName", identity.role_name), ("permissionsBoundaryArn", identity.permissions_boundary_arn))
+        for field, value in made_only:
+            if value is not None and identity.role_arn is not None:
+                yield (*base, field), f"{field} is for the role clusterdrop makes; with roleArn it makes none"
         if identity.policy is not None:
             yield from _check_inline_policy((*base, "policy"), identity.policy)
         if identity.labels and not identity.create_service_account:
@@ -455,6 +486,20 @@ def _check_pod_identities(spec: ClusterSpec) -> Iterator[Issue]:
             yield (*base, "targetRoleArn"), "the target role is another account's role, not roleArn itself"
     pairs = [f"{p.namespace}/{p.service_account}" for p in spec.pod_identities]
     yield from _duplicates(("spec", "podIdentities"), pairs)
+    # IAM role names are unique in an account, whatever their case (IAM User Guide, "IAM identifiers").
+    named: dict[str, int] = {}
+    for i, identity in enumerate(spec.pod_identities):
+        if identity.role_name is None:
+            continue
+        first = named.setdefault(identity.role_name.lower(), i)
+        if first != i:
+            yield (
+                ("spec", "podIdentities", i, "roleName"),
+                (
+                    f"podIdentities[{first}] names its role {identity.role_name!r} already (IAM: unique in the "
+                    "account, whatever the case)"
+                ),
+            )
     if "ebs-csi" in spec.addons and EBS_CSI_SERVICE_ACCOUNT in pairs:
         where = ("spec", "podIdentities", pairs.index(EBS_CSI_SERVICE_ACCOUNT))
         yield where, f"{EBS_CSI_SERVICE_ACCOUNT} is the EBS CSI driver's: the ebs-csi add-on gives it its role"

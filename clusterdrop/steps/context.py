@@ -59,6 +59,7 @@ class Ports:
     quotas: Any = None  # Service Quotas
     kms: Any = None
     logs: Any = None  # CloudWatch Logs
+    iam: Any = None
 
 
 def spec_of(state: State) -> dict[str, Any] | None:

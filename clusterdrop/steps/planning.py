@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from clusterdrop import quotas
-from clusterdrop.aws import eks, keys, logs, registry, stacks, subnets
+from clusterdrop.aws import eks, iam, keys, logs, registry, stacks, subnets
 from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import Problem, SpecInvalid, StackFailed
 from clusterdrop.render.cluster import zones
@@ -105,6 +105,8 @@ def plan(state: State, ports: Ports) -> State:
     problems += eks.pin_problems(ports.eks, cluster, cluster.spec.kubernetes_version or "")
     held = stack_exists and logs.LOGICAL_ID in stacks.current_resources(ports.cfn, stack_name(cluster))
     problems += logs.check(ports.logs, cluster, held=held)
+    held_roles = stacks.named_roles(ports.cfn, stack_name(cluster)) if stack_exists else set()
+    problems += iam.check(ports.iam, cluster, held_roles=held_roles, account=ports.settings.account)
     if not problems:
         cluster, problems = subnets.with_zones(ports.ec2, cluster)
     if problems:

@@ -50,7 +50,7 @@ def connect(state: State, ports: Ports) -> State:
         for staged in stage(release, cluster.spec.cni.mode or release.default_mode, local or mirror):
             mirror.put(staged.artifact, staged.data)
     pins = eks.pinned_versions(cluster)
-    created = eks.ensure_addons(ports.eks, name, addons, tags=tags, pins=pins)
+    created = eks.ensure_addons(ports.eks, name, addons, tags=tags, pins=pins, own_tags=eks.addon_tags(cluster, tags))
     plan = typed(state).plan
     # An upgrade: the control plane has moved; the add-ons follow before any node group does.
     # Otherwise a pin added or changed moves its add-on.
@@ -122,7 +122,7 @@ def apply_node_group_stacks(state: State, ports: Ports) -> State:
                 StackName=p.stack,
                 TemplateBody=json.dumps(rendered[p.stack].template),
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-                Capabilities=["CAPABILITY_IAM"],
+                Capabilities=stacks.CAPABILITIES,
                 RoleARN=ports.settings.cfn_role_arn,
                 Tags=[{"Key": k, "Value": v} for k, v in tag_map(cluster).items()],
             )
@@ -162,8 +162,15 @@ def apply_addons(state: State, ports: Ports) -> State:
     release = cluster.spec.cni.release()
     overlay = release.overlay
     pins = eks.pinned_versions(cluster)
+    tags = tag_map(cluster)
     created = eks.ensure_addons(
-        ports.eks, cluster.metadata.name, names, tags=tag_map(cluster), overlay=overlay, pins=pins
+        ports.eks,
+        cluster.metadata.name,
+        names,
+        tags=tags,
+        overlay=overlay,
+        pins=pins,
+        own_tags=eks.addon_tags(cluster, tags),
     )
     return {"created": created, "statuses": eks.addon_statuses(ports.eks, cluster.metadata.name, names)}
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import botocore.session
 import pytest
+from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 from clusterdrop.local import quotas as embedded_quotas
@@ -30,6 +31,8 @@ RAISED = dict.fromkeys(QUOTAS, 100000.0)
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     embedded_quotas.install(embedded_quotas.AccountQuotas(applied=dict(RAISED)))
+    # AWS's managed policies exist in every account; moto has them when asked (before its IAM starts).
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()

@@ -67,6 +67,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         quotas=session.client("service-quotas"),
         kms=session.client("kms"),
         logs=session.client("logs"),
+        iam=session.client("iam"),
         clusters=tables["clusters"],
         locks=tables["locks"],
     )

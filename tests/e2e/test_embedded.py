@@ -144,7 +144,8 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
         .replace(
             "  region: eu-west-1\n",
             "  region: eu-west-1\n  controlPlane:\n    logging: [api, audit]\n    adminCidrs: [203.0.113.0/24]\n"
-            "    scalingTier: tier-xl\n    zonalShift: true\n    supportType: standard\n",
+            "    scalingTier: tier-xl\n    zonalShift: true\n    supportType: standard\n"
+            "  addonTags: {coredns: {owner: dns}}\n",
         )
         .replace(
             "      maxSize: 4\n",
@@ -163,6 +164,13 @@ def test_create_update_plan_delete(local: session.LocalDeployer, tmp_path: Path)
     assert described["zonalShiftConfig"] == {"enabled": True}
     assert described["upgradePolicy"] == {"supportType": "STANDARD"}
     assert described["tags"]["team"] == "platform"
+    # The add-ons carry the cluster's new tags, and CoreDNS its own beside them.
+    addon_tags = {
+        a: eks.describe_addon(clusterName="quickstart", addonName=a)["addon"]["tags"] for a in ("coredns", "kube-proxy")
+    }
+    assert (addon_tags["coredns"]["team"], addon_tags["coredns"]["owner"]) == ("platform", "dns")
+    assert addon_tags["kube-proxy"]["team"] == "platform"
+    assert "owner" not in addon_tags["kube-proxy"]
     group = eks.describe_nodegroup(clusterName="quickstart", nodegroupName="workers")["nodegroup"]
     assert group["labels"] == {"tier": "web"}
     assert group["taints"] == [{"key": "dedicated", "value": "web", "effect": "PREFER_NO_SCHEDULE"}]
@@ -1231,6 +1239,43 @@ def test_the_emulated_eks_refuses_a_zone_where_eks_places_no_control_plane(local
     assert any("EKS does not support creating control plane instances in us-east-1e" in r for r in reasons), reasons
     assert any("us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f" in r for r in reasons), reasons
     cfn.delete_stack(StackName="clusterdrop-az3")
+
+
+def test_the_embedded_aws_refuses_iam_templates_and_roles_as_aws_does(local: session.LocalDeployer) -> None:
+    """CloudFormation's capabilities (a named role needs CAPABILITY_NAMED_IAM, nothing created
+    without it), IAM's case-blind role names and boundaries that must exist."""
+    cfn, iam = local.aws.client("cloudformation"), local.aws.client("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "pods.eks.amazonaws.com"}}]})  # fmt: skip
+    properties: dict[str, Any] = {"AssumeRolePolicyDocument": json.loads(trust)}
+    unnamed = json.dumps({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": properties}}})
+    named = json.dumps(
+        {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {**properties, "RoleName": "Caps"}}}}
+    )
+    for body, given, needed in ((unnamed, [], "CAPABILITY_IAM"), (named, ["CAPABILITY_IAM"], "CAPABILITY_NAMED_IAM")):
+        with pytest.raises(
+            cfn.exceptions.InsufficientCapabilitiesException, match=f"Requires capabilities : .{needed}"
+        ):
+            cfn.create_stack(StackName="caps", TemplateBody=body, Capabilities=given)
+        assert not [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == "caps"]
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException):  # a change set is checked alike
+        cfn.create_change_set(StackName="caps", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=named)
+    iam.create_role(RoleName="Caps", AssumeRolePolicyDocument=trust)
+    with pytest.raises(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName="caps", AssumeRolePolicyDocument=trust)
+    assert iam.get_role(RoleName="CAPS")["Role"]["RoleName"] == "Caps"
+    missing = "arn:aws:iam::123456789012:policy/no-such-boundary"
+    with pytest.raises(
+        iam.exceptions.NoSuchEntityException, match=r"Scope ARN: .* does not exist or is not attachable"
+    ):
+        iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=trust, PermissionsBoundary=missing)
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.put_role_permissions_boundary(RoleName="Caps", PermissionsBoundary=missing)
+    boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess"  # AWS's managed policies exist everywhere
+    iam.put_role_permissions_boundary(RoleName="Caps", PermissionsBoundary=boundary)
+    assert iam.get_role(RoleName="Caps")["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    iam.delete_role_permissions_boundary(RoleName="Caps")
+    iam.delete_role(RoleName="Caps")
 
 
 # --- stacks that will not delete ------------------------------------------------------------------

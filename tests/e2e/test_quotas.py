@@ -97,12 +97,18 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
              "Action": ["sts:AssumeRole", "sts:TagSession"]}]}  # fmt: skip
     app_role = local.aws.client("iam").create_role(RoleName="quota-app", AssumeRolePolicyDocument=json.dumps(trust))
+    # The role made for the second one named (as the company's IAM conventions want: the same
+    # name in every account) and bounded by the company's permissions boundary.
+    bounds = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
+    boundary = local.aws.client("iam").create_policy(PolicyName="quota-boundary", PolicyDocument=json.dumps(bounds))
+    boundary = boundary["Policy"]["Arn"]
     identities = (
         "  podIdentities:\n"
         f"    - {{namespace: payments, serviceAccount: api, roleArn: '{app_role['Role']['Arn']}',\n"
         "       targetRoleArn: 'arn:aws:iam::444455556666:role/reports'}\n"
         "    - {namespace: default, serviceAccount: reader, policyArns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess],\n"
-        "       createServiceAccount: true, labels: {team: data}}\n"
+        f"       createServiceAccount: true, labels: {{team: data}}, roleName: NAME-reader, permissionsBoundaryArn: '{boundary}'}}\n"
+        "  addonTags: {pod-identity-agent: {owner: identity}}\n"
     )
     # And a viewer: EKS's view access policy, in one namespace only.
     account_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
@@ -118,7 +124,8 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
     )
     for name in names:
         text = _named(name).replace("  region: eu-west-1\n", "  region: eu-west-1\n" + encrypted)
-        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume) + identities + access + sso
+        text = text.replace("      maxSize: 4\n", "      maxSize: 4\n" + volume) + identities.replace("NAME", name)
+        text += access + sso
         ops.submit(s3, local.deployer, name, text.encode(), plan=False, suffix=".yaml")
     ops.submit(s3, local.deployer, "quota-gpu", (_named("quota-gpu") + GPU_GROUP).encode(), plan=False, suffix=".yaml")
     ended = {name: _ended(local, name) for name in [*names, "quota-gpu"]}
@@ -184,6 +191,12 @@ def test_creates_at_once_share_the_vpc_quota_and_the_rest_end_at_plan(
         assert ("payments", "api") not in accounts  # not asked for
         made = local.aws.client("iam").get_role(RoleName=roles[0].rsplit("/", 1)[1])["Role"]
         assert made["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        assert (
+            roles[0] == f"arn:aws:iam::{ACCOUNT}:role/clusterdrop/{name}-reader"
+        )  # the spec's name, clusterdrop's path
+        assert made["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        agent_tags = eks.describe_addon(clusterName=name, addonName="eks-pod-identity-agent")["addon"]["tags"]
+        assert (agent_tags["owner"], agent_tags["clusterdrop:cluster"]) == ("identity", name)
         agents = local.aws.eks.clusters[name].api.store.objects[("apps", "daemonsets")][
             ("kube-system", "eks-pod-identity-agent")
         ]

@@ -20,22 +20,25 @@ from clusterdrop.iam_policy import Request, evaluate
 from clusterdrop.local import cfn_permissions
 from clusterdrop.render.common import nodegroup_stack_name, stack_name
 from clusterdrop.render.plan import make_plan
+from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
 from tests.conftest import EXAMPLES
-from tests.infra.resolve import Stack
+from tests.infra.resolve import ACCOUNT, Stack
 from tests.unit.test_render import LINTED
 
 ROLE = "ClusterStacksRole"
 
 
-def _deployer(template: dict[str, Any], region: str = "eu-west-1") -> Stack:
+def _deployer(template: dict[str, Any], region: str = "eu-west-1", account: str = ACCOUNT) -> Stack:
     """A deployer takes specs for its own region only: it is deployed in the spec's region."""
-    return Stack("clusterdrop", template, region)
+    return Stack("clusterdrop", template, region, account=account)
 
 
-def role_documents(template: dict[str, Any], region: str = "eu-west-1", role: str = ROLE) -> list[dict[str, Any]]:
+def role_documents(
+    template: dict[str, Any], region: str = "eu-west-1", role: str = ROLE, account: str = ACCOUNT
+) -> list[dict[str, Any]]:
     """Every identity policy the synthesized template gives a role (inline and attached)."""
-    stack = _deployer(template, region)
+    stack = _deployer(template, region, account)
     logical = next(
         k for k in template["Resources"] if k.startswith(role) and template["Resources"][k]["Type"] == "AWS::IAM::Role"
     )
@@ -48,8 +51,8 @@ def role_documents(template: dict[str, Any], region: str = "eu-west-1", role: st
     return documents
 
 
-def _agent_code(template: dict[str, Any], region: str) -> tuple[str, str]:
-    stack = _deployer(template, region)
+def _agent_code(template: dict[str, Any], region: str, account: str = ACCOUNT) -> tuple[str, str]:
+    stack = _deployer(template, region, account)
     for resource in template["Resources"].values():
         variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
         if "AGENT_CODE_BUCKET" in variables:
@@ -57,16 +60,25 @@ def _agent_code(template: dict[str, Any], region: str) -> tuple[str, str]:
     raise AssertionError("no function carries AGENT_CODE_BUCKET")
 
 
+def account_of(cluster: Cluster) -> str:
+    """The account a spec's cluster lives in, where the spec says: EKS associates pods with roles
+    of the cluster's own account (Plan refuses others), so a spec's role ARNs name it."""
+    accounts = {p.role_arn.split(":")[4] for p in cluster.spec.pod_identities if p.role_arn}
+    assert len(accounts) <= 1, accounts
+    return accounts.pop() if accounts else ACCOUNT
+
+
 def rendered_stacks(path: Path, template: dict[str, Any]) -> list[Stack]:
     """The cluster stack and node-group stacks of one spec, with the parameters the workflow passes."""
     cluster = load_spec(path.read_bytes()).cluster
-    bucket, key = _agent_code(template, cluster.spec.region)
+    bucket, key = _agent_code(template, cluster.spec.region, account_of(cluster))
     plan = make_plan(cluster)
     main = Stack(
         stack_name(cluster),
         plan.stacks[0].template,
         cluster.spec.region,
         {"AgentCodeBucket": bucket, "AgentCodeKey": key, "ArtifactsBucket": "clusterdrop-artifactsbucket-1a2b3c"},
+        account=account_of(cluster),
     )
     out = [main]
     for stack in plan.stacks[1:]:
@@ -77,6 +89,7 @@ def rendered_stacks(path: Path, template: dict[str, Any]) -> list[Stack]:
                 stack.template,
                 cluster.spec.region,
                 {"NodeRoleArn": main.arn("NodeRole"), "SubnetIds": [f"subnet-{group}1", f"subnet-{group}2"]},
+                account=main.account,
             )
         )
     return out
@@ -99,7 +112,7 @@ def _missing(documents: list[dict[str, Any]], stacks: list[Stack]) -> list[str]:
 @pytest.mark.parametrize("path", LINTED, ids=lambda p: p.name)
 def test_the_role_allows_every_handler_permission(path: Path, template: dict[str, Any]) -> None:
     stacks = rendered_stacks(path, template)
-    assert _missing(role_documents(template, stacks[0].region), stacks) == []
+    assert _missing(role_documents(template, stacks[0].region, account=stacks[0].account), stacks) == []
 
 
 def test_the_specs_cover_every_flavour_that_changes_resource_types() -> None:

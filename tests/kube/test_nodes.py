@@ -126,6 +126,24 @@ def test_validate_cluster_passes(kube: Kube, kube_api: KubeApiServer) -> None:
     assert "2 system pods Running and Ready" in report.table()
 
 
+def test_a_control_plane_alone_validates_with_its_system_pods_waiting(kube: Kube, kube_api: KubeApiServer) -> None:
+    """No nodes asked for: CoreDNS unscheduled is what was asked, not a failure; a pod that did
+    get a node and fails still does."""
+    _system(kube_api, coredns_ready=False, bad_pod=True)
+    store = kube_api.store
+    unbound = store.objects[("", "pods")][("kube-system", "kube-proxy-a")]
+    assert "nodeName" not in unbound.get("spec", {})
+    report = validate_cluster(kube, {})
+    assert report.ok, report.table()
+    assert "waits for nodes, the cluster has none yet (0/2 available)" in report.table()
+    assert "1 system pods Running and Ready, 1 waiting for nodes" in report.table()
+    # With nodes asked for, the same cluster fails.
+    assert not validate_cluster(kube, {"workers": 1}).ok
+    unbound.setdefault("spec", {})["nodeName"] = "workers-0000"  # placed, and failing: a failure
+    failures = {(r.kind, r.name) for r in validate_cluster(kube, {}).failures}
+    assert failures == {("Pod", "kube-system/kube-proxy-a")}
+
+
 def test_validate_cluster_names_what_is_wrong(kube: Kube, kube_api: KubeApiServer) -> None:
     _add_nodes(kube_api, "workers", 3, not_ready=1)
     _system(kube_api, coredns_ready=False, bad_pod=True)

@@ -34,10 +34,11 @@ EXPECTED: dict[str, set[str] | None] = {
     },
     "09-nat-gateways.yaml": None,
     "11-cloudwatch-cluster-logging.yaml": None,
-    # IRSA service accounts become Pod Identity associations; eksctl's well-known policies do not.
+    # IRSA service accounts become Pod Identity associations, eksctl's well-known policies the
+    # controllers' documented ones; two controllers publish none clusterdrop could follow.
     "13-iamserviceaccounts.yaml": {
-        "iam.serviceAccounts[1].wellKnownPolicies",
-        "iam.serviceAccounts[7].wellKnownPolicies",
+        "iam.serviceAccounts[1].wellKnownPolicies.awsLoadBalancerController",
+        "iam.serviceAccounts[7].wellKnownPolicies.imageBuilder",
     },
     "15-managed-nodes.yaml": {
         "managedNodeGroups[0].securityGroups",
@@ -45,9 +46,10 @@ EXPECTED: dict[str, set[str] | None] = {
         "managedNodeGroups[2].overrideBootstrapCommand",
         "managedNodeGroups[3].launchTemplate",
     },
+    # A Pod Identity role's boundary maps; the cluster, Fargate and node roles' do not.
     "17-permissions-boundary.yaml": {
         "iam.serviceRolePermissionsBoundary",
-        "iam.serviceAccounts[0].permissionsBoundary",
+        "iam.fargatePodExecutionRolePermissionsBoundary",
         "nodeGroups[0].iam.instanceRolePermissionsBoundary",
     },
     "19-kms-cluster.yaml": None,
@@ -61,15 +63,10 @@ EXPECTED: dict[str, set[str] | None] = {
     "35-iamidentitymappings.yaml": {"iamIdentityMappings"},
     "35-outposts.yaml": {"outpost"},
     "37-outposts-fully-private.yaml": {"outpost", "privateCluster"},
-    # Associations with a role ARN or policy ARNs map; eksctl's extras are refused each by path.
-    "39-pod-identity-association.yaml": {
-        "addons[0].tags",
-        "iam.podIdentityAssociations[1].wellKnownPolicies",
-        "iam.podIdentityAssociations[1].roleName",
-        "iam.podIdentityAssociations[1].permissionsBoundaryARN",
-    },
-    # Zonal shift maps (controlPlane.zonalShift); a cluster without node groups does not.
-    "41-zonal-shift.yaml": {"metadata.name"},
+    # Every association maps: role names, boundaries, well-known policies; the add-on's tags too.
+    "39-pod-identity-association.yaml": None,
+    # Zonal shift maps (controlPlane.zonalShift); without node groups, a control plane alone.
+    "41-zonal-shift.yaml": None,
     "43-hybrid-nodes.yaml": {"remoteNetworkConfig"},
     "45-upgrade-policy-example.yaml": None,
     # Auto Mode maps (computeMode: auto); EKS Capabilities do not.
@@ -289,6 +286,12 @@ def test_zonal_shift_and_the_upgrade_policy_map_to_the_control_plane() -> None:
         kms.control_plane.secrets_key == "arn:aws:kms:us-west-2:000000000000:key/00000000-0000-0000-0000-000000000000"
     )
     text = (FIXTURES / "eksctl" / "41-zonal-shift.yaml").read_text()
+    alone = load_spec(text.encode())
+    assert (alone.cluster.spec.node_groups, alone.cluster.spec.cni.name) == ([], "aws-vpc-cni")
+    # eksctl's default node groups are public: groups added later as eksctl writes them keep the
+    # cluster's subnets (another topology would replace the EKS cluster).
+    assert alone.cluster.spec.network.topology == "public"
+    assert any("a control plane alone, as eksctl creates it" in n for n in alone.notes)
     with_nodes = text + "managedNodeGroups:\n  - name: ng\n    desiredCapacity: 2\n"
     assert load_spec(with_nodes.encode()).cluster.spec.control_plane.zonal_shift is True
     with pytest.raises(UnsupportedFields, match="unknown support type 'LTS'"):
@@ -382,17 +385,35 @@ def test_irsa_service_accounts_become_pod_identity_associations() -> None:
     text = (FIXTURES / "eksctl" / "13-iamserviceaccounts.yaml").read_text()
     with pytest.raises(SpecInvalid) as info:  # the fixture's attachRoleARN names account "123"
         load_spec(text.encode(), allow_partial=True)
-    assert "spec.podIdentities[3].roleArn" in {p.path for p in info.value.problems}
+    assert "spec.podIdentities[8].roleArn" in {p.path for p in info.value.problems}
     fixed = text.replace("arn:aws:iam::123:role/", "arn:aws:iam::123456789012:role/")
     loaded = load_spec(fixed.encode(), allow_partial=True)
     by_account = {(p.namespace, p.service_account): p for p in loaded.cluster.spec.pod_identities}
-    # The ones whose only permissions were eksctl's well-known policies are dropped with them.
+    # The two whose only permissions were refused well-known policies are dropped with them.
     assert sorted(by_account) == [
         ("backend-apps", "cache-access"),
         ("backend-apps", "s3-reader"),
+        ("cert-manager", "cert-manager"),
         ("default", "some-app"),
         ("kube-system", "autoscaler-service"),
+        ("kube-system", "cluster-autoscaler"),
+        ("kube-system", "ebs-csi-controller-sa"),
+        ("kube-system", "efs-csi-controller-sa"),
+        ("kube-system", "external-dns"),
     ]
+    # Well-known policies: AWS's managed policy where AWS publishes one, else the controller's
+    # documented statements, the autoscaler's writes scoped to this cluster's groups.
+    assert by_account[("kube-system", "efs-csi-controller-sa")].policy_arns == [
+        "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"
+    ]
+    scaler = by_account[("kube-system", "cluster-autoscaler")].policy
+    assert scaler is not None
+    assert scaler["Statement"][1]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/cluster-13": "owned"}
+    }
+    dns = by_account[("kube-system", "external-dns")].policy
+    assert dns is not None
+    assert dns["Statement"][0]["Action"] == ["route53:ChangeResourceRecordSets"]
     reader = by_account[("backend-apps", "s3-reader")]
     assert (reader.create_service_account, reader.labels) == (True, {"aws-usage": "application"})
     assert reader.policy_arns == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
@@ -415,6 +436,30 @@ def test_pod_identity_extras_map_service_accounts_inline_policies_and_target_rol
     assert identities[("dev", "nginx")].policy is not None
     chained = identities[("default", "cross-account-s3-reader")]
     assert (chained.target_role_arn, chained.disable_session_tags) == ("arn:aws:iam::444455556666:role/role-b", True)
+
+
+def test_pod_identity_association_fixture_converts_whole() -> None:
+    loaded = load_spec((FIXTURES / "eksctl" / "39-pod-identity-association.yaml").read_bytes())
+    spec = loaded.cluster.spec
+    identities = {(p.namespace, p.service_account): p for p in spec.pod_identities}
+    cache = identities[("dev", "app-cache-access")]
+    assert cache.role_name == "pod-identity-role-app-cache"
+    assert cache.permissions_boundary_arn == "arn:aws:iam::111122223333:policy/permission-boundary"
+    assert cache.policy_arns == [
+        "arn:aws:iam::111122223333:policy/permission-policy-1",
+        "arn:aws:iam::111122223333:policy/permission-policy-2",
+    ]
+    # autoScaler and externalDNS: the controllers' documented statements, in the inline policy.
+    assert cache.policy is not None
+    actions = {
+        a
+        for st in cache.policy["Statement"]
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    assert {"autoscaling:SetDesiredCapacity", "route53:ChangeResourceRecordSets"} <= actions
+    assert identities[("default", "cross-account-s3-reader-b")].role_name == "pod-identity-role-cross-account"
+    assert spec.addon_tags == {"pod-identity-agent": {"team": "eks"}}
+    assert any("roleName: the role is made under the path /clusterdrop/" in n for n in loaded.notes)
 
 
 def test_node_group_add_on_policies_become_the_add_on_or_are_refused_by_name() -> None:

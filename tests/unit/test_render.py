@@ -635,6 +635,10 @@ def test_a_pod_identity_role_with_an_inline_policy_chained_to_another_accounts_r
          "spec.podIdentities[0].policy.Statement[0]", "Action and Resource"),
         ({"labels": {"a": "b"}}, "spec.podIdentities[0].labels", "createServiceAccount"),
         ({"roleArn": "arn:aws:iam::123456789012:role/x"}, "spec.podIdentities[0]", "set roleArn, or"),
+        ({"roleName": "has space"}, "spec.podIdentities[0].roleName", "an IAM role name"),
+        ({"roleName": "r" * 65}, "spec.podIdentities[0].roleName", "an IAM role name"),
+        ({"permissionsBoundaryArn": "arn:aws:iam:11111:policy/entity/boundary"},
+         "spec.podIdentities[0].permissionsBoundaryArn", "an IAM policy ARN"),
     ],
 )  # fmt: skip
 def test_a_pod_identity_is_refused_by_field(
@@ -685,3 +689,73 @@ def test_a_node_group_placed_apart_needs_the_subnets_it_names(full_spec: dict[st
     with pytest.raises(SpecInvalid) as refused:
         _cluster(full_spec)
     assert "spec.nodeGroups[0].topology" in {p.path for p in refused.value.problems}
+
+
+def test_a_pod_identity_role_may_be_named_and_bounded(full_spec: dict[str, Any]) -> None:
+    boundary = "arn:aws:iam::123456789012:policy/boundary"
+    identity = {
+        "namespace": "payments",
+        "serviceAccount": "api",
+        "policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        "roleName": "payments-api",
+        "permissionsBoundaryArn": boundary,
+    }
+    set_path(full_spec, "spec.podIdentities", [identity])
+    plan = make_plan(_cluster(full_spec))
+    [role] = [r for k, r in plan.stacks[0].template["Resources"].items() if k.startswith("PodIdentityRole")]
+    # The name is the user's; the path is clusterdrop's, where its deployer may make roles.
+    assert (role["Properties"]["RoleName"], role["Properties"]["Path"]) == ("payments-api", "/clusterdrop/")
+    assert role["Properties"]["PermissionsBoundary"] == boundary
+    assert [m for m in lint(json.dumps(plan.stacks[0].template)) if m.rule.id.startswith("E")] == []
+    assert f"payments/api: made as /clusterdrop/payments-api for ReadOnlyAccess, bounded by {boundary}" in (
+        format_summary(plan.summary())
+    )
+
+
+@pytest.mark.parametrize(
+    ("identities", "path", "words"),
+    [
+        # A role given by ARN is not made: nothing to name or bound.
+        ([{"roleArn": "arn:aws:iam::123456789012:role/x", "roleName": "x"}], "spec.podIdentities[0].roleName",
+         "with roleArn it makes none"),
+        ([{"roleArn": "arn:aws:iam::123456789012:role/x",
+           "permissionsBoundaryArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}],
+         "spec.podIdentities[0].permissionsBoundaryArn", "with roleArn it makes none"),
+        # IAM role names are unique in the account whatever their case.
+        ([{"policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "roleName": "App"},
+          {"serviceAccount": "other", "policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "roleName": "app"}],
+         "spec.podIdentities[1].roleName", "podIdentities[0] names its role"),
+    ],
+)  # fmt: skip
+def test_a_named_role_is_refused_where_iam_would(
+    full_spec: dict[str, Any], identities: list[dict[str, Any]], path: str, words: str
+) -> None:
+    set_path(
+        full_spec, "spec.podIdentities", [{"namespace": "payments", "serviceAccount": "api", **i} for i in identities]
+    )
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    problems = {p.path: p.message for p in refused.value.problems}
+    assert words in problems[path], problems
+
+
+def test_add_on_tags_are_checked_beside_the_cluster_tags(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.addons", ["metrics-server"])
+    set_path(full_spec, "spec.addonTags", {"metrics-server": {"team": "obs"}})
+    plan = make_plan(_cluster(full_spec))
+    assert "  metrics-server tagged team=obs" in format_summary(plan.summary()).splitlines()
+    set_path(full_spec, "spec.addonTags", {"ebs-csi": {"team": "obs"}, "metrics-server": {"aws:team": "x"}})
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    problems = {p.path: p.message for p in refused.value.problems}
+    assert "the cluster has no ebs-csi add-on to tag" in problems["spec.addonTags.ebs-csi"]
+    assert "reserved by AWS" in problems["spec.addonTags.metrics-server.aws:team"]
+    many = {f"k{i}": "v" for i in range(30)}
+    set_path(full_spec, "metadata.tags", many)
+    set_path(full_spec, "spec.addonTags", {"metrics-server": {f"o{i}": "v" for i in range(30)}})
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    assert (
+        "tags with metadata.tags"
+        in {p.path: p.message for p in refused.value.problems}["spec.addonTags.metrics-server"]
+    )

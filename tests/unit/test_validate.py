@@ -102,7 +102,8 @@ MALFORMED: list[tuple[str, str, Any]] = [
     ("spec.cni.version", "spec.cni.version", "v3.0.0"),
     ("spec.cni.mode", "spec.cni", {"name": "aws-vpc-cni", "mode": "manifest"}),
     ("spec.network.podCidr", "spec.cni", {"name": "aws-vpc-cni"}),
-    ("spec.nodeGroups", "spec.nodeGroups", []),
+    # No node groups: a control plane alone, where an overlay CNI's controllers could never run.
+    ("spec.cni.name", "spec.nodeGroups", []),
     ("spec.nodeGroups", "spec.nodeGroups", {"name": "workers"}),
     ("spec.nodeGroups[0].maxSize", "spec.nodeGroups[0].maxSize", 2),
     ("spec.nodeGroups[0].desiredSize", "spec.nodeGroups[0].minSize", 4),
@@ -440,11 +441,26 @@ def test_auto_mode_needs_no_node_groups_and_defaults_to_both_built_in_pools() ->
     spec = _validate(data).spec
     assert (spec.compute_mode, spec.node_groups, spec.node_pools) == ("auto", [], ["general-purpose", "system"])
     assert spec.cni.version is None  # EKS Auto Mode's own VPC CNI
-    # Without Auto Mode a cluster needs its node groups, and has no node pools.
+    # Without Auto Mode and node groups: a control plane alone (as eksctl creates one); no node pools.
     del data["spec"]["computeMode"]
-    assert _problems(data) == {"spec.nodeGroups": "at least one node group (or computeMode: auto, EKS Auto Mode)"}
+    data["spec"].pop("addons", None)
+    assert _validate(data).spec.node_groups == []
     data["spec"]["nodePools"] = ["system"]
     assert "spec.nodePools" in _problems(data)
+
+
+def test_a_control_plane_alone_refuses_what_would_wait_for_nodes_forever() -> None:
+    data = yaml.safe_load((REPO / "examples" / "calico-ha.yaml").read_text())
+    for group in data["spec"]["nodeGroups"]:  # groups scaled to nothing: no nodes either
+        group["desiredSize"] = 0
+        group.pop("minSize", None)
+    data["spec"]["addons"] = ["pod-identity-agent", "metrics-server"]
+    problems = _problems(data)
+    assert "calico's controllers run on nodes and the cluster has no nodes" in problems["spec.cni.name"]
+    assert "metrics-server runs on nodes" in problems["spec.addons[1]"]
+    assert "spec.addons[0]" not in problems  # the Pod Identity agent is a DaemonSet: no pods yet, no wait
+    data["spec"]["nodeGroups"][0]["desiredSize"] = 1
+    assert "spec.cni.name" not in _problems(data)
 
 
 @pytest.mark.parametrize(

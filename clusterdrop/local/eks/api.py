@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
 from moto.eks.exceptions import InvalidParameterException, ResourceNotFoundException
+from moto.eks.models import EKSBackend
 
 from clusterdrop.local import eks_addons
 from clusterdrop.local.eks.emulation import (
@@ -68,6 +69,31 @@ def _addon_view(cluster: str, name: str, region: str, version: str) -> Obj:
     }
 
 
+# EKS's tag rules (EKS User Guide, "Tag restrictions"): at most 50 tags on a resource, keys of
+# 1..128 characters, values of at most 256, and no key beginning with aws: (AWS's own).
+MAX_TAGS = 50
+
+
+def _tags_problem(tags: dict[str, str]) -> str | None:
+    if len(tags) > MAX_TAGS:
+        return f"A resource can have at most {MAX_TAGS} tags; {len(tags)} given"
+    for key, value in tags.items():
+        if key.lower().startswith("aws:"):
+            return f"Tag key {key} uses the reserved prefix aws:"
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            return f"Tag {key}: keys are 1..128 characters, values at most 256"
+    return None
+
+
+def _addon_of(arn: str) -> Obj | None:
+    """The emulated add-on an ARN names (moto's EKS tags clusters only)."""
+    for cluster in current().clusters.values():
+        for addon in cluster.addons.values():
+            if addon["addonArn"] == arn:
+                return addon
+    return None
+
+
 def _unsupported(cluster: EmulatedCluster, addon: str) -> InvalidParameterException:
     return _invalid(f"Addon version specified is not supported for Kubernetes {cluster.version}", cluster.name, addon)
 
@@ -103,7 +129,12 @@ def install() -> None:
         version = body.get("addonVersion") or addon_version(name, cluster.version)
         if not supports(name, version, cluster.version):
             raise _unsupported(cluster, name)
+        tags = body.get("tags") or {}
+        problem = _tags_problem(tags)
+        if problem:
+            raise _invalid(problem, cluster.name, name)
         cluster.addons[name] = _addon_view(cluster.name, name, cluster.region, version)
+        cluster.addons[name]["tags"] = dict(tags)
         if body.get("configurationValues"):
             cluster.addons[name]["configurationValues"] = body["configurationValues"]
         try:
@@ -283,6 +314,37 @@ def install() -> None:
     # Routed on the decoded path, where the ARN's '/' is a separator: one rule for both reads
     # (the action is then chosen on the raw path).
     eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$"] = eks_urls.response.dispatch
+    backend_tag, backend_untag, backend_list = (
+        EKSBackend.tag_resource,
+        EKSBackend.untag_resource,
+        EKSBackend.list_tags_for_resource,
+    )
+
+    def tag_resource(self: Any, resource_arn: str, tags: dict[str, str]) -> None:
+        addon = _addon_of(resource_arn)
+        if addon is None:
+            return backend_tag(self, resource_arn, tags)
+        problem = _tags_problem({**addon["tags"], **tags})
+        if problem:
+            raise _invalid(problem, addon["clusterName"], addon["addonName"])
+        addon["tags"].update(tags)
+        return None
+
+    def untag_resource(self: Any, resource_arn: str, tag_keys: list[str]) -> None:
+        addon = _addon_of(resource_arn)
+        if addon is None:
+            return backend_untag(self, resource_arn, tag_keys)
+        for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+            addon["tags"].pop(key, None)
+        return None
+
+    def list_tags_for_resource(self: Any, resource_arn: str) -> dict[str, str]:
+        addon = _addon_of(resource_arn)
+        return dict(addon["tags"]) if addon is not None else backend_list(self, resource_arn)
+
+    EKSBackend.tag_resource = tag_resource  # type: ignore[method-assign]
+    EKSBackend.untag_resource = untag_resource  # type: ignore[method-assign]
+    EKSBackend.list_tags_for_resource = list_tags_for_resource  # type: ignore[method-assign]
     eks_responses.EKSResponse.create_addon = create_addon  # type: ignore[attr-defined]
     eks_responses.EKSResponse.list_addons = list_addons  # type: ignore[attr-defined]
     eks_responses.EKSResponse.describe_addon = describe_addon  # type: ignore[attr-defined]

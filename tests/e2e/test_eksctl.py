@@ -1,0 +1,59 @@
+"""eksctl files end to end in the embedded mode: uploaded as they are, converted by the workflow.
+A file without node groups is a control plane alone, as eksctl creates one; a later upload gives
+it nodes; the teardown leaves nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from clusterdrop import ops
+from clusterdrop.local import session
+from tests.conftest import FIXTURES
+from tests.e2e.test_embedded import _run, _spec
+
+NAME = "alone"
+# eksctl's zonal-shift example, in the embedded deployer's region.
+ZONAL = (
+    (FIXTURES / "eksctl" / "41-zonal-shift.yaml")
+    .read_text()
+    .replace("name: highly-available-cluster", f"name: {NAME}")
+    .replace("region: us-west-2", "region: eu-west-1")
+)
+
+
+def test_a_control_plane_alone_is_created_validated_and_given_nodes_later(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    created = _run(local, _spec(tmp_path, NAME, ZONAL))
+    sns = created["notifications"]["sns"]
+    assert created["status"] == "SUCCEEDED", (sns or {}).get("text")
+    assert created["nodes"]["ready"] == 0
+    table = sns["outcome"]["validation"]
+    # CoreDNS is there, waiting for nodes as asked: no failure.
+    assert "kube-system/coredns" in table
+    assert "waits for nodes, the cluster has none yet" in table
+    eks = local.aws.client("eks")
+    assert eks.describe_cluster(name=NAME)["cluster"]["zonalShiftConfig"] == {"enabled": True}
+    assert eks.list_nodegroups(clusterName=NAME)["nodegroups"] == []
+    coredns = local.aws.eks.clusters[NAME].api.store.objects[("apps", "deployments")][("kube-system", "coredns")]
+    assert not (coredns.get("status") or {}).get("availableReplicas")
+
+    # The same file with a managed node group: its nodes come, CoreDNS runs on them.
+    grown_text = (
+        ZONAL + "\nmanagedNodeGroups:\n  - name: workers\n    instanceType: t3.medium\n    desiredCapacity: 2\n"
+    )
+    grown = _run(local, _spec(tmp_path, NAME, grown_text))
+    assert grown["status"] == "SUCCEEDED", (grown["notifications"]["sns"] or {}).get("text")
+    assert grown["nodes"]["ready"] == 2
+    assert "waits for nodes" not in grown["notifications"]["sns"]["outcome"]["validation"]
+    coredns = local.aws.eks.clusters[NAME].api.store.objects[("apps", "deployments")][("kube-system", "coredns")]
+    assert coredns["status"]["availableReplicas"] >= 1
+
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    assert ops.delete(local.aws.client("s3"), local.deployer, NAME) is not None
+    sfn = local.aws.client("stepfunctions")
+    watched = ops.watch(sfn, local.deployer, NAME, io.StringIO(), poll=0.3, started_after=before, timeout=300)
+    assert watched == "SUCCEEDED"
+    assert local.leftovers(NAME) == []
