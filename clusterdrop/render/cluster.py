@@ -454,6 +454,7 @@ class _Builder:
                     "Type": "STANDARD",
                     "AccessPolicies": [_access_policy(p.policy, p.namespaces) for p in entry.policies],
                     **({"KubernetesGroups": list(entry.groups)} if entry.groups else {}),
+                    **({"Username": entry.username} if entry.username else {}),
                     "Tags": tag_list(cluster),
                 },
             )

@@ -151,6 +151,7 @@ class _Converter:
             network["zones"] = top.get("availabilityZones")
         self._vpc(top.child("vpc"), network, control_plane)
         access_entries = self._access(top.child("accessConfig"), control_plane)
+        access_entries += self._identity_mappings(top)
         self._logging(top.child("cloudWatch"), control_plane)
         self._resilience(top, control_plane)
         encryption = top.child("secretsEncryption")
@@ -203,7 +204,6 @@ class _Converter:
         top.finish(
             {
                 "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
-                "iamIdentityMappings": "aws-auth mappings are not supported: use access entries (accessConfig)",
                 "karpenter": "Karpenter is not supported by clusterdrop",
                 "capabilities": "EKS Capabilities (managed ACK, kro, Argo CD) are not supported yet",
                 "localZones": "Local Zones are not supported by clusterdrop",
@@ -355,17 +355,61 @@ class _Converter:
                 and set(p) <= {"policyARN", "accessScope"}
                 for p in policies
             )
-            if is_admin and not entry.has("kubernetesGroups"):
+            if is_admin and not entry.has("kubernetesGroups") and not entry.has("username"):
                 admins.append(arn)
             else:
                 others.append(self._access_entry(entry, arn, policies))
             if entry.get("type") not in (None, "STANDARD"):
                 self.refuse((*entry.path, "type"), "only STANDARD access entries are supported")
-            entry.finish({"username": "the Kubernetes user name is EKS's own (the principal)"})
+            entry.finish()
         access.finish()
         if admins:
             control_plane["admins"] = admins
         return others
+
+    def _identity_mappings(self, top: _Reader) -> list[dict[str, Any]]:
+        """iamIdentityMappings (aws-auth) → access entries, as EKS's migration from the ConfigMap
+        maps them: the principal, its username and groups; system:masters, which an access entry
+        cannot carry, becomes EKS's cluster-admin access policy. What has no access-entry form (a
+        whole account, a service's mapping) is refused by path."""
+        out: list[dict[str, Any]] = []
+        items = top.get("iamIdentityMappings") or []
+        for i, raw in enumerate(items if isinstance(items, list) else []):
+            item = _Reader(self, raw, ("iamIdentityMappings", i))
+            item.get("noDuplicateARNs")  # EKS takes one access entry per principal, always
+            if not item.has("arn"):
+                item.finish(
+                    {
+                        "account": "access entries name IAM principals, not whole accounts (aws-auth's mapAccounts "
+                        "has no access-entry form): give each principal an entry in spec.access",
+                        "serviceName": "a service's aws-auth mapping has no access-entry form here: give the "
+                        "service's role an entry in spec.access with the permissions its guide names",
+                        "namespace": "a service's aws-auth mapping has no access-entry form here",
+                    }
+                )
+                continue
+            entry: dict[str, Any] = {"principal": item.get("arn"), "policies": []}
+            groups = [str(g) for g in item.get("groups") or []]
+            if "system:masters" in groups:
+                entry["policies"].append({"policy": "cluster-admin"})
+            others = [g for g in groups if g != "system:masters"]
+            for g in (g for g in others if g.startswith("system:")):
+                self.refuse(
+                    (*item.path, "groups"),
+                    f"{g}: EKS refuses system: groups in access entries (nodes get theirs from EKS itself)",
+                )
+            if [g for g in others if not g.startswith("system:")]:
+                entry["groups"] = [g for g in others if not g.startswith("system:")]
+            if item.has("username"):
+                entry["username"] = item.get("username")
+            out.append(entry)
+            item.finish()
+        if out:
+            self.note(
+                "iamIdentityMappings: aws-auth mappings become access entries (spec.access; system:masters → EKS's "
+                "cluster-admin access policy); the cluster authenticates through access entries only"
+            )
+        return out
 
     def _access_entry(self, entry: _Reader, arn: Any, policies: Any) -> dict[str, Any]:
         """An entry with other policies or scopes, or Kubernetes groups → spec.access."""
@@ -388,8 +432,7 @@ class _Converter:
                 out["policies"].append(granted)
             scope.finish()
             policy.finish()
-        if entry.has("kubernetesGroups"):
-            out["groups"] = entry.get("kubernetesGroups")
+        entry.copy_to(out, {"kubernetesGroups": "groups", "username": "username"})
         return out
 
     def _logging(self, cloudwatch: _Reader, control_plane: dict[str, Any]) -> None:

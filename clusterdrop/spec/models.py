@@ -294,6 +294,11 @@ class AccessEntry(Model):
 
     principal: IamPrincipal = Field(description="An IAM role or user of any account.")
     policies: list[AccessPolicy] = Field(default_factory=list, max_length=20, description="EKS access policies.")
+    username: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None,
+        description="The Kubernetes user name the principal gets, for RBAC bindings to a user (default: EKS's, "
+        "from the principal's ARN).",
+    )
     groups: list[str] = Field(
         default_factory=list,
         max_length=20,

@@ -446,6 +446,10 @@ def _check_identity_providers(spec: ClusterSpec) -> Iterator[Issue]:
                 yield (*base, "requiredClaims", key), "a claim's name is 1-63 characters, its value 1-253"
 
 
+# User names EKS keeps for itself (EKS User Guide, "Create access entries").
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+
+
 def _check_access(spec: ClusterSpec) -> Iterator[Issue]:
     """One access entry per principal (EKS's rule), not beside controlPlane.admins; an entry grants
     something; system: groups are Kubernetes' own (EKS refuses them)."""
@@ -454,8 +458,10 @@ def _check_access(spec: ClusterSpec) -> Iterator[Issue]:
         base: Path = ("spec", "access", i)
         if entry.principal in admins:
             yield (*base, "principal"), "already in controlPlane.admins (one access entry per principal)"
-        if not entry.policies and not entry.groups:
-            yield base, "grants nothing: give it policies or groups"
+        if not entry.policies and not entry.groups and entry.username is None:
+            yield base, "grants nothing: give it policies, groups or a username (for RBAC bindings to it)"
+        if entry.username is not None and entry.username.lower().startswith(RESERVED_USERNAME_PREFIXES):
+            yield (*base, "username"), f"EKS keeps user names beginning {', '.join(RESERVED_USERNAME_PREFIXES)}"
         for j, group in enumerate(entry.groups):
             if group.startswith("system:"):
                 yield (*base, "groups", j), "system: groups are Kubernetes' own; EKS refuses them in an access entry"

@@ -60,7 +60,8 @@ EXPECTED: dict[str, set[str] | None] = {
     "29-cluster-with-karpenter.yaml": {"karpenter"},
     "31-override-bootstrap-command-unmanaged-nodegroup.yaml": {"nodeGroups[0].overrideBootstrapCommand"},
     "33-local-zones.yaml": {"localZones", "nodeGroups[0].localZones"},
-    "35-iamidentitymappings.yaml": {"iamIdentityMappings"},
+    # aws-auth mappings of principals become access entries; an account's or a service's do not.
+    "35-iamidentitymappings.yaml": {"iamIdentityMappings[2].serviceName", "iamIdentityMappings[3].account"},
     "35-outposts.yaml": {"outpost"},
     "37-outposts-fully-private.yaml": {"outpost", "privateCluster"},
     # Every association maps: role names, boundaries, well-known policies; the add-on's tags too.
@@ -348,10 +349,10 @@ accessConfig:
     with pytest.raises(UnsupportedFields) as refused:
         load_spec(odd.encode())
     paths = {p.path for p in refused.value.problems}
-    assert paths == {
-        "accessConfig.accessEntries[1].accessPolicies[0].policyARN",
-        "accessConfig.accessEntries[1].username",
-    }
+    assert paths == {"accessConfig.accessEntries[1].accessPolicies[0].policyARN"}
+    # A username is the entry's (for RBAC bindings to a user).
+    named = load_spec(odd.replace("AmazonEKSSecretReaderPolicy", "AmazonEKSViewPolicy").encode()).cluster.spec
+    assert named.access[0].username == "dev"
 
 
 def test_log_types_and_their_retention_map_to_the_control_plane() -> None:
@@ -493,3 +494,23 @@ def test_node_groups_placed_apart_and_instance_names_map() -> None:
     assert spec.network.topology == "public"  # the first group's
     assert (public.topology, public.instance_name) == (None, "custom-node-name")
     assert private.topology == "private"  # privateNetworking: true, apart from the cluster's
+
+
+def test_aws_auth_mappings_become_access_entries_as_eks_migrates_them() -> None:
+    loaded = load_spec((FIXTURES / "eksctl" / "35-iamidentitymappings.yaml").read_bytes(), allow_partial=True)
+    entries = {e.principal: e for e in loaded.cluster.spec.access}
+    admin = entries["arn:aws:iam::000000000000:role/myAdminRole"]
+    # system:masters, which no access entry may carry, is EKS's cluster-admin access policy.
+    assert ([p.policy for p in admin.policies], admin.groups, admin.username) == (["cluster-admin"], [], "admin")
+    user = entries["arn:aws:iam::000000000000:user/myUser"]
+    assert (user.policies, user.username) == ([], "myUser")  # for RBAC bindings to the user
+    assert sorted(p.path for p in loaded.dropped) == ["iamIdentityMappings[2].namespace",
+                                                      "iamIdentityMappings[2].serviceName",
+                                                      "iamIdentityMappings[3].account"]  # fmt: skip
+    nodes = (
+        "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: m, region: eu-west-1}\n"
+        "managedNodeGroups: [{name: ng}]\niamIdentityMappings:\n"
+        "  - {arn: 'arn:aws:iam::000000000000:role/nodes', groups: [system:bootstrappers, system:nodes]}\n"
+    )
+    with pytest.raises(UnsupportedFields, match="EKS refuses system: groups in access entries"):
+        load_spec(nodes.encode())

@@ -759,3 +759,22 @@ def test_add_on_tags_are_checked_beside_the_cluster_tags(full_spec: dict[str, An
         "tags with metadata.tags"
         in {p.path: p.message for p in refused.value.problems}["spec.addonTags.metrics-server"]
     )
+
+
+def test_an_access_entry_may_name_its_kubernetes_user(full_spec: dict[str, Any]) -> None:
+    from clusterdrop.local.eks import resources
+
+    entry = {"principal": "arn:aws:iam::123456789012:user/ana", "username": "ana"}
+    set_path(full_spec, "spec.access", [entry])
+    resources_ = make_plan(_cluster(full_spec)).stacks[0].template["Resources"]
+    [rendered] = [r for r in resources_.values() if r["Type"] == "AWS::EKS::AccessEntry"
+                  and r["Properties"]["PrincipalArn"] == entry["principal"]]  # fmt: skip
+    assert rendered["Properties"]["Username"] == "ana"
+    assert "Policies" not in rendered["Properties"]
+    # EKS keeps names beginning system:, eks:, aws:, amazon:, iam: — refused here, and by the emulated EKS.
+    set_path(full_spec, "spec.access", [{**entry, "username": "eks:ana"}])
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    assert "spec.access[0].username" in {p.path for p in refused.value.problems}
+    with pytest.raises(Exception, match="username eks:ana may not begin with"):
+        resources._check_access_entry("Entry", {**rendered["Properties"], "Username": "eks:ana"})

@@ -111,7 +111,8 @@ def authorized(entry: Mapping[str, Any], principal: str, verb: str, route: Any, 
         if _policy_allows(str(policy.get("PolicyArn", "")), verb, route.group, route.plural):
             return None
     where = f'in the namespace "{route.namespace}"' if route.namespace else "at the cluster scope"
+    user = entry.get("Username") or principal  # the entry's Kubernetes user name, when it sets one
     return (
-        f'{route.plural} is forbidden: User "{principal}" cannot {verb} resource "{route.plural}" in API group '
+        f'{route.plural} is forbidden: User "{user}" cannot {verb} resource "{route.plural}" in API group '
         f'"{route.group}" {where}'
     )

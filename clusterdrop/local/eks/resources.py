@@ -845,6 +845,23 @@ class EksIdentityProviderModel(_Declared, CloudFormationModel):
         self._forget(self.cluster, "identity_providers", self.name)
 
 
+# Names EKS keeps for itself (EKS User Guide, "Create access entries"): a username may not begin
+# with them, and a Kubernetes group may not begin with system:.
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+
+
+def _check_access_entry(logical_id: str, p: dict[str, Any]) -> None:
+    username = str(p.get("Username") or "")
+    problem = None
+    if username.lower().startswith(RESERVED_USERNAME_PREFIXES):
+        problem = f"username {username} may not begin with {', '.join(RESERVED_USERNAME_PREFIXES)}"
+    groups = [g for g in p.get("KubernetesGroups") or [] if str(g).startswith("system:")]
+    if groups:
+        problem = f"kubernetesGroups {', '.join(groups)}: a group may not begin with system:"
+    if problem is not None:
+        raise _eks_refusal(logical_id, "AWS::EKS::AccessEntry", problem)
+
+
 class EksAccessEntryModel(_Declared, CloudFormationModel):
     CFN_TYPE = "AWS::EKS::AccessEntry"
     NAME_PROPERTY = "PrincipalArn"
@@ -858,6 +875,7 @@ class EksAccessEntryModel(_Declared, CloudFormationModel):
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> EksAccessEntryModel:
         p = cloudformation_json["Properties"]
+        _check_access_entry(kwargs.get("LogicalId") or resource_name, p)
         arn = f"arn:aws:eks:{region_name}:{account_id}:access-entry/{p['ClusterName']}/{uuid.uuid4()}"
         emulation = current()
         with emulation.lock:
@@ -868,6 +886,14 @@ class EksAccessEntryModel(_Declared, CloudFormationModel):
     def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> EksAccessEntryModel:
+        # Username, Kubernetes groups and access policies change in place; the principal cannot.
+        p = cloudformation_json["Properties"]
+        _check_access_entry(new_resource_name, p)
+        emulation = current()
+        with emulation.lock:
+            entries = emulation.clusters[p["ClusterName"]].access_entries
+            if p["PrincipalArn"] in entries:
+                entries[p["PrincipalArn"]] = {"arn": entries[p["PrincipalArn"]]["arn"], **p}
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
