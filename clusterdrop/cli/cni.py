@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from typing import Any, TextIO
@@ -21,7 +22,7 @@ def cmd_cni_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "defaultMode": r.default_mode,
                 "eksAddon": r.eks_addon,
                 "flavors": sorted(r.flavors),
-                "modes": {m: [vars(a) for a in arts] for m, arts in r.modes.items()},
+                "modes": {m: [dataclasses.asdict(a) for a in arts] for m, arts in r.modes.items()},
             }
             for r in CATALOG
         ]
@@ -31,16 +32,21 @@ def cmd_cni_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         flavors = ", ".join(sorted(release.flavors))
         addon = f"; on EKS installed as the add-on {release.eks_addon}" if release.eks_addon else ""
         out.write(f"{release.name} {release.version}  (flavours: {flavors}{addon})\n")
+        charts = {a.render.chart for arts in release.modes.values() for a in arts if a.render is not None}
+        for chart in charts:
+            out.write(f"  chart {chart.name}  sha256:{chart.sha256}\n    {chart.url}\n")
         for mode, artifacts in release.modes.items():
             default = " (default)" if mode == release.default_mode else ""
             out.write(f"  mode {mode}{default}:\n")
             for artifact in artifacts:
-                out.write(f"    {artifact.name}  sha256:{artifact.sha256}\n      {artifact.url}\n")
+                origin = f"rendered from {artifact.render.chart.name}" if artifact.render else artifact.url
+                out.write(f"    {artifact.name}  sha256:{artifact.sha256}\n      {origin}\n")
     return EXIT_OK
 
 
 def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import ipaddress
+    from urllib.parse import urlsplit
 
     from clusterdrop.cni import catalog, install, manifests
     from clusterdrop.cni.fetch import mirror_from_env
@@ -53,6 +59,11 @@ def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"clusterdrop: {args.name} {args.version or ''} is not in the catalog; available: {known}\n")
         return EXIT_INVALID
     mode = args.mode or release.default_mode
+    if args.kube_proxy_replacement and release.name != "cilium":
+        err.write("clusterdrop: --kube-proxy-replacement is Cilium's\n")
+        return EXIT_INVALID
+    if args.kube_proxy_replacement:
+        mode += "-kpr"  # a structural choice: the chart rendered so
     if mode not in release.modes:
         err.write(f"clusterdrop: {release.name} has no mode {mode!r}; modes: {', '.join(release.modes)}\n")
         return EXIT_INVALID
@@ -62,13 +73,21 @@ def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except ValueError:
             err.write(f"clusterdrop: --pod-cidr {args.pod_cidr!r} is not an IPv4 CIDR\n")
             return EXIT_INVALID
-    params = manifests.Parameters(pod_cidr=args.pod_cidr, eks=args.provider == "eks")
+    kube = _kube(args)
+    server = urlsplit(str(kube.api_client.configuration.host))
+    params = manifests.Parameters(
+        pod_cidr=args.pod_cidr,
+        eks=args.provider == "eks",
+        cluster_name=args.cluster_name,
+        api_host=server.hostname,
+        api_port=server.port or 443,
+        nodes=len(kube.list("v1", "Node")) if release.name == "cilium" else None,
+    )
     try:
         plan = install.prepare(release, mode, params, mirror_from_env())
     except ClusterdropError as exc:
         err.write(f"clusterdrop: {exc}\n")
         return EXIT_INVALID
-    kube = _kube(args)
     try:
         install.install(plan, kube.applier)
     except ClusterdropError as exc:
@@ -92,6 +111,45 @@ def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     err.write(f"clusterdrop: {release.name} is not ready after {args.timeout:g}s\n")
     return EXIT_INVALID
+
+
+def cmd_cni_mirror(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Every artifact of a release (each mode), verified and put in a mirror; a chart's modes
+    rendered here, on this machine — the workflow's functions never render."""
+    from pathlib import Path
+
+    from clusterdrop.cni import catalog
+    from clusterdrop.cni.fetch import DirectoryMirror, Mirror, mirror_from_env, sha256, stage
+    from clusterdrop.errors import ClusterdropError
+
+    release = catalog.find(args.name, args.version)
+    if release is None:
+        known = ", ".join(f"{r.name} {r.version}" for r in catalog.CATALOG)
+        err.write(f"clusterdrop: {args.name} {args.version or ''} is not in the catalog; available: {known}\n")
+        return EXIT_INVALID
+    target: Mirror
+    if args.bucket:
+        import boto3
+
+        from clusterdrop.cni.s3mirror import S3Mirror
+
+        target = S3Mirror(boto3.client("s3"), args.bucket)
+    else:
+        target = DirectoryMirror(Path(args.dir))
+    source = mirror_from_env()  # where verified copies may already be (offline)
+    for mode in release.modes:
+        try:
+            staged = stage(release, mode, source or target)
+        except ClusterdropError as exc:
+            err.write(f"clusterdrop: {exc}\n")
+            return EXIT_INVALID
+        for item in staged:
+            kept = target.find(item.artifact)
+            if kept is None or sha256(kept[0]) != item.artifact.sha256:
+                target.put(item.artifact, item.data)
+            out.write(f"{release.name} {release.version} {mode}: {item.artifact.name} sha256:{item.artifact.sha256}\n")
+    out.write(f"in the {target.describe()}\n")
+    return EXIT_OK
 
 
 def _kube(args: argparse.Namespace) -> Any:
@@ -119,7 +177,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("name", metavar="NAME", help="CNI name, e.g. calico")
     p.add_argument("--version", help="version from the catalog (default: newest)")
-    p.add_argument("--mode", help="installation mode (calico: manifest | operator)")
+    p.add_argument("--mode", help="installation mode (calico: manifest | operator; cilium: eni | overlay)")
+    p.add_argument(
+        "--kube-proxy-replacement",
+        action="store_true",
+        help="cilium: replace kube-proxy (the agents reach the API server directly)",
+    )
+    p.add_argument("--cluster-name", help="cilium: the cluster's name in Cilium (default: the chart's, default)")
     p.add_argument("--pod-cidr", metavar="CIDR", help="pod CIDR of the overlay (default: the manifest's)")
     p.add_argument("--provider", choices=("eks", "generic"), default="eks", help="cluster kind (default eks)")
     target = p.add_mutually_exclusive_group(required=True)
@@ -130,3 +194,16 @@ def register(sub: Any) -> None:
     p.add_argument("--no-wait", action="store_true", help="do not wait for readiness")
     p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="readiness deadline (default 600)")
     p.set_defaults(func=cmd_cni_apply)
+    p = cni_sub.add_parser(
+        "mirror",
+        help="put a release's verified artifacts in a mirror, rendering charts here",
+        description="Stage every artifact of a catalog release, every mode (from $CLUSTERDROP_CNI_MIRROR when it "
+        "holds them, else the official URL), check each sha256, render a chart's modes with Helm's engine (this "
+        "machine only: the workflow's functions never render) and put them in the mirror the workflow reads.",
+    )
+    p.add_argument("name", metavar="NAME", help="CNI name, e.g. cilium")
+    p.add_argument("--version", help="version from the catalog (default: newest)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bucket", help="the deployer's artifacts bucket (its ArtifactsBucket output)")
+    where.add_argument("--dir", help="a mirror directory (the embedded mode's, or one to copy)")
+    p.set_defaults(func=cmd_cni_mirror)

@@ -6,16 +6,31 @@ differs is refused wherever it comes from (mirror or network).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Render:
+    """How an artifact is made from an official chart: the chart archive (pinned like any
+    artifact) rendered with fixed values. The rendered bytes are pinned too (the artifact's
+    sha256): the same chart, engine and values give the same bytes, or nothing is applied."""
+
+    chart: Artifact
+    values: str  # JSON, sorted keys: the values of one structural choice, nothing per cluster
+    release: str  # the Helm release name the templates see
+    namespace: str
 
 
 @dataclass(frozen=True)
 class Artifact:
-    """One official release file."""
+    """One official release file, or one rendered from an official chart (`render`)."""
 
     name: str
     url: str
     sha256: str
+    render: Render | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,87 @@ CATALOG: tuple[CniRelease, ...] = (
         overlay=True,
     ),
 )
+
+# Cilium's official artifact is a Helm chart; each structural choice (datapath mode, kube-proxy
+# replacement) is the chart rendered with fixed values, as Cilium's EKS guide installs it
+# ("Installation using Helm", EKS tab): ENI mode gives pods VPC addresses from the node's ENIs
+# (native routing, masquerading out of eth+); overlay mode is VXLAN over cluster-pool IPAM (the
+# pod CIDR set per cluster). Hubble is off: its chart-made TLS would put private keys in the output.
+# Per-cluster values (cluster name, API server host, pod CIDR, operator replicas) are patched on
+# the parsed objects, never rendered. The API host rendered in is a placeholder the patch replaces.
+CILIUM_API_PLACEHOLDER = "api.clusterdrop.invalid"
+CILIUM_STRUCTURE: dict[str, dict[str, Any]] = {
+    "eni": {"eni": {"enabled": True}, "ipam": {"mode": "eni"}, "egressMasqueradeInterfaces": "eth+",
+            "routingMode": "native"},
+    "overlay": {"routingMode": "tunnel", "tunnelProtocol": "vxlan", "ipam": {"mode": "cluster-pool"}},
+}  # fmt: skip
+
+
+def cilium_values(datapath: str, kube_proxy_replacement: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {"hubble": {"enabled": False}, **CILIUM_STRUCTURE[datapath]}
+    values["kubeProxyReplacement"] = kube_proxy_replacement
+    if kube_proxy_replacement:  # the agent reaches the API server itself, not through kube-proxy
+        values.update(k8sServiceHost=CILIUM_API_PLACEHOLDER, k8sServicePort=443)
+    return values
+
+
+def _cilium(version: str, chart_sha256: str, rendered: dict[str, str]) -> CniRelease:
+    chart = Artifact(
+        name=f"cilium-{version}.tgz", url=f"https://helm.cilium.io/cilium-{version}.tgz", sha256=chart_sha256
+    )
+    modes: dict[str, tuple[Artifact, ...]] = {}
+    for mode, digest in rendered.items():
+        datapath, _, kpr = mode.partition("-")
+        values = json.dumps(cilium_values(datapath, bool(kpr)), sort_keys=True)
+        modes[mode] = (
+            Artifact(
+                name=f"cilium-{version}-{mode}.yaml",
+                url=chart.url,
+                sha256=digest,
+                render=Render(chart=chart, values=values, release="cilium", namespace="kube-system"),
+            ),
+        )
+    return CniRelease(
+        name="cilium",
+        version=version,
+        modes=modes,
+        default_mode="eni",
+        flavors=frozenset({"eks"}),
+        overlay=False,  # per mode: see `overlay_mode`
+    )
+
+
+CATALOG += (
+    # Chart digests as helm.cilium.io's index.yaml publishes them; rendered digests recorded with
+    # helm-python-sdk 0.2.2 (Helm v4), checked again by tests/unit/test_cilium.py.
+    _cilium(
+        "1.18.12",
+        "5923f9d9fcb11bc4692ad52353cc791b935d96e09ba0c535c5a8b88ea8a37572",
+        {
+            "eni": "32d933528c284e07c8a5d1c08095d05457a95c154baf1ca02c936f55a8d05a8b",
+            "eni-kpr": "a88b2f00033e1b0a2be6910b6553dde629a3373b181220045b378bee8a32a6b8",
+            "overlay": "5a168871b3da7642e7e4a845489f704317089054010248b3a9cd1ceac7dda521",
+            "overlay-kpr": "05bb7be4234812e0a13e3ca9469a644e160ea57444290f04eb8caa50a65f32bc",
+        },
+    ),
+    _cilium(
+        "1.19.6",
+        "21c43cf53841f9ab0375047d95aa4c64051ea52bbd2c679416e6408f5f1c9179",
+        {
+            "eni": "4c0898b6946175cad3ac5ddde0632d15b60ffac00d5e50a3253f92046f26cbff",
+            "eni-kpr": "57b68070152e8d0bbb6c04a86c1382ceb767a67cc1ffe2ca0989280e29c5430d",
+            "overlay": "989b7368a1ee6dedfb7acd9fe4aa41d88a1b083380cc159ead3af79bfc913bb9",
+            "overlay-kpr": "3f093f94ec45197a3b090d64edc823139142628d7ef06ef1c7b9ed5cc8791138",
+        },
+    ),
+)
+
+
+def overlay_mode(release: CniRelease, mode: str) -> bool:
+    """Whether pods of this release and mode get addresses the VPC (and EKS's control plane) does
+    not route: an overlay CNI, or Cilium's overlay mode."""
+    return mode.startswith("overlay") if release.name == "cilium" else release.overlay
+
 
 # CNIs the spec can name, whether or not a release of them is in the catalog yet.
 CNI_NAMES: tuple[str, ...] = ("aws-vpc-cni", "calico", "cilium", "flannel")

@@ -9,14 +9,16 @@ CLUSTERDROP_CNI_MIRROR.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from clusterdrop.cni import render
 from clusterdrop.cni.catalog import Artifact, CniRelease
 from clusterdrop.errors import ArtifactDigestMismatch, ArtifactUnavailable
 
@@ -85,8 +87,11 @@ class DirectoryMirror:
         return None
 
     def put(self, artifact: Artifact, data: bytes) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / f"{artifact.sha256}-{artifact.name}").write_bytes(data)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / f"{artifact.sha256}-{artifact.name}").write_bytes(data)
+        except OSError:
+            pass  # a read-only mirror (a shared directory) is still read; what it cannot keep is staged again
 
 
 def download(url: str) -> bytes:
@@ -118,12 +123,10 @@ def stage(
         found = mirror.find(artifact) if mirror is not None else None
         if found is not None:
             data, source = found
+        elif artifact.render is not None:
+            data, source = _rendered(release, artifact, mirror, fetch)
         else:
-            try:
-                data = fetch(artifact.url)
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                raise ArtifactUnavailable(_seed_hint(release, artifact, mirror, exc)) from None
-            source = artifact.url
+            data, source = _official(release, artifact, mirror, fetch), artifact.url
         actual = sha256(data)
         if actual != artifact.sha256:
             raise ArtifactDigestMismatch(artifact.name, source, artifact.sha256, actual)
@@ -131,6 +134,36 @@ def stage(
             mirror.put(artifact, data)
         staged.append(StagedArtifact(artifact, data, source))
     return staged
+
+
+def _official(release: CniRelease, artifact: Artifact, mirror: Mirror | None, fetch: Downloader) -> bytes:
+    try:
+        return fetch(artifact.url)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise ArtifactUnavailable(_seed_hint(release, artifact, mirror, exc)) from None
+
+
+def _rendered(release: CniRelease, artifact: Artifact, mirror: Mirror | None, fetch: Downloader) -> tuple[bytes, str]:
+    """An artifact rendered from its official chart: the chart staged and verified like any
+    artifact (a tampered archive is refused by name before it is read), then rendered here —
+    only where the engine is (a person's machine); elsewhere the mirror must hold the output."""
+    spec = artifact.render
+    assert spec is not None
+    if not render.available():
+        hint = mirror.seed_hint(artifact) if mirror is not None else f"into a directory in {MIRROR_ENV}"
+        raise ArtifactUnavailable(
+            f"{release.name} {release.version}: {artifact.name} (rendered from {spec.chart.url}) is not in the "
+            f"{mirror.describe() if mirror is not None else 'mirror'}, and charts are rendered only on a person's "
+            f"machine: run `clusterdrop cni mirror {release.name} --version {release.version}` there to render it "
+            f"{hint}"
+        )
+    [chart] = stage(_chart_release(release, spec.chart), "chart", mirror, fetch=fetch)
+    data = render.render_chart(chart.data, json.loads(spec.values), release=spec.release, namespace=spec.namespace)
+    return data, f"{chart.source} rendered by {render.ENGINE}"
+
+
+def _chart_release(release: CniRelease, chart: Artifact) -> CniRelease:
+    return replace(release, modes={"chart": (chart,)}, default_mode="chart")
 
 
 def _seed_hint(release: CniRelease, artifact: Artifact, mirror: Mirror | None, exc: BaseException) -> str:

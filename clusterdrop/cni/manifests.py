@@ -37,10 +37,16 @@ def parse(data: bytes, source: str) -> list[Obj]:
 
 @dataclass(frozen=True)
 class Parameters:
-    """What clusterdrop sets on a CNI: the pod CIDR and whether the cluster is EKS."""
+    """What clusterdrop sets on a CNI: the pod CIDR and whether the cluster is EKS; for Cilium
+    also the cluster's name, its API server (kube-proxy replacement reaches it directly) and how
+    many nodes the operator's replicas are fitted to."""
 
     pod_cidr: str | None
     eks: bool = True
+    cluster_name: str | None = None
+    api_host: str | None = None
+    api_port: int = 443
+    nodes: int | None = None
 
 
 def _find(objects: list[Obj], kind: str, name: str) -> Obj | None:
@@ -113,7 +119,51 @@ def patch_flannel(objects: list[Obj], params: Parameters) -> list[Obj]:
     return out
 
 
+# Cilium's operator runs two replicas (the chart's default), never on one node: each replica
+# wants a node of its own (the chart's pod anti-affinity).
+CILIUM_OPERATOR_REPLICAS = 2
+
+
+def _containers(pod_spec: Obj) -> list[Obj]:
+    return [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]
+
+
+def patch_cilium(objects: list[Obj], mode: str, params: Parameters) -> list[Obj]:
+    """The chart rendered with its structural values; the cluster's own set here: its name, the
+    overlay's pod CIDR, the API server a kube-proxy replacement reaches, the operator's replicas."""
+    from clusterdrop.cni.catalog import CILIUM_API_PLACEHOLDER
+
+    out = copy.deepcopy(objects)
+    config = _find(out, "ConfigMap", "cilium-config")
+    if config is None:
+        raise KubernetesOperationFailed("the rendered Cilium chart has no cilium-config ConfigMap")
+    data = config.setdefault("data", {})
+    if params.cluster_name:
+        data["cluster-name"] = params.cluster_name
+    if mode.startswith("overlay") and params.pod_cidr:
+        data["cluster-pool-ipv4-cidr"] = params.pod_cidr
+    replacement = mode.endswith("-kpr")
+    if replacement and not params.api_host:
+        raise KubernetesOperationFailed("kube-proxy replacement needs the cluster's API server host")
+    for obj in out:
+        pod_spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in _containers(pod_spec):
+            for env in container.get("env") or []:
+                if env.get("name") == "KUBERNETES_SERVICE_HOST" and env.get("value") == CILIUM_API_PLACEHOLDER:
+                    env["value"] = params.api_host
+                elif env.get("name") == "KUBERNETES_SERVICE_PORT" and replacement:
+                    env["value"] = str(params.api_port)
+    operator = _find(out, "Deployment", "cilium-operator")
+    if operator is not None and params.nodes is not None:
+        operator["spec"]["replicas"] = max(1, min(CILIUM_OPERATOR_REPLICAS, params.nodes))
+    if CILIUM_API_PLACEHOLDER in json.dumps(out):
+        raise KubernetesOperationFailed(f"the rendered Cilium chart still names {CILIUM_API_PLACEHOLDER}")
+    return out
+
+
 def patch(cni: str, mode: str, objects: list[Obj], params: Parameters) -> list[Obj]:
+    if cni == "cilium":
+        return patch_cilium(objects, mode, params)
     if cni == "calico":
         return patch_calico_operator(objects, params) if mode == "operator" else patch_calico_manifest(objects, params)
     if cni == "flannel":

@@ -176,8 +176,60 @@ def workloads(objects: list[Obj]) -> list[tuple[str, str, str]]:
     ]
 
 
+# The CRDs Cilium's operator creates at start-up (the chart ships none), which the agents wait for.
+CILIUM_CRDS = (
+    "ciliumnodes.cilium.io",
+    "ciliumendpoints.cilium.io",
+    "ciliumidentities.cilium.io",
+    "ciliumnetworkpolicies.cilium.io",
+    "ciliumclusterwidenetworkpolicies.cilium.io",
+)
+CILIUM_AGENT_NOT_READY_TAINT = "node.cilium.io/agent-not-ready"
+
+
+def crd_established(crd: Obj | None) -> Verdict:
+    if crd is None:
+        return Verdict(False, "not created yet")
+    for condition in _status(crd).get("conditions") or []:
+        if condition.get("type") == "Established" and condition.get("status") == "True":
+            return Verdict(True, "established")
+    return Verdict(False, "not established yet")
+
+
+def cilium_verdicts(kube: Getter, objects: list[Obj]) -> dict[str, Verdict]:
+    """Cilium as its EKS guide waits on it, in its order: the operator available, the CRDs it
+    creates established, the agents and Envoy rolled out, a CiliumNode for every node, and the
+    agent-not-ready taint gone from every node (the agent lifts it once it runs there)."""
+    ordered = sorted(workloads(objects), key=lambda w: w[0] != "Deployment")  # the operator first
+    out = workload_verdicts(kube, ordered[:1])
+    for name in CILIUM_CRDS:
+        out[f"CustomResourceDefinition {name}"] = crd_established(
+            kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+        )
+    out.update(workload_verdicts(kube, ordered[1:]))
+    nodes = kube.list("v1", "Node")
+    served = out[f"CustomResourceDefinition {CILIUM_CRDS[0]}"].ready
+    known = {n["metadata"]["name"] for n in (kube.list("cilium.io/v2", "CiliumNode") if served else [])}
+    missing = [n["metadata"]["name"] for n in nodes if n["metadata"]["name"] not in known]
+    out["CiliumNodes"] = Verdict(
+        not missing, f"missing for {', '.join(missing)}" if missing else f"{len(nodes)} node(s)"
+    )
+    tainted = [
+        n["metadata"]["name"]
+        for n in nodes
+        if any(t.get("key") == CILIUM_AGENT_NOT_READY_TAINT for t in (n.get("spec") or {}).get("taints") or [])
+    ]
+    out[f"Taint {CILIUM_AGENT_NOT_READY_TAINT}"] = Verdict(
+        not tainted, f"still on {', '.join(tainted)}" if tainted else "on no node"
+    )
+    return out
+
+
 def cni_verdicts(plan: CniInstall, kube: Getter) -> dict[str, Verdict]:
-    """Each workload of the CNI with its verdict; for the Calico operator, its TigeraStatus too."""
+    """Each workload of the CNI with its verdict; for the Calico operator, its TigeraStatus too;
+    for Cilium, its guide's checks in its order."""
+    if plan.release.name == "cilium":
+        return cilium_verdicts(kube, plan.objects)
     out = workload_verdicts(kube, workloads(plan.objects))
     if plan.release.name == "calico" and plan.mode == "operator":
         statuses = kube.list("operator.tigera.io/v1", "TigeraStatus")

@@ -762,6 +762,15 @@ def _check_cni(spec: ClusterSpec, given_cni: Cni) -> Iterator[Issue]:
         names = sorted({r.name for r in catalog.CATALOG if spec.control_plane.flavor in r.flavors})
         yield (*base, "name"), f"no release of {cni.name} is in the catalog yet; available: {', '.join(names)}"
         return
+    if cni.name == "cilium":
+        yield (
+            (*base, "name"),
+            (
+                "cilium is in the catalog for `clusterdrop cni apply` (ENI or overlay mode, rendered from its official "
+                "chart), but the workflow does not install it yet: use aws-vpc-cni or calico"
+            ),
+        )
+        return
     release = catalog.find(cni.name, cni.version)
     if release is None:
         versions = ", ".join(r.version for r in known)

@@ -39,7 +39,11 @@ def test_cni_list_prints_catalog() -> None:
         ("aws-vpc-cni", "v1.23.1"),
         ("calico", "v3.32.1"),
         ("flannel", "v0.28.9"),
+        ("cilium", "1.18.12"),
+        ("cilium", "1.19.6"),
     }
+    code, out, _ = run("cni", "list")
+    assert "chart cilium-1.19.6.tgz  sha256:21c43cf53841f9ab0375047d95aa4c64051ea52bbd2c679416e6408f5f1c9179" in out
 
 
 def test_cni_apply_waits_for_readiness(kube_api: KubeApiServer, mirror: None) -> None:

@@ -94,6 +94,8 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             # (EKS applies UpdateNodegroupConfig's labels and taints to the running nodes).
             _follow_group(node, group)
             own = _taints(group)
+            if node.get("_cilium_agent"):  # lifted by Cilium's agent once it ran there
+                own = [t for t in own if t["key"] != workloads.CILIUM_TAINT]
             node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
         # Instances whose nodes are gone (scaled in, replaced, their group deleted) are terminated.
         running = {m["instance"] for g in groups for m in g.get("members", []) if m.get("instance")}

@@ -1,5 +1,6 @@
 """Stand-ins for the controllers of a real cluster, for `local kube-api` and the node simulator:
-workloads report rolled out, and the Calico operator reports its TigeraStatus. Off by default:
+workloads report rolled out, the Calico operator reports its TigeraStatus, and Cilium's operator
+registers its CRDs and CiliumNodes. Off by default:
 the emulator is an API server, and tests drive status themselves."""
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def attach(store: Store) -> None:
             else:
                 replicas = (obj.get("spec") or {}).get("replicas", 1)
                 deployment_status(obj, replicas, replicas)
+                if (obj["metadata"].get("namespace"), obj["metadata"]["name"]) == ("kube-system", "cilium-operator"):
+                    from clusterdrop.local.kubeapi import workloads
+
+                    workloads.cilium_operator(store, stand_in=True)
         elif rtype.group == "operator.tigera.io" and rtype.kind == "Installation":
             tigera_status(store)
 

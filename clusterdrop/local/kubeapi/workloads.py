@@ -12,6 +12,7 @@ times out (the reason Calico's EKS guide runs metrics-server with hostNetwork).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,10 +48,23 @@ class PodNetwork:
         return f"{self.prefix}.{n // 250 % 250}.{n % 250 + 2}"
 
 
+def _cilium_config(store: Store) -> Obj:
+    config = store.objects[("", "configmaps")].get(("kube-system", "cilium-config")) or {}
+    data: Obj = config.get("data") or {}
+    return data
+
+
 def pod_network(store: Store) -> PodNetwork:
-    """The cluster's pod network, from the CNI agent that is installed."""
+    """The cluster's pod network, from the CNI agent that is installed. Cilium's is an overlay
+    unless its IPAM is ENI (pods then get addresses of the node's subnet, as the VPC CNI's)."""
     daemonsets = store.objects[("apps", "daemonsets")]
     agents = [(key, overlay) for key, overlay in CNI_AGENTS.items() if key in daemonsets]
+    cilium = _cilium_config(store)
+    if ("kube-system", "cilium") in daemonsets and cilium.get("ipam") == "eni":
+        agents = [(key, False if key == ("kube-system", "cilium") else overlay) for key, overlay in agents]
+    elif ("kube-system", "cilium") in daemonsets and cilium.get("cluster-pool-ipv4-cidr"):
+        cidr = cilium["cluster-pool-ipv4-cidr"]
+        return PodNetwork(overlay=True, prefix=".".join(cidr.split(".")[:2]))
     if not any(overlay for _, overlay in agents) and not store.objects.get(("operator.tigera.io", "installations")):
         return PodNetwork(overlay=False, prefix="10.0")
     cidr = DEFAULT_OVERLAY_CIDR
@@ -121,6 +135,7 @@ class Reconciler:
                 _deployment_status(deployment, _owned(pods.values(), "Deployment", namespace, name))
             disruption.refresh(store)
             _tigera_operator(store)
+            cilium_operator(store)
             for service in store.objects.get(("apiregistration.k8s.io", "apiservices"), {}).values():
                 service["status"] = {"conditions": [apiservice_condition(store, service, network)]}
 
@@ -427,6 +442,69 @@ def _tigera_operator(store: Store) -> None:
             {"type": "Degraded", "status": "False", "reason": reason},
         ]
     }
+
+
+# What Cilium's operator creates at start-up (the chart ships no CRDs): its CRDs, by kind and
+# scope; and the taint its agent lifts from a node once it runs there (cilium-config's
+# agent-not-ready-taint-key, with remove-cilium-node-taints).
+CILIUM_CRDS = {  # kind: (plural, scope)
+    "CiliumNode": ("ciliumnodes", "Cluster"),
+    "CiliumEndpoint": ("ciliumendpoints", "Namespaced"),
+    "CiliumIdentity": ("ciliumidentities", "Cluster"),
+    "CiliumNetworkPolicy": ("ciliumnetworkpolicies", "Namespaced"),
+    "CiliumClusterwideNetworkPolicy": ("ciliumclusterwidenetworkpolicies", "Cluster"),
+}
+CILIUM_TAINT = "node.cilium.io/agent-not-ready"
+
+
+def _ready_pods(store: Store, kind: str, namespace: str, name: str) -> list[Obj]:
+    return [p for p in _owned(store.objects[("", "pods")].values(), kind, namespace, name) if pod_ready(p)]
+
+
+def cilium_operator(store: Store, *, stand_in: bool = False) -> None:
+    """Cilium as the workflow depends on it: once an operator pod runs, the CRDs it registers
+    and a CiliumNode for every node (ENI mode: the node's ENI IPAM; overlay: a pod CIDR from the
+    cluster pool); on each node where the agent runs, the agent-not-ready taint lifted.
+    `stand_in` (`local kube-api`'s controllers, which run no pods): as if operator and agents
+    ran everywhere."""
+    if not stand_in and not _ready_pods(store, "Deployment", "kube-system", "cilium-operator"):
+        return
+    crds = store.types[("apiextensions.k8s.io", "customresourcedefinitions")]
+    for kind, (plural, scope) in CILIUM_CRDS.items():
+        if ("cilium.io", plural) in store.types:
+            continue
+        body = {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.cilium.io"},
+            "spec": {
+                "group": "cilium.io",
+                "scope": scope,
+                "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+                "versions": [{"name": "v2", "served": True, "storage": True,
+                              "schema": {"openAPIV3Schema": {"type": "object",
+                                                             "x-kubernetes-preserve-unknown-fields": True}}}],
+            },
+        }  # fmt: skip
+        store.create(crds, "v1", None, body, manager="cilium-operator")
+    config = _cilium_config(store)
+    node_type = store.types[("cilium.io", "ciliumnodes")]
+    known = store.objects[("cilium.io", "ciliumnodes")]
+    pool = ipaddress.IPv4Network(config.get("cluster-pool-ipv4-cidr") or DEFAULT_OVERLAY_CIDR)
+    agents = {p["spec"].get("nodeName") for p in _ready_pods(store, "DaemonSet", "kube-system", "cilium")}
+    if stand_in:
+        agents = {n["metadata"]["name"] for n in store.objects[("", "nodes")].values()}
+    for position, node in enumerate(sorted(store.objects[("", "nodes")].values(), key=lambda n: n["metadata"]["name"])):
+        name = node["metadata"]["name"]
+        if ("", name) not in known:
+            ipam: Obj = {"eni": {}} if config.get("ipam") == "eni" else {
+                "ipam": {"podCIDRs": [str(list(pool.subnets(new_prefix=24))[position % 256])]}}  # fmt: skip
+            body = {"apiVersion": "cilium.io/v2", "kind": "CiliumNode", "metadata": {"name": name}, "spec": ipam}
+            store.create(node_type, "v2", None, body, manager="cilium-operator")
+        if name in agents:
+            node["_cilium_agent"] = True  # the kubelet's taints no longer include it (nodes.tick)
+            taints = (node.get("spec") or {}).get("taints") or []
+            node["spec"]["taints"] = [t for t in taints if t.get("key") != CILIUM_TAINT]
 
 
 # --- the aggregation layer and admission webhooks ----------------------------------------------
