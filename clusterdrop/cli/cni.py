@@ -48,15 +48,13 @@ def cmd_cni_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import ipaddress
     from urllib.parse import urlsplit
 
-    from clusterdrop.cni import catalog, install, manifests
+    from clusterdrop.cni import install, manifests
     from clusterdrop.cni.fetch import mirror_from_env
     from clusterdrop.errors import ClusterdropError
     from clusterdrop.kube import readiness
 
-    release = catalog.find(args.name, args.version)
+    release = _release(args, err)
     if release is None:
-        known = ", ".join(f"{r.name} {r.version}" for r in catalog.CATALOG)
-        err.write(f"clusterdrop: {args.name} {args.version or ''} is not in the catalog; available: {known}\n")
         return EXIT_INVALID
     mode = args.mode or release.default_mode
     if args.kube_proxy_replacement and release.name != "cilium":
@@ -118,14 +116,11 @@ def cmd_cni_mirror(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rendered here, on this machine — the workflow's functions never render."""
     from pathlib import Path
 
-    from clusterdrop.cni import catalog
     from clusterdrop.cni.fetch import DirectoryMirror, Mirror, mirror_from_env, sha256, stage
     from clusterdrop.errors import ClusterdropError
 
-    release = catalog.find(args.name, args.version)
+    release = _release(args, err)
     if release is None:
-        known = ", ".join(f"{r.name} {r.version}" for r in catalog.CATALOG)
-        err.write(f"clusterdrop: {args.name} {args.version or ''} is not in the catalog; available: {known}\n")
         return EXIT_INVALID
     target: Mirror
     if args.bucket:
@@ -150,6 +145,17 @@ def cmd_cni_mirror(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(f"{release.name} {release.version} {mode}: {item.artifact.name} sha256:{item.artifact.sha256}\n")
     out.write(f"in the {target.describe()}\n")
     return EXIT_OK
+
+
+def _release(args: argparse.Namespace, err: TextIO) -> Any:
+    """The catalog's release the command names (None, said on stderr: not in the catalog)."""
+    from clusterdrop.cni import catalog
+
+    release = catalog.find(args.name, args.version)
+    if release is None:
+        known = ", ".join(f"{r.name} {r.version}" for r in catalog.CATALOG)
+        err.write(f"clusterdrop: {args.name} {args.version or ''} is not in the catalog; available: {known}\n")
+    return release
 
 
 def _kube(args: argparse.Namespace) -> Any:

@@ -221,6 +221,19 @@ def overlay_mode(release: CniRelease, mode: str) -> bool:
     return mode.startswith("overlay") if release.name == "cilium" else release.overlay
 
 
+# Cilium's overlay gives each node a /24 of the cluster pool: the kubelet's limit is Kubernetes'
+# own default of 110 pods per node ("Considerations for large clusters"), not the VPC CNI's
+# ENI-derived one (ENI mode keeps that: its pods take the node's ENI addresses, as the VPC CNI's).
+CILIUM_OVERLAY_MAX_PODS = 110
+
+
+def max_pods(release: CniRelease, mode: str) -> int | None:
+    """The kubelet's pod limit this release and mode ask for (None: the VPC CNI's, per instance type)."""
+    if release.name == "cilium":
+        return CILIUM_OVERLAY_MAX_PODS if overlay_mode(release, mode) else None
+    return release.max_pods
+
+
 # CNIs the spec can name, whether or not a release of them is in the catalog yet.
 CNI_NAMES: tuple[str, ...] = ("aws-vpc-cni", "calico", "cilium", "flannel")
 

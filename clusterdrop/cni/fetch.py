@@ -150,6 +150,11 @@ def _rendered(release: CniRelease, artifact: Artifact, mirror: Mirror | None, fe
     spec = artifact.render
     assert spec is not None
     if not render.available():
+        # The chart, where the mirror holds it, is checked all the same: a tampered archive is
+        # named as such rather than taken for a missing rendering.
+        held = mirror.find(spec.chart) if mirror is not None else None
+        if held is not None and sha256(held[0]) != spec.chart.sha256:
+            raise ArtifactDigestMismatch(spec.chart.name, held[1], spec.chart.sha256, sha256(held[0]))
         hint = mirror.seed_hint(artifact) if mirror is not None else f"into a directory in {MIRROR_ENV}"
         raise ArtifactUnavailable(
             f"{release.name} {release.version}: {artifact.name} (rendered from {spec.chart.url}) is not in the "

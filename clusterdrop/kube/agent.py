@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from kubernetes.client.exceptions import ApiException
 
@@ -55,7 +56,14 @@ def _cni_plan(event: AgentEvent, ctx: AgentContext) -> install.CniInstall:
     if release is None:
         raise KubernetesOperationFailed(f"{event.cni.name} {event.cni.version} is not in the agent's catalog")
     mode = event.cni.mode or release.default_mode
-    params = manifests.Parameters(pod_cidr=event.cni.pod_cidr, eks=True)
+    params = manifests.Parameters(
+        pod_cidr=event.cni.pod_cidr,
+        eks=True,
+        cluster_name=event.cluster.name,
+        api_host=urlsplit(event.cluster.endpoint).hostname,  # kube-proxy replacement reaches it directly
+        api_port=urlsplit(event.cluster.endpoint).port or 443,
+        nodes=event.cni.nodes,
+    )
     return install.prepare(release, mode, params, ctx.mirror, fetch=_no_download)
 
 
@@ -109,7 +117,8 @@ def configure_addons(event: AgentEvent, ctx: AgentContext) -> Result:
 
 def validate(event: AgentEvent, ctx: AgentContext) -> Result:
     kube = ctx.kube_for(event.cluster)
-    report = validate_cluster(kube, event.node_groups, kube.server_version(), auto_mode=event.auto_mode)
+    cni = event.cni.name if event.cni is not None else None
+    report = validate_cluster(kube, event.node_groups, kube.server_version(), auto_mode=event.auto_mode, cni=cni)
     if not report.ok:
         problems = "; ".join(f"{r.kind} {r.name}: {r.message}" for r in report.failures)
         raise ClusterValidationFailed(f"cluster validation failed: {problems}\n{report.table()}")

@@ -23,6 +23,7 @@ class CniRef(BaseModel):
     version: str
     mode: str | None = None
     pod_cidr: str | None = Field(default=None, alias="podCidr")
+    nodes: int | None = None  # how many nodes the node groups ask for (Cilium's operator replicas)
 
 
 class ServiceAccountRef(BaseModel):

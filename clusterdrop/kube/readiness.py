@@ -196,11 +196,21 @@ def crd_established(crd: Obj | None) -> Verdict:
     return Verdict(False, "not established yet")
 
 
-def cilium_verdicts(kube: Getter, objects: list[Obj]) -> dict[str, Verdict]:
+# Cilium's workloads on EKS, as its chart names them.
+CILIUM_WORKLOADS = (
+    ("Deployment", "kube-system", "cilium-operator"),
+    ("DaemonSet", "kube-system", "cilium"),
+    ("DaemonSet", "kube-system", "cilium-envoy"),
+)
+
+
+def cilium_verdicts(kube: Getter, objects: list[Obj] | None = None) -> dict[str, Verdict]:
     """Cilium as its EKS guide waits on it, in its order: the operator available, the CRDs it
     creates established, the agents and Envoy rolled out, a CiliumNode for every node, and the
-    agent-not-ready taint gone from every node (the agent lifts it once it runs there)."""
-    ordered = sorted(workloads(objects), key=lambda w: w[0] != "Deployment")  # the operator first
+    agent-not-ready taint gone from every node (the agent lifts it once it runs there).
+    `objects`: the applied manifest (default: the chart's workloads by name)."""
+    found = workloads(objects) if objects is not None else list(CILIUM_WORKLOADS)
+    ordered = sorted(found, key=lambda w: w[0] != "Deployment")  # the operator first
     out = workload_verdicts(kube, ordered[:1])
     for name in CILIUM_CRDS:
         out[f"CustomResourceDefinition {name}"] = crd_established(
@@ -211,7 +221,7 @@ def cilium_verdicts(kube: Getter, objects: list[Obj]) -> dict[str, Verdict]:
     served = out[f"CustomResourceDefinition {CILIUM_CRDS[0]}"].ready
     known = {n["metadata"]["name"] for n in (kube.list("cilium.io/v2", "CiliumNode") if served else [])}
     missing = [n["metadata"]["name"] for n in nodes if n["metadata"]["name"] not in known]
-    out["CiliumNodes"] = Verdict(
+    out["CiliumNode per-node"] = Verdict(
         not missing, f"missing for {', '.join(missing)}" if missing else f"{len(nodes)} node(s)"
     )
     tainted = [

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from clusterdrop.kube.nodes import NOT_READY_SHOWN, REASON_CHARS, NodeLister, node_progress
-from clusterdrop.kube.readiness import Verdict, apiservice_available, deployment_available, pod_ready
+from clusterdrop.kube.readiness import Verdict, apiservice_available, cilium_verdicts, deployment_available, pod_ready
 
 Obj = dict[str, Any]
 
@@ -90,7 +90,12 @@ NODE_POOL_API = "karpenter.sh/v1"
 
 
 def validate_cluster(
-    kube: ClusterReader, expected_nodes: dict[str, int], control_plane: str = "", *, auto_mode: bool = False
+    kube: ClusterReader,
+    expected_nodes: dict[str, int],
+    control_plane: str = "",
+    *,
+    auto_mode: bool = False,
+    cni: str | None = None,
 ) -> ClusterReport:
     """`control_plane`: the API server's minor version ("1.35"), to hold the kubelets to the skew
     Kubernetes allows ("" to skip). `auto_mode`: EKS Auto Mode runs DNS, kube-proxy and the CNI on
@@ -115,6 +120,10 @@ def validate_cluster(
     if more > 0:  # the report travels in the workflow's state: bounded, whatever the cluster's size
         common = ", ".join(f"{reason} ({count})" for reason, count in progress.reasons()[:3])
         report.rows.append(Row("Nodes", f"{more} more NotReady", False, f"most common: {common}"))
+    if cni == "cilium":  # its guide's checks: operator, CRDs, agents, CiliumNodes, the taint lifted
+        for what, verdict in cilium_verdicts(kube).items():
+            kind, _, name = what.partition(" ")
+            report.rows.append(Row(kind, name or what, verdict.ready, verdict.reason))
     if auto_mode:
         report.rows += _auto_mode_rows(kube)
     else:

@@ -8,6 +8,7 @@ until it ends, and report what happened (including anything a failed creation le
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -170,8 +171,37 @@ def tampered_mirror(source: Path, target: Path) -> Path:
     for path in source.iterdir():
         if path.is_file():
             data = path.read_bytes()
-            (target / path.name).write_bytes(data.replace(b"apiVersion", b"apiversion", 1))
+            altered = data.replace(b"apiVersion", b"apiversion", 1)
+            (target / path.name).write_bytes(altered if altered != data else data + b"\0")  # an archive: a byte more
     return target
+
+
+def rendered_mirror(source: Path, target: Path) -> Path:
+    """The CNI mirror the embedded functions read: the given one's files, and what the catalog
+    renders from the charts among them — rendered here, on the person's machine, as `clusterdrop
+    cni mirror` does before a real deployment (the functions never render). A chart that is not
+    there, or not the official one, is left to the functions to report."""
+    from clusterdrop.cni import catalog, render
+    from clusterdrop.cni.fetch import DirectoryMirror, stage
+    from clusterdrop.errors import ClusterdropError
+
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and not (target / path.name).exists():
+            (target / path.name).symlink_to(path)
+    if not render.available():
+        return target
+    mirror = DirectoryMirror(target)
+    for release in catalog.CATALOG:
+        for mode, artifacts in release.modes.items():
+            if any(a.render is not None for a in artifacts):
+                with contextlib.suppress(ClusterdropError):
+                    stage(release, mode, mirror, fetch=_offline)
+    return target
+
+
+def _offline(url: str) -> bytes:
+    raise OSError(f"the embedded mode does not download ({url})")
 
 
 @dataclass
@@ -270,7 +300,7 @@ def up(
     if "cni-digest" in faults:
         mirror = str(tampered_mirror(Path(mirror or REPO.parent / "shared" / "fixtures" / "cni"), workdir / "mirror"))
     if mirror:
-        runtime_env["CLUSTERDROP_CNI_MIRROR"] = mirror
+        runtime_env["CLUSTERDROP_CNI_MIRROR"] = str(rendered_mirror(Path(mirror), workdir / "cni-mirror"))
     cdk_out = synthesize()
     aws = EmbeddedAws(
         region=region, runtime_env=runtime_env, faults=faults, node_ready_delay=node_ready_delay, quotas=quotas or {}

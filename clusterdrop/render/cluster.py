@@ -76,6 +76,24 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> tuple[list[str], list[str]]:
     return parts[:count], parts[count : 2 * count]
 
 
+CILIUM_ENI_POLICY: Json = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+                "ec2:DescribeSecurityGroups", "ec2:DescribeInstances", "ec2:DescribeInstanceTypes",
+                "ec2:CreateNetworkInterface", "ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface",
+                "ec2:DeleteNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute",
+                "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "ec2:CreateTags",
+            ],
+            "Resource": "*",
+        }
+    ],
+}  # fmt: skip
+
+
 def _pods_trust() -> Json:
     """EKS Pod Identity assumes the role for the pods and tags the session."""
     return {
@@ -513,6 +531,30 @@ class _Builder:
                     "Namespace": "kube-system",
                     "ServiceAccount": "ebs-csi-controller-sa",
                     "RoleArn": get_att("EbsCsiRole", "Arn"),
+                    "Tags": tag_list(cluster),
+                },
+            )
+        if cluster.spec.cni.name == "cilium" and not cluster.spec.cni.overlay():
+            # Cilium's operator manages the nodes' ENIs and their addresses (ENI mode): the EC2
+            # actions Cilium's ENI IPAM documentation lists ("Required Privileges"), for its own
+            # service account only, not on the node role every pod could use.
+            self.add(
+                "CiliumOperatorRole",
+                "AWS::IAM::Role",
+                {
+                    "AssumeRolePolicyDocument": _pods_trust(),
+                    "Policies": [{"PolicyName": "cilium-eni-ipam", "PolicyDocument": CILIUM_ENI_POLICY}],
+                    "Tags": tag_list(cluster),
+                },
+            )
+            self.add(
+                "CiliumOperatorPodIdentity",
+                "AWS::EKS::PodIdentityAssociation",
+                {
+                    "ClusterName": ref("Cluster"),
+                    "Namespace": "kube-system",
+                    "ServiceAccount": "cilium-operator",
+                    "RoleArn": get_att("CiliumOperatorRole", "Arn"),
                     "Tags": tag_list(cluster),
                 },
             )

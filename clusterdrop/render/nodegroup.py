@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clusterdrop import facts
+from clusterdrop.cni import catalog
 from clusterdrop.render.common import TEMPLATE_VERSION, Json, get_att, ref, tag_map
 from clusterdrop.spec.models import Cluster, NodeGroup
 
@@ -43,11 +44,15 @@ spec:
 """
 
 
+CILIUM_AGENT_NOT_READY = {"Key": "node.cilium.io/agent-not-ready", "Value": "true", "Effect": "NO_EXECUTE"}
+
+
 def max_pods(cluster: Cluster, group: NodeGroup) -> tuple[int | None, str]:
     """The kubelet's pod limit on the group's nodes, and where it comes from."""
     release = cluster.spec.cni.release()
-    if release.max_pods is not None:
-        return release.max_pods, f"{release.name}'s EKS guide, set in a launch template: pods use no VPC addresses"
+    limit = catalog.max_pods(release, cluster.spec.cni.install_mode())
+    if limit is not None:
+        return limit, f"{release.name}'s overlay, set in a launch template: pods use no VPC addresses"
     limits = [facts.vpc_cni_max_pods(t) for t in group.instance_types]
     known = [n for n in limits if n is not None]
     if not known:
@@ -146,15 +151,18 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         properties["NodeRepairConfig"] = {"Enabled": group.node_repair.enabled}
     if group.labels:
         properties["Labels"] = dict(group.labels)
-    if group.taints:
-        properties["Taints"] = [
-            {"Key": t.key, "Effect": _EFFECTS[t.effect], **({"Value": t.value} if t.value else {})}
-            for t in group.taints
-        ]
+    taints = [
+        {"Key": t.key, "Effect": _EFFECTS[t.effect], **({"Value": t.value} if t.value else {})} for t in group.taints
+    ]
+    if cluster.spec.cni.name == "cilium":
+        # Cilium's EKS guide: nodes register with this taint, so that no pod starts before the
+        # agent runs there (it would get no Cilium networking); the agent lifts it.
+        taints.append(CILIUM_AGENT_NOT_READY)
+    if taints:
+        properties["Taints"] = taints
     resources: Json = {"NodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties}}
     pods, _ = max_pods(cluster, group)
-    release = cluster.spec.cni.release()
-    overlay_pods = pods if release.max_pods is not None else None
+    overlay_pods = pods if catalog.max_pods(cluster.spec.cni.release(), cluster.spec.cni.install_mode()) else None
     if overlay_pods is not None or group.volume is not None or group.instance_name:
         resources["LaunchTemplate"] = launch_template(cluster, group, overlay_pods)
         del properties["DiskSize"]

@@ -54,7 +54,12 @@ class Plan:
             "cluster": self.cluster.metadata.name,
             "region": spec.region,
             "kubernetesVersion": spec.kubernetes_version,
-            "cni": {"name": spec.cni.name, "version": spec.cni.version, "mode": spec.cni.mode},
+            "cni": {
+                "name": spec.cni.name,
+                "version": spec.cni.version,
+                "mode": spec.cni.mode,
+                "kubeProxyReplacement": spec.cni.kube_proxy_replacement,
+            },
             "zones": zone_labels,
             "zonesPickedAtDeploy": spec.network.zones is None,
             "network": {
@@ -149,17 +154,30 @@ def make_plan(cluster: Cluster, admins: Sequence[str] = ()) -> Plan:
             "the workflow checks one exists before it applies the cluster stack"
         )
     release = cluster.spec.cni.release()
-    if release.overlay:
+    overlay = cluster.spec.cni.overlay()
+    if release.eks_addon is None and cluster.spec.compute_mode != "auto":
+        core = "CoreDNS" if cluster.spec.cni.kube_proxy_replacement else "kube-proxy and CoreDNS"
         plan.notes.append(
             f"{release.name} {release.version}: EKS installs no CNI, kube-proxy or CoreDNS "
             "(BootstrapSelfManagedAddons false); the workflow applies the CNI before the node groups "
-            "and installs kube-proxy and CoreDNS as EKS add-ons"
+            f"and installs {core} as EKS add-ons"
+            + ("; Cilium replaces kube-proxy" if cluster.spec.cni.kube_proxy_replacement else "")
         )
-        if "metrics-server" in cluster.spec.addons:
-            plan.notes.append(
-                f"metrics-server runs with hostNetwork on port {METRICS_SERVER_HOST_PORT}: the EKS control plane "
-                f"cannot reach {release.name}'s pod addresses, and it calls metrics-server for the metrics API"
+    if release.name == "cilium":
+        plan.notes.append(
+            "cilium: node groups register with the taint node.cilium.io/agent-not-ready=true:NoExecute, which "
+            "Cilium's agent lifts once it runs on the node"
+            + (
+                "; its operator manages the nodes' ENIs with EC2 permissions of its own (a Pod Identity role)"
+                if not overlay
+                else ""
             )
+        )
+    if overlay and "metrics-server" in cluster.spec.addons:
+        plan.notes.append(
+            f"metrics-server runs with hostNetwork on port {METRICS_SERVER_HOST_PORT}: the EKS control plane "
+            f"cannot reach {release.name}'s pod addresses, and it calls metrics-server for the metrics API"
+        )
     if cluster.spec.network.zones is None:
         plan.notes.append("zones: not set; the first zones of the region are picked at deploy time (Fn::GetAZs)")
     return plan
@@ -215,7 +233,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"Plan for cluster {summary['cluster']} in {summary['region']}: Kubernetes "
         f"{summary['kubernetesVersion']}, CNI {summary['cni']['name']}"
         + (f" {summary['cni']['version']}" if summary["cni"]["version"] else " (EKS Auto Mode's)")
-        + (f" ({summary['cni']['mode']})" if summary["cni"]["mode"] else ""),
+        + (f" ({summary['cni']['mode']})" if summary["cni"]["mode"] else "")
+        + (", kube-proxy replaced" if summary["cni"].get("kubeProxyReplacement") else ""),
         f"Zones: {', '.join(summary['zones'])}"
         + (" (picked at deploy time)" if summary["zonesPickedAtDeploy"] else ""),
         "",

@@ -59,7 +59,20 @@ CHANGES: dict[str, tuple[str, str]] = {
         ),
     ),
     "spec.cni.version": (IN_PLACE, "the CNI's manifests or add-on version"),
-    "spec.cni.mode": (REFUSED, "manifest and operator installs do not convert into each other: create a new cluster"),
+    "spec.cni.mode": (
+        REFUSED,
+        (
+            "manifest and operator installs, ENI and overlay datapaths, do not convert into each other: create a new "
+            "cluster"
+        ),
+    ),
+    "spec.cni.kubeProxyReplacement": (
+        REFUSED,
+        (
+            "kube-proxy's rules and Cilium's would both program services (or neither) during the switch: create a new "
+            "cluster"
+        ),
+    ),
     "spec.addonVersions": (
         IN_PLACE,
         "the pinned add-ons move to their versions (UpdateAddon); an unpinned one stays until an upgrade",

@@ -230,7 +230,16 @@ class Cni(Model):
         default="aws-vpc-cni", description="The CNI: the AWS VPC CNI (an EKS add-on) or an overlay."
     )
     version: str | None = Field(default=None, description="Default: the newest version in the catalog.")
-    mode: Literal["manifest", "operator"] | None = Field(default=None, description="calico only.")
+    mode: Literal["manifest", "operator", "eni", "overlay"] | None = Field(
+        default=None,
+        description="calico: manifest | operator; cilium: eni (pods on VPC addresses, the default) | overlay "
+        "(VXLAN on network.podCidr).",
+    )
+    kube_proxy_replacement: bool = Field(
+        default=False,
+        description="cilium only: Cilium replaces kube-proxy (no kube-proxy add-on; its agents reach the API "
+        "server directly).",
+    )
 
     def release(self) -> catalog.CniRelease:
         """The catalog's release this names (a validated spec always names one)."""
@@ -238,6 +247,16 @@ class Cni(Model):
         if found is None:
             raise ValueError(f"{self.name} {self.version or ''} is not in the catalog; validate the spec first")
         return found
+
+    def install_mode(self) -> str:
+        """The catalog's mode this installs: the mode, and for Cilium whether kube-proxy is replaced
+        (each a structural choice the chart is rendered for)."""
+        mode = self.mode or self.release().default_mode
+        return f"{mode}-kpr" if self.kube_proxy_replacement else mode
+
+    def overlay(self) -> bool:
+        """Pods on addresses the VPC (and EKS's control plane) does not route."""
+        return catalog.overlay_mode(self.release(), self.install_mode())
 
 
 class Taint(Model):

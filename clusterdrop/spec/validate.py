@@ -279,7 +279,7 @@ def with_defaults(cluster: Cluster) -> Cluster:
         service_cidr = "172.20.0.0/16" if in_ten or vpc.cidr is None else "10.100.0.0/16"
     release = catalog.find(spec.cni.name, spec.cni.version)
     pod_cidr = net.pod_cidr
-    if pod_cidr is None and release is not None and release.overlay:
+    if pod_cidr is None and release is not None and _overlay(release, spec.cni):
         pod_cidr = next(
             (c for c in _POD_CIDR_CANDIDATES if not _overlaps(c, (vpc.cidr, service_cidr))),
             None,
@@ -318,9 +318,10 @@ def with_defaults(cluster: Cluster) -> Cluster:
             # Pod Identity needs its agent on every node (an EKS add-on): for the spec's associations,
             # and for the EBS CSI driver's controller, which gets its permissions that way.
             # (EKS Auto Mode runs the agent on its nodes itself.)
+            # Cilium's operator in ENI mode gets its EC2 permissions that way too.
             "addons": [*spec.addons, "pod-identity-agent"]
             if not auto
-            and (spec.pod_identities or "ebs-csi" in spec.addons)
+            and (spec.pod_identities or "ebs-csi" in spec.addons or _cilium_eni(spec.cni))
             and "pod-identity-agent" not in spec.addons
             else spec.addons,
         }
@@ -359,11 +360,18 @@ def _check_addon_versions(spec: ClusterSpec, tags: dict[str, str]) -> Iterator[I
     """A pin or tags for an add-on the cluster runs as an EKS add-on; an add-on's tags beside the
     cluster's within AWS's limit."""
     core = spec.compute_mode != "auto"  # Auto Mode runs kube-proxy and CoreDNS itself
+    replaced = spec.cni.kube_proxy_replacement  # Cilium does kube-proxy's work: no add-on
     for field, names, what in (("addonVersions", spec.addon_versions, "pin"), ("addonTags", spec.addon_tags, "tag")):
         for name in names:
             installed = name in spec.addons or (core and name in ("kube-proxy", "coredns"))
+            installed = installed and not (replaced and name == "kube-proxy")
             if not installed:
                 why = "EKS Auto Mode runs it itself" if name in ("kube-proxy", "coredns") else "add it to spec.addons"
+                why = (
+                    "Cilium replaces kube-proxy (cni.kubeProxyReplacement)"
+                    if replaced and name == "kube-proxy"
+                    else why
+                )
                 yield ("spec", field, name), f"the cluster has no {name} add-on to {what} ({why})"
     for name, own in spec.addon_tags.items():
         base: Path = ("spec", "addonTags", name)
@@ -719,18 +727,30 @@ def _check_vpc(spec: ClusterSpec, given: Network) -> Iterator[Issue]:
         yield (*base, "subnets", needed), "EKS needs subnets in at least 2 zones"
 
 
+def _overlay(release: catalog.CniRelease, cni: Cni) -> bool:
+    """Whether the CNI as asked (its mode defaulted) is an overlay; a mode the release lacks is
+    refused elsewhere."""
+    mode = (cni.mode or release.default_mode) + ("-kpr" if cni.kube_proxy_replacement else "")
+    return catalog.overlay_mode(release, mode) if mode in release.modes else release.overlay
+
+
+def _cilium_eni(cni: Cni) -> bool:
+    return cni.name == "cilium" and (cni.mode or "eni") == "eni"
+
+
 def _check_cidrs(spec: ClusterSpec, given: Network) -> Iterator[Issue]:
     net = spec.network
     base: Path = ("spec", "network")
     release = catalog.find(spec.cni.name, spec.cni.version)
-    if given.pod_cidr is not None and release and not release.overlay:
+    overlay = release is not None and _overlay(release, spec.cni)
+    if given.pod_cidr is not None and release and not overlay:
         yield (*base, "podCidr"), f"{spec.cni.name} gives pods VPC addresses; podCidr applies to overlay CNIs only"
-    if net.pod_cidr is None and release is not None and release.overlay:
+    if net.pod_cidr is None and release is not None and overlay:
         yield (*base, "podCidr"), "no default pod CIDR fits beside the VPC and service CIDRs; set podCidr"
     ordered: list[tuple[Path, str]] = []
     if net.vpc.cidr:
         ordered.append(((*base, "vpc", "cidr"), net.vpc.cidr))
-    if net.pod_cidr and (release is None or release.overlay):
+    if net.pod_cidr and (release is None or overlay):
         prefix = ipaddress.IPv4Network(net.pod_cidr).prefixlen
         if not 8 <= prefix <= 24:
             yield (*base, "podCidr"), f"a pod CIDR must be between /8 and /24 (got /{prefix})"
@@ -762,24 +782,18 @@ def _check_cni(spec: ClusterSpec, given_cni: Cni) -> Iterator[Issue]:
         names = sorted({r.name for r in catalog.CATALOG if spec.control_plane.flavor in r.flavors})
         yield (*base, "name"), f"no release of {cni.name} is in the catalog yet; available: {', '.join(names)}"
         return
-    if cni.name == "cilium":
-        yield (
-            (*base, "name"),
-            (
-                "cilium is in the catalog for `clusterdrop cni apply` (ENI or overlay mode, rendered from its official "
-                "chart), but the workflow does not install it yet: use aws-vpc-cni or calico"
-            ),
-        )
-        return
     release = catalog.find(cni.name, cni.version)
     if release is None:
         versions = ", ".join(r.version for r in known)
         yield (*base, "version"), f"{cni.name} {cni.version} is not in the catalog; available: {versions}"
         return
+    if cni.kube_proxy_replacement and cni.name != "cilium":
+        yield (*base, "kubeProxyReplacement"), f"kube-proxy replacement is Cilium's; {cni.name} runs beside kube-proxy"
+    modes = sorted({m.removesuffix("-kpr") for m in release.modes})
     if cni.mode is not None and not release.has_modes and "mode" in given_cni.model_fields_set:
-        yield (*base, "mode"), f"mode applies to calico only; {cni.name} has one way of installing"
-    elif cni.mode is not None and cni.mode not in release.modes:
-        yield (*base, "mode"), f"{cni.name} modes are {', '.join(release.modes)}"
+        yield (*base, "mode"), f"mode applies to calico and cilium only; {cni.name} has one way of installing"
+    elif cni.mode is not None and cni.mode not in modes:
+        yield (*base, "mode"), f"{cni.name} modes are {', '.join(modes)}"
 
 
 def _check_control_plane(spec: ClusterSpec) -> Iterator[Issue]:

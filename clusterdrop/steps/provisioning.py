@@ -43,11 +43,16 @@ def connect(state: State, ports: Ports) -> State:
         addons = [release.eks_addon, *eks.CORE_ADDONS]
         via = "eks-addon"
     else:
-        addons = list(eks.CORE_ADDONS)
+        # Cilium's kube-proxy replacement does kube-proxy's work; in ENI mode its operator gets
+        # its EC2 permissions through Pod Identity, whose agent must run before the operator does.
+        replaced = cluster.spec.cni.kube_proxy_replacement
+        addons = [a for a in eks.CORE_ADDONS if not (replaced and a == "kube-proxy")]
+        if release.name == "cilium" and not cluster.spec.cni.overlay():
+            addons.append(eks.ADDONS["pod-identity-agent"])
         via = "manifest"
         mirror = S3Mirror(ports.s3, ports.settings.artifacts_bucket)
         local = DirectoryMirror(Path(ports.settings.cni_mirror_dir)) if ports.settings.cni_mirror_dir else None
-        for staged in stage(release, cluster.spec.cni.mode or release.default_mode, local or mirror):
+        for staged in stage(release, cluster.spec.cni.install_mode(), local or mirror):
             mirror.put(staged.artifact, staged.data)
     pins = eks.pinned_versions(cluster)
     created = eks.ensure_addons(ports.eks, name, addons, tags=tags, pins=pins, own_tags=eks.addon_tags(cluster, tags))
@@ -69,8 +74,9 @@ def connect(state: State, ports: Ports) -> State:
         "cni": {
             "name": release.name,
             "version": release.version,
-            "mode": via if via != "manifest" else (cluster.spec.cni.mode or release.default_mode),
+            "mode": via if via != "manifest" else cluster.spec.cni.install_mode(),
             "podCidr": cluster.spec.network.pod_cidr,
+            "nodes": sum(g.desired_size for g in cluster.spec.node_groups),
         },
         "autoMode": auto,
         "serviceAccounts": [
@@ -159,8 +165,7 @@ def check_node_group_stacks(state: State, ports: Ports) -> State:
 def apply_addons(state: State, ports: Ports) -> State:
     cluster = cluster_of(state)
     names = [eks.ADDONS[a] for a in cluster.spec.addons]
-    release = cluster.spec.cni.release()
-    overlay = release.overlay
+    overlay = cluster.spec.cni.overlay()
     pins = eks.pinned_versions(cluster)
     tags = tag_map(cluster)
     created = eks.ensure_addons(

@@ -4,16 +4,13 @@ pools instead of CoreDNS, a pool is removed in place, and the teardown leaves no
 
 from __future__ import annotations
 
-import io
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from clusterdrop import ops
 from clusterdrop.local import session
 from tests.conftest import REPO
-from tests.e2e.test_embedded import _run, _spec, _wait_for
+from tests.e2e.test_embedded import _run, _spec, _torn_down, _wait_for
 
 AUTO = (REPO / "examples" / "auto-mode.yaml").read_text()
 NAME = "auto-mode"
@@ -133,12 +130,7 @@ def test_an_auto_mode_cluster_starts_nodes_for_its_pods_and_validates_its_pools(
     assert "spec.computeMode: cannot change on a running cluster" in failure["cause"]
 
     # The teardown leaves nothing: stacks, cluster, agent, the Auto Mode instances.
-    before = datetime.now(UTC) - timedelta(seconds=1)
-    assert ops.delete(local.aws.client("s3"), local.deployer, NAME) is not None
-    sfn = local.aws.client("stepfunctions")
-    watched = ops.watch(sfn, local.deployer, NAME, io.StringIO(), poll=0.3, started_after=before, timeout=300)
-    assert watched == "SUCCEEDED"
-    assert local.leftovers(NAME) == []
+    _torn_down(local, NAME)
 
 
 def _auto_cluster_stack(subnets: list[str], *, trust: list[str], storage: bool = True) -> str:

@@ -4,14 +4,11 @@ it nodes; the teardown leaves nothing."""
 
 from __future__ import annotations
 
-import io
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from clusterdrop import ops
 from clusterdrop.local import session
 from tests.conftest import FIXTURES
-from tests.e2e.test_embedded import _run, _spec
+from tests.e2e.test_embedded import _run, _spec, _torn_down
 
 NAME = "alone"
 # eksctl's zonal-shift example, in the embedded deployer's region.
@@ -51,9 +48,4 @@ def test_a_control_plane_alone_is_created_validated_and_given_nodes_later(
     coredns = local.aws.eks.clusters[NAME].api.store.objects[("apps", "deployments")][("kube-system", "coredns")]
     assert coredns["status"]["availableReplicas"] >= 1
 
-    before = datetime.now(UTC) - timedelta(seconds=1)
-    assert ops.delete(local.aws.client("s3"), local.deployer, NAME) is not None
-    sfn = local.aws.client("stepfunctions")
-    watched = ops.watch(sfn, local.deployer, NAME, io.StringIO(), poll=0.3, started_after=before, timeout=300)
-    assert watched == "SUCCEEDED"
-    assert local.leftovers(NAME) == []
+    _torn_down(local, NAME)

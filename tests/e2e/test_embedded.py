@@ -768,6 +768,18 @@ def _trigger_calls(local: session.LocalDeployer) -> int:
     return sum(1 for i in local.aws.runtime.invocations if "Trigger" in i["function"])
 
 
+def _torn_down(local: session.LocalDeployer, name: str) -> None:
+    """The spec deleted: the teardown succeeds and leaves nothing of the cluster."""
+    from clusterdrop import ops
+
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    assert ops.delete(local.aws.client("s3"), local.deployer, name) is not None
+    sfn = local.aws.client("stepfunctions")
+    watched = ops.watch(sfn, local.deployer, name, io.StringIO(), poll=0.3, started_after=before, timeout=300)
+    assert watched == "SUCCEEDED"
+    assert local.leftovers(name) == []
+
+
 def _wait_for(predicate: Any, timeout: float = 60) -> None:
     import time
 

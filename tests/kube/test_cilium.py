@@ -54,7 +54,9 @@ def test_cilium_rolls_out_in_its_guides_order_and_lifts_its_taint(
 ) -> None:
     _nodes(kube_api, 2)
     plan = _install(kube, mode, 2, tmp_path, pod_cidr="10.48.0.0/16")
-    assert readiness.cni_verdicts(plan, kube)["CiliumNodes"] == readiness.Verdict(False, "missing for ng-0, ng-1")
+    assert readiness.cni_verdicts(plan, kube)["CiliumNode per-node"] == readiness.Verdict(
+        False, "missing for ng-0, ng-1"
+    )
     reconciler = Reconciler(kube_api.store)
     reconciler.run()
     verdicts = readiness.cni_verdicts(plan, kube)
@@ -62,7 +64,7 @@ def test_cilium_rolls_out_in_its_guides_order_and_lifts_its_taint(
     # The operator first, then the CRDs it makes, then the agents and Envoy, then the nodes.
     assert order[0] == "Deployment kube-system/cilium-operator"
     assert order[1].startswith("CustomResourceDefinition ")
-    assert order.index("DaemonSet kube-system/cilium") < order.index("CiliumNodes")
+    assert order.index("DaemonSet kube-system/cilium") < order.index("CiliumNode per-node")
     assert order[-1] == "Taint node.cilium.io/agent-not-ready"
     for _ in range(4):
         reconciler.run()
@@ -112,7 +114,7 @@ def test_cni_apply_installs_cilium_against_local_kube_api(
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "Applied cilium 1.19.6 (overlay-kpr):"
-    assert "ready  CiliumNodes: 2 node(s)" in out
+    assert "ready  CiliumNode per-node: 2 node(s)" in out
     assert "ready  Taint node.cilium.io/agent-not-ready: on no node" in out
     assert lines[-1] == "cilium 1.19.6 is ready."
     # The rendered output was kept in the mirror beside the chart.

@@ -97,7 +97,9 @@ MALFORMED: list[tuple[str, str, Any]] = [
     ("spec.network.serviceCidr", "spec.network.serviceCidr", "10.99.0.0/20"),
     ("spec.network.serviceCidr", "spec.network.serviceCidr", "8.8.0.0/16"),
     ("spec.cni.name", "spec.cni.name", "flannel"),
-    ("spec.cni.name", "spec.cni.name", "cilium"),
+    ("spec.cni.kubeProxyReplacement", "spec.cni", {"name": "calico", "kubeProxyReplacement": True}),
+    ("spec.cni.mode", "spec.cni", {"name": "cilium", "mode": "operator"}),
+    ("spec.network.podCidr", "spec.cni", {"name": "cilium"}),  # ENI mode: pods on VPC addresses
     ("spec.cni.name", "spec.cni.name", "weave"),
     ("spec.cni.version", "spec.cni.version", "v3.0.0"),
     ("spec.cni.mode", "spec.cni", {"name": "aws-vpc-cni", "mode": "manifest"}),

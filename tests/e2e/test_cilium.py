@@ -1,0 +1,62 @@
+"""Cilium end to end in the embedded mode, from the official chart in the mirror (rendered on this
+machine when the embedded deployer starts, as `clusterdrop cni mirror` does before a real one):
+ENI mode with two node groups, and overlay mode with kube-proxy replacement — every node Ready,
+Cilium's taint lifted, CoreDNS available, the validation passing with Cilium's rows — then torn
+down, nothing left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clusterdrop.local import session
+from tests.conftest import REPO
+from tests.e2e.test_embedded import _run, _spec, _torn_down
+
+CILIUM = (REPO / "examples" / "cilium.yaml").read_text()
+OVERLAY = (
+    CILIUM.replace("name: cilium\nspec:", "name: cilium-vxlan\nspec:")
+    .replace("    mode: eni\n", "    mode: overlay\n    kubeProxyReplacement: true\n")
+    .replace("    natGateways: single\n", "    natGateways: single\n    podCidr: 10.48.0.0/16\n")
+)
+
+
+@pytest.mark.parametrize(("name", "text", "overlay"), [("cilium", CILIUM, False), ("cilium-vxlan", OVERLAY, True)])
+def test_a_cilium_cluster_is_created_as_its_eks_guide_installs_it(
+    local: session.LocalDeployer, tmp_path: Path, name: str, text: str, overlay: bool
+) -> None:
+    created = _run(local, _spec(tmp_path, name, text))
+    sns = created["notifications"]["sns"]
+    assert created["status"] == "SUCCEEDED", (sns or {}).get("text")
+    assert created["nodes"]["ready"] == 4
+    rows = {tuple(line.split()[:3]) for line in sns["outcome"]["validation"].splitlines()}
+    for kind, what in (("Deployment", "kube-system/cilium-operator"), ("CustomResourceDefinition",
+                       "ciliumnodes.cilium.io"), ("DaemonSet", "kube-system/cilium"), ("CiliumNode", "per-node"),
+                       ("Taint", "node.cilium.io/agent-not-ready"), ("Deployment", "kube-system/coredns")):  # fmt: skip
+        assert (kind, what, "ok") in rows, sns["outcome"]["validation"]
+    cluster = local.aws.eks.clusters[name]
+    store = cluster.api.store
+    for node in store.objects[("", "nodes")].values():
+        assert "node.cilium.io/agent-not-ready" not in {t["key"] for t in node["spec"].get("taints") or []}
+    assert sorted(k[1] for k in store.objects[("cilium.io", "ciliumnodes")]) == sorted(
+        n["metadata"]["name"] for n in store.objects[("", "nodes")].values()
+    )
+    eks = local.aws.client("eks")
+    addons = set(eks.list_addons(clusterName=name)["addons"])
+    assert "vpc-cni" not in addons  # no aws-node beside Cilium
+    assert ("kube-proxy" in addons) is not overlay  # replaced in the overlay cluster
+    groups = [eks.describe_nodegroup(clusterName=name, nodegroupName=g)["nodegroup"] for g in ("system", "workers")]
+    for group in groups:
+        assert {"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NO_EXECUTE"} in group["taints"]
+    associations = eks.list_pod_identity_associations(clusterName=name)["associations"]
+    operator = [a for a in associations if (a["namespace"], a["serviceAccount"]) == ("kube-system", "cilium-operator")]
+    assert bool(operator) is not overlay  # ENI mode: EC2 permissions through Pod Identity, not the node role
+    config = store.objects[("", "configmaps")][("kube-system", "cilium-config")]["data"]
+    assert config["cluster-name"] == name
+    assert config["ipam"] == ("cluster-pool" if overlay else "eni")
+    coredns = [p for p in store.objects[("", "pods")].values() if p["metadata"]["name"].startswith("coredns")]
+    assert coredns
+    assert all(p["status"]["podIP"].startswith("10.48.") is overlay for p in coredns)
+
+    _torn_down(local, name)
