@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -497,8 +498,9 @@ def cilium_operator(store: Store, *, stand_in: bool = False) -> None:
     for position, node in enumerate(sorted(store.objects[("", "nodes")].values(), key=lambda n: n["metadata"]["name"])):
         name = node["metadata"]["name"]
         if ("", name) not in known:
-            ipam: Obj = {"eni": {}} if config.get("ipam") == "eni" else {
-                "ipam": {"podCIDRs": [str(list(pool.subnets(new_prefix=24))[position % 256])]}}  # fmt: skip
+            # ENI mode: the node's ENI addresses; overlay: the position-th /24 of the cluster pool.
+            block = next(itertools.islice(pool.subnets(new_prefix=24), position % 256, None), pool)
+            ipam: Obj = {"eni": {}} if config.get("ipam") == "eni" else {"ipam": {"podCIDRs": [str(block)]}}
             body = {"apiVersion": "cilium.io/v2", "kind": "CiliumNode", "metadata": {"name": name}, "spec": ipam}
             store.create(node_type, "v2", None, body, manager="cilium-operator")
         if name in agents:
