@@ -79,6 +79,7 @@ class Plan:
             },
             "addons": list(spec.addons),
             "addonTags": {name: dict(tags) for name, tags in spec.addon_tags.items()},
+            "addonVersions": dict(spec.addon_versions),
             "computeMode": spec.compute_mode,
             "nodePools": list(spec.node_pools or []),
             "stacks": [
@@ -227,12 +228,24 @@ def _identity_role(p: PodIdentity) -> str:
     return role + chained + ("; service account created" if p.create_service_account else "")
 
 
+def _cni_version(summary: dict[str, Any]) -> str:
+    """The CNI's version as it will be: the catalog's for a CNI clusterdrop applies; for the VPC
+    CNI on EKS the add-on's, which EKS picks unless the spec pins one."""
+    cni = summary["cni"]
+    if not cni["version"]:
+        return " (EKS Auto Mode's)"
+    if cni["name"] == "aws-vpc-cni":
+        pinned = summary.get("addonVersions", {}).get("vpc-cni")
+        return " (the EKS add-on vpc-cni, " + (pinned or "at EKS's default version for the cluster") + ")"
+    return f" {cni['version']}"
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The plan as a person reads it."""
     lines = [
         f"Plan for cluster {summary['cluster']} in {summary['region']}: Kubernetes "
         f"{summary['kubernetesVersion']}, CNI {summary['cni']['name']}"
-        + (f" {summary['cni']['version']}" if summary["cni"]["version"] else " (EKS Auto Mode's)")
+        + _cni_version(summary)
         + (f" ({summary['cni']['mode']})" if summary["cni"]["mode"] else "")
         + (", kube-proxy replaced" if summary["cni"].get("kubeProxyReplacement") else ""),
         f"Zones: {', '.join(summary['zones'])}"

@@ -169,7 +169,7 @@ class _Converter:
         groups, privacy = self._node_groups(top, auto=auto)
         pins: dict[str, str] = {}
         addon_tags: dict[str, dict[str, str]] = {}
-        addons = self._addons(top, cni, pins, addon_tags)
+        addons = self._addons(top, pins, addon_tags)
         addons += sorted(self.node_addons - set(addons))
         if privacy:
             # The first group's placement is the cluster's topology; a group placed otherwise
@@ -711,9 +711,7 @@ class _Converter:
             self.refuse(path, "taints must be a list or a map")
         return out
 
-    def _addons(
-        self, top: _Reader, cni: dict[str, Any], pins: dict[str, str], tags: dict[str, dict[str, str]]
-    ) -> list[str]:
+    def _addons(self, top: _Reader, pins: dict[str, str], tags: dict[str, dict[str, str]]) -> list[str]:
         """addons → spec.addons, their versions → spec.addonVersions ("latest": EKS's default),
         their tags → spec.addonTags."""
         out: list[str] = []
@@ -722,16 +720,12 @@ class _Converter:
             addon = _Reader(self, raw, ("addons", i))
             name = addon.get("name")
             version = addon.get("version")
-            if version not in (None, "latest") and name != "vpc-cni":
+            if version not in (None, "latest"):
                 pins[_ADDONS.get(name, name)] = str(version)
-            if addon.has("tags") and name != "vpc-cni":
+            if addon.has("tags"):
                 tags[_ADDONS.get(name, name)] = addon.get("tags")
             if name == "vpc-cni":
-                if version not in (None, "latest"):
-                    self.refuse(
-                        (*addon.path, "version"), f"clusterdrop pins the VPC CNI to its catalog ({cni.get('version')})"
-                    )
-                self.note(f"addons[{i}]: vpc-cni is the CNI (spec.cni: aws-vpc-cni {cni.get('version')})")
+                self.note(f"addons[{i}]: vpc-cni is the CNI (spec.cni: aws-vpc-cni, the EKS add-on)")
             elif name in _IMPLICIT_ADDONS:
                 self.note(f"addons[{i}]: {name} is installed on every clusterdrop cluster")
             elif name in _ADDONS:
@@ -746,7 +740,7 @@ class _Converter:
                     self.note(f"addons[{i}].{key}: clusterdrop grants {name} the permissions it needs")
                 else:
                     self.refuse((*addon.path, key), "not supported by clusterdrop")
-            addon.finish({"tags": "the VPC CNI add-on carries the cluster's tags (metadata.tags) only"})
+            addon.finish()
         return out
 
 

@@ -114,7 +114,7 @@ PolicyArn = Annotated[
     str, _pattern(_POLICY_ARN, "an IAM policy ARN such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
 ]
 # The EKS add-ons a spec may pin or tag, by the spec's names.
-AddonName = Literal["kube-proxy", "coredns", "ebs-csi", "metrics-server", "pod-identity-agent"]
+AddonName = Literal["vpc-cni", "kube-proxy", "coredns", "ebs-csi", "metrics-server", "pod-identity-agent"]
 ServiceAccountName = Annotated[str, _pattern(_SERVICE_ACCOUNT, "a Kubernetes service account name")]
 KmsKeyArn = Annotated[
     str,

@@ -365,8 +365,12 @@ def _check_addon_versions(spec: ClusterSpec, tags: dict[str, str]) -> Iterator[I
         for name in names:
             installed = name in spec.addons or (core and name in ("kube-proxy", "coredns"))
             installed = installed and not (replaced and name == "kube-proxy")
+            if name == "vpc-cni":  # the add-on the AWS VPC CNI is installed as, outside Auto Mode
+                installed = core and spec.cni.name == "aws-vpc-cni"
             if not installed:
                 why = "EKS Auto Mode runs it itself" if name in ("kube-proxy", "coredns") else "add it to spec.addons"
+                if name == "vpc-cni":
+                    why = "EKS Auto Mode runs it itself" if not core else f"the cluster's CNI is {spec.cni.name}"
                 why = (
                     "Cilium replaces kube-proxy (cni.kubeProxyReplacement)"
                     if replaced and name == "kube-proxy"

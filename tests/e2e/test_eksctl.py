@@ -17,6 +17,8 @@ ZONAL = (
     .read_text()
     .replace("name: highly-available-cluster", f"name: {NAME}")
     .replace("region: us-west-2", "region: eu-west-1")
+    # The VPC CNI's add-on pinned and tagged, as eksctl writes it.
+    + "\naddons:\n  - {name: vpc-cni, version: v1.23.1-eksbuild.2, tags: {team: net}}\n"
 )
 
 
@@ -34,6 +36,8 @@ def test_a_control_plane_alone_is_created_validated_and_given_nodes_later(
     eks = local.aws.client("eks")
     assert eks.describe_cluster(name=NAME)["cluster"]["zonalShiftConfig"] == {"enabled": True}
     assert eks.list_nodegroups(clusterName=NAME)["nodegroups"] == []
+    vpc_cni = eks.describe_addon(clusterName=NAME, addonName="vpc-cni")["addon"]
+    assert (vpc_cni["addonVersion"], vpc_cni["tags"]["team"]) == ("v1.23.1-eksbuild.2", "net")
     coredns = local.aws.eks.clusters[NAME].api.store.objects[("apps", "deployments")][("kube-system", "coredns")]
     assert not (coredns.get("status") or {}).get("availableReplicas")
 

@@ -483,9 +483,12 @@ def test_eksctl_add_on_versions_become_pins() -> None:
     pinned = (
         text.rstrip()
         + "\naddons:\n  - {name: coredns, version: v1.12.2-eksbuild.1}\n  - {name: kube-proxy, version: latest}\n"
+        + "  - {name: vpc-cni, version: v1.23.1-eksbuild.2, tags: {team: net}}\n"
     )
     spec = load_spec(pinned.encode()).cluster.spec
-    assert spec.addon_versions == {"coredns": "v1.12.2-eksbuild.1"}
+    # The VPC CNI is the EKS add-on vpc-cni: pinned and tagged as the others.
+    assert spec.addon_versions == {"coredns": "v1.12.2-eksbuild.1", "vpc-cni": "v1.23.1-eksbuild.2"}
+    assert spec.addon_tags == {"vpc-cni": {"team": "net"}}
 
 
 def test_node_groups_placed_apart_and_instance_names_map() -> None:

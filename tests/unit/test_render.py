@@ -778,3 +778,23 @@ def test_an_access_entry_may_name_its_kubernetes_user(full_spec: dict[str, Any])
     assert "spec.access[0].username" in {p.path for p in refused.value.problems}
     with pytest.raises(Exception, match="username eks:ana may not begin with"):
         resources._check_access_entry("Entry", {**rendered["Properties"], "Username": "eks:ana"})
+
+
+def test_the_vpc_cni_add_on_is_pinned_like_the_others_and_the_plan_says_whose_version(
+    full_spec: dict[str, Any],
+) -> None:
+    set_path(full_spec, "spec.cni", {"name": "aws-vpc-cni"})
+    set_path(full_spec, "spec.network.podCidr", DELETE)
+    summary = format_summary(make_plan(_cluster(full_spec)).summary())
+    assert "CNI aws-vpc-cni (the EKS add-on vpc-cni, at EKS's default version for the cluster)" in summary
+    set_path(full_spec, "spec.addonVersions", {"vpc-cni": "v1.23.1-eksbuild.2"})
+    summary = format_summary(make_plan(_cluster(full_spec)).summary())
+    assert "CNI aws-vpc-cni (the EKS add-on vpc-cni, v1.23.1-eksbuild.2)" in summary
+    set_path(full_spec, "spec.cni", {"name": "calico"})
+    set_path(full_spec, "spec.network.podCidr", "10.48.0.0/16")
+    with pytest.raises(SpecInvalid) as refused:
+        _cluster(full_spec)
+    assert (
+        "the cluster's CNI is calico"
+        in {p.path: p.message for p in refused.value.problems}["spec.addonVersions.vpc-cni"]
+    )
