@@ -53,6 +53,14 @@ def _find(objects: list[Obj], kind: str, name: str) -> Obj | None:
     return next((o for o in objects if o.get("kind") == kind and o.get("metadata", {}).get("name") == name), None)
 
 
+def _require(objects: list[Obj], kind: str, name: str, source: str) -> Obj:
+    """The object a patch sets values on; its absence means the artifact is not what the catalog pins."""
+    found = _find(objects, kind, name)
+    if found is None:
+        raise KubernetesOperationFailed(f"{source} has no {kind} named {name}")
+    return found
+
+
 def _set_env(container: Obj, name: str, value: str) -> None:
     env = container.setdefault("env", [])
     for item in env:
@@ -66,9 +74,7 @@ def _set_env(container: Obj, name: str, value: str) -> None:
 def patch_calico_manifest(objects: list[Obj], params: Parameters) -> list[Obj]:
     """calico-vxlan.yaml on EKS: VXLAN everywhere, Calico IPAM on the pod CIDR."""
     out = copy.deepcopy(objects)
-    node = _find(out, "DaemonSet", "calico-node")
-    if node is None:
-        raise KubernetesOperationFailed("calico manifest has no calico-node DaemonSet")
+    node = _require(out, "DaemonSet", "calico-node", "the calico manifest")
     containers = node["spec"]["template"]["spec"]["containers"]
     container = next(c for c in containers if c["name"] == "calico-node")
     _set_env(container, "CALICO_NETWORKING_BACKEND", "vxlan")
@@ -88,9 +94,7 @@ def patch_calico_manifest(objects: list[Obj], params: Parameters) -> list[Obj]:
 def patch_calico_operator(objects: list[Obj], params: Parameters) -> list[Obj]:
     """The operator's Installation: EKS provider, Calico CNI and IPAM, VXLAN, BGP off."""
     out = copy.deepcopy(objects)
-    installation = _find(out, "Installation", "default")
-    if installation is None:
-        raise KubernetesOperationFailed("calico custom resources have no Installation named default")
+    installation = _require(out, "Installation", "default", "calico's custom resources")
     spec = installation.setdefault("spec", {})
     if params.eks:
         spec["kubernetesProvider"] = "EKS"
@@ -109,9 +113,7 @@ def patch_calico_operator(objects: list[Obj], params: Parameters) -> list[Obj]:
 def patch_flannel(objects: list[Obj], params: Parameters) -> list[Obj]:
     """flannel's net-conf.json is JSON inside a ConfigMap: parse it, set Network, write it back."""
     out = copy.deepcopy(objects)
-    config = _find(out, "ConfigMap", "kube-flannel-cfg")
-    if config is None:
-        raise KubernetesOperationFailed("flannel manifest has no kube-flannel-cfg ConfigMap")
+    config = _require(out, "ConfigMap", "kube-flannel-cfg", "the flannel manifest")
     if params.pod_cidr:
         net_conf = json.loads(config["data"]["net-conf.json"])
         net_conf["Network"] = params.pod_cidr
@@ -134,9 +136,7 @@ def patch_cilium(objects: list[Obj], mode: str, params: Parameters) -> list[Obj]
     from clusterdrop.cni.catalog import CILIUM_API_PLACEHOLDER
 
     out = copy.deepcopy(objects)
-    config = _find(out, "ConfigMap", "cilium-config")
-    if config is None:
-        raise KubernetesOperationFailed("the rendered Cilium chart has no cilium-config ConfigMap")
+    config = _require(out, "ConfigMap", "cilium-config", "the rendered Cilium chart")
     data = config.setdefault("data", {})
     if params.cluster_name:
         data["cluster-name"] = params.cluster_name

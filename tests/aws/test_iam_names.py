@@ -13,7 +13,7 @@ import pytest
 from clusterdrop import steps
 from clusterdrop.aws import stacks
 from clusterdrop.errors import SpecInvalid
-from tests.aws.test_steps import QUICKSTART, _upload, aws  # noqa: F401 - the fixture
+from tests.aws.test_steps import QUICKSTART, _validated, aws  # noqa: F401 - the fixture
 
 TRUST = json.dumps(
     {
@@ -26,10 +26,7 @@ TRUST = json.dumps(
 
 
 def _state(aws: dict[str, Any], name: str, identity: str) -> dict[str, Any]:  # noqa: F811
-    text = QUICKSTART.replace("name: quickstart", f"name: {name}") + f"  podIdentities:\n    - {identity}\n"
-    state = _upload(aws, text, key=f"clusters/{name}.yaml")
-    state["validated"] = steps.validate_spec(state, aws["ports"])
-    return state
+    return _validated(aws, name, QUICKSTART + f"  podIdentities:\n    - {identity}\n")
 
 
 def test_plan_refuses_policies_that_cannot_be_attached_and_a_taken_role_name(aws: dict[str, Any]) -> None:  # noqa: F811

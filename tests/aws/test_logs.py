@@ -11,17 +11,15 @@ import pytest
 from clusterdrop import steps
 from clusterdrop.aws import stacks
 from clusterdrop.errors import SpecInvalid
-from tests.aws.test_steps import QUICKSTART, _upload, aws  # noqa: F401 - the fixture
+from tests.aws.test_steps import QUICKSTART, _validated, aws  # noqa: F401 - the fixture
 
 
 def _state(aws: dict[str, Any], name: str) -> dict[str, Any]:  # noqa: F811
-    text = QUICKSTART.replace("name: quickstart", f"name: {name}").replace(
+    text = QUICKSTART.replace(
         "  region: eu-west-1\n",
         "  region: eu-west-1\n  controlPlane:\n    logging: [audit]\n    logRetentionDays: 30\n",
     )
-    state = _upload(aws, text, key=f"clusters/{name}.yaml")
-    state["validated"] = steps.validate_spec(state, aws["ports"])
-    return state
+    return _validated(aws, name, text)
 
 
 def test_plan_refuses_a_retention_for_a_log_group_that_exists(aws: dict[str, Any]) -> None:  # noqa: F811

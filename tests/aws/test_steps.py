@@ -91,6 +91,13 @@ def _upload(aws: dict[str, Any], text: str, key: str = "clusters/quickstart.yaml
 QUICKSTART = (REPO / "examples" / "quickstart.yaml").read_text()
 
 
+def _validated(aws: dict[str, Any], name: str, text: str) -> dict[str, Any]:
+    """A spec uploaded as cluster `name` (the quickstart's name replaced) and through Validate spec."""
+    state = _upload(aws, text.replace("name: quickstart", f"name: {name}"), key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, aws["ports"])
+    return state
+
+
 # --- intake --------------------------------------------------------------------------------------
 
 
