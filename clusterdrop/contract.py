@@ -85,6 +85,8 @@ class Upgrade(Shape):
     from_: str = Field(alias="from")
     to: str
     node_groups: list[str] = Field(default_factory=list)  # in the order they roll
+    # The overlay CNI's move to a release for the new version ("cilium 1.18.12 → 1.19.6"), if any.
+    cni: str = ""
 
 
 class PlanResult(Open):

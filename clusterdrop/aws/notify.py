@@ -199,7 +199,8 @@ def upgrade_lines(o: Outcome) -> list[str]:
     return [
         f"Upgrade {o.upgrade['from']} → {o.upgrade['to']} {verb} in this order:",
         f"  1. control plane {o.upgrade['from']} → {o.upgrade['to']} (the cluster stack)",
-        "  2. the CNI and the EKS add-ons, to their versions for the new Kubernetes version",
+        "  2. the CNI and the EKS add-ons, to their versions for the new Kubernetes version"
+        + (f" ({o.upgrade['cni']})" if o.upgrade.get("cni") else ""),
         (
             f"  3. node groups one at a time ({', '.join(groups)}), each drained node by node, the cluster "
             "validated before the next"

@@ -12,7 +12,7 @@ from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK
 
 
 def cmd_cni_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from clusterdrop.cni.catalog import CATALOG
+    from clusterdrop.cni.catalog import CATALOG, tested_range
 
     if args.json:
         rows = [
@@ -22,6 +22,8 @@ def cmd_cni_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "defaultMode": r.default_mode,
                 "eksAddon": r.eks_addon,
                 "flavors": sorted(r.flavors),
+                "testedKubernetes": list(r.tested_kubernetes),
+                "testedSource": r.tested_source or None,
                 "modes": {m: [dataclasses.asdict(a) for a in arts] for m, arts in r.modes.items()},
             }
             for r in CATALOG
@@ -32,6 +34,8 @@ def cmd_cni_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         flavors = ", ".join(sorted(release.flavors))
         addon = f"; on EKS installed as the add-on {release.eks_addon}" if release.eks_addon else ""
         out.write(f"{release.name} {release.version}  (flavours: {flavors}{addon})\n")
+        if release.tested_kubernetes:
+            out.write(f"  tested on Kubernetes {tested_range(release)} ({release.tested_source})\n")
         charts = {a.render.chart for arts in release.modes.values() for a in arts if a.render is not None}
         for chart in charts:
             out.write(f"  chart {chart.name}  sha256:{chart.sha256}\n    {chart.url}\n")

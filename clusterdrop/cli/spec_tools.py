@@ -21,6 +21,7 @@ from clusterdrop.cli.common import (
     read_input,
     read_or_explain,
 )
+from clusterdrop.cni import catalog
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
 from clusterdrop.facts import support_warning
 from clusterdrop.spec import eksctl, policy
@@ -28,9 +29,15 @@ from clusterdrop.spec.loader import load
 from clusterdrop.spec.source import load_spec
 
 
-def _support_warnings(version: str | None) -> list[str]:
-    warning = support_warning(version or "", datetime.now(UTC).date())
-    return [warning] if warning else []
+def _warnings(spec: Any) -> list[str]:
+    """What a user of this spec should know today: EKS's support calendar, a CNI release its
+    makers do not test on the spec's Kubernetes version."""
+    version = spec.kubernetes_version or ""
+    found = [
+        support_warning(version, datetime.now(UTC).date()),
+        catalog.untested(spec.cni.name, spec.cni.version, version),
+    ]
+    return [w for w in found if w]
 
 
 def _resolve_option(p: argparse.ArgumentParser) -> None:
@@ -113,9 +120,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "notes": loaded.notes,
                 "references": loaded.reference_records(),
                 "referenceLines": loaded.reference_lines(),
-                "warnings": [
-                    w for w in [support_warning(spec.kubernetes_version or "", datetime.now(UTC).date())] if w
-                ],
+                "warnings": _warnings(spec),
                 "errors": [],
             }
         )

@@ -49,6 +49,12 @@ class CniRelease:
     # An overlay CNI's pods use no VPC addresses, so the node's pod limit is not the VPC CNI's
     # ENI-derived one: the kubelet's maxPods its EKS guide recommends.
     max_pods: int | None = None
+    # The Kubernetes minor versions the CNI's makers e2e-test this release on, as their
+    # compatibility page (`tested_source`) lists them; empty where they publish none. Calico and
+    # Cilium both call other versions untested, not unsupported ("will depend on the forward /
+    # backward compatibility offered by Kubernetes"): see `pin_problem` and `untested`.
+    tested_kubernetes: tuple[str, ...] = ()
+    tested_source: str = ""
 
     @property
     def has_modes(self) -> bool:
@@ -120,6 +126,8 @@ CATALOG: tuple[CniRelease, ...] = (
         overlay=True,
         # Calico's EKS guide creates its node groups with `--max-pods-per-node 100`.
         max_pods=100,
+        tested_kubernetes=("1.34", "1.35", "1.36"),
+        tested_source="https://docs.tigera.io/calico/3.32/getting-started/kubernetes/requirements",
     ),
     CniRelease(
         name="flannel",
@@ -163,7 +171,7 @@ def cilium_values(datapath: str, kube_proxy_replacement: bool) -> dict[str, Any]
     return values
 
 
-def _cilium(version: str, chart_sha256: str, rendered: dict[str, str]) -> CniRelease:
+def _cilium(version: str, chart_sha256: str, rendered: dict[str, str], tested: tuple[str, ...]) -> CniRelease:
     chart = Artifact(
         name=f"cilium-{version}.tgz", url=f"https://helm.cilium.io/cilium-{version}.tgz", sha256=chart_sha256
     )
@@ -186,6 +194,8 @@ def _cilium(version: str, chart_sha256: str, rendered: dict[str, str]) -> CniRel
         default_mode="eni",
         flavors=frozenset({"eks"}),
         overlay=False,  # per mode: see `overlay_mode`
+        tested_kubernetes=tested,
+        tested_source=f"https://docs.cilium.io/en/v{version.rsplit('.', 1)[0]}/network/kubernetes/compatibility/",
     )
 
 
@@ -201,6 +211,7 @@ CATALOG += (
             "overlay": "5a168871b3da7642e7e4a845489f704317089054010248b3a9cd1ceac7dda521",
             "overlay-kpr": "05bb7be4234812e0a13e3ca9469a644e160ea57444290f04eb8caa50a65f32bc",
         },
+        ("1.30", "1.31", "1.32", "1.33"),
     ),
     _cilium(
         "1.19.6",
@@ -211,6 +222,7 @@ CATALOG += (
             "overlay": "989b7368a1ee6dedfb7acd9fe4aa41d88a1b083380cc159ead3af79bfc913bb9",
             "overlay-kpr": "3f093f94ec45197a3b090d64edc823139142628d7ef06ef1c7b9ed5cc8791138",
         },
+        ("1.32", "1.33", "1.34", "1.35"),
     ),
 )
 
@@ -260,3 +272,55 @@ def find(name: str, version: str | None) -> CniRelease | None:
     if version is None:
         return candidates[-1]
     return next((r for r in candidates if r.version == version), None)
+
+
+def tested_on(release: CniRelease, kubernetes: str) -> bool | None:
+    """Whether the release's makers test it on this Kubernetes version (None: they publish no list)."""
+    return kubernetes in release.tested_kubernetes if release.tested_kubernetes else None
+
+
+def tested_range(release: CniRelease) -> str:
+    tested = release.tested_kubernetes
+    return f"{tested[0]} to {tested[-1]}" if len(tested) > 1 else ", ".join(tested)
+
+
+def choose(name: str, kubernetes: str, *, pinned: str | None = None, running: str | None = None) -> CniRelease | None:
+    """The release a cluster on `kubernetes` gets: the pinned one; else the one it runs, as long as
+    that is tested on its Kubernetes version or no release is (a newer clusterdrop must not move a
+    running CNI by itself); else the newest release tested on it; else the newest."""
+    if pinned is not None:
+        return find(name, pinned)
+    candidates = releases(name)
+    tested = [r for r in candidates if tested_on(r, kubernetes)]
+    kept = find(name, running) if running else None
+    if kept is not None and (tested_on(kept, kubernetes) is not False or not tested):
+        return kept
+    return tested[-1] if tested else find(name, None)
+
+
+def untested(name: str, version: str | None, kubernetes: str) -> str | None:
+    """A warning when the named release's makers do not test it on this Kubernetes version."""
+    release = find(name, version) if version else None
+    if release is None or tested_on(release, kubernetes) is not False:
+        return None
+    better = [r for r in releases(name) if tested_on(r, kubernetes)]
+    return (
+        f"{name} {version} is not tested by its makers on Kubernetes {kubernetes} (they test it on "
+        f"{tested_range(release)}: {release.tested_source}); "
+        + (f"{name} {better[-1].version} is" if better else "no release in clusterdrop's catalog is: it runs untested")
+    )
+
+
+def pin_problem(release: CniRelease, kubernetes: str) -> str | None:
+    """Why a pinned release is refused on this Kubernetes version: its makers do not test it there
+    while another catalogued release is (with none, `untested` warns instead)."""
+    if tested_on(release, kubernetes) is not False:
+        return None
+    better = [r for r in releases(release.name) if tested_on(r, kubernetes)]
+    if not better:
+        return None
+    return (
+        f"{release.name} {release.version} is tested by its makers on Kubernetes {tested_range(release)} "
+        f"({release.tested_source}), not on {kubernetes}; {release.name} {better[-1].version} is: set "
+        f"spec.cni.version to {better[-1].version}, or leave it out and clusterdrop picks it"
+    )

@@ -21,6 +21,9 @@ class LoadedSpec:
     # Whether the file names spec.kubernetesVersion (else the default was filled in): an update
     # of a running cluster keeps its version unless the spec names one.
     version_given: bool = True
+    # Whether the file names spec.cni.version (else the catalog's choice was filled in): a running
+    # cluster keeps its CNI release unless the spec names one or its Kubernetes version needs another.
+    cni_version_given: bool = True
     # Values taken from SSM or CloudFormation exports, and what they resolved to (None: not
     # resolved, the spec holds stand-ins for them and is not to be deployed).
     references: list[references.Reference] = field(default_factory=list)
@@ -69,10 +72,15 @@ def load_spec(raw: bytes, *, allow_partial: bool = False, resolve: references.Re
     if kops.is_kops(doc.data):
         raise SpecInvalid([kops.explain([doc.data, *doc.siblings])])
     if not eksctl.is_eksctl(doc.data):
-        given = "kubernetesVersion" in ((doc.data.get("spec") if isinstance(doc.data, dict) else None) or {})
+        spec_data = (doc.data.get("spec") if isinstance(doc.data, dict) else None) or {}
+        given = "kubernetesVersion" in spec_data
+        cni_data = spec_data.get("cni") if isinstance(spec_data, dict) else None
+        cni_given = isinstance(cni_data, dict) and "version" in cni_data
         refs = references.find(doc.data)
         if not refs:
-            return LoadedSpec(cluster=validate(doc), source_format="clusterdrop", version_given=given)
+            return LoadedSpec(
+                cluster=validate(doc), source_format="clusterdrop", version_given=given, cni_version_given=cni_given
+            )
         values = resolve(refs) if resolve is not None else references.stand_ins(refs)
         filled = replace(doc, data=references.substitute(doc.data, values))
         cluster = validate(filled, unchecked=[] if resolve is not None else [r.path for r in refs])
@@ -80,6 +88,7 @@ def load_spec(raw: bytes, *, allow_partial: bool = False, resolve: references.Re
             cluster=cluster,
             source_format="clusterdrop",
             version_given=given,
+            cni_version_given=cni_given,
             references=refs,
             resolved=values if resolve is not None else None,
         )
@@ -99,4 +108,5 @@ def load_spec(raw: bytes, *, allow_partial: bool = False, resolve: references.Re
         notes=conversion.notes,
         dropped=conversion.unsupported,
         version_given="version" in (doc.data.get("metadata") or {}),
+        cni_version_given=False,  # eksctl names no overlay CNI release
     )

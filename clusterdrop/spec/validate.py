@@ -277,7 +277,8 @@ def with_defaults(cluster: Cluster) -> Cluster:
         # What EKS itself picks: 172.20.0.0/16 when the VPC is in 10.0.0.0/8, else 10.100.0.0/16.
         in_ten = vpc.cidr is not None and ipaddress.IPv4Network(vpc.cidr).subnet_of(ipaddress.IPv4Network("10.0.0.0/8"))
         service_cidr = "172.20.0.0/16" if in_ten or vpc.cidr is None else "10.100.0.0/16"
-    release = catalog.find(spec.cni.name, spec.cni.version)
+    kubernetes = spec.kubernetes_version or facts.DEFAULT_KUBERNETES_VERSION
+    release = catalog.choose(spec.cni.name, kubernetes, pinned=spec.cni.version)
     pod_cidr = net.pod_cidr
     if pod_cidr is None and release is not None and _overlay(release, spec.cni):
         pod_cidr = next(
@@ -310,7 +311,7 @@ def with_defaults(cluster: Cluster) -> Cluster:
             "node_pools": (spec.node_pools if spec.node_pools is not None else ["general-purpose", "system"])
             if auto
             else None,
-            "kubernetes_version": spec.kubernetes_version or facts.DEFAULT_KUBERNETES_VERSION,
+            "kubernetes_version": kubernetes,
             "network": net.model_copy(update={"vpc": vpc, "service_cidr": service_cidr, "pod_cidr": pod_cidr}),
             "cni": cni,
             "control_plane": control_plane,
@@ -347,6 +348,7 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
         yield from _check_node_group(spec, i, group)
         yield from _check_node_group_extras(cluster, i, group)
     yield from _check_system_nodes(spec)
+    yield from _check_cilium_operator_nodes(spec)
     yield from _duplicates(("spec", "nodeGroups"), [g.name for g in spec.node_groups], "name")
     yield from _duplicates(("spec", "addons"), spec.addons)
     yield from _check_pod_identities(spec)
@@ -791,6 +793,9 @@ def _check_cni(spec: ClusterSpec, given_cni: Cni) -> Iterator[Issue]:
         versions = ", ".join(r.version for r in known)
         yield (*base, "version"), f"{cni.name} {cni.version} is not in the catalog; available: {versions}"
         return
+    pin = catalog.pin_problem(release, spec.kubernetes_version or "") if given_cni.version is not None else None
+    if pin:
+        yield (*base, "version"), pin
     if cni.kube_proxy_replacement and cni.name != "cilium":
         yield (*base, "kubeProxyReplacement"), f"kube-proxy replacement is Cilium's; {cni.name} runs beside kube-proxy"
     modes = sorted({m.removesuffix("-kpr") for m in release.modes})
@@ -848,6 +853,23 @@ def _check_system_nodes(spec: ClusterSpec) -> Iterator[Issue]:
         f"{{key: {SYSTEM_TAINT}, value: 'true', effect: NoSchedule}}, which they tolerate"
     )
     yield ("spec", "nodeGroups"), message
+
+
+def _check_cilium_operator_nodes(spec: ClusterSpec) -> Iterator[Issue]:
+    """Cilium's operator tolerates only the control-plane and not-ready taints (its chart's
+    operator.tolerations), not CriticalAddonsOnly: with every node tainted, Check CNI would wait
+    out its deadline with the operator Pending."""
+    with_nodes = [g for g in spec.node_groups if g.desired_size > 0]
+    if spec.cni.name != "cilium" or not with_nodes:
+        return
+    if any(all(t.effect == "PreferNoSchedule" for t in g.taints) for g in with_nodes):
+        return
+    yield (
+        ("spec", "nodeGroups"),
+        ("no node group can run Cilium's operator: its chart tolerates none of the taints on every node group "
+        f"with nodes ({', '.join(g.name for g in with_nodes)}), {SYSTEM_TAINT} included. Add a node group "
+        "without NoSchedule or NoExecute taints"),
+    )
 
 
 def _check_label_key(key: str) -> str | None:

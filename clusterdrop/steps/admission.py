@@ -7,8 +7,10 @@ import json
 
 from clusterdrop.aws import intake, lock, registry
 from clusterdrop.aws import quotas as account_quotas
-from clusterdrop.errors import LockBusy, PolicyRefused, SpecInvalid, SpecMismatch
+from clusterdrop.cni import catalog
+from clusterdrop.errors import LockBusy, PolicyRefused, Problem, SpecInvalid, SpecMismatch
 from clusterdrop.spec import policy, references
+from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.source import load_spec
 from clusterdrop.steps.context import Ports, State, spec_store_key, typed
 
@@ -47,6 +49,9 @@ def validate_spec(state: State, ports: Ports) -> State:
             f"spec.kubernetesVersion is not set: the cluster keeps {item.kubernetes_version}, the version it "
             "runs; set it to upgrade"
         )
+    cluster, cni_note = settle_cni(cluster, item, pinned=loaded.cni_version_given)
+    if cni_note:
+        notes.append(cni_note)
     # The guardrails, on the version the cluster will run, for a create and every update alike:
     # nothing is created or changed past them.
     refused = policy.check(cluster, ports.settings.policy.for_team(team), account=ports.settings.account or None)
@@ -69,12 +74,48 @@ def validate_spec(state: State, ports: Ports) -> State:
     }
 
 
+def settle_cni(cluster: Cluster, item: registry.ClusterRecord | None, *, pinned: bool) -> tuple[Cluster, str | None]:
+    """The CNI release for the Kubernetes version the cluster will run (settled above, so not
+    necessarily the one the spec was validated with). A pin is checked again on that version; an
+    unpinned CNI keeps the release a running cluster has (recorded in the registry), unless its
+    makers do not test it on that version and another catalogued release is tested there: then it
+    moves, which an upgrade does after the control plane. Raises SpecInvalid."""
+    spec = cluster.spec
+    cni = spec.cni
+    kubernetes = spec.kubernetes_version or ""
+    if cni.version is None:  # EKS Auto Mode runs its own
+        return cluster, None
+    if pinned:
+        release = catalog.find(cni.name, cni.version)
+        problem = catalog.pin_problem(release, kubernetes) if release is not None else None
+        if problem:
+            raise SpecInvalid([Problem("spec.cni.version", problem)])
+        return cluster, None
+    ran = item.cni.partition(" ") if item is not None and item.status == "ACTIVE" else ("", "", "")
+    running = ran[2] if ran[0] == cni.name else ""
+    chosen = catalog.choose(cni.name, kubernetes, running=running or None)
+    if chosen is None:
+        return cluster, None
+    if chosen.version != cni.version:
+        cni = cni.model_copy(update={"version": chosen.version})
+        cluster = cluster.model_copy(update={"spec": spec.model_copy(update={"cni": cni})})
+    if not running or (chosen.version == running and spec.cni.version == running):
+        return cluster, None
+    if chosen.version == running:
+        return cluster, f"spec.cni.version is not set: the cluster keeps {cni.name} {running}, the release it runs"
+    why = (
+        f"is not tested on Kubernetes {kubernetes}"
+        if catalog.find(cni.name, running)
+        else "is no longer in clusterdrop's catalog"
+    )
+    return cluster, f"spec.cni.version is not set: {cni.name} {running} {why}; the cluster moves to {chosen.version}"
+
+
 def refuse_other_team(item: registry.ClusterRecord | None, team: str, name: str) -> None:
     """A cluster belongs to the team whose prefix created it: another team's key (or the shared
     one) neither changes nor deletes it."""
     if item is None or item.status in ("", "DELETED") or item.team == team:
         return
-    from clusterdrop.errors import Problem
 
     owner = f"team {item.team} (clusters/{item.team}/{name}.yaml)" if item.team else f"clusters/{name}.yaml"
     here = f"clusters/{team}/" if team else "clusters/"
@@ -97,7 +138,6 @@ def read_last_applied_spec(state: State, ports: Ports) -> State:
 def region_mismatch(wanted: str, deployer: str) -> SpecInvalid:
     """A deployer creates clusters in its own region (its buckets, roles and agent code are
     regional): a spec for another region goes to the clusterdrop deployed there."""
-    from clusterdrop.errors import Problem
 
     return SpecInvalid(
         [
@@ -111,7 +151,6 @@ def region_mismatch(wanted: str, deployer: str) -> SpecInvalid:
 
 
 def unknown_cluster(name: str) -> SpecInvalid:
-    from clusterdrop.errors import Problem
 
     return SpecInvalid([Problem("metadata.name", f"no cluster {name!r} in the registry: nothing to tear down")])
 

@@ -9,6 +9,7 @@ from typing import Any
 from clusterdrop import facts, failures
 from clusterdrop.aws import eks, registry, status_pages
 from clusterdrop.aws import notify as message
+from clusterdrop.cni import catalog
 from clusterdrop.contract import Cleanup, Connection, Diagnosis, ExecutionState
 from clusterdrop.history import (
     execution_history,
@@ -89,8 +90,13 @@ def build_outcome(
     version = (connection.kubernetes_version if isinstance(connection, Connection) else None) or cluster_spec.get(
         "kubernetesVersion"
     )
-    warning = (
-        facts.support_warning(version, datetime.now(UTC).date()) if version and typed.action != "teardown" else None
+    warnings = (
+        [
+            facts.support_warning(version, datetime.now(UTC).date()),
+            catalog.untested(cni.get("name", ""), cni.get("version"), version),
+        ]
+        if version and typed.action != "teardown"
+        else []
     )
     return message.Outcome(
         cluster=typed.cluster,
@@ -103,7 +109,7 @@ def build_outcome(
         steps=step_timings(events),
         endpoint=endpoint or None,
         kubernetes_version=version,
-        warnings=([warning] if warning else [])
+        warnings=[w for w in warnings if w]
         + (list(typed.plan.quota_warnings) if typed.plan and outcome in ("SUCCEEDED", "PLANNED") else []),
         quotas=list(typed.plan.quotas) if typed.plan and outcome == "PLANNED" else [],
         nodes=groups,

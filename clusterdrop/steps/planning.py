@@ -99,6 +99,9 @@ def plan(state: State, ports: Ports) -> State:
         if running and target and (running != target or lagging):
             start = running if running != target else min(lagging.values())
             upgrade = {"from": start, "to": target, "nodeGroups": [g.name for g in cluster.spec.node_groups]}
+            was, now = applied_cluster.spec.cni if applied_cluster else None, cluster.spec.cni
+            if was is not None and was.name == now.name and was.version != now.version:
+                upgrade["cni"] = f"{now.name} {was.version} → {now.version}"
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     problems += keys.check(ports.kms, cluster)

@@ -247,6 +247,41 @@ def test_validate_reads_the_exact_version_and_stores_the_normalized_spec(aws: di
     assert validated["spec"]["spec"]["kubernetesVersion"]  # defaults made explicit
 
 
+CILIUM = (REPO / "examples" / "cilium.yaml").read_text()
+
+
+def test_a_running_cluster_keeps_its_unpinned_cni_release_until_its_kubernetes_version_needs_another(
+    aws: dict[str, Any],
+) -> None:
+    """No spec.cni.version: a running cluster keeps the release it runs (a newer clusterdrop does
+    not move it), unless the release's makers do not test it on the cluster's Kubernetes version
+    and another catalogued release is tested there. A pin is checked on the version the cluster
+    will run, also when that is the running one (no kubernetesVersion in the spec)."""
+    ports: steps.Ports = aws["ports"]
+    unpinned = CILIUM.replace("    version: 1.19.6\n", "")
+    unversioned = "".join(line for line in unpinned.splitlines(True) if "kubernetesVersion" not in line)
+    registry.record(
+        ports.clusters, "cilium", status="ACTIVE", execution="e1", kubernetesVersion="1.33", cni="cilium 1.18.12"
+    )
+    kept = _validated(aws, "cilium", unversioned)["validated"]
+    assert kept["spec"]["spec"]["cni"]["version"] == "1.18.12"
+    assert "spec.cni.version is not set: the cluster keeps cilium 1.18.12, the release it runs" in kept["notes"]
+    moved = _validated(aws, "cilium", unpinned.replace('"1.35"', '"1.34"'))["validated"]
+    assert moved["spec"]["spec"]["cni"]["version"] == "1.19.6"
+    assert (
+        "spec.cni.version is not set: cilium 1.18.12 is not tested on Kubernetes 1.34; the cluster moves to 1.19.6"
+        in moved["notes"]
+    )
+    registry.record(
+        ports.clusters, "cilium", status="ACTIVE", execution="e2", kubernetesVersion="1.34", cni="cilium 1.18.12"
+    )
+    pinned = unversioned.replace("    mode: eni\n", "    version: 1.18.12\n    mode: eni\n")
+    with pytest.raises(
+        SpecInvalid, match=r"spec\.cni\.version: cilium 1\.18\.12 is tested by its makers on Kubernetes 1\.30 to 1\.33"
+    ):
+        _validated(aws, "cilium", pinned)
+
+
 REFERENCING = """apiVersion: clusterdrop.io/v1alpha1
 kind: Cluster
 metadata:

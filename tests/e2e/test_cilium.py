@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from clusterdrop.errors import SpecInvalid
 from clusterdrop.local import session
 from tests.conftest import REPO
 from tests.e2e.test_embedded import _run, _spec, _torn_down
@@ -74,7 +75,11 @@ def test_a_tampered_chart_fails_at_the_digest_check_naming_the_file(
         path.unlink()
     archive.write_bytes(kept[archive] + b"\0")
     try:
-        text = CILIUM.replace("name: cilium\nspec:", "name: cilium-old\nspec:").replace("1.19.6", "1.18.12")
+        text = (
+            CILIUM.replace("name: cilium\nspec:", "name: cilium-old\nspec:")
+            .replace("1.19.6", "1.18.12")
+            .replace('kubernetesVersion: "1.35"', 'kubernetesVersion: "1.33"')  # 1.18's tested versions
+        )
         failed = _run(local, _spec(tmp_path, "cilium-old", text))
     finally:
         archive.unlink()
@@ -85,3 +90,53 @@ def test_a_tampered_chart_fails_at_the_digest_check_naming_the_file(
     assert f"cilium-1.18.12.tgz from {archive}" in failure["cause"]
     assert "5923f9d9fcb11bc4692ad52353cc791b935d96e09ba0c535c5a8b88ea8a37572" in failure["cause"]
     assert failed["leftovers"] == []
+
+
+def test_an_upgrade_moves_cilium_to_a_release_its_makers_test_on_the_new_version(
+    local: session.LocalDeployer, tmp_path: Path
+) -> None:
+    """Created at 1.33 on Cilium 1.18.12 (tested on 1.30 to 1.33). At 1.34 the pin is refused at
+    Validate spec with nothing changed (1.19.6 is tested there); without the pin the upgrade
+    moves the control plane, then Cilium to 1.19.6, then the node group."""
+    name = "cilium-up"
+    header, _, rest = CILIUM.partition("    - name: system\n")
+    at_133 = (
+        (header + "    - name: workers\n" + rest.split("    - name: workers\n")[1])
+        .replace("name: cilium\nspec:", f"name: {name}\nspec:")
+        .replace("1.19.6", "1.18.12")
+        .replace('kubernetesVersion: "1.35"', 'kubernetesVersion: "1.33"')
+    )
+    eks = local.aws.client("eks")
+
+    def image() -> str:
+        agents = local.aws.eks.clusters[name].api.store.objects[("apps", "daemonsets")][("kube-system", "cilium")]
+        return str(agents["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    created = _run(local, _spec(tmp_path, name, at_133))
+    assert created["status"] == "SUCCEEDED", (created["notifications"]["sns"] or {}).get("text")
+    assert ":v1.18.12@sha256:" in image()
+
+    # Refused before anything is uploaded (the workflow's Validate spec refuses it as well).
+    with pytest.raises(SpecInvalid) as refused:
+        _run(local, _spec(tmp_path, name, at_133.replace('"1.33"', '"1.34"')))
+    cause = str(refused.value)
+    assert "spec.cni.version: cilium 1.18.12 is tested by its makers on Kubernetes 1.30 to 1.33" in cause
+    assert "set spec.cni.version to 1.19.6, or leave it out" in cause
+    assert eks.describe_cluster(name=name)["cluster"]["version"] == "1.33"
+    assert ":v1.18.12@sha256:" in image()
+
+    unpinned = at_133.replace('"1.33"', '"1.34"').replace("    version: 1.18.12\n", "")
+    upgraded = _run(local, _spec(tmp_path, name, unpinned))
+    sns = upgraded["notifications"]["sns"]
+    assert upgraded["status"] == "SUCCEEDED", sns["text"]
+    assert eks.describe_cluster(name=name)["cluster"]["version"] == "1.34"
+    assert ":v1.19.6@sha256:" in image()
+    assert sns["outcome"]["cni"] == {"name": "cilium", "version": "1.19.6"}
+    assert sns["outcome"]["upgrade"]["cni"] == "cilium 1.18.12 → 1.19.6"
+    assert "(cilium 1.18.12 → 1.19.6)" in sns["text"]
+    assert upgraded["versions"]["kubelets"] == {"1.34": 2}
+    rows = {tuple(line.split()[:3]) for line in sns["outcome"]["validation"].splitlines()}
+    assert ("DaemonSet", "kube-system/cilium", "ok") in rows
+    assert ("CiliumNode", "per-node", "ok") in rows
+
+    _torn_down(local, name)

@@ -42,7 +42,11 @@ def test_cni_list_prints_catalog() -> None:
         ("cilium", "1.18.12"),
         ("cilium", "1.19.6"),
     }
+    tested = {(r["name"], r["version"]): r["testedKubernetes"] for r in json.loads(out)}
+    assert tested[("cilium", "1.19.6")] == ["1.32", "1.33", "1.34", "1.35"]
+    assert tested[("flannel", "v0.28.9")] == []  # flannel publishes none
     code, out, _ = run("cni", "list")
+    assert "tested on Kubernetes 1.30 to 1.33 (https://docs.cilium.io/en/v1.18/" in out
     assert "chart cilium-1.19.6.tgz  sha256:21c43cf53841f9ab0375047d95aa4c64051ea52bbd2c679416e6408f5f1c9179" in out
 
 

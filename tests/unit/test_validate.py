@@ -496,3 +496,91 @@ def test_an_add_on_version_is_pinned_only_for_an_add_on_the_cluster_runs(full_sp
     }
     set_path(full_spec, "spec.addonVersions", {"coredns": "1.12"})
     assert "an EKS add-on version such as v1.12.2-eksbuild.1" in _problems(full_spec)["spec.addonVersions.coredns"]
+
+
+# --- CNI releases and the Kubernetes versions their makers test them on -------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kubernetes", "pinned", "running", "expected"),
+    [
+        ("cilium", "1.33", None, None, "1.19.6"),  # both tested: the newest
+        ("cilium", "1.33", None, "1.18.12", "1.18.12"),  # a running release tested there stays
+        ("cilium", "1.34", None, "1.18.12", "1.19.6"),  # 1.18 is not tested on 1.34; 1.19 is
+        ("cilium", "1.36", None, "1.18.12", "1.18.12"),  # none is tested on 1.36: nothing better to move to
+        ("cilium", "1.34", None, "1.17.0", "1.19.6"),  # no longer in the catalog
+        ("cilium", "1.34", "1.18.12", None, "1.18.12"),  # a pin is a pin (checked by pin_problem)
+        ("calico", "1.33", None, None, "v3.32.1"),  # the one release, tested or not
+        ("flannel", "1.33", None, "v0.28.9", "v0.28.9"),  # flannel publishes no tested versions
+    ],
+)
+def test_the_cni_release_follows_the_kubernetes_versions_its_makers_test(
+    name: str, kubernetes: str, pinned: str | None, running: str | None, expected: str
+) -> None:
+    from clusterdrop.cni import catalog
+
+    chosen = catalog.choose(name, kubernetes, pinned=pinned, running=running)
+    assert chosen is not None
+    assert chosen.version == expected
+
+
+def test_a_pinned_cni_release_not_tested_on_the_version_is_refused_when_another_is(
+    full_spec: dict[str, Any],
+) -> None:
+    from clusterdrop.cni import catalog
+
+    set_path(full_spec, "spec.cni", {"name": "cilium", "version": "1.18.12", "mode": "overlay"})
+    set_path(full_spec, "spec.nodeGroups[0].taints", [])  # a group Cilium's operator can run on
+    set_path(full_spec, "spec.kubernetesVersion", "1.34")
+    problems = _problems(full_spec)
+    assert problems["spec.cni.version"].startswith(
+        "cilium 1.18.12 is tested by its makers on Kubernetes 1.30 to 1.33 "
+        "(https://docs.cilium.io/en/v1.18/network/kubernetes/compatibility/), not on 1.34; cilium 1.19.6 is"
+    )
+    set_path(full_spec, "spec.kubernetesVersion", "1.33")
+    assert _validate(full_spec).spec.cni.version == "1.18.12"
+    # Nothing in the catalog is tested on 1.36: a pin there is warned about, not refused.
+    set_path(full_spec, "spec.kubernetesVersion", "1.36")
+    assert _validate(full_spec).spec.cni.version == "1.18.12"
+    warning = catalog.untested("cilium", "1.18.12", "1.36")
+    assert warning is not None
+    assert "no release in clusterdrop's catalog is: it runs untested" in warning
+    assert catalog.untested("cilium", "1.19.6", "1.35") is None
+    assert catalog.untested("flannel", "v0.28.9", "1.36") is None
+
+
+def test_an_unpinned_cni_takes_the_newest_release_tested_on_the_version(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.cni", {"name": "cilium", "mode": "overlay"})
+    set_path(full_spec, "spec.nodeGroups[0].taints", [])  # a group Cilium's operator can run on
+    loaded = load_spec(yaml.safe_dump(full_spec).encode())
+    assert loaded.cni_version_given is False
+    assert loaded.cluster.spec.cni.version == "1.19.6"
+    set_path(full_spec, "spec.cni.version", "1.19.6")
+    assert load_spec(yaml.safe_dump(full_spec).encode()).cni_version_given is True
+
+
+def test_validate_warns_of_a_cni_release_untested_on_the_version() -> None:
+    import io
+    import json
+
+    from clusterdrop.cli import main
+
+    out = io.StringIO()
+    files = [str(REPO / "examples" / "calico-ha.yaml"), str(REPO / "examples" / "cilium.yaml")]
+    assert main(["validate", "--json", *files], out=out, err=io.StringIO()) == 0
+    results = {r["cluster"]: r["warnings"] for r in json.loads(out.getvalue())["files"]}
+    # Calico 3.32 is tested on 1.34 to 1.36; the HA example runs 1.33.
+    assert any(w.startswith("calico v3.32.1 is not tested by its makers on Kubernetes 1.33") for w in results["demo"])
+    assert not any("not tested by its makers" in w for w in results["cilium"])
+
+
+def test_cilium_needs_a_node_group_its_operator_tolerates(full_spec: dict[str, Any]) -> None:
+    """Cilium's chart gives its operator no toleration for CriticalAddonsOnly (unlike CoreDNS)."""
+    set_path(full_spec, "spec.cni", {"name": "cilium", "mode": "overlay"})
+    taint = [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]
+    for i in range(len(full_spec["spec"]["nodeGroups"])):
+        set_path(full_spec, f"spec.nodeGroups[{i}].taints", taint)
+    problems = _problems(full_spec)
+    assert problems["spec.nodeGroups"].startswith("no node group can run Cilium's operator")
+    set_path(full_spec, "spec.cni", {"name": "calico"})
+    assert _validate(full_spec).spec.cni.name == "calico"  # Calico's workloads tolerate the taint
