@@ -866,9 +866,11 @@ def _check_cilium_operator_nodes(spec: ClusterSpec) -> Iterator[Issue]:
         return
     yield (
         ("spec", "nodeGroups"),
-        ("no node group can run Cilium's operator: its chart tolerates none of the taints on every node group "
-        f"with nodes ({', '.join(g.name for g in with_nodes)}), {SYSTEM_TAINT} included. Add a node group "
-        "without NoSchedule or NoExecute taints"),
+        (
+            "no node group can run Cilium's operator: its chart tolerates none of the taints on every node group "
+            f"with nodes ({', '.join(g.name for g in with_nodes)}), {SYSTEM_TAINT} included. Add a node group "
+            "without NoSchedule or NoExecute taints"
+        ),
     )
 
 
