@@ -87,6 +87,8 @@ class Upgrade(Shape):
     node_groups: list[str] = Field(default_factory=list)  # in the order they roll
     # The overlay CNI's move to a release for the new version ("cilium 1.18.12 → 1.19.6"), if any.
     cni: str = ""
+    # Where the EKS add-ons are expected to move: {add-on: "old → new"} (EKS's defaults or the pins).
+    addons: dict[str, str] = Field(default_factory=dict)
 
 
 class PlanResult(Open):
@@ -103,6 +105,8 @@ class PlanResult(Open):
     quotas: list[Obj] = Field(default_factory=list)
     quota_warnings: list[str] = Field(default_factory=list)
     quota_notes: list[str] = Field(default_factory=list)
+    # EKS add-ons the last applied spec listed and this one does not (EKS names): deleted at Connect.
+    addons_removed: list[str] = Field(default_factory=list)
 
 
 class Discarded(Shape):
@@ -129,6 +133,7 @@ class Connection(Shape):
     addons_created: list[str] = Field(default_factory=list)
     # An upgrade's add-ons moved to EKS's default versions for the new Kubernetes: {name: "old → new"}.
     addons_updated: dict[str, str] = Field(default_factory=dict)
+    addons_removed: list[str] = Field(default_factory=list)
     node_groups: dict[str, int] = Field(default_factory=dict)
     addons: list[str] = Field(default_factory=list)
     deadline_minutes: float | None = None

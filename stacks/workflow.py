@@ -335,9 +335,22 @@ class Workflow(Construct):
             "ClusterAddons",
         )
         # An upgrade moves the add-ons to EKS's default versions for the new Kubernetes version, or
-        # to the spec's pins (which Plan checks against what EKS offers for it).
-        allow(["Connect"], ["eks:UpdateAddon"], [f"arn:{partition}:eks:{region}:{account}:addon/*"], "UpdateAddons")
+        # to the spec's pins (which Plan checks against what EKS offers for it); an add-on the spec
+        # no longer lists is deleted.
+        allow(
+            ["Connect"],
+            ["eks:UpdateAddon", "eks:DeleteAddon"],
+            [f"arn:{partition}:eks:{region}:{account}:addon/*"],
+            "UpdateAddons",
+        )
         allow(["Connect", "Plan"], ["eks:DescribeAddonVersions"], ["*"], "AddonVersions")
+        # The plan of an upgrade says where each installed add-on will move.
+        allow(
+            ["Plan"],
+            ["eks:ListAddons", "eks:DescribeAddon"],
+            [f"arn:{partition}:eks:{region}:{account}:cluster/*", f"arn:{partition}:eks:{region}:{account}:addon/*"],
+            "PlanAddons",
+        )
         allow(
             ["ApplyClusterStack", "RemoveSubnetTags"],
             ["ec2:CreateTags", "ec2:DeleteTags"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from clusterdrop.errors import Problem
@@ -22,6 +23,22 @@ CORE_ADDONS = ("kube-proxy", "coredns")
 def addon_tags(cluster: Cluster, tags: dict[str, str]) -> dict[str, dict[str, str]]:
     """Each add-on's own tags beside the cluster's (`tags`), by EKS add-on name."""
     return {ADDONS.get(name, name): {**tags, **own} for name, own in cluster.spec.addon_tags.items()}
+
+
+def removed_addons(before: Cluster, now: Cluster) -> list[str]:
+    """The EKS add-ons a spec listed and its next version does not (EKS names). Only what
+    clusterdrop installed for the spec: an add-on installed by other means is never removed."""
+    return [ADDONS.get(a, a) for a in before.spec.addons if a not in now.spec.addons]
+
+
+def remove_addons(eks: Any, cluster: str, names: list[str]) -> list[str]:
+    """DeleteAddon for each still installed (EKS removes its workloads; the add-on is DELETING
+    meanwhile). The ones deleted."""
+    installed = set(eks.list_addons(clusterName=cluster).get("addons", []))
+    removed = [n for n in names if n in installed]
+    for name in removed:
+        eks.delete_addon(clusterName=cluster, addonName=name)
+    return removed
 
 
 def pinned_versions(cluster: Cluster) -> dict[str, str]:
@@ -56,11 +73,11 @@ def compatible_versions(eks: Any, addon: str, kubernetes: str) -> list[str]:
     return out
 
 
-def pin_addons(eks: Any, cluster: str, pins: dict[str, str]) -> dict[str, str]:
+def pin_addons(eks: Any, cluster: str, pins: dict[str, str], skip: Collection[str] = ()) -> dict[str, str]:
     """Installed add-ons moved to the version the spec pins (a pin added or changed on a running
-    cluster). {add-on: "old → new"}."""
+    cluster), except those in `skip` (being removed). {add-on: "old → new"}."""
     moved = {}
-    for name, installed in installed_versions(eks, cluster).items():
+    for name, installed in installed_versions(eks, cluster, skip).items():
         pinned = pins.get(name)
         if pinned and pinned != installed:
             eks.update_addon(clusterName=cluster, addonName=name, addonVersion=pinned, resolveConflicts="PRESERVE")
@@ -144,9 +161,10 @@ def addon_statuses(eks: Any, cluster: str, names: list[str]) -> dict[str, str]:
     return out
 
 
-def installed_versions(eks: Any, cluster: str) -> dict[str, str]:
-    """Every add-on of the cluster with the version EKS installed (not the one expected)."""
-    names = eks.list_addons(clusterName=cluster).get("addons", [])
+def installed_versions(eks: Any, cluster: str, skip: Collection[str] = ()) -> dict[str, str]:
+    """Every add-on of the cluster (but those in `skip`) with the version EKS installed (not the
+    one expected)."""
+    names = [n for n in eks.list_addons(clusterName=cluster).get("addons", []) if n not in skip]
     return {
         n: str(eks.describe_addon(clusterName=cluster, addonName=n)["addon"].get("addonVersion", "")) for n in names
     }
@@ -173,15 +191,28 @@ def default_addon_version(eks: Any, addon: str, kubernetes: str) -> str | None:
     return None
 
 
-def realign_addons(eks: Any, cluster: str, kubernetes: str, pins: dict[str, str] | None = None) -> dict[str, str]:
-    """After the control plane moved to `kubernetes`: every installed add-on to the version the
-    spec pins, else to the one EKS names as default for it (EKS leaves add-ons where they were).
-    {add-on: "old → new"}."""
+def realignment(
+    eks: Any, cluster: str, kubernetes: str, pins: dict[str, str] | None = None, skip: Collection[str] = ()
+) -> dict[str, tuple[str, str]]:
+    """Where an upgrade to `kubernetes` moves each installed add-on (but those in `skip`): to the
+    version the spec pins, else to the one EKS names as default for it. {add-on: (old, new)}."""
+    moves = {}
+    for name, installed in installed_versions(eks, cluster, skip).items():
+        target = (pins or {}).get(name) or default_addon_version(eks, name, kubernetes)
+        if target and target != installed:
+            moves[name] = (installed, target)
+    return moves
+
+
+def realign_addons(
+    eks: Any, cluster: str, kubernetes: str, pins: dict[str, str] | None = None, skip: Collection[str] = ()
+) -> dict[str, str]:
+    """After the control plane moved to `kubernetes`: the `realignment` carried out (EKS leaves
+    add-ons where they were). `skip`: add-ons being removed, as EKS refuses to update a DELETING
+    one. {add-on: "old → new"}."""
     moved = {}
-    for name, installed in installed_versions(eks, cluster).items():
-        default = (pins or {}).get(name) or default_addon_version(eks, name, kubernetes)
-        if default and default != installed:
-            # PRESERVE: what was set through configurationValues stays, and so do edits made in the cluster.
-            eks.update_addon(clusterName=cluster, addonName=name, addonVersion=default, resolveConflicts="PRESERVE")
-            moved[name] = f"{installed} → {default}"
+    for name, (installed, target) in realignment(eks, cluster, kubernetes, pins, skip).items():
+        # PRESERVE: what was set through configurationValues stays, and so do edits made in the cluster.
+        eks.update_addon(clusterName=cluster, addonName=name, addonVersion=target, resolveConflicts="PRESERVE")
+        moved[name] = f"{installed} → {target}"
     return moved

@@ -68,6 +68,7 @@ class Outcome:
     addons: dict[str, str] = field(default_factory=dict)  # EKS add-on -> the version EKS installed
     kubelets: dict[str, int] = field(default_factory=dict)  # kubelet minor version -> nodes, as they report it
     addons_updated: dict[str, str] = field(default_factory=dict)  # an upgrade's add-ons: name -> "old → new"
+    addons_removed: list[str] = field(default_factory=list)  # EKS add-ons the spec no longer lists
     warnings: list[str] = field(default_factory=list)  # EKS's support calendar for the version run
     # A version change: {"from", "to", "nodeGroups": [the order they roll in]}.
     upgrade: dict[str, Any] | None = None
@@ -190,20 +191,47 @@ def quota_lines(o: Outcome) -> list[str]:
     return lines
 
 
+# The steps each phase of an upgrade runs in (their durations add up to the phase's).
+UPGRADE_PHASES = (
+    ("Apply cluster stack", "Wait for cluster stack"),
+    ("Connect", "Apply CNI"),
+    (
+        "Check disruption budgets",
+        "Apply node-group stacks",
+        "Wait for node-group stacks",
+        "Wait for nodes Ready",
+        "Check CNI",
+        "Apply addons",
+        "Configure addons",
+        "Validate cluster",
+    ),
+)
+
+
 def upgrade_lines(o: Outcome) -> list[str]:
-    """An upgrade's phases, in the order they run (a plan) or ran."""
+    """An upgrade's phases, in the order they run (a plan) or ran (with how long each took), and
+    each component's version before and after."""
     if not o.upgrade:
         return []
     groups = o.upgrade.get("nodeGroups") or []
     verb = "would run" if o.outcome == "PLANNED" else "ran" if o.outcome == "SUCCEEDED" else "runs"
+    moves = [o.upgrade["cni"]] if o.upgrade.get("cni") else []
+    moves += [f"{n} {v}" for n, v in sorted((o.upgrade.get("addons") or {}).items())]
+    took = {s.name: s.seconds for s in o.steps}
+
+    def duration(phase: int) -> str:
+        seconds = sum(took.get(step, 0.0) for step in UPGRADE_PHASES[phase])
+        return f" — {seconds:g} s" if o.outcome == "SUCCEEDED" and seconds else ""
+
     return [
         f"Upgrade {o.upgrade['from']} → {o.upgrade['to']} {verb} in this order:",
-        f"  1. control plane {o.upgrade['from']} → {o.upgrade['to']} (the cluster stack)",
+        f"  1. control plane {o.upgrade['from']} → {o.upgrade['to']} (the cluster stack){duration(0)}",
         "  2. the CNI and the EKS add-ons, to their versions for the new Kubernetes version"
-        + (f" ({o.upgrade['cni']})" if o.upgrade.get("cni") else ""),
+        + (f" ({', '.join(moves)})" if moves else "")
+        + duration(1),
         (
             f"  3. node groups one at a time ({', '.join(groups)}), each drained node by node, the cluster "
-            "validated before the next"
+            f"validated before the next{duration(2)}"
         ),
     ]
 
@@ -269,6 +297,9 @@ def email_text(o: Outcome) -> str:
         # To the new version's defaults in an upgrade, else to the versions the spec pins.
         moved = ", ".join(f"{n} {v}" for n, v in o.addons_updated.items())
         lines.append(f"Add-ons moved ({'the new version' if o.upgrade else 'the pinned versions'}): {moved}")
+    if o.addons_removed:
+        verb = "Would remove" if o.outcome == "PLANNED" else "Removed"
+        lines.append(f"{verb} (no longer in spec.addons; EKS deletes their workloads): {', '.join(o.addons_removed)}")
     if o.nodes:
         lines.append("Nodes Ready:")
         lines += [f"  {g}: {n.get('ready', 0)}/{n.get('desired', 0)}" for g, n in sorted(o.nodes.items())]

@@ -244,6 +244,44 @@ def _change_sets_by_stack() -> None:
         setattr(responses.CloudFormationResponse, action, resolved)
 
 
+def _stack_updates_take_time() -> None:
+    """ExecuteChangeSet answers at once and CloudFormation updates the stack afterwards: the stack
+    is UPDATE_IN_PROGRESS until every resource's update has stabilized (an EKS version change takes
+    minutes), and whoever executed it polls DescribeStacks. moto updates within the request, so a
+    caller that did not wait would pass here and fail on AWS: the update runs in a thread of its
+    own. (Creates stay synchronous: moto builds a new stack's resources and outputs in place.)"""
+    import logging
+    import threading
+
+    from moto.cloudformation import models
+
+    backend_cls = models.CloudFormationBackend
+    original = backend_cls.execute_change_set
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.change_sets.get(change_set_name) or next(
+            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
+        )
+        if change_set is None or change_set.change_set_type != "UPDATE":
+            original(self, change_set_name, stack_name)
+            return
+        stack = self.stacks[change_set.stack_id]
+        stack.status = "UPDATE_IN_PROGRESS"
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+
+        def run() -> None:
+            try:
+                original(self, change_set_name, stack_name)
+            except Exception as exc:  # what would have been a 500 to the caller: the update fails
+                logging.getLogger(__name__).exception("stack %s: update failed in the embedded AWS", stack.name)
+                stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=f"embedded AWS: {exc}")
+                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+
+        threading.Thread(target=run, name=f"update-{stack.name}", daemon=True).start()
+
+    backend_cls.execute_change_set = execute_change_set  # type: ignore[method-assign]
+
+
 def _fail_on_unsupported_types() -> None:
     """moto skips resource types it does not know and still reports success: make that a
     failure, so a stack that did not really get its resources never looks created."""
@@ -418,6 +456,7 @@ class EmbeddedAws:
         _updates_keep_resources()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         cfn_roles.install()  # after eks: a refused resource fails the way its SimulatedFailure does
+        _stack_updates_take_time()  # outermost: the role and the faults go with the update's thread
         self.account_quotas = quotas.AccountQuotas(applied=dict(self.quotas))
         quotas.install(self.account_quotas)
         _host_is_this_machine()

@@ -119,7 +119,7 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.nodeGroups[].tags": (IN_PLACE, "tags on the node group"),
     "spec.nodeGroups[].updateConfig": (IN_PLACE, "how many nodes an update replaces at once"),
     "spec.nodeGroups[].nodeRepair": (IN_PLACE, "EKS node auto repair (UpdateNodegroupConfig)"),
-    "spec.addons": (IN_PLACE, "added add-ons are installed; a removed one stays (aws eks delete-addon)"),
+    "spec.addons": (IN_PLACE, "added add-ons are installed, removed ones deleted (DeleteAddon; the plan names them)"),
     "spec.nodeReadyTimeoutMinutes": (IN_PLACE, "a setting of the workflow"),
     "spec.deletionPolicy": (IN_PLACE, "a setting of the workflow"),
     "spec.notifications.emails": (IN_PLACE, "a setting of the workflow"),

@@ -127,6 +127,13 @@ def build_outcome(
         addons=installed,
         kubelets=dict(typed.validation.result.kubelets) if typed.validation else {},
         addons_updated=connection.addons_updated if isinstance(connection, Connection) else {},
+        addons_removed=(
+            list(connection.addons_removed)
+            if isinstance(connection, Connection)
+            else list(typed.plan.addons_removed)
+            if typed.plan and outcome == "PLANNED"
+            else []
+        ),
         upgrade=typed.plan.upgrade.model_dump(by_alias=True) if typed.plan and typed.plan.upgrade else None,
         embedded=ports.settings.embedded,
         references=list(typed.validated.references) if typed.validated else [],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from clusterdrop import quotas
 from clusterdrop.aws import eks, iam, keys, logs, registry, stacks, subnets
@@ -63,7 +64,7 @@ def plan(state: State, ports: Ports) -> State:
     s = typed(state)
     if s.action != "plan" and registry.is_superseded(ports.clusters, name, s.sequencer):
         return {"superseded": True, "stacks": [], "pending": False}
-    upgrade = None
+    upgrade: dict[str, Any] | None = None
     applied_cluster: Cluster | None = None
     stack_exists = stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS")
     if stack_exists:
@@ -98,10 +99,17 @@ def plan(state: State, ports: Ports) -> State:
             raise SpecInvalid(problems)
         if running and target and (running != target or lagging):
             start = running if running != target else min(lagging.values())
-            upgrade = {"from": start, "to": target, "nodeGroups": [g.name for g in cluster.spec.node_groups]}
+            upgrade = {
+                "from": start,
+                "to": target,
+                "nodeGroups": [g.name for g in cluster.spec.node_groups],
+            }
             was, now = applied_cluster.spec.cni if applied_cluster else None, cluster.spec.cni
             if was is not None and was.name == now.name and was.version != now.version:
                 upgrade["cni"] = f"{now.name} {was.version} → {now.version}"
+            removed = eks.removed_addons(applied_cluster, cluster) if applied_cluster else []
+            moves = eks.realignment(ports.eks, name, target, eks.pinned_versions(cluster), skip=removed)
+            upgrade["addons"] = {n: f"{old} → {new}" for n, (old, new) in moves.items()}
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     problems += keys.check(ports.kms, cluster)
@@ -167,6 +175,7 @@ def plan(state: State, ports: Ports) -> State:
         "subnetTags": rendered.subnet_tags,
         "pending": any(p.status == "PENDING" for p in plans),
         **({"upgrade": upgrade} if upgrade else {}),
+        "addonsRemoved": eks.removed_addons(applied_cluster, cluster) if applied_cluster else [],
         "quotas": [st.as_dict() for st in standings],
         "quotaWarnings": [st.sentence(ports.settings.region) for st in standings if st.close],
         "quotaNotes": quota_notes,

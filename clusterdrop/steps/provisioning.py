@@ -55,14 +55,16 @@ def connect(state: State, ports: Ports) -> State:
         for staged in stage(release, cluster.spec.cni.install_mode(), local or mirror):
             mirror.put(staged.artifact, staged.data)
     pins = eks.pinned_versions(cluster)
-    created = eks.ensure_addons(ports.eks, name, addons, tags=tags, pins=pins, own_tags=eks.addon_tags(cluster, tags))
     plan = typed(state).plan
+    # Add-ons the spec no longer lists go first; EKS refuses any other change to a DELETING one.
+    removed = eks.remove_addons(ports.eks, name, plan.addons_removed) if plan else []
+    created = eks.ensure_addons(ports.eks, name, addons, tags=tags, pins=pins, own_tags=eks.addon_tags(cluster, tags))
     # An upgrade: the control plane has moved; the add-ons follow before any node group does.
     # Otherwise a pin added or changed moves its add-on.
     if plan and plan.upgrade:
-        realigned = eks.realign_addons(ports.eks, name, described["version"], pins)
+        realigned = eks.realign_addons(ports.eks, name, described["version"], pins, skip=removed)
     else:
-        realigned = eks.pin_addons(ports.eks, name, pins)
+        realigned = eks.pin_addons(ports.eks, name, pins, skip=removed)
     return {
         "cluster": {
             "name": name,
@@ -87,6 +89,7 @@ def connect(state: State, ports: Ports) -> State:
         "cniVia": via,
         "addonsCreated": created,
         "addonsUpdated": realigned,
+        "addonsRemoved": removed,
         "nodeGroups": {g.name: g.desired_size for g in cluster.spec.node_groups},
         "addons": list(cluster.spec.addons),
         "deadlineMinutes": cluster.spec.node_ready_timeout_minutes / ports.settings.time_scale,

@@ -133,7 +133,7 @@ def test_an_upgrade_moves_cilium_to_a_release_its_makers_test_on_the_new_version
     assert ":v1.19.6@sha256:" in image()
     assert sns["outcome"]["cni"] == {"name": "cilium", "version": "1.19.6"}
     assert sns["outcome"]["upgrade"]["cni"] == "cilium 1.18.12 → 1.19.6"
-    assert "(cilium 1.18.12 → 1.19.6)" in sns["text"]
+    assert "for the new Kubernetes version (cilium 1.18.12 → 1.19.6, coredns " in sns["text"]
     assert upgraded["versions"]["kubelets"] == {"1.34": 2}
     rows = {tuple(line.split()[:3]) for line in sns["outcome"]["validation"].splitlines()}
     assert ("DaemonSet", "kube-system/cilium", "ok") in rows

@@ -331,14 +331,31 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
         "Apply node-group stacks",
         "Validate cluster",
     ]
+    # EKS takes minutes over a version update, and CloudFormation waits it out: the workflow
+    # found the cluster stack still UPDATE_IN_PROGRESS and checked again.
+    assert entered.count("Check cluster stack") >= 2
     assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.34"
     assert _kubelets(local, "rolling") == {"apps": ["v1.34.0-eks-local"] * 2, "system": ["v1.34.0-eks-local"]}
     outcome = upgraded["notifications"]["sns"]["outcome"]
     assert outcome["kubernetes_version"] == "1.34"
     assert outcome["kubelets"] == {"1.34": 3}
-    assert outcome["upgrade"] == {"from": "1.33", "to": "1.34", "nodeGroups": ["apps", "system"]}
+    # Where Plan expected each add-on to move (DescribeAddonVersions' defaults for 1.34); Calico is pinned.
+    assert outcome["upgrade"] == {
+        "from": "1.33",
+        "to": "1.34",
+        "nodeGroups": ["apps", "system"],
+        "cni": "",
+        "addons": {
+            "coredns": "v1.11.4-eksbuild.2 → v1.12.2-eksbuild.1",
+            "kube-proxy": "v1.33.0-eksbuild.1 → v1.34.0-eksbuild.1",
+        },
+    }
     text = upgraded["notifications"]["sns"]["text"]
     assert "Upgrade 1.33 → 1.34 ran in this order:" in text
+    # Each phase with what it took.
+    assert re.search(r"  1\. control plane 1\.33 → 1\.34 \(the cluster stack\) — [\d.]+ s\n", text), text
+    assert re.search(r"coredns v1\.11\.4-eksbuild\.2 → v1\.12\.2-eksbuild\.1.*\) — [\d.]+ s\n", text), text
+    assert re.search(r"validated before the next — [\d.]+ s\n", text), text
     # Each stack's own changes, property by property.
     cluster_changes = text.split("  clusterdrop-rolling (UPDATE)")[1].split("  clusterdrop-rolling-ng-apps")[0]
     assert "    Modify Cluster AWS::EKS::Cluster\n      Version: 1.33 → 1.34\n" in cluster_changes
@@ -360,6 +377,12 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert "metrics-server" not in eks.list_addons(clusterName="rolling")["addons"]
     proxy = _object(local, "rolling", "apps", "daemonsets", "kube-system", "kube-proxy")
     assert proxy["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/eks/kube-proxy:v1.34.0-eksbuild.1")
+    # EKS changes an add-on asynchronously and refuses another change meanwhile.
+    eks.update_addon(clusterName="rolling", addonName="kube-proxy", configurationValues="{}")
+    assert eks.describe_addon(clusterName="rolling", addonName="kube-proxy")["addon"]["status"] == "UPDATING"
+    with pytest.raises(eks.exceptions.ResourceInUseException, match="currently in UPDATING state"):
+        eks.update_addon(clusterName="rolling", addonName="kube-proxy", configurationValues="{}")
+    _wait_for(lambda: eks.describe_addon(clusterName="rolling", addonName="kube-proxy")["addon"]["status"] == "ACTIVE")
     table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
     assert table.get_item(Key={"cluster": "rolling"})["Item"]["kubernetesVersion"] == "1.34"
     # A downgrade: refused.
@@ -392,16 +415,27 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert _kubelets(local, "rolling") == {"apps": ["v1.34.0-eks-local"] * 2, "system": ["v1.34.0-eks-local"]}
     assert all(v == "1.34" for v in [g["version"] for g in local.aws.eks.clusters["rolling"].nodegroups.values()])
     # Forced, as EKS forces it: the groups behind the control plane roll, one at a time.
-    forced = _run_with_faults(local, at("1.35", "  upgradePolicy: {force: true}\n"), "pdb-blocks-eviction")
+    forced = _run_with_faults(
+        local, at("1.35", "  upgradePolicy: {force: true}\n  addons: [metrics-server]\n"), "pdb-blocks-eviction"
+    )
     assert forced["status"] == "SUCCEEDED", (forced["notifications"]["sns"] or {}).get("text")
+    assert "metrics-server" in eks.list_addons(clusterName="rolling")["addons"]
     assert forced["notifications"]["sns"]["outcome"]["upgrade"]["from"] == "1.34"
     assert _kubelets(local, "rolling") == {"apps": ["v1.35.0-eks-local"] * 2, "system": ["v1.35.0-eks-local"]}
 
-    # No version named: the cluster keeps 1.35 (not clusterdrop's default), and says so.
-    kept = _run(local, _spec(tmp_path, "rolling", ROLLING + "  upgradePolicy: {force: true}\n"))
+    # No version named: the cluster keeps 1.35 (not clusterdrop's default), and says so. And
+    # metrics-server, no longer listed, is deleted (the plan says so first), its workloads with it.
+    unlisted = _spec(tmp_path, "rolling", ROLLING + "  upgradePolicy: {force: true}\n")
+    planned = _run(local, unlisted, plan=True)
+    assert planned["notifications"]["sns"]["outcome"]["addons_removed"] == ["metrics-server"]
+    assert "Would remove (no longer in spec.addons" in planned["notifications"]["sns"]["text"]
+    kept = _run(local, unlisted)
     assert kept["status"] == "SUCCEEDED", (kept["notifications"]["sns"] or {}).get("text")
     assert eks.describe_cluster(name="rolling")["cluster"]["version"] == "1.35"
     assert kept["versions"]["kubelets"] == {"1.35": 3}
+    assert kept["notifications"]["sns"]["outcome"]["addons_removed"] == ["metrics-server"]
+    _wait_for(lambda: "metrics-server" not in eks.list_addons(clusterName="rolling")["addons"], 10)
+    assert _object(local, "rolling", "apps", "deployments", "kube-system", "metrics-server") is None
 
 
 @contextlib.contextmanager
@@ -1052,6 +1086,8 @@ def test_the_stacks_role_is_enforced_on_update_and_delete(local: session.LocalDe
             StackName=name, ChangeSetName="c1", TemplateBody=template(30), RoleARN=role_arn, ChangeSetType="UPDATE"
         )
         cfn.execute_change_set(StackName=name, ChangeSetName="c1")
+        # As on AWS the update runs after ExecuteChangeSet has answered: wait for its end.
+        _wait_for(lambda: not _stack_status(cfn, name)[0].endswith("IN_PROGRESS"), 10)
         status, reasons = _stack_status(cfn, name)
         assert status == "UPDATE_ROLLBACK_COMPLETE"
         assert any("not authorized to perform: logs:PutRetentionPolicy" in r for r in reasons), reasons

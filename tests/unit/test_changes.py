@@ -153,3 +153,16 @@ def test_an_identity_provider_is_added_or_removed_but_not_changed(full_spec: dic
     [problem] = refused_changes(_cluster(added), _cluster(changed))
     assert problem.path == "spec.identityProviders"
     assert "upload the spec without it, then with the new one" in problem.message
+
+
+def test_an_add_on_the_spec_no_longer_lists_is_removed_by_its_eks_name() -> None:
+    """Only what an earlier version of the spec listed (clusterdrop installed it): never an add-on
+    installed by other means, never one still listed."""
+    from clusterdrop.aws.eks import removed_addons
+
+    before = load_spec((REPO / "examples" / "calico-ha.yaml").read_bytes()).cluster  # ebs-csi, metrics-server
+    after = before.model_copy(
+        update={"spec": before.spec.model_copy(update={"addons": ["metrics-server", "pod-identity-agent"]})}
+    )
+    assert removed_addons(before, after) == ["aws-ebs-csi-driver"]
+    assert removed_addons(after, after) == []

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
-from moto.eks.exceptions import InvalidParameterException, ResourceNotFoundException
+from moto.eks.exceptions import InvalidParameterException, ResourceInUseException, ResourceNotFoundException
 from moto.eks.models import EKSBackend
 
 from clusterdrop.local import eks_addons
@@ -19,7 +21,7 @@ from clusterdrop.local.eks.emulation import (
     Obj,
     current,
 )
-from clusterdrop.local.eks.nodes import install_addon
+from clusterdrop.local.eks.nodes import install_addon, remove_addon
 from clusterdrop.local.kubeapi.errors import ApiError
 
 
@@ -85,6 +87,45 @@ def _tags_problem(tags: dict[str, str]) -> str | None:
     return None
 
 
+# EKS changes an add-on asynchronously: CreateAddon answers CREATING, UpdateAddon leaves it
+# UPDATING and DeleteAddon DELETING until its workloads are applied or removed, and it refuses
+# another change meanwhile with ResourceInUseException (409) — "Addon vpc-cni cannot be updated as
+# it is currently in CREATING state", as eksctl and CDK users have met it.
+_BUSY = ("CREATING", "UPDATING", "DELETING")
+
+
+def _refuse_busy(cluster: EmulatedCluster, view: Obj, verb: str) -> None:
+    if view["status"] in _BUSY:
+        name = view["addonName"]
+        raise ResourceInUseException(
+            clusterName=cluster.name,
+            nodegroupName=None,
+            addonName=name,
+            message=f"Addon {name} cannot be {verb} as it is currently in {view['status']} state",
+        )
+
+
+def _later(view: Obj, status: str, work: Callable[[], None]) -> None:
+    """The add-on in `status` until `work` has run (settings.addon_delay from now), then ACTIVE."""
+
+    def finish() -> None:
+        try:
+            work()
+        except ApiError as exc:
+            LOG.warning("add-on %s could not apply its objects: %s", view["addonName"], exc)
+        if view["status"] == status:
+            view["status"] = "ACTIVE"
+
+    view["status"] = status
+    delay = current().settings.addon_delay
+    if delay <= 0:
+        finish()
+        return
+    timer = threading.Timer(delay, finish)
+    timer.daemon = True
+    timer.start()
+
+
 def _addon_of(arn: str) -> Obj | None:
     """The emulated add-on an ARN names (moto's EKS tags clusters only)."""
     for cluster in current().clusters.values():
@@ -137,10 +178,7 @@ def install() -> None:
         cluster.addons[name]["tags"] = dict(tags)
         if body.get("configurationValues"):
             cluster.addons[name]["configurationValues"] = body["configurationValues"]
-        try:
-            install_addon(cluster, name, config, version)
-        except ApiError as exc:
-            LOG.warning("add-on %s could not apply its objects: %s", name, exc)
+        _later(cluster.addons[name], "CREATING", lambda: install_addon(cluster, name, config, version))
         return 200, {}, json.dumps({"addon": cluster.addons[name]})
 
     def update_addon(self: Any) -> Any:
@@ -160,15 +198,31 @@ def install() -> None:
             config = eks_addons.check_configuration(name, raw)
         except ValueError as exc:
             raise _invalid(str(exc), cluster.name, name) from None
+        _refuse_busy(cluster, view, "updated")
+        # DescribeAddon names the version asked for at once; the workloads move when the update ends.
         view.update(addonVersion=version, **({"configurationValues": raw} if raw else {}))
-        try:
-            install_addon(cluster, name, config, version)
-        except ApiError as exc:
-            LOG.warning("add-on %s could not apply its objects: %s", name, exc)
-        update = {"id": str(uuid.uuid4()), "status": "Successful", "type": "AddonUpdate", "params": [
+        _later(view, "UPDATING", lambda: install_addon(cluster, name, config, version))
+        update = {"id": str(uuid.uuid4()), "status": "InProgress", "type": "AddonUpdate", "params": [
             {"type": "AddonVersion", "value": version}
         ], "errors": []}  # fmt: skip
         return 200, {}, json.dumps({"update": update})
+
+    def delete_addon(self: Any) -> Any:
+        """DeleteAddon: DELETING, then the add-on's workloads removed and the add-on gone."""
+        cluster = _cluster(self)
+        name = self.path.rstrip("/").split("/")[-1]
+        view = cluster.addons.get(name)
+        if view is None:
+            raise _not_found(cluster.name, f"No addon: {name} found in cluster: {cluster.name}", addon=name)
+        _refuse_busy(cluster, view, "deleted")
+        config = eks_addons.check_configuration(name, view.get("configurationValues"))
+
+        def remove() -> None:
+            remove_addon(cluster, name, config, view["addonVersion"])
+            cluster.addons.pop(name, None)
+
+        _later(view, "DELETING", remove)
+        return 200, {}, json.dumps({"addon": view})
 
     def describe_addon_versions(self: Any) -> Any:
         query = self.querystring or parse_qs(urlsplit(self.uri).query)  # moto parses the query string
@@ -349,6 +403,7 @@ def install() -> None:
     eks_responses.EKSResponse.list_addons = list_addons  # type: ignore[attr-defined]
     eks_responses.EKSResponse.describe_addon = describe_addon  # type: ignore[attr-defined]
     eks_responses.EKSResponse.update_addon = update_addon  # type: ignore[attr-defined]
+    eks_responses.EKSResponse.delete_addon = delete_addon  # type: ignore[attr-defined]
     eks_responses.EKSResponse.describe_addon_versions = describe_addon_versions  # type: ignore[attr-defined]
     eks_urls.url_paths["{0}/addons/supported-versions$"] = eks_urls.response.dispatch
     eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)/update$"] = eks_urls.response.dispatch

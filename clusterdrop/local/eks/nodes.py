@@ -267,6 +267,25 @@ def install_addon(cluster: EmulatedCluster, addon: str, config: Obj, version: st
                 store.replace(rtype, version, namespace, obj["metadata"]["name"], body)
 
 
+def remove_addon(cluster: EmulatedCluster, addon: str, config: Obj, version: str = "") -> None:
+    """Delete what the add-on shipped, and the pods of its workloads (Kubernetes' garbage
+    collector follows their owner references)."""
+    store = cluster.api.store
+    with store.lock:
+        for obj in eks_addons.objects(addon, config, version):
+            group, _, api_version = obj["apiVersion"].rpartition("/")
+            rtype = next(t for t in store.types.values() if t.group == group and t.kind == obj["kind"])
+            namespace, name = obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
+            if (namespace, name) not in store.objects[(rtype.group, rtype.plural)]:
+                continue
+            store.delete(rtype, api_version, namespace, name)
+            pods = store.objects[("", "pods")]
+            for key, pod in list(pods.items()):
+                ref = (pod["metadata"].get("ownerReferences") or [{}])[0]
+                if key[0] == namespace and (ref.get("kind"), ref.get("name")) == (obj["kind"], name):
+                    store.delete(store.types[("", "pods")], "v1", namespace, key[1])
+
+
 class NodegroupUpdateFailed(Exception):
     """A managed node-group update EKS gives up on, with EKS's error code."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import email
+import time
 import tomllib
 import uuid
 from typing import Any, ClassVar
@@ -148,8 +149,13 @@ class EksClusterModel(CloudFormationModel):
         described = eks_models.eks_backends[account_id][region_name].clusters[original_resource.name]
         if version and cluster is not None and version != cluster.version:
             _refuse_cluster_version(cluster, version, account_id, region_name)
+            # UpdateClusterVersion: the cluster UPDATING for minutes (CloudFormation waits it out,
+            # the stack UPDATE_IN_PROGRESS), DescribeCluster and /version on the old version until done.
+            described.status = "UPDATING"
+            time.sleep(emulation.settings.control_plane_update_delay)
             described.version = version
             cluster.version = cluster.api.version = version
+            described.status = "ACTIVE"
         # UpdateClusterConfig: logging, endpoint access and its CIDRs, Auto Mode's node pools;
         # tags by TagResource.
         _describe_as_set(described, p)
