@@ -25,6 +25,19 @@ DEPLOY_STEPS: tuple[str, ...] = (
     "Release cluster lock",
 )
 
+
+def _steps(first: str, last: str) -> tuple[str, ...]:
+    return DEPLOY_STEPS[DEPLOY_STEPS.index(first) : DEPLOY_STEPS.index(last) + 1]
+
+
+# An upgrade's phases as the steps each runs (their durations add up to the phase's): the control
+# plane, the CNI and the add-ons, the node groups (every wave's steps).
+UPGRADE_PHASES: tuple[tuple[str, ...], ...] = (
+    _steps("Apply cluster stack", "Wait for cluster stack"),
+    _steps("Connect", "Apply CNI"),
+    _steps("Check disruption budgets", "Validate cluster"),
+)
+
 # The first state of the failure path (both workflows): a failure a Choice detected (a stack that
 # ended badly) has no failure event, so the step before it is the one that failed.
 FAILURE_PATH = "Diagnose"

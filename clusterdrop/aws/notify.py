@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from clusterdrop.workflow import UPGRADE_PHASES
+
 ICONS = {"SUCCEEDED": ":white_check_mark:", "FAILED": ":x:", "PLANNED": ":memo:", "SKIPPED": ":fast_forward:"}
 
 
@@ -189,23 +191,6 @@ def quota_lines(o: Outcome) -> list[str]:
             f"{q['used']} + {q['reserved']} of {q['limit']:g}"
         )
     return lines
-
-
-# The steps each phase of an upgrade runs in (their durations add up to the phase's).
-UPGRADE_PHASES = (
-    ("Apply cluster stack", "Wait for cluster stack"),
-    ("Connect", "Apply CNI"),
-    (
-        "Check disruption budgets",
-        "Apply node-group stacks",
-        "Wait for node-group stacks",
-        "Wait for nodes Ready",
-        "Check CNI",
-        "Apply addons",
-        "Configure addons",
-        "Validate cluster",
-    ),
-)
 
 
 def upgrade_lines(o: Outcome) -> list[str]:
