@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,38 @@ def test_every_notification_carries_the_warning() -> None:
     assert "Warning: Kubernetes 1.33 is in EKS extended support since 2026-07-29" in notify.email_text(outcome)
     blocks = json.dumps(notify.slack_blocks(outcome))
     assert "Kubernetes 1.33 is in EKS extended support" in blocks
+
+
+def test_an_upgrade_says_each_phase_s_moves_and_once_done_what_each_took() -> None:
+    upgrade = {
+        "from": "1.34",
+        "to": "1.35",
+        "nodeGroups": ["apps", "system"],
+        "cni": "cilium 1.18.12 → 1.19.6",
+        "addons": {"kube-proxy": "v1.34.0-eksbuild.1 → v1.35.0-eksbuild.1"},
+    }
+    steps = [
+        notify.Step("Plan", "SUCCEEDED", 1.0),
+        notify.Step("Apply cluster stack", "SUCCEEDED", 0.5),
+        notify.Step("Wait for cluster stack", "SUCCEEDED", 480.0),
+        notify.Step("Connect", "SUCCEEDED", 2.0),
+        notify.Step("Apply CNI", "SUCCEEDED", 30.0),
+        notify.Step("Apply node-group stacks", "SUCCEEDED", 1.0),
+        notify.Step("Wait for node-group stacks", "SUCCEEDED", 600.0),
+        notify.Step("Validate cluster", "SUCCEEDED", 9.0),
+    ]
+    base: dict[str, Any] = {
+        "cluster": "demo",
+        "action": "update",
+        "region": "eu-west-1",
+        "execution_arn": "arn",
+        "upgrade": upgrade,
+    }
+    done = notify.email_text(notify.Outcome(outcome="SUCCEEDED", steps=steps, **base))
+    assert "  1. control plane 1.34 → 1.35 (the cluster stack) — 480.5 s\n" in done
+    assert "(cilium 1.18.12 → 1.19.6, kube-proxy v1.34.0-eksbuild.1 → v1.35.0-eksbuild.1) — 32 s\n" in done
+    assert "validated before the next — 610 s\n" in done
+    planned = notify.email_text(notify.Outcome(outcome="PLANNED", **base))
+    assert "Upgrade 1.34 → 1.35 would run in this order:" in planned
+    assert "(cilium 1.18.12 → 1.19.6, kube-proxy v1.34.0-eksbuild.1 → v1.35.0-eksbuild.1)\n" in planned
+    assert " s\n" not in planned.split("would run in this order:")[1].split("Steps")[0]
