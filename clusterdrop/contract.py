@@ -89,6 +89,8 @@ class Upgrade(Shape):
     cni: str = ""
     # Where the EKS add-ons are expected to move: {add-on: "old → new"} (EKS's defaults or the pins).
     addons: dict[str, str] = Field(default_factory=dict)
+    # Node groups the spec holds one minor behind (nodeGroups[].kubernetesVersion): {group: version}.
+    held: dict[str, str] = Field(default_factory=dict)
 
 
 class PlanResult(Open):

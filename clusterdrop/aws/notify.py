@@ -208,6 +208,8 @@ def upgrade_lines(o: Outcome) -> list[str]:
         seconds = sum(took.get(step, 0.0) for step in UPGRADE_PHASES[phase])
         return f" — {seconds:g} s" if o.outcome == "SUCCEEDED" and seconds else ""
 
+    held = o.upgrade.get("held") or {}
+    stays = "; " + ", ".join(f"{g} stays at {v}" for g, v in sorted(held.items())) if held else ""
     return [
         f"Upgrade {o.upgrade['from']} → {o.upgrade['to']} {verb} in this order:",
         f"  1. control plane {o.upgrade['from']} → {o.upgrade['to']} (the cluster stack){duration(0)}",
@@ -216,7 +218,7 @@ def upgrade_lines(o: Outcome) -> list[str]:
         + duration(1),
         (
             f"  3. node groups one at a time ({', '.join(groups)}), each drained node by node, the cluster "
-            f"validated before the next{duration(2)}"
+            f"validated before the next{stays}{duration(2)}"
         ),
     ]
 

@@ -140,8 +140,9 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         "CapacityType": "SPOT" if group.capacity_type == "spot" else "ON_DEMAND",
         "AmiType": _AMI_TYPES[(group.ami_family, facts.architecture(group.instance_types[0]))],
         "DiskSize": group.disk_size_gi_b,
-        # Nodes follow the control plane's version; an upgrade changes both in order.
-        "Version": cluster.spec.kubernetes_version,
+        # Nodes follow the control plane's version (an upgrade changes both in order) unless the
+        # group holds them one minor behind for now.
+        "Version": group.kubernetes_version or cluster.spec.kubernetes_version,
         "UpdateConfig": _update_config(group),
         # A version update drains each old node; forced, EKS deletes the pods a budget keeps.
         "ForceUpdateEnabled": cluster.spec.upgrade_policy.force,

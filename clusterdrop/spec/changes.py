@@ -119,6 +119,10 @@ CHANGES: dict[str, tuple[str, str]] = {
     "spec.nodeGroups[].tags": (IN_PLACE, "tags on the node group"),
     "spec.nodeGroups[].updateConfig": (IN_PLACE, "how many nodes an update replaces at once"),
     "spec.nodeGroups[].nodeRepair": (IN_PLACE, "EKS node auto repair (UpdateNodegroupConfig)"),
+    "spec.nodeGroups[].kubernetesVersion": (
+        IN_PLACE,
+        "raised: the group's nodes replaced one by one at the new version, the cluster validated after",
+    ),
     "spec.addons": (IN_PLACE, "added add-ons are installed, removed ones deleted (DeleteAddon; the plan names them)"),
     "spec.nodeReadyTimeoutMinutes": (IN_PLACE, "a setting of the workflow"),
     "spec.deletionPolicy": (IN_PLACE, "a setting of the workflow"),

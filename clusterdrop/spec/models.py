@@ -445,6 +445,11 @@ class NodeGroup(Model):
     node_repair: NodeRepair | None = Field(
         default=None, description="EKS node auto repair: {enabled: true} replaces nodes that turn unhealthy."
     )
+    kubernetes_version: Annotated[str | None, BeforeValidator(_version_text)] = Field(
+        default=None,
+        description="Default: the control plane's. The minor before it keeps this group there while the "
+        "control plane upgrades (the group rolls when this is raised or removed).",
+    )
 
 
 class UpgradePolicy(Model):

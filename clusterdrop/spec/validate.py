@@ -641,6 +641,22 @@ def _check_versions(spec: ClusterSpec) -> Iterator[Issue]:
                 f"supported: {', '.join(facts.KUBERNETES_VERSIONS)}"
             ),
         )
+        return
+    # A managed node group may trail its control plane, but EKS moves a control plane on only
+    # while every managed node group is at its version: a group is at most one minor behind.
+    major, minor = _minor(version)
+    previous = f"{major}.{minor - 1}"
+    for i, group in enumerate(spec.node_groups):
+        wanted = group.kubernetes_version
+        if wanted is not None and wanted not in (version, previous):
+            yield (
+                ("spec", "nodeGroups", i, "kubernetesVersion"),
+                (
+                    f"{wanted} is not the control plane's {version} or the minor before it ({previous}): EKS keeps a node "
+                    "group at most one minor behind its control plane (it upgrades a control plane only once every node "
+                    "group is at its version) and never ahead of it"
+                ),
+            )
     if spec.control_plane.flavor == "kubeadm":
         yield (
             ("spec", "controlPlane", "flavor"),

@@ -55,6 +55,21 @@ def existing_nodegroup_stacks(ports: Ports, cluster: Cluster) -> list[str]:
     return sorted(set(names))
 
 
+def _node_group_downgrades(cluster: Cluster, versions: dict[str, str]) -> list[Problem]:
+    """EKS never takes a managed node group back to an older Kubernetes version."""
+    problems = []
+    for i, group in enumerate(cluster.spec.node_groups):
+        have, want = versions.get(group.name), group.kubernetes_version
+        if have and want and tuple(map(int, want.split("."))) < tuple(map(int, have.split("."))):
+            problems.append(
+                Problem(
+                    f"spec.nodeGroups[{i}].kubernetesVersion",
+                    f"node group {group.name} runs {have}: EKS cannot take a node group back to {want}",
+                )
+            )
+    return problems
+
+
 def plan(state: State, ports: Ports) -> State:
     """Change sets for every stack that exists, a rendered creation for those that do not. For a
     running cluster, first what it cannot take is refused by field (a version step other than one
@@ -75,21 +90,25 @@ def plan(state: State, ports: Ports) -> State:
         target = cluster.spec.kubernetes_version or ""
         problem = upgrade_problem(running, target) if running else None
         problems = [problem] if problem is not None else []
-        # Groups behind the control plane (an upgrade stopped half-way) roll first: EKS refuses to
-        # move the control plane on while a managed node group is not at its version.
-        lagging = (
-            {g: v for g, v in eks.nodegroup_versions(ports.eks, name).items() if v and v != running} if running else {}
-        )
+        # Groups behind the control plane (an upgrade stopped half-way, or a group the spec holds
+        # back) roll first: EKS refuses to move the control plane on while a managed node group is
+        # not at its version.
+        versions = eks.nodegroup_versions(ports.eks, name) if running else {}
+        group_target = {g.name: g.kubernetes_version or target for g in cluster.spec.node_groups}
+        lagging = {g: v for g, v in versions.items() if v and v != running}
+        held_back = {g: v for g, v in lagging.items() if group_target.get(g) == v}
         if lagging and target != running and problem is None:
             behind = ", ".join(f"{g} ({v})" for g, v in sorted(lagging.items()))
+            holding = f" without the kubernetesVersion that holds {', '.join(sorted(held_back))} back" if held_back else ""
             problems.append(
                 Problem(
                     "spec.kubernetesVersion",
                     f"node groups {behind} are behind the control plane's {running}: EKS moves a control plane on "
-                    f"only when every managed node group is at its version. Upload the spec at {running} first "
-                    "to finish that upgrade.",
+                    f"only when every managed node group is at its version. Upload the spec at {running}{holding} "
+                    "first to finish that upgrade.",
                 )
             )
+        problems += _node_group_downgrades(cluster, versions)
         applied = registry.get(ports.clusters, name)
         if applied is not None and applied.status == "ACTIVE" and applied.spec_key:
             body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=applied.spec_key)["Body"].read()
@@ -97,12 +116,14 @@ def plan(state: State, ports: Ports) -> State:
             problems += refused_changes(applied_cluster, cluster)
         if problems:
             raise SpecInvalid(problems)
-        if running and target and (running != target or lagging):
-            start = running if running != target else min(lagging.values())
+        rolling = {g: v for g, v in lagging.items() if g not in held_back}
+        if running and target and (running != target or rolling):
+            start = running if running != target else min(rolling.values())
             upgrade = {
                 "from": start,
                 "to": target,
-                "nodeGroups": [g.name for g in cluster.spec.node_groups],
+                "nodeGroups": [g.name for g in cluster.spec.node_groups if group_target[g.name] == target],
+                "held": {g: v for g, v in group_target.items() if v != target},
             }
             was, now = applied_cluster.spec.cni if applied_cluster else None, cluster.spec.cni
             if was is not None and was.name == now.name and was.version != now.version:

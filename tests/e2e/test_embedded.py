@@ -349,6 +349,7 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
             "coredns": "v1.11.4-eksbuild.2 → v1.12.2-eksbuild.1",
             "kube-proxy": "v1.33.0-eksbuild.1 → v1.34.0-eksbuild.1",
         },
+        "held": {},
     }
     text = upgraded["notifications"]["sns"]["text"]
     assert "Upgrade 1.33 → 1.34 ran in this order:" in text
@@ -436,6 +437,20 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
     assert kept["notifications"]["sns"]["outcome"]["addons_removed"] == ["metrics-server"]
     _wait_for(lambda: "metrics-server" not in eks.list_addons(clusterName="rolling")["addons"], 10)
     assert _object(local, "rolling", "apps", "deployments", "kube-system", "metrics-server") is None
+
+    # A group held one minor behind: the control plane and apps move on, system stays; released
+    # later, it rolls alone. (EKS would refuse the next control-plane step while it lags.)
+    force = "  upgradePolicy: {force: true}\n"
+    pin = '      desiredSize: 1\n      kubernetesVersion: "1.35"\n'
+    held = _run(local, _spec(tmp_path, "rolling", at("1.36", force).read_text().replace("      desiredSize: 1\n", pin)))
+    assert held["status"] == "SUCCEEDED", (held["notifications"]["sns"] or {}).get("text")
+    assert (held["notifications"]["sns"]["outcome"]["upgrade"] or {})["held"] == {"system": "1.35"}
+    assert "system stays at 1.35" in held["notifications"]["sns"]["text"]
+    assert _kubelets(local, "rolling") == {"apps": ["v1.36.0-eks-local"] * 2, "system": ["v1.35.0-eks-local"]}
+    released = _run(local, at("1.36", force))
+    assert released["status"] == "SUCCEEDED", (released["notifications"]["sns"] or {}).get("text")
+    assert released["notifications"]["sns"]["outcome"]["upgrade"]["from"] == "1.35"
+    assert _kubelets(local, "rolling") == {"apps": ["v1.36.0-eks-local"] * 2, "system": ["v1.36.0-eks-local"]}
 
 
 @contextlib.contextmanager

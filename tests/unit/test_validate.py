@@ -584,3 +584,36 @@ def test_cilium_needs_a_node_group_its_operator_tolerates(full_spec: dict[str, A
     assert problems["spec.nodeGroups"].startswith("no node group can run Cilium's operator")
     set_path(full_spec, "spec.cni", {"name": "calico"})
     assert _validate(full_spec).spec.cni.name == "calico"  # Calico's workloads tolerate the taint
+
+
+@pytest.mark.parametrize(
+    ("group_version", "problem"),
+    [
+        ("1.35", None),  # the control plane's
+        ("1.34", None),  # the minor before: held back while the control plane upgrades
+        ("1.33", "1.33 is not the control plane's 1.35 or the minor before it (1.34)"),
+        ("1.36", "1.36 is not the control plane's 1.35 or the minor before it (1.34)"),
+    ],
+)
+def test_a_node_group_may_stay_one_minor_behind_its_control_plane(
+    full_spec: dict[str, Any], group_version: str, problem: str | None
+) -> None:
+    set_path(full_spec, "spec.kubernetesVersion", "1.35")
+    set_path(full_spec, "spec.nodeGroups[0].kubernetesVersion", group_version)
+    if problem is None:
+        assert _validate(full_spec).spec.node_groups[0].kubernetes_version == group_version
+    else:
+        assert _problems(full_spec)["spec.nodeGroups[0].kubernetesVersion"].startswith(problem)
+
+
+def test_a_node_group_is_never_taken_back_to_an_older_version(full_spec: dict[str, Any]) -> None:
+    from clusterdrop.steps.planning import _node_group_downgrades
+
+    set_path(full_spec, "spec.kubernetesVersion", "1.35")
+    set_path(full_spec, "spec.nodeGroups[0].kubernetesVersion", "1.34")
+    cluster = _validate(full_spec)
+    name = cluster.spec.node_groups[0].name
+    (problem,) = _node_group_downgrades(cluster, {name: "1.35"})
+    assert problem.path == "spec.nodeGroups[0].kubernetesVersion"
+    assert problem.message == f"node group {name} runs 1.35: EKS cannot take a node group back to 1.34"
+    assert _node_group_downgrades(cluster, {name: "1.34"}) == []  # held where it is
