@@ -66,7 +66,7 @@ class Settings:
     node_join_timeout: float = 30.0
     # EKS creates, updates and deletes an add-on asynchronously (a minute or more on AWS): the
     # add-on is CREATING, UPDATING or DELETING for this long before its workloads change.
-    addon_delay: float = 1.0
+    addon_delay: float = 0.5
     # UpdateClusterVersion takes EKS several minutes, which CloudFormation waits out before the
     # stack's update completes: here the control plane is UPDATING for this long.
     control_plane_update_delay: float = 2.0
