@@ -652,9 +652,9 @@ def _check_versions(spec: ClusterSpec) -> Iterator[Issue]:
             yield (
                 ("spec", "nodeGroups", i, "kubernetesVersion"),
                 (
-                    f"{wanted} is not the control plane's {version} or the minor before it ({previous}): EKS keeps a node "
-                    "group at most one minor behind its control plane (it upgrades a control plane only once every node "
-                    "group is at its version) and never ahead of it"
+                    f"{wanted} is not the control plane's {version} or the minor before it ({previous}): EKS keeps "
+                    "a node group at most one minor behind its control plane (it upgrades a control plane only once "
+                    "every node group is at its version) and never ahead of it"
                 ),
             )
     if spec.control_plane.flavor == "kubeadm":

@@ -99,7 +99,9 @@ def plan(state: State, ports: Ports) -> State:
         held_back = {g: v for g, v in lagging.items() if group_target.get(g) == v}
         if lagging and target != running and problem is None:
             behind = ", ".join(f"{g} ({v})" for g, v in sorted(lagging.items()))
-            holding = f" without the kubernetesVersion that holds {', '.join(sorted(held_back))} back" if held_back else ""
+            holding = (
+                f" without the kubernetesVersion that holds {', '.join(sorted(held_back))} back" if held_back else ""
+            )
             problems.append(
                 Problem(
                     "spec.kubernetesVersion",
