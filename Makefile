@@ -37,16 +37,19 @@ browser:
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium chromium-driver; }
 
-# The end-to-end suite is the longest part: it starts first, in the background, and $(1) runs
-# beside it; its output follows when both are done.
+# The end-to-end suite is the longest part: it starts first, in the background, as two halves
+# side by side (tests/e2e/conftest.py: its time is mostly waiting), and $(1) runs beside it; its
+# output follows when all are done.
 define BESIDE_E2E
 	@mkdir -p build/test-artifacts
 	export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20; \
-	$(BIN)/pytest tests/e2e > build/test-artifacts/e2e.log 2>&1 & e2e=$$!; \
+	CLUSTERDROP_E2E_SHARD=1 $(BIN)/pytest tests/e2e > build/test-artifacts/e2e.log 2>&1 & e2e=$$!; \
+	CLUSTERDROP_E2E_SHARD=2 $(BIN)/pytest tests/e2e > build/test-artifacts/e2e-2.log 2>&1 & e2e2=$$!; \
 	$(1); rest=$$?; \
-	wait $$e2e; e2e_rc=$$?; \
-	echo "--- end-to-end (tests/e2e) ---"; cat build/test-artifacts/e2e.log; \
-	test $$rest -eq 0 && test $$e2e_rc -eq 0
+	wait $$e2e; e2e_rc=$$?; wait $$e2e2; e2e2_rc=$$?; \
+	echo "--- end-to-end (tests/e2e), first half ---"; cat build/test-artifacts/e2e.log; \
+	echo "--- end-to-end (tests/e2e), second half ---"; cat build/test-artifacts/e2e-2.log; \
+	test $$rest -eq 0 && test $$e2e_rc -eq 0 && test $$e2e2_rc -eq 0
 endef
 
 unit: $(STAMP) build browser

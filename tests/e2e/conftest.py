@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -32,3 +33,27 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[session.LocalDep
     )
     yield deployer
     deployer.stop()
+
+
+# `make test` runs this suite as two processes side by side, each with its own embedded deployer
+# (CLUSTERDROP_E2E_SHARD=1 and 2): most of its time is the workflow's polls and the emulators'
+# delays, not CPU, so the two halves take little more than the longer one. Shard 1 is
+# test_embedded.py but for its two longest stand-alone scenarios; shard 2 is the rest, and any new
+# file. Without the variable, every test runs.
+_SHARD_TWO = {
+    "test_cni_digest_fault_from_the_command_line",
+    "test_nodes_that_never_turn_ready_fail_and_retain_keeps_everything",
+}
+
+
+def _shard(item: pytest.Item) -> str:
+    name = getattr(item, "originalname", item.name)
+    return "1" if item.path.name == "test_embedded.py" and name not in _SHARD_TWO else "2"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = os.environ.get("CLUSTERDROP_E2E_SHARD")
+    if not wanted:
+        return
+    config.hook.pytest_deselected(items=[i for i in items if _shard(i) != wanted])
+    items[:] = [i for i in items if _shard(i) == wanted]

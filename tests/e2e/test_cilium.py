@@ -105,6 +105,7 @@ def test_an_upgrade_moves_cilium_to_a_release_its_makers_test_on_the_new_version
         .replace("name: cilium\nspec:", f"name: {name}\nspec:")
         .replace("1.19.6", "1.18.12")
         .replace('kubernetesVersion: "1.35"', 'kubernetesVersion: "1.33"')
+        .replace("      desiredSize: 2\n", "      desiredSize: 1\n")
     )
     eks = local.aws.client("eks")
 
@@ -134,7 +135,7 @@ def test_an_upgrade_moves_cilium_to_a_release_its_makers_test_on_the_new_version
     assert sns["outcome"]["cni"] == {"name": "cilium", "version": "1.19.6"}
     assert sns["outcome"]["upgrade"]["cni"] == "cilium 1.18.12 → 1.19.6"
     assert "for the new Kubernetes version (cilium 1.18.12 → 1.19.6, coredns " in sns["text"]
-    assert upgraded["versions"]["kubelets"] == {"1.34": 2}
+    assert upgraded["versions"]["kubelets"] == {"1.34": 1}
     rows = {tuple(line.split()[:3]) for line in sns["outcome"]["validation"].splitlines()}
     assert ("DaemonSet", "kube-system/cilium", "ok") in rows
     assert ("CiliumNode", "per-node", "ok") in rows

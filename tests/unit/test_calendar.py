@@ -110,3 +110,11 @@ def test_an_upgrade_says_each_phase_s_moves_and_once_done_what_each_took() -> No
     assert "Upgrade 1.34 → 1.35 would run in this order:" in planned
     assert "(cilium 1.18.12 → 1.19.6, kube-proxy v1.34.0-eksbuild.1 → v1.35.0-eksbuild.1)\n" in planned
     assert " s\n" not in planned.split("would run in this order:")[1].split("Steps")[0]
+
+
+def test_a_plan_says_which_add_ons_it_would_remove() -> None:
+    base: dict[str, Any] = {"cluster": "demo", "action": "update", "region": "eu-west-1", "execution_arn": "arn"}
+    planned = notify.email_text(notify.Outcome(outcome="PLANNED", addons_removed=["metrics-server"], **base))
+    assert "Would remove (no longer in spec.addons; EKS deletes their workloads): metrics-server\n" in planned
+    done = notify.email_text(notify.Outcome(outcome="SUCCEEDED", addons_removed=["metrics-server"], **base))
+    assert "Removed (no longer in spec.addons; EKS deletes their workloads): metrics-server\n" in done
