@@ -107,14 +107,15 @@ class ClusterStacksRole(Construct):
             )
         )
         # EKS Pod Identity: associations of the account's clusters, with the spec's role or one made
-        # here; EKS passes the role to pods.eks.amazonaws.com only (a role must also trust it).
+        # here; EKS passes the role to pods.eks.amazonaws.com only (a role must also trust it). The
+        # handler tags an association on its own ARN (podidentityassociation/${ClusterName}/${UUID}).
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PodIdentity",
                 actions=[
                     "eks:CreatePodIdentityAssociation", "eks:DescribePodIdentityAssociation",
                     "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation",
-                    "eks:ListPodIdentityAssociations",
+                    "eks:ListPodIdentityAssociations", "eks:TagResource", "eks:UntagResource",
                 ],
                 resources=[
                     f"arn:{partition}:eks:{region}:{account}:cluster/*",

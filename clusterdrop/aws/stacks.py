@@ -217,15 +217,21 @@ def describe_change_set(cfn: Any, plan: StackPlan) -> StackPlan:
     return plan
 
 
-def refuse_cluster_replacement(plans: list[StackPlan], *, allowed: bool) -> None:
-    """A replaced AWS::EKS::Cluster is a new, empty control plane: never by accident."""
+def refuse_cluster_replacement(plans: list[StackPlan]) -> None:
+    """A replaced AWS::EKS::Cluster would be a new, empty control plane — and cannot happen at all
+    under the same name: the cluster is named (Name), and CloudFormation fails an update that must
+    replace a custom-named resource. Refused here, allowed or not, before the stack is touched.
+    (`spec.controlPlane.allowReplacement` allows the changes that replace the cluster's network
+    around it, not the cluster resource itself.)"""
     for plan in plans:
         for change in plan.changes:
             replaced = change.action == "Modify" and change.replacement in ("True", "Conditional")
-            if change.resource_type == "AWS::EKS::Cluster" and replaced and not allowed:
+            if change.resource_type == "AWS::EKS::Cluster" and replaced:
+                what = ", ".join(change.properties) or "a create-only property"
                 raise ReplacementRefused(
-                    f"this change would replace the EKS cluster ({plan.stack}/{change.logical_id}): a new control "
-                    "plane, every workload gone. Set spec.controlPlane.allowReplacement: true to do it anyway."
+                    f"this change would replace the EKS cluster ({plan.stack}/{change.logical_id}: {what}): a new "
+                    "control plane, every workload gone, and CloudFormation cannot replace a resource that has a "
+                    "name of its own. Create a new cluster with these settings instead."
                 )
 
 

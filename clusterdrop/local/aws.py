@@ -432,7 +432,7 @@ class EmbeddedAws:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from clusterdrop.local import cfn_models, cfn_roles, eks, iam_enforce, quotas, runtime  # noqa: F401 - models register
+        from clusterdrop.local import cfn_models, cfn_replacement, cfn_roles, eks, iam_enforce, quotas, runtime  # noqa: F401 - models register
 
         self.port = self.port or free_port()
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
@@ -456,6 +456,7 @@ class EmbeddedAws:
         _updates_keep_resources()
         self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
         cfn_roles.install()  # after eks: a refused resource fails the way its SimulatedFailure does
+        cfn_replacement.install()  # after roles: a replacement is created and deleted with the role
         _stack_updates_take_time()  # outermost: the role and the faults go with the update's thread
         self.account_quotas = quotas.AccountQuotas(applied=dict(self.quotas))
         quotas.install(self.account_quotas)

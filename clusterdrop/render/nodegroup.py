@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from clusterdrop import facts
 from clusterdrop.cni import catalog
+from clusterdrop.errors import Problem
 from clusterdrop.render.common import TEMPLATE_VERSION, Json, get_att, ref, tag_map
 from clusterdrop.spec.models import Cluster, NodeGroup
 
@@ -190,3 +191,71 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
             "NodegroupArn": {"Description": "Node group ARN", "Value": {"Fn::GetAtt": ["NodeGroup", "Arn"]}},
         },
     }
+
+
+# AWS::EKS::Nodegroup's create-only properties (its CloudFormation resource reference, "Update
+# requires: Replacement"; tests/unit/test_replacement.py compares this list with the provider
+# schema). The group's name is its NodegroupName, so a change to any of these would have
+# CloudFormation create a second node group under the same name — which it refuses ("cannot
+# update a stack when a custom-named resource requires replacing") — and EKS would answer 409.
+NODEGROUP_CREATE_ONLY = (
+    "AmiType",
+    "CapacityType",
+    "ClusterName",
+    "DiskSize",
+    "InstanceTypes",
+    "NodeRole",
+    "NodegroupName",
+    "RemoteAccess",
+    "Subnets",
+)
+# The spec fields each property comes from, for the refusal's path.
+_FROM_FIELD = {
+    "AmiType": "amiFamily",
+    "CapacityType": "capacityType",
+    "DiskSize": "diskSizeGiB",
+    "InstanceTypes": "instanceTypes",
+    "RemoteAccess": "sshKeyName",
+}
+
+
+def replaced_groups(before: Cluster, after: Cluster) -> list[Problem]:
+    """The node groups, kept by name, that a new spec would have CloudFormation replace: refused by
+    the field that causes it, with the way that works (a group under a new name replaces it: the
+    new one is created, then the old one removed). Also a launch template added to or removed from
+    a group: EKS updates a group created without one only by creating another ("Customizing
+    managed nodes with launch templates")."""
+    problems = []
+    old_groups = {g.name: g for g in before.spec.node_groups}
+    for i, group in enumerate(after.spec.node_groups):
+        old = old_groups.get(group.name)
+        if old is None:
+            continue
+        was = render_nodegroup(before, old)["Resources"]
+        now = render_nodegroup(after, group)["Resources"]
+        was_props, now_props = was["NodeGroup"]["Properties"], now["NodeGroup"]["Properties"]
+        templated = ("LaunchTemplate" in was) != ("LaunchTemplate" in now)
+        moved = ("DiskSize", "RemoteAccess") if templated else ()  # into or out of the launch template
+        causes = [
+            (f"spec.nodeGroups[{i}].{_FROM_FIELD[p]}", repr(was_props.get(p)), repr(now_props.get(p)))
+            for p in NODEGROUP_CREATE_ONLY
+            if p in _FROM_FIELD and p not in moved and was_props.get(p) != now_props.get(p)
+        ]
+        for field in ("zones", "topology"):  # the Subnets parameter: the subnets of these
+            if getattr(old, field) != getattr(group, field):
+                causes.append((f"spec.nodeGroups[{i}].{field}", repr(getattr(old, field)), repr(getattr(group, field))))
+        if templated:
+            field = "instanceName" if old.instance_name != group.instance_name else "volume"
+            with_one = ("a group without a launch template", "one with a launch template")
+            causes.append((f"spec.nodeGroups[{i}].{field}", *(with_one if "LaunchTemplate" in now else with_one[::-1])))
+        for path, old_value, new_value in causes:
+            problems.append(
+                Problem(
+                    path,
+                    f"{old_value} → {new_value} would replace node group {group.name}, and a node group cannot be "
+                    "replaced under its own name (CloudFormation refuses to replace a custom-named resource; EKS sets "
+                    "this at creation). Give the group a new name in the same upload: the new group is created with "
+                    f"these values, then {group.name} is removed",
+                )
+            )
+    return problems

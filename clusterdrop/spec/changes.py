@@ -12,7 +12,11 @@ from clusterdrop.spec.models import Cluster
 
 IN_PLACE = "in place"
 REPLACES_CLUSTER = "replaces the EKS cluster"  # refused unless spec.controlPlane.allowReplacement
-REPLACES_GROUP = "replaces the node group"  # new nodes come up, the old ones drain
+# A node group is named by its spec name (NodegroupName), so CloudFormation cannot replace it:
+# refused at Plan (render/nodegroup.py `replaced_groups`, from the rendered templates), with the
+# way that works — a new name, which creates the new group and then removes the old one.
+REPLACES_GROUP = "refused (would replace the node group)"
+IN_A_TEMPLATE = "in place with a launch template"  # a new version; refused where it adds or removes one
 REFUSED = "refused"
 
 # Paths in camelCase; `nodeGroups[]` is each node group (matched by name).
@@ -34,8 +38,11 @@ CHANGES: dict[str, tuple[str, str]] = {
     ),
     "spec.controlPlane.scalingTier": (IN_PLACE, "EKS Provisioned Control Plane (UpdateClusterConfig)"),
     "spec.controlPlane.secretsKey": (
-        REPLACES_CLUSTER,
-        "CloudFormation creates a cluster anew for another EncryptionConfig (a create-only property)",
+        REFUSED,
+        (
+            "another EncryptionConfig (create-only) would replace the EKS cluster, and CloudFormation cannot "
+            "replace a cluster under its own name: create a new cluster"
+        ),
     ),
     "spec.controlPlane.zonalShift": (IN_PLACE, "ARC zonal shift (UpdateClusterConfig)"),
     "spec.controlPlane.supportType": (IN_PLACE, "EKS upgrade policy (UpdateClusterConfig)"),
@@ -50,7 +57,13 @@ CHANGES: dict[str, tuple[str, str]] = {
         REFUSED,
         "the overlay's address pool: running pods hold addresses from it; create a new cluster",
     ),
-    "spec.network.serviceCidr": (REPLACES_CLUSTER, "EKS sets the service CIDR at creation"),
+    "spec.network.serviceCidr": (
+        REFUSED,
+        (
+            "EKS sets the service CIDR at creation (create-only), and CloudFormation cannot replace a cluster "
+            "under its own name: create a new cluster"
+        ),
+    ),
     "spec.cni.name": (
         REFUSED,
         (
@@ -102,20 +115,47 @@ CHANGES: dict[str, tuple[str, str]] = {
         "EKS Auto Mode's built-in node pools (UpdateClusterConfig); a removed pool's nodes go",
     ),
     "spec.nodeGroups[].name": (IN_PLACE, "another name is another node group: created, and the old one removed"),
-    "spec.nodeGroups[].instanceTypes": (REPLACES_GROUP, "EKS sets a managed node group's instance types at creation"),
+    "spec.nodeGroups[].instanceTypes": (
+        REPLACES_GROUP,
+        "EKS sets a managed node group's instance types at creation: rename the group to replace it",
+    ),
     "spec.nodeGroups[].minSize": (IN_PLACE, "scaling"),
     "spec.nodeGroups[].desiredSize": (IN_PLACE, "scaling"),
     "spec.nodeGroups[].maxSize": (IN_PLACE, "scaling"),
-    "spec.nodeGroups[].zones": (REPLACES_GROUP, "the node group's subnets"),
-    "spec.nodeGroups[].topology": (REPLACES_GROUP, "the node group's subnets"),
-    "spec.nodeGroups[].capacityType": (REPLACES_GROUP, "on-demand or spot is set at creation"),
-    "spec.nodeGroups[].diskSizeGiB": (REPLACES_GROUP, "the nodes' root volume"),
+    "spec.nodeGroups[].zones": (
+        REPLACES_GROUP,
+        "the node group's subnets, set at creation: rename the group to replace it",
+    ),
+    "spec.nodeGroups[].topology": (
+        REPLACES_GROUP,
+        "the node group's subnets, set at creation: rename the group to replace it",
+    ),
+    "spec.nodeGroups[].capacityType": (
+        REPLACES_GROUP,
+        "on-demand or spot is set at creation: rename the group to replace it",
+    ),
+    "spec.nodeGroups[].diskSizeGiB": (
+        IN_A_TEMPLATE,
+        "the launch template's root volume; without one EKS sets DiskSize at creation (rename the group)",
+    ),
     "spec.nodeGroups[].labels": (IN_PLACE, "node labels"),
     "spec.nodeGroups[].taints": (IN_PLACE, "node taints"),
-    "spec.nodeGroups[].sshKeyName": (REPLACES_GROUP, "the nodes' key pair"),
-    "spec.nodeGroups[].instanceName": (REPLACES_GROUP, "the instances' Name tag (a new launch template version)"),
-    "spec.nodeGroups[].amiFamily": (REPLACES_GROUP, "EKS sets a managed node group's AMI type at creation"),
-    "spec.nodeGroups[].volume": (REPLACES_GROUP, "the nodes' root volume (a new launch template version)"),
+    "spec.nodeGroups[].sshKeyName": (
+        IN_A_TEMPLATE,
+        "the launch template's key pair; without one EKS sets RemoteAccess at creation (rename the group)",
+    ),
+    "spec.nodeGroups[].instanceName": (
+        IN_A_TEMPLATE,
+        "the instances' Name tag (a new launch template version); adding the first needs a renamed group",
+    ),
+    "spec.nodeGroups[].amiFamily": (
+        REPLACES_GROUP,
+        "EKS sets a managed node group's AMI type at creation: rename the group to replace it",
+    ),
+    "spec.nodeGroups[].volume": (
+        IN_A_TEMPLATE,
+        "the nodes' root volume (a new launch template version); adding the first needs a renamed group",
+    ),
     "spec.nodeGroups[].tags": (IN_PLACE, "tags on the node group"),
     "spec.nodeGroups[].updateConfig": (IN_PLACE, "how many nodes an update replaces at once"),
     "spec.nodeGroups[].nodeRepair": (IN_PLACE, "EKS node auto repair (UpdateNodegroupConfig)"),

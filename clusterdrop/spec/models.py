@@ -161,7 +161,10 @@ class ControlPlane(Model):
         "Default: EKS makes the group itself, keeps the logs forever and leaves them after a teardown.",
     )
     allow_replacement: bool = Field(
-        default=False, description="Let an update replace the EKS cluster (a new, empty control plane)."
+        default=False,
+        description="Let an update change the cluster's network (zones, topology, VPC, subnets) around a running "
+        "control plane. A change that would replace the EKS cluster itself is refused either way: CloudFormation "
+        "cannot replace a resource that has a name of its own.",
     )
     scaling_tier: Literal["standard", "tier-xl", "tier-2xl", "tier-4xl", "tier-8xl"] | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import Problem, SpecInvalid, StackFailed
 from clusterdrop.render.cluster import zones
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
+from clusterdrop.render.nodegroup import replaced_groups
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.changes import refused_changes
 from clusterdrop.spec.models import Cluster
@@ -115,7 +116,7 @@ def plan(state: State, ports: Ports) -> State:
         if applied is not None and applied.status == "ACTIVE" and applied.spec_key:
             body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=applied.spec_key)["Body"].read()
             applied_cluster = Cluster.model_validate(json.loads(body))
-            problems += refused_changes(applied_cluster, cluster)
+            problems += refused_changes(applied_cluster, cluster) + replaced_groups(applied_cluster, cluster)
         if problems:
             raise SpecInvalid(problems)
         rolling = {g: v for g, v in lagging.items() if g not in held_back}
@@ -258,7 +259,7 @@ def describe_plan(state: State, ports: Ports) -> State:
         failed = [p for p in plans if p.status == "FAILED"]
         if failed:
             raise StackFailed("; ".join(f"change set for {p.stack} failed: {p.reason}" for p in failed))
-        stacks.refuse_cluster_replacement(plans, allowed=cluster_of(state).spec.control_plane.allow_replacement)
+        stacks.refuse_cluster_replacement(plans)
     before = typed(state).plan
     assert before is not None  # "Describe plan" follows "Plan"
     return {**before.model_dump(by_alias=True), "stacks": [p.as_dict() for p in plans], "pending": pending}

@@ -458,13 +458,15 @@ def test_plan_creates_change_sets_and_a_plan_run_leaves_nothing(aws: dict[str, A
     assert stacks.status(ports.cfn, "clusterdrop-quickstart") is None
 
 
-def test_cluster_replacement_is_refused_unless_allowed() -> None:
+def test_cluster_replacement_is_refused_even_when_allowed() -> None:
+    """The cluster is named: CloudFormation cannot replace it, so allowReplacement cannot help."""
     plan = stacks.StackPlan("clusterdrop-demo", "cluster", "UPDATE", "cs", "READY")
-    plan.changes = [stacks.Change("Modify", "Cluster", "AWS::EKS::Cluster", "True")]
-    with pytest.raises(Exception, match="would replace the EKS cluster"):
-        stacks.refuse_cluster_replacement([plan], allowed=False)
-    stacks.refuse_cluster_replacement([plan], allowed=True)
-    assert plan.counts() == {"add": 0, "modify": 0, "replace": 1, "remove": 0}
+    plan.changes = [stacks.Change("Modify", "Cluster", "AWS::EKS::Cluster", "True", ["EncryptionConfig"])]
+    with pytest.raises(Exception, match=r"would replace the EKS cluster .*EncryptionConfig.*name of its own"):
+        stacks.refuse_cluster_replacement([plan])
+    plan.changes = [stacks.Change("Modify", "Cluster", "AWS::EKS::Cluster", "False", ["Version: 1.34 → 1.35"])]
+    stacks.refuse_cluster_replacement([plan])
+    assert plan.counts() == {"add": 0, "modify": 1, "replace": 0, "remove": 0}
 
 
 def test_superseded_upload_is_skipped(aws: dict[str, Any]) -> None:

@@ -73,14 +73,82 @@ def test_a_cni_switch_and_a_new_subnet_layout_are_refused_by_field(full_spec: di
     after_data = copy.deepcopy(full_spec)
     set_path(after_data, "spec.cni", {"name": "aws-vpc-cni"})
     del after_data["spec"]["network"]["podCidr"]
+    set_path(after_data, "spec.network.vpc.cidr", "10.98.0.0/16")
     set_path(after_data, "spec.network.serviceCidr", "172.21.0.0/16")
     set_path(after_data, "spec.nodeGroups[0].desiredSize", 4)
     problems = {p.path: p.message for p in refused_changes(before, _cluster(after_data))}
-    assert set(problems) == {"spec.cni.name", "spec.network.podCidr", "spec.network.serviceCidr"}
+    assert set(problems) == {
+        "spec.cni.name",
+        "spec.network.podCidr",
+        "spec.network.vpc.cidr",
+        "spec.network.serviceCidr",
+    }
     assert "create a new cluster with the other CNI" in problems["spec.cni.name"]
-    assert "allowReplacement: true" in problems["spec.network.serviceCidr"]
+    assert "allowReplacement: true" in problems["spec.network.vpc.cidr"]
+    # The service CIDR is create-only on the named cluster: CloudFormation cannot replace it at all.
+    assert "cannot replace a cluster under its own name" in problems["spec.network.serviceCidr"]
     set_path(after_data, "spec.controlPlane.allowReplacement", True)
-    assert {p.path for p in refused_changes(before, _cluster(after_data))} == {"spec.cni.name", "spec.network.podCidr"}
+    assert {p.path for p in refused_changes(before, _cluster(after_data))} == {
+        "spec.cni.name",
+        "spec.network.podCidr",
+        "spec.network.serviceCidr",
+    }
+
+
+def test_the_node_groups_create_only_properties_are_the_provider_schemas() -> None:
+    """The product's list and AWS's schema (cfn-lint's copy) are two sources of one fact."""
+    from clusterdrop.local import cfn_replacement
+    from clusterdrop.render.nodegroup import NODEGROUP_CREATE_ONLY
+
+    schema = {"/".join(p) for p in cfn_replacement.create_only("AWS::EKS::Nodegroup")}
+    assert set(NODEGROUP_CREATE_ONLY) == schema, "render/nodegroup.py vs the AWS::EKS::Nodegroup provider schema"
+    assert cfn_replacement.naming_property("AWS::EKS::Nodegroup") == "NodegroupName"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "refused"),
+    [
+        ("instanceTypes", ["m5.large"], "spec.nodeGroups[0].instanceTypes"),
+        ("capacityType", "spot", "spec.nodeGroups[0].capacityType"),
+        ("amiFamily", "bottlerocket", "spec.nodeGroups[0].amiFamily"),
+        ("diskSizeGiB", 100, "spec.nodeGroups[0].diskSizeGiB"),
+        ("topology", "public", "spec.nodeGroups[0].topology"),
+        ("sshKeyName", "ops", "spec.nodeGroups[0].sshKeyName"),
+        ("volume", {"type": "gp3", "iops": 4000}, "spec.nodeGroups[0].volume"),
+        ("instanceName", "worker", "spec.nodeGroups[0].instanceName"),
+        ("labels", {"role": "x"}, None),
+        ("desiredSize", 3, None),
+    ],
+)
+def test_a_node_group_that_would_be_replaced_under_its_name_is_refused(
+    path: str, value: Any, refused: str | None
+) -> None:
+    """Quickstart's group has no launch template (an EKS-made disk, no SSH key): each create-only
+    property, and a first launch template, would need a second group of the same name."""
+    from clusterdrop.render.nodegroup import replaced_groups
+
+    data = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
+    before = _cluster(data)
+    after = copy.deepcopy(data)
+    set_path(after, f"spec.nodeGroups[0].{path}", value)
+    problems = replaced_groups(before, _cluster(after))
+    assert [p.path for p in problems] == ([refused] if refused else [])
+    if refused:
+        assert "Give the group a new name in the same upload" in problems[0].message
+        renamed = copy.deepcopy(after)
+        set_path(renamed, "spec.nodeGroups[0].name", "workers-2")
+        assert replaced_groups(before, _cluster(renamed)) == []  # another group: created, the old removed
+
+
+def test_a_group_with_a_launch_template_changes_its_disk_in_place() -> None:
+    from clusterdrop.render.nodegroup import replaced_groups
+
+    data = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
+    set_path(data, "spec.nodeGroups[0].volume", {"type": "gp3"})
+    after = copy.deepcopy(data)
+    set_path(after, "spec.nodeGroups[0].volume", {"type": "gp3", "iops": 4000, "sizeGiB": 120})
+    set_path(after, "spec.nodeGroups[0].sshKeyName", "ops")
+    assert replaced_groups(_cluster(data), _cluster(after)) == []
 
 
 @pytest.mark.parametrize("path", ["spec.nodeGroups[0].desiredSize", "metadata.tags", "spec.addons"])

@@ -1,0 +1,100 @@
+"""The embedded CloudFormation replaces what AWS replaces, for any type, from its provider schema:
+a create-only property changed makes a new resource (DescribeChangeSet says Replacement: True)
+and the old one goes; a custom-named resource that would need replacing fails the update with
+CloudFormation's own message, and the stack rolls back. No test here names a rule per type: the
+types below are ones the templates render, each taking the rules from its schema."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from clusterdrop.local import session
+
+
+def _settled(cfn: Any, stack: str) -> tuple[str, list[str]]:
+    deadline = time.monotonic() + 60
+    while True:
+        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
+            events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+            return status, [e.get("ResourceStatusReason") or "" for e in events]
+        time.sleep(0.2)
+
+
+def _update(cfn: Any, stack: str, template: dict[str, Any], name: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """A change set of the new template: its resource changes, once executed and settled."""
+    cfn.create_change_set(
+        StackName=stack, ChangeSetName=name, ChangeSetType="UPDATE", TemplateBody=json.dumps(template), **kwargs
+    )
+    changes = cfn.describe_change_set(StackName=stack, ChangeSetName=name)["Changes"]
+    cfn.execute_change_set(StackName=stack, ChangeSetName=name)
+    return [c["ResourceChange"] for c in changes]
+
+
+def test_a_create_only_change_replaces_an_unnamed_resource(local: session.LocalDeployer) -> None:
+    cfn, ec2 = local.aws.client("cloudformation"), local.aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+
+    def template(cidr: str, name: str) -> dict[str, Any]:
+        subnet = {"VpcId": vpc, "CidrBlock": cidr, "Tags": [{"Key": "Name", "Value": name}]}
+        return {"Resources": {"Subnet": {"Type": "AWS::EC2::Subnet", "Properties": subnet}}}
+
+    cfn.create_stack(StackName="replace-subnet", TemplateBody=json.dumps(template("10.91.1.0/24", "a")))
+    first = cfn.describe_stack_resource(StackName="replace-subnet", LogicalResourceId="Subnet")
+    before = first["StackResourceDetail"]["PhysicalResourceId"]
+
+    [tagged] = _update(cfn, "replace-subnet", template("10.91.1.0/24", "b"), "tags")  # tags: in place
+    assert (tagged["Action"], tagged["Replacement"]) == ("Modify", "False")
+    assert _settled(cfn, "replace-subnet")[0] == "UPDATE_COMPLETE"
+    same = cfn.describe_stack_resource(StackName="replace-subnet", LogicalResourceId="Subnet")
+    assert same["StackResourceDetail"]["PhysicalResourceId"] == before
+
+    [moved] = _update(cfn, "replace-subnet", template("10.91.2.0/24", "b"), "cidr")  # CidrBlock: create-only
+    assert (moved["Action"], moved["Replacement"]) == ("Modify", "True")
+    assert [d["Target"]["Name"] for d in moved["Details"]] == ["CidrBlock"]
+    assert _settled(cfn, "replace-subnet")[0] == "UPDATE_COMPLETE"
+    after = cfn.describe_stack_resource(StackName="replace-subnet", LogicalResourceId="Subnet")
+    new = after["StackResourceDetail"]["PhysicalResourceId"]
+    assert new != before
+    subnets = {
+        s["SubnetId"]: s["CidrBlock"]
+        for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    }
+    assert subnets == {new: "10.91.2.0/24"}  # the old subnet went in the clean-up
+    cfn.delete_stack(StackName="replace-subnet")
+    ec2.delete_vpc(VpcId=vpc)
+
+
+def test_a_custom_named_resource_that_needs_replacing_fails_the_update(local: session.LocalDeployer) -> None:
+    """A named IAM role whose Path changes (create-only): the update fails with CloudFormation's
+    message naming the resource, and the role stays as it was."""
+    cfn, iam = local.aws.client("cloudformation"), local.aws.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "pods.eks.amazonaws.com"}}]}  # fmt: skip
+
+    def template(path: str, description: str) -> dict[str, Any]:
+        role = {"RoleName": "ReplaceMe", "Path": path, "Description": description, "AssumeRolePolicyDocument": trust}
+        return {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": role}}}
+
+    caps = {"Capabilities": ["CAPABILITY_NAMED_IAM"]}
+    cfn.create_stack(StackName="replace-named", TemplateBody=json.dumps(template("/a/", "one")), **caps)
+    [described] = _update(cfn, "replace-named", template("/a/", "two"), "description", **caps)
+    assert described["Replacement"] == "False"
+    assert _settled(cfn, "replace-named")[0] == "UPDATE_COMPLETE"
+
+    [moved] = _update(cfn, "replace-named", template("/b/", "two"), "path", **caps)
+    assert (moved["Replacement"], [d["Target"]["Name"] for d in moved["Details"]]) == ("True", ["Path"])
+    status, reasons = _settled(cfn, "replace-named")
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    assert any(
+        "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename ReplaceMe" in r
+        for r in reasons
+    ), reasons
+    assert iam.get_role(RoleName="ReplaceMe")["Role"]["Path"] == "/a/"
+    cfn.delete_stack(StackName="replace-named")
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="ReplaceMe")
