@@ -55,6 +55,13 @@ class CniRelease:
     # backward compatibility offered by Kubernetes"): see `pin_problem` and `untested`.
     tested_kubernetes: tuple[str, ...] = ()
     tested_source: str = ""
+    # The AWS actions the CNI's own controller calls with a role of its own (Cilium's operator in
+    # ENI mode), as its makers' documentation lists them for this release (`privileges_source`).
+    operator_privileges: tuple[str, ...] = ()
+    privileges_source: str = ""
+    # The longest cluster name the CNI takes (Cilium's agent and operator exit on a longer one;
+    # its chart's templates/validate.yaml: "must not be more than 32 characters").
+    cluster_name_max: int | None = None
 
     @property
     def has_modes(self) -> bool:
@@ -171,6 +178,22 @@ def cilium_values(datapath: str, kube_proxy_replacement: bool) -> dict[str, Any]
     return values
 
 
+# Cilium's ENI IPAM, "Required Privileges" (Documentation/network/concepts/ipam/eni.rst; 1.18 added
+# DescribeRouteTables, for route-table-aware subnet selection, and DescribeInstanceTypes, for ENI
+# limits read from EC2): the operator exits at its first resync without any of them. DescribeTags
+# is listed for ENI garbage collection, on by default; the conditional ones for options the chart
+# values here leave off (releasing excess IPs, instance tag filters) are not granted.
+CILIUM_ENI_PRIVILEGES = tuple(
+    f"ec2:{action}"
+    for action in (
+        "DeleteNetworkInterface", "DescribeInstanceTypes", "DescribeNetworkInterfaces", "DescribeSubnets",
+        "DescribeVpcs", "DescribeRouteTables", "DescribeSecurityGroups", "CreateNetworkInterface",
+        "AttachNetworkInterface", "ModifyNetworkInterfaceAttribute", "AssignPrivateIpAddresses", "CreateTags",
+        "DescribeTags",
+    )
+)  # fmt: skip
+
+
 def _cilium(version: str, chart_sha256: str, rendered: dict[str, str], tested: tuple[str, ...]) -> CniRelease:
     chart = Artifact(
         name=f"cilium-{version}.tgz", url=f"https://helm.cilium.io/cilium-{version}.tgz", sha256=chart_sha256
@@ -196,6 +219,9 @@ def _cilium(version: str, chart_sha256: str, rendered: dict[str, str], tested: t
         overlay=False,  # per mode: see `overlay_mode`
         tested_kubernetes=tested,
         tested_source=f"https://docs.cilium.io/en/v{version.rsplit('.', 1)[0]}/network/kubernetes/compatibility/",
+        operator_privileges=CILIUM_ENI_PRIVILEGES,
+        cluster_name_max=32,
+        privileges_source=f"https://docs.cilium.io/en/v{version.rsplit('.', 1)[0]}/network/concepts/ipam/eni/",
     )
 
 

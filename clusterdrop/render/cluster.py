@@ -76,22 +76,11 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> tuple[list[str], list[str]]:
     return parts[:count], parts[count : 2 * count]
 
 
-CILIUM_ENI_POLICY: Json = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
-                "ec2:DescribeSecurityGroups", "ec2:DescribeInstances", "ec2:DescribeInstanceTypes",
-                "ec2:CreateNetworkInterface", "ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface",
-                "ec2:DeleteNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute",
-                "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses", "ec2:CreateTags",
-            ],
-            "Resource": "*",
-        }
-    ],
-}  # fmt: skip
+def cilium_eni_policy(cluster: Cluster) -> Json:
+    """The Cilium operator's EC2 permissions: the list its release's documentation gives (the
+    catalog records it beside the chart), on `*` as Cilium's guide grants them."""
+    actions = list(cluster.spec.cni.release().operator_privileges)
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
 
 
 def _pods_trust() -> Json:
@@ -543,7 +532,7 @@ class _Builder:
                 "AWS::IAM::Role",
                 {
                     "AssumeRolePolicyDocument": _pods_trust(),
-                    "Policies": [{"PolicyName": "cilium-eni-ipam", "PolicyDocument": CILIUM_ENI_POLICY}],
+                    "Policies": [{"PolicyName": "cilium-eni-ipam", "PolicyDocument": cilium_eni_policy(cluster)}],
                     "Tags": tag_list(cluster),
                 },
             )

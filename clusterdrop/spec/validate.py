@@ -349,6 +349,7 @@ def check(given: Cluster, cluster: Cluster) -> Iterator[Issue]:
         yield from _check_node_group_extras(cluster, i, group)
     yield from _check_system_nodes(spec)
     yield from _check_cilium_operator_nodes(spec)
+    yield from _check_cni_cluster_name(cluster)
     yield from _duplicates(("spec", "nodeGroups"), [g.name for g in spec.node_groups], "name")
     yield from _duplicates(("spec", "addons"), spec.addons)
     yield from _check_pod_identities(spec)
@@ -869,6 +870,22 @@ def _check_system_nodes(spec: ClusterSpec) -> Iterator[Issue]:
         f"{{key: {SYSTEM_TAINT}, value: 'true', effect: NoSchedule}}, which they tolerate"
     )
     yield ("spec", "nodeGroups"), message
+
+
+def _check_cni_cluster_name(cluster: Cluster) -> Iterator[Issue]:
+    """Cilium takes the cluster's name as its own cluster-name (patched in after its chart renders,
+    so the chart's own check never runs) and refuses one over 32 characters."""
+    release = catalog.find(cluster.spec.cni.name, cluster.spec.cni.version)
+    limit = release.cluster_name_max if release else None
+    name = cluster.metadata.name
+    if limit is not None and len(name) > limit:
+        yield (
+            ("metadata", "name"),
+            (
+                f"{cluster.spec.cni.name} takes the cluster's name as its own and refuses one over {limit} "
+                f"characters ({name!r} has {len(name)}): choose a shorter name"
+            ),
+        )
 
 
 def _check_cilium_operator_nodes(spec: ClusterSpec) -> Iterator[Issue]:

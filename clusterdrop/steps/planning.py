@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from clusterdrop import quotas
@@ -71,6 +72,22 @@ def _node_group_downgrades(cluster: Cluster, versions: dict[str, str]) -> list[P
     return problems
 
 
+def _new_group_versions(cluster: Cluster, existing: Collection[str]) -> list[Problem]:
+    """EKS creates a managed node group at its cluster's version only (CreateNodegroup's version:
+    "the only accepted specified value"): a group the spec holds a minor behind must already exist."""
+    target = cluster.spec.kubernetes_version
+    return [
+        Problem(
+            f"spec.nodeGroups[{i}].kubernetesVersion",
+            f"node group {group.name} is new, and EKS creates a node group at its cluster's version only "
+            f"({target}): leave kubernetesVersion out for a new group (only a group that already runs can be held "
+            "one minor behind)",
+        )
+        for i, group in enumerate(cluster.spec.node_groups)
+        if group.name not in existing and group.kubernetes_version not in (None, target)
+    ]
+
+
 def plan(state: State, ports: Ports) -> State:
     """Change sets for every stack that exists, a rendered creation for those that do not. For a
     running cluster, first what it cannot take is refused by field (a version step other than one
@@ -83,6 +100,7 @@ def plan(state: State, ports: Ports) -> State:
     upgrade: dict[str, Any] | None = None
     applied_cluster: Cluster | None = None
     stack_exists = stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS")
+    versions: dict[str, str] = {}
     if stack_exists:
         try:
             running = eks.describe(ports.eks, name)["version"]
@@ -134,6 +152,9 @@ def plan(state: State, ports: Ports) -> State:
             removed = eks.removed_addons(applied_cluster, cluster) if applied_cluster else []
             moves = eks.realignment(ports.eks, name, target, eks.pinned_versions(cluster), skip=removed)
             upgrade["addons"] = {n: f"{old} → {new}" for n, (old, new) in moves.items()}
+    new_groups = _new_group_versions(cluster, versions)
+    if new_groups:
+        raise SpecInvalid(new_groups)
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     problems += keys.check(ports.kms, cluster)

@@ -385,6 +385,24 @@ def test_an_unresolvable_reference_fails_validate_spec_naming_the_field_and_touc
     assert "outside the exports this deployer may read (shared-;" in problems["spec.network.vpc.subnets.public"]
 
 
+def test_plan_refuses_a_new_node_group_held_behind_the_control_plane(aws: dict[str, Any]) -> None:
+    """CreateNodegroup takes the cluster's version only (botocore's EKS model: "the only accepted
+    specified value"): the spec's one-minor hold is for a group that already runs."""
+    from clusterdrop import facts
+
+    name = f"held-{aws['suffix']}"
+    version = facts.DEFAULT_KUBERNETES_VERSION
+    major, minor = version.split(".")
+    text = QUICKSTART.replace("  region: eu-west-1\n", f'  region: eu-west-1\n  kubernetesVersion: "{version}"\n')
+    held = text.replace(
+        "      maxSize: 4\n", f'      maxSize: 4\n      kubernetesVersion: "{major}.{int(minor) - 1}"\n'
+    )
+    state = _validated(aws, name, held)
+    with pytest.raises(SpecInvalid, match=r"spec\.nodeGroups\[0\]\.kubernetesVersion: node group workers is new"):
+        steps.plan(state, aws["ports"])
+    assert stacks.status(aws["ports"].cfn, f"clusterdrop-{name}") is None
+
+
 @pytest.mark.parametrize(
     ("wrong", "right", "named"),
     [

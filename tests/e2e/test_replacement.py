@@ -98,3 +98,67 @@ def test_a_custom_named_resource_that_needs_replacing_fails_the_update(local: se
     cfn.delete_stack(StackName="replace-named")
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName="ReplaceMe")
+
+
+def test_a_node_group_is_refused_what_eks_refuses_and_never_replaced_under_its_name(
+    local: session.LocalDeployer,
+) -> None:
+    """The emulated EKS and CloudFormation together, on a node group stack made by hand: a new
+    group at a version other than its cluster's (CreateNodegroup's `version`: "the only accepted
+    specified value"); a create-only change (InstanceTypes) of a group named by NodegroupName; a
+    launch template added to a group created without one (UpdateNodegroupVersion's
+    `launchTemplate`). Each fails the stack operation with the reason AWS gives; the group stays."""
+    from clusterdrop import facts
+
+    cfn, ec2, eks = local.aws.client("cloudformation"), local.aws.client("ec2"), local.aws.client("eks")
+    vpc = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.92.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in enumerate("ab")
+    ]
+    version = facts.DEFAULT_KUBERNETES_VERSION
+    major, minor = version.split(".")
+    cluster = {"Name": "ng-rules", "Version": version, "RoleArn": "arn:aws:iam::123456789012:role/ng-rules-cluster",
+               "ResourcesVpcConfig": {"SubnetIds": subnets}}  # fmt: skip
+    cfn.create_stack(
+        StackName="ng-rules", TemplateBody=json.dumps({"Resources": {"Cluster": {"Type": "AWS::EKS::Cluster",
+                                                                                "Properties": cluster}}})
+    )  # fmt: skip
+    assert _settled(cfn, "ng-rules")[0] == "CREATE_COMPLETE"
+
+    def group(**changes: Any) -> dict[str, Any]:
+        properties = {"ClusterName": "ng-rules", "NodegroupName": "workers", "Version": version,
+                      "NodeRole": "arn:aws:iam::123456789012:role/ng-rules-node", "Subnets": subnets,
+                      "InstanceTypes": ["t3.medium"], "ScalingConfig": {"MinSize": 1, "DesiredSize": 1, "MaxSize": 2},
+                      **changes}  # fmt: skip
+        return {"Resources": {"NodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties}}}
+
+    behind = f"{major}.{int(minor) - 1}"
+    cfn.create_stack(StackName="ng-rules-behind", TemplateBody=json.dumps(group(Version=behind)))
+    status, reasons = _settled(cfn, "ng-rules-behind")
+    assert status == "ROLLBACK_COMPLETE"
+    assert any(f"Requested Nodegroup version {behind} is not the cluster's Kubernetes version" in r for r in reasons)
+    cfn.delete_stack(StackName="ng-rules-behind")
+
+    cfn.create_stack(StackName="ng-rules-workers", TemplateBody=json.dumps(group()))
+    assert _settled(cfn, "ng-rules-workers")[0] == "CREATE_COMPLETE"
+    [moved] = _update(cfn, "ng-rules-workers", group(InstanceTypes=["m5.large"]), "types")
+    assert (moved["Replacement"], [d["Target"]["Name"] for d in moved["Details"]]) == ("True", ["InstanceTypes"])
+    status, reasons = _settled(cfn, "ng-rules-workers")
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    assert any("custom-named resource requires replacing. Rename workers" in r for r in reasons), reasons
+    described = eks.describe_nodegroup(clusterName="ng-rules", nodegroupName="workers")["nodegroup"]
+    assert described["instanceTypes"] == ["t3.medium"]
+
+    template = ec2.create_launch_template(
+        LaunchTemplateName="ng-rules-lt", LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required"}}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    _update(cfn, "ng-rules-workers", group(LaunchTemplate={"Id": template, "Version": "1"}), "template")
+    status, reasons = _settled(cfn, "ng-rules-workers")
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    assert any("was not created with a launch template" in r for r in reasons), reasons
+    for stack in ("ng-rules-workers", "ng-rules"):
+        cfn.delete_stack(StackName=stack)
+    assert eks.list_clusters()["clusters"].count("ng-rules") == 0

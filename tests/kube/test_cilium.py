@@ -43,7 +43,8 @@ def _install(kube: Kube, mode: str, nodes: int, tmp_path: Path, **extra: Any) ->
     release = catalog.find("cilium", "1.19.6")
     assert release is not None
     (tmp_path / "cilium-1.19.6.tgz").write_bytes((FIXTURES / "cni" / "cilium-1.19.6.tgz").read_bytes())
-    params = manifests.Parameters(pod_cidr=extra.get("pod_cidr"), cluster_name="demo", api_host="10.0.0.1", nodes=nodes)
+    name = extra.get("cluster_name", "demo")
+    params = manifests.Parameters(pod_cidr=extra.get("pod_cidr"), cluster_name=name, api_host="10.0.0.1", nodes=nodes)
     plan = install.prepare(release, mode, params, DirectoryMirror(tmp_path))
     return install.install(plan, kube.applier)
 
@@ -91,6 +92,27 @@ def test_cilium_rolls_out_in_its_guides_order_and_lifts_its_taint(
     web = kube.get("v1", "Pod", "web", "default")
     assert web is not None
     assert web["status"]["podIP"].startswith("10.48.") is overlay
+
+
+def test_cilium_given_a_cluster_name_it_refuses_crash_loops_and_readiness_says_why(
+    kube: Kube, kube_api: KubeApiServer, tmp_path: Path
+) -> None:
+    """A name over 32 characters (EKS takes 100): the operator exits at start-up as Cilium's does,
+    and Check CNI's verdict names the operator and its message."""
+    _nodes(kube_api, 1)
+    plan = _install(kube, "eni", 1, tmp_path, cluster_name="a-cluster-name-of-forty-characters-long")
+    reconciler = Reconciler(kube_api.store)
+    for _ in range(4):
+        reconciler.run()
+    verdicts = readiness.cni_verdicts(plan, kube)
+    assert not readiness.all_ready(verdicts)
+    [operator] = kube.list("v1", "Pod", "kube-system", "io.cilium/app=operator")
+    [status] = operator["status"]["containerStatuses"]
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert "must not be more than 32 characters" in status["state"]["waiting"]["message"]
+    operator_verdict = verdicts["Deployment kube-system/cilium-operator"]
+    assert not operator_verdict.ready
+    assert "CrashLoopBackOff: invalid cluster name" in operator_verdict.reason
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -106,3 +106,50 @@ def test_the_clusters_own_values_are_patched_on_the_parsed_objects(tmp_path: Pat
     assert operator["spec"]["replicas"] == 1  # one node: the second replica would never be placed
     with pytest.raises(KubernetesOperationFailed, match="needs the cluster's API server host"):
         manifests.patch("cilium", "overlay-kpr", objects, manifests.Parameters(pod_cidr=None))
+
+
+def test_the_operators_policy_is_the_pinned_releases_documented_list() -> None:
+    """Review finding: without ec2:DescribeRouteTables (Cilium 1.18+'s route-table-aware subnet
+    selection) the operator's first resync fails and no pod gets an address."""
+    from clusterdrop.render.cluster import cilium_eni_policy
+    from clusterdrop.spec.source import load_spec
+    from tests.conftest import REPO
+
+    cluster = load_spec((REPO / "examples" / "cilium.yaml").read_bytes()).cluster
+    [statement] = cilium_eni_policy(cluster)["Statement"]
+    release = cluster.spec.cni.release()
+    assert statement["Action"] == list(release.operator_privileges)
+    assert {"ec2:DescribeRouteTables", "ec2:DescribeInstanceTypes", "ec2:AssignPrivateIpAddresses"} <= set(
+        statement["Action"]
+    )
+    assert release.privileges_source.endswith("/network/concepts/ipam/eni/")
+
+
+@pytest.mark.parametrize("version", ["1.18.12", "1.19.6"])
+def test_the_cluster_name_limit_is_the_charts_and_the_emulators(version: str) -> None:
+    """Three copies of one fact: the catalog's, the emulated agent's, and the chart's own check."""
+    import tarfile
+
+    from clusterdrop.local.kubeapi import workloads
+
+    release = catalog.find("cilium", version)
+    assert release is not None
+    with tarfile.open(FIXTURES / "cni" / f"cilium-{version}.tgz") as chart:
+        member = chart.extractfile("cilium/templates/validate.yaml")
+        assert member is not None
+        check = member.read().decode()
+    assert f"gt (len .Values.cluster.name) {release.cluster_name_max}" in check
+    assert release.cluster_name_max == workloads.CILIUM_NAME_MAX
+
+
+def test_a_cilium_cluster_name_over_32_characters_is_refused_naming_the_field() -> None:
+    from clusterdrop.errors import SpecInvalid
+    from clusterdrop.spec.source import load_spec
+    from tests.conftest import REPO
+
+    text = (REPO / "examples" / "cilium.yaml").read_text()
+    name = load_spec(text.encode()).cluster.metadata.name
+    long = "c" * 33
+    with pytest.raises(SpecInvalid, match=r"metadata\.name: cilium .* refuses one over 32 characters"):
+        load_spec(text.replace(f"name: {name}\n", f"name: {long}\n", 1).encode())
+    load_spec(text.replace(f"name: {name}\n", f"name: {'c' * 32}\n", 1).encode())

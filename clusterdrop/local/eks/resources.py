@@ -493,6 +493,16 @@ class EksNodegroupModel(CloudFormationModel):
         version = str(p.get("Version") or cluster_version)
         _refuse_version(p, version, cluster_version, described.version, "NodeGroup")
         cluster = emulation.clusters[p["ClusterName"]]
+        if p.get("LaunchTemplate") and not cluster.nodegroups[p["NodegroupName"]].get("launchTemplate"):
+            # UpdateNodegroupVersion's launchTemplate (botocore's EKS model): "You can only update a
+            # node group using a launch template if the node group was originally deployed with a
+            # launch template."
+            raise _eks_refusal(
+                "NodeGroup",
+                "AWS::EKS::Nodegroup",
+                f"Nodegroup {p['NodegroupName']} was not created with a launch template and cannot be updated to "
+                "use one.",
+            )
         with emulation.lock:
             before = cluster.nodegroups[p["NodegroupName"]]
             # The version changes through the node-by-node update below, not at once.
@@ -620,6 +630,13 @@ def _refuse_version(p: Obj, version: str, cluster_version: str, current: str | N
         )
     elif current is not None and _minor(version) < _minor(current):
         message = f"Nodegroup {p['NodegroupName']} cannot be downgraded from {current} to {version}."
+    elif current is None and p.get("Version") and _minor(version) != _minor(cluster_version):
+        # CreateNodegroup's `version` (botocore's EKS model, the API reference): "By default, the
+        # Kubernetes version of the cluster is used, and this is the only accepted specified value."
+        message = (
+            f"Requested Nodegroup version {version} is not the cluster's Kubernetes version {cluster_version}: a new "
+            "node group takes the cluster's version."
+        )
     if message is not None:
         raise _eks_refusal(logical_id, "AWS::EKS::Nodegroup", message)
 

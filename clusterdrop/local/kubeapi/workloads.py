@@ -15,6 +15,7 @@ import hashlib
 import ipaddress
 import itertools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -258,6 +259,13 @@ class Reconciler:
         if node is not None:
             self._refresh(pod, node, network)
 
+    def _refusal(self, pod: Obj) -> str | None:
+        """Why a pod's program exits at start-up, where the emulator knows one."""
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if labels.get("k8s-app") == "cilium" or labels.get("io.cilium/app") == "operator":
+            return cilium_name_refusal(str(_cilium_config(self.store).get("cluster-name", "")))
+        return None
+
     def _refresh(self, pod: Obj, node: Obj, network: PodNetwork) -> None:
         """What the kubelet reports: hostNetwork pods run as soon as they are bound; other pods
         need the node's pod network (a Ready node); a hostNetwork pod on a port the kubelet holds
@@ -288,8 +296,8 @@ class Reconciler:
             self.serial += 1
             status["podIP"] = node_ip if host_network else network.address(self.serial)
         status.update(phase="Running", hostIP=node_ip)
-        if clash:
-            message = f"listen tcp 0.0.0.0:{clash[0]}: bind: address already in use"
+        message = f"listen tcp 0.0.0.0:{clash[0]}: bind: address already in use" if clash else self._refusal(pod)
+        if message:
             status.update(
                 conditions=[scheduled, {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
                 containerStatuses=[
@@ -311,6 +319,21 @@ class Reconciler:
                 {"name": c, **images[c], "ready": True, "restartCount": 0, "state": {"running": {}}} for c in containers
             ],
         )
+
+
+# Cilium's agent and operator validate the cluster name they are given at start-up and exit on
+# one that Cilium refuses (since 1.16; its chart's templates/validate.yaml fails the install the
+# same way: "must not be more than 32 characters", lower-case alphanumerics and '-').
+CILIUM_NAME = re.compile(r"^([a-z0-9][-a-z0-9]*)?[a-z0-9]$")
+CILIUM_NAME_MAX = 32
+
+
+def cilium_name_refusal(name: str) -> str | None:
+    if len(name) > CILIUM_NAME_MAX:
+        return f"invalid cluster name {name!r}: must not be more than {CILIUM_NAME_MAX} characters"
+    if name and not CILIUM_NAME.match(name):
+        return f"invalid cluster name {name!r}: must consist of lower case alphanumeric characters and '-'"
+    return None
 
 
 def _daemon_target(pod: Obj) -> str:
