@@ -18,6 +18,33 @@ ADDONS = {
 }
 # With BootstrapSelfManagedAddons false EKS installs neither: the workflow adds them.
 CORE_ADDONS = ("kube-proxy", "coredns")
+# Add-ons EKS updates one minor version at a time, up or down (EKS User Guide, "Update the Amazon
+# VPC CNI (Amazon EKS add-on)": "you can only update one minor version at a time"); UpdateAddon
+# refuses a longer jump. The embedded EKS keeps its own copy of the rule (tests compare them).
+ONE_MINOR_AT_A_TIME = frozenset({"vpc-cni"})
+
+
+def _minor_of(version: str) -> tuple[int, int]:
+    """v1.21.1-eksbuild.3 → (1, 21)."""
+    major, minor = version.lstrip("v").split("-", 1)[0].split(".")[:2]
+    return int(major), int(minor)
+
+
+def minor_gap(installed: str, target: str) -> int:
+    (a, b), (c, d) = _minor_of(installed), _minor_of(target)
+    return abs((c - a) * 1000 + (d - b))
+
+
+def one_minor_step(eks: Any, addon: str, installed: str, target: str, kubernetes: str) -> str:
+    """Where an add-on EKS moves one minor at a time goes next on the way to `target`: `target`
+    itself when it is at most one minor away, else the newest version EKS offers for `kubernetes`
+    one minor on from `installed` (`target` when it offers none: EKS's refusal then names why)."""
+    if addon not in ONE_MINOR_AT_A_TIME or minor_gap(installed, target) <= 1:
+        return target
+    major, minor = _minor_of(installed)
+    step = minor + (1 if _minor_of(target) > _minor_of(installed) else -1)
+    offered = [v for v in compatible_versions(eks, addon, kubernetes) if _minor_of(v) == (major, step)]
+    return offered[0] if offered else target
 
 
 def addon_tags(cluster: Cluster, tags: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -46,11 +73,23 @@ def pinned_versions(cluster: Cluster) -> dict[str, str]:
     return {ADDONS.get(name, name): version for name, version in cluster.spec.addon_versions.items()}
 
 
-def pin_problems(eks: Any, cluster: Cluster, kubernetes: str) -> list[Problem]:
-    """Each pinned version EKS does not offer for the cluster's Kubernetes version (at *Plan*:
-    CreateAddon and UpdateAddon would refuse it half-way)."""
+def pin_problems(eks: Any, cluster: Cluster, kubernetes: str, installed: dict[str, str] | None = None) -> list[Problem]:
+    """Each pinned version EKS does not offer for the cluster's Kubernetes version, and each pin
+    more than one minor from the running version of an add-on EKS moves one minor at a time (at
+    *Plan*: CreateAddon and UpdateAddon would refuse it half-way)."""
     problems = []
     for name, version in cluster.spec.addon_versions.items():
+        running = (installed or {}).get(ADDONS.get(name, name))
+        if running and ADDONS.get(name, name) in ONE_MINOR_AT_A_TIME and minor_gap(running, version) > 1:
+            step = one_minor_step(eks, ADDONS.get(name, name), running, version, kubernetes)
+            problems.append(
+                Problem(
+                    f"spec.addonVersions.{name}",
+                    f"{name} runs {running}, and EKS moves {name} one minor version at a time: pin {step} first, "
+                    f"then {version}",
+                )
+            )
+            continue
         offered = compatible_versions(eks, ADDONS.get(name, name), kubernetes)
         if version not in offered:
             problems.append(
@@ -200,7 +239,8 @@ def realignment(
     for name, installed in installed_versions(eks, cluster, skip).items():
         target = (pins or {}).get(name) or default_addon_version(eks, name, kubernetes)
         if target and target != installed:
-            moves[name] = (installed, target)
+            # vpc-cni: one minor per upgrade; the next upgrade (or a pin) moves it on.
+            moves[name] = (installed, one_minor_step(eks, name, installed, target, kubernetes))
     return moves
 
 

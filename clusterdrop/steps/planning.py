@@ -101,6 +101,7 @@ def plan(state: State, ports: Ports) -> State:
     applied_cluster: Cluster | None = None
     stack_exists = stacks.status(ports.cfn, stack_name(cluster)) not in (None, "REVIEW_IN_PROGRESS")
     versions: dict[str, str] = {}
+    running = ""
     if stack_exists:
         try:
             running = eks.describe(ports.eks, name)["version"]
@@ -158,7 +159,8 @@ def plan(state: State, ports: Ports) -> State:
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     problems += keys.check(ports.kms, cluster)
-    problems += eks.pin_problems(ports.eks, cluster, cluster.spec.kubernetes_version or "")
+    installed = eks.installed_versions(ports.eks, name) if running else {}
+    problems += eks.pin_problems(ports.eks, cluster, cluster.spec.kubernetes_version or "", installed)
     held = stack_exists and logs.LOGICAL_ID in stacks.current_resources(ports.cfn, stack_name(cluster))
     problems += logs.check(ports.logs, cluster, held=held)
     held_roles = stacks.named_roles(ports.cfn, stack_name(cluster)) if stack_exists else set()

@@ -32,20 +32,38 @@ def _minor(version: str) -> tuple[int, ...]:
 def addon_versions(name: str) -> list[tuple[str, str, str]]:
     """The versions the emulated EKS offers of an add-on: (version, oldest and newest Kubernetes
     minor it supports), oldest first. Stand-ins in EKS's version format, not EKS's actual list —
-    but shaped as EKS's is: kube-proxy has a version per Kubernetes minor, CoreDNS moves on with
-    newer Kubernetes, and the VPC CNI's is deliberately not the catalog's pin (the workflow must
-    report what EKS installed, not what it expected)."""
-    from clusterdrop.cni import catalog
-
-    vpc_cni = catalog.find("aws-vpc-cni", None)
+    but shaped as EKS's is (`aws eks describe-addon-versions`): kube-proxy has a version per
+    Kubernetes minor, CoreDNS moves on with newer Kubernetes, the VPC CNI is offered in several
+    minors at once, each over a range of Kubernetes versions. The emulator's own table: it reads
+    nothing of the product's catalog."""
     table: dict[str, list[tuple[str, str, str]]] = {
-        "vpc-cni": [(f"{vpc_cni.version if vpc_cni else 'v1.0.0'}-eksbuild.2", "1.28", "1.37")],
+        "vpc-cni": [
+            ("v1.21.1-eksbuild.3", "1.28", "1.34"),
+            ("v1.22.4-eksbuild.1", "1.30", "1.36"),
+            ("v1.23.1-eksbuild.2", "1.32", "1.37"),
+        ],
         "kube-proxy": [(f"v1.{m}.0-eksbuild.1", f"1.{m}", f"1.{m}") for m in range(28, 38)],
         "coredns": [("v1.11.4-eksbuild.2", "1.28", "1.33"), ("v1.12.2-eksbuild.1", "1.34", "1.37")],
         # Two for the same Kubernetes versions: a spec may pin the older one.
         "metrics-server": [("v0.7.2-eksbuild.1", "1.28", "1.37"), ("v0.8.0-eksbuild.1", "1.30", "1.37")],
     }
     return table.get(name, [("v1.0.0-eksbuild.1", "1.28", "1.37")])
+
+
+# UpdateAddon refuses a VPC CNI move of more than one minor version, up or down: InvalidParameter
+# "Updating VPC-CNI can only go up or down 1 minor version at a time" (as EKS answers it, quoted in
+# awsdocs/amazon-eks-user-guide#672 and terraform-aws-eks#2749; the user guide: "you can only update
+# one minor version at a time").
+ONE_MINOR_AT_A_TIME = {"vpc-cni": "VPC-CNI"}
+
+
+def _minor_jump(installed: str, wanted: str) -> int:
+    def minor(version: str) -> tuple[int, int]:
+        major, rest = version.lstrip("v").split("-", 1)[0].split(".")[:2]
+        return int(major), int(rest)
+
+    (a, b), (c, d) = minor(installed), minor(wanted)
+    return abs((c - a) * 1000 + d - b)
 
 
 def supports(name: str, version: str, kubernetes: str) -> bool:
@@ -193,6 +211,12 @@ def install() -> None:
         version = body.get("addonVersion") or view["addonVersion"]
         if not supports(name, version, cluster.version):
             raise _unsupported(cluster, name)
+        if name in ONE_MINOR_AT_A_TIME and _minor_jump(view["addonVersion"], version) > 1:
+            raise _invalid(
+                f"Updating {ONE_MINOR_AT_A_TIME[name]} can only go up or down 1 minor version at a time",
+                cluster.name,
+                name,
+            )
         raw = body.get("configurationValues", view.get("configurationValues"))
         try:
             config = eks_addons.check_configuration(name, raw)

@@ -1,8 +1,11 @@
-"""The embedded CloudFormation replaces what AWS replaces, for any type, from its provider schema:
-a create-only property changed makes a new resource (DescribeChangeSet says Replacement: True)
-and the old one goes; a custom-named resource that would need replacing fails the update with
-CloudFormation's own message, and the stack rolls back. No test here names a rule per type: the
-types below are ones the templates render, each taking the rules from its schema."""
+"""The embedded AWS's rules, on stacks and calls made by hand.
+
+CloudFormation replaces what AWS replaces, for any type, from its provider schema: a create-only
+property changed makes a new resource (DescribeChangeSet says Replacement: True) and the old one
+goes; a custom-named resource that would need replacing fails the update with CloudFormation's own
+message, and the stack rolls back (no rule here is written per type). EKS refuses what its API
+reference and user guide say it refuses for node groups and add-ons, and the product's EKS calls
+(`clusterdrop.aws.eks`) keep to those rules."""
 
 from __future__ import annotations
 
@@ -111,22 +114,9 @@ def test_a_node_group_is_refused_what_eks_refuses_and_never_replaced_under_its_n
     from clusterdrop import facts
 
     cfn, ec2, eks = local.aws.client("cloudformation"), local.aws.client("ec2"), local.aws.client("eks")
-    vpc = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.92.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in enumerate("ab")
-    ]
     version = facts.DEFAULT_KUBERNETES_VERSION
     major, minor = version.split(".")
-    cluster = {"Name": "ng-rules", "Version": version, "RoleArn": "arn:aws:iam::123456789012:role/ng-rules-cluster",
-               "ResourcesVpcConfig": {"SubnetIds": subnets}}  # fmt: skip
-    cfn.create_stack(
-        StackName="ng-rules", TemplateBody=json.dumps({"Resources": {"Cluster": {"Type": "AWS::EKS::Cluster",
-                                                                                "Properties": cluster}}})
-    )  # fmt: skip
-    assert _settled(cfn, "ng-rules")[0] == "CREATE_COMPLETE"
+    subnets = _cluster_stack(cfn, ec2, "ng-rules", version, "10.92")
 
     def group(**changes: Any) -> dict[str, Any]:
         properties = {"ClusterName": "ng-rules", "NodegroupName": "workers", "Version": version,
@@ -162,3 +152,64 @@ def test_a_node_group_is_refused_what_eks_refuses_and_never_replaced_under_its_n
     for stack in ("ng-rules-workers", "ng-rules"):
         cfn.delete_stack(StackName=stack)
     assert eks.list_clusters()["clusters"].count("ng-rules") == 0
+
+
+def _cluster_stack(cfn: Any, ec2: Any, name: str, version: str, cidr: str) -> list[str]:
+    vpc = ec2.create_vpc(CidrBlock=f"{cidr}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"{cidr}.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in enumerate("ab")
+    ]
+    cluster = {"Name": name, "Version": version, "RoleArn": f"arn:aws:iam::123456789012:role/{name}-cluster",
+               "ResourcesVpcConfig": {"SubnetIds": subnets}}  # fmt: skip
+    body = {"Resources": {"Cluster": {"Type": "AWS::EKS::Cluster", "Properties": cluster}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body))
+    assert _settled(cfn, name)[0] == "CREATE_COMPLETE"
+    return subnets
+
+
+def _active(eks: Any, cluster: str, addon: str) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        described = eks.describe_addon(clusterName=cluster, addonName=addon)["addon"]
+        if described["status"] == "ACTIVE" or time.monotonic() > deadline:
+            return str(described["addonVersion"])
+        time.sleep(0.1)
+
+
+def test_vpc_cni_moves_one_minor_at_a_time(local: session.LocalDeployer) -> None:
+    """EKS refuses a vpc-cni update of more than one minor; an upgrade's realignment steps one minor
+    towards EKS's default, and Plan refuses a pin two minors from what runs, naming the step."""
+    from clusterdrop.aws import eks as product_eks
+    from clusterdrop.spec.models import Cluster
+
+    cfn, ec2, eks = local.aws.client("cloudformation"), local.aws.client("ec2"), local.aws.client("eks")
+    _cluster_stack(cfn, ec2, "cni-steps", "1.33", "10.93")
+    offered = product_eks.compatible_versions(eks, "vpc-cni", "1.33")
+    assert len({v.split(".")[1] for v in offered}) >= 3, offered  # several minors, as EKS offers
+    oldest, newest = offered[-1], offered[0]
+    eks.create_addon(clusterName="cni-steps", addonName="vpc-cni", addonVersion=oldest)
+    assert _active(eks, "cni-steps", "vpc-cni") == oldest
+    with pytest.raises(eks.exceptions.InvalidParameterException, match="can only go up or down 1 minor version"):
+        eks.update_addon(clusterName="cni-steps", addonName="vpc-cni", addonVersion=newest)
+
+    moves = product_eks.realignment(eks, "cni-steps", "1.33")
+    [(was, step)] = moves.values()
+    assert was == oldest
+    assert step not in (oldest, newest)
+    assert product_eks.minor_gap(oldest, step) == 1
+    assert product_eks.realign_addons(eks, "cni-steps", "1.33") == {"vpc-cni": f"{oldest} → {step}"}
+    assert _active(eks, "cni-steps", "vpc-cni") == step
+
+    spec = {"apiVersion": "clusterdrop.io/v1alpha1", "kind": "Cluster", "metadata": {"name": "cni-steps"},
+            "spec": {"region": "eu-west-1", "kubernetesVersion": "1.33", "cni": {"name": "aws-vpc-cni"},
+                     "addonVersions": {"vpc-cni": newest},
+                     "nodeGroups": [{"name": "workers", "instanceTypes": ["t3.medium"], "desiredSize": 1}]}}  # fmt: skip
+    cluster = Cluster.model_validate(spec)
+    assert product_eks.pin_problems(eks, cluster, "1.33", {"vpc-cni": step}) == []  # one minor on: fine
+    [problem] = product_eks.pin_problems(eks, cluster, "1.33", {"vpc-cni": oldest})
+    assert problem.path == "spec.addonVersions.vpc-cni"
+    assert f"pin {step} first, then {newest}" in problem.message
+    cfn.delete_stack(StackName="cni-steps")
