@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusterdrop import quotas
+from clusterdrop.local import aws_facts
 
 # EC2's error for each quota it enforces here, and its message.
 _EC2_ERRORS = {
@@ -45,17 +45,17 @@ _EC2_ERRORS = {
 
 @dataclass
 class AccountQuotas:
-    """The quota values of the embedded account, by quota key (quotas.QUOTAS)."""
+    """The quota values of the embedded account, by quota key (aws_facts.NEW_ACCOUNT_QUOTAS)."""
 
     applied: dict[str, float] = field(default_factory=dict)  # set away from the default
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def value(self, key: str) -> float:
-        return self.applied.get(key, quotas.QUOTAS[key].default)
+        return self.applied.get(key, aws_facts.NEW_ACCOUNT_QUOTAS[key].default)
 
     def set(self, key: str, value: float) -> None:
         """As an approved quota increase (or a test's account) sets it."""
-        if key not in quotas.QUOTAS:
+        if key not in aws_facts.NEW_ACCOUNT_QUOTAS:
             raise KeyError(key)
         with self.lock:
             self.applied[key] = float(value)
@@ -70,8 +70,8 @@ def parse(options: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for option in options:
         key, sep, value = option.partition("=")
-        if not sep or key not in quotas.QUOTAS:
-            known = ", ".join(sorted(quotas.QUOTAS))
+        if not sep or key not in aws_facts.NEW_ACCOUNT_QUOTAS:
+            known = ", ".join(sorted(aws_facts.NEW_ACCOUNT_QUOTAS))
             raise ValueError(f"--quota {option}: expected KEY=NUMBER with KEY one of {known}")
         try:
             out[key] = float(value)
@@ -240,7 +240,7 @@ def _enforce_eks() -> None:
     EKSBackend.create_nodegroup = nodegroup  # type: ignore[method-assign]
 
 
-def _quota_document(q: quotas.Quota, value: float, region: str) -> dict[str, Any]:
+def _quota_document(q: aws_facts.AccountQuota, value: float, region: str) -> dict[str, Any]:
     return {
         "ServiceCode": q.service,
         "QuotaCode": q.code,
@@ -262,8 +262,8 @@ def _answer_service_quotas() -> None:
 
     original = ServiceQuotasBackend.get_service_quota
 
-    def known(service_code: str, quota_code: str) -> quotas.Quota | None:
-        q = quotas.by_code(quota_code)
+    def known(service_code: str, quota_code: str) -> aws_facts.AccountQuota | None:
+        q = aws_facts.quota_by_code(quota_code)
         return q if q is not None and q.service == service_code else None
 
     def get_service_quota(self: Any, service_code: str, quota_code: str) -> dict[str, Any]:

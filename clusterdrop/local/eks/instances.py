@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from clusterdrop import quotas
+from clusterdrop.local import aws_facts
 from clusterdrop.local.eks.emulation import LOG, EmulatedCluster, Obj
 
 # Any AMI ID: moto validates none unless asked to (MOTO_ENABLE_AMI_VALIDATION).
@@ -24,17 +24,14 @@ def _backend(account: str, region: str) -> Any:
 
 
 def vcpus(instance_type: str) -> int:
-    from moto.ec2.models.instance_types import INSTANCE_TYPES
-
-    known = INSTANCE_TYPES.get(instance_type)
-    return int(known["VCpuInfo"]["DefaultVCpus"]) if known else quotas.estimated_vcpus(instance_type) or 2
+    return aws_facts.instance_vcpus(instance_type) or 2
 
 
 def in_use(account: str, region: str) -> dict[str, int]:
     """Running and pending instances' vCPUs by quota key (`vcpus-standard`, `spot-vcpus-g-vt`, …)."""
     out: dict[str, int] = {}
     for instance in _backend(account, region).all_instances():
-        group = quotas.vcpu_group(instance.instance_type)
+        group = aws_facts.vcpu_bucket(instance.instance_type)
         if instance.state not in _LIVE or group is None:
             continue
         key = f"{'spot-vcpus' if instance.lifecycle == 'spot' else 'vcpus'}-{group}"
@@ -43,7 +40,7 @@ def in_use(account: str, region: str) -> dict[str, int]:
 
 
 def quota_key(instance_type: str, spot: bool) -> str | None:
-    group = quotas.vcpu_group(instance_type)
+    group = aws_facts.vcpu_bucket(instance_type)
     return None if group is None else f"{'spot-vcpus' if spot else 'vcpus'}-{group}"
 
 

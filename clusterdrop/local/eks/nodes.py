@@ -11,8 +11,8 @@ from collections.abc import Callable
 from functools import partial
 from threading import RLock
 
-from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import eks_addons
+from clusterdrop.local.aws_facts import NODEGROUP_LABEL
 from clusterdrop.local.eks import automode, instances
 from clusterdrop.local.eks.emulation import (
     LOG,

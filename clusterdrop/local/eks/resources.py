@@ -15,8 +15,8 @@ from moto.core.common_models import CloudFormationModel
 from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 
-from clusterdrop import facts
 from clusterdrop.iam_policy import Request, evaluate
+from clusterdrop.local import aws_facts
 from clusterdrop.local.eks import auth, automode, instances, nodes
 from clusterdrop.local.eks.emulation import (
     LOG,
@@ -273,7 +273,7 @@ def _describe_as_set(described: Any, p: Obj) -> None:
         else [],
     }
     enabled = [t["Type"] for t in ((p.get("Logging") or {}).get("ClusterLogging") or {}).get("EnabledTypes") or []]
-    disabled = [t for t in facts.LOG_TYPES if t not in enabled]
+    disabled = [t for t in aws_facts.eks_log_types() if t not in enabled]
     described.logging = {
         "clusterLogging": [
             *([{"types": enabled, "enabled": True}] if enabled else []),
@@ -331,7 +331,7 @@ def _refuse_unsupported_zones(
     with UnsupportedAvailabilityZoneException, listing the zones it would take."""
     from moto.ec2.models import ec2_backends
 
-    unsupported = facts.EKS_UNSUPPORTED_ZONE_IDS.get(region, frozenset())
+    unsupported = aws_facts.EKS_UNSUPPORTED_ZONE_IDS.get(region, frozenset())
     backend = ec2_backends[account_id][region]
     refused = []
     for subnet_id in subnet_ids if unsupported else []:
@@ -582,7 +582,6 @@ def _volume_key_refusal(p: Obj, account_id: str, region: str) -> tuple[str, str]
     from moto.ec2.models import ec2_backends
     from moto.kms.models import kms_backends
 
-    from clusterdrop.aws.keys import AUTOSCALING_ACTIONS, AUTOSCALING_ROLE
     from clusterdrop.iam_policy import Request, evaluate
 
     template_ref = p.get("LaunchTemplate") or {}
@@ -598,10 +597,10 @@ def _volume_key_refusal(p: Obj, account_id: str, region: str) -> tuple[str, str]
         key = kms_backends[parts[4]][parts[3]].keys.get(parts[5].split("/", 1)[-1]) if len(parts) > 5 else None
         if key is None or key.key_state != "Enabled":
             return "Client.InvalidKMSKey.InvalidState", f"The KMS key provided is in an incorrect state ({arn})"
-        role = {"AWS": AUTOSCALING_ROLE.format(partition="aws", account=account_id)}
+        role = {"AWS": aws_facts.AUTOSCALING_ROLE.format(account=account_id)}
         usable = all(
             evaluate([key.policy], Request(action, arn, {"kms:GrantIsForAWSResource": "true"}, role)).allowed
-            for action in AUTOSCALING_ACTIONS
+            for action in aws_facts.AUTOSCALING_KEY_ACTIONS
         )
         granted = any(getattr(g, "grantee_principal", "") == role["AWS"] for g in getattr(key, "grants", {}).values())
         if not (usable or granted):
@@ -678,8 +677,7 @@ def _max_pods(p: Obj, account_id: str, region: str) -> int:
                 pods = ((config.get("spec") or {}).get("kubelet") or {}).get("config", {}).get("maxPods")
                 if pods:
                     return int(pods)
-    limits = [facts.vpc_cni_max_pods(t) for t in p.get("InstanceTypes") or ["t3.medium"]]
-    return min([n for n in limits if n is not None] or [110])
+    return min(aws_facts.eks_ami_max_pods(t) for t in p.get("InstanceTypes") or ["t3.medium"])
 
 
 def _described_nodegroup(p: Obj, cluster_version: str) -> Obj:

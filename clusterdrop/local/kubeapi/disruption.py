@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from clusterdrop.kube.disruptions import selects
 from clusterdrop.local.kubeapi.errors import ApiError
+from clusterdrop.local.kubeapi.selectors import selector_matches as selects
 from clusterdrop.local.kubeapi.store import Store
 
 Obj = dict[str, Any]

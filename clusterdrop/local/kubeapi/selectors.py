@@ -91,3 +91,30 @@ def parse_field_selector(selector: str) -> Predicate:
         path, value = (x.strip() for x in term.replace("!=", "=").replace("==", "=").split("=", 1))
         checks.append(_field_equals(path, value, negate))
     return lambda obj: all(check(obj) for check in checks)
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A LabelSelector object (matchLabels and matchExpressions: In, NotIn, Exists, DoesNotExist)
+    against a set of labels, as apimachinery's LabelSelectorAsSelector evaluates it. For
+    policy/v1 budgets an empty selector selects every pod of the namespace and a missing one none
+    (Kubernetes' PodDisruptionBudget API reference). The emulator's own evaluator: it shares no
+    code with the product's client side."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for requirement in selector.get("matchExpressions") or []:
+        key, operator = requirement.get("key", ""), requirement.get("operator")
+        values = set(requirement.get("values") or [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False
+    return True
