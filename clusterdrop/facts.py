@@ -145,6 +145,24 @@ def architecture(instance_type: str) -> str:
     return "arm64" if match and match.group(2).startswith("g") else "x86_64"
 
 
+def accelerator(instance_type: str) -> str | None:
+    """ "NVIDIA" for the NVIDIA GPU families (G and P, Gr), "NEURON" for AWS's Inferentia and
+    Trainium (Inf, Trn), else None. EKS's *_STANDARD AMI types carry neither driver: these need
+    the NVIDIA or Neuron AMI types (EKS User Guide, "Use EKS-optimized accelerated AMIs"). G4ad's
+    GPUs are AMD's, for which EKS has no AMI type. tests/unit/test_shared_facts.py checks this
+    against EC2's instance data (GpuInfo, NeuronInfo) for every instance type."""
+    family = instance_type.split(".", 1)[0]
+    match = re.match(r"^[a-z]+", family)
+    letters = match.group(0) if match else ""
+    if family == "g4ad":
+        return None
+    if letters in ("g", "p", "gr"):
+        return "NVIDIA"
+    if letters in ("inf", "trn"):
+        return "NEURON"
+    return None
+
+
 # What EKS Auto Mode's cluster role needs beside AmazonEKSClusterPolicy ("Amazon EKS Auto Mode
 # cluster IAM role", Amazon EKS User Guide).
 AUTO_MODE_CLUSTER_POLICIES = (

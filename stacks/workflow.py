@@ -245,6 +245,9 @@ class Workflow(Construct):
             [f"arn:{partition}:kms:{region}:*:key/*"],
             "SpecKeys",
         )
+        # It asks IAM's policy simulator whether a key policy lets EC2 Auto Scaling use the key
+        # (iam:SimulateCustomPolicy has no resource-level permissions: `*` only).
+        allow(["Plan"], ["iam:SimulateCustomPolicy"], ["*"], "KeyPolicySimulation")
         # Plan checks the account's quotas and reserves what a create will consume (one registry
         # item, a conditional put); releasing the lock releases the reservation.
         allow(["Plan"], ["dynamodb:PutItem"], [storage.clusters.table_arn], "QuotaReservations")

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 from clusterdrop.errors import Problem
-from clusterdrop.iam_policy import Request, evaluate
 from clusterdrop.spec.models import Cluster
 
 # EC2 Auto Scaling launches a managed node group's instances as this role, which has no KMS
@@ -22,19 +21,45 @@ AUTOSCALING_ROLE = (
 AUTOSCALING_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom")
 
 
-def check(kms: Any, cluster: Cluster) -> list[Problem]:
+def check(kms: Any, iam: Any, cluster: Cluster) -> list[Problem]:
     """Every key of the spec, by the field that names it."""
     problems: list[Problem] = []
     spec = cluster.spec
     if spec.control_plane.secrets_key:
-        problems += _usable(kms, spec.control_plane.secrets_key, "spec.controlPlane.secretsKey", autoscaling=False)
+        problems += _usable(kms, iam, spec.control_plane.secrets_key, "spec.controlPlane.secretsKey", autoscaling=False)
     for i, group in enumerate(spec.node_groups):
         if group.volume is not None and group.volume.kms_key_id:
-            problems += _usable(kms, group.volume.kms_key_id, f"spec.nodeGroups[{i}].volume.kmsKeyId", autoscaling=True)
+            path = f"spec.nodeGroups[{i}].volume.kmsKeyId"
+            problems += _usable(kms, iam, group.volume.kms_key_id, path, autoscaling=True)
     return problems
 
 
-def _usable(kms: Any, arn: str, path: str, *, autoscaling: bool) -> list[Problem]:
+# The Auto Scaling role's own policy (AutoScalingServiceRolePolicy) grants no KMS action: only the
+# key policy can allow it. IAM's simulator needs an identity policy, so it gets one that allows
+# nothing asked here.
+_NO_KMS = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "autoscaling:Describe*", "Resource": "*"}]}
+)
+
+
+def _key_policy_allows(iam: Any, policy: str, arn: str, role: str) -> bool:
+    """Whether the key policy lets the Auto Scaling role act with the key, as IAM's policy simulator
+    answers it (SimulateCustomPolicy with the key policy as the resource policy, the role as the
+    caller, and the condition key KMS sets on a grant for an AWS resource)."""
+    answer = iam.simulate_custom_policy(
+        PolicyInputList=[_NO_KMS],
+        ActionNames=list(AUTOSCALING_ACTIONS),
+        ResourceArns=[arn],
+        ResourcePolicy=policy,
+        CallerArn=role,
+        ContextEntries=[
+            {"ContextKeyName": "kms:GrantIsForAWSResource", "ContextKeyValues": ["true"], "ContextKeyType": "boolean"}
+        ],
+    )
+    return all(r["EvalDecision"] == "allowed" for r in answer["EvaluationResults"])
+
+
+def _usable(kms: Any, iam: Any, arn: str, path: str, *, autoscaling: bool) -> list[Problem]:
     try:
         key = kms.describe_key(KeyId=arn)["KeyMetadata"]
     except kms.exceptions.NotFoundException:
@@ -50,11 +75,8 @@ def _usable(kms: Any, arn: str, path: str, *, autoscaling: bool) -> list[Problem
         return []
     partition, account = arn.split(":")[1], arn.split(":")[4]
     role = AUTOSCALING_ROLE.format(partition=partition, account=account)
-    policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
-    allowed = all(
-        evaluate([policy], Request(a, arn, {"kms:GrantIsForAWSResource": "true"}, {"AWS": role})).allowed
-        for a in AUTOSCALING_ACTIONS
-    )
+    policy = kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
+    allowed = _key_policy_allows(iam, policy, arn, role)
     granted = any(g.get("GranteePrincipal") == role for g in kms.list_grants(KeyId=arn).get("Grants", []))
     if allowed or granted:
         return []

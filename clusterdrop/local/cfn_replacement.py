@@ -54,6 +54,27 @@ def naming_property(resource_type: str) -> str | None:
     return None
 
 
+@functools.cache
+def name_limit(resource_type: str) -> int | None:
+    """The longest name the type's naming property takes (its schema's maxLength)."""
+    prop = naming_property(resource_type)
+    if prop is None:
+        return None
+    schema = cfn_permissions.resource_schema(resource_type)
+    limit = ((schema.get("properties") or {}).get(prop) or {}).get("maxLength")
+    return int(limit) if limit else None
+
+
+def shortened(name: str, limit: int | None) -> str:
+    """A generated physical name within the type's limit, as CloudFormation generates them: the
+    stack name and logical ID cut, the random suffix kept ("Name type": "the stack name, the
+    logical ID, and a random string", within the resource's length limit)."""
+    if limit is None or len(name) <= limit:
+        return name
+    head, _, suffix = name.rpartition("-")
+    return f"{head[: limit - len(suffix) - 1]}-{suffix}"
+
+
 def _at(properties: Any, path: tuple[str, ...]) -> Any:
     for part in path:
         if not isinstance(properties, Mapping) or part not in properties:
@@ -138,6 +159,13 @@ def install() -> None:
 
     parsing.parse_resource_and_generate_name = parse
     parsing.parse_and_update_resource = update
+
+    original_generate = parsing.generate_resource_name
+
+    def generate(resource_type: str, stack_name: str, logical_id: str) -> str:
+        return shortened(original_generate(resource_type, stack_name, logical_id), name_limit(resource_type))
+
+    parsing.generate_resource_name = generate
 
     from moto.cloudformation import models
 

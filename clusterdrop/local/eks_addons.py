@@ -11,7 +11,9 @@ Configuration values are checked as EKS checks them (a JSON schema per add-on ve
 additional properties): a key the schema does not have is refused with InvalidParameterException.
 The schemas here hold the keys clusterdrop and its tests use, with the types EKS's schemas give
 them; for metrics-server they follow the chart's values (`replicas`, `hostNetwork.enabled`,
-`containerPort`, `tolerations`, `nodeSelector`, `affinity`).
+`containerPort`, `tolerations`, `nodeSelector`, `affinity`) — EKS's published schema for the
+add-on (`aws eks describe-addon-configuration`) could not be read offline: these keys are the
+upstream chart's, which the EKS add-on packages.
 """
 
 from __future__ import annotations
@@ -187,9 +189,14 @@ def _objects(addon: str, config: Obj) -> list[Obj]:
     return []
 
 
+METRICS_SERVER_PORT = 10251
+
+
 def _metrics_server(config: Obj) -> list[Obj]:
     host_network = bool((config.get("hostNetwork") or {}).get("enabled", False))
-    port = int(config.get("containerPort", 10250))  # the chart's default: the kubelet's port
+    # EKS's add-on, unlike the upstream chart (10250, the kubelet's port), "is pre-configured to use
+    # port 10251" (EKS User Guide, "View resource usage with the Kubernetes Metrics Server").
+    port = int(config.get("containerPort", METRICS_SERVER_PORT))
     labels = {"app.kubernetes.io/name": "metrics-server", "app.kubernetes.io/instance": "metrics-server"}
     pod = {
         "hostNetwork": host_network,

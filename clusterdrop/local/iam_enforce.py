@@ -35,8 +35,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from clusterdrop.iam_policy import Decision, Request, denial, evaluate
 from clusterdrop.local import cfn_permissions
+from clusterdrop.local.iam_policy import Decision, Request, denial, evaluate
 
 _FILLER_ID = "00000000-0000-0000-0000-000000000000"
 _EC2_KINDS = {

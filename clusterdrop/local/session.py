@@ -27,7 +27,7 @@ from clusterdrop import ops
 from clusterdrop.history import step_timings
 from clusterdrop.local.aws import ADMIN_ARN, EmbeddedAws
 from clusterdrop.local.receiver import JsonReceiver
-from clusterdrop.render.common import NAME_PREFIX, agent_function_name
+from clusterdrop.render.common import CLUSTER_TAG, NAME_PREFIX, agent_function_name
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "clusterdrop"
@@ -275,6 +275,45 @@ class LocalDeployer:
             ]
         )
         out += [f"instance {i['InstanceId']}" for r in running["Reservations"] for i in r["Instances"]]
+        return out + self._tagged_leftovers(cluster)
+
+    def _tagged_leftovers(self, cluster: str) -> list[str]:
+        """Every other kind of resource a cluster's stacks make, by the cluster's tag or name: what a
+        deleted stack must not leave (CloudFormation deletes what it made)."""
+        ec2, logs, iam = self.aws.client("ec2"), self.aws.client("logs"), self.aws.client("iam")
+        tagged = [{"Name": f"tag:{CLUSTER_TAG}", "Values": [cluster]}]
+        out = [f"address {a.get('AllocationId')}" for a in ec2.describe_addresses(Filters=tagged)["Addresses"]]
+        for kind, call, key, ident in (
+            ("internet gateway", ec2.describe_internet_gateways, "InternetGateways", "InternetGatewayId"),
+            ("vpc", ec2.describe_vpcs, "Vpcs", "VpcId"),
+            ("subnet", ec2.describe_subnets, "Subnets", "SubnetId"),
+            ("route table", ec2.describe_route_tables, "RouteTables", "RouteTableId"),
+            ("security group", ec2.describe_security_groups, "SecurityGroups", "GroupId"),
+            ("network interface", ec2.describe_network_interfaces, "NetworkInterfaces", "NetworkInterfaceId"),
+            ("volume", ec2.describe_volumes, "Volumes", "VolumeId"),
+            ("launch template", ec2.describe_launch_templates, "LaunchTemplates", "LaunchTemplateId"),
+        ):
+            out += [f"{kind} {r[ident]}" for r in call(Filters=tagged)[key]]
+        # moto's DescribeNatGateways ignores tag filters: matched on the gateways' tags here.
+        for gateway in ec2.describe_nat_gateways()["NatGateways"]:
+            tags = {t["Key"]: t["Value"] for t in gateway.get("Tags") or []}
+            if tags.get(CLUSTER_TAG) == cluster and gateway["State"] not in ("deleted", "deleting"):
+                out.append(f"nat gateway {gateway['NatGatewayId']}")
+        # The stacks' log groups carry the cluster's tag; one EKS made itself (logging on, no
+        # retention set) is EKS's and stays after the cluster, as on AWS.
+        for prefix in (f"/aws/eks/{cluster}/", f"/aws/lambda/{agent_function_name(cluster)}"):
+            for group in logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]:
+                group_tags = logs.list_tags_log_group(logGroupName=group["logGroupName"]).get("tags", {})
+                if group_tags.get(CLUSTER_TAG) == cluster:
+                    out.append(f"log group {group['logGroupName']}")
+        for role in iam.list_roles()["Roles"]:
+            name = role["RoleName"]
+            if name.startswith(f"{NAME_PREFIX}{cluster}-"):
+                out.append(f"role {name}")
+            elif role.get("Path", "/") != "/" and not name.startswith("AWSServiceRole"):
+                tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name).get("Tags", [])}
+                if tags.get(CLUSTER_TAG) == cluster:
+                    out.append(f"role {name}")
         return out
 
 

@@ -10,8 +10,9 @@ from typing import Any
 CRITICAL_ADDONS_ONLY = {"key": "CriticalAddonsOnly", "operator": "Exists"}
 # On EKS the control plane sits outside the pod network: under an overlay CNI it cannot reach pod
 # addresses, so metrics-server (which serves the aggregated metrics.k8s.io API the control plane
-# calls) runs on the node's network, as Calico's EKS guide prescribes, and on a port other than the
-# chart's default 10250, which the kubelet holds on every node.
+# calls) runs on the node's network, as Calico's EKS guide prescribes, on a port of its own (EKS's
+# add-on defaults to 10251, the upstream chart to the kubelet's 10250: set explicitly, the port
+# does not depend on which default the installed version has).
 METRICS_SERVER_HOST_PORT = 4443
 
 

@@ -32,6 +32,7 @@ AGENT_HANDLER = "lambdas.agent.handler"
 AGENT_TIMEOUT_SECONDS = 900
 AGENT_MEMORY_MB = 512
 ADMIN_POLICY = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+AUTO_NODE_POLICY = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy"
 ELB_ROLE_TAG = "kubernetes.io/role/elb"
 INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"
 
@@ -474,6 +475,21 @@ class _Builder:
                     "PrincipalArn": principal,
                     "Type": "STANDARD",
                     "AccessPolicies": admin,
+                    "Tags": tag_list(cluster),
+                },
+            )
+        if cluster.spec.compute_mode == "auto" and not cluster.spec.node_pools:
+            # Without built-in pools EKS makes no access entry for the node role: nodes of a
+            # custom node class join only through one of type EC2 with AmazonEKSAutoNodePolicy
+            # (EKS User Guide, "Create an access entry for a custom node class").
+            self.add(
+                "AutoNodeAccessEntry",
+                "AWS::EKS::AccessEntry",
+                {
+                    "ClusterName": ref("Cluster"),
+                    "PrincipalArn": get_att("NodeRole", "Arn"),
+                    "Type": "EC2",
+                    "AccessPolicies": [{"PolicyArn": sub(AUTO_NODE_POLICY), "AccessScope": {"Type": "cluster"}}],
                     "Tags": tag_list(cluster),
                 },
             )

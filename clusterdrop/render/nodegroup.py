@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from clusterdrop import facts
 from clusterdrop.cni import catalog
 from clusterdrop.errors import Problem
@@ -9,12 +11,28 @@ from clusterdrop.render.common import TEMPLATE_VERSION, Json, get_att, ref, tag_
 from clusterdrop.spec.models import Cluster, NodeGroup
 
 _EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
+# EKS's AMI types (botocore's EKS model, AMITypes) by OS, architecture and accelerator: the
+# accelerated ones carry the NVIDIA or Neuron drivers (Bottlerocket has no Neuron variant, and
+# Neuron instances are x86 only: validation refuses what is not here).
 _AMI_TYPES = {
-    ("al2023", "x86_64"): "AL2023_x86_64_STANDARD",
-    ("al2023", "arm64"): "AL2023_ARM_64_STANDARD",
-    ("bottlerocket", "x86_64"): "BOTTLEROCKET_x86_64",
-    ("bottlerocket", "arm64"): "BOTTLEROCKET_ARM_64",
+    ("al2023", "x86_64", None): "AL2023_x86_64_STANDARD",
+    ("al2023", "arm64", None): "AL2023_ARM_64_STANDARD",
+    ("al2023", "x86_64", "NVIDIA"): "AL2023_x86_64_NVIDIA",
+    ("al2023", "arm64", "NVIDIA"): "AL2023_ARM_64_NVIDIA",
+    ("al2023", "x86_64", "NEURON"): "AL2023_x86_64_NEURON",
+    ("bottlerocket", "x86_64", None): "BOTTLEROCKET_x86_64",
+    ("bottlerocket", "arm64", None): "BOTTLEROCKET_ARM_64",
+    ("bottlerocket", "x86_64", "NVIDIA"): "BOTTLEROCKET_x86_64_NVIDIA",
+    ("bottlerocket", "arm64", "NVIDIA"): "BOTTLEROCKET_ARM_64_NVIDIA",
 }
+
+
+def ami_type(group: NodeGroup) -> str | None:
+    """The group's EKS AMI type (None: EKS has none for this OS and accelerator)."""
+    first = group.instance_types[0]
+    return _AMI_TYPES.get((group.ami_family, facts.architecture(first), facts.accelerator(first)))
+
+
 # Bottlerocket reads its settings from user data as TOML, which EKS merges with its own for a
 # managed node group (EKS User Guide, "Customize managed nodes with launch templates").
 _BOTTLEROCKET_SETTINGS = """[settings.kubernetes]
@@ -139,7 +157,7 @@ def render_nodegroup(cluster: Cluster, group: NodeGroup) -> Json:
         },
         "InstanceTypes": list(group.instance_types),
         "CapacityType": "SPOT" if group.capacity_type == "spot" else "ON_DEMAND",
-        "AmiType": _AMI_TYPES[(group.ami_family, facts.architecture(group.instance_types[0]))],
+        "AmiType": ami_type(group),
         "DiskSize": group.disk_size_gi_b,
         # Nodes follow the control plane's version (an upgrade changes both in order) unless the
         # group holds them one minor behind for now.
@@ -219,6 +237,16 @@ _FROM_FIELD = {
 }
 
 
+def _kept_groups(before: Cluster, after: Cluster) -> Iterator[tuple[int, NodeGroup, NodeGroup, Json, Json]]:
+    """Each group of the new spec that the applied one has too (by name): its index, both
+    versions, and both rendered stacks' resources."""
+    old_groups = {g.name: g for g in before.spec.node_groups}
+    for i, group in enumerate(after.spec.node_groups):
+        old = old_groups.get(group.name)
+        if old is not None:
+            yield i, old, group, render_nodegroup(before, old)["Resources"], render_nodegroup(after, group)["Resources"]
+
+
 def replaced_groups(before: Cluster, after: Cluster) -> list[Problem]:
     """The node groups, kept by name, that a new spec would have CloudFormation replace: refused by
     the field that causes it, with the way that works (a group under a new name replaces it: the
@@ -226,13 +254,7 @@ def replaced_groups(before: Cluster, after: Cluster) -> list[Problem]:
     a group: EKS updates a group created without one only by creating another ("Customizing
     managed nodes with launch templates")."""
     problems = []
-    old_groups = {g.name: g for g in before.spec.node_groups}
-    for i, group in enumerate(after.spec.node_groups):
-        old = old_groups.get(group.name)
-        if old is None:
-            continue
-        was = render_nodegroup(before, old)["Resources"]
-        now = render_nodegroup(after, group)["Resources"]
+    for i, old, group, was, now in _kept_groups(before, after):
         was_props, now_props = was["NodeGroup"]["Properties"], now["NodeGroup"]["Properties"]
         templated = ("LaunchTemplate" in was) != ("LaunchTemplate" in now)
         moved = ("DiskSize", "RemoteAccess") if templated else ()  # into or out of the launch template
@@ -256,6 +278,51 @@ def replaced_groups(before: Cluster, after: Cluster) -> list[Problem]:
                     "replaced under its own name (CloudFormation refuses to replace a custom-named resource; EKS sets "
                     "this at creation). Give the group a new name in the same upload: the new group is created with "
                     f"these values, then {group.name} is removed",
+                )
+            )
+    return problems
+
+
+# What EKS's node group handler applies as one UpdateNodegroupVersion, and the spec fields behind
+# each other property, for a refusal's path. The handler refuses both kinds in one stack update
+# ("Version and ReleaseVersion updates cannot be combined with other updates").
+_VERSION_UPDATE = ("Version", "ReleaseVersion", "LaunchTemplate", "ForceUpdateEnabled")
+_CONFIG_FIELDS = {
+    "Labels": "labels",
+    "Taints": "taints",
+    "ScalingConfig": "desiredSize",
+    "UpdateConfig": "updateConfig",
+    "NodeRepairConfig": "nodeRepair",
+    "Tags": "tags",
+}
+
+
+def combined_updates(before: Cluster, after: Cluster) -> list[Problem]:
+    """Node groups whose new version (the Kubernetes version, or a new launch template version)
+    would reach EKS in the same stack update as another change to the group: refused by the other
+    field, with the order that works."""
+    problems = []
+    for i, old, group, was, now in _kept_groups(before, after):
+        was_props, now_props = was["NodeGroup"]["Properties"], now["NodeGroup"]["Properties"]
+        changed = {k for k in set(was_props) | set(now_props) if was_props.get(k) != now_props.get(k)}
+        template_changed = was.get("LaunchTemplate") != now.get("LaunchTemplate")
+        versioned = [k for k in ("Version", "ReleaseVersion") if k in changed] + (
+            ["the launch template"] if template_changed else []
+        )
+        others = sorted(changed - set(_VERSION_UPDATE))
+        if not versioned or not others:
+            continue
+        for prop in others:
+            path = f"spec.nodeGroups[{i}].{_CONFIG_FIELDS.get(prop, prop)}"
+            if prop == "Tags" and old.tags == group.tags:
+                path = "metadata.tags"  # the cluster's tags, which every group carries
+            problems.append(
+                Problem(
+                    path,
+                    f"changes node group {group.name}'s {prop} in the same upload as its {' and '.join(versioned)} "
+                    f"(Version {was_props.get('Version')} → {now_props.get('Version')}): EKS takes a node group's "
+                    'version update alone ("Version and ReleaseVersion updates cannot be combined with other '
+                    'updates"). Upload the spec with only the version change first, then with this one',
                 )
             )
     return problems

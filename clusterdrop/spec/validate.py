@@ -933,6 +933,23 @@ def _check_node_group(spec: ClusterSpec, i: int, group: NodeGroup) -> Iterator[I
             other, first = group.instance_types[j], group.instance_types[0]
             message = f"{other} is {arch} but {first} is {archs[0]}; a node group has one architecture"
             yield (*base, "instanceTypes", j), message
+    kinds = [facts.accelerator(t) for t in group.instance_types]
+    for j, kind in enumerate(kinds):
+        if kind != kinds[0]:
+            other, first = group.instance_types[j], group.instance_types[0]
+            message = (
+                f"{other} has {kind or 'no'} accelerators but {first} has {kinds[0] or 'none'}: a node group has one "
+                "AMI type, with the drivers for its instances"
+            )
+            yield (*base, "instanceTypes", j), message
+    if kinds[0] == "NEURON" and group.ami_family == "bottlerocket":
+        yield (
+            (*base, "amiFamily"),
+            (
+                f"{group.instance_types[0]} needs the Neuron driver, and EKS has no Bottlerocket Neuron AMI type: "
+                "use al2023"
+            ),
+        )
     yield from _duplicates((*base, "instanceTypes"), group.instance_types)
     if group.zones is not None:
         cluster_zones = spec.network.zones

@@ -12,7 +12,7 @@ from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import Problem, SpecInvalid, StackFailed
 from clusterdrop.render.cluster import zones
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
-from clusterdrop.render.nodegroup import replaced_groups
+from clusterdrop.render.nodegroup import combined_updates, replaced_groups
 from clusterdrop.render.plan import Plan, make_plan
 from clusterdrop.spec.changes import refused_changes
 from clusterdrop.spec.models import Cluster
@@ -136,6 +136,7 @@ def plan(state: State, ports: Ports) -> State:
             body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=applied.spec_key)["Body"].read()
             applied_cluster = Cluster.model_validate(json.loads(body))
             problems += refused_changes(applied_cluster, cluster) + replaced_groups(applied_cluster, cluster)
+            problems += combined_updates(applied_cluster, cluster)
         if problems:
             raise SpecInvalid(problems)
         rolling = {g: v for g, v in lagging.items() if g not in held_back}
@@ -158,7 +159,7 @@ def plan(state: State, ports: Ports) -> State:
         raise SpecInvalid(new_groups)
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
-    problems += keys.check(ports.kms, cluster)
+    problems += keys.check(ports.kms, ports.iam, cluster)
     installed = eks.installed_versions(ports.eks, name) if running else {}
     problems += eks.pin_problems(ports.eks, cluster, cluster.spec.kubernetes_version or "", installed)
     held = stack_exists and logs.LOGICAL_ID in stacks.current_resources(ports.cfn, stack_name(cluster))

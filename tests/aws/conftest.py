@@ -10,6 +10,7 @@ import pytest
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
+from clusterdrop.local import iam_simulation
 from clusterdrop.local import quotas as embedded_quotas
 from clusterdrop.quotas import QUOTAS
 
@@ -31,6 +32,7 @@ RAISED = dict.fromkeys(QUOTAS, 100000.0)
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     embedded_quotas.install(embedded_quotas.AccountQuotas(applied=dict(RAISED)))
+    iam_simulation.install()  # moto has no policy simulator; Plan asks it about key policies
     # AWS's managed policies exist in every account; moto has them when asked (before its IAM starts).
     default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
     port = _free_port()

@@ -41,40 +41,40 @@ def _policy(*principals: str) -> str:
 
 
 def test_a_secrets_key_must_exist_be_enabled_and_symmetric(aws: dict[str, Any]) -> None:  # noqa: F811
-    kms = aws["session"].client("kms")
+    kms, iam = aws["session"].client("kms"), aws["session"].client("iam")
     good = kms.create_key()["KeyMetadata"]
-    assert keys.check(kms, _cluster(secrets=good["Arn"])) == []
+    assert keys.check(kms, iam, _cluster(secrets=good["Arn"])) == []
     missing = good["Arn"].rsplit("/", 1)[0] + "/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-    [problem] = keys.check(kms, _cluster(secrets=missing))
+    [problem] = keys.check(kms, iam, _cluster(secrets=missing))
     assert (problem.path, problem.message) == ("spec.controlPlane.secretsKey", f"no KMS key {missing}")
     disabled = kms.create_key()["KeyMetadata"]
     kms.disable_key(KeyId=disabled["KeyId"])
-    [problem] = keys.check(kms, _cluster(secrets=disabled["Arn"]))
+    [problem] = keys.check(kms, iam, _cluster(secrets=disabled["Arn"]))
     assert problem.message == f"KMS key {disabled['Arn']} is Disabled; it must be Enabled"
     signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
-    [problem] = keys.check(kms, _cluster(secrets=signing["Arn"]))
+    [problem] = keys.check(kms, iam, _cluster(secrets=signing["Arn"]))
     assert "is RSA_2048; EKS and EBS encrypt with symmetric keys" in problem.message
 
 
 def test_a_volume_key_must_let_ec2_auto_scaling_use_it(aws: dict[str, Any]) -> None:  # noqa: F811
-    kms = aws["session"].client("kms")
+    kms, iam = aws["session"].client("kms"), aws["session"].client("iam")
     root = f"arn:aws:iam::{ACCOUNT}:root"
     account_only = kms.create_key(Policy=_policy(root))["KeyMetadata"]["Arn"]
-    [problem] = keys.check(kms, _cluster(volume=account_only))
+    [problem] = keys.check(kms, iam, _cluster(volume=account_only))
     assert problem.path == "spec.nodeGroups[0].volume.kmsKeyId"
     assert "does not let AWSServiceRoleForAutoScaling (EC2 Auto Scaling, which starts the nodes) use it" in (
         problem.message
     )
     assert f"Allow {AUTOSCALING} kms:CreateGrant" in problem.message
     named = kms.create_key(Policy=_policy(root, AUTOSCALING))["KeyMetadata"]["Arn"]
-    assert keys.check(kms, _cluster(volume=named)) == []
+    assert keys.check(kms, iam, _cluster(volume=named)) == []
     granted = kms.create_key(Policy=_policy(root))["KeyMetadata"]["Arn"]
     kms.create_grant(
         KeyId=granted,
         GranteePrincipal=AUTOSCALING,
         Operations=["Decrypt", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "CreateGrant"],
     )
-    assert keys.check(kms, _cluster(volume=granted)) == []
+    assert keys.check(kms, iam, _cluster(volume=granted)) == []
 
 
 def test_plan_refuses_a_key_that_cannot_serve_by_field_with_nothing_created(aws: dict[str, Any]) -> None:  # noqa: F811

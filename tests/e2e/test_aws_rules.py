@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -149,6 +150,14 @@ def test_a_node_group_is_refused_what_eks_refuses_and_never_replaced_under_its_n
     status, reasons = _settled(cfn, "ng-rules-workers")
     assert status == "UPDATE_ROLLBACK_COMPLETE"
     assert any("was not created with a launch template" in r for r in reasons), reasons
+    # A version update goes alone: the handler refuses it beside a label change, takes each apart.
+    release = described["releaseVersion"]
+    _update(cfn, "ng-rules-workers", group(ReleaseVersion=f"{release}.1", Labels={"role": "web"}), "both")
+    status, reasons = _settled(cfn, "ng-rules-workers")
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    assert any("Version and ReleaseVersion updates cannot be combined with other updates" in r for r in reasons)
+    _update(cfn, "ng-rules-workers", group(Labels={"role": "web"}), "labels")
+    assert _settled(cfn, "ng-rules-workers")[0] == "UPDATE_COMPLETE"
     for stack in ("ng-rules-workers", "ng-rules"):
         cfn.delete_stack(StackName=stack)
     assert eks.list_clusters()["clusters"].count("ng-rules") == 0
@@ -213,3 +222,76 @@ def test_vpc_cni_moves_one_minor_at_a_time(local: session.LocalDeployer) -> None
     assert problem.path == "spec.addonVersions.vpc-cni"
     assert f"pin {step} first, then {newest}" in problem.message
     cfn.delete_stack(StackName="cni-steps")
+
+
+def test_every_request_is_checked_against_its_botocore_shape(local: session.LocalDeployer) -> None:
+    """What botocore's client leaves to the service — lengths, patterns, enums, ranges — refused as
+    each protocol refuses it, whatever the service (no check here is written per call)."""
+    from botocore.exceptions import ClientError
+
+    iam, cfn, eks = local.aws.client("iam"), local.aws.client("cloudformation"), local.aws.client("eks")
+    ec2, sfn = local.aws.client("ec2"), local.aws.client("stepfunctions")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    refused: list[tuple[Callable[[], object], str, str]] = [
+        (lambda: iam.create_role(RoleName="r" * 65, AssumeRolePolicyDocument=trust), "ValidationError",
+         "at 'roleName' failed to satisfy constraint: Member must have length less than or equal to 64"),
+        (lambda: cfn.list_stacks(StackStatusFilter=["HALF_DONE"]), "ValidationError",
+         "at 'stackStatusFilter.1.member' failed to satisfy constraint: Member must satisfy enum value set"),
+        (lambda: eks.list_nodegroups(clusterName="no-such-cluster", maxResults=500), "ValidationException",
+         "at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100"),
+        (lambda: sfn.list_executions(stateMachineArn="arn:aws:states:eu-west-1:1:stateMachine:x",
+                                     statusFilter="HALF_DONE"), "ValidationException",
+         "Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]"),
+    ]  # fmt: skip
+    for call, code, text in refused:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == code, caught.value.response
+        assert text in caught.value.response["Error"]["Message"], caught.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as ec2_refusal:
+        ec2.describe_vpcs(MaxResults=1001)
+    assert ec2_refusal.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(iam.exceptions.NoSuchEntityException):  # a valid request reaches the service
+        iam.get_role(RoleName="r" * 64)
+
+
+def test_a_deleted_stack_leaves_nothing_of_its_own(local: session.LocalDeployer) -> None:
+    """An Elastic IP and an internet gateway (types moto's CloudFormation cannot delete) go with
+    their stack, through the delete their provider schema's handler makes; the account's listing of
+    every resource kind then finds nothing of the cluster's."""
+    cfn = local.aws.client("cloudformation")
+    tags = [{"Key": "clusterdrop:cluster", "Value": "leak"}]
+    resources = {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.94.0.0/16", "Tags": tags}},
+        "Gateway": {"Type": "AWS::EC2::InternetGateway", "Properties": {"Tags": tags}},
+        "Attachment": {"Type": "AWS::EC2::VPCGatewayAttachment",
+                       "Properties": {"VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "Gateway"}}},
+        "Address": {"Type": "AWS::EC2::EIP", "DependsOn": "Attachment", "Properties": {"Domain": "vpc", "Tags": tags}},
+    }  # fmt: skip
+    cfn.create_stack(StackName="clusterdrop-leak", TemplateBody=json.dumps({"Resources": resources}))
+    assert _settled(cfn, "clusterdrop-leak")[0] == "CREATE_COMPLETE"
+    made = local.leftovers("leak")
+    assert {line.split(" ")[0] for line in made} >= {"stack", "address", "internet", "vpc"}, made
+    cfn.delete_stack(StackName="clusterdrop-leak")
+    assert local.leftovers("leak") == []
+
+
+def test_an_ec2_access_entry_takes_only_the_auto_node_policy(local: session.LocalDeployer) -> None:
+    cfn, ec2 = local.aws.client("cloudformation"), local.aws.client("ec2")
+    _cluster_stack(cfn, ec2, "ae-rules", "1.35", "10.95")
+    policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKS{}Policy"
+
+    def entry(name: str) -> dict[str, Any]:
+        properties = {"ClusterName": "ae-rules", "PrincipalArn": "arn:aws:iam::123456789012:role/ae-nodes",
+                      "Type": "EC2", "AccessPolicies": [{"PolicyArn": policy.format(name),
+                                                         "AccessScope": {"Type": "cluster"}}]}  # fmt: skip
+        return {"Resources": {"Entry": {"Type": "AWS::EKS::AccessEntry", "Properties": properties}}}
+
+    cfn.create_stack(StackName="ae-admin", TemplateBody=json.dumps(entry("ClusterAdmin")))
+    status, reasons = _settled(cfn, "ae-admin")
+    assert status == "ROLLBACK_COMPLETE"
+    assert any("only supports the AmazonEKSAutoNodePolicy" in r for r in reasons), reasons
+    cfn.create_stack(StackName="ae-node", TemplateBody=json.dumps(entry("AutoNode")))
+    assert _settled(cfn, "ae-node")[0] == "CREATE_COMPLETE"
+    for stack in ("ae-admin", "ae-node", "ae-rules"):
+        cfn.delete_stack(StackName=stack)

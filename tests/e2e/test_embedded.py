@@ -1214,9 +1214,9 @@ def test_s3_answers_403_for_a_missing_key_unless_the_caller_may_list_the_bucket(
 def test_every_function_calls_aws_with_its_own_role(local: session.LocalDeployer, tmp_path: Path) -> None:
     """Each function's calls were authorized against its own role (removing the statement that
     allowed one of them refuses it), and a real run fails when a permission is taken away."""
-    from clusterdrop.iam_policy import evaluate, statements
     from clusterdrop.local import iam_enforce
     from clusterdrop.local.aws import ACCOUNT
+    from clusterdrop.local.iam_policy import evaluate, statements
 
     spec = _spec(tmp_path, "ownroles", QUICKSTART.replace("name: quickstart", "name: ownroles"))
     assert _run(local, spec)["status"] == "SUCCEEDED"

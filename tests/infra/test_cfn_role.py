@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from clusterdrop.iam_policy import Request, evaluate
 from clusterdrop.local import cfn_permissions
+from clusterdrop.local.iam_policy import Request, evaluate
 from clusterdrop.render.common import nodegroup_stack_name, stack_name
 from clusterdrop.render.plan import make_plan
 from clusterdrop.spec.models import Cluster

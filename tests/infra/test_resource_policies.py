@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from clusterdrop.iam_policy import Request, evaluate
+from clusterdrop.local.iam_policy import Request, evaluate
 from tests.conftest import REPO
 from tests.infra.resolve import Stack
 

@@ -376,3 +376,16 @@ def test_a_full_node_takes_no_more_pods(core: Any, apps: Any, kube: Kube, kube_a
     assert phases == ["Pending", "Running", "Running"]
     pending = next(p for p in _pods(kube, "web") if p["status"]["phase"] == "Pending")
     assert _scheduled(pending)["message"].startswith("0/1 nodes are available: 1 Too many pods.")
+
+
+def test_eks_metrics_server_add_on_listens_on_10251_unless_configured() -> None:
+    """EKS's add-on is "pre-configured to use port 10251" (the upstream chart's 10250 is the
+    kubelet's): on the node's network with its defaults it does not clash with the kubelet."""
+    from clusterdrop.local import eks_addons
+
+    def port(config: dict[str, Any]) -> int:
+        deployment = next(o for o in eks_addons.objects("metrics-server", config) if o["kind"] == "Deployment")
+        return int(deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"])
+
+    assert port({"hostNetwork": {"enabled": True}}) == 10251
+    assert port({"hostNetwork": {"enabled": True}, "containerPort": 4443}) == 4443

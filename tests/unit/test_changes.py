@@ -234,3 +234,32 @@ def test_an_add_on_the_spec_no_longer_lists_is_removed_by_its_eks_name() -> None
     )
     assert removed_addons(before, after) == ["aws-ebs-csi-driver"]
     assert removed_addons(after, after) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"spec.kubernetesVersion": "1.36"}, []),
+        ({"spec.kubernetesVersion": "1.36", "spec.upgradePolicy": {"force": True}}, []),  # force goes with it
+        ({"spec.nodeGroups[0].labels": {"role": "web"}}, []),
+        (
+            {"spec.kubernetesVersion": "1.36", "spec.nodeGroups[0].labels": {"role": "web"}},
+            ["spec.nodeGroups[0].labels"],
+        ),
+        ({"spec.kubernetesVersion": "1.36", "metadata.tags": {"team": "x"}}, ["metadata.tags"]),
+        ({"spec.kubernetesVersion": "1.36", "spec.nodeGroups[0].desiredSize": 3}, ["spec.nodeGroups[0].desiredSize"]),
+    ],
+)
+def test_a_node_groups_version_update_goes_alone(changes: dict[str, Any], refused: list[str]) -> None:
+    """EKS's handler: "Version and ReleaseVersion updates cannot be combined with other updates"."""
+    from clusterdrop.render.nodegroup import combined_updates
+
+    data = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
+    set_path(data, "spec.kubernetesVersion", "1.35")
+    after = copy.deepcopy(data)
+    for path, value in changes.items():
+        set_path(after, path, value)
+    problems = combined_updates(_cluster(data), _cluster(after))
+    assert [p.path for p in problems] == refused
+    for problem in problems:
+        assert "Upload the spec with only the version change first" in problem.message

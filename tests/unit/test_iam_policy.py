@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusterdrop.iam_policy import Request, denial, evaluate
+from clusterdrop.local.iam_policy import Request, denial, evaluate
 
 ROLE = "arn:aws:iam::123456789012:role/clusterdrop-demo-NodeRole-ABC"
 

@@ -11,7 +11,7 @@ from tests.conftest import REPO
 # Lowest first. `local` (the embedded mode) may use everything the workflow uses; only the CLI
 # sits above it.
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "facts", "workflow", "failures", "iam_policy"},
+    {"__init__", "errors", "facts", "workflow", "failures"},
     {"cni"},
     {"spec"},
     {"quotas"},

@@ -798,3 +798,54 @@ def test_the_vpc_cni_add_on_is_pinned_like_the_others_and_the_plan_says_whose_ve
         "the cluster's CNI is calico"
         in {p.path: p.message for p in refused.value.problems}["spec.addonVersions.vpc-cni"]
     )
+
+
+@pytest.mark.parametrize(
+    ("family", "instance", "ami"),
+    [
+        ("al2023", "g5.xlarge", "AL2023_x86_64_NVIDIA"),
+        ("al2023", "g5g.xlarge", "AL2023_ARM_64_NVIDIA"),
+        ("al2023", "inf2.xlarge", "AL2023_x86_64_NEURON"),
+        ("bottlerocket", "p5.48xlarge", "BOTTLEROCKET_x86_64_NVIDIA"),
+        ("al2023", "m7g.large", "AL2023_ARM_64_STANDARD"),
+    ],
+)
+def test_accelerated_instances_get_the_ami_type_with_their_drivers(
+    full_spec: dict[str, Any], family: str, instance: str, ami: str
+) -> None:
+    """Review finding: GPU groups got *_STANDARD AMI types, which carry no NVIDIA driver."""
+    from clusterdrop.render.nodegroup import render_nodegroup
+
+    set_path(full_spec, "spec.nodeGroups[0].instanceTypes", [instance])
+    set_path(full_spec, "spec.nodeGroups[0].amiFamily", family)
+    cluster = load_spec(yaml.safe_dump(full_spec).encode()).cluster
+    template = render_nodegroup(cluster, cluster.spec.node_groups[0])
+    assert template["Resources"]["NodeGroup"]["Properties"]["AmiType"] == ami
+
+
+def test_a_group_mixing_accelerators_or_neuron_on_bottlerocket_is_refused(full_spec: dict[str, Any]) -> None:
+    set_path(full_spec, "spec.nodeGroups[0].instanceTypes", ["g5.xlarge", "m5.xlarge"])
+    with pytest.raises(SpecInvalid, match=r"instanceTypes\[1\]: m5\.xlarge has no accelerators but g5\.xlarge has"):
+        load_spec(yaml.safe_dump(full_spec).encode())
+    set_path(full_spec, "spec.nodeGroups[0].instanceTypes", ["inf2.xlarge"])
+    set_path(full_spec, "spec.nodeGroups[0].amiFamily", "bottlerocket")
+    with pytest.raises(SpecInvalid, match=r"amiFamily: inf2\.xlarge needs the Neuron driver"):
+        load_spec(yaml.safe_dump(full_spec).encode())
+
+
+def test_auto_mode_without_built_in_pools_gives_the_node_role_its_access_entry() -> None:
+    """Review finding: with nodePools [] EKS makes no access entry for the node role, and a custom
+    node class's nodes could not join."""
+    text = (REPO / "examples" / "auto-mode.yaml").read_text()
+    for pools, expected in (("[general-purpose, system]", False), ("[]", True)):
+        cluster = load_spec(
+            text.replace("nodePools: [general-purpose, system]", f"nodePools: {pools}").encode()
+        ).cluster
+        resources = make_plan(cluster).stacks[0].template["Resources"]
+        entry = resources.get("AutoNodeAccessEntry")
+        assert (entry is not None) is expected, pools
+        if entry is not None:
+            assert entry["Properties"]["Type"] == "EC2"
+            assert entry["Properties"]["PrincipalArn"] == {"Fn::GetAtt": ["NodeRole", "Arn"]}
+            [policy] = entry["Properties"]["AccessPolicies"]
+            assert policy["PolicyArn"]["Fn::Sub"].endswith("cluster-access-policy/AmazonEKSAutoNodePolicy")

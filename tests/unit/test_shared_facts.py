@@ -30,7 +30,7 @@ def test_the_zones_where_eks_places_no_control_plane() -> None:
 
 
 def test_the_control_plane_log_types_are_botocores() -> None:
-    assert facts.LOG_TYPES == aws_facts.eks_log_types(), "clusterdrop/facts.py vs botocore's EKS LogType enum"
+    assert aws_facts.eks_log_types() == facts.LOG_TYPES, "clusterdrop/facts.py vs botocore's EKS LogType enum"
 
 
 def test_the_vpc_cnis_pod_limits_are_ec2s_network_limits() -> None:
@@ -91,7 +91,7 @@ def test_every_instance_type_counts_against_the_same_vcpu_bucket_on_both_sides()
 
 
 def test_the_add_ons_eks_moves_one_minor_at_a_time() -> None:
-    assert product_eks.ONE_MINOR_AT_A_TIME == set(emulated_eks.ONE_MINOR_AT_A_TIME)
+    assert set(emulated_eks.ONE_MINOR_AT_A_TIME) == product_eks.ONE_MINOR_AT_A_TIME
 
 
 _KEYS = st.sampled_from(["app", "tier", "team"])
@@ -118,3 +118,18 @@ def test_a_budget_selects_the_same_pods_on_both_sides(selector: dict[str, Any] |
     controller's, on any selector and labels."""
     product = disruptions.selects(selector, labels)
     assert product == selectors.selector_matches(selector, labels), json.dumps([selector, labels])
+
+
+def test_the_accelerated_families_are_ec2s() -> None:
+    """Which instance types need EKS's NVIDIA or Neuron AMI types: the product's family rule
+    against EC2's GpuInfo and NeuronInfo, over every instance type of EC2's data."""
+    disagree = [
+        (t, facts.accelerator(t), aws_facts.accelerator(t))
+        for t in aws_facts._instance_types()
+        if facts.accelerator(t) != aws_facts.accelerator(t)
+    ]
+    # Trn2 UltraServers carry Trainium2 (EC2 User Guide, "Amazon EC2 Trn2 instances and UltraServers");
+    # EC2's data here lists no NeuronInfo for them.
+    assert disagree == [("trn2u.48xlarge", "NEURON", None)], "clusterdrop/facts.py accelerator() vs EC2's data"
+    assert aws_facts.accelerator("g5.xlarge") == "NVIDIA"
+    assert aws_facts.accelerator("inf2.xlarge") == "NEURON"

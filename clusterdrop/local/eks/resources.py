@@ -15,7 +15,6 @@ from moto.core.common_models import CloudFormationModel
 from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 
-from clusterdrop.iam_policy import Request, evaluate
 from clusterdrop.local import aws_facts
 from clusterdrop.local.eks import auth, automode, instances, nodes
 from clusterdrop.local.eks.emulation import (
@@ -25,6 +24,7 @@ from clusterdrop.local.eks.emulation import (
     SimulatedFailure,
     current,
 )
+from clusterdrop.local.iam_policy import Request, evaluate
 from clusterdrop.local.kubeapi import KubeApiServer, tls
 
 CAPACITY_FAILURE = (
@@ -396,6 +396,7 @@ def _subnet_zones(account_id: str, region: str, subnet_ids: list[str]) -> list[s
 class EksNodegroupModel(CloudFormationModel):
     def __init__(self, cluster: str, name: str, arn: str):
         self.cluster, self.name, self.arn = cluster, name, arn
+        self.properties: Obj | None = None  # as last created or updated: what the next update changes
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -467,7 +468,9 @@ class EksNodegroupModel(CloudFormationModel):
             emulation.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]] = cls._group(
                 p, account_id, region_name, version
             )
-        return cls(p["ClusterName"], p["NodegroupName"], group.arn)
+        made = cls(p["ClusterName"], p["NodegroupName"], group.arn)
+        made.properties = dict(p)
+        return made
 
     @classmethod
     def update_from_cloudformation_json(
@@ -487,6 +490,7 @@ class EksNodegroupModel(CloudFormationModel):
                 f'(Service: Eks, Status Code: 400, Request ID: {uuid.uuid4()})" '
                 "(HandlerErrorCode: GeneralServiceException)",
             )
+        _refuse_combined_update(getattr(original_resource, "properties", None), p)
         backend = eks_models.eks_backends[account_id][region_name]
         described = backend.clusters[p["ClusterName"]].nodegroups[p["NodegroupName"]]
         cluster_version = backend.clusters[p["ClusterName"]].version
@@ -533,6 +537,7 @@ class EksNodegroupModel(CloudFormationModel):
         for attribute, value in _described_nodegroup(p, cluster_version).items():
             setattr(described, attribute, value)
         described.modified_at = utcnow()
+        original_resource.properties = dict(p)
         return original_resource  # type: ignore[no-any-return]
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -582,7 +587,7 @@ def _volume_key_refusal(p: Obj, account_id: str, region: str) -> tuple[str, str]
     from moto.ec2.models import ec2_backends
     from moto.kms.models import kms_backends
 
-    from clusterdrop.iam_policy import Request, evaluate
+    from clusterdrop.local.iam_policy import Request, evaluate
 
     template_ref = p.get("LaunchTemplate") or {}
     if not template_ref.get("Id"):
@@ -638,6 +643,25 @@ def _refuse_version(p: Obj, version: str, cluster_version: str, current: str | N
         )
     if message is not None:
         raise _eks_refusal(logical_id, "AWS::EKS::Nodegroup", message)
+
+
+# What the node group handler sends as one UpdateNodegroupVersion (the version, the AMI release,
+# the launch template's version, and whether to force it); every other change is an
+# UpdateNodegroupConfig or a TagResource. The handler refuses both kinds in one update: "Version and
+# ReleaseVersion updates cannot be combined with other updates" (UPDATE_FAILED, as CloudFormation
+# reports it: eksctl-io/eksctl#2565, aws/aws-cdk#16644; the AWS::EKS::Nodegroup reference notes
+# that tag updates cannot be combined with a ReleaseVersion, Version or LaunchTemplate update).
+_VERSION_UPDATE = ("Version", "ReleaseVersion", "LaunchTemplate", "ForceUpdateEnabled")
+
+
+def _refuse_combined_update(before: Obj | None, after: Obj) -> None:
+    if before is None:
+        return
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    versioned = changed & {"Version", "ReleaseVersion", "LaunchTemplate"}
+    if versioned and changed - set(_VERSION_UPDATE):
+        message = "Version and ReleaseVersion updates cannot be combined with other updates"
+        raise _eks_refusal("NodeGroup", "AWS::EKS::Nodegroup", message)
 
 
 def _refuse_launch_template_conflicts(p: Obj, logical_id: str) -> None:
@@ -879,6 +903,14 @@ def _check_access_entry(logical_id: str, p: dict[str, Any]) -> None:
     groups = [g for g in p.get("KubernetesGroups") or [] if str(g).startswith("system:")]
     if groups:
         problem = f"kubernetesGroups {', '.join(groups)}: a group may not begin with system:"
+    # An entry of type EC2 (EKS Auto Mode's nodes) takes only AmazonEKSAutoNodePolicy, and no
+    # username or groups (EKS User Guide, "Create access entries": access entry types).
+    if p.get("Type") == "EC2":
+        policies = [str(a.get("PolicyArn", "")).rsplit("/", 1)[-1] for a in p.get("AccessPolicies") or []]
+        if any(name != "AmazonEKSAutoNodePolicy" for name in policies):
+            problem = "The EC2 access entry type only supports the AmazonEKSAutoNodePolicy access policy"
+        elif p.get("Username") or p.get("KubernetesGroups"):
+            problem = "Username and kubernetesGroups cannot be specified for an access entry of type EC2"
     if problem is not None:
         raise _eks_refusal(logical_id, "AWS::EKS::AccessEntry", problem)
 

@@ -1,7 +1,8 @@
-"""IAM policy evaluation as AWS documents it: for the checks moto does not make (the embedded
-mode: moto records policies but never evaluates them for CloudFormation's resource handlers, and
-its own authorizer ignores conditions), and for reading a KMS key policy at *Plan* (may the Auto
-Scaling service-linked role use a node volume's key?). Pure. This evaluator follows the identity-policy part of AWS's
+"""IAM policy evaluation as AWS documents it, for the checks moto does not make: moto records
+policies but never evaluates them for CloudFormation's resource handlers, its own authorizer
+ignores conditions, and it has no policy simulator (`iam_simulation.py` answers
+SimulateCustomPolicy and SimulatePrincipalPolicy with this). The embedded AWS's alone: the product
+asks AWS's simulator instead. Pure. This evaluator follows the identity-policy part of AWS's
 evaluation logic (IAM User Guide, "Policy evaluation logic"): an explicit Deny wins, then an
 Allow is needed, else the request is implicitly denied. Supported: Action/NotAction,
 Resource/NotResource with `*` and `?` wildcards (actions case-insensitive, resources
