@@ -102,13 +102,17 @@ class Outcome:
         return {**asdict(self), "consoleUrl": self.console_url, "seconds": self.seconds}
 
 
-_VERBS = {"SUCCEEDED": "succeeded", "FAILED": "FAILED", "PLANNED": "ready, nothing changed", "SKIPPED": "skipped"}
+_VERBS = {"SUCCEEDED": "succeeded", "FAILED": "FAILED", "PLANNED": "ready", "SKIPPED": "skipped"}
 
 
 def headline(o: Outcome) -> str:
-    """What happened, as a sentence: "quickstart: create succeeded", "quickstart: plan ready,
-    nothing changed" (the subject, the email's first line and the Slack header)."""
+    """What happened, as a sentence: "quickstart: create succeeded", "quickstart: plan ready, 3
+    changes, none applied" (the subject, the email's first line and the Slack header). A plan says
+    how many resource changes it holds: "nothing changed" read as "no changes" (issue 28)."""
     text = f"{o.cluster}: {o.action} {_VERBS[o.outcome]}"
+    if o.outcome == "PLANNED":
+        count = sum(sum((c.get("counts") or {}).values()) for c in o.changes)
+        return text + (f", {count} change{'s' if count != 1 else ''}, none applied" if count else ", no changes")
     return text + " (a newer upload was applied)" if o.outcome == "SKIPPED" else text
 
 

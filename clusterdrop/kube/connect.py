@@ -9,10 +9,12 @@ injectable, so the same code talks to the embedded Kubernetes API.
 from __future__ import annotations
 
 import base64
+import hashlib
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kubernetes import config as kube_config
@@ -53,12 +55,23 @@ def _configuration(endpoint: str, ca_data: str | None) -> Configuration:
     configuration = Configuration()
     configuration.host = endpoint
     if ca_data:
-        # The client wants a file; the CA comes base64-encoded from DescribeCluster.
-        handle = tempfile.NamedTemporaryFile(prefix="cluster-ca-", suffix=".crt", delete=False)  # noqa: SIM115
-        with handle:
-            handle.write(base64.b64decode(ca_data))
-        configuration.ssl_ca_cert = handle.name
+        configuration.ssl_ca_cert = str(ca_file(ca_data))
     return configuration
+
+
+def ca_file(ca_data: str) -> Path:
+    """The client wants the CA (base64 in DescribeCluster) as a file: one file per authority, named
+    by its digest, so that a warm Lambda's /tmp (kept between invocations) or a person's machine
+    holds one per cluster, not one per connection. Written beside and renamed into place, so a
+    concurrent reader never sees half a file."""
+    pem = base64.b64decode(ca_data)
+    path = Path(tempfile.gettempdir()) / f"cluster-ca-{hashlib.sha256(pem).hexdigest()[:16]}.crt"
+    if not path.exists() or path.read_bytes() != pem:
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=".cluster-ca-", delete=False)  # noqa: SIM115
+        with handle:
+            handle.write(pem)
+        Path(handle.name).replace(path)
+    return path
 
 
 def for_eks(

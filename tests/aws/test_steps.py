@@ -694,7 +694,11 @@ def test_failure_message_names_step_cause_and_cleanup() -> None:
 
 
 def test_subjects_read_as_sentences_and_the_embedded_mode_links_to_watch() -> None:
-    assert notify.subject(_outcome("PLANNED")) == "[clusterdrop] demo: plan ready, nothing changed"
+    planned = _outcome("PLANNED")
+    planned.changes = []
+    assert notify.subject(planned) == "[clusterdrop] demo: plan ready, no changes"
+    planned.changes = [{"name": "clusterdrop-demo", "counts": {"add": 0, "modify": 2, "replace": 0, "remove": 1}}]
+    assert notify.subject(planned) == "[clusterdrop] demo: plan ready, 3 changes, none applied"  # not "nothing changed"
     skipped = _outcome("SUCCEEDED")
     skipped.outcome = "SKIPPED"
     assert notify.subject(skipped) == "[clusterdrop] demo: create skipped (a newer upload was applied)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -64,3 +65,18 @@ def test_client_sends_the_token_and_refreshes_it(kube_api: KubeApiServer, monkey
     core.list_namespace()
     assert len(made) == 2
     assert kube_api.authorizations[-1] == f"Bearer {made[1]}"
+
+
+def test_a_clusters_authority_is_one_file_whatever_the_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 28: a file per connection filled a warm Lambda's /tmp (about 300 in an afternoon)."""
+    import base64
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    one, other = base64.b64encode(b"-----CA one-----").decode(), base64.b64encode(b"-----CA two-----").decode()
+    paths = {connect.ca_file(one) for _ in range(5)} | {connect.ca_file(other) for _ in range(3)}
+    assert len(paths) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+    assert {p.read_bytes() for p in paths} == {b"-----CA one-----", b"-----CA two-----"}
