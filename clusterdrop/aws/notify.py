@@ -82,6 +82,8 @@ class Outcome:
     status_page: dict[str, str] | None = None
     # A plan's take of the account's quotas (quotas.Standing.as_dict).
     quotas: list[dict[str, Any]] = field(default_factory=list)
+    # A running cluster's update refused before anything changed: the spec version it still runs.
+    refused_running: str | None = None
 
     @property
     def console_url(self) -> str:
@@ -109,6 +111,8 @@ def headline(o: Outcome) -> str:
     """What happened, as a sentence: "quickstart: create succeeded", "quickstart: plan ready, 3
     changes, none applied" (the subject, the email's first line and the Slack header). A plan says
     how many resource changes it holds: "nothing changed" read as "no changes" (issue 28)."""
+    if o.refused_running is not None:  # the note names the spec version it runs (the subject is short)
+        return f"{o.cluster}: update refused, nothing changed"
     text = f"{o.cluster}: {o.action} {_VERBS[o.outcome]}"
     if o.outcome == "PLANNED":
         count = sum(sum((c.get("counts") or {}).values()) for c in o.changes)

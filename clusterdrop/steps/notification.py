@@ -23,6 +23,11 @@ from clusterdrop.steps.context import Ports, State, logger
 NOTIFIED_TEXT_LIMIT = 16_000
 
 
+# The steps before which a deploy has changed nothing (the change sets of "Describe plan" are
+# discarded by the clean-up, never executed).
+REFUSED_BEFORE_CHANGE = frozenset({"Validate spec", "Plan", "Wait for change sets", "Describe plan"})
+
+
 def action_of(state: State) -> str:
     typed = ExecutionState.model_validate(state)
     if typed.action == "plan":
@@ -62,8 +67,19 @@ def build_outcome(
             not_deleted=cleanup.blocked,
             cleanup_note=(typed.cleanup_stuck or {}).get("Cause", ""),
         )
+    # A running cluster's new spec refused before anything changed (Validate spec, Plan): the
+    # outcome is about the cluster that runs, untouched on its applied spec — not a failed create.
+    running = None
+    if failure is not None and typed.action == "deploy" and failure.step in REFUSED_BEFORE_CHANGE:
+        item = registry.get(ports.clusters, typed.cluster)
+        running = item if item is not None and item.status == "ACTIVE" and item.spec_version else None
     note = None
-    if typed.plan is not None and typed.plan.superseded:
+    if running is not None:
+        note = (
+            f"Update refused before anything changed: the cluster keeps running on its applied spec "
+            f"(version {running.spec_version})."
+        )
+    elif typed.plan is not None and typed.plan.superseded:
         note = "A later upload of this spec was already applied; this older version was skipped."
     elif outcome == "FAILED" and rolled_back(state):
         item = registry.get(ports.clusters, typed.cluster)
@@ -90,6 +106,10 @@ def build_outcome(
     version = (connection.kubernetes_version if isinstance(connection, Connection) else None) or cluster_spec.get(
         "kubernetesVersion"
     )
+    if running is not None:  # what runs, as the registry records it, not the refused spec's values
+        name, _, release = running.cni.partition(" ")
+        cni = {"name": name, "version": release} if name else {}
+        endpoint, version = running.endpoint or None, running.kubernetes_version or None
     warnings = (
         [
             facts.support_warning(version, datetime.now(UTC).date()),
@@ -100,7 +120,8 @@ def build_outcome(
     )
     return message.Outcome(
         cluster=typed.cluster,
-        action=action_of(state),
+        action="update" if running is not None else action_of(state),
+        refused_running=running.spec_version if running is not None else None,
         outcome=outcome,
         region=ports.settings.region,
         execution_arn=typed.execution,

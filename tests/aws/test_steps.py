@@ -979,3 +979,33 @@ def test_notify_writes_the_page_first_and_still_notifies_when_it_cannot(aws: dic
     sent = steps.notify(event, broken)
     assert sent["outcome"] == "SUCCEEDED"
     assert "Status page" not in sent["text"]
+
+
+def test_a_refused_update_of_a_running_cluster_is_not_a_failed_create(aws: dict[str, Any]) -> None:
+    """Issue 28: a CNI switch refused at Plan on a running cluster read "create FAILED", and the page
+    showed the refused spec's CNI with no endpoint. The outcome is about the cluster that runs."""
+    from clusterdrop.steps.notification import build_outcome
+
+    ports: steps.Ports = aws["ports"]
+    name = f"refused-{aws['suffix']}"
+    registry.record(
+        ports.clusters, name, status="ACTIVE", execution="e1", specVersion="v7", cni="calico v3.32.1",
+        endpoint="https://ABC.gr7.eu-west-1.eks.amazonaws.com", kubernetesVersion="1.35",
+    )  # fmt: skip
+    state = {
+        **_upload(aws, QUICKSTART.replace("name: quickstart", f"name: {name}"), key=f"clusters/{name}.yaml"),
+        "error": {"Error": "SpecInvalid", "Cause": "spec.cni.name: cannot change on a running cluster"},
+        "diagnosis": {"step": "Plan", "error": "SpecInvalid", "cause": "spec.cni.name: cannot change"},
+    }
+    built = build_outcome(state, ports, "FAILED", events=[])
+    assert built.action == "update"
+    assert notify.headline(built) == f"{name}: update refused, nothing changed"
+    assert "keeps running on its applied spec (version v7)" in str(built.note)
+    assert (built.cni, built.endpoint, built.kubernetes_version) == (
+        {"name": "calico", "version": "v3.32.1"},
+        "https://ABC.gr7.eu-west-1.eks.amazonaws.com",
+        "1.35",
+    )
+    # A first create refused at Plan is still a create that failed.
+    state["cluster"] = f"new-{aws['suffix']}"
+    assert build_outcome(state, ports, "FAILED", events=[]).action == "create"
