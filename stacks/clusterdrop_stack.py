@@ -146,8 +146,8 @@ class ClusterdropStack(Stack):
                 fn,
                 "IAM5",
                 "X-Ray's PutTraceSegments, CloudFormation's ListStacks and ListExports, EC2's "
-                "DescribeVpcs/DescribeSubnets, EKS's DescribeAddonVersions and IAM's SimulateCustomPolicy accept "
-                "no resource scoping.",
+                "DescribeVpcs/DescribeSubnets, EKS's DescribeAddonVersions, EC2's DescribeKeyPairs and IAM's "
+                "SimulateCustomPolicy accept no resource scoping.",
                 evidence=["Resource::*"],
             )
             acknowledge(

@@ -248,6 +248,8 @@ class Workflow(Construct):
         # It asks IAM's policy simulator whether a key policy lets EC2 Auto Scaling use the key
         # (iam:SimulateCustomPolicy has no resource-level permissions: `*` only).
         allow(["Plan"], ["iam:SimulateCustomPolicy"], ["*"], "KeyPolicySimulation")
+        # And that the EC2 key pairs the node groups name exist (DescribeKeyPairs: `*` only).
+        allow(["Plan"], ["ec2:DescribeKeyPairs"], ["*"], "NodeKeyPairs")
         # Plan checks the account's quotas and reserves what a create will consume (one registry
         # item, a conditional put); releasing the lock releases the reservation.
         allow(["Plan"], ["dynamodb:PutItem"], [storage.clusters.table_arn], "QuotaReservations")

@@ -119,6 +119,7 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             progress.write(f"Deployer ready in {time.monotonic() - started:.0f} s\n")
             _deploy_networks(local, raws, loaded, region, progress)
+            _import_key_pairs(local, loaded, progress)
             for file in args.files:
                 progress.write(f"Submitting {display(file)}\n")
                 results.append(session.run(local, Path(file), progress, plan=args.plan))
@@ -153,6 +154,21 @@ def _deploy_networks(local: Any, raws: list[bytes], loaded: list[Any], region: s
                 f"Deployed the {name} network (stack {network.stack_name(name)}: a VPC, a public and a private subnet "
                 f"in {', '.join(its_zones)}, NAT), standing in for your network's IaC: its IDs are SSM parameters "
                 f"under {network.PARAMETER_ROOT}{name}/ and exports {name}-network-*\n"
+            )
+
+
+def _import_key_pairs(local: Any, loaded: list[Any], progress: TextIO) -> None:
+    """The EC2 key pairs the specs' node groups name, imported first (a new public key each):
+    standing in for the key you have in your account, so such a spec can be tried offline. On AWS
+    Plan refuses a key pair that does not exist."""
+    from clusterdrop.local.session import import_key_pair
+
+    names = sorted({g.ssh_key_name for spec in loaded for g in spec.cluster.spec.node_groups if g.ssh_key_name})
+    for name in names:
+        if import_key_pair(local.aws.client("ec2"), name):
+            progress.write(
+                f"Imported EC2 key pair {name} into the embedded account, standing in for yours (on AWS it must "
+                f"exist: aws ec2 import-key-pair --key-name {name} …)\n"
             )
 
 

@@ -495,3 +495,16 @@ def _registered(events: list[dict[str, Any]]) -> int:
         if details.get("name") == "Wait for nodes Ready":
             return int(ops.nodes_poll(details.get("output") or "{}").get("registered", 0))
     return 0
+
+
+def import_key_pair(ec2: Any, name: str) -> bool:
+    """Import a new public key as EC2 key pair `name` unless the account has one (True: imported)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    if any(k["KeyName"] == name for k in ec2.describe_key_pairs()["KeyPairs"]):
+        return False
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    material = public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    ec2.import_key_pair(KeyName=name, PublicKeyMaterial=material)
+    return True

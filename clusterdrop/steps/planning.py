@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 from clusterdrop import quotas
-from clusterdrop.aws import eks, iam, keys, logs, registry, stacks, subnets
+from clusterdrop.aws import eks, iam, key_pairs, keys, logs, registry, stacks, subnets
 from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.errors import Problem, SpecInvalid, StackFailed
 from clusterdrop.render.cluster import zones
@@ -160,6 +160,7 @@ def plan(state: State, ports: Ports) -> State:
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
     problems += keys.check(ports.kms, ports.iam, cluster)
+    problems += key_pairs.check(ports.ec2, cluster)
     installed = eks.installed_versions(ports.eks, name) if running else {}
     problems += eks.pin_problems(ports.eks, cluster, cluster.spec.kubernetes_version or "", installed)
     held = stack_exists and logs.LOGICAL_ID in stacks.current_resources(ports.cfn, stack_name(cluster))

@@ -1009,3 +1009,22 @@ def test_a_refused_update_of_a_running_cluster_is_not_a_failed_create(aws: dict[
     # A first create refused at Plan is still a create that failed.
     state["cluster"] = f"new-{aws['suffix']}"
     assert build_outcome(state, ports, "FAILED", events=[]).action == "create"
+
+
+def test_plan_refuses_a_node_groups_missing_key_pair_with_nothing_created(aws: dict[str, Any]) -> None:
+    """EKS refuses a node group whose SSH key does not exist, after the cluster stack was built:
+    Plan asks EC2 first, and names the field and the import that fixes it."""
+    from clusterdrop.local.session import import_key_pair
+
+    ports: steps.Ports = aws["ports"]
+    name = f"keys-{aws['suffix']}"
+    text = QUICKSTART.replace("      maxSize: 4\n", f"      maxSize: 4\n      sshKeyName: ops-{aws['suffix']}\n")
+    state = _validated(aws, name, text)
+    with pytest.raises(SpecInvalid, match=r"spec\.nodeGroups\[0\]\.sshKeyName: EC2 key pair 'ops-.*' does not exist"):
+        steps.plan(state, ports)
+    assert stacks.status(ports.cfn, f"clusterdrop-{name}") is None
+    assert import_key_pair(aws["session"].client("ec2"), f"ops-{aws['suffix']}")
+    planned = _validated(aws, name, text)
+    planned["plan"] = steps.plan(planned, ports)  # with the key imported, Plan goes on
+    assert planned["plan"]["stacks"]
+    steps.discard_plan(planned, ports)

@@ -31,6 +31,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[session.LocalDep
             "spot-vcpus-standard": 1000,
         },
     )
+    # The EC2 key pair examples/calico-ha.yaml names, as the test account holds it (Plan refuses a
+    # node group whose key pair does not exist; test_aws_rules.py checks that refusal).
+    session.import_key_pair(deployer.aws.client("ec2"), "ops")
     yield deployer
     deployer.stop()
 

@@ -126,6 +126,13 @@ def test_a_node_group_is_refused_what_eks_refuses_and_never_replaced_under_its_n
                       **changes}  # fmt: skip
         return {"Resources": {"NodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties}}}
 
+    # An SSH key that is not an EC2 key pair of the region: EKS refuses the group.
+    cfn.create_stack(StackName="ng-rules-nokey", TemplateBody=json.dumps(group(RemoteAccess={"Ec2SshKey": "nokey"})))
+    status, reasons = _settled(cfn, "ng-rules-nokey")
+    assert status == "ROLLBACK_COMPLETE"
+    assert any("The key pair 'nokey' does not exist" in r for r in reasons), reasons
+    cfn.delete_stack(StackName="ng-rules-nokey")
+
     behind = f"{major}.{int(minor) - 1}"
     cfn.create_stack(StackName="ng-rules-behind", TemplateBody=json.dumps(group(Version=behind)))
     status, reasons = _settled(cfn, "ng-rules-behind")

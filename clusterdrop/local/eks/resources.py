@@ -445,6 +445,7 @@ class EksNodegroupModel(CloudFormationModel):
     ) -> EksNodegroupModel:
         p = cloudformation_json["Properties"]
         _refuse_launch_template_conflicts(p, kwargs.get("LogicalId") or "NodeGroup")
+        _refuse_missing_key_pair(p, account_id, region_name, kwargs.get("LogicalId") or "NodeGroup")
         backend = eks_models.eks_backends[account_id][region_name]
         cluster_version = backend.clusters[p["ClusterName"]].version
         version = str(p.get("Version") or cluster_version)
@@ -662,6 +663,22 @@ def _refuse_combined_update(before: Obj | None, after: Obj) -> None:
     if versioned and changed - set(_VERSION_UPDATE):
         message = "Version and ReleaseVersion updates cannot be combined with other updates"
         raise _eks_refusal("NodeGroup", "AWS::EKS::Nodegroup", message)
+
+
+def _refuse_missing_key_pair(p: Obj, account_id: str, region: str, logical_id: str) -> None:
+    """A node group's SSH key (RemoteAccess.Ec2SshKey, or its launch template's KeyName) must be an
+    EC2 key pair of the region: EKS refuses the group (InvalidParameterException), and EC2 would
+    refuse its instances (InvalidKeyPair.NotFound, "The key pair '…' does not exist")."""
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account_id][region]
+    name = str((p.get("RemoteAccess") or {}).get("Ec2SshKey") or "")
+    template_ref = p.get("LaunchTemplate") or {}
+    if not name and template_ref.get("Id"):
+        template = backend.get_launch_template(template_ref["Id"])
+        name = str(template.get_version(template_ref.get("Version") or "$Latest").data.get("KeyName") or "")
+    if name and name not in backend.key_pairs:
+        raise _eks_refusal(logical_id, "AWS::EKS::Nodegroup", f"The key pair '{name}' does not exist")
 
 
 def _refuse_launch_template_conflicts(p: Obj, logical_id: str) -> None:
