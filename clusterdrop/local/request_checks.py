@@ -86,16 +86,7 @@ def violations(shape: Any, value: Any, path: str) -> Iterator[str]:
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             return
-        if "min" in meta and value < meta["min"]:
-            yield (
-                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have value greater than or "
-                f"equal to {meta['min']}"
-            )
-        if "max" in meta and value > meta["max"]:
-            yield (
-                f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have value less than or "
-                f"equal to {meta['max']}"
-            )
+        yield from _bounds(meta, value, value, path, "value")
 
 
 def _member(path: str, name: str) -> str:
@@ -104,16 +95,18 @@ def _member(path: str, name: str) -> str:
 
 
 def _length(meta: dict[str, Any], length: int, value: Any, path: str) -> Iterator[str]:
-    if "min" in meta and length < meta["min"]:
-        yield (
-            f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: Member must have length greater than "
-            f"or equal to {meta['min']}"
-        )
-    if "max" in meta and length > meta["max"]:
-        yield (
-            f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: Member must have length less than or "
-            f"equal to {meta['max']}"
-        )
+    yield from _bounds(meta, length, value, path, "length")
+
+
+def _bounds(meta: dict[str, Any], measured: int, value: Any, path: str, what: str) -> Iterator[str]:
+    """The shape's min and max against a number, or a string's, list's or map's length (`what`)."""
+    for key, word, broken in (("min", "greater", measured < meta.get("min", measured)),
+                              ("max", "less", measured > meta.get("max", measured))):  # fmt: skip
+        if broken:
+            yield (
+                f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: Member must have {what} {word} "
+                f"than or equal to {meta[key]}"
+            )
 
 
 def message(found: list[str]) -> str:
