@@ -76,7 +76,7 @@ def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for problem in refused:
             err.write(problem_line(source, problem) + "\n")
         return EXIT_INVALID
-    if loaded.source_format == "eksctl":
+    if loaded.source_format in ("eksctl", "kops"):
         # The workflow reads native specs: upload the converted one.
         raw = yaml.safe_dump(
             loaded.cluster.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False
@@ -219,7 +219,7 @@ def register(sub: Any) -> None:
         help="validate a spec locally, then upload it",
         description="Validate FILE, then upload it to clusters/ (or plans/ with --plan). " + deployer_help,
     )
-    p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
+    p.add_argument("file", metavar="FILE", help="spec file (native, eksctl or kops), or - for stdin")
     p.add_argument("--plan", action="store_true", help="a dry run: the notification shows what would change")
     p.add_argument("--team", default="", metavar="TEAM", help="upload under clusters/TEAM/ (its own guardrails)")
     p.set_defaults(func=cmd_submit)

@@ -285,7 +285,7 @@ def register(sub: Any) -> None:
         "files",
         nargs="+",
         metavar="SPEC",
-        help="cluster spec (native or eksctl); several are applied in turn, each waited on (rehearse an upgrade: "
+        help="cluster spec (native, eksctl or kops); several are applied in turn, each waited on (rehearse an upgrade: "
         "the same cluster at one version, then the next)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per spec on stdout, one per line")

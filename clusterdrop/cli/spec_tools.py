@@ -1,4 +1,4 @@
-"""Spec tools, offline: `validate`, `schema`, `convert` (eksctl), `plan`."""
+"""Spec tools, offline: `validate`, `schema`, `convert` (eksctl, kops), `plan`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from clusterdrop.cli.common import (
 from clusterdrop.cni import catalog
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
 from clusterdrop.facts import support_warning
-from clusterdrop.spec import eksctl, policy
+from clusterdrop.spec import eksctl, kops, policy
+from clusterdrop.spec.importer import Row
 from clusterdrop.spec.loader import load
 from clusterdrop.spec.source import load_spec
 
@@ -132,7 +133,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(
                 f"{result['file']}: valid — cluster {result['cluster']}, Kubernetes "
                 f"{result['kubernetesVersion']}, {result['cni']}, {result['nodeGroups']} node group(s), "
-                f"{result['nodes']} node(s)" + (" (from eksctl)" if result["format"] == "eksctl" else "") + "\n"
+                f"{result['nodes']} node(s)"
+                + (f" (from {result['format']})" if result["format"] in ("eksctl", "kops") else "")
+                + "\n"
             )
             for warning in result["warnings"]:
                 out.write(f"  warning: {warning}\n")
@@ -167,34 +170,57 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     doc = read_or_explain(args.file, err, load)
     if isinstance(doc, int):
         return doc
-    if not eksctl.is_eksctl(doc.data):
-        err.write(f"{source}: not an eksctl ClusterConfig (apiVersion eksctl.io/v1alpha5)\n")
+    if kops.is_kops(doc.data):
+        conversion = kops.convert(doc, name=args.name)
+    elif eksctl.is_eksctl(doc.data):
+        if args.name or args.references:
+            err.write("clusterdrop: --name and --references are for kops files (an eksctl file names its cluster)\n")
+            return EXIT_USAGE
+        conversion = eksctl.convert(doc)
+    else:
+        err.write(
+            f"{source}: neither an eksctl ClusterConfig (apiVersion eksctl.io/v1alpha5) nor a kops file "
+            "(apiVersion kops.k8s.io/v1alpha2)\n"
+        )
         return EXIT_INVALID
-    conversion = eksctl.convert(doc)
+    if args.table:
+        _write_table(conversion.table, err)
     if conversion.unsupported and not args.allow_partial:
         err.write(f"{source}: {len(conversion.unsupported)} field(s) clusterdrop cannot honour:\n")
         for p in conversion.unsupported:
             err.write(problem_line(source, p) + "\n")
         err.write("Remove them, or convert anyway with --allow-partial (they are then dropped).\n")
         return EXIT_INVALID
+    spec = conversion.spec
+    if args.references:
+        try:
+            spec = kops.with_references(spec, args.references)
+        except ValueError as exc:
+            err.write(f"clusterdrop: {exc}\n")
+            return EXIT_USAGE
     try:
-        load_spec(
-            yaml.safe_dump(conversion.spec, sort_keys=False).encode(),
-        )
+        load_spec(yaml.safe_dump(spec, sort_keys=False).encode())
     except SpecInvalid as exc:
         err.write(f"{source}: the converted spec is not valid:\n")
-        for p in exc.problems:
-            err.write(problem_line("converted", p) + "\n")
+        for p in exc.problems:  # paths of the converted spec, which the user has not seen: no lines
+            err.write(problem_line("converted", Problem(p.path, p.message, None, None)) + "\n")
         return EXIT_INVALID
     for note in conversion.notes:
         err.write(f"note: {note}\n")
     for p in conversion.unsupported:
         err.write(f"dropped: {p.path}: {p.message}\n")
     if args.output == "json":
-        out.write(json.dumps(conversion.spec, indent=2) + "\n")
+        out.write(json.dumps(spec, indent=2) + "\n")
     else:
-        out.write(yaml.safe_dump(conversion.spec, sort_keys=False))
+        out.write(yaml.safe_dump(spec, sort_keys=False))
     return EXIT_OK
+
+
+def _write_table(rows: list[Row], err: TextIO) -> None:
+    """Each source field and what it became, in the file's order: → carried, · said, ✗ refused."""
+    err.write("What each field became (→ carried, · said, ✗ refused):\n")
+    for row in sorted(rows, key=lambda r: (r.document, r.line or 0)):
+        err.write(f"  {row.text()}\n")
 
 
 # --- plan -----------------------------------------------------------------------------------
@@ -246,7 +272,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "validate",
-        help="check cluster specs (native or eksctl) and name every problem",
+        help="check cluster specs (native, eksctl or kops) and name every problem",
         description="Validate cluster specs: every problem with its path, line and column.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="spec file (YAML or JSON), or - for stdin")
@@ -265,11 +291,26 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "convert",
-        help="convert an eksctl ClusterConfig into a clusterdrop spec",
-        description="Convert an eksctl.io/v1alpha5 ClusterConfig to the native spec on stdout; "
-        "messages go to stderr. Fields clusterdrop cannot honour are refused by their eksctl path.",
+        help="convert an eksctl ClusterConfig or a kops file into a clusterdrop spec",
+        description="Convert an eksctl.io/v1alpha5 ClusterConfig, or a kops Cluster with its InstanceGroups "
+        "(kops get all NAME -o yaml), to the native spec on stdout; messages go to stderr. Fields clusterdrop "
+        "cannot honour are refused by their path and line; a table on stderr says what each field became.",
     )
-    p.add_argument("file", metavar="FILE", help="eksctl ClusterConfig file, or - for stdin")
+    p.add_argument("file", metavar="FILE", help="eksctl or kops file, or - for stdin")
+    p.add_argument("--name", help="kops: the cluster's name (default: the first label of kops's DNS name)")
+    p.add_argument(
+        "--references",
+        metavar="ssm:/PREFIX/|export:PREFIX",
+        help="kops: the existing VPC and its subnets as references to where your IaC publishes them "
+        "(SSM parameters PREFIX{vpc-id,private-subnet-ids,public-subnet-ids}, or exports "
+        "PREFIX{VpcId,PrivateSubnetIds,PublicSubnetIds})",
+    )
+    p.add_argument(
+        "--table",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="print what each field became on stderr (default on)",
+    )
     p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml", help="output format (default yaml)")
     p.add_argument(
         "--allow-partial", action="store_true", help="convert anyway, dropping (and listing) unsupported fields"
@@ -282,7 +323,7 @@ def register(sub: Any) -> None:
         description="Render the CloudFormation templates the workflow will deploy (one per stack) and "
         "print a summary. Needs no credentials and no network.",
     )
-    p.add_argument("file", metavar="FILE", help="spec file (native or eksctl), or - for stdin")
+    p.add_argument("file", metavar="FILE", help="spec file (native, eksctl or kops), or - for stdin")
     p.add_argument("--out", metavar="DIR", help="where to write the templates (default ./clusterdrop-plan/NAME)")
     _resolve_option(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

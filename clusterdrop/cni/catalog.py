@@ -73,7 +73,7 @@ class CniRelease:
 RETIRED: dict[str, str] = {
     "weave": (
         "Weave Net is no longer maintained (Weaveworks closed in 2024, its last release was 2.8.1) and kops "
-        "dropped it; use calico (an overlay with network policy, the closest match) or flannel (the simplest overlay)"
+        "dropped it; use calico (an overlay with network policy, the closest match)"
     ),
 }
 

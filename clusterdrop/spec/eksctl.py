@@ -7,13 +7,12 @@ dropped. Nothing is dropped silently: a field is either read by this module or r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from clusterdrop import facts
 from clusterdrop.cni import catalog
-from clusterdrop.errors import Problem
 from clusterdrop.spec import paths, well_known
+from clusterdrop.spec.importer import Conversion, Ledger, Reader, aws_auth_entry
 from clusterdrop.spec.loader import Document, Path
 from clusterdrop.spec.models import ACCESS_POLICIES, API_VERSION, KIND
 
@@ -40,48 +39,6 @@ def is_eksctl(data: Any) -> bool:
     return isinstance(data, dict) and str(data.get("apiVersion", "")).startswith(API_PREFIX)
 
 
-@dataclass
-class Conversion:
-    spec: dict[str, Any]
-    unsupported: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-class _Reader:
-    """Reads one eksctl mapping, remembering which keys were consumed."""
-
-    def __init__(self, conv: _Converter, data: Any, path: Path):
-        self.conv = conv
-        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
-        self.path = path
-        self.used: set[str] = set()
-        if not isinstance(data, dict) and data is not None:
-            conv.refuse(path, "expected a map")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.used.add(key)
-        return self.data.get(key, default)
-
-    def child(self, key: str) -> _Reader:
-        return _Reader(self.conv, self.get(key), (*self.path, key))
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def copy_to(self, out: dict[str, Any], fields: dict[str, str]) -> None:
-        """Each of `fields` (eksctl name → native name) the file has, under its native name."""
-        for key, native in fields.items():
-            if self.has(key):
-                out[native] = self.get(key)
-
-    def finish(self, reasons: dict[str, str] | None = None) -> None:
-        """Report every key nobody read."""
-        for key in self.data:
-            if key not in self.used:
-                reason = (reasons or {}).get(key, "not supported by clusterdrop")
-                self.conv.refuse((*self.path, key), reason)
-
-
 # eksctl's nodeGroups[].iam.withAddonPolicies that name an add-on clusterdrop installs, and the
 # rest (what eksctl puts on the node role for a controller the user installs).
 _NODE_ADDON_POLICIES = {"ebs": "ebs-csi"}
@@ -105,14 +62,11 @@ class _Converter:
     def __init__(self, doc: Document):
         self.doc = doc
         self.node_addons: set[str] = set()  # add-ons node groups' iam asks for (withAddonPolicies)
-        self.unsupported: list[Problem] = []
+        self.ledger = Ledger([doc])
         self.notes: list[str] = []
 
     def refuse(self, path: Path, reason: str) -> None:
-        where = self.doc.locate(path, key=True) if self.doc.is_yaml else None
-        self.unsupported.append(
-            Problem(paths.render(path), reason, where[0] if where else None, where[1] if where else None)
-        )
+        self.ledger.record(0, path, "refused", reason)
 
     def note(self, message: str) -> None:
         self.notes.append(message)
@@ -120,7 +74,7 @@ class _Converter:
     # --- the document ------------------------------------------------------------------
 
     def convert(self) -> dict[str, Any]:
-        top = _Reader(self, self.doc.data, ())
+        top = Reader(self.ledger, self.doc.data, ())
         top.get("apiVersion")
         if top.get("kind") != "ClusterConfig":
             self.refuse(("kind",), "an eksctl file must be kind: ClusterConfig")
@@ -213,7 +167,7 @@ class _Converter:
         )
         return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
-    def _identity_providers(self, top: _Reader) -> list[dict[str, Any]]:
+    def _identity_providers(self, top: Reader) -> list[dict[str, Any]]:
         """identityProviders (type oidc) → identityProviders, field by field."""
         out: list[dict[str, Any]] = []
         items = top.get("identityProviders") or []
@@ -221,7 +175,7 @@ class _Converter:
                   "usernamePrefix": "usernamePrefix", "groupsClaim": "groupsClaim", "groupsPrefix": "groupsPrefix",
                   "requiredClaims": "requiredClaims"}  # fmt: skip
         for i, raw in enumerate(items if isinstance(items, list) else []):
-            item = _Reader(self, raw, ("identityProviders", i))
+            item = Reader(self.ledger, raw, ("identityProviders", i))
             if item.has("type") and item.get("type") != "oidc":
                 self.refuse((*item.path, "type"), "EKS identity providers are OIDC (type: oidc)")
             provider: dict[str, Any] = {}
@@ -230,7 +184,7 @@ class _Converter:
             item.finish({"tags": "tags on the provider configuration are the cluster's (metadata.tags)"})
         return out
 
-    def _volume(self, ng: _Reader) -> dict[str, Any]:
+    def _volume(self, ng: Reader) -> dict[str, Any]:
         """volumeType, volumeIOPS, volumeThroughput, volumeEncrypted, volumeKmsKeyID → volume
         (the size stays diskSizeGiB). eksctl encrypts only when asked; clusterdrop by default, so
         an eksctl group's volume says encrypted: false unless volumeEncrypted is true."""
@@ -253,7 +207,7 @@ class _Converter:
                 )
         return out
 
-    def _resilience(self, top: _Reader, control_plane: dict[str, Any]) -> None:
+    def _resilience(self, top: Reader, control_plane: dict[str, Any]) -> None:
         """zonalShiftConfig.enabled and upgradePolicy.supportType: the cluster's own settings."""
         shift = top.child("zonalShiftConfig")
         if shift.get("enabled"):
@@ -267,7 +221,7 @@ class _Converter:
             self.refuse(("upgradePolicy", "supportType"), f"unknown support type {support!r} (STANDARD or EXTENDED)")
         policy.finish()
 
-    def _vpc(self, vpc: _Reader, network: dict[str, Any], control_plane: dict[str, Any]) -> None:
+    def _vpc(self, vpc: Reader, network: dict[str, Any], control_plane: dict[str, Any]) -> None:
         vpc_out: dict[str, Any] = {}
         if vpc.has("id"):
             vpc_out["id"] = vpc.get("id")
@@ -282,7 +236,7 @@ class _Converter:
         for kind in ("private", "public"):
             group = subnets.child(kind)
             for name in group.data:
-                entry = _Reader(self, group.get(name), (*group.path, name))
+                entry = Reader(self.ledger, group.get(name), (*group.path, name))
                 ref: dict[str, Any] = {"id": entry.get("id")}
                 zone = entry.get("az") or (name if isinstance(name, str) and name[-1:].isalpha() else None)
                 if zone:
@@ -328,7 +282,7 @@ class _Converter:
             )
         vpc.finish()
 
-    def _access(self, access: _Reader, control_plane: dict[str, Any]) -> list[dict[str, Any]]:
+    def _access(self, access: Reader, control_plane: dict[str, Any]) -> list[dict[str, Any]]:
         mode = access.get("authenticationMode")
         if mode not in (None, "API", "API_AND_CONFIG_MAP"):
             self.refuse(
@@ -345,7 +299,7 @@ class _Converter:
         others: list[dict[str, Any]] = []
         entries = access.get("accessEntries") or []
         for i, raw in enumerate(entries if isinstance(entries, list) else []):
-            entry = _Reader(self, raw, ("accessConfig", "accessEntries", i))
+            entry = Reader(self.ledger, raw, ("accessConfig", "accessEntries", i))
             arn = entry.get("principalARN")
             policies = entry.get("accessPolicies") or []
             is_admin = bool(policies) and all(
@@ -367,7 +321,7 @@ class _Converter:
             control_plane["admins"] = admins
         return others
 
-    def _identity_mappings(self, top: _Reader) -> list[dict[str, Any]]:
+    def _identity_mappings(self, top: Reader) -> list[dict[str, Any]]:
         """iamIdentityMappings (aws-auth) → access entries, as EKS's migration from the ConfigMap
         maps them: the principal, its username and groups; system:masters, which an access entry
         cannot carry, becomes EKS's cluster-admin access policy. What has no access-entry form (a
@@ -375,7 +329,7 @@ class _Converter:
         out: list[dict[str, Any]] = []
         items = top.get("iamIdentityMappings") or []
         for i, raw in enumerate(items if isinstance(items, list) else []):
-            item = _Reader(self, raw, ("iamIdentityMappings", i))
+            item = Reader(self.ledger, raw, ("iamIdentityMappings", i))
             item.get("noDuplicateARNs")  # EKS takes one access entry per principal, always
             if not item.has("arn"):
                 item.finish(
@@ -388,20 +342,11 @@ class _Converter:
                     }
                 )
                 continue
-            entry: dict[str, Any] = {"principal": item.get("arn"), "policies": []}
+            username = item.get("username") if item.has("username") else None
             groups = [str(g) for g in item.get("groups") or []]
-            if "system:masters" in groups:
-                entry["policies"].append({"policy": "cluster-admin"})
-            others = [g for g in groups if g != "system:masters"]
-            for g in (g for g in others if g.startswith("system:")):
-                self.refuse(
-                    (*item.path, "groups"),
-                    f"{g}: EKS refuses system: groups in access entries (nodes get theirs from EKS itself)",
-                )
-            if [g for g in others if not g.startswith("system:")]:
-                entry["groups"] = [g for g in others if not g.startswith("system:")]
-            if item.has("username"):
-                entry["username"] = item.get("username")
+            entry, refusals = aws_auth_entry(item.get("arn"), groups, username)
+            for reason in refusals:
+                self.refuse((*item.path, "groups"), reason)
             out.append(entry)
             item.finish()
         if out:
@@ -411,11 +356,11 @@ class _Converter:
             )
         return out
 
-    def _access_entry(self, entry: _Reader, arn: Any, policies: Any) -> dict[str, Any]:
+    def _access_entry(self, entry: Reader, arn: Any, policies: Any) -> dict[str, Any]:
         """An entry with other policies or scopes, or Kubernetes groups → spec.access."""
         out: dict[str, Any] = {"principal": arn, "policies": []}
         for j, raw in enumerate(policies if isinstance(policies, list) else []):
-            policy = _Reader(self, raw, (*entry.path, "accessPolicies", j))
+            policy = Reader(self.ledger, raw, (*entry.path, "accessPolicies", j))
             name = str(policy.get("policyARN", "")).rsplit("/", 1)[-1]
             short = next((k for k, v in ACCESS_POLICIES.items() if name == f"AmazonEKS{v}Policy"), None)
             scope = policy.child("accessScope")
@@ -435,7 +380,7 @@ class _Converter:
         entry.copy_to(out, {"kubernetesGroups": "groups", "username": "username"})
         return out
 
-    def _logging(self, cloudwatch: _Reader, control_plane: dict[str, Any]) -> None:
+    def _logging(self, cloudwatch: Reader, control_plane: dict[str, Any]) -> None:
         logging = cloudwatch.child("clusterLogging")
         types = logging.get("enableTypes") or []
         if types in (["*"], ["all"]):
@@ -448,7 +393,7 @@ class _Converter:
         logging.finish()
         cloudwatch.finish()
 
-    def _iam(self, iam: _Reader) -> list[dict[str, Any]]:
+    def _iam(self, iam: Reader) -> list[dict[str, Any]]:
         if iam.get("withOIDC") is True:
             # eksctl makes the provider for IRSA; clusterdrop gives pods AWS roles through EKS Pod
             # Identity instead (and its add-ons their permissions through it), so none is needed.
@@ -460,14 +405,14 @@ class _Converter:
         iam.finish()
         return identities
 
-    def _irsa_service_accounts(self, iam: _Reader) -> list[dict[str, Any]]:
+    def _irsa_service_accounts(self, iam: Reader) -> list[dict[str, Any]]:
         """iam.serviceAccounts (IRSA) → podIdentities: the same service account gets the same
         permissions through EKS Pod Identity, created by clusterdrop as eksctl creates it (unless
         roleOnly). Its pods need an AWS SDK that reads Pod Identity credentials (said on stderr)."""
         out: list[dict[str, Any]] = []
         items = iam.get("serviceAccounts") or []
         for i, raw in enumerate(items if isinstance(items, list) else []):
-            item = _Reader(self, raw, (*iam.path, "serviceAccounts", i))
+            item = Reader(self.ledger, raw, (*iam.path, "serviceAccounts", i))
             meta = item.child("metadata")
             identity: dict[str, Any] = {
                 "namespace": meta.get("namespace") or "default",
@@ -494,13 +439,13 @@ class _Converter:
             )
         return out
 
-    def _pod_identities(self, iam: _Reader) -> list[dict[str, Any]]:
+    def _pod_identities(self, iam: Reader) -> list[dict[str, Any]]:
         """iam.podIdentityAssociations → podIdentities: a role by ARN, or managed policies for a role
         clusterdrop makes. What else eksctl makes of one is refused by its path."""
         out: list[dict[str, Any]] = []
         items = iam.get("podIdentityAssociations") or []
         for i, raw in enumerate(items if isinstance(items, list) else []):
-            item = _Reader(self, raw, (*iam.path, "podIdentityAssociations", i))
+            item = Reader(self.ledger, raw, (*iam.path, "podIdentityAssociations", i))
             identity: dict[str, Any] = {
                 "namespace": item.get("namespace"),
                 "serviceAccount": item.get("serviceAccountName"),
@@ -515,7 +460,7 @@ class _Converter:
             out.append(identity)
         return out
 
-    def _made_role(self, item: _Reader, identity: dict[str, Any]) -> None:
+    def _made_role(self, item: Reader, identity: dict[str, Any]) -> None:
         """What else eksctl makes the role with: well-known policies; its name, said where it goes."""
         self._well_known_policies(item.child("wellKnownPolicies"), identity)
         if "roleName" in identity:
@@ -524,7 +469,7 @@ class _Converter:
                 f"(…:role{facts.ROLE_PATH}{identity['roleName']}), where clusterdrop's deployer may make roles"
             )
 
-    def _well_known_policies(self, flags: _Reader, identity: dict[str, Any]) -> None:
+    def _well_known_policies(self, flags: Reader, identity: dict[str, Any]) -> None:
         """wellKnownPolicies → the controller's AWS managed policy (policyArns) or its documented
         statements added to the inline policy; a flag with neither is refused by name."""
         for flag, value in list(flags.data.items()):
@@ -555,7 +500,7 @@ class _Converter:
                 "policyArns and policy"
             )
 
-    def _auto_mode(self, config: _Reader, spec: dict[str, Any]) -> bool:
+    def _auto_mode(self, config: Reader, spec: dict[str, Any]) -> bool:
         """autoModeConfig → computeMode: auto and nodePools (eksctl's default: both built-in pools)."""
         enabled = config.get("enabled") is True
         if enabled:
@@ -565,7 +510,7 @@ class _Converter:
         config.finish({"nodeRoleARN": "clusterdrop makes the node pools' node role in the cluster stack"})
         return enabled
 
-    def _node_groups(self, top: _Reader, *, auto: bool = False) -> tuple[list[dict[str, Any]], list[tuple[Path, bool]]]:
+    def _node_groups(self, top: Reader, *, auto: bool = False) -> tuple[list[dict[str, Any]], list[tuple[Path, bool]]]:
         groups: list[dict[str, Any]] = []
         privacy: list[tuple[Path, bool]] = []
         for key, managed in (("nodeGroups", False), ("managedNodeGroups", True)):
@@ -573,7 +518,7 @@ class _Converter:
             if items and not managed:
                 self.note(f"{key}: self-managed node groups become EKS managed node groups")
             for i, raw in enumerate(items if isinstance(items, list) else []):
-                ng = _Reader(self, raw, (key, i))
+                ng = Reader(self.ledger, raw, (key, i))
                 groups.append(self._node_group(ng, managed))
                 privacy.append(((key, i, "privateNetworking"), bool(ng.get("privateNetworking", False))))
                 ng.finish()
@@ -585,7 +530,7 @@ class _Converter:
             )
         return groups, privacy
 
-    def _node_iam(self, iam: _Reader) -> None:
+    def _node_iam(self, iam: Reader) -> None:
         """A node group's iam: eksctl's add-on policies on the node role become the add-on with
         its own Pod Identity role where clusterdrop installs one (ebs → ebs-csi); the others, and
         anything else put on the node role, are refused by name."""
@@ -614,7 +559,7 @@ class _Converter:
                         "instanceRoleName", "instanceRolePermissionsBoundary")  # fmt: skip
         iam.finish(dict.fromkeys(on_node_role, node_role))
 
-    def _node_group(self, ng: _Reader, managed: bool) -> dict[str, Any]:
+    def _node_group(self, ng: Reader, managed: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"name": ng.get("name")}
         if ng.has("iam"):
             self._node_iam(ng.child("iam"))
@@ -701,7 +646,7 @@ class _Converter:
                 out.append(taint)
         elif isinstance(taints, list):
             for i, raw in enumerate(taints):
-                item = _Reader(self, raw, (*path, i))
+                item = Reader(self.ledger, raw, (*path, i))
                 taint = {"key": item.get("key"), "effect": item.get("effect")}
                 if item.get("value") is not None:
                     taint["value"] = item.get("value")
@@ -711,13 +656,13 @@ class _Converter:
             self.refuse(path, "taints must be a list or a map")
         return out
 
-    def _addons(self, top: _Reader, pins: dict[str, str], tags: dict[str, dict[str, str]]) -> list[str]:
+    def _addons(self, top: Reader, pins: dict[str, str], tags: dict[str, dict[str, str]]) -> list[str]:
         """addons → spec.addons, their versions → spec.addonVersions ("latest": EKS's default),
         their tags → spec.addonTags."""
         out: list[str] = []
         items = top.get("addons") or []
         for i, raw in enumerate(items if isinstance(items, list) else []):
-            addon = _Reader(self, raw, ("addons", i))
+            addon = Reader(self.ledger, raw, ("addons", i))
             name = addon.get("name")
             version = addon.get("version")
             if version not in (None, "latest"):
@@ -749,5 +694,4 @@ def convert(doc: Document) -> Conversion:
     conv = _Converter(doc)
     spec = conv.convert()
     # Report in the order of the file, as a user reads it.
-    unsupported = sorted(conv.unsupported, key=lambda p: (p.line or 0, p.column or 0))
-    return Conversion(spec=spec, unsupported=unsupported, notes=conv.notes)
+    return Conversion(spec=spec, unsupported=conv.ledger.sorted_problems(), notes=conv.notes, table=conv.ledger.rows)

@@ -49,8 +49,9 @@ class Document:
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     is_yaml: bool = True
-    # The documents after the first, kept only for a kops file (a Cluster and its InstanceGroups).
-    siblings: list[Any] = field(default_factory=list)
+    # The documents after the first, kept only for a kops file (a Cluster and its InstanceGroups),
+    # each with its own positions.
+    siblings: list[Document] = field(default_factory=list)
 
     def locate(self, path: Path, *, key: bool = False) -> tuple[int, int] | None:
         """Position of the value at path, or of its nearest ancestor present in the source."""
@@ -85,7 +86,19 @@ def load(raw: bytes) -> Document:
         raise LoadError("input is empty")
     if text.lstrip().startswith("{"):
         return _load_json(text)
-    return _load_yaml(text)
+    return _load_yaml(_without_kops_banner(text))
+
+
+def _without_kops_banner(text: str) -> str:
+    """`kops get cluster --full` prints `//` lines before the YAML, which are not YAML: blanked
+    (lines keep their numbers) when what follows is a kops document."""
+    lines = text.split("\n")
+    banner = 0
+    while banner < len(lines) and lines[banner].startswith("//"):
+        banner += 1
+    if not banner or "kops.k8s.io/" not in text:
+        return text
+    return "\n" * banner + "\n".join(lines[banner:])
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -108,9 +121,9 @@ def _load_json(text: str) -> Document:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, count: int = 0) -> None:
         self.doc = Document(data=None)
-        self.count = 0
+        self.count = count  # values built so far, across the file's documents
         self.scalars = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
@@ -202,5 +215,9 @@ def _load_yaml(text: str) -> Document:
             (builder.doc.data or {}).get("apiVersion", "") if isinstance(builder.doc.data, dict) else ""
         ).startswith("kops.k8s.io/"):
             raise LoadError(f"input holds {len(documents)} YAML documents; a spec file holds exactly one")
-        builder.doc.siblings = [builder.build(node, ()) for node in documents[1:]]
+        for node in documents[1:]:
+            sibling = _Builder(count=builder.count)
+            sibling.doc.data = sibling.build(node, ())
+            builder.count = sibling.count
+            builder.doc.siblings.append(sibling.doc)
     return builder.doc

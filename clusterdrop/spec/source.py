@@ -15,7 +15,7 @@ from clusterdrop.spec.validate import validate
 @dataclass
 class LoadedSpec:
     cluster: Cluster
-    source_format: str  # "clusterdrop" or "eksctl"
+    source_format: str  # "clusterdrop", "eksctl" or "kops"
     notes: list[str] = field(default_factory=list)
     dropped: list[Problem] = field(default_factory=list)
     # Whether the file names spec.kubernetesVersion (else the default was filled in): an update
@@ -61,17 +61,15 @@ class LoadedSpec:
 
 
 def load_spec(raw: bytes, *, allow_partial: bool = False, resolve: references.Resolver | None = None) -> LoadedSpec:
-    """Parse and validate a native spec or an eksctl ClusterConfig. With `resolve`, references
+    """Parse and validate a native spec, an eksctl ClusterConfig or a kops file. With `resolve`, references
     (`fromSsm`, `fromExport`) are resolved and the spec validated as resolved; without, they are
     validated for their shape and stand-ins hold their places.
 
-    Raises LoadError (unreadable), UnsupportedFields (eksctl fields that cannot be honoured,
+    Raises LoadError (unreadable), UnsupportedFields (eksctl or kops fields that cannot be honoured,
     unless allow_partial) or SpecInvalid (the spec is wrong, or a reference cannot be resolved).
     """
     doc = load(raw)
-    if kops.is_kops(doc.data):
-        raise SpecInvalid([kops.explain([doc.data, *doc.siblings])])
-    if not eksctl.is_eksctl(doc.data):
+    if not eksctl.is_eksctl(doc.data) and not kops.is_kops(doc.data):
         spec_data = (doc.data.get("spec") if isinstance(doc.data, dict) else None) or {}
         given = "kubernetesVersion" in spec_data
         cni_data = spec_data.get("cni") if isinstance(spec_data, dict) else None
@@ -92,21 +90,22 @@ def load_spec(raw: bytes, *, allow_partial: bool = False, resolve: references.Re
             references=refs,
             resolved=values if resolve is not None else None,
         )
-    conversion = eksctl.convert(doc)
+    imported = "kops" if kops.is_kops(doc.data) else "eksctl"
+    conversion = kops.convert(doc) if imported == "kops" else eksctl.convert(doc)
     if conversion.unsupported and not allow_partial:
         raise UnsupportedFields(conversion.unsupported)
     try:
         cluster = validate(Document(data=conversion.spec, is_yaml=False))
     except SpecInvalid as exc:
-        # Paths are those of the converted spec; say so, since the user wrote eksctl fields.
+        # Paths are those of the converted spec; say so, since the user wrote eksctl or kops fields.
         raise SpecInvalid(
             [Problem(p.path, f"{p.message} (in the converted spec)", None, None) for p in exc.problems]
         ) from None
     return LoadedSpec(
         cluster=cluster,
-        source_format="eksctl",
+        source_format=imported,
         notes=conversion.notes,
         dropped=conversion.unsupported,
-        version_given="version" in (doc.data.get("metadata") or {}),
-        cni_version_given=False,  # eksctl names no overlay CNI release
+        version_given="kubernetesVersion" in conversion.spec.get("spec", {}),
+        cni_version_given=False,  # eksctl and kops files name no release of the catalog's
     )

@@ -167,7 +167,8 @@ def test_convert_allow_partial_lists_what_was_dropped() -> None:
 def test_convert_refuses_a_native_spec() -> None:
     code, _, err = run("convert", str(QUICKSTART))
     assert code == 1
-    assert "not an eksctl ClusterConfig" in err
+    assert "neither an eksctl ClusterConfig" in err
+    assert "nor a kops file" in err
 
 
 def test_plan_writes_one_template_per_stack(tmp_path: Path) -> None:
