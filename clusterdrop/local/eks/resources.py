@@ -109,6 +109,8 @@ class EksClusterModel(CloudFormationModel):
             kubernetes_network_config=p.get("KubernetesNetworkConfig"),
             tags={t["Key"]: t["Value"] for t in p.get("Tags", [])},
         )
+        # moto keeps no VPC id for a cluster; EKS reports the one its subnets are in.
+        cluster.clusterdrop_vpc_id = _vpc_of(account_id, region_name, vpc.get("SubnetIds") or [])  # type: ignore[attr-defined]
         _describe_as_set(cluster, p)
         _log_group(name, p, account_id, region_name)
         version = str(p.get("Version") or "1.36")
@@ -258,11 +260,24 @@ def _log_group(name: str, p: Obj, account_id: str, region: str) -> None:
         backend.create_log_group(group, {})
 
 
+def _vpc_of(account_id: str, region: str, subnet_ids: list[str]) -> str:
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account_id][region]
+    for subnet_id in subnet_ids:
+        subnet = backend.subnets.get(_subnet_az(backend, subnet_id), {}).get(subnet_id)
+        if subnet is not None:
+            return str(subnet.vpc_id)
+    return ""
+
+
 def _describe_as_set(described: Any, p: Obj) -> None:
     """What DescribeCluster reports for the template's properties, in EKS's API shape (moto keeps
     CloudFormation's property names and its own default logging)."""
     vpc = p.get("ResourcesVpcConfig") or {}
     described.resources_vpc_config = {
+        # The VPC of the subnets, as EKS reports it (the subnets cannot move to another VPC).
+        "vpcId": getattr(described, "clusterdrop_vpc_id", ""),
         "subnetIds": list(vpc.get("SubnetIds") or []),
         "securityGroupIds": list(vpc.get("SecurityGroupIds") or []),
         "endpointPublicAccess": bool(vpc.get("EndpointPublicAccess", True)),
