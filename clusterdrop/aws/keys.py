@@ -23,15 +23,30 @@ AUTOSCALING_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKeyWit
 
 def check(kms: Any, iam: Any, cluster: Cluster) -> list[Problem]:
     """Every key of the spec, by the field that names it."""
+    return resolve(kms, iam, cluster)[1]
+
+
+def resolve(kms: Any, iam: Any, cluster: Cluster) -> tuple[Cluster, list[Problem]]:
+    """Every key of the spec checked, by the field that names it, and a volume key given by ID or
+    alias resolved to its key's ARN (what the templates and the plan then name: an alias can be
+    pointed at another key later; the cluster keeps the key it was planned with)."""
     problems: list[Problem] = []
     spec = cluster.spec
     if spec.control_plane.secrets_key:
-        problems += _usable(kms, iam, spec.control_plane.secrets_key, "spec.controlPlane.secretsKey", autoscaling=False)
-    for i, group in enumerate(spec.node_groups):
+        found = _usable(kms, iam, spec.control_plane.secrets_key, "spec.controlPlane.secretsKey", autoscaling=False)
+        problems += [] if isinstance(found, str) else found
+    groups = list(spec.node_groups)
+    for i, group in enumerate(groups):
         if group.volume is not None and group.volume.kms_key_id:
             path = f"spec.nodeGroups[{i}].volume.kmsKeyId"
-            problems += _usable(kms, iam, group.volume.kms_key_id, path, autoscaling=True)
-    return problems
+            found = _usable(kms, iam, group.volume.kms_key_id, path, autoscaling=True)
+            if isinstance(found, str):
+                volume = group.volume.model_copy(update={"kms_key_id": found})
+                groups[i] = group.model_copy(update={"volume": volume})
+            else:
+                problems += found
+    resolved = cluster.model_copy(update={"spec": spec.model_copy(update={"node_groups": groups})})
+    return resolved, problems
 
 
 # The Auto Scaling role's own policy (AutoScalingServiceRolePolicy) grants no KMS action: only the
@@ -59,32 +74,44 @@ def _key_policy_allows(iam: Any, policy: str, arn: str, role: str) -> bool:
     return all(r["EvalDecision"] == "allowed" for r in answer["EvaluationResults"])
 
 
-def _usable(kms: Any, iam: Any, arn: str, path: str, *, autoscaling: bool) -> list[Problem]:
+def _usable(kms: Any, iam: Any, given: str, path: str, *, autoscaling: bool) -> list[Problem] | str:
+    """The problems of the key `given` names (its ID, alias, ARN or alias ARN), or its ARN."""
     try:
-        key = kms.describe_key(KeyId=arn)["KeyMetadata"]
+        key = kms.describe_key(KeyId=given)["KeyMetadata"]
     except kms.exceptions.NotFoundException:
-        return [Problem(path, f"no KMS key {arn}")]
+        return [Problem(path, f"no KMS key {given}")]
     except kms.exceptions.ClientError as exc:
-        return [Problem(path, f"the deployer cannot read KMS key {arn}: {exc.response['Error']['Message']}")]
+        return [Problem(path, f"the deployer cannot read KMS key {given}: {exc.response['Error']['Message']}")]
+    arn = str(key["Arn"])
     if key.get("KeyState") != "Enabled":
-        return [Problem(path, f"KMS key {arn} is {key.get('KeyState')}; it must be Enabled")]
+        return [Problem(path, f"KMS key {_named(given, arn)} is {key.get('KeyState')}; it must be Enabled")]
     # SYMMETRIC_DEFAULT keys are the encrypting kind (asymmetric and HMAC keys have other specs).
     if key.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
-        return [Problem(path, f"KMS key {arn} is {key.get('KeySpec')}; EKS and EBS encrypt with symmetric keys")]
+        return [
+            Problem(
+                path, f"KMS key {_named(given, arn)} is {key.get('KeySpec')}; EKS and EBS encrypt with symmetric keys"
+            )
+        ]
     if not autoscaling:
-        return []
+        return arn
     partition, account = arn.split(":")[1], arn.split(":")[4]
     role = AUTOSCALING_ROLE.format(partition=partition, account=account)
     policy = kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
     allowed = _key_policy_allows(iam, policy, arn, role)
     granted = any(g.get("GranteePrincipal") == role for g in kms.list_grants(KeyId=arn).get("Grants", []))
     if allowed or granted:
-        return []
+        return arn
     return [
         Problem(
             path,
-            f"KMS key {arn}: its key policy does not let {role.rsplit('/', 1)[1]} (EC2 Auto Scaling, which starts "
-            "the nodes) use it, and no grant does: no node would start (Client.InvalidKMSKey.InvalidState). "
+            f"KMS key {_named(given, arn)}: its key policy does not let {role.rsplit('/', 1)[1]} (EC2 Auto Scaling, "
+            "which starts the nodes) use it, and no grant does: no node would start "
+            "(Client.InvalidKMSKey.InvalidState). "
             f"Allow {role} kms:CreateGrant, kms:Decrypt, kms:GenerateDataKey* and kms:ReEncrypt* in the key policy",
         )
     ]
+
+
+def _named(given: str, arn: str) -> str:
+    """The key as the spec names it, and which key that is when it names it otherwise."""
+    return arn if given == arn else f"{given} ({arn})"

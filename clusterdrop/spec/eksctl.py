@@ -108,6 +108,10 @@ class _Converter:
         access_entries += self._identity_mappings(top)
         self._logging(top.child("cloudWatch"), control_plane)
         self._resilience(top, control_plane)
+        scaling = top.child("controlPlaneScalingConfig")  # EKS Provisioned Control Plane
+        if scaling.has("tier"):
+            control_plane["scalingTier"] = scaling.carry("tier", "spec.controlPlane.scalingTier")
+        scaling.finish()
         encryption = top.child("secretsEncryption")
         if encryption.has("keyARN"):
             control_plane["secretsKey"] = encryption.get("keyARN")

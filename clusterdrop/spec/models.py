@@ -120,6 +120,18 @@ KmsKeyArn = Annotated[
     str,
     _pattern(KMS_KEY_ARN, "a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)"),
 ]
+# What EBS encryption takes for a key (EC2's KmsKeyId): a key ID, an alias name, a key ARN or an
+# alias ARN (KMS's "Key identifiers"); Plan resolves it to the key's ARN with kms:DescribeKey.
+KMS_KEY_REF = re.compile(
+    KMS_KEY_ARN.pattern
+    + r"|^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:alias/[a-zA-Z0-9/_-]{1,250}$"
+    + r"|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|^mrk-[0-9a-f]{32}$"
+    + r"|^alias/[a-zA-Z0-9/_-]{1,250}$"
+)
+KmsKeyRef = Annotated[
+    str,
+    _pattern(KMS_KEY_REF, "a KMS key: its ID, an alias (alias/NAME), its ARN or an alias ARN"),
+]
 
 
 class Model(BaseModel):
@@ -292,8 +304,10 @@ class Volume(Model):
     )
     throughput: int | None = Field(default=None, ge=125, le=1000, description="MiB/s, gp3 only (125..1000).")
     encrypted: bool = Field(default=True, description="EBS encryption (with the account's default key, or kmsKeyId).")
-    kms_key_id: KmsKeyArn | None = Field(
-        default=None, description="A KMS key of the cluster's region to encrypt with, instead of the default."
+    kms_key_id: KmsKeyRef | None = Field(
+        default=None,
+        description="A KMS key of the cluster's region to encrypt with, instead of the default: its ID, an alias "
+        "(alias/NAME), its ARN or an alias ARN, resolved to the key's ARN at Plan.",
     )
 
 

@@ -595,7 +595,7 @@ def _check_volume(region: str, volume: Any, disk_size: int, base: Path) -> Itera
     if volume.kms_key_id is not None:
         if not volume.encrypted:
             yield (*base, "kmsKeyId"), "a KMS key encrypts: set encrypted: true (the default) or drop the key"
-        elif volume.kms_key_id.split(":")[3] != region:
+        elif volume.kms_key_id.startswith("arn:") and volume.kms_key_id.split(":")[3] != region:
             yield (
                 (*base, "kmsKeyId"),
                 f"the KMS key is in {volume.kms_key_id.split(':')[3]}; volumes take a key of {region}",

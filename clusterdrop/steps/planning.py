@@ -159,7 +159,8 @@ def plan(state: State, ports: Ports) -> State:
         raise SpecInvalid(new_groups)
     cluster, problems = subnets.eks_zones(ports.ec2, cluster)
     problems += subnets.check_existing(ports.ec2, cluster)
-    problems += keys.check(ports.kms, ports.iam, cluster)
+    cluster, key_problems = keys.resolve(ports.kms, ports.iam, cluster)
+    problems += key_problems
     problems += key_pairs.check(ports.ec2, cluster)
     installed = eks.installed_versions(ports.eks, name) if running else {}
     problems += eks.pin_problems(ports.eks, cluster, cluster.spec.kubernetes_version or "", installed)

@@ -77,6 +77,29 @@ def test_a_volume_key_must_let_ec2_auto_scaling_use_it(aws: dict[str, Any]) -> N
     assert keys.check(kms, iam, _cluster(volume=granted)) == []
 
 
+def test_a_volume_key_by_id_or_alias_is_resolved_to_its_arn(aws: dict[str, Any]) -> None:  # noqa: F811
+    """EBS takes a key ID, an alias name, a key ARN or an alias ARN; Plan resolves each to the
+    key's ARN, which the templates and the plan then name."""
+    kms, iam = aws["session"].client("kms"), aws["session"].client("iam")
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    key = kms.create_key(Policy=_policy(root, AUTOSCALING))["KeyMetadata"]
+    kms.create_alias(AliasName="alias/nodes", TargetKeyId=key["KeyId"])
+    alias_arn = key["Arn"].split(":key/")[0] + ":alias/nodes"
+    for given in (key["KeyId"], "alias/nodes", key["Arn"], alias_arn):
+        resolved, problems = keys.resolve(kms, iam, _cluster(volume=given))
+        assert problems == [], given
+        volume = resolved.spec.node_groups[0].volume
+        assert volume is not None
+        assert volume.kms_key_id == key["Arn"], given
+    [problem] = keys.check(kms, iam, _cluster(volume="alias/nobody"))
+    assert (problem.path, problem.message) == ("spec.nodeGroups[0].volume.kmsKeyId", "no KMS key alias/nobody")
+    # Refusals name the key as the spec does, and which key that is.
+    locked = kms.create_key(Policy=_policy(root))["KeyMetadata"]
+    kms.create_alias(AliasName="alias/locked", TargetKeyId=locked["KeyId"])
+    [problem] = keys.check(kms, iam, _cluster(volume="alias/locked"))
+    assert problem.message.startswith(f"KMS key alias/locked ({locked['Arn']}): its key policy does not let")
+
+
 def test_plan_refuses_a_key_that_cannot_serve_by_field_with_nothing_created(aws: dict[str, Any]) -> None:  # noqa: F811
     ports: steps.Ports = aws["ports"]
     name = f"k-{aws['suffix']}"

@@ -517,3 +517,29 @@ def test_aws_auth_mappings_become_access_entries_as_eks_migrates_them() -> None:
     )
     with pytest.raises(UnsupportedFields, match="EKS refuses system: groups in access entries"):
         load_spec(nodes.encode())
+
+
+def test_a_volume_key_by_id_and_the_control_plane_tier_convert() -> None:
+    """eksctl's own examples give volumeKmsKeyID as a key ID (EBS takes an ID, an alias or an ARN;
+    Plan resolves it), and controlPlaneScalingConfig is EKS Provisioned Control Plane's tier."""
+    text = (FIXTURES / "eksctl" / "01-simple-cluster.yaml").read_text()
+    key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    settings = f"    volumeEncrypted: true\n    volumeKmsKeyID: {key_id}\n"
+    text = text.replace("    desiredCapacity: 1\n", "    desiredCapacity: 1\n" + settings, 1)
+    text += "controlPlaneScalingConfig:\n  tier: tier-xl\n"
+    loaded = load_spec(text.encode())
+    volume = loaded.cluster.spec.node_groups[0].volume
+    assert volume is not None
+    assert volume.kms_key_id == key_id
+    assert loaded.cluster.spec.control_plane.scaling_tier == "tier-xl"
+    for alias in ("alias/nodes", "arn:aws:kms:eu-north-1:000000000000:alias/nodes"):
+        aliased = text.replace(key_id, alias)
+        kms_key = load_spec(aliased.encode()).cluster.spec.node_groups[0].volume
+        assert kms_key is not None
+        assert kms_key.kms_key_id == alias
+    with pytest.raises(SpecInvalid) as info:
+        load_spec(text.replace(key_id, "nodes-key").encode())
+    assert "a KMS key: its ID, an alias (alias/NAME), its ARN or an alias ARN" in str(info.value)
+    with pytest.raises(UnsupportedFields) as refused:
+        load_spec(text.replace("tier: tier-xl", "tier: tier-xl\n  burst: true").encode())
+    assert [p.path for p in refused.value.problems] == ["controlPlaneScalingConfig.burst"]
