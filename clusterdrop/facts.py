@@ -26,6 +26,18 @@ SUPPORT_CALENDAR: dict[str, tuple[date, date]] = {
     "1.34": (date(2026, 12, 2), date(2027, 12, 2)),
     "1.35": (date(2027, 3, 27), date(2028, 3, 27)),
 }
+# The day the calendar above (and the CNI catalog's tested versions) were last checked: what the
+# examples are held to, so that a test of them does not change its verdict with the clock.
+CALENDAR_CHECKED = date(2026, 12, 7)
+
+
+def in_standard_support(version: str, day: date) -> bool:
+    """Whether EKS gives `version` standard support on `day` (a version whose dates EKS has not
+    published yet is newer than every dated one)."""
+    dates = SUPPORT_CALENDAR.get(version)
+    return dates is None or day < dates[0]
+
+
 # What an EKS control plane costs per hour in standard and in extended support (USD, EKS pricing).
 CLUSTER_HOUR_USD = (0.10, 0.60)
 # How long before the end of standard support clusterdrop starts saying so.

@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
+from clusterdrop.cni import catalog
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
+from clusterdrop.facts import support_warning
 from clusterdrop.spec.loader import MAX_BYTES
 from clusterdrop.spec.references import Resolver
 from clusterdrop.spec.source import LoadedSpec, load_spec
@@ -82,9 +85,33 @@ def load_or_explain(
     exit code: 2 when the file cannot be read, 1 when the spec is wrong."""
     source = display(name)
     try:
-        return read_or_explain(name, err, lambda raw: (raw, load_spec(raw, resolve=resolve)))
+        found = read_or_explain(name, err, lambda raw: (raw, load_spec(raw, resolve=resolve)))
     except (SpecInvalid, UnsupportedFields) as exc:
         err.write(f"{source}: {len(exc.problems)} problem(s); {consequence}:\n")
         for p in exc.problems:
             err.write(problem_line(source, p) + "\n")
         return EXIT_INVALID
+    if not isinstance(found, int):
+        for line in said_lines(found[1]):
+            err.write(f"{source}: {line}\n")
+    return found
+
+
+def spec_warnings(spec: Any) -> list[str]:
+    """What a user of this spec should know today: EKS's support calendar, a CNI release its
+    makers do not test on the spec's Kubernetes version."""
+    version = spec.kubernetes_version or ""
+    found = [
+        support_warning(version, datetime.now(UTC).date()),
+        catalog.untested(spec.cni.name, spec.cni.version, version),
+    ]
+    return [w for w in found if w]
+
+
+def said_lines(loaded: LoadedSpec) -> list[str]:
+    """What every command that reads a spec says about it: an import's notes (what was changed or
+    made explicit), and the warnings `validate` gives."""
+    return [
+        *(f"note: {n}" for n in loaded.notes),
+        *(f"warning: {w}" for w in spec_warnings(loaded.cluster.spec)),
+    ]

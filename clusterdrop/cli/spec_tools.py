@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,25 +19,13 @@ from clusterdrop.cli.common import (
     problem_line,
     read_input,
     read_or_explain,
+    spec_warnings,
 )
-from clusterdrop.cni import catalog
 from clusterdrop.errors import InputUnreadable, LoadError, Problem, SpecInvalid, UnsupportedFields
-from clusterdrop.facts import support_warning
 from clusterdrop.spec import eksctl, kops, policy
 from clusterdrop.spec.importer import Row
 from clusterdrop.spec.loader import load
 from clusterdrop.spec.source import load_spec
-
-
-def _warnings(spec: Any) -> list[str]:
-    """What a user of this spec should know today: EKS's support calendar, a CNI release its
-    makers do not test on the spec's Kubernetes version."""
-    version = spec.kubernetes_version or ""
-    found = [
-        support_warning(version, datetime.now(UTC).date()),
-        catalog.untested(spec.cni.name, spec.cni.version, version),
-    ]
-    return [w for w in found if w]
 
 
 def _resolve_option(p: argparse.ArgumentParser) -> None:
@@ -121,7 +108,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "notes": loaded.notes,
                 "references": loaded.reference_records(),
                 "referenceLines": loaded.reference_lines(),
-                "warnings": _warnings(spec),
+                "warnings": spec_warnings(spec),
                 "errors": [],
             }
         )
@@ -137,6 +124,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 + (f" (from {result['format']})" if result["format"] in ("eksctl", "kops") else "")
                 + "\n"
             )
+            for note in result["notes"]:
+                out.write(f"  note: {note}\n")
             for warning in result["warnings"]:
                 out.write(f"  warning: {warning}\n")
             for line in result["referenceLines"]:

@@ -41,7 +41,7 @@ def test_the_classic_ha_kops_file_creates_a_cluster_in_its_vpc(local: session.Lo
     config = cluster["resourcesVpcConfig"]
     assert config["vpcId"] == vpc
     assert set(config["subnetIds"]) <= set(ids["private"] + ids["public"])
-    assert cluster["version"] == "1.34"
+    assert cluster["version"] == "1.35"
     # Calico runs, and each node is in one of the private subnets, across the three zones.
     store = local.aws.eks.clusters["classic"].api.store
     assert ("kube-system", "calico-node") in store.objects[("apps", "daemonsets")]

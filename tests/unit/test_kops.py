@@ -108,7 +108,7 @@ def test_the_classic_ha_file_converts_whole_and_validates() -> None:
     spec = conversion.spec["spec"]
     assert conversion.spec["metadata"] == {"name": "classic"}
     assert spec["region"] == "eu-west-1"
-    assert spec["kubernetesVersion"] == "1.34"
+    assert spec["kubernetesVersion"] == "1.35"
     assert spec["network"]["topology"] == "private"
     assert spec["network"]["zones"] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
     vpc = spec["network"]["vpc"]
@@ -405,3 +405,16 @@ def test_generated_kops_files_never_crash_and_never_drop_a_value(
     _accounted(raw, conversion)
     with contextlib.suppress(SpecInvalid, UnsupportedFields):  # a clear refusal is an answer; a crash is not
         load_spec(raw, allow_partial=True)
+
+
+def test_plan_and_validate_say_the_conversions_notes_and_the_warnings(tmp_path: Path) -> None:
+    from clusterdrop.cli.common import spec_warnings
+
+    warnings = spec_warnings(load_spec(CLASSIC.read_bytes()).cluster.spec)
+    code, _, err = _cli("plan", str(CLASSIC), "--out", str(tmp_path))
+    assert code == 0
+    assert f"{CLASSIC}: note: metadata.name: classic.example.com is a DNS name" in err
+    assert all(f"{CLASSIC}: warning: {w}" in err for w in warnings)
+    code, out, _ = _cli("validate", str(CLASSIC))
+    assert code == 0
+    assert "  note: spec.nodeGroups[0] (nodes): desiredSize 3, kops's minSize" in out

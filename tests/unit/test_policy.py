@@ -101,10 +101,10 @@ def test_admin_principals_must_match_a_pattern() -> None:
             "up to 9 nodes (the groups' maxSize); at most 8 per cluster (guardrail maxNodesPerCluster)",
         ),
         (
-            {"allowedKubernetesVersions": ["1.35", "1.36"]},
+            {"allowedKubernetesVersions": ["1.34", "1.36"]},
             {},
             "spec.kubernetesVersion",
-            "1.33 is not one of 1.35, 1.36 (guardrail allowedKubernetesVersions)",
+            "1.35 is not one of 1.34, 1.36 (guardrail allowedKubernetesVersions)",
         ),
         (
             {"requiredTags": {"cost-center": None}},

@@ -116,7 +116,7 @@ def test_eks_cluster_properties(full_spec: dict[str, Any]) -> None:
     template = make_plan(_cluster(full_spec)).stacks[0].template
     eks = _resources(template, "AWS::EKS::Cluster")["Cluster"]
     assert eks["Name"] == "demo"
-    assert eks["Version"] == "1.33"
+    assert eks["Version"] == "1.35"
     assert eks["BootstrapSelfManagedAddons"] is False  # calico: no VPC CNI from EKS
     assert eks["AccessConfig"]["AuthenticationMode"] == "API"
     vpc_config = eks["ResourcesVpcConfig"]
@@ -184,7 +184,7 @@ def test_node_group_stack(full_spec: dict[str, Any]) -> None:
     assert group["Labels"] == {"role": "worker"}
     assert group["Taints"] == [{"Key": "dedicated", "Value": "db", "Effect": "NO_SCHEDULE"}]
     assert group["RemoteAccess"] == {"Ec2SshKey": "ops"}
-    assert group["Version"] == "1.33"
+    assert group["Version"] == "1.35"
     assert group["Tags"]["clusterdrop:cluster"] == "demo"
     assert group["Subnets"] == {"Ref": "SubnetIds"}
     summary = make_plan(_cluster(full_spec)).summary()

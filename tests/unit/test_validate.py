@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -538,17 +539,18 @@ def test_an_unpinned_cni_takes_the_newest_release_tested_on_the_version(full_spe
     assert load_spec(yaml.safe_dump(full_spec).encode()).cni_version_given is True
 
 
-def test_validate_warns_of_a_cni_release_untested_on_the_version() -> None:
+def test_validate_warns_of_a_cni_release_untested_on_the_version(tmp_path: Path) -> None:
     import io
     import json
 
     from clusterdrop.cli import main
 
     out = io.StringIO()
-    files = [str(REPO / "examples" / "calico-ha.yaml"), str(REPO / "examples" / "cilium.yaml")]
+    older = tmp_path / "calico-on-1.33.yaml"  # Calico 3.32 is tested on 1.34 to 1.36
+    older.write_text((REPO / "examples" / "calico-ha.yaml").read_text().replace('"1.35"', '"1.33"', 1))
+    files = [str(older), str(REPO / "examples" / "cilium.yaml")]
     assert main(["validate", "--json", *files], out=out, err=io.StringIO()) == 0
     results = {r["cluster"]: r["warnings"] for r in json.loads(out.getvalue())["files"]}
-    # Calico 3.32 is tested on 1.34 to 1.36; the HA example runs 1.33.
     assert any(w.startswith("calico v3.32.1 is not tested by its makers on Kubernetes 1.33") for w in results["demo"])
     assert not any("not tested by its makers" in w for w in results["cilium"])
 
@@ -596,3 +598,17 @@ def test_a_node_group_is_never_taken_back_to_an_older_version(full_spec: dict[st
     assert problem.path == "spec.nodeGroups[0].kubernetesVersion"
     assert problem.message == f"node group {name} runs 1.35: EKS cannot take a node group back to 1.34"
     assert _node_group_downgrades(cluster, {name: "1.34"}) == []  # held where it is
+
+
+@pytest.mark.parametrize("path", [*EXAMPLES, REPO / "examples" / "kops" / "classic-ha.yaml"], ids=lambda p: str(p.name))
+def test_every_example_runs_a_version_in_standard_support_with_a_tested_cni(path: Path) -> None:
+    """What a newcomer copies runs at the standard price, with a CNI its makers test there — on the
+    day the calendar was checked, not today's clock."""
+    from clusterdrop import facts
+    from clusterdrop.cni import catalog
+
+    spec = load_spec(path.read_bytes()).cluster.spec
+    version = spec.kubernetes_version or facts.DEFAULT_KUBERNETES_VERSION
+    assert facts.in_standard_support(version, facts.CALENDAR_CHECKED), version
+    if spec.cni.name != "aws-vpc-cni":
+        assert catalog.untested(spec.cni.name, spec.cni.release().version, version) is None
