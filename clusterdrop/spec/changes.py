@@ -5,6 +5,7 @@ and refuses, by field, what cannot happen — before anything changes."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from clusterdrop.errors import Problem
@@ -177,6 +178,43 @@ def _value(data: Any, path: str) -> Any:
     return data
 
 
+def _shown(value: Any, *, default: bool = False) -> str:
+    """A value as the user wrote it: nothing written is unset, and a value the spec's defaults
+    filled in is said to be one (the user never wrote it)."""
+    if value is None:
+        return "unset"
+    return f"the default {value!r}" if default else repr(value)
+
+
+def _default(spec: dict[str, Any], path: str) -> Any:
+    """What the spec's defaults give at `path` when the spec does not set it (None when none)."""
+    from clusterdrop.errors import SpecInvalid
+    from clusterdrop.spec.loader import Document
+    from clusterdrop.spec.validate import validate
+
+    data = copy.deepcopy(spec)
+    *parents, leaf = path.split(".")
+    holder: Any = data
+    for part in parents:
+        holder = holder.get(part) if isinstance(holder, dict) else None
+    if not isinstance(holder, dict) or leaf not in holder:
+        return None
+    del holder[leaf]
+    try:
+        defaulted = validate(Document(data=_without_nones(data), is_yaml=False))
+    except SpecInvalid:
+        return None
+    return _value(defaulted.model_dump(mode="json", by_alias=True), path)
+
+
+def _without_nones(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nones(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nones(v) for v in value]
+    return value
+
+
 def refused_changes(before: Cluster, after: Cluster) -> list[Problem]:
     """The changes from the applied spec to the new one that cannot be made, by field path."""
     old = before.model_dump(mode="json", by_alias=True)
@@ -190,7 +228,7 @@ def refused_changes(before: Cluster, after: Cluster) -> list[Problem]:
             continue  # a mode goes with its CNI: a CNI switch is refused once, by name
         if kind == REPLACES_CLUSTER and after.spec.control_plane.allow_replacement:
             continue
-        change = f"{was!r} → {now!r}"
+        change = f"{_shown(was)} → {_shown(now, default=_default(new, path) == now)}"
         if kind == REFUSED:
             problems.append(Problem(path, f"cannot change on a running cluster ({change}): {why}"))
         else:

@@ -263,3 +263,23 @@ def test_a_node_groups_version_update_goes_alone(changes: dict[str, Any], refuse
     assert [p.path for p in problems] == refused
     for problem in problems:
         assert "Upload the spec with only the version change first" in problem.message
+
+
+def test_a_refusal_shows_the_users_values_and_a_default_as_a_default() -> None:
+    """A CNI switch also moves the pod CIDR from nothing to the overlay's default: said so, not as
+    `None → '192.168.0.0/16'` the user never wrote."""
+    text = (REPO / "examples" / "quickstart.yaml").read_text()
+    before = load_spec(text.encode()).cluster
+    data = yaml.safe_load(text)
+    data["spec"]["cni"] = {"name": "calico"}
+    after = load_spec(yaml.safe_dump(data).encode()).cluster
+    said = {p.path: p.message for p in refused_changes(before, after)}
+    assert "(unset → the default '192.168.0.0/16')" in said["spec.network.podCidr"]
+    assert "None" not in said["spec.network.podCidr"]
+    assert "('aws-vpc-cni' → 'calico')" in said["spec.cni.name"]
+    data["spec"]["network"] = {"podCidr": "10.48.0.0/16"}
+    written = load_spec(yaml.safe_dump(data).encode()).cluster
+    assert (
+        "(unset → '10.48.0.0/16')"
+        in {p.path: p.message for p in refused_changes(before, written)}["spec.network.podCidr"]
+    )
