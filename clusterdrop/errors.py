@@ -114,6 +114,15 @@ class ClusterAccessPending(TemporaryError):
     bounded number of times, then fails with this message."""
 
 
+# Temporary errors that are an expected wait, not a fault: the workflow retries them as it does
+# any temporary error, and what a person watches shows them as waiting (its words here), not as
+# an error with a cause. Exhausted, the error and its cause are shown whole.
+EXPECTED_WAITS: dict[str, str] = {
+    "ClusterAccessPending": "waiting for the agent's access entry to reach the cluster's API (EKS takes a "
+    "moment after a create)",
+}
+
+
 class NotReadyYet(TemporaryError):
     """Something is still converging; the workflow polls again. Temporary."""
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from clusterdrop.aws import notify
+from clusterdrop.errors import EXPECTED_WAITS
 from clusterdrop.render.status_page import Poll, Span
 from clusterdrop.workflow import FAILURE_PATH, HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
@@ -101,7 +102,8 @@ def step_spans(events: list[dict[str, Any]]) -> list[Span]:
     first: dict[str, datetime] = {}
     last: dict[str, datetime] = {}
     retries: dict[str, int] = {}
-    current, failed_attempt = "", False
+    waits: dict[str, int] = {}  # attempts that failed with an expected wait (EXPECTED_WAITS)
+    current, failed_attempt, waiting = "", False, False
     for event in events:
         kind = event.get("type", "")
         if kind.endswith(("StateEntered", "StateExited")):
@@ -116,8 +118,11 @@ def step_spans(events: list[dict[str, Any]]) -> list[Span]:
                 current, failed_attempt = phase, False
         elif kind in TASK_FAILED:
             failed_attempt = True
+            failure: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            waiting = failure.get("error") in EXPECTED_WAITS
         elif kind in TASK_SCHEDULED and failed_attempt and current:
-            retries[current] = retries.get(current, 0) + 1
+            counted = waits if waiting else retries
+            counted[current] = counted.get(current, 0) + 1
             failed_attempt = False
     status = {s.name: s.status for s in step_timings(events)}
     return [
@@ -127,6 +132,7 @@ def step_spans(events: list[dict[str, Any]]) -> list[Span]:
             seconds=(last[phase] - started).total_seconds(),
             status=status.get(phase, "RUNNING"),
             retries=retries.get(phase, 0),
+            waits=waits.get(phase, 0),
         )
         for phase, started in first.items()
     ]

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from clusterdrop.aws import registry
 from clusterdrop.aws.intake import is_execution_of
 from clusterdrop.contract import ExecutionState
-from clusterdrop.errors import WatchTimedOut
+from clusterdrop.errors import EXPECTED_WAITS, WatchTimedOut
 from clusterdrop.history import execution_history
 from clusterdrop.workflow import FAILURE_PATH, HIDDEN, PHASES, TASK_FAILED, TASK_SCHEDULED
 
@@ -284,7 +284,9 @@ class Watcher:
         elif kind in TASK_SCHEDULED and self.failure is not None:
             retry = self.failure[1:]
             if retry != self.last_retry:
-                self.out.write(f"  {retry[0]}: {retry[1].splitlines()[0] if retry[1] else ''} (retrying)\n")
+                waiting = EXPECTED_WAITS.get(retry[0])
+                first = retry[1].splitlines()[0] if retry[1] else ""
+                self.out.write(f"  … {waiting}\n" if waiting else f"  {retry[0]}: {first} (retrying)\n")
             self.last_retry, self.failure = retry, None
 
     def _progress(self, output: str) -> None:

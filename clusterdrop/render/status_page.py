@@ -31,6 +31,7 @@ class Span:
     seconds: float
     status: str
     retries: int = 0
+    waits: int = 0  # attempts that were an expected wait (an access entry propagating), not faults
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def timeline(spans: list[Span]) -> str:
         y = i * ROW + 4
         status = "RETRIED" if span.retries and span.status == "SUCCEEDED" else span.status
         label = span.name + (f" ({span.retries} retr{'y' if span.retries == 1 else 'ies'})" if span.retries else "")
+        label += " (waited for access)" if span.waits and not span.retries else ""
         parts.append(f'<text x="{LABEL - 8}" y="{y + 15}" class="label">{_e(label)}</text>')
         x, width, fill = LABEL + span.start * scale, max(span.seconds * scale, 1.5), COLORS.get(status, "#555")
         parts.append(
@@ -228,6 +230,7 @@ def _steps_table(spans: list[Span]) -> str:
         f'<tr class="{_e(s.status.lower())}"><td>{_e(s.name)}</td><td>{_e(_duration(s.start))}</td>'
         f"<td>{_e(_duration(s.seconds))}</td><td>{_e(s.status.lower())}"
         + (f", {s.retries} retried" if s.retries else "")
+        + (", waited for access" if s.waits else "")
         + "</td></tr>"
         for s in spans
     )

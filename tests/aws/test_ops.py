@@ -350,6 +350,30 @@ def test_watch_shows_a_retried_failure_as_a_retry_not_as_the_step_failing() -> N
     ]
 
 
+def test_an_access_entry_propagating_is_shown_as_waiting_not_as_an_error() -> None:
+    from clusterdrop.history import step_spans
+    from clusterdrop.render.status_page import timeline
+
+    pending = ("ClusterAccessPending", "the API of cluster demo answered 401 Unauthorized to the agent: ...")
+    events = [_entered("Connect", 0), _task("TaskScheduled", 0), _task("TaskFailed", 1, *pending),
+              _task("TaskScheduled", 3), _task("TaskFailed", 4, *pending), _task("TaskScheduled", 6),
+              _task("TaskSucceeded", 7), _exited("Connect", 7), _entered("Validate cluster", 7),
+              _exited("Validate cluster", 8)]  # fmt: skip
+    out = io.StringIO()
+    pages = [events[:6], events[6:]]
+    assert ops.watch(FakeExecutions(pages, "SUCCEEDED"), DEPLOYER, "demo", out, sleep=lambda _: None) == "SUCCEEDED"
+    text = out.getvalue()
+    assert "  … waiting for the agent's access entry to reach the cluster's API" in text
+    assert "401" not in text
+    assert "ClusterAccessPending" not in text
+    [connect, _] = step_spans(events)
+    assert (connect.name, connect.retries, connect.waits, connect.status) == ("Connect", 0, 2, "SUCCEEDED")
+    svg = timeline([connect])
+    assert "(waited for access)" in svg
+    assert "retried" not in svg
+    assert 'class="step succeeded"' in svg
+
+
 def test_watch_shows_a_caught_failure_when_the_failure_path_starts() -> None:
     pages = [
         [_entered("Apply CNI", 0), _task("TaskScheduled", 0), _task("TaskFailed", 2, "ArtifactDigestMismatch", "calico-v3.32.1.yaml: sha256 differs")],
