@@ -210,7 +210,7 @@ class Workflow(Construct):
         # The CNI staging looks files up in the mirror: without s3:ListBucket, S3 answers a
         # missing key with 403 AccessDenied instead of 404 NoSuchKey, and "not mirrored yet"
         # cannot be told from "refused".
-        allow(["Connect"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "ListArtifacts")
+        allow(["Plan", "Connect"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "ListArtifacts")
         # A spec without a version keeps its running cluster's: Validate spec reads the registry.
         allow(["ValidateSpec"], ["dynamodb:GetItem"], [storage.clusters.table_arn], "RegistryVersion")
         # A teardown reads the last applied spec: its key in the registry, the spec beside the artifacts.

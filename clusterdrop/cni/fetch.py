@@ -43,8 +43,9 @@ class Mirror(Protocol):
 
     def describe(self) -> str: ...
 
-    def seed_hint(self, artifact: Artifact) -> str:
-        """How a person puts a verified copy of the artifact where this mirror finds it."""
+    def seed_command(self, release: CniRelease) -> str:
+        """The command a person runs, on a machine with internet access, that puts the release's
+        verified artifacts where this mirror finds them."""
 
 
 class DirectoryMirror:
@@ -58,8 +59,8 @@ class DirectoryMirror:
     def describe(self) -> str:
         return f"mirror directory {self.root}"
 
-    def seed_hint(self, artifact: Artifact) -> str:
-        return f"copy the file (any name) into {self.root}"
+    def seed_command(self, release: CniRelease) -> str:
+        return f"clusterdrop cni mirror {release.name} --version {release.version} --dir {self.root}"
 
     def _files(self) -> list[Path]:
         if not self.root.is_dir():
@@ -155,12 +156,11 @@ def _rendered(release: CniRelease, artifact: Artifact, mirror: Mirror | None, fe
         held = mirror.find(spec.chart) if mirror is not None else None
         if held is not None and sha256(held[0]) != spec.chart.sha256:
             raise ArtifactDigestMismatch(spec.chart.name, held[1], spec.chart.sha256, sha256(held[0]))
-        hint = mirror.seed_hint(artifact) if mirror is not None else f"into a directory in {MIRROR_ENV}"
         raise ArtifactUnavailable(
             f"{release.name} {release.version}: {artifact.name} (rendered from {spec.chart.url}) is not in the "
             f"{mirror.describe() if mirror is not None else 'mirror'}, and charts are rendered only on a person's "
-            f"machine: run `clusterdrop cni mirror {release.name} --version {release.version}` there to render it "
-            f"{hint}"
+            f"machine: render it there with `{_command(release, mirror)}`"
+            + ("" if mirror is not None else f", then set {MIRROR_ENV}=DIR")
         )
     [chart] = stage(_chart_release(release, spec.chart), "chart", mirror, fetch=fetch)
     data = render.render_chart(chart.data, json.loads(spec.values), release=spec.release, namespace=spec.namespace)
@@ -174,12 +174,19 @@ def _chart_release(release: CniRelease, chart: Artifact) -> CniRelease:
 def _seed_hint(release: CniRelease, artifact: Artifact, mirror: Mirror | None, exc: BaseException) -> str:
     where = f"not in the {mirror.describe()}" if mirror is not None else f"not mirrored (no {MIRROR_ENV} set)"
     reason = getattr(exc, "reason", exc)
-    seed = mirror.seed_hint(artifact) if mirror is not None else f"copy it (any name) into a directory in {MIRROR_ENV}"
     return (
         f"{release.name} {release.version}: {artifact.name} is {where} and cannot be downloaded "
-        f"from {artifact.url} ({reason}). Seed the mirror: download that URL on a machine with internet "
-        f"access, check that its sha256 is {artifact.sha256}, and {seed}."
+        f"from {artifact.url} ({reason}). Seed the mirror on a machine with internet access: "
+        f"`{_command(release, mirror)}`"
+        + ("" if mirror is not None else f", then set {MIRROR_ENV}=DIR")
+        + f" (it checks each file's sha256, {artifact.sha256} for this one)."
     )
+
+
+def _command(release: CniRelease, mirror: Mirror | None) -> str:
+    if mirror is not None:
+        return mirror.seed_command(release)
+    return f"clusterdrop cni mirror {release.name} --version {release.version} --dir DIR"
 
 
 def mirror_from_env() -> DirectoryMirror | None:

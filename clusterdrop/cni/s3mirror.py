@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusterdrop.cni.catalog import Artifact
+from clusterdrop.cni.catalog import Artifact, CniRelease
 from clusterdrop.errors import ArtifactUnavailable
 
 PREFIX = "cni/sha256/"
@@ -25,8 +25,8 @@ class S3Mirror:
     def describe(self) -> str:
         return f"artifacts bucket s3://{self.bucket}/{PREFIX}"
 
-    def seed_hint(self, artifact: Artifact) -> str:
-        return f"upload it: aws s3 cp {artifact.name} s3://{self.bucket}/{self.key(artifact)}"
+    def seed_command(self, release: CniRelease) -> str:
+        return f"clusterdrop cni mirror {release.name} --version {release.version} --bucket {self.bucket}"
 
     def find(self, artifact: Artifact) -> tuple[bytes, str] | None:
         try:

@@ -18,6 +18,7 @@ from clusterdrop.spec.changes import refused_changes
 from clusterdrop.spec.models import Cluster
 from clusterdrop.spec.validate import upgrade_problem
 from clusterdrop.steps.context import Ports, State, cluster_of, typed
+from clusterdrop.steps.staging import stage_cni
 
 
 def nodegroup_parameters(cluster: Cluster, group: str, outputs: dict[str, str]) -> dict[str, str]:
@@ -172,6 +173,8 @@ def plan(state: State, ports: Ports) -> State:
         cluster, problems = subnets.with_zones(ports.ec2, cluster)
     if problems:
         raise SpecInvalid(problems)
+    # Before anything is created: the CNI's artifacts, verified, in the bucket the agent reads.
+    stage_cni(ports, cluster)
     rendered: Plan = make_plan(cluster, ports.settings.cluster_admins)
     # Before anything is created (a new stack's change set creates the stack): the quotas.
     standings, quota_notes = check_quotas(state, ports, cluster, rendered, applied_cluster)

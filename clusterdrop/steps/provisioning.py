@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from clusterdrop.aws import eks, intake, registry, stacks, subnets
-from clusterdrop.cni.fetch import DirectoryMirror, stage
-from clusterdrop.cni.s3mirror import S3Mirror
 from clusterdrop.contract import Connection, ExecutionState
 from clusterdrop.errors import StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import make_plan
 from clusterdrop.steps.context import Ports, State, cluster_of, typed
 from clusterdrop.steps.planning import nodegroup_parameters, plans_of
+from clusterdrop.steps.staging import stage_cni
 
 
 def apply_cluster_stack(state: State, ports: Ports) -> State:
@@ -50,10 +48,7 @@ def connect(state: State, ports: Ports) -> State:
         if release.name == "cilium" and not cluster.spec.cni.overlay():
             addons.append(eks.ADDONS["pod-identity-agent"])
         via = "manifest"
-        mirror = S3Mirror(ports.s3, ports.settings.artifacts_bucket)
-        local = DirectoryMirror(Path(ports.settings.cni_mirror_dir)) if ports.settings.cni_mirror_dir else None
-        for staged in stage(release, cluster.spec.cni.install_mode(), local or mirror):
-            mirror.put(staged.artifact, staged.data)
+        stage_cni(ports, cluster)
     pins = eks.pinned_versions(cluster)
     plan = typed(state).plan
     # Add-ons the spec no longer lists go first; EKS refuses any other change to a DELETING one.

@@ -13,7 +13,7 @@ from clusterdrop import steps
 from clusterdrop.aws import intake, lock, notify, registry, stacks
 from clusterdrop.errors import LockBusy, SpecInvalid, SpecMismatch
 from clusterdrop.history import failed_step, step_timings
-from tests.conftest import REPO
+from tests.conftest import FIXTURES, REPO
 
 REGION = "eu-west-1"
 
@@ -1028,3 +1028,38 @@ def test_plan_refuses_a_node_groups_missing_key_pair_with_nothing_created(aws: d
     planned["plan"] = steps.plan(planned, ports)  # with the key imported, Plan goes on
     assert planned["plan"]["stacks"]
     steps.discard_plan(planned, ports)
+
+
+def test_a_cni_neither_mirrored_nor_downloadable_is_refused_at_plan(aws: dict[str, Any]) -> None:
+    """Found at Connect, it cost a cluster stack built and deleted; at Plan nothing is created,
+    and the fix printed is the command that seeds the deployer's bucket. (The machines here reach
+    no GitHub: the official URL cannot be downloaded, as in an account without internet egress.)"""
+    from clusterdrop.cni import catalog
+    from clusterdrop.cni.s3mirror import S3Mirror
+    from clusterdrop.errors import ArtifactUnavailable
+
+    ports: steps.Ports = aws["ports"]
+    name = f"m-{aws['suffix']}"
+    import yaml
+
+    from clusterdrop.cni.fetch import DirectoryMirror
+
+    data = yaml.safe_load(QUICKSTART)
+    data["metadata"]["name"], data["spec"]["cni"] = name, {"name": "calico"}
+    state = _upload(aws, yaml.safe_dump(data), key=f"clusters/{name}.yaml")
+    state["validated"] = steps.validate_spec(state, ports)
+    release = catalog.find("calico", None)
+    assert release is not None
+    with pytest.raises(ArtifactUnavailable) as info:
+        steps.plan(state, ports)
+    bucket = ports.settings.artifacts_bucket
+    assert f"`clusterdrop cni mirror calico --version {release.version} --bucket {bucket}`" in str(info.value)
+    assert stacks.status(ports.cfn, f"clusterdrop-{name}") is None
+    # Seeded (as `cni mirror` does, from the shared copies of the official files), Plan stages it.
+    mirror = S3Mirror(ports.s3, bucket)
+    for artifact in release.modes[release.default_mode]:
+        found = DirectoryMirror(FIXTURES / "cni").find(artifact)
+        assert found is not None
+        mirror.put(artifact, found[0])
+    planned = steps.plan(state, ports)
+    assert planned["stacks"]

@@ -219,7 +219,8 @@ def test_no_mirror_and_no_network_says_how_to_seed(tmp_path: Path) -> None:
     assert "Seed the mirror" in message
     assert release.modes["manifest"][0].url in message
     assert release.modes["manifest"][0].sha256 in message
-    assert f"copy the file (any name) into {tmp_path / 'empty'}" in message  # where, for this mirror
+    # The command that seeds this mirror, from a machine with internet access.
+    assert f"`clusterdrop cni mirror calico --version {release.version} --dir {tmp_path / 'empty'}`" in message
 
 
 def test_readiness_follows_the_workloads(kube: Kube, kube_api: KubeApiServer) -> None:
