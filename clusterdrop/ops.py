@@ -88,6 +88,37 @@ def delete(s3: Any, deployer: Deployer, cluster: str, *, team: str = "") -> dict
     return None
 
 
+def delete_preview(cfn: Any, table: Any, cluster: str) -> list[str]:
+    """What a teardown of `cluster` removes, as `delete` shows it before asking: its stacks (found
+    by the cluster tag every clusterdrop stack carries) and what the registry knows of it."""
+    from clusterdrop.render.common import CLUSTER_TAG
+
+    lines: list[str] = []
+    record = registry.get(table, cluster)
+    if record is not None:
+        said = [f"status {record.status or 'never created'}"]
+        if record.kubernetes_version:
+            said.append(f"Kubernetes {record.kubernetes_version}")
+        if record.nodes_expected:
+            said.append(f"{record.nodes_ready}/{record.nodes_expected} nodes Ready")
+        if record.endpoint:
+            said.append(f"endpoint {record.endpoint}")
+        lines.append("the cluster: " + ", ".join(said))
+    stacks = [
+        stack["StackName"]
+        for page in cfn.get_paginator("describe_stacks").paginate()
+        for stack in page["Stacks"]
+        if {t["Key"]: t["Value"] for t in stack.get("Tags", [])}.get(CLUSTER_TAG) == cluster
+        and stack["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    if stacks:
+        lines.append(
+            "its stacks and everything in them (the EKS cluster, node groups and nodes, a VPC clusterdrop made): "
+            + ", ".join(sorted(stacks))
+        )
+    return lines
+
+
 # --- status ---------------------------------------------------------------------------------
 
 

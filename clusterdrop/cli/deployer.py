@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -202,6 +203,21 @@ def cmd_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from clusterdrop import ops
 
     session, deployer = _aws()
+    table = session.resource("dynamodb").Table(deployer.clusters_table)
+    goes = ops.delete_preview(session.client("cloudformation"), table, args.cluster)
+    out.write(f"Deleting cluster {args.cluster} removes:\n" + "".join(f"  - {line}\n" for line in goes))
+    if not goes:
+        out.write("  - (nothing the registry or CloudFormation knows of: only its spec)\n")
+    out.write(f"  The spec's history stays in s3://{deployer.spec_bucket} (versioned).\n")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            err.write("clusterdrop: not deleting: confirm with --yes (stdin is not a terminal to ask on)\n")
+            return EXIT_USAGE
+        out.write(f"Type the cluster's name ({args.cluster}) to delete it: ")
+        out.flush()
+        if sys.stdin.readline().strip() != args.cluster:
+            out.write("Not deleted.\n")
+            return EXIT_INVALID
     removed = ops.delete(session.client("s3"), deployer, args.cluster, team=args.team)
     if removed is None:
         err.write(f"clusterdrop: no spec for cluster {args.cluster} in s3://{deployer.spec_bucket}/clusters/\n")
@@ -261,9 +277,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "delete",
         help="remove a cluster's spec to start its teardown",
-        description="Remove clusters/NAME.* (a delete marker: the history stays) so that the teardown starts. "
-        + deployer_help,
+        description="Show what the teardown removes, ask (type the cluster's name; --yes for scripts), then "
+        "remove clusters/NAME.* (a delete marker: the history stays) so that the teardown starts. " + deployer_help,
     )
     p.add_argument("cluster", metavar="NAME")
     p.add_argument("--team", default="", metavar="TEAM", help="the spec is under clusters/TEAM/")
+    p.add_argument("--yes", "-y", action="store_true", help="delete without asking (for scripts)")
     p.set_defaults(func=cmd_delete)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,15 +126,59 @@ def test_submit_converts_an_eksctl_file(deployer: ops.Deployer) -> None:
 
 def test_delete_leaves_a_delete_marker(deployer: ops.Deployer) -> None:
     run("submit", str(QUICKSTART))
-    code, out, _ = run("delete", "quickstart")
+    code, out, _ = run("delete", "quickstart", "--yes")
     assert code == 0
     assert "the teardown starts" in out
     versions = boto3.client("s3").list_object_versions(Bucket=deployer.spec_bucket)
     assert [m["Key"] for m in versions["DeleteMarkers"]] == ["clusters/quickstart.yaml"]
     assert len(versions["Versions"]) == 1  # the spec's history stays
-    code, _, err = run("delete", "nothing-here")
+    code, _, err = run("delete", "nothing-here", "--yes")
     assert code == 1
     assert "no spec for cluster nothing-here" in err
+
+
+def test_delete_shows_what_goes_and_asks(deployer: ops.Deployer, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("submit", str(QUICKSTART))
+    table = boto3.resource("dynamodb").Table(deployer.clusters_table)
+    table.put_item(Item={"cluster": "quickstart", "status": "ACTIVE", "kubernetesVersion": "1.36",
+                         "nodesExpected": 2, "nodesReady": 2, "endpoint": "https://ABC.eks"})  # fmt: skip
+    cfn = boto3.client("cloudformation")
+    body = json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}})
+    for stack in ("clusterdrop-quickstart", "clusterdrop-quickstart-ng-workers"):
+        cfn.create_stack(
+            StackName=stack, TemplateBody=body, Tags=[{"Key": "clusterdrop:cluster", "Value": "quickstart"}]
+        )
+    cfn.create_stack(
+        StackName="clusterdrop-other", TemplateBody=body, Tags=[{"Key": "clusterdrop:cluster", "Value": "other"}]
+    )
+    s3 = boto3.client("s3")
+
+    def markers() -> list[str]:
+        return [m["Key"] for m in s3.list_object_versions(Bucket=deployer.spec_bucket).get("DeleteMarkers", [])]
+
+    # Not a terminal, no --yes: nothing deleted, and said how to confirm.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    code, out, err = run("delete", "quickstart")
+    assert code == 2
+    assert "confirm with --yes" in err
+    assert "status ACTIVE, Kubernetes 1.36, 2/2 nodes Ready, endpoint https://ABC.eks" in out
+    assert "clusterdrop-quickstart, clusterdrop-quickstart-ng-workers" in out
+    assert "clusterdrop-other" not in out
+    assert markers() == []
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal("quick\n"))  # not the cluster's name: not deleted
+    code, out, _ = run("delete", "quickstart")
+    assert (code, out.splitlines()[-1]) == (1, "Type the cluster's name (quickstart) to delete it: Not deleted.")
+    assert markers() == []
+    monkeypatch.setattr(sys, "stdin", Terminal("quickstart\n"))
+    code, out, _ = run("delete", "quickstart")
+    assert code == 0
+    assert "the teardown starts" in out
+    assert markers() == ["clusters/quickstart.yaml"]
 
 
 def test_status_lists_the_registry(deployer: ops.Deployer) -> None:
