@@ -214,7 +214,13 @@ class Workflow(Construct):
         # A spec without a version keeps its running cluster's: Validate spec reads the registry.
         allow(["ValidateSpec"], ["dynamodb:GetItem"], [storage.clusters.table_arn], "RegistryVersion")
         # A teardown reads the last applied spec: its key in the registry, the spec beside the artifacts.
-        allow(["ReadLastAppliedSpec"], ["dynamodb:GetItem"], [storage.clusters.table_arn], "ReadRegistry")
+        # ... and removes the record of a cluster whose first create failed (nothing to tear down).
+        allow(
+            ["ReadLastAppliedSpec"],
+            ["dynamodb:GetItem", "dynamodb:DeleteItem"],
+            [storage.clusters.table_arn],
+            "ReadRegistry",
+        )
         allow(
             ["ReadLastAppliedSpec"],
             ["s3:GetObject"],

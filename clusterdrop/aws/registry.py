@@ -10,6 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+# The status of a cluster whose first create failed: none of it is recorded as applied, and no
+# team owns it yet (a retry may come from any prefix).
+NEVER_CREATED = "CREATE_FAILED"
+
 
 class ClusterRecord(BaseModel):
     """A cluster's item in the registry: what the last execution did and left. camelCase in the

@@ -114,7 +114,7 @@ def settle_cni(cluster: Cluster, item: registry.ClusterRecord | None, *, pinned:
 def refuse_other_team(item: registry.ClusterRecord | None, team: str, name: str) -> None:
     """A cluster belongs to the team whose prefix created it: another team's key (or the shared
     one) neither changes nor deletes it."""
-    if item is None or item.status in ("", "DELETED") or item.team == team:
+    if item is None or item.status in ("", "DELETED", registry.NEVER_CREATED) or item.team == team:
         return
 
     owner = f"team {item.team} (clusters/{item.team}/{name}.yaml)" if item.team else f"clusters/{name}.yaml"
@@ -128,6 +128,21 @@ def read_last_applied_spec(state: State, ports: Ports) -> State:
     Read under the lock, so that a deploy still running for the cluster has recorded what it made."""
     name = typed(state).cluster
     item = registry.get(ports.clusters, name)
+    if item and not item.spec_key:
+        refuse_other_team(item, intake.team_of(typed(state).key), name)
+        # Its first create failed before anything was recorded as applied: there is nothing to
+        # tear down, and the record that said so goes (`status` no longer lists the cluster).
+        ports.clusters.delete_item(Key={"cluster": name})
+        step = item.last_failure.get("step", "")
+        raise SpecInvalid(
+            [
+                Problem(
+                    "metadata.name",
+                    f"cluster {name!r} was never created (its first create failed{f' at {step}' if step else ''}): "
+                    "nothing to tear down; its record is removed from the registry",
+                )
+            ]
+        )
     if not item or not item.spec_key:
         raise unknown_cluster(name)
     refuse_other_team(item, intake.team_of(typed(state).key), name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -181,19 +182,31 @@ def record_failure(built: message.Outcome, ports: Ports) -> None:
     """The registry keeps the last failure's code beside the cluster's state."""
     if built.failure is None or built.action == "plan":
         return
-    ports.clusters.update_item(
-        Key={"cluster": built.cluster},
-        UpdateExpression="SET #f = :f",
-        ExpressionAttributeNames={"#f": "lastFailure"},
-        ExpressionAttributeValues={
-            ":f": {
-                "code": built.failure.code,
-                "step": built.failure.step,
-                "execution": built.execution_arn,
-                "at": str(int(time.time())),
-            }
-        },
-    )
+    failure = {
+        "code": built.failure.code,
+        "step": built.failure.step,
+        "execution": built.execution_arn,
+        "at": str(int(time.time())),
+    }
+    if built.action == "create":
+        # A first create that failed leaves a record saying so (not a blank status); a cluster
+        # that ran before keeps its own.
+        ports.clusters.update_item(
+            Key={"cluster": built.cluster},
+            UpdateExpression="SET #f = :f, #s = if_not_exists(#s, :never)",
+            ExpressionAttributeNames={"#f": "lastFailure", "#s": "status"},
+            ExpressionAttributeValues={":f": failure, ":never": registry.NEVER_CREATED},
+        )
+        return
+    # Only beside a record there is: a teardown of a cluster that has none makes none.
+    with contextlib.suppress(ports.clusters.meta.client.exceptions.ConditionalCheckFailedException):
+        ports.clusters.update_item(
+            Key={"cluster": built.cluster},
+            UpdateExpression="SET #f = :f",
+            ConditionExpression="attribute_exists(#c)",
+            ExpressionAttributeNames={"#f": "lastFailure", "#c": "cluster"},
+            ExpressionAttributeValues={":f": failure},
+        )
 
 
 def publish(built: message.Outcome, ports: Ports) -> State:

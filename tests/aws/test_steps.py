@@ -446,6 +446,10 @@ def test_a_teams_prefix_brings_its_own_guardrails_and_its_clusters_stay_its_own(
     teardown = {**_upload(aws, QUICKSTART, key="clusters/web/quickstart.yaml"), "action": "teardown"}
     with pytest.raises(SpecInvalid, match="a spec under clusters/web/ cannot change or delete it"):
         steps.read_last_applied_spec(teardown, ports)
+    # A cluster whose first create failed is nobody's yet: any prefix may try again.
+    ports.clusters.delete_item(Key={"cluster": "quickstart"})
+    ports.clusters.put_item(Item={"cluster": "quickstart", "status": registry.NEVER_CREATED})
+    assert steps.validate_spec(_upload(aws, QUICKSTART), ports)["spec"]["metadata"]["name"] == "quickstart"
 
 
 def test_plan_creates_change_sets_and_a_plan_run_leaves_nothing(aws: dict[str, Any]) -> None:

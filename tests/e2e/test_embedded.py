@@ -550,7 +550,10 @@ def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDepl
     assert mail.startswith("Subject: [clusterdrop] nocap: create FAILED ERR_INSUFFICIENT_CAPACITY at")
     assert "Execution: deploy-nocap-" in mail
     assert "(embedded mode: follow it with clusterdrop watch nocap)" in mail
-    assert any('"nocap: create FAILED"' in p.read_text() for p in local.slack.inbox.directory.glob("*-slack.json"))
+    # (The Slack message is delivered on its own, by the topic's other subscriber: waited for.)
+    _wait_for(
+        lambda: any('"nocap: create FAILED"' in p.read_text() for p in local.slack.inbox.directory.glob("*-slack.json"))
+    )
     # The status page, written by Notify (its own role) and saved by local run: the code, the
     # failing step marked on the timeline.
     page = Path(result["statusPage"]).read_text()
@@ -568,6 +571,18 @@ def test_stack_failure_is_diagnosed_with_the_real_cause(local: session.LocalDepl
     assert "Resource creation cancelled" not in failure["cause"]
     assert failure["cleaned_up"] == ["clusterdrop-nocap"]  # the node-group stack never existed
     assert result["leftovers"] == []  # a failed first creation is cleaned up
+    # The registry says so (not a blank status), and a delete removes the record.
+    assert registry.get_item(Key={"cluster": "nocap"})["Item"]["status"] == "CREATE_FAILED"
+    from clusterdrop import ops
+
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    assert ops.delete(local.aws.client("s3"), local.deployer, "nocap") is not None
+    sfn = local.aws.client("stepfunctions")
+    ops.watch(sfn, local.deployer, "nocap", io.StringIO(), poll=0.3, started_after=before, timeout=300)
+    said = json.loads(local.notifications()[-1]["Message"])["outcome"]
+    assert said["action"] == "delete"
+    assert "'nocap' was never created (its first create failed at Wait for cluster stack)" in said["failure"]["cause"]
+    assert "Item" not in registry.get_item(Key={"cluster": "nocap"})
 
 
 # --- Calico, from the mirror ---------------------------------------------------------------------
