@@ -44,13 +44,25 @@ def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     return EXIT_OK
 
 
-def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _stop_on_sigterm() -> None:
+    """SIGTERM (kill, a supervisor, CI's timeout) stops the embedded mode as Ctrl-C does: it unwinds,
+    so workers and servers stop and the work directories (a server key among them) go. Without it
+    Python dies at once and leaves them in the temporary directory."""
     import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import threading
 
     from clusterdrop.local import session
 
     session.quiet_logs()
+    _stop_on_sigterm()
     err.write("Starting the embedded AWS and deploying clusterdrop into it...\n")
     inbox = Path(args.inbox or tempfile.mkdtemp(prefix="clusterdrop-inbox-")).resolve()
     local = session.up(
@@ -72,8 +84,6 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "# Ctrl-C stops it.\n"
     )
     out.flush()
-    # SIGTERM (kill, a supervisor) stops it as Ctrl-C does: workers, servers and the work directory go.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -101,6 +111,7 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     [region] = regions
     session.quiet_logs()
+    _stop_on_sigterm()
     progress = err if args.json else out
     progress.write(f"Starting the embedded AWS ({region}) and deploying clusterdrop into it...\n")
     progress.flush()

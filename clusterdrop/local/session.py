@@ -363,8 +363,9 @@ def up(
         aws.client("sns").subscribe(TopicArn=outputs["TopicArn"], Protocol="sqs", Endpoint=queue_arn)
         if mailbox is not None:
             aws.client("sns").subscribe(TopicArn=outputs["TopicArn"], Protocol="http", Endpoint=mailbox.mail.url)
-    except Exception:
+    except BaseException:  # a SIGTERM (SystemExit) or Ctrl-C half-way cleans up too
         aws.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         raise
     return LocalDeployer(aws, deployer, outputs, slack, queue_url, workdir, faults, pages)
 
