@@ -228,7 +228,9 @@ def refused_changes(before: Cluster, after: Cluster) -> list[Problem]:
             continue  # a mode goes with its CNI: a CNI switch is refused once, by name
         if kind == REPLACES_CLUSTER and after.spec.control_plane.allow_replacement:
             continue
-        change = f"{_shown(was)} → {_shown(now, default=_default(new, path) == now)}"
+        # A field unset before and set now by the defaults (a CNI switch's pod CIDR) was never
+        # written by the user: said to be the default.
+        change = f"{_shown(was)} → {_shown(now, default=was is None and _default(new, path) == now)}"
         if kind == REFUSED:
             problems.append(Problem(path, f"cannot change on a running cluster ({change}): {why}"))
         else:

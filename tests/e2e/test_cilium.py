@@ -67,7 +67,7 @@ def test_a_tampered_chart_fails_at_the_digest_check_naming_the_file(
     local: session.LocalDeployer, tmp_path: Path
 ) -> None:
     """The mirror holds a chart that is not the official archive and nothing rendered from it:
-    the workflow names the archive and both digests at Connect, before anything is applied."""
+    the workflow names the archive and both digests at Plan, before anything is created."""
     mirror = local.workdir / "cni-mirror"
     archive = mirror / "cilium-1.18.12.tgz"
     kept = {p: p.read_bytes() for p in mirror.iterdir() if "cilium-1.18.12" in p.name}
@@ -86,7 +86,7 @@ def test_a_tampered_chart_fails_at_the_digest_check_naming_the_file(
         for path, data in kept.items():
             path.write_bytes(data)
     failure = failed["notifications"]["sns"]["outcome"]["failure"]
-    assert (failed["status"], failure["step"], failure["error"]) == ("FAILED", "Connect", "ArtifactDigestMismatch")
+    assert (failed["status"], failure["step"], failure["error"]) == ("FAILED", "Plan", "ArtifactDigestMismatch")
     assert f"cilium-1.18.12.tgz from {archive}" in failure["cause"]
     assert "5923f9d9fcb11bc4692ad52353cc791b935d96e09ba0c535c5a8b88ea8a37572" in failure["cause"]
     assert failed["leftovers"] == []

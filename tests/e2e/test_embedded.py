@@ -723,7 +723,7 @@ def test_calico_operator_from_the_mirror(local: session.LocalDeployer, tmp_path:
     assert result["status"] == "SUCCEEDED", (result["notifications"]["sns"] or {}).get("text")
     assert result["nodes"] == {"expected": 5, "registered": 5, "ready": 5}
     nodes = local.aws.eks.clusters["calico-operator"].api.store.objects[("", "nodes")].values()
-    assert {n["status"]["nodeInfo"]["osImage"] for n in nodes} == {"Bottlerocket OS 1.50.0 (aws-k8s-1.33)"}
+    assert {n["status"]["nodeInfo"]["osImage"] for n in nodes} == {"Bottlerocket OS 1.50.0 (aws-k8s-1.35)"}
     assert {n["status"]["allocatable"]["pods"] for n in nodes} == {"100"}
     eks = local.aws.client("eks")
     for group in eks.list_nodegroups(clusterName="calico-operator")["nodegroups"]:
@@ -749,7 +749,7 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
     from tests.conftest import FIXTURES
 
     spec = _spec(tmp_path, "tampered", _calico("tampered", "manifest"))
-    later = _spec(tmp_path, "later", _calico("tampered", "manifest").replace('"1.33"', '"1.34"'))
+    later = _spec(tmp_path, "later", _calico("tampered", "manifest").replace('"1.35"', '"1.36"'))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "CLUSTERDROP_CNI_MIRROR": str(FIXTURES / "cni"), "TMPDIR": str(scratch)}
@@ -780,18 +780,18 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
     assert f"Not submitted after that failure: {later}" in done.stderr
     assert result["status"] == "FAILED"
     failure = result["notifications"]["sns"]["outcome"]["failure"]
-    assert failure["step"] == "Connect"  # where the CNI's files are staged, before anything is applied
+    assert failure["step"] == "Plan"  # where the CNI's files are first staged, before anything is created
     assert failure["error"] == "ArtifactDigestMismatch"
     assert "refusing a file that is not the official release" in failure["cause"]
-    assert failure["cleaned_up"] == ["clusterdrop-tampered"]  # deletionPolicy: delete
+    assert failure["cleaned_up"] == []  # nothing was created
     assert result["leftovers"] == []
-    assert {"name": "Connect", "status": "FAILED"}.items() <= next(
-        s for s in result["steps"] if s["name"] == "Connect"
+    assert {"name": "Plan", "status": "FAILED"}.items() <= next(
+        s for s in result["steps"] if s["name"] == "Plan"
     ).items()
-    assert "✖ Connect" in done.stderr  # the progress went to stderr
+    assert "✖ Plan" in done.stderr  # the progress went to stderr
     # The synthesized app, the functions' code and the tampered mirror went with the run.
     assert list(scratch.iterdir()) == []
-    assert result["notifications"]["slack"]["text"] == "[clusterdrop] tampered: create FAILED ERR_CNI_FAILED at Connect"
+    assert result["notifications"]["slack"]["text"] == "[clusterdrop] tampered: create FAILED ERR_CNI_FAILED at Plan"
     assert result["code"] == "ERR_CNI_FAILED"
 
 
