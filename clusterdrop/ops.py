@@ -185,6 +185,100 @@ def mark_out_of_policy(s3: Any, deployer: Deployer, items: list[dict[str, Any]])
         item["outOfPolicy"] = [str(p) for p in policy.check(cluster, rules, account=deployer.account or None)]
 
 
+# --- describe -------------------------------------------------------------------------------
+
+
+def describe(eks: Any, sfn: Executions, table: Any, deployer: Deployer, cluster: str) -> dict[str, Any] | None:
+    """A cluster as clusterdrop knows it (`describe NAME`, kops's `get cluster` and eksctl's `get
+    cluster` in one): the registry's record, what EKS reports (versions, endpoint, node groups,
+    add-ons) and the last executions. None when neither the registry nor EKS knows it."""
+    record = registry.get(table, cluster)
+    found: dict[str, Any] = {"cluster": cluster, "record": record.model_dump(by_alias=True) if record else None}
+    try:
+        described = eks.describe_cluster(name=cluster)["cluster"]
+    except eks.exceptions.ResourceNotFoundException:
+        described = None
+    if record is None and described is None:
+        return None
+    if described is not None:
+        found["eks"] = {
+            "status": described.get("status"),
+            "version": described.get("version"),
+            "platformVersion": described.get("platformVersion"),
+            "endpoint": described.get("endpoint"),
+        }
+        groups = []
+        for name in eks.list_nodegroups(clusterName=cluster).get("nodegroups", []):
+            group = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
+            scaling = group.get("scalingConfig") or {}
+            groups.append(
+                {
+                    "name": name,
+                    "status": group.get("status"),
+                    "instanceTypes": group.get("instanceTypes") or [],
+                    "capacityType": group.get("capacityType"),
+                    "version": group.get("version"),
+                    "releaseVersion": group.get("releaseVersion"),
+                    "sizes": f"{scaling.get('minSize')}/{scaling.get('desiredSize')}/{scaling.get('maxSize')}",
+                }
+            )
+        found["nodeGroups"] = groups
+        addons = {}
+        for name in eks.list_addons(clusterName=cluster).get("addons", []):
+            addon = eks.describe_addon(clusterName=cluster, addonName=name)["addon"]
+            addons[name] = f"{addon.get('addonVersion')} ({addon.get('status')})"
+        found["addons"] = addons
+    found["executions"] = _recent_executions(sfn, deployer, cluster)
+    return found
+
+
+def _recent_executions(sfn: Executions, deployer: Deployer, cluster: str, count: int = 5) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for machine in (deployer.deploy_machine, deployer.teardown_machine):
+        page = sfn.list_executions(stateMachineArn=machine, maxResults=100)  # newest first
+        runs += [e for e in page.get("executions", []) if is_execution_of(e["name"], cluster)]
+    runs.sort(key=lambda e: e["startDate"], reverse=True)
+    return [
+        {"name": e["name"], "status": e["status"], "started": e["startDate"], "stopped": e.get("stopDate")}
+        for e in runs[:count]
+    ]
+
+
+def format_describe(found: dict[str, Any]) -> str:
+    record = found.get("record") or {}
+    lines = [f"Cluster:     {found['cluster']}"]
+    if record:
+        lines.append(f"Status:      {record.get('status') or '-'} (spec version {record.get('specVersion') or '-'})")
+        lines.append(f"CNI:         {record.get('cni') or '-'}")
+        lines.append(f"Nodes:       {record.get('nodesReady', 0)}/{record.get('nodesExpected', 0)} Ready")
+        failure = record.get("lastFailure") or {}
+        if failure:
+            lines.append(f"Last failure: {failure.get('code')} at {failure.get('step')} ({_when(failure.get('at'))})")
+    eks = found.get("eks")
+    if eks:
+        lines.append(f"Kubernetes:  {eks['version']} ({eks['platformVersion']}), EKS status {eks['status']}")
+        lines.append(f"Endpoint:    {eks['endpoint']}")
+    else:
+        lines.append("EKS:         no cluster of that name in EKS")
+    groups = found.get("nodeGroups") or []
+    if groups:
+        lines.append("Node groups (min/desired/max):")
+        lines += [
+            f"  {g['name']}: {', '.join(g['instanceTypes'])} {g['capacityType'] or ''} {g['sizes']}, "
+            f"{g['version']} ({g['releaseVersion']}), {g['status']}"
+            for g in groups
+        ]
+    addons = found.get("addons") or {}
+    if addons:
+        lines.append("Add-ons:")
+        lines += [f"  {name}: {state}" for name, state in sorted(addons.items())]
+    runs = found.get("executions") or []
+    if runs:
+        lines.append("Last executions:")
+        lines += [f"  {r['started']:%Y-%m-%d %H:%M:%S} {r['status']:<10} {r['name']}" for r in runs]
+    return "\n".join(lines) + "\n"
+
+
 # --- watch ----------------------------------------------------------------------------------
 
 

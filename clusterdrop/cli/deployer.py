@@ -137,6 +137,20 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+@_aws_errors
+def cmd_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    table = session.resource("dynamodb").Table(deployer.clusters_table)
+    found = ops.describe(session.client("eks"), session.client("stepfunctions"), table, deployer, args.cluster)
+    if found is None:
+        err.write(f"clusterdrop: no cluster {args.cluster} in the registry or in EKS\n")
+        return EXIT_INVALID
+    out.write(json.dumps(found, indent=2, default=str) + "\n" if args.json else ops.format_describe(found))
+    return EXIT_OK
+
+
 def _status_page(session: Any, deployer: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The cluster's status page, read with the reader's own credentials (no link to expire),
     saved as a file and opened in a browser when there is a terminal to open it from."""
@@ -274,6 +288,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_quotas)
+    p = sub.add_parser(
+        "describe",
+        aliases=["get"],
+        help="one cluster as clusterdrop and EKS know it",
+        description="The registry's record of NAME (status, spec version, CNI, nodes, last failure), what EKS "
+        "reports (version, endpoint, node groups with their sizes and AMI releases, add-ons) and its last "
+        "executions. " + deployer_help,
+    )
+    p.add_argument("cluster", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_describe)
     p = sub.add_parser(
         "delete",
         help="remove a cluster's spec to start its teardown",

@@ -609,3 +609,11 @@ def test_quotas_shows_use_reservations_and_what_is_free(deployer: ops.Deployer) 
         with account.lock:
             account.applied.clear()
             account.applied.update(RAISED)
+
+
+def test_describe_names_a_cluster_nobody_knows(deployer: ops.Deployer) -> None:
+    code, out, err = run("describe", "nobody")
+    assert (code, out) == (1, "")
+    assert "no cluster nobody in the registry or in EKS" in err
+    code, _, err = run("get", "nobody")  # kops's and eksctl's word for it
+    assert code == 1

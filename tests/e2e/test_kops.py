@@ -58,6 +58,21 @@ def test_the_classic_ha_kops_file_creates_a_cluster_in_its_vpc(local: session.Lo
     routes_after = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
     assert [t["Routes"] for t in routes_after] == [t["Routes"] for t in routes_before]
 
+    # `describe` (or `get`) shows it as clusterdrop and EKS know it.
+    from clusterdrop import ops
+
+    table = local.aws.session().resource("dynamodb", endpoint_url=local.aws.url).Table(local.deployer.clusters_table)
+    found = ops.describe(local.aws.client("eks"), local.aws.client("stepfunctions"), table, local.deployer, "classic")
+    assert found is not None
+    [group] = found["nodeGroups"]
+    assert (group["name"], group["instanceTypes"], group["sizes"]) == ("nodes", ["t2.medium"], "3/3/3")
+    assert {"vpc-cni", "coredns", "kube-proxy"} - set(found["addons"]) == {"vpc-cni"}  # Calico instead
+    assert found["executions"][0]["status"] == "SUCCEEDED"
+    text = ops.format_describe(found)
+    assert "Status:      ACTIVE" in text
+    assert "Nodes:       3/3 Ready" in text
+    assert f"Endpoint:    {cluster['endpoint']}" in text
+
     _torn_down(local, "classic")
     assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"]
     assert ec2.describe_nat_gateways(NatGatewayIds=[nat["NatGatewayId"]])["NatGateways"][0]["State"] == "available"
