@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLES := $(wildcard examples/*.yaml)
 
-.PHONY: test lint typecheck unit build synth demo bench golden clean browser
+.PHONY: test lint typecheck unit build synth demo bench golden clean browser docs docs-serve
 
 $(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,9 +55,22 @@ endef
 unit: $(STAMP) build browser
 	$(call BESIDE_E2E,$(BIN)/pytest --ignore=tests/e2e)
 
-# Lint and types first among the rest, while the end-to-end suite already runs.
+# Lint, types and the documentation site first among the rest, while the end-to-end suite runs.
 test: $(STAMP) build browser
-	$(call BESIDE_E2E,$(MAKE) --no-print-directory lint typecheck && $(BIN)/pytest --ignore=tests/e2e)
+	$(call BESIDE_E2E,$(MAKE) --no-print-directory lint typecheck docs-check && $(BIN)/pytest --ignore=tests/e2e)
+
+# The documentation site: the reference pages regenerated from the code, then built with
+# --strict (a broken link or a page missing from the nav fails). docs-check builds what is
+# checked in (a test holds the generated pages to the code).
+docs: $(STAMP)
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-check: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 # The whole flow on this machine: the embedded AWS, the deployer deployed into it, the quickstart
 # submitted, watched to the end, and the notification shown.
