@@ -137,48 +137,54 @@ def test_delete_leaves_a_delete_marker(deployer: ops.Deployer) -> None:
     assert "no spec for cluster nothing-here" in err
 
 
-def test_delete_shows_what_goes_and_asks(deployer: ops.Deployer, monkeypatch: pytest.MonkeyPatch) -> None:
-    run("submit", str(QUICKSTART))
+def test_delete_shows_what_goes_and_asks(
+    deployer: ops.Deployer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # A name of this test's own: the moto server is shared, and so are its stacks.
+    name = f"del-{uuid.uuid4().hex[:8]}"
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(QUICKSTART.read_text().replace("name: quickstart", f"name: {name}"))
+    run("submit", str(spec))
     table = boto3.resource("dynamodb").Table(deployer.clusters_table)
-    table.put_item(Item={"cluster": "quickstart", "status": "ACTIVE", "kubernetesVersion": "1.36",
+    table.put_item(Item={"cluster": name, "status": "ACTIVE", "kubernetesVersion": "1.36",
                          "nodesExpected": 2, "nodesReady": 2, "endpoint": "https://ABC.eks"})  # fmt: skip
     cfn = boto3.client("cloudformation")
     body = json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}})
-    for stack in ("clusterdrop-quickstart", "clusterdrop-quickstart-ng-workers"):
-        cfn.create_stack(
-            StackName=stack, TemplateBody=body, Tags=[{"Key": "clusterdrop:cluster", "Value": "quickstart"}]
-        )
-    cfn.create_stack(
-        StackName="clusterdrop-other", TemplateBody=body, Tags=[{"Key": "clusterdrop:cluster", "Value": "other"}]
-    )
+    stacks = {f"clusterdrop-{name}": name, f"clusterdrop-{name}-ng-workers": name, f"clusterdrop-{name}x": "other"}
+    for stack, owner in stacks.items():
+        cfn.create_stack(StackName=stack, TemplateBody=body, Tags=[{"Key": "clusterdrop:cluster", "Value": owner}])
     s3 = boto3.client("s3")
 
     def markers() -> list[str]:
         return [m["Key"] for m in s3.list_object_versions(Bucket=deployer.spec_bucket).get("DeleteMarkers", [])]
 
-    # Not a terminal, no --yes: nothing deleted, and said how to confirm.
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
-    code, out, err = run("delete", "quickstart")
-    assert code == 2
-    assert "confirm with --yes" in err
-    assert "status ACTIVE, Kubernetes 1.36, 2/2 nodes Ready, endpoint https://ABC.eks" in out
-    assert "clusterdrop-quickstart, clusterdrop-quickstart-ng-workers" in out
-    assert "clusterdrop-other" not in out
-    assert markers() == []
+    try:
+        # Not a terminal, no --yes: nothing deleted, and said how to confirm.
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+        code, out, err = run("delete", name)
+        assert code == 2
+        assert "confirm with --yes" in err
+        assert "status ACTIVE, Kubernetes 1.36, 2/2 nodes Ready, endpoint https://ABC.eks" in out
+        assert f"clusterdrop-{name}, clusterdrop-{name}-ng-workers\n" in out  # by the tag: not the other's
+        assert markers() == []
 
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
 
-    monkeypatch.setattr(sys, "stdin", Terminal("quick\n"))  # not the cluster's name: not deleted
-    code, out, _ = run("delete", "quickstart")
-    assert (code, out.splitlines()[-1]) == (1, "Type the cluster's name (quickstart) to delete it: Not deleted.")
-    assert markers() == []
-    monkeypatch.setattr(sys, "stdin", Terminal("quickstart\n"))
-    code, out, _ = run("delete", "quickstart")
-    assert code == 0
-    assert "the teardown starts" in out
-    assert markers() == ["clusters/quickstart.yaml"]
+        monkeypatch.setattr(sys, "stdin", Terminal("del\n"))  # not the cluster's name: not deleted
+        code, out, _ = run("delete", name)
+        assert (code, out.splitlines()[-1]) == (1, f"Type the cluster's name ({name}) to delete it: Not deleted.")
+        assert markers() == []
+        monkeypatch.setattr(sys, "stdin", Terminal(f"{name}\n"))
+        code, out, _ = run("delete", name)
+        assert code == 0
+        assert "the teardown starts" in out
+        assert markers() == [f"clusters/{name}.yaml"]
+    finally:
+        for stack in stacks:
+            cfn.delete_stack(StackName=stack)
+        table.delete_item(Key={"cluster": name})
 
 
 def test_status_lists_the_registry(deployer: ops.Deployer) -> None:
