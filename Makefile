@@ -1,4 +1,5 @@
 # Two commands a newcomer needs: `make demo` and `make test`. Both set up .venv first.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,8 +9,11 @@ EXAMPLES := $(wildcard examples/*.yaml)
 .PHONY: test lint typecheck unit build synth demo bench golden clean browser docs docs-serve
 
 $(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requirements-dev.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@test -x $(BIN)/python || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+	@echo "Installing the pinned dependencies into $(VENV) (the first time: about 4 minutes, one line per package)"
+	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
+		| grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u -e 's/^Collecting /  /' -e 's/ (from .*//'; \
+		test $${PIPESTATUS[0]} -eq 0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 

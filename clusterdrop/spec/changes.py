@@ -1,5 +1,5 @@
 """What a change of each spec field does to a running cluster: applied in place, applied by
-replacing a resource, or refused. One table, shown in the README; a test walks every field of the
+replacing a resource, or refused. One table, shown in docs/changing.md; a test walks every field of the
 spec model and fails on one that is not here. *Plan* compares the spec with the last applied one
 and refuses, by field, what cannot happen — before anything changes."""
 

@@ -6,7 +6,7 @@ and needs none: EKS runs etcd and the control plane's machines), or refused by i
 line with what to do instead; `--allow-partial` drops the refused and says each. Nothing is dropped
 silently: the converter reads every key, and each key read is a row of the conversion's table.
 
-The tables below are the converter's own words, and the README's kops section is generated from
+The tables below are the converter's own words, and the docs' kops reference page is generated from
 them (`mapping_table`), so the documentation says what the code does.
 """
 
@@ -164,7 +164,7 @@ _NODE_GROUP_MAPPING = (
 
 
 def mapping_table() -> list[tuple[str, str]]:
-    """What each kops field becomes, as the README's kops section shows it: from the tables the
+    """What each kops field becomes, as the docs' kops reference page shows it: from the tables the
     converter itself reads, so the two cannot disagree."""
     rows = [
         ("metadata.name", "metadata.name: its first label (or --name)"),

@@ -8,7 +8,7 @@
   count it), labelled as Auto Mode labels its nodes. The nodes run the VPC CNI, kube-proxy and DNS
   outside Kubernetes, so they turn Ready with no DaemonSet on them.
 - A node no workload needs any more goes after a short while, as the built-in pools consolidate.
-- What is not emulated (README, Known gaps): consolidation of underused nodes (only empty ones go),
+- What is not emulated (docs/known-gaps.md): consolidation of underused nodes (only empty ones go),
   instance-type choice (every node is the pool's one type), custom NodePools and NodeClasses.
 """
 
