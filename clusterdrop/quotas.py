@@ -266,7 +266,9 @@ class Standing:
     def close(self) -> bool:
         return not self.short and self.limit > 0 and self.after >= math.ceil(WARN_AT * self.limit)
 
-    def sentence(self, region: str) -> str:
+    def sentence(self, region: str, *, embedded: bool = False) -> str:
+        """One line for a person; `embedded`: an embedded account has no console to raise a quota
+        in, its quotas are what `local up --quota` set."""
         q = self.need.quota
         unit = f" {q.unit}" if q.unit else ""
         where = f" in {self.need.where}" if self.need.where and q.per == "zone" else ""
@@ -278,7 +280,13 @@ class Standing:
             held = f", {self.reserved} more reserved by creates under way" if self.reserved else ""
             verb = "needs" if self.short else "takes"
             what = f"the cluster {verb} {self.need.amount}{unit}{where}; {self.used} of {self.limit:g} in use{held}"
-        todo = f": request an increase at {q.console_url(region)}" if self.short else ""
+        todo = ""
+        if self.short and embedded:
+            todo = (
+                f": the embedded account's quota; start it with more: clusterdrop local up (or run) --quota {q.key}=N"
+            )
+        elif self.short:
+            todo = f": request an increase at {q.console_url(region)}"
         return f"{q.name} ({q.service} {q.code}): {what}{todo}"
 
     def as_dict(self) -> dict[str, Any]:

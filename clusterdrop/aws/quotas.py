@@ -230,6 +230,8 @@ def account_standing(sq: Any, ec2: Any, eks: Any, table: Any) -> list[quotas.Sta
     return out
 
 
-def short_of(standings: list[quotas.Standing], region: str) -> QuotaExceeded | None:
+def short_of(standings: list[quotas.Standing], region: str, *, embedded: bool = False) -> QuotaExceeded | None:
     short = [s for s in standings if s.short]
-    return QuotaExceeded([s.sentence(region) for s in short], [s.as_dict() for s in short]) if short else None
+    if not short:
+        return None
+    return QuotaExceeded([s.sentence(region, embedded=embedded) for s in short], [s.as_dict() for s in short])

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import yaml
 
 from clusterdrop.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from clusterdrop.cli.deployer import _aws_errors
+from clusterdrop.cli.deployer import EMBEDDED_HINT, _aws_errors
 
 EXEC_API = "client.authentication.k8s.io/v1beta1"
 
@@ -48,7 +48,7 @@ def cmd_token(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     session = _session(args.region, args.role_arn)
     credentials = session.get_credentials()
     if credentials is None:
-        err.write("clusterdrop: no AWS credentials found (environment, profile or instance role)\n")
+        err.write(f"clusterdrop: no AWS credentials found (environment, profile or instance role); {EMBEDDED_HINT}\n")
         return EXIT_USAGE
     token = eks_token(args.cluster, session.region_name, credentials)
     expires = datetime.fromtimestamp(token.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,10 +35,41 @@ def _aws() -> tuple[Any, Any]:
     return session, Deployer.discover(session.client("cloudformation"))
 
 
+EMBEDDED_HINT = "for the embedded mode, start `clusterdrop local up` in another shell and run the exports it prints"
+
+
+def aws_setup_hint(exc: Exception) -> str | None:
+    """What to do when AWS cannot be asked at all: no region, no credentials, nothing answering at
+    the endpoint, no deployer stack. A person who never configured AWS is most likely trying the
+    embedded mode, so each says how to reach it too. None for a refusal AWS itself made."""
+    import botocore.exceptions as bce
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if isinstance(exc, bce.NoRegionError):
+        return f"set a region (export AWS_DEFAULT_REGION=eu-west-1, or a profile's region); {EMBEDDED_HINT}"
+    if isinstance(exc, (bce.NoCredentialsError, bce.PartialCredentialsError)):
+        return f"configure credentials (aws configure, AWS_PROFILE, or an instance role); {EMBEDDED_HINT}"
+    if isinstance(exc, bce.EndpointConnectionError) and endpoint:
+        return (
+            f"nothing answers at AWS_ENDPOINT_URL={endpoint}: is `clusterdrop local up` still running? "
+            "Each start is a new embedded AWS: run the exports it prints again"
+        )
+    if isinstance(exc, bce.EndpointConnectionError):
+        return "check the network and the region (AWS_DEFAULT_REGION)"
+    if isinstance(exc, bce.ClientError) and "does not exist" in str(exc) and "Stack" in str(exc):
+        stack = os.environ.get("CLUSTERDROP_STACK", "clusterdrop")
+        return (
+            f"no deployer stack {stack!r} here: deploy it (npx aws-cdk@2 deploy; CLUSTERDROP_STACK names another), "
+            f"or {EMBEDDED_HINT}"
+        )
+    return None
+
+
 def _aws_errors(
     func: Callable[[argparse.Namespace, TextIO, TextIO], int],
 ) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
-    """AWS being unreachable or refusing is an I/O problem (exit 2), said in one line."""
+    """AWS being unreachable or refusing is an I/O problem (exit 2), said in one line, with what
+    to do when AWS could not be asked at all."""
 
     def wrapped(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         import botocore.exceptions
@@ -46,6 +78,9 @@ def _aws_errors(
             return func(args, out, err)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             err.write(f"clusterdrop: AWS: {exc}\n")
+            hint = aws_setup_hint(exc)
+            if hint:
+                err.write(f"  {hint}\n")
             return EXIT_USAGE
 
     return wrapped

@@ -93,6 +93,13 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+STOPPED_WITH_THE_RUN = (
+    "\nThe embedded AWS stopped with this run, and its clusters with it. To keep one and use the commands above "
+    "(kubeconfig, status --page, watch, kubectl): clusterdrop local up in another shell, run the exports it prints, "
+    "then clusterdrop submit FILE.\n"
+)
+
+
 def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Up, then each spec in turn, each followed to its end; the first that fails stops the rest."""
     from clusterdrop.aws import notify
@@ -146,6 +153,9 @@ def cmd_local_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     skipped = args.files[len(results) :]
     if skipped:
         progress.write(f"Not submitted after that failure: {', '.join(display(f) for f in skipped)}\n")
+    # The notification's suggestions (kubeconfig, status --page, watch) are true of a deployer that
+    # keeps running; this one has just stopped.
+    progress.write(STOPPED_WITH_THE_RUN)
     return EXIT_OK if all(r["status"] == "SUCCEEDED" for r in results) and not skipped else EXIT_INVALID
 
 

@@ -256,7 +256,7 @@ def check_quotas(
     def check(reserved: dict[str, int], holders: set[str]) -> list[quotas.Standing]:
         used = account_quotas.usage(ports.ec2, ports.eks, need.needs, exclude=holders)
         standings = quotas.assess(need.needs, limits, used, reserved)
-        short = account_quotas.short_of(standings, settings.region)
+        short = account_quotas.short_of(standings, settings.region, embedded=settings.embedded)
         if short is not None:
             raise short
         return standings

@@ -789,6 +789,9 @@ def test_cni_digest_fault_from_the_command_line(tmp_path: Path) -> None:
         s for s in result["steps"] if s["name"] == "Plan"
     ).items()
     assert "✖ Plan" in done.stderr  # the progress went to stderr
+    # Nothing suggested outlives the run without saying so: the embedded AWS stopped with it.
+    assert "The embedded AWS stopped with this run" in done.stderr
+    assert "clusterdrop local up in another shell" in done.stderr
     # The synthesized app, the functions' code and the tampered mirror went with the run.
     assert list(scratch.iterdir()) == []
     assert result["notifications"]["slack"]["text"] == "[clusterdrop] tampered: create FAILED ERR_CNI_FAILED at Plan"

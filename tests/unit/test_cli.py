@@ -293,3 +293,70 @@ def test_local_run_help_lists_each_fault_on_its_line(capsys: pytest.CaptureFixtu
     lines = capsys.readouterr().out.splitlines()
     for name, what in FAULTS.items():
         assert any(line.split() == [name, *what.split()] for line in lines), name
+
+
+def _no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A shell where AWS was never configured: no region, no keys, no profile, no instance role."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "CLUSTERDROP_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.parametrize("argv", [["status"], ["watch", "quickstart", "--wait", "0"], ["describe", "quickstart"]])
+def test_without_a_region_the_deployer_commands_say_how_to_reach_one(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_aws(monkeypatch, tmp_path)
+    code, _, err = run(*argv)
+    assert code == 2
+    assert "You must specify a region" in err  # AWS's words, then what to do
+    assert "export AWS_DEFAULT_REGION=" in err
+    assert "clusterdrop local up" in err
+    assert "Traceback" not in err
+
+
+def test_without_credentials_the_token_says_how_to_get_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _no_aws(monkeypatch, tmp_path)
+    code, out, err = run("token", "--cluster", "quickstart", "--region", "eu-west-1")
+    assert (code, out) == (2, "")
+    assert "no AWS credentials found" in err
+    assert "start `clusterdrop local up`" in err
+
+
+def test_an_embedded_endpoint_that_stopped_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import socket
+
+    _no_aws(monkeypatch, tmp_path)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, _, err = run("status")
+    assert code == 2
+    assert f"nothing answers at AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in err
+    assert "is `clusterdrop local up` still running?" in err
+
+
+def test_a_missing_deployer_stack_says_how_to_deploy_one() -> None:
+    import botocore.exceptions
+
+    from clusterdrop.cli.deployer import aws_setup_hint
+
+    missing = botocore.exceptions.ClientError(
+        {"Error": {"Code": "ValidationError", "Message": "Stack with id clusterdrop does not exist"}}, "DescribeStacks"
+    )
+    hint = aws_setup_hint(missing)
+    assert hint is not None
+    assert "no deployer stack 'clusterdrop'" in hint
+    assert "npx aws-cdk@2 deploy" in hint
+    refused = botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DescribeStacks")
+    assert aws_setup_hint(refused) is None  # AWS's own refusal is said as it is

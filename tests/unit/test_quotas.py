@@ -142,6 +142,18 @@ def test_a_quota_is_short_when_use_reservations_and_need_pass_it() -> None:
     assert "2 more reserved by creates under way" in held
 
 
+def test_an_embedded_account_is_told_the_option_that_raises_its_quota() -> None:
+    """The embedded account has no console: its quotas are the ones `local up --quota` set, and
+    the key printed is one that option takes."""
+    from clusterdrop.local.quotas import parse
+
+    sentence = _standings(1, 5, 0, 5).sentence("eu-west-1", embedded=True)
+    assert "console.aws.amazon.com" not in sentence
+    option = sentence.rsplit("--quota ", 1)[1]
+    assert option == "vpcs=N"
+    assert parse([option.replace("=N", "=10")]) == {"vpcs": 10}
+
+
 def test_close_to_a_quota_is_80_percent_after_the_create() -> None:
     assert _standings(1, 3, 0, 5).close  # 4 of 5
     assert not _standings(1, 2, 0, 5).close  # 3 of 5
