@@ -267,6 +267,9 @@ def test_aws_unreachable_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = run("status")
     assert code == 2
     assert err.startswith("clusterdrop: AWS:")
+    # An endpoint set and nothing answering: most likely an embedded AWS that stopped.
+    assert "nothing answers at AWS_ENDPOINT_URL=http://127.0.0.1:9" in err
+    assert "is `clusterdrop local up` still running?" in err
 
 
 # --- watch -------------------------------------------------------------------------------------

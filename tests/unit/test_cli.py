@@ -328,24 +328,6 @@ def test_without_credentials_the_token_says_how_to_get_them(monkeypatch: pytest.
     assert "start `clusterdrop local up`" in err
 
 
-def test_an_embedded_endpoint_that_stopped_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import socket
-
-    _no_aws(monkeypatch, tmp_path)
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    code, _, err = run("status")
-    assert code == 2
-    assert f"nothing answers at AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in err
-    assert "is `clusterdrop local up` still running?" in err
-
-
 def test_a_missing_deployer_stack_says_how_to_deploy_one() -> None:
     import botocore.exceptions
 
