@@ -279,6 +279,104 @@ def format_describe(found: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- diff -----------------------------------------------------------------------------------
+
+
+def applied_spec(s3: Any, table: Any, deployer: Deployer, cluster: str) -> Any:
+    """The spec `cluster` last applied, as the workflow stored it (validated, references resolved),
+    or None when it has never been created."""
+    from clusterdrop.spec.models import Cluster
+
+    record = registry.get(table, cluster)
+    if record is None or not record.spec_key:
+        return None
+    body = s3.get_object(Bucket=deployer.artifacts_bucket, Key=record.spec_key)["Body"].read()
+    return Cluster.model_validate(json.loads(body))
+
+
+def spec_diff(before: Any, after: Any) -> tuple[list[Any], list[Any]]:
+    """What uploading `after` over the running `before` changes (field by field, with what each
+    change does) and what Plan would refuse, by field: the same pure checks Plan makes before any
+    AWS call (CloudFormation's own answer comes with `diff --live`)."""
+    from clusterdrop.render.nodegroup import combined_updates, replaced_groups
+    from clusterdrop.spec.changes import field_changes, refused_changes
+    from clusterdrop.spec.validate import upgrade_problem
+
+    refused = refused_changes(before, after) + replaced_groups(before, after) + combined_updates(before, after)
+    was, now = before.spec.kubernetes_version, after.spec.kubernetes_version
+    problem = upgrade_problem(was, now) if was and now else None
+    if problem is not None:
+        refused.insert(0, problem)
+    return field_changes(before, after), refused
+
+
+# --- validate-cluster -----------------------------------------------------------------------
+
+
+class NotValidatable(Exception):
+    """The cluster cannot be validated now: never created, no cluster stack, not ACTIVE in EKS."""
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One answer of the cluster's agent: ok, the report's table, and why it failed (the error
+    class the workflow's Retry would match, so that `--wait` retries what the workflow retries)."""
+
+    ok: bool
+    table: str
+    error_type: str = ""
+    message: str = ""
+
+    @property
+    def worth_waiting(self) -> bool:
+        return self.error_type in VALIDATION_WAITS
+
+
+# What the state "Validate cluster" retries: nodes still joining, an access entry propagating.
+VALIDATION_WAITS = ("ClusterValidationFailed", "ClusterAccessPending", "NotReadyYet")
+
+
+def validation_request(
+    eks: Any, cfn: Any, s3: Any, table: Any, deployer: Deployer, cluster: str
+) -> tuple[str, dict[str, Any]]:
+    """The agent and the event that validate `cluster` as the workflow's "Validate cluster" does,
+    built from the spec the cluster last applied (the registry names it) and what EKS reports."""
+    from clusterdrop.aws import eks as eks_calls
+    from clusterdrop.aws import stacks
+    from clusterdrop.render.common import stack_name
+    from clusterdrop.steps.provisioning import agent_target
+
+    spec = applied_spec(s3, table, deployer, cluster)
+    if spec is None:
+        raise NotValidatable(f"no cluster {cluster} in the registry has been created (clusterdrop status lists them)")
+    try:
+        outputs = stacks.outputs(cfn, stack_name(spec))
+    except cfn.exceptions.ClientError as exc:
+        raise NotValidatable(f"cluster {cluster} has no cluster stack {stack_name(spec)}: {exc}") from exc
+    if not outputs.get("AgentFunctionArn"):
+        raise NotValidatable(f"the stack {stack_name(spec)} has no agent (output AgentFunctionArn): is it complete?")
+    try:
+        described = eks_calls.describe(eks, cluster)
+    except eks.exceptions.ResourceNotFoundException as exc:
+        raise NotValidatable(f"EKS has no cluster {cluster} in {eks.meta.region_name}") from exc
+    if described["status"] != "ACTIVE":
+        raise NotValidatable(f"EKS reports cluster {cluster} {described['status']}, not ACTIVE")
+    return outputs["AgentFunctionArn"], {"operation": "validate_cluster", **agent_target(spec, described)}
+
+
+def validate_cluster(lam: Any, agent: str, event: dict[str, Any]) -> Validation:
+    """Invoke the cluster's agent once (it runs in the cluster's VPC, with the access entry the
+    workflow uses): the report, or the error it raised."""
+    answer = lam.invoke(FunctionName=agent, Payload=json.dumps(event).encode())
+    payload = json.loads(answer["Payload"].read() or b"{}")
+    if answer.get("FunctionError"):
+        message = str(payload.get("errorMessage", payload))
+        # The agent's message is the problems on one line, then the report's table.
+        first, _, rest = message.partition("\n")
+        return Validation(False, rest, error_type=str(payload.get("errorType", "")), message=first)
+    return Validation(bool(payload.get("ok")), str(payload.get("table", "")))
+
+
 # --- watch ----------------------------------------------------------------------------------
 
 

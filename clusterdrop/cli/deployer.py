@@ -88,14 +88,21 @@ def _aws_errors(
 
 @_aws_errors
 def cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from clusterdrop import ops
-
-    source = display(args.file)
     found = load_or_explain(args.file, err, "nothing uploaded")
     if isinstance(found, int):
         return found
-    raw, loaded = found
     session, deployer = _aws()
+    return _upload(args, *found, session, deployer, out, err)
+
+
+def _upload(
+    args: argparse.Namespace, raw: bytes, loaded: Any, session: Any, deployer: Any, out: TextIO, err: TextIO
+) -> int:
+    """Upload a loaded spec to clusters/ (or plans/ with args.plan) after the checks the workflow
+    would refuse it by anyway: the region, the deployer's guardrails."""
+    from clusterdrop import ops
+
+    source = display(args.file)
     name = loaded.cluster.metadata.name
     if loaded.cluster.spec.region != session.region_name:
         from clusterdrop.steps import region_mismatch
@@ -184,6 +191,143 @@ def cmd_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     out.write(json.dumps(found, indent=2, default=str) + "\n" if args.json else ops.format_describe(found))
     return EXIT_OK
+
+
+@_aws_errors
+def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """What uploading FILE would change on the running cluster, field by field, and what Plan
+    would refuse; --live asks the workflow itself (a plan execution: CloudFormation's change sets)."""
+    from clusterdrop import ops
+    from clusterdrop.aws.registry import ClusterRecord
+    from clusterdrop.errors import SpecInvalid
+    from clusterdrop.steps.admission import as_it_would_run
+
+    source = display(args.file)
+    found = load_or_explain(args.file, err, "nothing compared")
+    if isinstance(found, int):
+        return found
+    raw, loaded = found
+    name = loaded.cluster.metadata.name
+    if args.live:
+        return _diff_live(args, raw, loaded, out, err)
+    if args.against:
+        old = load_or_explain(args.against, err, "nothing compared")
+        if isinstance(old, int):
+            return old
+        before = old[1].cluster
+        # The older file as the cluster that runs it: its versions are what the registry would hold.
+        cni = f"{before.spec.cni.name} {before.spec.cni.version}" if before.spec.cni.version else ""
+        record: ClusterRecord | None = ClusterRecord(
+            cluster=name, status="ACTIVE", kubernetes_version=before.spec.kubernetes_version or "", cni=cni
+        )
+        against = display(args.against)
+    else:
+        session, deployer = _aws()
+        table = session.resource("dynamodb").Table(deployer.clusters_table)
+        from clusterdrop.aws import registry
+
+        before = ops.applied_spec(session.client("s3"), table, deployer, name)
+        if before is None:
+            out.write(
+                f"Cluster {name} is not running: {source} would create it (clusterdrop plan {source} "
+                "renders what it makes).\n"
+            )
+            return EXIT_OK
+        record = registry.get(table, name)
+        against = f"the spec {name} runs (version {record.spec_version if record else '?'})"
+    try:
+        after, notes = as_it_would_run(loaded, record)
+    except SpecInvalid as exc:
+        err.write(f"{source}: {len(exc.problems)} problem(s) on the cluster as it runs:\n")
+        for p in exc.problems:
+            err.write(problem_line(source, p) + "\n")
+        return EXIT_INVALID
+    for note in notes[len(loaded.notes) :]:
+        err.write(f"{source}: {note}\n")
+    changes, refused = ops.spec_diff(before, after)
+    if args.json:
+        out.write(
+            json.dumps(
+                {"changes": [c._asdict() for c in changes], "refused": [str(p) for p in refused]}, indent=2, default=str
+            )
+            + "\n"
+        )
+    elif not changes:
+        out.write(f"No changes: {source} is {against}.\n")
+    else:
+        out.write(f"From {against} to {source}:\n" + "".join(f"  {c.line()}\n" for c in changes))
+    if refused:
+        err.write(f"{source}: Plan would refuse {len(refused)} change(s); nothing would change:\n")
+        for p in refused:
+            err.write(problem_line(source, p) + "\n")
+        return EXIT_INVALID
+    if changes and not args.json:
+        out.write(f"CloudFormation's own answer (what each stack replaces): clusterdrop diff {source} --live\n")
+    return EXIT_OK
+
+
+def _diff_live(args: argparse.Namespace, raw: bytes, loaded: Any, out: TextIO, err: TextIO) -> int:
+    """A plan execution (submit --plan) followed to its end: its progress on stderr, its
+    notification (every stack's changes) on stdout."""
+    from datetime import UTC, datetime, timedelta
+
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    upload = argparse.Namespace(file=args.file, plan=True, team=args.team)
+    code = _upload(upload, raw, loaded, session, deployer, err, err)
+    if code != EXIT_OK:
+        return code
+    name = loaded.cluster.metadata.name
+    watched = ops.follow(session.client("stepfunctions"), deployer, name, err, started_after=started, poll=args.poll)
+    out.write(ops.notification_text(watched.events) or f"the plan execution ended {watched.status}\n")
+    return EXIT_OK if watched.status == "SUCCEEDED" else EXIT_INVALID
+
+
+@_aws_errors
+def cmd_validate_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """kops's `validate cluster`: the workflow's validation, on demand, through the cluster's agent."""
+    import time
+
+    from clusterdrop import ops
+
+    session, deployer = _aws()
+    try:
+        agent, event = ops.validation_request(
+            session.client("eks"),
+            session.client("cloudformation"),
+            session.client("s3"),
+            session.resource("dynamodb").Table(deployer.clusters_table),
+            deployer,
+            args.cluster,
+        )
+    except ops.NotValidatable as exc:
+        err.write(f"clusterdrop: cannot validate {args.cluster}: {exc}\n")
+        return EXIT_INVALID
+    deadline = time.monotonic() + (args.wait or 0)
+    while True:
+        found = ops.validate_cluster(session.client("lambda"), agent, event)
+        if found.ok or not found.worth_waiting or time.monotonic() >= deadline:
+            break
+        out.write(f"waiting: {found.message}\n")
+        out.flush()
+        try:
+            time.sleep(args.poll)
+        except KeyboardInterrupt:
+            err.write("\nStopped waiting.\n")
+            return EXIT_INTERRUPTED
+    if args.json:
+        out.write(json.dumps(vars(found), indent=2) + "\n")
+    elif found.table:
+        out.write(found.table + "\n")
+    if found.ok:
+        out.write(f"\nYour cluster {args.cluster} is ready\n" if not args.json else "")
+        return EXIT_OK
+    err.write(f"clusterdrop: validation of {args.cluster} failed ({found.error_type}): {found.message}\n")
+    if found.worth_waiting and not args.wait:
+        err.write(f"  nodes may still be joining: clusterdrop validate-cluster {args.cluster} --wait 600\n")
+    return EXIT_INVALID
 
 
 def _status_page(session: Any, deployer: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -334,6 +478,42 @@ def register(sub: Any) -> None:
     p.add_argument("cluster", metavar="NAME")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_describe)
+    p = sub.add_parser(
+        "diff",
+        help="what a new spec would change on its running cluster, and what Plan would refuse",
+        description="Compare FILE with the spec its cluster last applied (read from the deployer; with --against "
+        "OLD, with that file, offline): every changed field with what the change does (in place, a new "
+        "launch template version, refused), the node groups added and removed, and each change Plan would "
+        "refuse, by field. Nothing is uploaded. --live runs a plan execution instead (submit --plan) and prints "
+        "its notification: CloudFormation's change sets for each stack. Exit 0 when the spec could be applied, "
+        "1 when Plan would refuse it. " + deployer_help,
+    )
+    p.add_argument("file", metavar="FILE", help="spec file (native, eksctl or kops), or - for stdin")
+    p.add_argument("--against", metavar="OLD", help="compare with this spec file instead (no AWS needed)")
+    p.add_argument("--live", action="store_true", help="ask the workflow: a plan execution's change sets")
+    p.add_argument("--team", default="", metavar="TEAM", help="with --live: the spec is under clusters/TEAM/")
+    p.add_argument("--poll", type=float, default=2, metavar="SECONDS", help="with --live: poll interval")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_diff)
+    p = sub.add_parser(
+        "validate-cluster",
+        help="validate a running cluster now, as the workflow does (kops validate cluster)",
+        description="Ask NAME's agent (in the cluster's VPC, with the workflow's access) for the validation report "
+        'the state "Validate cluster" makes: every node group\'s nodes Ready, the control plane, the CNI, CoreDNS '
+        "and the system pods. Exit 0 when valid, 1 when not. Needs lambda:InvokeFunction on the agent "
+        "(clusterdrop-NAME-agent). " + deployer_help,
+    )
+    p.add_argument("cluster", metavar="NAME")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="keep validating until valid or SECONDS have passed (nodes joining, access propagating)",
+    )
+    p.add_argument("--poll", type=float, default=10, metavar="SECONDS", help="with --wait: time between checks")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_validate_cluster)
     p = sub.add_parser(
         "delete",
         help="remove a cluster's spec to start its teardown",

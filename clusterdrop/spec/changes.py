@@ -6,7 +6,7 @@ and refuses, by field, what cannot happen — before anything changes."""
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, NamedTuple
 
 from clusterdrop.errors import Problem
 from clusterdrop.spec.models import Cluster
@@ -263,3 +263,58 @@ def refused_changes(before: Cluster, after: Cluster) -> list[Problem]:
             )
         )
     return problems
+
+
+class FieldChange(NamedTuple):
+    """One field that differs between the applied spec and a new one, and what changing it does
+    (the CHANGES table's kind and why). `was`/`now` are None for a group added or removed."""
+
+    path: str
+    was: Any
+    now: Any
+    kind: str
+    why: str
+    # `now` is the spec's default, not a value the user wrote.
+    defaulted: bool = False
+
+    def line(self) -> str:
+        if self.kind == "added":
+            return f"+ {self.path}: {self.why}"
+        if self.kind == "removed":
+            return f"- {self.path}: {self.why}"
+        return (
+            f"~ {self.path}: {_shown(self.was)} → {_shown(self.now, default=self.defaulted)} ({self.kind}: {self.why})"
+        )
+
+
+def field_changes(before: Cluster, after: Cluster) -> list[FieldChange]:
+    """Every field the new spec changes, by the table's paths; node groups matched by name, an
+    added or removed group as one change. The spec as validated (defaults filled in) on both
+    sides, so that a default written out is no change."""
+    old = before.model_dump(mode="json", by_alias=True)
+    new = after.model_dump(mode="json", by_alias=True)
+    found = [
+        FieldChange(path, was, now, *CHANGES[path], defaulted=was is None and _default(new, path) == now)
+        for path in CHANGES
+        if "[]" not in path and (was := _value(old, path)) != (now := _value(new, path))
+    ]
+    old_groups = {g["name"]: g for g in old["spec"]["nodeGroups"]}
+    new_groups = {g["name"]: g for g in new["spec"]["nodeGroups"]}
+    for name, group in new_groups.items():
+        if name not in old_groups:
+            found.append(FieldChange(f"spec.nodeGroups[{name}]", None, None, "added", "a new node group is created"))
+            continue
+        for path, (kind, why) in CHANGES.items():
+            field = path.removeprefix("spec.nodeGroups[].")
+            if path.startswith("spec.nodeGroups[].") and field != "name":
+                was, now = old_groups[name].get(field), group.get(field)
+                if was != now:
+                    found.append(FieldChange(f"spec.nodeGroups[{name}].{field}", was, now, kind, why))
+    for name in old_groups:
+        if name not in new_groups:
+            found.append(
+                FieldChange(
+                    f"spec.nodeGroups[{name}]", None, None, "removed", "its nodes are drained and the group deleted"
+                )
+            )
+    return found

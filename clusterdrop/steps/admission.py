@@ -11,7 +11,7 @@ from clusterdrop.cni import catalog
 from clusterdrop.errors import LockBusy, PolicyRefused, Problem, SpecInvalid, SpecMismatch
 from clusterdrop.spec import policy, references
 from clusterdrop.spec.models import Cluster
-from clusterdrop.spec.source import load_spec
+from clusterdrop.spec.source import LoadedSpec, load_spec
 from clusterdrop.steps.context import Ports, State, spec_store_key, typed
 
 
@@ -36,22 +36,10 @@ def validate_spec(state: State, ports: Ports) -> State:
         )
     if cluster.spec.region != ports.settings.region:
         raise region_mismatch(cluster.spec.region, ports.settings.region)
-    notes = list(loaded.notes)
     team = intake.team_of(s.key)
     item = registry.get(ports.clusters, name)
     refuse_other_team(item, team, name)
-    # No version named: a running cluster keeps its own (a new clusterdrop release with a newer
-    # default must not upgrade every cluster on its next upload); a new one gets the default.
-    if not loaded.version_given and item is not None and item.status == "ACTIVE" and item.kubernetes_version:
-        spec = cluster.spec.model_copy(update={"kubernetes_version": item.kubernetes_version})
-        cluster = cluster.model_copy(update={"spec": spec})
-        notes.append(
-            f"spec.kubernetesVersion is not set: the cluster keeps {item.kubernetes_version}, the version it "
-            "runs; set it to upgrade"
-        )
-    cluster, cni_note = settle_cni(cluster, item, pinned=loaded.cni_version_given)
-    if cni_note:
-        notes.append(cni_note)
+    cluster, notes = as_it_would_run(loaded, item)
     # The guardrails, on the version the cluster will run, for a create and every update alike:
     # nothing is created or changed past them.
     refused = policy.check(cluster, ports.settings.policy.for_team(team), account=ports.settings.account or None)
@@ -72,6 +60,26 @@ def validate_spec(state: State, ports: Ports) -> State:
         "notes": notes,
         "references": loaded.reference_records(),
     }
+
+
+def as_it_would_run(loaded: LoadedSpec, item: registry.ClusterRecord | None) -> tuple[Cluster, list[str]]:
+    """The spec as the workflow applies it to the cluster the registry knows, with the notes that
+    say what was settled (also what `clusterdrop diff` compares). Raises SpecInvalid."""
+    cluster = loaded.cluster
+    notes = list(loaded.notes)
+    # No version named: a running cluster keeps its own (a new clusterdrop release with a newer
+    # default must not upgrade every cluster on its next upload); a new one gets the default.
+    if not loaded.version_given and item is not None and item.status == "ACTIVE" and item.kubernetes_version:
+        spec = cluster.spec.model_copy(update={"kubernetes_version": item.kubernetes_version})
+        cluster = cluster.model_copy(update={"spec": spec})
+        notes.append(
+            f"spec.kubernetesVersion is not set: the cluster keeps {item.kubernetes_version}, the version it "
+            "runs; set it to upgrade"
+        )
+    cluster, cni_note = settle_cni(cluster, item, pinned=loaded.cni_version_given)
+    if cni_note:
+        notes.append(cni_note)
+    return cluster, notes
 
 
 def settle_cni(cluster: Cluster, item: registry.ClusterRecord | None, *, pinned: bool) -> tuple[Cluster, str | None]:

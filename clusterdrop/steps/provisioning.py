@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from clusterdrop.aws import eks, intake, registry, stacks, subnets
 from clusterdrop.contract import Connection, ExecutionState
 from clusterdrop.errors import StackFailed
 from clusterdrop.render.common import nodegroup_stack_name, stack_name, tag_map
 from clusterdrop.render.plan import make_plan
+from clusterdrop.spec.models import Cluster
 from clusterdrop.steps.context import Ports, State, cluster_of, typed
 from clusterdrop.steps.planning import nodegroup_parameters, plans_of
 from clusterdrop.steps.staging import stage_cni
@@ -32,14 +34,12 @@ def connect(state: State, ports: Ports) -> State:
     described = eks.describe(ports.eks, name)
     release = cluster.spec.cni.release()
     tags = tag_map(cluster)
-    auto = cluster.spec.compute_mode == "auto"
-    if auto:
+    via = cni_via(cluster)
+    if via == "auto-mode":
         # EKS Auto Mode runs the VPC CNI, kube-proxy and CoreDNS on its nodes: no add-on for them.
         addons: list[str] = []
-        via = "auto-mode"
-    elif release.eks_addon:
+    elif release.eks_addon:  # via == "eks-addon"
         addons = [release.eks_addon, *eks.CORE_ADDONS]
-        via = "eks-addon"
     else:
         # Cilium's kube-proxy replacement does kube-proxy's work; in ENI mode its operator gets
         # its EC2 permissions through Pod Identity, whose agent must run before the operator does.
@@ -47,7 +47,6 @@ def connect(state: State, ports: Ports) -> State:
         addons = [a for a in eks.CORE_ADDONS if not (replaced and a == "kube-proxy")]
         if release.name == "cilium" and not cluster.spec.cni.overlay():
             addons.append(eks.ADDONS["pod-identity-agent"])
-        via = "manifest"
         stage_cni(ports, cluster)
     pins = eks.pinned_versions(cluster)
     plan = typed(state).plan
@@ -61,21 +60,8 @@ def connect(state: State, ports: Ports) -> State:
     else:
         realigned = eks.pin_addons(ports.eks, name, pins, skip=removed)
     return {
-        "cluster": {
-            "name": name,
-            "region": cluster.spec.region,
-            "endpoint": described["endpoint"],
-            "certificateAuthority": described["certificateAuthority"],
-        },
+        **agent_target(cluster, described),
         "agentArn": outputs.get("AgentFunctionArn", ""),
-        "cni": {
-            "name": release.name,
-            "version": release.version,
-            "mode": via if via != "manifest" else cluster.spec.cni.install_mode(),
-            "podCidr": cluster.spec.network.pod_cidr,
-            "nodes": sum(g.desired_size for g in cluster.spec.node_groups),
-        },
-        "autoMode": auto,
         "serviceAccounts": [
             {"namespace": p.namespace, "name": p.service_account, "labels": dict(p.labels)}
             for p in cluster.spec.pod_identities
@@ -85,12 +71,43 @@ def connect(state: State, ports: Ports) -> State:
         "addonsCreated": created,
         "addonsUpdated": realigned,
         "addonsRemoved": removed,
-        "nodeGroups": {g.name: g.desired_size for g in cluster.spec.node_groups},
         "addons": list(cluster.spec.addons),
         "deadlineMinutes": cluster.spec.node_ready_timeout_minutes / ports.settings.time_scale,
         "deadlineLabel": deadline_label(cluster.spec.node_ready_timeout_minutes, ports.settings.time_scale),
         "kubernetesVersion": described["version"],
         "forceUpgrade": cluster.spec.upgrade_policy.force,
+    }
+
+
+def cni_via(cluster: Cluster) -> str:
+    """Who installs the CNI: EKS Auto Mode, an EKS add-on, or the agent from manifests."""
+    if cluster.spec.compute_mode == "auto":
+        return "auto-mode"
+    return "eks-addon" if cluster.spec.cni.release().eks_addon else "manifest"
+
+
+def agent_target(cluster: Cluster, described: dict[str, str]) -> dict[str, Any]:
+    """What the agent needs to reach the cluster and judge it (the cluster, its CNI, its node
+    groups' sizes): the same for Connect and for `clusterdrop validate-cluster`, so that the
+    report on demand is the workflow's."""
+    release = cluster.spec.cni.release()
+    via = cni_via(cluster)
+    return {
+        "cluster": {
+            "name": cluster.metadata.name,
+            "region": cluster.spec.region,
+            "endpoint": described["endpoint"],
+            "certificateAuthority": described["certificateAuthority"],
+        },
+        "cni": {
+            "name": release.name,
+            "version": release.version,
+            "mode": via if via != "manifest" else cluster.spec.cni.install_mode(),
+            "podCidr": cluster.spec.network.pod_cidr,
+            "nodes": sum(g.desired_size for g in cluster.spec.node_groups),
+        },
+        "autoMode": via == "auto-mode",
+        "nodeGroups": {g.name: g.desired_size for g in cluster.spec.node_groups},
     }
 
 
