@@ -49,9 +49,9 @@ class Open(Shape):
 
 
 class Validated(Shape):
-    """ "Validate spec" / "Read last applied spec" → $.validated"""
+    """ "Validate spec" / "Read last applied spec" → $.validated: the stored spec's key (the
+    steps read it from there: context.spec_of), never the spec itself."""
 
-    spec: Obj
     spec_key: str
     format: str
     notes: list[str] = Field(default_factory=list)
@@ -233,6 +233,16 @@ class Untagged(Shape):
     untagged: list[str]
 
 
+class Ended(Shape):
+    """What the safety net did for an execution that ended past its failure path (steps/ended.py):
+    not a state's result, the EventBridge-invoked function's."""
+
+    notified: bool
+    reason: str
+    code: str | None = None
+    released: bool = False
+
+
 class Notified(Shape):
     """ "Notify …" → $.notified"""
 
@@ -319,6 +329,7 @@ RESULTS: dict[str, type[Shape]] = {
     "delete_stacks": Deletion,
     "remove_subnet_tags": Untagged,
     "notify": Notified,
+    "execution_ended": Ended,
 }
 
 

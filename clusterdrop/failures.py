@@ -87,6 +87,17 @@ CODES: dict[str, FailureCode] = {
             "delete the resources listed as left behind, then delete the stack (or upload/delete again)",
         ),
         FailureCode(
+            "ERR_STOPPED",
+            "the execution was stopped (StopExecution, the console's Stop) before it ended",
+            "see what the notification says was left, then upload the spec again to finish (or delete it)",
+        ),
+        FailureCode(
+            "ERR_STATE_TOO_LARGE",
+            "the workflow's state outgrew Step Functions' 256 KiB payload limit (a fixed limit, not a quota)",
+            "no quota increase raises it: open an issue with the execution's link (clusterdrop keeps its state "
+            "small, and a state that grows with a spec is its defect); the cluster was left as the failed step left it",
+        ),
+        FailureCode(
             "ERR_INTERNAL",
             "clusterdrop failed in a way it does not classify",
             "open an issue with the execution's link",
@@ -109,6 +120,12 @@ _BY_ERROR: dict[str, str] = {
     "ArtifactUnavailable": "ERR_CNI_FAILED",
     "EvictionBlocked": "ERR_EVICTION_BLOCKED",
     "ClusterAccessPending": "ERR_UNAUTHORIZED",
+    # Terminal: no Catch catches it, and its cause ("...exceeds the maximum number of
+    # characters service limit") reads like a quota's.
+    "States.DataLimitExceeded": "ERR_STATE_TOO_LARGE",
+    # An execution that ended past its failure path (steps/ended.py): stopped, or out of time.
+    "Execution.Aborted": "ERR_STOPPED",
+    "States.Timeout": "ERR_TIMED_OUT",
 }
 
 # The real cause as AWS words it, first match wins (capacity before quota: a capacity message

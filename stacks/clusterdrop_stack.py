@@ -114,13 +114,14 @@ class ClusterdropStack(Stack):
         storage.artifacts_bucket.grant_read(role)
         artifacts = self.resolve(self.get_logical_id(storage.artifacts_bucket.node.default_child))  # type: ignore[arg-type]
         specs = self.resolve(self.get_logical_id(storage.spec_bucket.node.default_child))  # type: ignore[arg-type]
-        acknowledge(
-            workflow.functions["Notify"],
-            "IAM5",
-            "Publishing to the outcomes topic, encrypted with its own key: SNS asks that key for data keys "
-            "(kms:GenerateDataKey*, the key's ARN as the resource).",
-            evidence=["Action::kms:GenerateDataKey*"],
-        )
+        for publisher in ("Notify", "ExecutionEnded"):
+            acknowledge(
+                workflow.functions[publisher],
+                "IAM5",
+                "Publishing to the outcomes topic, encrypted with its own key: SNS asks that key for data keys "
+                "(kms:GenerateDataKey*, the key's ARN as the resource).",
+                evidence=["Action::kms:GenerateDataKey*"],
+            )
         if workflow.reference_parameter_paths:
             acknowledge(
                 workflow.functions["ValidateSpec"],

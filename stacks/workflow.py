@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 from aws_cdk import Aws, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -104,8 +106,32 @@ class Workflow(Construct):
         self.definition_substitutions = substitutions
         self.deploy = self._state_machine("Deploy", ASL_FILES[0], substitutions)
         self.teardown = self._state_machine("Teardown", ASL_FILES[1], substitutions)
+        self._safety_net(code, env)
         self._permissions(storage, topic, cfn_role)
         self._reference_permissions(reference_parameter_paths)
+
+    def _safety_net(self, code: FunctionCode, env: dict[str, str]) -> None:
+        """An execution that ends past its failure path — a terminal error (States.DataLimitExceeded,
+        States.Runtime: "can't be caught by States.ALL"), a timeout, a Stop — runs no Notify: Step
+        Functions' "Execution Status Change" event for it runs `ExecutionEnded` (steps/ended.py),
+        which notifies, and releases the lock, as the failure path would have. Not a state."""
+        fn = code.function(self, "ExecutionEnded", env, memory=256, timeout=60)
+        self.functions["ExecutionEnded"] = fn
+        events.Rule(
+            self,
+            "ExecutionEndedRule",
+            description="clusterdrop executions that end FAILED, TIMED_OUT or ABORTED: notify what they could not",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [self.deploy.state_machine_arn, self.teardown.state_machine_arn],
+                },
+            ),
+            # EventBridge retries a failed asynchronous invocation for up to 24 hours by default.
+            targets=[targets.LambdaFunction(fn, retry_attempts=4)],
+        )
 
     def _reference_permissions(self, parameter_paths: tuple[str, ...]) -> None:
         """Validate spec reads the parameters under the allowed paths (String and StringList; a
@@ -221,8 +247,21 @@ class Workflow(Construct):
             [storage.clusters.table_arn],
             "ReadRegistry",
         )
+        # The state carries the stored spec's key, not the spec (Step Functions refuses a state
+        # over 256 KiB; a spec may be 1 MiB): every step that reads the spec reads it there.
         allow(
-            ["ReadLastAppliedSpec"],
+            [
+                "ApplyClusterStack",
+                "ApplyNodeGroupStacks",
+                "ApplyAddons",
+                "RecordState",
+                "DeleteStacks",
+                "DescribeCluster",
+                "Diagnose",
+                "CleanUp",
+                "Notify",
+                "ExecutionEnded",
+            ],
             ["s3:GetObject"],
             [storage.artifacts_bucket.arn_for_objects("specs/*")],
             "ReadSpecs",
@@ -235,10 +274,11 @@ class Workflow(Construct):
             "DeleteStacks",
             "RemoveSubnetTags",
             "Notify",
+            "ExecutionEnded",
         ]
         allow(registry_users, ["dynamodb:GetItem", "dynamodb:UpdateItem"], [storage.clusters.table_arn], "Registry")
         allow(
-            ["TakeClusterLock", "ReleaseClusterLock"],
+            ["TakeClusterLock", "ReleaseClusterLock", "ExecutionEnded"],
             ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
             [storage.locks.table_arn],
             "Locks",
@@ -259,7 +299,12 @@ class Workflow(Construct):
         # Plan checks the account's quotas and reserves what a create will consume (one registry
         # item, a conditional put); releasing the lock releases the reservation.
         allow(["Plan"], ["dynamodb:PutItem"], [storage.clusters.table_arn], "QuotaReservations")
-        allow(["ReleaseClusterLock"], ["dynamodb:UpdateItem"], [storage.clusters.table_arn], "QuotaRelease")
+        allow(
+            ["ReleaseClusterLock", "ExecutionEnded"],
+            ["dynamodb:UpdateItem"],
+            [storage.clusters.table_arn],
+            "QuotaRelease",
+        )
         allow(
             ["Plan"],
             ["servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"],
@@ -372,7 +417,7 @@ class Workflow(Construct):
             f"arn:{partition}:states:{region}:{account}:execution:{machine_name(self, m)}:*"
             for m in ("Deploy", "Teardown")
         ]
-        allow(["Diagnose", "Notify"], ["states:GetExecutionHistory"], executions, "ExecutionHistory")
+        allow(["Diagnose", "Notify", "ExecutionEnded"], ["states:GetExecutionHistory"], executions, "ExecutionHistory")
         # Nodes that never came: Diagnose reads why from the node groups' health.
         allow(
             ["Diagnose"],
@@ -385,15 +430,18 @@ class Workflow(Construct):
         allow(["TakeClusterLock"], ["states:ListExecutions"], machines, "ListExecutions")
         allow(["TakeClusterLock"], ["states:DescribeExecution"], executions, "DescribeExecutions")
         topic.grant_publish(f["Notify"])
+        topic.grant_publish(f["ExecutionEnded"])
         # Notify writes the status pages (and reads their history) before the notification goes out;
         # ListBucket makes a first page's missing history a NoSuchKey, not an AccessDenied.
         allow(
-            ["Notify"],
+            ["Notify", "ExecutionEnded"],
             ["s3:GetObject", "s3:PutObject"],
             [storage.artifacts_bucket.arn_for_objects("status/*")],
             "StatusPages",
         )
-        allow(["Notify"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "StatusPagesHistory")
+        allow(
+            ["Notify", "ExecutionEnded"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "StatusPagesHistory"
+        )
         # A success notification names the add-on versions EKS installed.
         allow(
             ["Notify"],

@@ -64,6 +64,32 @@ def _state_machines_that_run() -> None:
     StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment,arg-type]
 
 
+# AWS Step Functions, "Handling errors in Step Functions workflows": "The States.ALL error type
+# ... can't catch the States.DataLimitExceeded terminal error and runtime error types"; a
+# States.Runtime error "isn't retriable, and will always cause the execution to fail". moto's
+# interpreter lets a States.ALL Retry or Catch take both.
+_TERMINAL_ERRORS = ("States.DataLimitExceeded", "States.Runtime")
+
+
+def _terminal_errors_end_the_execution() -> None:
+    """A States.ALL retrier or catcher does not match Step Functions' terminal errors: the
+    execution fails there, as on AWS (no Catch runs: the workflow cannot notify)."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+
+    original = ErrorEqualsDecl._eval_body
+
+    def terminal_aware(self: Any, env: Any) -> None:
+        error_name = env.stack[-1]
+        wildcard = ErrorEqualsDecl._STATE_ALL_ERROR in self.error_names
+        if wildcard and getattr(error_name, "error_name", None) in _TERMINAL_ERRORS:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = terminal_aware  # type: ignore[method-assign]
+
+
 def _host_is_this_machine() -> None:
     """Inside a container moto looks for its Docker host (by curl on the Docker socket, printing
     a warning to stdout when there is none) to build custom-resource ResponseURLs: the Lambdas
@@ -492,6 +518,7 @@ class EmbeddedAws:
             cfn_replacement,
             cfn_roles,
             eks,
+            events,
             iam_enforce,
             iam_simulation,
             quotas,
@@ -513,6 +540,8 @@ class EmbeddedAws:
         request_checks.install()  # every request against its botocore input shape, as AWS checks it
         iam_simulation.install()  # IAM's policy simulator, which Plan asks about key policies
         _state_machines_that_run()
+        _terminal_errors_end_the_execution()
+        events.install()  # Step Functions' status-change events; EventBridge's Lambda targets
         _s3_events_with_versions()
         _network_made_as_templated()
         _deletable_network()

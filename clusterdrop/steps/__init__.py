@@ -17,6 +17,7 @@ from clusterdrop.steps.admission import (
     validate_spec,
 )
 from clusterdrop.steps.context import Ports, Settings, State
+from clusterdrop.steps.ended import execution_ended
 from clusterdrop.steps.failure import clean_up, diagnose
 from clusterdrop.steps.notification import build_outcome, notify, publish
 from clusterdrop.steps.planning import describe_plan, discard_plan, plan
@@ -48,6 +49,7 @@ __all__ = [
     "describe_plan",
     "diagnose",
     "discard_plan",
+    "execution_ended",
     "notify",
     "plan",
     "publish",

@@ -54,7 +54,6 @@ def validate_spec(state: State, ports: Ports) -> State:
         ContentType="application/json",
     )
     return {
-        "spec": normalized,
         "specKey": key,
         "format": loaded.source_format,
         "notes": notes,
@@ -154,8 +153,7 @@ def read_last_applied_spec(state: State, ports: Ports) -> State:
     if not item or not item.spec_key:
         raise unknown_cluster(name)
     refuse_other_team(item, intake.team_of(typed(state).key), name)
-    body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=item.spec_key)["Body"].read()
-    return {"spec": json.loads(body), "specKey": item.spec_key, "format": "stored"}
+    return {"specKey": item.spec_key, "format": "stored"}
 
 
 def region_mismatch(wanted: str, deployer: str) -> SpecInvalid:

@@ -62,10 +62,31 @@ class Ports:
     iam: Any = None
 
 
-def spec_of(state: State) -> dict[str, Any] | None:
-    """The normalized spec the Validate spec step stored in the state, if it got that far."""
+def spec_of(state: State, ports: Ports) -> dict[str, Any] | None:
+    """The normalized spec Validate spec (or Read last applied spec) stored, if it got that far.
+    The state carries only its key: a spec is up to 1 MiB and Step Functions refuses a state
+    over 256 KiB (States.DataLimitExceeded, terminal: no Catch catches it)."""
     validated = ExecutionState.model_validate(state).validated
-    return validated.spec if validated is not None else None
+    return None if validated is None else _stored_spec(ports, validated.spec_key)
+
+
+# The stored specs this execution environment has read: a key names one spec version, never
+# rewritten, so a warm Lambda reads each once. Bounded: a few clusters' versions.
+_SPECS: dict[tuple[str, str], dict[str, Any]] = {}
+_SPECS_KEPT = 8
+
+
+def _stored_spec(ports: Ports, key: str) -> dict[str, Any]:
+    import json
+
+    found = _SPECS.get((ports.settings.artifacts_bucket, key))
+    if found is None:
+        body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=key)["Body"].read()
+        found = json.loads(body)
+        if len(_SPECS) >= _SPECS_KEPT:
+            _SPECS.pop(next(iter(_SPECS)))
+        _SPECS[(ports.settings.artifacts_bucket, key)] = found
+    return found
 
 
 def typed(state: State) -> ExecutionState:
@@ -73,8 +94,8 @@ def typed(state: State) -> ExecutionState:
     return ExecutionState.model_validate(state)
 
 
-def cluster_of(state: State) -> Cluster:
-    return Cluster.model_validate(spec_of(state))
+def cluster_of(state: State, ports: Ports) -> Cluster:
+    return Cluster.model_validate(spec_of(state, ports))
 
 
 def spec_store_key(cluster: str, version: str) -> str:

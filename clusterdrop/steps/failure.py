@@ -24,8 +24,8 @@ def diagnose(state: State, ports: Ports) -> State:
         cause = cause_raw
     step = failed_step(execution_history(ports.sfn, typed(state).execution))
     real_cause = None
-    if spec_of(state):
-        cluster = cluster_of(state)
+    if spec_of(state, ports):
+        cluster = cluster_of(state, ports)
         for stack in [stack_name(cluster), *[nodegroup_stack_name(cluster, g.name) for g in cluster.spec.node_groups]]:
             real_cause = stacks.first_cause(stacks.stack_events(ports.cfn, stack))
             if real_cause:
@@ -33,19 +33,19 @@ def diagnose(state: State, ports: Ports) -> State:
     if real_cause:
         where = f"{real_cause['stack']} {real_cause['logicalId']} ({real_cause['type']})"
         cause = f"{where} {real_cause['status']}: {real_cause['reason']}"
-    elif name == "NodesNotReady" and spec_of(state):
+    elif name == "NodesNotReady" and spec_of(state, ports):
         # Nodes that never came: EKS says why in the node group's health (an Auto Scaling group
         # that cannot launch — a vCPU quota, a key, capacity), the first place to look on AWS.
-        cause += "".join(f"\n{line}" for line in eks.health_issues(ports.eks, cluster_of(state)))
+        cause += "".join(f"\n{line}" for line in eks.health_issues(ports.eks, cluster_of(state, ports)))
     return {"step": step, "error": name, "cause": cause}
 
 
 def clean_up(state: State, ports: Ports) -> State:
     """Per deletionPolicy, for a failed first creation only: an update never destroys a working
     cluster. Incremental: node-group stacks first, then the cluster stack; called until done."""
-    if not spec_of(state):
+    if not spec_of(state, ports):
         return {"done": True, "cleanedUp": [], "kept": [], "reason": "nothing was created"}
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     item = registry.get(ports.clusters, cluster.metadata.name)
     first_creation = not item or item.status != "ACTIVE"
     names = [nodegroup_stack_name(cluster, g.name) for g in cluster.spec.node_groups] + [stack_name(cluster)]

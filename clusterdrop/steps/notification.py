@@ -19,7 +19,7 @@ from clusterdrop.history import (
     step_spans,
     step_timings,
 )
-from clusterdrop.steps.context import Ports, State, logger
+from clusterdrop.steps.context import Ports, State, logger, spec_of
 
 NOTIFIED_TEXT_LIMIT = 16_000
 
@@ -43,7 +43,7 @@ def build_outcome(
 ) -> message.Outcome:
     typed = ExecutionState.model_validate(state)
     events = execution_history(ports.sfn, typed.execution) if events is None else events
-    cluster_spec = (typed.validated.spec if typed.validated else {}).get("spec") or {}
+    cluster_spec = (spec_of(state, ports) or {}).get("spec") or {}
     groups = {
         g: {"ready": v.get("ready", 0), "desired": v.get("expected", 0)}
         for g, v in ((typed.nodes or {}).get("groups") or {}).items()
@@ -228,6 +228,13 @@ def notify(event: State, ports: Ports) -> State:
     was sent, with the action and each step's seconds (the handler's metrics)."""
     events = execution_history(ports.sfn, ExecutionState.model_validate(event["state"]).execution)
     built = build_outcome(event["state"], ports, event["outcome"], events)
+    sent = notify_built(built, ports, events)
+    sent.pop("code")
+    return sent
+
+
+def notify_built(built: message.Outcome, ports: Ports, events: list[dict[str, Any]]) -> State:
+    """Publish a built outcome: its status page, the registry's last failure, the message."""
     # The page first: the notification links to it. A page that cannot be written must not cost
     # the notification: it goes out without the link, and the log says why.
     started = events[0]["timestamp"] if events else datetime.now(UTC)
@@ -242,4 +249,5 @@ def notify(event: State, ports: Ports) -> State:
         **publish(built, ports),
         "action": built.action,
         "stepSeconds": {step.name: step.seconds for step in built.steps},
+        "code": built.failure.code if built.failure else None,
     }

@@ -93,7 +93,7 @@ def plan(state: State, ports: Ports) -> State:
     """Change sets for every stack that exists, a rendered creation for those that do not. For a
     running cluster, first what it cannot take is refused by field (a version step other than one
     minor up, a change `spec/changes.py` refuses), before anything changes."""
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     name = cluster.metadata.name
     s = typed(state)
     if s.action != "plan" and registry.is_superseded(ports.clusters, name, s.sequencer):

@@ -18,7 +18,7 @@ from clusterdrop.steps.staging import stage_cni
 
 
 def apply_cluster_stack(state: State, ports: Ports) -> State:
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     plan = typed(state).plan
     tagged = subnets.apply(ports.ec2, plan.subnet_tags if plan else [])
     [cluster_plan] = [p for p in plans_of(state) if p.role == "cluster"]
@@ -28,7 +28,7 @@ def apply_cluster_stack(state: State, ports: Ports) -> State:
 
 def connect(state: State, ports: Ports) -> State:
     """Endpoint and CA for the agent, the EKS add-ons the CNI needs, the CNI's artifacts staged."""
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     name = cluster.metadata.name
     outputs = stacks.outputs(ports.cfn, stack_name(cluster))
     described = eks.describe(ports.eks, name)
@@ -122,7 +122,7 @@ def apply_node_group_stacks(state: State, ports: Ports) -> State:
     the wave, validates the cluster, and comes back while stacks remain. A wave is every stack at
     once, except in an upgrade: one group at a time, in the spec's order, so that a group whose
     nodes do not come back stops the upgrade with the groups before it done and the rest untouched."""
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     s = typed(state)
     outputs = stacks.outputs(ports.cfn, stack_name(cluster))
     rendered = {s.name: s for s in make_plan(cluster).stacks if s.role == "nodegroup"}
@@ -178,7 +178,7 @@ def check_node_group_stacks(state: State, ports: Ports) -> State:
 
 
 def apply_addons(state: State, ports: Ports) -> State:
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     names = [eks.ADDONS[a] for a in cluster.spec.addons]
     overlay = cluster.spec.cni.overlay()
     pins = eks.pinned_versions(cluster)
@@ -203,7 +203,7 @@ def running_version(state: ExecutionState) -> str | None:
 
 def record_state(state: State, ports: Ports) -> State:
     typed_state = ExecutionState.model_validate(state)
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     nodes = typed_state.nodes or {}
     connection = typed_state.connection
     return registry.record(

@@ -13,7 +13,7 @@ from clusterdrop.steps.planning import existing_nodegroup_stacks
 def delete_stacks(state: State, ports: Ports) -> State:
     """Teardown, incremental: node-group stacks, then the cluster stack; a stack that fails to
     delete is asked again a bounded number of times, then the teardown fails naming what is left."""
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     main = stack_name(cluster)
     previous = typed(state).deletion
     deletion = stacks.delete_in_order(
@@ -32,7 +32,7 @@ def delete_stacks(state: State, ports: Ports) -> State:
 
 def describe_cluster(state: State, ports: Ports) -> State:
     """Teardown: can the agent still reach the cluster (to delete its load balancers first)?"""
-    cluster = cluster_of(state)
+    cluster = cluster_of(state, ports)
     if stacks.status(ports.cfn, stack_name(cluster)) is None:
         return {"reachable": False, "reason": "no cluster stack"}
     outputs = stacks.outputs(ports.cfn, stack_name(cluster))

@@ -91,6 +91,14 @@ def _upload(aws: dict[str, Any], text: str, key: str = "clusters/quickstart.yaml
 QUICKSTART = (REPO / "examples" / "quickstart.yaml").read_text()
 
 
+def _stored(aws: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:
+    """The normalized spec Validate spec stored (the state carries only its key)."""
+    ports: steps.Ports = aws["ports"]
+    body = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=validated["specKey"])["Body"].read()
+    found: dict[str, Any] = json.loads(body)
+    return found
+
+
 def _validated(aws: dict[str, Any], name: str, text: str) -> dict[str, Any]:
     """A spec uploaded as cluster `name` (the quickstart's name replaced) and through Validate spec."""
     state = _upload(aws, text.replace("name: quickstart", f"name: {name}"), key=f"clusters/{name}.yaml")
@@ -241,10 +249,11 @@ def test_validate_reads_the_exact_version_and_stores_the_normalized_spec(aws: di
     state = _upload(aws, QUICKSTART)
     _upload(aws, QUICKSTART.replace("desiredSize: 2", "desiredSize: 3"))  # a newer version
     validated = steps.validate_spec(state, ports)
-    assert validated["spec"]["spec"]["nodeGroups"][0]["desiredSize"] == 2
-    stored = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key=validated["specKey"])["Body"].read()
-    assert json.loads(stored) == validated["spec"]
-    assert validated["spec"]["spec"]["kubernetesVersion"]  # defaults made explicit
+    # The state carries the key, not the spec: a spec may be 1 MiB, a state 256 KiB.
+    assert "spec" not in validated
+    stored = _stored(aws, validated)
+    assert stored["spec"]["nodeGroups"][0]["desiredSize"] == 2
+    assert stored["spec"]["kubernetesVersion"]  # defaults made explicit
 
 
 CILIUM = (REPO / "examples" / "cilium.yaml").read_text()
@@ -264,10 +273,10 @@ def test_a_running_cluster_keeps_its_unpinned_cni_release_until_its_kubernetes_v
         ports.clusters, "cilium", status="ACTIVE", execution="e1", kubernetesVersion="1.33", cni="cilium 1.18.12"
     )
     kept = _validated(aws, "cilium", unversioned)["validated"]
-    assert kept["spec"]["spec"]["cni"]["version"] == "1.18.12"
+    assert _stored(aws, kept)["spec"]["cni"]["version"] == "1.18.12"
     assert "spec.cni.version is not set: the cluster keeps cilium 1.18.12, the release it runs" in kept["notes"]
     moved = _validated(aws, "cilium", unpinned.replace('"1.35"', '"1.34"'))["validated"]
-    assert moved["spec"]["spec"]["cni"]["version"] == "1.19.6"
+    assert _stored(aws, moved)["spec"]["cni"]["version"] == "1.19.6"
     assert (
         "spec.cni.version is not set: cilium 1.18.12 is not tested on Kubernetes 1.34; the cluster moves to 1.19.6"
         in moved["notes"]
@@ -329,7 +338,7 @@ def test_references_are_resolved_at_validate_spec_and_stored_resolved(aws: dict[
     suffix = aws["suffix"]
     ids = _network_outputs(aws, suffix)
     validated = steps.validate_spec(_upload(aws, REFERENCING.replace("SUFFIX", suffix), "clusters/refs.yaml"), ports)
-    vpc = validated["spec"]["spec"]["network"]["vpc"]
+    vpc = _stored(aws, validated)["spec"]["network"]["vpc"]
     assert vpc["id"] == ids["vpc"]
     assert [s["id"] for s in vpc["subnets"]["private"]] == ids["private"]
     assert [s["id"] for s in vpc["subnets"]["public"]] == ["subnet-0cc33dd44ee55ff66", "subnet-0dd44ee55ff660077"]
@@ -433,7 +442,7 @@ def test_a_teams_prefix_brings_its_own_guardrails_and_its_clusters_stay_its_own(
         aws["ports"], settings=dataclasses.replace(aws["ports"].settings, policy=rules)
     )
     # The shared prefix: the base rules (t3.medium allowed).
-    assert steps.validate_spec(_upload(aws, QUICKSTART), ports)["spec"]["metadata"]["name"] == "quickstart"
+    assert _stored(aws, steps.validate_spec(_upload(aws, QUICKSTART), ports))["metadata"]["name"] == "quickstart"
     # The payments prefix: the team's rules replace the base's.
     with pytest.raises(PolicyRefused, match=r"t3\.medium matches none of m7g\.\* \(guardrail allowedInstanceTypes\)"):
         steps.validate_spec(_upload(aws, QUICKSTART, key="clusters/payments/quickstart.yaml"), ports)
@@ -449,7 +458,7 @@ def test_a_teams_prefix_brings_its_own_guardrails_and_its_clusters_stay_its_own(
     # A cluster whose first create failed is nobody's yet: any prefix may try again.
     ports.clusters.delete_item(Key={"cluster": "quickstart"})
     ports.clusters.put_item(Item={"cluster": "quickstart", "status": registry.NEVER_CREATED})
-    assert steps.validate_spec(_upload(aws, QUICKSTART), ports)["spec"]["metadata"]["name"] == "quickstart"
+    assert _stored(aws, steps.validate_spec(_upload(aws, QUICKSTART), ports))["metadata"]["name"] == "quickstart"
 
 
 def test_plan_creates_change_sets_and_a_plan_run_leaves_nothing(aws: dict[str, Any]) -> None:
@@ -811,7 +820,7 @@ spec:
     from clusterdrop.aws import subnets
     from clusterdrop.steps.context import cluster_of
 
-    zoned, found = subnets.with_zones(ec2, cluster_of(state))
+    zoned, found = subnets.with_zones(ec2, cluster_of(state, ports))
     assert found == []
     assert [(r.id, r.zone) for r in zoned.spec.network.vpc.subnets.private] == right  # type: ignore[union-attr]
     outputs = {"NodeSubnetIds": f"{good_a},{good_b}", "NodeSubnetZones": "eu-west-1a,eu-west-1b"}

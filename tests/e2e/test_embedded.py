@@ -1492,10 +1492,30 @@ def test_an_update_that_rolls_back_leaves_the_previous_cluster_working_and_recor
     assert local.leftovers(name) == []
 
 
+def _probe(sfn: Any, name: str, definition: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A state machine of its own, run once to its end: the execution and how it ended."""
+    machine = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/probe"
+    )["stateMachineArn"]
+    execution: str = sfn.start_execution(stateMachineArn=machine, name="probe")["executionArn"]
+    return execution, _ended(sfn, execution)
+
+
+def _ended(sfn: Any, execution: str) -> dict[str, Any]:
+    import time
+
+    for _ in range(100):
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.1)
+    raise AssertionError(f"{execution} still running after 10 s")
+
+
 def test_a_state_over_256_kib_fails_the_execution_as_on_aws(local: session.LocalDeployer) -> None:
     """Step Functions refuses a state input or output over 256 KiB with States.DataLimitExceeded,
-    which no Catch catches: the embedded Step Functions does too (the workflow keeps its state
-    small, see the 5,000-node test)."""
+    which no Catch (not even States.ALL) catches: the embedded Step Functions does too (the
+    workflow keeps its state small, see the 5,000-node test)."""
     sfn = local.aws.client("stepfunctions")
     big = "x" * (257 * 1024)
     definition = {
@@ -1505,18 +1525,75 @@ def test_a_state_over_256_kib_fails_the_execution_as_on_aws(local: session.Local
             "Use": {"Type": "Pass", "End": True},
         },
     }
-    machine = sfn.create_state_machine(
-        name="probe-data-limit",
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/probe",
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, name="probe")["executionArn"]
-    import time
-
-    for _ in range(100):
-        described = sfn.describe_execution(executionArn=execution)
-        if described["status"] != "RUNNING":
-            break
-        time.sleep(0.1)
+    _, described = _probe(sfn, "probe-data-limit", definition)
     assert described["status"] == "FAILED"
     assert described.get("error") == "States.DataLimitExceeded"
+
+
+def test_a_terminal_error_passes_every_retry_and_catch_as_on_aws(local: session.LocalDeployer) -> None:
+    """States.DataLimitExceeded is "a terminal error that can't be caught by the States.ALL error
+    type" (Step Functions Developer Guide): a task whose result is over 256 KiB (a DynamoDB item
+    read through the SDK integration) fails the execution past a States.ALL Retry and Catch —
+    where moto alone would retry it and run the Catch."""
+    sfn = local.aws.client("stepfunctions")
+    dynamodb = local.aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName="probe-terminal",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName="probe-terminal", Item={"k": {"S": "big"}, "v": {"S": "x" * (300 * 1024)}})
+    definition = {
+        "StartAt": "Read",
+        "States": {
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+                "Parameters": {"TableName": "probe-terminal", "Key": {"k": {"S": "big"}}},
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    execution, described = _probe(sfn, "probe-terminal-error", definition)
+    assert (described["status"], described.get("error")) == ("FAILED", "States.DataLimitExceeded")
+    history = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in history].count("TaskScheduled") == 1  # not retried
+    assert not any(e.get("stateEnteredEventDetails", {}).get("name") == "Caught" for e in history)
+
+
+def test_a_spec_far_over_the_state_limit_runs(local: session.LocalDeployer, tmp_path: Path) -> None:
+    """A spec of some 300 KiB once validated (forty Pod Identity roles with inline policies):
+    the workflow's state carries its key, not the spec, so Step Functions' 256 KiB limit is no
+    limit on a spec (which `validate` caps at 1 MiB)."""
+    identities = [
+        {
+            "namespace": "apps",
+            "serviceAccount": f"reader-{i}",
+            "policy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [f"arn:aws:s3:::team-{i}-bucket-{j}-of-many-with-a-long-name/*"],
+                    }
+                    for j in range(60)
+                ],
+            },
+        }
+        for i in range(40)
+    ]
+    text = QUICKSTART.replace("name: quickstart", "name: sizable") + f"  podIdentities: {json.dumps(identities)}\n"
+    spec = _spec(tmp_path, "sizable", text)
+    from clusterdrop.spec.source import load_spec
+
+    normalized = load_spec(spec.read_bytes()).cluster.model_dump_json(by_alias=True, exclude_none=True)
+    assert len(normalized) > 256 * 1024
+    created = _run(local, spec)
+    assert created["status"] == "SUCCEEDED", (created["notifications"]["sns"] or {}).get("text")
+    eks = local.aws.client("eks")
+    assert len(eks.list_pod_identity_associations(clusterName="sizable")["associations"]) == 40

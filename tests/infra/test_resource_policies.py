@@ -3,7 +3,7 @@
 The embedded mode evaluates identity policies at run time; these are the permissions it cannot
 see there (a service calling another on the project's behalf), checked with the same evaluator
 on the resolved template: S3 delivering to the intake queue, SNS invoking the Slack formatter,
-and each state machine invoking its functions, the agents and CloudFormation's DescribeStacks.
+EventBridge invoking the safety net, and each state machine invoking its functions, the agents and CloudFormation's DescribeStacks.
 """
 
 from __future__ import annotations
@@ -73,6 +73,34 @@ def test_sns_may_invoke_every_function_subscribed_to_it(template: dict[str, Any]
             and stack.resolve(p.get("SourceArn")) == topic
         ]
         assert granted, f"SNS may not invoke {function}"
+
+
+def test_eventbridge_may_invoke_every_function_a_rule_targets(template: dict[str, Any]) -> None:
+    """The safety net (ExecutionEnded) runs on Step Functions' status-change events: its rule may
+    invoke it, and nothing else may through that grant."""
+    stack = _deployer(template)
+    permissions = _of(template, "AWS::Lambda::Permission")
+    rules = _of(template, "AWS::Events::Rule")
+    assert rules
+    for logical_id, rule in rules.items():
+        rule_arn = stack.resolve({"Fn::GetAtt": [logical_id, "Arn"]})
+        pattern = rule["EventPattern"]
+        assert pattern["source"] == ["aws.states"]
+        for target in rule["Targets"]:
+            function = stack.resolve(target["Arn"])
+            granted = [
+                p
+                for p in permissions.values()
+                if stack.resolve(p["FunctionName"]) == function
+                and p["Action"] == "lambda:InvokeFunction"
+                and p["Principal"] == "events.amazonaws.com"
+                and stack.resolve(p.get("SourceArn")) == rule_arn
+            ]
+            assert granted, f"EventBridge may not invoke {function} for {logical_id}"
+        # Only the two machines' executions: another state machine's failures are not ours.
+        machines = sorted(m["Ref"] for m in pattern["detail"]["stateMachineArn"])  # Ref: a machine's ARN
+        assert machines == sorted(_of(template, "AWS::StepFunctions::StateMachine")), machines
+        assert len(machines) == 2
 
 
 def _asl_requests(path: str, substitutions: dict[str, str]) -> list[Request]:

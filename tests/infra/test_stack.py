@@ -102,8 +102,9 @@ def test_functions_are_python_313_on_arm64_with_the_layer(template: dict[str, An
         for k, v in resources(template, "AWS::Lambda::Function").items()
         if "Handler" in v["Properties"] and v["Properties"]["Handler"].startswith("lambdas.")
     }
-    # One per step the state machines name, the trigger and the Slack formatter.
-    assert len(functions) == len(step_functions()) + 2
+    # One per step the state machines name, the trigger, the Slack formatter and the safety net
+    # for executions that end past their failure path (ExecutionEnded).
+    assert len(functions) == len(step_functions()) + 3
     for logical_id, p in functions.items():
         assert p["Runtime"] == "python3.13", logical_id
         assert p["Architectures"] == ["arm64"], logical_id
