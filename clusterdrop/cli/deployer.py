@@ -35,6 +35,11 @@ def _aws() -> tuple[Any, Any]:
     return session, Deployer.discover(session.client("cloudformation"))
 
 
+# The embedded mode keeps nothing on disk: what a user must not be surprised by after a restart.
+EMBEDDED_LIFETIME = (
+    "an embedded AWS (clusterdrop local up) keeps its account and clusters in memory, for as long as it runs: "
+    "each start begins empty"
+)
 EMBEDDED_HINT = "for the embedded mode, start `clusterdrop local up` in another shell and run the exports it prints"
 
 
@@ -176,6 +181,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json.dumps(items, indent=2, default=str) + "\n")
     else:
         out.write(ops.format_status(items))
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            err.write(f"(AWS_ENDPOINT_URL={endpoint}: {EMBEDDED_LIFETIME})\n")
     return EXIT_OK
 
 

@@ -31,8 +31,7 @@ def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     server.start()
     out.write(f"{server.url}\n")
     out.write(
-        f"# Kubernetes API emulator; try: kubectl --server {server.url} create -f manifest.yaml --validate=false\n"
-        "# Ctrl-C stops it.\n"
+        f"# Kubernetes API emulator; try: kubectl --server {server.url} apply -f manifest.yaml\n# Ctrl-C stops it.\n"
     )
     out.flush()
     try:
@@ -81,7 +80,8 @@ def cmd_local_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"# or:   aws s3 cp examples/quickstart.yaml s3://{local.deployer.spec_bucket}/clusters/quickstart.yaml\n"
         f"# Notifications: each email's text and each Slack message is written to {inbox}/ as a file\n"
         "# (NNN-email.txt, NNN-slack.json); they stay there after it stops.\n"
-        "# Ctrl-C stops it.\n"
+        "# Everything else lives in memory: Ctrl-C stops it, and the account and its clusters go with it\n"
+        "# (the next start is empty).\n"
     )
     out.flush()
     try:

@@ -189,8 +189,10 @@ def test_delete_shows_what_goes_and_asks(
 
 def test_status_lists_the_registry(deployer: ops.Deployer) -> None:
     table = boto3.resource("dynamodb").Table(deployer.clusters_table)
-    code, out, _ = run("status")
+    code, out, err = run("status")
     assert (code, out) == (0, "No clusters yet.\n")
+    # Through an endpoint (the embedded mode): that its clusters end with it, said on stderr.
+    assert "keeps its account and clusters in memory, for as long as it runs: each start begins empty" in err
     registry.record(
         table,
         "demo",

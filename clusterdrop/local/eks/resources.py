@@ -26,6 +26,7 @@ from clusterdrop.local.eks.emulation import (
 )
 from clusterdrop.local.iam_policy import Request, evaluate
 from clusterdrop.local.kubeapi import KubeApiServer, tls
+from clusterdrop.local.kubeapi.store import Store
 
 CAPACITY_FAILURE = (
     "Cannot create cluster '{name}' because {zone}, the targeted availability zone, does not currently have "
@@ -114,7 +115,9 @@ class EksClusterModel(CloudFormationModel):
         _describe_as_set(cluster, p)
         _log_group(name, p, account_id, region_name)
         version = str(p.get("Version") or "1.36")
+        service_cidr = (p.get("KubernetesNetworkConfig") or {}).get("ServiceIpv4Cidr", "172.20.0.0/16")
         api = KubeApiServer(
+            store=Store(service_cidr=service_cidr),
             version=version,
             access_delay=emulation.settings.access_delay,
             # EKS admits a caller through the cluster's access entries only (eks/auth.py).

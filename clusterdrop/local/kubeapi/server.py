@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from clusterdrop.local.kubeapi import disruption, tables
+from clusterdrop.local.kubeapi import disruption, openapi, protobuf, tables
 from clusterdrop.local.kubeapi.errors import ApiError
 from clusterdrop.local.kubeapi.store import ResourceType, Store
 
@@ -40,6 +40,15 @@ class Route:
     namespace: str | None
     name: str | None
     subresource: str | None
+
+
+# The one API of authorization.k8s.io served: a caller asking what it may do (not stored).
+REVIEW_GROUP = "authorization.k8s.io"
+SELF_REVIEW_PATH = ["apis", REVIEW_GROUP, "v1", "selfsubjectaccessreviews"]
+
+
+def rtype_api_version(rtype: ResourceType, version: str) -> str:
+    return f"{rtype.group}/{version}" if rtype.group else version
 
 
 def _verb(method: str, route: Route, query: dict[str, str]) -> str:
@@ -157,6 +166,36 @@ class KubeApiServer:
             self.request_log.clear()
             self.authorizations.clear()
 
+    def review(self, body: Any, principal: str | None) -> Obj:
+        """A SelfSubjectAccessReview (`kubectl auth can-i`): whether the caller may do what the
+        review's resourceAttributes say, decided as its own request would be. Every authenticated
+        user may ask about itself (Kubernetes' system:basic-user role)."""
+        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+            raise ApiError(400, "BadRequest", "a SelfSubjectAccessReview needs a spec")
+        attributes = body["spec"].get("resourceAttributes")
+        if not isinstance(attributes, dict):
+            # nonResourceAttributes (/healthz, /version …): public on EKS.
+            allowed, reason = True, "non-resource URLs are served to every caller"
+        else:
+            group, plural = attributes.get("group") or "", attributes.get("resource") or ""
+            namespace = attributes.get("namespace") or None
+            known = self.store.types.get((group, plural))
+            route = Route(group, attributes.get("version") or "", plural, namespace, attributes.get("name"), None)
+            verb = attributes.get("verb") or "get"
+            if self.authorize is None or principal is None:
+                allowed, reason = True, "this emulator admits every caller"
+            else:
+                namespaced = known.namespaced if known is not None else namespace is not None
+                refusal = self.authorize(principal, verb, route, namespaced)
+                allowed, reason = refusal is None, refusal or "allowed by the caller's access entry"
+        return {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "metadata": {"creationTimestamp": None},
+            "spec": body["spec"],
+            "status": {"allowed": allowed, "reason": reason},
+        }
+
     # --- discovery --------------------------------------------------------------------------
 
     def discovery(self, parts: list[str]) -> Obj | None:
@@ -172,16 +211,37 @@ class KubeApiServer:
             }
         if parts == ["api"]:
             return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if parts == ["openapi", "v3"]:
+            return openapi.root(store.group_versions())
+        if parts[:2] == ["openapi", "v3"] and len(parts) in (4, 5):
+            group, version = ("", parts[3]) if parts[2] == "api" else (parts[3], parts[4] if len(parts) == 5 else "")
+            types = store.resources_in(group, version)
+            return openapi.document(group, version, types) if types else None
         if parts == ["apis"]:
             groups = []
-            for group, versions in sorted(store.group_versions().items()):
+            for group, versions in sorted({**store.group_versions(), REVIEW_GROUP: ["v1"]}.items()):
                 if not group:
                     continue
                 entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
                 groups.append({"name": group, "versions": entries, "preferredVersion": entries[0]})
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+        if parts == SELF_REVIEW_PATH[:3]:
+            return {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{REVIEW_GROUP}/v1",
+                "resources": [
+                    {
+                        "name": "selfsubjectaccessreviews",
+                        "singularName": "",
+                        "namespaced": False,
+                        "kind": "SelfSubjectAccessReview",
+                        "verbs": ["create"],
+                    }
+                ],
+            }
         if len(parts) == 2 and parts[0] == "apis":
-            group_versions = store.group_versions().get(parts[1])
+            group_versions = store.group_versions().get(parts[1]) or (["v1"] if parts[1] == REVIEW_GROUP else None)
             if not group_versions:
                 return None
             entries = [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in group_versions]
@@ -279,10 +339,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
-    def _send(self, code: int, body: Obj) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, code: int, body: Obj | str) -> None:
+        # A pod's log is plain text, as the kubelet streams it; everything else JSON.
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -293,8 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if "protobuf" in content_type:
-            # client-go retries with JSON when the server refuses protobuf.
-            raise ApiError(415, "UnsupportedMediaType", "protobuf is not supported by this emulator; send JSON")
+            # kubectl's generator commands and `auth can-i` send protobuf, and do not retry in JSON.
+            return protobuf.decode(raw)
         try:
             if content_type.endswith("yaml"):
                 return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader
@@ -321,12 +382,18 @@ class _Handler(BaseHTTPRequestHandler):
                 if found is not None:
                     self._send(200, found)
                     return
+            if method == "POST" and parts == SELF_REVIEW_PATH:
+                self._send(201, self.api.review(self._body(), principal))
+                return
             if self.api.authorize is not None and principal is not None:
                 route = self.api.route(parts)
                 namespaced = self.api.store.resource_type(route.group, route.version, route.plural).namespaced
                 refusal = self.api.authorize(principal, _verb(method, route, query), route, namespaced)
                 if refusal is not None:
                     raise ApiError(403, "Forbidden", refusal)
+            if method == "GET" and len(parts) == 7 and parts[:2] == ["api", "v1"] and parts[6] == "log":
+                self._send(200, self._log(parts[3], parts[5], query.get("container")))
+                return
             code, body = self._resource(method, parts, query)
             if method == "GET" and tables.wants_table(self.headers.get("Accept")):
                 route = self.api.route(parts)  # `kubectl get` prints the server's columns
@@ -336,6 +403,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.code, exc.status())
         except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
             self._send(500, ApiError(500, "InternalError", f"{type(exc).__name__}: {exc}").status())
+
+    def _log(self, namespace: str, name: str, container: str | None) -> str:
+        """`kubectl logs`: no container runs in this emulator, and its log says so — after the
+        checks the API server makes (the pod exists; a container is named when it has several)."""
+        store = self.api.store
+        pod = store.get(store.resource_type("", "v1", "pods"), "v1", namespace, name)
+        names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+        if container is None and len(names) > 1:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]",
+            )
+        chosen = container or (names[0] if names else "")
+        if chosen not in names:
+            raise ApiError(400, "BadRequest", f"container {chosen} is not valid for pod {name}")
+        return (
+            f"(emulated: pod {namespace}/{name}, container {chosen} — the Kubernetes API emulator runs no "
+            "containers, so there is no log to show)\n"
+        )
 
     def _resource(self, method: str, parts: list[str], query: dict[str, str]) -> tuple[int, Obj]:
         route = self.api.route(parts)
@@ -372,13 +459,17 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 if rtype.namespaced and ns is None:
                     raise ApiError(404, "NotFound", "the server could not find the requested resource")
-                return 201, store.create(rtype, v, ns, self._body(), manager=query.get("fieldManager", ""))
+                body = self._body()
+                openapi.check_fields(body, query.get("fieldValidation"))
+                return 201, store.create(rtype, v, ns, body, manager=query.get("fieldManager", ""))
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection here")
         name = route.name
         if method == "GET":
             return 200, store.get(rtype, v, ns, name)
         if method == "PUT":
-            return 200, store.replace(rtype, v, ns, name, self._body(), subresource=route.subresource)
+            body = self._body()
+            openapi.check_fields(body, query.get("fieldValidation"))
+            return 200, store.replace(rtype, v, ns, name, body, subresource=route.subresource)
         if method == "PATCH":
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             existed = True
@@ -387,12 +478,16 @@ class _Handler(BaseHTTPRequestHandler):
                     store.get(rtype, v, ns, name)
                 except ApiError:
                     existed = False
+            body = self._body()
+            if content_type != "application/json-patch+json":  # a JSON patch is operations, not fields
+                with_kind = {"apiVersion": rtype_api_version(rtype, v), "kind": rtype.kind, **(body or {})}
+                openapi.check_fields(with_kind, query.get("fieldValidation"))
             result = store.patch(
                 rtype,
                 v,
                 ns,
                 name,
-                self._body(),
+                body,
                 content_type,
                 subresource=route.subresource,
                 manager=query.get("fieldManager"),

@@ -103,6 +103,34 @@ Key = tuple[str, str]  # (group, plural)
 ObjKey = tuple[str, str]  # (namespace or "", name)
 
 
+def kubernetes_service(service_cidr: str) -> Obj:
+    """The `kubernetes` Service in `default`, which the API server makes for itself: the first
+    address of the service CIDR, port 443 (kube-apiserver's "default/kubernetes" Service; EKS's
+    service CIDR is 10.100.0.0/16 or 172.20.0.0/16, kubeadm's 10.96.0.0/12)."""
+    import ipaddress
+
+    first = str(next(ipaddress.ip_network(service_cidr).hosts()))
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": first,
+            "clusterIPs": [first],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
+            "sessionAffinity": "None",
+            "internalTrafficPolicy": "Cluster",
+        },
+    }
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -115,7 +143,7 @@ def _spec_part(obj: Obj) -> Obj:
 class Store:
     """Resource types and objects; every method is thread-safe."""
 
-    def __init__(self, *, crd_establish_delay: float = 0.0):
+    def __init__(self, *, crd_establish_delay: float = 0.0, service_cidr: str = "10.96.0.0/12"):
         self.lock = threading.RLock()
         self.types: dict[Key, ResourceType] = {(t.group, t.plural): copy.deepcopy(t) for t in BUILTINS}
         self.objects: dict[Key, dict[ObjKey, Obj]] = {k: {} for k in self.types}
@@ -130,6 +158,7 @@ class Store:
         namespaces = self.types[("", "namespaces")]
         for name in INITIAL_NAMESPACES:
             self.create(namespaces, "v1", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        self.create(self.types[("", "services")], "v1", "default", kubernetes_service(service_cidr))
 
     # --- types and discovery -------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Server-side printing: `kubectl get` asks for `as=Table` and prints the columns the server sends.
 
 The columns are those of the real API server's printers for the kinds a cluster's operator looks
-at first (nodes, pods, deployments, daemonsets); every other kind gets Name and Age, as custom
+at first (nodes, pods, services, deployments, daemonsets); every other kind gets Name and Age, as custom
 resources without printer columns do. Wide columns (`-o wide`) have priority 1.
 """
 
@@ -78,6 +78,23 @@ def _selector(ds: Obj) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
 
 
+def _ports(service: Obj) -> str:
+    """As kubectl's printer: 443/TCP, 80:30080/TCP for a node port."""
+    shown = []
+    for port in (service.get("spec") or {}).get("ports") or []:
+        node_port = f":{port['nodePort']}" if port.get("nodePort") else ""
+        shown.append(f"{port.get('port')}{node_port}/{port.get('protocol', 'TCP')}")
+    return ",".join(shown) or "<none>"
+
+
+def _external_ip(service: Obj) -> str:
+    ingress = ((_status(service).get("loadBalancer") or {}).get("ingress")) or []
+    found = [i.get("ip") or i.get("hostname") for i in ingress]
+    if found:
+        return ",".join(str(f) for f in found)
+    return "<pending>" if (service.get("spec") or {}).get("type") == "LoadBalancer" else "<none>"
+
+
 def _name(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("name", ""))
 
@@ -120,6 +137,14 @@ COLUMNS: dict[tuple[str, str], list[Column]] = {
         ),
         ("Up-to-date", "integer", 0, lambda d: _status(d).get("updatedReplicas", 0)),
         ("Available", "integer", 0, lambda d: _status(d).get("availableReplicas", 0)),
+        _AGE,
+    ],
+    ("", "services"): [
+        _NAME,
+        ("Type", "string", 0, lambda s: (s.get("spec") or {}).get("type", "ClusterIP")),
+        ("Cluster-IP", "string", 0, lambda s: (s.get("spec") or {}).get("clusterIP", "<none>")),
+        ("External-IP", "string", 0, _external_ip),
+        ("Port(s)", "string", 0, _ports),
         _AGE,
     ],
     ("apps", "daemonsets"): [
