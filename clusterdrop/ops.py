@@ -537,6 +537,67 @@ class Watcher:
         self.out.flush()
 
 
+# The steps during which a node group's instances come and go (a create, a scaling, a rolling
+# replacement): `watch` shows each instance as EC2 reports it, between the history's events.
+NODE_PHASES = ("Apply node-group stacks", "Wait for node-group stacks", "Delete stacks")
+
+
+class NodeChanges:
+    """A cluster's node-group instances as EC2 reports them (the tags EKS puts on them), and what
+    changed since the last look: one line per instance launched, running, or going. The first
+    look of a step only takes stock."""
+
+    def __init__(self, ec2: Any, cluster: str):
+        self.ec2, self.cluster = ec2, cluster
+        self.known: dict[str, str] | None = None
+        self.unavailable = False
+
+    def _instances(self) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        pages = self.ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "tag:eks:cluster-name", "Values": [self.cluster]}]
+        )
+        for page in pages:
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+                    found[instance["InstanceId"]] = {
+                        "state": instance.get("State", {}).get("Name", ""),
+                        "group": tags.get("eks:nodegroup-name", "?"),
+                        "type": instance.get("InstanceType", ""),
+                        "zone": instance.get("Placement", {}).get("AvailabilityZone", ""),
+                    }
+        return found
+
+    def reset(self) -> None:
+        self.known = None
+
+    def lines(self) -> list[str]:
+        if self.unavailable:
+            return []
+        try:
+            now = self._instances()
+        except Exception as exc:  # noqa: BLE001 - the watch goes on without instance lines
+            self.unavailable = True
+            return [f"  (instances not shown: EC2 DescribeInstances: {exc})"]
+        before, self.known = self.known, {i: v["state"] for i, v in now.items()}
+        if before is None:
+            return []
+        out = []
+        for instance, seen in sorted(now.items(), key=lambda kv: (kv[1]["group"], kv[0])):
+            was = before.get(instance)
+            if was == seen["state"]:
+                continue
+            if was is None:
+                out.append(
+                    f"  + {seen['group']}: {instance} launched ({seen['type']}, {seen['zone']}), {seen['state']}"
+                )
+            else:
+                mark = "-" if seen["state"] in ("shutting-down", "terminated", "stopping", "stopped") else "~"
+                out.append(f"  {mark} {seen['group']}: {instance} {seen['state']}")
+        return out
+
+
 def _cause(cause: str) -> str:
     """A task failure's message (Lambda wraps it in JSON with the stack trace, left out here)."""
     try:
@@ -568,9 +629,11 @@ def follow(
     clock: Callable[[], float] = time.monotonic,
     started_after: datetime | None = None,
     timeout: float | None = None,
+    nodes: NodeChanges | None = None,
 ) -> Watched:
     """Follow the newest execution of a cluster (waiting for one to start, or for one that
-    started after `started_after`); what it watched."""
+    started after `started_after`); what it watched. With `nodes`, the node groups' instances
+    as they launch and go during the steps that change them."""
     deadline = clock() + wait_for_start
     execution = newest_execution(sfn, deployer, cluster, started_after=started_after)
     while execution is None:
@@ -586,6 +649,12 @@ def follow(
     for described in _poll(sfn, arn, poll, sleep):
         events = execution_history(sfn, arn)
         watcher.feed(events)
+        if nodes is not None:
+            if watcher.phase is not None and watcher.phase.name in NODE_PHASES:
+                out.writelines(line + "\n" for line in nodes.lines())
+                out.flush()
+            else:
+                nodes.reset()
         if described["status"] != "RUNNING":
             watcher.finish(described)
             return Watched(str(described["status"]), dict(described), events)

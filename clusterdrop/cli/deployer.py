@@ -151,8 +151,15 @@ def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     session, deployer = _aws()
     try:
+        nodes = ops.NodeChanges(session.client("ec2"), args.cluster) if args.cluster else None
         watched = ops.follow(
-            session.client("stepfunctions"), deployer, args.cluster, out, wait_for_start=args.wait, poll=args.poll
+            session.client("stepfunctions"),
+            deployer,
+            args.cluster,
+            out,
+            wait_for_start=args.wait,
+            poll=args.poll,
+            nodes=nodes,
         )
     except WatchTimedOut as exc:
         err.write(f"clusterdrop: {exc}\n")
@@ -444,7 +451,8 @@ def register(sub: Any) -> None:
         "watch",
         help="follow the newest execution of a cluster",
         description="Follow the newest execution of CLUSTER (of any cluster without one; or wait for one to "
-        "start): each step, its retries, node progress, the outcome. Exit 0 on success, 1 on failure, 2 when "
+        "start): each step, its retries, node progress (with CLUSTER, each node-group instance as EC2 launches and "
+        "terminates it), the outcome. Exit 0 on success, 1 on failure, 2 when "
         "no execution starts in time. " + deployer_help,
     )
     p.add_argument("cluster", metavar="CLUSTER", nargs="?", help="the cluster's name (default: any cluster)")

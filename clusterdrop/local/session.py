@@ -401,6 +401,7 @@ def run(local: LocalDeployer, spec: Path, progress: TextIO, *, plan: bool = Fals
         poll=0.3,
         started_after=submitted_at,
         timeout=longest + 60,
+        nodes=ops.NodeChanges(local.aws.client("ec2"), cluster),
     )
     status, execution, history = watched.status, watched.execution, watched.events
     item = (

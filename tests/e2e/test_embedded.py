@@ -320,8 +320,13 @@ def test_a_calico_cluster_upgrades_group_by_group_and_refuses_what_eks_would(
 
     # One minor: the control plane, then each node group in the spec's order, node by node, the
     # cluster validated after each group (the execution's history shows the order).
-    upgraded = _run(local, at("1.34"))
+    progress = io.StringIO()
+    upgraded = _run(local, at("1.34"), progress=progress)
     assert upgraded["status"] == "SUCCEEDED", (upgraded["notifications"]["sns"] or {}).get("text")
+    # What `watch` shows while a group rolls: its instances, one by one, as EC2 reports them.
+    rolling = progress.getvalue().split("▶ Apply node-group stacks", 1)[1]
+    assert re.search(r"\n  \+ apps: i-[0-9a-f]+ launched \(\S+, eu-west-1[abc]\)", rolling), rolling
+    assert re.search(r"\n  - apps: i-[0-9a-f]+ (shutting-down|terminated)", rolling), rolling
     entered = _entered(local, upgraded["execution"])
     rolled = [n for n in entered if n in ("Apply cluster stack", "Apply node-group stacks", "Validate cluster")]
     assert [n for i, n in enumerate(rolled) if i == 0 or n != rolled[i - 1]] == [
