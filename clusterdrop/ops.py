@@ -417,6 +417,25 @@ def newest_execution(
     return max(found, key=lambda e: e["startDate"], default=None)
 
 
+def latest_upload(s3: Any, deployer: Deployer, cluster: str) -> datetime | None:
+    """When the cluster's spec last changed in the bucket: an upload or a delete marker, under
+    clusters/ or plans/, any team's prefix. An execution that started before it is not the one
+    the user is waiting for (the upload's has not started yet)."""
+    newest: datetime | None = None
+    pages: list[dict[str, Any]] = []
+    try:
+        for prefix in ("clusters/", "plans/"):
+            pages += s3.get_paginator("list_object_versions").paginate(Bucket=deployer.spec_bucket, Prefix=prefix)
+    except s3.exceptions.ClientError:
+        return None  # no s3:ListBucketVersions: watch follows the newest execution, as before
+    for version in [v for page in pages for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]:
+        stem, dot, suffix = str(version["Key"]).rsplit("/", 1)[-1].rpartition(".")
+        if stem == cluster and f"{dot}{suffix}" in SPEC_SUFFIXES and version.get("IsLatest"):
+            stamp: datetime = version["LastModified"]
+            newest = stamp if newest is None or stamp > newest else newest
+    return newest
+
+
 def nodes_poll(output: str) -> dict[str, Any]:
     """The last node check's result in a state's output (the execution state, typed), or {}."""
     try:

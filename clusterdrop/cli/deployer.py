@@ -152,6 +152,9 @@ def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     session, deployer = _aws()
     try:
         nodes = ops.NodeChanges(session.client("ec2"), args.cluster) if args.cluster else None
+        # Right after `submit` or `delete` the new execution may not have started yet: the one to
+        # follow is the first to start after the spec's latest change, not an earlier one.
+        uploaded = ops.latest_upload(session.client("s3"), deployer, args.cluster) if args.cluster else None
         watched = ops.follow(
             session.client("stepfunctions"),
             deployer,
@@ -160,6 +163,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             wait_for_start=args.wait,
             poll=args.poll,
             nodes=nodes,
+            started_after=uploaded,
         )
     except WatchTimedOut as exc:
         err.write(f"clusterdrop: {exc}\n")

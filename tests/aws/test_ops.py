@@ -137,6 +137,28 @@ def test_delete_leaves_a_delete_marker(deployer: ops.Deployer) -> None:
     assert "no spec for cluster nothing-here" in err
 
 
+def test_watch_waits_for_the_execution_of_the_latest_upload_or_delete(deployer: ops.Deployer) -> None:
+    """Right after `submit` or `delete` the new execution may not have started: watch follows
+    the first to start after the spec's latest change (its version or delete marker), not the
+    cluster's previous execution."""
+    s3 = boto3.client("s3")
+    assert ops.latest_upload(s3, deployer, "watched") is None
+    s3.put_object(Bucket=deployer.spec_bucket, Key="clusters/watched.yaml", Body=QUICKSTART.read_bytes())
+    uploaded = ops.latest_upload(s3, deployer, "watched")
+    assert uploaded is not None
+    s3.delete_object(Bucket=deployer.spec_bucket, Key="clusters/watched.yaml")  # the teardown's delete marker
+    deleted = ops.latest_upload(s3, deployer, "watched")
+    assert deleted is not None
+    assert deleted >= uploaded
+    markers = s3.list_object_versions(Bucket=deployer.spec_bucket, Prefix="clusters/watched")["DeleteMarkers"]
+    assert deleted == markers[0]["LastModified"]
+    for version in [
+        *markers,
+        *s3.list_object_versions(Bucket=deployer.spec_bucket, Prefix="clusters/watched")["Versions"],
+    ]:
+        s3.delete_object(Bucket=deployer.spec_bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+
 def test_delete_shows_what_goes_and_asks(
     deployer: ops.Deployer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:

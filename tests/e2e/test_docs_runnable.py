@@ -1,0 +1,58 @@
+"""The docs' shell blocks marked `<!-- runnable: … -->` run as written, one after the other, in a
+shell of their own against an embedded deployer of their own (the exports `local up` prints):
+a command a page shows that fails, or whose output the page misreads, fails here."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clusterdrop.local import session
+from tests.conftest import FIXTURES, REPO
+
+MARK = re.compile(r"<!-- runnable: [^>]*-->\n```sh\n(.*?)```", re.DOTALL)
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+
+def runnable_blocks() -> list[tuple[Path, str]]:
+    return [(page, block) for page in PAGES for block in MARK.findall(page.read_text())]
+
+
+@pytest.fixture(scope="module")
+def deployer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[session.LocalDeployer]:
+    session.quiet_logs()
+    local = session.up(mirror=str(FIXTURES / "cni"), inbox=tmp_path_factory.mktemp("inbox"))
+    yield local
+    local.stop()
+
+
+def test_the_docs_mark_blocks_to_run() -> None:
+    assert any(page.name == "getting-started.md" for page, _ in runnable_blocks())
+
+
+@pytest.mark.parametrize(
+    ("page", "block"),
+    runnable_blocks(),
+    ids=[f"{p.relative_to(REPO)}#{i}" for i, (p, _) in enumerate(runnable_blocks())],
+)
+def test_a_runnable_block_runs_as_written(deployer: session.LocalDeployer, page: Path, block: str) -> None:
+    env = {
+        **os.environ,
+        **deployer.environment,
+        "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-x", "-c", block],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, f"{page.relative_to(REPO)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
