@@ -129,7 +129,8 @@ class Workflow(Construct):
                     "stateMachineArn": [self.deploy.state_machine_arn, self.teardown.state_machine_arn],
                 },
             ),
-            # EventBridge retries a failed asynchronous invocation for up to 24 hours by default.
+            # A delivery that fails is retried 4 times, not EventBridge's default 185 over a day:
+            # a failure notification that late helps no one (and the lock's TTL frees it anyway).
             targets=[targets.LambdaFunction(fn, retry_attempts=4)],
         )
 
