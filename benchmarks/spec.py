@@ -87,3 +87,10 @@ def main() -> None:
     for name, median, worst in rows:
         print(f"{name.ljust(width)}  {median:9.2f}  {worst:6.2f}")
     print(f"{'import clusterdrop.spec.source (cold)'.ljust(width)}  {import_ms('clusterdrop.spec.source'):9.1f}")
+    # A step's cold start against boto3's own (issue "time to Ready": at most 1.5 times is the goal): each
+    # handler imports its phase only (clusterdrop/steps/__init__.py is lazy).
+    boto3 = import_ms("boto3")
+    print(f"{'import boto3 (cold)'.ljust(width)}  {boto3:9.1f}")
+    for handler in ("take_cluster_lock", "plan", "connect", "diagnose", "notify"):
+        took = import_ms(f"lambdas.{handler}")
+        print(f"{f'import lambdas.{handler} (cold)'.ljust(width)}  {took:9.1f}  {took / boto3:.1f} x boto3")
