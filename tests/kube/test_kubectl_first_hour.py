@@ -31,8 +31,13 @@ CAN_I = (
     b'"\x00*\x002\x008\x00B\x00\x12\x1e\n\x1c\n\x04apps\x12\x06create\x1a\x00"\x00*\x04pods2\x00:\x00\x1a\x08'
     b'\x08\x00\x12\x00\x1a\x00 \x00\x1a\x00"\x00'
 )
-# A Secret (field 2, data) kubectl would send: a kind this emulator does not decode.
-SECRET = b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret\x12\x05\n\x03\n\x01s"
+# `kubectl create secret generic t --type=kubernetes.io/basic-auth --from-literal=username=u`.
+SECRET = (
+    b'k8s\x00\n\x0c\n\x02v1\x12\x06Secret\x12<\n\x11\n\x01t\x12\x00\x1a\x00"\x00*\x002\x008\x00B\x00\x12\r\n\x08username'
+    b'\x12\x01u\x1a\x18kubernetes.io/basic-auth\x1a\x00"\x00'
+)
+# A Deployment's envelope (what `kubectl create deployment` sends): a kind this emulator does not decode.
+DEPLOYMENT_PROTOBUF = b"k8s\x00\n\x15\n\x07apps/v1\x12\nDeployment\x12\x05\n\x03\n\x01d"
 
 
 def _post(server: KubeApiServer, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -55,11 +60,22 @@ def test_kubectl_create_namespace_and_configmap_in_protobuf(kube_api: KubeApiSer
     assert core.read_namespaced_config_map("c", "demo").data == {"a": "b"}
 
 
+def test_kubectl_create_secret_and_the_api_servers_secret_defaults(kube_api: KubeApiServer, core: Any) -> None:
+    code, created = _post(kube_api, "/api/v1/namespaces/default/secrets?fieldManager=kubectl-create", SECRET)
+    assert code == 201, created
+    secret = core.read_namespaced_secret("t", "default")
+    assert (secret.type, secret.data) == ("kubernetes.io/basic-auth", {"username": "dQ=="})
+    # As the API server stores any Secret: Opaque unless typed, stringData merged into data.
+    plain = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "p"}, "data": {"a": "YQ=="}}
+    core.create_namespaced_secret("default", {**plain, "stringData": {"b": "bee"}})
+    stored = core.read_namespaced_secret("p", "default")
+    assert (stored.type, stored.data, stored.string_data) == ("Opaque", {"a": "YQ==", "b": "YmVl"}, None)
+
+
 def test_a_protobuf_kind_it_cannot_read_is_refused_saying_what_works(kube_api: KubeApiServer, core: Any) -> None:
-    code, status = _post(kube_api, "/api/v1/namespaces/default/secrets", SECRET)
+    code, status = _post(kube_api, "/apis/apps/v1/namespaces/default/deployments", DEPLOYMENT_PROTOBUF)
     assert code == 415
-    assert "not Secret: send JSON (kubectl create -f or apply -f a manifest)" in status["message"]
-    assert core.list_namespaced_secret("default").items == []
+    assert "not Deployment: send JSON (kubectl create -f or apply -f a manifest)" in status["message"]
     code, status = _post(kube_api, "/api/v1/namespaces", b"k8s\x00\n\xff")
     assert code == 400
     assert "cannot decode the protobuf body" in status["message"]

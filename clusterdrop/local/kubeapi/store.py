@@ -131,6 +131,20 @@ def kubernetes_service(service_cidr: str) -> Obj:
     }
 
 
+def _secret_as_stored(secret: Obj) -> None:
+    """What the API server makes of a Secret on a write (core/v1's defaults and conversion): the
+    type defaults to Opaque, and stringData is merged into data, base64-encoded, and never stored
+    ("stringData … is never output when reading from the API")."""
+    import base64
+
+    string_data = secret.pop("stringData", None) or {}
+    if string_data:
+        data = secret.setdefault("data", {}) or {}
+        secret["data"] = {**data, **{k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}}
+    if not secret.get("type"):
+        secret["type"] = "Opaque"
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -248,6 +262,8 @@ class Store:
             metadata["namespace"] = namespace
         else:
             metadata.pop("namespace", None)
+        if rtype.group == "" and rtype.kind == "Secret":
+            _secret_as_stored(body)
         return body
 
     def _admit(self, operation: str, rtype: ResourceType, obj: Obj) -> None:
