@@ -238,6 +238,7 @@ def test_status_lists_the_registry(deployer: ops.Deployer) -> None:
         "LAST",
         "FAILURE",
         "GUARDRAILS",
+        "SUPPORT",
     ]
     assert lines[1].split()[:5] == ["demo", "ACTIVE", "1.33", "3/3", "deploy-demo-1"]
     assert lines[1].split()[7] == "UTC"  # a time says its zone
@@ -272,7 +273,7 @@ def test_status_marks_a_cluster_the_guardrails_no_longer_admit(deployer: ops.Dep
     code, out, _ = run("status")
     assert code == 0
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:3]}
-    assert rows["big"][-2:] == ["OUT", "(1)"]
+    assert rows["big"][-3:] == ["OUT", "(1)", "-"]  # then SUPPORT: no version recorded
     assert "Outside the guardrails now in force" in out
     assert "  big: spec.nodeGroups[0].maxSize: 20 nodes; at most 10 per group (guardrail maxNodesPerGroup)" in out
     items = {i["cluster"]: i for i in json.loads(run("status", "--json")[1])}

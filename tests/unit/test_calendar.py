@@ -118,3 +118,22 @@ def test_a_plan_says_which_add_ons_it_would_remove() -> None:
     assert "Would remove (no longer in spec.addons; EKS deletes their workloads): metrics-server\n" in planned
     done = notify.email_text(notify.Outcome(outcome="SUCCEEDED", addons_removed=["metrics-server"], **base))
     assert "Removed (no longer in spec.addons; EKS deletes their workloads): metrics-server\n" in done
+
+
+@pytest.mark.parametrize(
+    ("version", "today", "shown"),
+    [
+        ("1.35", date(2026, 12, 8), "standard until 2027-03-27 (109 days)"),
+        ("1.33", date(2026, 12, 8), "EXTENDED until 2027-07-29 ($0.60/h)"),
+        ("1.31", date(2026, 12, 8), "ENDED 2026-11-26: EKS upgrades it itself"),
+        ("1.36", date(2026, 12, 8), "-"),  # no dates published yet
+        ("", date(2026, 12, 8), "-"),  # never created: no version
+    ],
+)
+def test_status_says_where_each_cluster_stands_in_the_support_calendar(version: str, today: date, shown: str) -> None:
+    from clusterdrop.ops import format_status
+
+    table = format_status([{"cluster": "c", "status": "ACTIVE", "kubernetesVersion": version}], today=today)
+    header, row = table.splitlines()
+    assert header.split()[-1] == "SUPPORT"
+    assert row.endswith(shown)
