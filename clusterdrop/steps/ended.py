@@ -23,9 +23,17 @@ from clusterdrop.history import execution_history, failed_step
 from clusterdrop.steps.context import Ports, State, logger
 from clusterdrop.steps.notification import build_outcome, notify_built
 
-# What Step Functions reports as the error of an execution that timed out or was stopped (the
-# event carries no error then).
-_ERROR_OF = {"TIMED_OUT": "States.Timeout", "ABORTED": "Execution.Aborted"}
+
+def _what_ended_it(status: str, error: str | None, cause: str | None) -> tuple[str, str]:
+    """The error and cause the notification names (failures.classify codes them). A stop's event
+    carries what StopExecution was given, if anything: any error name a person typed, so the
+    stop itself is the error and what they wrote its cause."""
+    if status == "ABORTED":
+        said = ": ".join(x for x in (error, cause) if x)
+        return "Execution.Aborted", "the execution was stopped (StopExecution)" + (f": {said}" if said else "")
+    if status == "TIMED_OUT":
+        return "States.Timeout", cause or "the execution ran past its TimeoutSeconds"
+    return error or status, cause or ""
 
 
 def _notified(events: list[dict[str, Any]]) -> bool:
@@ -84,11 +92,8 @@ def execution_ended(event: dict[str, Any], ports: Ports) -> State:
     if not _first_delivery(ports, arn):
         return {"notified": False, "reason": "notified already (the event was delivered again)"}
     state = _last_state(events, detail)
-    error = detail.get("error") or _ERROR_OF.get(status, status)
+    error, cause = _what_ended_it(status, detail.get("error"), detail.get("cause"))
     step = failed_step(events)
-    cause = detail.get("cause") or (
-        "the execution was stopped (StopExecution)" if status == "ABORTED" else "the execution timed out"
-    )
     state["error"] = {"Error": error, "Cause": cause}
     built = build_outcome(state, ports, "FAILED", events)
     if built.failure is not None:

@@ -207,3 +207,28 @@ def test_every_error_class_named_in_the_rules_exists() -> None:
 
     ours = [n for n in _BY_ERROR if not n.startswith(("States.", "Execution."))]  # Step Functions' own
     assert all(isinstance(getattr(errors, name, None), type) for name in ours)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "cause", "code"),
+    [
+        ("ABORTED", "Operator", "stopped from the console", "ERR_STOPPED"),  # what StopExecution was given
+        ("ABORTED", None, None, "ERR_STOPPED"),
+        ("TIMED_OUT", None, None, "ERR_TIMED_OUT"),
+        (
+            "FAILED",
+            "States.DataLimitExceeded",
+            "The state/task 'Plan' returned a result with a size exceeding the maximum number of bytes service limit.",
+            "ERR_STATE_TOO_LARGE",
+        ),
+    ],
+)
+def test_an_execution_ended_past_its_failure_path_gets_its_code(
+    status: str, error: str | None, cause: str | None, code: str
+) -> None:
+    from clusterdrop.steps.ended import _what_ended_it
+
+    named, said = _what_ended_it(status, error, cause)
+    assert classify("Apply cluster stack", named, said).code == code
+    if cause:
+        assert cause in said  # what the person or Step Functions said is kept
