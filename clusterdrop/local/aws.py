@@ -623,7 +623,7 @@ class EmbeddedAws:
             TemplateURL=f"https://{bucket}.s3.{self.region}.amazonaws.com/{template_key}",
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120
         while True:
             described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
             if not described["StackStatus"].endswith("IN_PROGRESS"):

@@ -11,10 +11,12 @@
   the local runtime, on a thread of its own, as an asynchronous invocation does. Whether the
   function's resource policy lets events.amazonaws.com invoke it is checked offline, with the
   rule's ARN (tests/infra/test_resource_policies.py).
+- StopExecution's error and cause are kept, as Step Functions keeps them (moto drops them).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from datetime import datetime
@@ -49,6 +51,7 @@ def status_change_detail(execution: Any) -> dict[str, Any]:
 
 def _executions_send_status_changes() -> None:
     from moto.events.models import events_backends
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
     terminated = BaseExecutionWorkerCommunication.terminated
@@ -57,18 +60,24 @@ def _executions_send_status_changes() -> None:
     def and_tell_eventbridge(self: Any) -> None:
         terminated(self)
         execution = self.execution
+        ended = execution.exec_worker.env.program_state() if execution.exec_worker else None
         # moto reports a stopped execution's end twice (StopExecution, then its worker): one
         # status change, one event.
         if execution.exec_arn in told:
             return
         told.add(execution.exec_arn)
+        detail = status_change_detail(execution)
+        if isinstance(ended, ProgramStopped):
+            # What StopExecution was given: the event carries it (moto keeps it only in the
+            # stopped program's state).
+            detail["error"], detail["cause"] = ended.error, ended.cause
         backend = events_backends[execution.account_id][execution.region_name]
         backend.put_events(
             [
                 {
                     "Source": "aws.states",
                     "DetailType": DETAIL_TYPE,
-                    "Detail": json.dumps(status_change_detail(execution)),
+                    "Detail": json.dumps(detail),
                     "Resources": [execution.exec_arn],
                     "EventBusName": "default",
                 }
@@ -111,6 +120,38 @@ def _lambda_targets_invoked() -> None:
     Rule.send_to_targets = with_lambda  # type: ignore[method-assign]
 
 
+_STOPPING: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
+    "stopping", default=(None, None)
+)
+
+
+def _stops_keep_their_reason() -> None:
+    """StopExecution takes an error and a cause that the execution keeps (its ExecutionAborted
+    event and the status change carry them, Step Functions API Reference); moto's handler drops
+    both. The request's thread stops the execution, so they reach its stop through a context
+    variable."""
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    respond = StepFunctionResponse.stop_execution
+    stop = Execution.stop
+
+    def stop_execution(self: Any) -> Any:
+        token = _STOPPING.set((self._get_param("error"), self._get_param("cause")))
+        try:
+            return respond(self)
+        finally:
+            _STOPPING.reset(token)
+
+    def stop_with_reason(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        given_error, given_cause = _STOPPING.get()
+        stop(self, stop_date, error or given_error, cause or given_cause)
+
+    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+    Execution.stop = stop_with_reason  # type: ignore[method-assign]
+
+
 def install() -> None:
     _executions_send_status_changes()
     _lambda_targets_invoked()
+    _stops_keep_their_reason()

@@ -1,19 +1,19 @@
 """The docs' shell blocks marked `<!-- runnable: … -->` run as written, one after the other, in a
-shell of their own against an embedded deployer of their own (the exports `local up` prints):
-a command a page shows that fails, or whose output the page misreads, fails here."""
+shell of their own against the suite's embedded deployer (the exports `local up` prints): a
+command a page shows that fails fails here. (Not a deployer of its own: moto's backends are the
+process's, and a second one in the same process would reset the first's account.)"""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clusterdrop.local import session
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import REPO
 
 MARK = re.compile(r"<!-- runnable: [^>]*-->\n```sh\n(.*?)```", re.DOTALL)
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -21,14 +21,6 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
 def runnable_blocks() -> list[tuple[Path, str]]:
     return [(page, block) for page in PAGES for block in MARK.findall(page.read_text())]
-
-
-@pytest.fixture(scope="module")
-def deployer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[session.LocalDeployer]:
-    session.quiet_logs()
-    local = session.up(mirror=str(FIXTURES / "cni"), inbox=tmp_path_factory.mktemp("inbox"))
-    yield local
-    local.stop()
 
 
 def test_the_docs_mark_blocks_to_run() -> None:
@@ -40,10 +32,10 @@ def test_the_docs_mark_blocks_to_run() -> None:
     runnable_blocks(),
     ids=[f"{p.relative_to(REPO)}#{i}" for i, (p, _) in enumerate(runnable_blocks())],
 )
-def test_a_runnable_block_runs_as_written(deployer: session.LocalDeployer, page: Path, block: str) -> None:
+def test_a_runnable_block_runs_as_written(local: session.LocalDeployer, page: Path, block: str) -> None:
     env = {
         **os.environ,
-        **deployer.environment,
+        **local.environment,
         "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     done = subprocess.run(

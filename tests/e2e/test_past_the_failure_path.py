@@ -58,6 +58,7 @@ def test_a_stopped_execution_is_notified_and_its_lock_released(local: session.Lo
     assert (outcome["cluster"], outcome["outcome"]) == (NAME, "FAILED")
     failure = outcome["failure"]
     assert failure["code"] == "ERR_STOPPED"
+    assert "stopped (StopExecution): Operator: stopped from the console" in failure["cause"]
     assert failure["step"] in ("Apply cluster stack", "Wait for cluster stack")
     assert "past the workflow's failure path" in failure["cleanup_note"]
     assert "lock was released" in failure["cleanup_note"]
@@ -92,11 +93,13 @@ def test_an_execution_the_workflow_notified_is_not_notified_twice(local: session
 
 
 def _function(local: session.LocalDeployer, step: str) -> str:
+    """The deployer stack's function for a step, by its logical ID (as CloudFormation names it)."""
+    pages = local.aws.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName="clusterdrop")
     names: list[str] = [
-        f["FunctionName"]
-        for page in local.aws.client("lambda").get_paginator("list_functions").paginate()
-        for f in page["Functions"]
-        if f"Workflow{step}Function" in f["FunctionName"]
+        r["PhysicalResourceId"]
+        for page in pages
+        for r in page["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::Lambda::Function" and r["LogicalResourceId"].startswith(f"Workflow{step}Function")
     ]
     assert len(names) == 1, names
     return names[0]
