@@ -452,9 +452,17 @@ def latest_upload(s3: Any, deployer: Deployer, cluster: str) -> datetime | None:
     the user is waiting for (the upload's has not started yet)."""
     newest: datetime | None = None
     pages: list[dict[str, Any]] = []
+    versions = s3.get_paginator("list_object_versions")
     try:
-        for prefix in ("clusters/", "plans/"):
-            pages += s3.get_paginator("list_object_versions").paginate(Bucket=deployer.spec_bucket, Prefix=prefix)
+        # Only this cluster's keys: clusters/NAME.*, plans/NAME.*, and under each team's prefix.
+        teams = [
+            str(p["Prefix"])
+            for top in ("clusters/", "plans/")
+            for page in versions.paginate(Bucket=deployer.spec_bucket, Prefix=top, Delimiter="/")
+            for p in page.get("CommonPrefixes", [])
+        ]
+        for prefix in ("clusters/", "plans/", *teams):
+            pages += versions.paginate(Bucket=deployer.spec_bucket, Prefix=f"{prefix}{cluster}.")
     except s3.exceptions.ClientError:
         return None  # no s3:ListBucketVersions: watch follows the newest execution, as before
     for version in [v for page in pages for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]:

@@ -152,11 +152,17 @@ def test_watch_waits_for_the_execution_of_the_latest_upload_or_delete(deployer: 
     assert deleted >= uploaded
     markers = s3.list_object_versions(Bucket=deployer.spec_bucket, Prefix="clusters/watched")["DeleteMarkers"]
     assert deleted == markers[0]["LastModified"]
-    for version in [
-        *markers,
-        *s3.list_object_versions(Bucket=deployer.spec_bucket, Prefix="clusters/watched")["Versions"],
-    ]:
-        s3.delete_object(Bucket=deployer.spec_bucket, Key=version["Key"], VersionId=version["VersionId"])
+    # Under a team's prefix too; another cluster whose name starts alike is not this one.
+    s3.put_object(Bucket=deployer.spec_bucket, Key="clusters/watched-2.yaml", Body=QUICKSTART.read_bytes())
+    assert ops.latest_upload(s3, deployer, "watched") == deleted
+    assert ops.latest_upload(s3, deployer, "teamed") is None
+    s3.put_object(Bucket=deployer.spec_bucket, Key="clusters/payments/teamed.yaml", Body=QUICKSTART.read_bytes())
+    head = s3.head_object(Bucket=deployer.spec_bucket, Key="clusters/payments/teamed.yaml")
+    assert ops.latest_upload(s3, deployer, "teamed") == head["LastModified"]
+    for prefix in ("clusters/watched", "clusters/payments/teamed"):
+        listed = s3.list_object_versions(Bucket=deployer.spec_bucket, Prefix=prefix)
+        for version in [*listed.get("DeleteMarkers", []), *listed.get("Versions", [])]:
+            s3.delete_object(Bucket=deployer.spec_bucket, Key=version["Key"], VersionId=version["VersionId"])
 
 
 def test_delete_shows_what_goes_and_asks(
