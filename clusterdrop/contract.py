@@ -48,6 +48,11 @@ class Open(Shape):
 # --- what the steps return ---------------------------------------------------------------------
 
 
+# Validated.format of a cluster whose first create failed: "Read last applied spec" finds nothing
+# to tear down, and the teardown's Choice "Anything to tear down?" goes straight to its notice.
+NEVER_CREATED_FORMAT = "never-created"
+
+
 class Validated(Shape):
     """ "Validate spec" / "Read last applied spec" → $.validated: the stored spec's key (the
     steps read it from there: context.spec_of), never the spec itself."""

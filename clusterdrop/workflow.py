@@ -68,6 +68,7 @@ HIDDEN: frozenset[str] = frozenset(
         "Keep node progress",
         "Clean-up done?",
         "Cluster reachable?",
+        "Anything to tear down?",
         "Stacks deleted?",
         "Done",
         "Failed",

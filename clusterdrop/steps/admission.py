@@ -8,6 +8,7 @@ import json
 from clusterdrop.aws import intake, lock, registry
 from clusterdrop.aws import quotas as account_quotas
 from clusterdrop.cni import catalog
+from clusterdrop.contract import NEVER_CREATED_FORMAT
 from clusterdrop.errors import LockBusy, PolicyRefused, Problem, SpecInvalid, SpecMismatch
 from clusterdrop.spec import policy, references
 from clusterdrop.spec.models import Cluster
@@ -141,15 +142,13 @@ def read_last_applied_spec(state: State, ports: Ports) -> State:
         # tear down, and the record that said so goes (`status` no longer lists the cluster).
         ports.clusters.delete_item(Key={"cluster": name})
         step = item.last_failure.get("step", "")
-        raise SpecInvalid(
-            [
-                Problem(
-                    "metadata.name",
-                    f"cluster {name!r} was never created (its first create failed{f' at {step}' if step else ''}): "
-                    "nothing to tear down; its record is removed from the registry",
-                )
-            ]
+        # Not a failure: the teardown machine's Choice "Anything to tear down?" goes straight to
+        # its notification, which says this.
+        said = (
+            f"Cluster {name!r} was never created (its first create failed{f' at {step}' if step else ''}): "
+            "nothing to tear down; its record is removed from the registry."
         )
+        return {"specKey": "", "format": NEVER_CREATED_FORMAT, "notes": [said]}
     if not item or not item.spec_key:
         raise unknown_cluster(name)
     refuse_other_team(item, intake.team_of(typed(state).key), name)

@@ -67,7 +67,8 @@ def spec_of(state: State, ports: Ports) -> dict[str, Any] | None:
     The state carries only its key: a spec is up to 1 MiB and Step Functions refuses a state
     over 256 KiB (States.DataLimitExceeded, terminal: no Catch catches it)."""
     validated = ExecutionState.model_validate(state).validated
-    return None if validated is None else _stored_spec(ports, validated.spec_key)
+    # No key: a teardown of a cluster that was never created (nothing was stored).
+    return None if validated is None or not validated.spec_key else _stored_spec(ports, validated.spec_key)
 
 
 # The stored specs this execution environment has read: a key names one spec version, never

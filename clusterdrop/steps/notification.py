@@ -11,7 +11,7 @@ from clusterdrop import facts, failures
 from clusterdrop.aws import eks, registry, status_pages
 from clusterdrop.aws import notify as message
 from clusterdrop.cni import catalog
-from clusterdrop.contract import Cleanup, Connection, Diagnosis, ExecutionState
+from clusterdrop.contract import NEVER_CREATED_FORMAT, Cleanup, Connection, Diagnosis, ExecutionState
 from clusterdrop.history import (
     execution_history,
     failed_step,
@@ -82,6 +82,8 @@ def build_outcome(
         )
     elif typed.plan is not None and typed.plan.superseded:
         note = "A later upload of this spec was already applied; this older version was skipped."
+    elif typed.validated is not None and typed.validated.format == NEVER_CREATED_FORMAT:
+        note = " ".join(typed.validated.notes) or "Nothing to tear down."
     elif outcome == "FAILED" and rolled_back(state):
         item = registry.get(ports.clusters, typed.cluster)
         applied = item.spec_version if item else ""

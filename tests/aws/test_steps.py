@@ -459,6 +459,21 @@ def test_a_teams_prefix_brings_its_own_guardrails_and_its_clusters_stay_its_own(
     ports.clusters.delete_item(Key={"cluster": "quickstart"})
     ports.clusters.put_item(Item={"cluster": "quickstart", "status": registry.NEVER_CREATED})
     assert _stored(aws, steps.validate_spec(_upload(aws, QUICKSTART), ports))["metadata"]["name"] == "quickstart"
+    # Its teardown has nothing to delete: said, not failed, and the record goes.
+    ports.clusters.update_item(
+        Key={"cluster": "quickstart"},
+        UpdateExpression="SET lastFailure = :f",
+        ExpressionAttributeValues={":f": {"code": "ERR_QUOTA_EXCEEDED", "step": "Plan"}},
+    )
+    found = steps.read_last_applied_spec({**_upload(aws, QUICKSTART), "action": "teardown"}, ports)
+    assert (found["format"], found["specKey"]) == ("never-created", "")
+    assert found["notes"] == [
+        (
+            "Cluster 'quickstart' was never created (its first create failed at Plan): nothing to tear down; "
+            "its record is removed from the registry."
+        )
+    ]
+    assert "Item" not in ports.clusters.get_item(Key={"cluster": "quickstart"})
 
 
 def test_plan_creates_change_sets_and_a_plan_run_leaves_nothing(aws: dict[str, Any]) -> None:
