@@ -595,13 +595,14 @@ class Watcher:
 
 # The steps during which a node group's instances come and go (a create, a scaling, a rolling
 # replacement): `watch` shows each instance as EC2 reports it, between the history's events.
-NODE_PHASES = ("Apply node-group stacks", "Wait for node-group stacks", "Delete stacks")
+NODE_PHASES = ("Apply node-group stacks", "Wait for node-group stacks", "Wait for nodes Ready", "Delete stacks")
 
 
 class NodeChanges:
     """A cluster's node-group instances as EC2 reports them (the tags EKS puts on them), and what
-    changed since the last look: one line per instance launched, running, or going. The first
-    look of a step only takes stock."""
+    changed since the last look: one line per instance launched, running, or going. Looked at on
+    every poll, so that an instance launched just as a step began is news; the first look only
+    takes stock."""
 
     def __init__(self, ec2: Any, cluster: str):
         self.ec2, self.cluster = ec2, cluster
@@ -624,9 +625,6 @@ class NodeChanges:
                         "zone": instance.get("Placement", {}).get("AvailabilityZone", ""),
                     }
         return found
-
-    def reset(self) -> None:
-        self.known = None
 
     def lines(self) -> list[str]:
         if self.unavailable:
@@ -706,11 +704,10 @@ def follow(
         events = execution_history(sfn, arn)
         watcher.feed(events)
         if nodes is not None:
+            changed = nodes.lines()  # every poll: the last look is never older than one interval
             if watcher.phase is not None and watcher.phase.name in NODE_PHASES:
-                out.writelines(line + "\n" for line in nodes.lines())
+                out.writelines(line + "\n" for line in changed)
                 out.flush()
-            else:
-                nodes.reset()
         if described["status"] != "RUNNING":
             watcher.finish(described)
             return Watched(str(described["status"]), dict(described), events)
