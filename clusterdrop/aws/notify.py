@@ -142,7 +142,10 @@ def attributes(o: Outcome) -> dict[str, dict[str, str]]:
 
 def _retry_hint(o: Outcome) -> str:
     where = f"s3://{o.bucket}/{o.spec_key}" if o.bucket and o.spec_key else "the spec bucket"
-    return f"Fix the cause, then upload the spec again: aws s3 cp {o.cluster}.yaml {where}"
+    return (
+        f"Fix the cause, then upload the spec again: clusterdrop submit {o.cluster}.yaml "
+        f"(or: aws s3 cp {o.cluster}.yaml {where})"
+    )
 
 
 def change_lines(o: Outcome) -> list[str]:

@@ -304,12 +304,15 @@ def combined_updates(before: Cluster, after: Cluster) -> list[Problem]:
     problems = []
     for i, old, group, was, now in _kept_groups(before, after):
         was_props, now_props = was["NodeGroup"]["Properties"], now["NodeGroup"]["Properties"]
+        if ("LaunchTemplate" in was) != ("LaunchTemplate" in now):
+            continue  # a template gained or lost replaces the group: replaced_groups refuses it
         changed = {k for k in set(was_props) | set(now_props) if was_props.get(k) != now_props.get(k)}
         template_changed = was.get("LaunchTemplate") != now.get("LaunchTemplate")
-        versioned = [k for k in ("Version", "ReleaseVersion") if k in changed] + (
-            ["the launch template"] if template_changed else []
-        )
-        others = sorted(changed - set(_VERSION_UPDATE))
+        versioned = [
+            f"{k} ({was_props.get(k)} → {now_props.get(k)})" for k in ("Version", "ReleaseVersion") if k in changed
+        ] + (["launch template"] if template_changed else [])
+        # Create-only properties replace the group; replaced_groups refuses those by their field.
+        others = sorted(changed - set(_VERSION_UPDATE) - set(NODEGROUP_CREATE_ONLY))
         if not versioned or not others:
             continue
         for prop in others:
@@ -319,10 +322,10 @@ def combined_updates(before: Cluster, after: Cluster) -> list[Problem]:
             problems.append(
                 Problem(
                     path,
-                    f"changes node group {group.name}'s {prop} in the same upload as its {' and '.join(versioned)} "
-                    f"(Version {was_props.get('Version')} → {now_props.get('Version')}): EKS takes a node group's "
-                    'version update alone ("Version and ReleaseVersion updates cannot be combined with other '
-                    'updates"). Upload the spec with only the version change first, then with this one',
+                    f"changes node group {group.name}'s {prop} in the same upload as its {' and '.join(versioned)}: "
+                    "EKS takes a node group's version update alone (\"Version and ReleaseVersion updates cannot be "
+                    'combined with other updates"). Upload the spec with only the version change first, then with '
+                    "this one",
                 )
             )
     return problems

@@ -715,7 +715,10 @@ def test_failure_message_names_step_cause_and_cleanup() -> None:
     assert "Failed step: Apply cluster stack" in text
     assert "Cause: clusterdrop-demo Cluster (AWS::EKS::Cluster) CREATE_FAILED: insufficient capacity" in text
     assert "Cleaned up: clusterdrop-demo" in text
-    assert "upload the spec again: aws s3 cp demo.yaml s3://specs/clusters/demo.yaml" in text
+    assert (
+        "upload the spec again: clusterdrop submit demo.yaml (or: aws s3 cp demo.yaml s3://specs/clusters/demo.yaml)"
+        in text
+    )
     slack = json.dumps(notify.slack_blocks(o))
     assert "*Failed step:* Apply cluster stack" in slack
     assert "*Cleaned up:* clusterdrop-demo" in slack

@@ -265,6 +265,33 @@ def test_a_node_groups_version_update_goes_alone(changes: dict[str, Any], refuse
         assert "Upload the spec with only the version change first" in problem.message
 
 
+def test_a_group_gaining_a_launch_template_is_refused_once_by_its_replacement() -> None:
+    """A switch to an overlay CNI gives every group a launch template (its max pods): that replaces
+    the group, refused by the field that causes it — not again as a version update combined with
+    its disk size (found on a newcomer's walk: "in the same upload as its the launch template
+    (Version 1.36 → 1.36)")."""
+    from clusterdrop.render.nodegroup import combined_updates, replaced_groups
+
+    data = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
+    after = copy.deepcopy(data)
+    after["spec"]["cni"] = {"name": "calico"}
+    before_cluster, after_cluster = _cluster(data), _cluster(after)
+    assert combined_updates(before_cluster, after_cluster) == []
+    assert [p.path for p in replaced_groups(before_cluster, after_cluster)] == ["spec.nodeGroups[0].volume"]
+
+
+def test_a_version_update_with_a_label_names_the_version_it_moves() -> None:
+    from clusterdrop.render.nodegroup import combined_updates
+
+    data = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
+    set_path(data, "spec.kubernetesVersion", "1.35")
+    after = copy.deepcopy(data)
+    set_path(after, "spec.kubernetesVersion", "1.36")
+    set_path(after, "spec.nodeGroups[0].labels", {"role": "web"})
+    [problem] = combined_updates(_cluster(data), _cluster(after))
+    assert "in the same upload as its Version (1.35 → 1.36)" in problem.message
+
+
 def test_a_refusal_shows_the_users_values_and_a_default_as_a_default() -> None:
     """A CNI switch also moves the pod CIDR from nothing to the overlay's default: said so, not as
     `None → '192.168.0.0/16'` the user never wrote."""
