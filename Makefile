@@ -63,11 +63,13 @@ unit: $(STAMP) build browser
 test: $(STAMP) build browser
 	$(call BESIDE_E2E,$(MAKE) --no-print-directory lint typecheck docs-check && $(BIN)/pytest --ignore=tests/e2e)
 
-# The documentation site: the reference pages regenerated from the code, then built with
+# The documentation site: the reference pages regenerated from the code, the status page's
+# screenshot from the browser test, then built with
 # --strict (a broken link or a page missing from the nav fails). docs-check builds what is
 # checked in (a test holds the generated pages to the code).
-docs: $(STAMP)
+docs: $(STAMP) browser
 	$(BIN)/python docs/generate.py
+	CLUSTERDROP_DOCS_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser -k "shows_every_step and success and 1280"
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 docs-check: $(STAMP)

@@ -1,7 +1,7 @@
 """The documentation's reference pages, generated from the code so that they cannot drift: the
 spec from its JSON Schema (with each field's change class), the CLI from its parsers, the
-workflow's states from the ASL files, the failure codes from their table, the kops mapping from
-the converter's own tables. `make docs` writes them under docs/reference/; a test regenerates
+workflow's states from the ASL files, the failure codes from their table, the eksctl and kops
+mappings from the converters' own tables. `make docs` writes them under docs/reference/; a test regenerates
 them and fails when a checked-in page differs.
 
     python docs/generate.py [OUT_DIR]
@@ -218,12 +218,32 @@ def kops_page() -> str:
     return HEADER + "\n".join(lines) + "\n"
 
 
+def eksctl_page() -> str:
+    from clusterdrop.spec import eksctl
+
+    lines = [
+        "# eksctl fields",
+        "",
+        (
+            "What `clusterdrop convert` makes of each eksctl `ClusterConfig` field (from the converter's own "
+            "tables, and a line for each field it reads by hand). A field not listed is refused by its path and "
+            "line; `--allow-partial` lists it as dropped instead."
+        ),
+        "",
+        "| eksctl field | becomes |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{field}` | {_cell(becomes)} |" for field, becomes in eksctl.mapping_table()]
+    return HEADER + "\n".join(lines) + "\n"
+
+
 PAGES = {
     "spec.md": spec_page,
     "cli.md": cli_page,
     "workflow.md": workflow_page,
     "failure-codes.md": failures_page,
     "kops.md": kops_page,
+    "eksctl.md": eksctl_page,
 }
 
 

@@ -35,6 +35,40 @@ _ADDONS = {
 _ADDON_IAM_FIELDS = {"attachPolicyARNs", "wellKnownPolicies", "serviceAccountRoleARN", "attachPolicy"}
 
 
+# What the converter carries over by name, and what it refuses by name with why: the tables the
+# docs' eksctl page is generated from (mapping_table), so the two cannot disagree.
+CLUSTER_REFUSED: dict[str, str] = {
+    "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
+    "karpenter": "Karpenter is not supported by clusterdrop",
+    "capabilities": "EKS Capabilities (managed ACK, kro, Argo CD) are not supported yet",
+    "localZones": "Local Zones are not supported by clusterdrop",
+    "outpost": "Outposts are not supported by clusterdrop",
+    "privateCluster": "fully private clusters (no internet, VPC endpoints only) are not supported yet",
+}
+IDENTITY_PROVIDER_FIELDS = {"name": "name", "issuerURL": "issuerUrl", "clientID": "clientId",
+                            "usernameClaim": "usernameClaim", "usernamePrefix": "usernamePrefix",
+                            "groupsClaim": "groupsClaim", "groupsPrefix": "groupsPrefix",
+                            "requiredClaims": "requiredClaims"}  # fmt: skip
+IRSA_FIELDS = {"attachRoleARN": "roleArn", "attachPolicyARNs": "policyArns", "attachPolicy": "policy",
+               "roleName": "roleName", "permissionsBoundary": "permissionsBoundaryArn"}  # fmt: skip
+POD_IDENTITY_FIELDS = {"roleARN": "roleArn", "permissionPolicyARNs": "policyArns", "permissionPolicy": "policy",
+                       "targetRoleARN": "targetRoleArn", "disableSessionTags": "disableSessionTags",
+                       "createServiceAccount": "createServiceAccount", "roleName": "roleName",
+                       "permissionsBoundaryARN": "permissionsBoundaryArn"}  # fmt: skip
+NODE_GROUP_FIELDS = {"labels": "labels", "tags": "tags", "instanceName": "instanceName"}
+SSH_REFUSED: dict[str, str] = {
+    "publicKeyPath": "importing a local public key is not supported; name an EC2 key pair (publicKeyName)",
+    "publicKey": "importing an inline public key is not supported; name an EC2 key pair (publicKeyName)",
+    "sourceSecurityGroupIds": "restricting SSH sources is not supported yet",
+}
+NODE_ROLE = "the node role is the cluster stack's, with EKS's minimal policies: give workloads roles with podIdentities"
+ON_NODE_ROLE = ("attachPolicyARNs", "attachPolicy", "instanceRoleARN", "instanceProfileARN", "instanceRoleName",
+                "instanceRolePermissionsBoundary")  # fmt: skip
+_UNINSTALLED = (
+    "clusterdrop installs no {what}: give its service account a role with podIdentities, not every pod the node role"
+)
+
+
 def is_eksctl(data: Any) -> bool:
     return isinstance(data, dict) and str(data.get("apiVersion", "")).startswith(API_PREFIX)
 
@@ -56,6 +90,82 @@ _UNINSTALLED_ADDON_POLICIES = {
     "appMesh": "App Mesh controller",
     "appMeshPreview": "App Mesh controller",
 }
+
+
+def mapping_table() -> list[tuple[str, str]]:
+    """What each eksctl field becomes, as the docs' eksctl reference page shows it: the rows the
+    converter's own tables give, beside one line for each field it reads by hand."""
+    ng = "nodeGroups[], managedNodeGroups[]"
+    rows = [
+        ("metadata.name, region, tags", "metadata.name, spec.region, metadata.tags"),
+        ("metadata.version", ("spec.kubernetesVersion (one EKS no longer supports refused; unset: "
+         f"{facts.DEFAULT_KUBERNETES_VERSION}, said)")),
+        ("availabilityZones", "spec.network.zones"),
+        ("vpc.id, vpc.subnets.private/public", ("spec.network.vpc.id and vpc.subnets by ID and zone (their CIDRs "
+         "describe them: not carried)")),
+        ("vpc.cidr", f"spec.network.vpc.cidr (eksctl's default {DEFAULT_VPC_CIDR} made explicit)"),
+        ("vpc.clusterEndpoints", "spec.controlPlane.endpointAccess (public-only becomes public-and-private, said)"),
+        ("vpc.publicAccessCIDRs", "spec.controlPlane.adminCidrs"),
+        ("vpc.controlPlaneOnPrivateSubnets", "said: clusterdrop always places the control plane in private subnets"),
+        ("accessConfig.authenticationMode", ("API (access entries); API_AND_CONFIG_MAP becomes API, said; "
+         "CONFIG_MAP refused")),
+        ("accessConfig.accessEntries[]", ("spec.controlPlane.admins (the cluster-admin policy on the cluster) or "
+         "spec.access (other policies, namespaces, kubernetesGroups, username)")),
+        ("iamIdentityMappings[]", ("spec.access as EKS's migration maps aws-auth (system:masters → cluster-admin); "
+         "account and serviceName mappings refused")),
+        ("cloudWatch.clusterLogging", "spec.controlPlane.logging, logRetentionDays"),
+        ("zonalShiftConfig.enabled", "spec.controlPlane.zonalShift"),
+        ("upgradePolicy.supportType", "spec.controlPlane.supportType"),
+        ("controlPlaneScalingConfig.tier", "spec.controlPlane.scalingTier"),
+        ("secretsEncryption.keyARN", "spec.controlPlane.secretsKey"),
+        ("iam.withOIDC", "said: no OIDC provider; pods get roles through EKS Pod Identity"),
+        ("iam.podIdentityAssociations[].namespace, serviceAccountName", ("spec.podIdentities[].namespace, "
+         "serviceAccount")),
+        ("iam.serviceAccounts[].metadata", ("spec.podIdentities[].namespace, serviceAccount, labels (IRSA becomes "
+         "Pod Identity, said)")),
+        ("iam.serviceAccounts[].roleOnly", "spec.podIdentities[].createServiceAccount: false"),
+        ("autoModeConfig.enabled, nodePools", "spec.computeMode: auto, spec.nodePools"),
+        (ng, "spec.nodeGroups[] (self-managed groups become managed, said)"),
+        (f"{ng}.instanceType(s)", f"instanceTypes (default {DEFAULT_INSTANCE_TYPE}); 'mixed' refused"),
+        (f"{ng}.desiredCapacity, minSize, maxSize", f"desiredSize, minSize, maxSize (default {DEFAULT_DESIRED})"),
+        (f"{ng}.availabilityZones", "zones"),
+        (f"{ng}.privateNetworking", "spec.network.topology (a group placed otherwise: its own topology)"),
+        (f"{ng}.spot", "capacityType: spot (managed groups)"),
+        (f"{ng}.volumeSize", f"diskSizeGiB (default {DEFAULT_VOLUME_GIB})"),
+        (f"{ng}.volumeType, volumeIOPS, volumeThroughput, volumeEncrypted, volumeKmsKeyID", ("volume (unencrypted "
+         "as eksctl leaves them, said)")),
+        (f"{ng}.amiFamily", "amiFamily: AmazonLinux2023 → al2023, Bottlerocket → bottlerocket; others refused"),
+        (f"{ng}.taints", "taints (list or map form)"),
+        (f"{ng}.updateConfig, nodeRepairConfig.enabled", "updateConfig, nodeRepair.enabled"),
+        (f"{ng}.ssh.publicKeyName", "sshKeyName (an existing EC2 key pair)"),
+        (f"{ng}.ssh.allow", ("refused without publicKeyName (SSH access needs an existing EC2 key pair), and false "
+         "beside one (EKS opens SSH whenever a key pair is set)")),
+        (f"{ng}.ssh.enableSsm", "said: SSM access is always on"),
+        ("addons[].version, tags", "spec.addonVersions (latest: EKS's default), spec.addonTags"),
+    ]  # fmt: skip
+    rows += [(f"vpc.nat.gateway: {k}", f"spec.network.natGateways: {v}") for k, v in _NAT.items()]
+    rows += [
+        (f"iam.podIdentityAssociations[].{k}", f"spec.podIdentities[].{v}") for k, v in POD_IDENTITY_FIELDS.items()
+    ]
+    rows += [(f"iam.serviceAccounts[].{k}", f"spec.podIdentities[].{v}") for k, v in IRSA_FIELDS.items()]
+    rows += [(f"…wellKnownPolicies.{k}", f"policyArns: {v}") for k, v in well_known.MANAGED.items()]
+    rows += [
+        (f"…wellKnownPolicies.{k}", "its controller's documented statements in policy") for k in well_known.DOCUMENTED
+    ]
+    rows += [(f"…wellKnownPolicies.{k}", f"refused: {v}") for k, v in well_known.REFUSED.items()]
+    rows += [(f"identityProviders[].{k}", f"spec.identityProviders[].{v}") for k, v in IDENTITY_PROVIDER_FIELDS.items()]
+    rows += [(f"{ng}.{k}", k) for k in NODE_GROUP_FIELDS]
+    rows += [(f"{ng}.ssh.{k}", f"refused: {v}") for k, v in SSH_REFUSED.items()]
+    rows += [(f"{ng}.iam.withAddonPolicies.{k}", f"spec.addons: {v} (its own Pod Identity role)")
+             for k, v in _NODE_ADDON_POLICIES.items()]  # fmt: skip
+    rows += [(f"{ng}.iam.withAddonPolicies.{k}", "refused: " + _UNINSTALLED.format(what=v))
+             for k, v in _UNINSTALLED_ADDON_POLICIES.items()]  # fmt: skip
+    rows += [(f"{ng}.iam.{k}", f"refused: {NODE_ROLE}") for k in ON_NODE_ROLE]
+    rows += [(f"addons[].name: {k}", f"spec.addons: {v}") for k, v in _ADDONS.items()]
+    rows += [("addons[].name: vpc-cni", "spec.cni: aws-vpc-cni (the EKS add-on)")]
+    rows += [(f"addons[].name: {k}", "installed on every clusterdrop cluster") for k in sorted(_IMPLICIT_ADDONS)]
+    rows += [(k, f"refused: {v}") for k, v in CLUSTER_REFUSED.items()]
+    return rows
 
 
 class _Converter:
@@ -159,31 +269,19 @@ class _Converter:
         providers = self._identity_providers(top)
         if providers:
             spec["identityProviders"] = providers
-        top.finish(
-            {
-                "fargateProfiles": "Fargate profiles are not supported by clusterdrop",
-                "karpenter": "Karpenter is not supported by clusterdrop",
-                "capabilities": "EKS Capabilities (managed ACK, kro, Argo CD) are not supported yet",
-                "localZones": "Local Zones are not supported by clusterdrop",
-                "outpost": "Outposts are not supported by clusterdrop",
-                "privateCluster": "fully private clusters (no internet, VPC endpoints only) are not supported yet",
-            }
-        )
+        top.finish(CLUSTER_REFUSED)
         return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
     def _identity_providers(self, top: Reader) -> list[dict[str, Any]]:
         """identityProviders (type oidc) → identityProviders, field by field."""
         out: list[dict[str, Any]] = []
         items = top.get("identityProviders") or []
-        fields = {"name": "name", "issuerURL": "issuerUrl", "clientID": "clientId", "usernameClaim": "usernameClaim",
-                  "usernamePrefix": "usernamePrefix", "groupsClaim": "groupsClaim", "groupsPrefix": "groupsPrefix",
-                  "requiredClaims": "requiredClaims"}  # fmt: skip
         for i, raw in enumerate(items if isinstance(items, list) else []):
             item = Reader(self.ledger, raw, ("identityProviders", i))
             if item.has("type") and item.get("type") != "oidc":
                 self.refuse((*item.path, "type"), "EKS identity providers are OIDC (type: oidc)")
             provider: dict[str, Any] = {}
-            item.copy_to(provider, fields)
+            item.copy_to(provider, IDENTITY_PROVIDER_FIELDS)
             out.append(provider)
             item.finish({"tags": "tags on the provider configuration are the cluster's (metadata.tags)"})
         return out
@@ -426,11 +524,7 @@ class _Converter:
             if meta.has("labels") and identity["createServiceAccount"]:
                 identity["labels"] = meta.get("labels")
             meta.finish({"annotations": "the service account's annotations are IRSA's: Pod Identity needs none"})
-            item.copy_to(
-                identity,
-                {"attachRoleARN": "roleArn", "attachPolicyARNs": "policyArns", "attachPolicy": "policy",
-                 "roleName": "roleName", "permissionsBoundary": "permissionsBoundaryArn"},
-            )  # fmt: skip
+            item.copy_to(identity, IRSA_FIELDS)
             self._made_role(item, identity)
             item.finish()
             if {"roleArn", "policyArns", "policy"} & set(identity):
@@ -454,11 +548,7 @@ class _Converter:
                 "namespace": item.get("namespace"),
                 "serviceAccount": item.get("serviceAccountName"),
             }
-            item.copy_to(identity, {"roleARN": "roleArn", "permissionPolicyARNs": "policyArns",
-                                    "permissionPolicy": "policy", "targetRoleARN": "targetRoleArn",
-                                    "disableSessionTags": "disableSessionTags",
-                                    "createServiceAccount": "createServiceAccount", "roleName": "roleName",
-                                    "permissionsBoundaryARN": "permissionsBoundaryArn"})  # fmt: skip
+            item.copy_to(identity, POD_IDENTITY_FIELDS)
             self._made_role(item, identity)
             item.finish()
             out.append(identity)
@@ -549,19 +639,8 @@ class _Converter:
                     f"{'.'.join(map(str, policies.path))}.{key}: the {_NODE_ADDON_POLICIES[key]} add-on, with a "
                     "Pod Identity role of its own instead of the node role"
                 )
-        policies.finish(
-            {
-                key: f"clusterdrop installs no {what}: give its service account a role with podIdentities, "
-                "not every pod the node role"
-                for key, what in _UNINSTALLED_ADDON_POLICIES.items()
-            }
-        )
-        node_role = (
-            "the node role is the cluster stack's, with EKS's minimal policies: give workloads roles with podIdentities"
-        )
-        on_node_role = ("attachPolicyARNs", "attachPolicy", "instanceRoleARN", "instanceProfileARN",
-                        "instanceRoleName", "instanceRolePermissionsBoundary")  # fmt: skip
-        iam.finish(dict.fromkeys(on_node_role, node_role))
+        policies.finish({key: _UNINSTALLED.format(what=what) for key, what in _UNINSTALLED_ADDON_POLICIES.items()})
+        iam.finish(dict.fromkeys(ON_NODE_ROLE, NODE_ROLE))
 
     def _node_group(self, ng: Reader, managed: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"name": ng.get("name")}
@@ -600,7 +679,7 @@ class _Converter:
         if ng.has("bottlerocket"):
             ng.get("bottlerocket")
             self.refuse((*ng.path, "bottlerocket"), "Bottlerocket settings are not supported (only its defaults)")
-        ng.copy_to(out, {"labels": "labels", "tags": "tags", "instanceName": "instanceName"})
+        ng.copy_to(out, NODE_GROUP_FIELDS)
         if ng.has("updateConfig"):
             update = ng.child("updateConfig")
             out["updateConfig"] = {
@@ -628,14 +707,7 @@ class _Converter:
         if ssh.has("enableSsm"):
             ssh.get("enableSsm")
             self.note(f"{paths.render(ssh.path)}.enableSsm: SSM access is always on (the node role allows it)")
-        ssh.finish(
-            {
-                "publicKeyPath": "importing a local public key is not supported; name an EC2 key pair (publicKeyName)",
-                "publicKey": "importing an inline public key is not supported; name an EC2 key pair (publicKeyName)",
-                "sourceSecurityGroupIds": "restricting SSH sources is not supported yet",
-                "allow": "SSH access without a key pair (publicKeyName) is not supported",
-            }
-        )
+        ssh.finish(SSH_REFUSED)
         return out
 
     def _taints(self, taints: Any, path: Path) -> list[dict[str, Any]]:

@@ -27,6 +27,10 @@ REFUSED = {
 }
 
 
+# Flags whose controller's documented policy `statements` spells out (a test holds the two together).
+DOCUMENTED = ("autoScaler", "externalDNS", "certManager")
+
+
 def statements(flag: str, cluster: str) -> list[dict[str, Any]] | None:
     """The statements of the controller's documented policy (None: not one of these)."""
     if flag == "autoScaler":

@@ -22,6 +22,7 @@ from clusterdrop.render.status_page import Run, render
 from tests.conftest import REPO
 
 ARTIFACTS = REPO / "build" / "test-artifacts"
+DOCS_SCREENSHOT = REPO / "docs" / "status-page.png"
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 WIDTHS = (390, 1280)
 
@@ -201,7 +202,10 @@ def test_the_rendered_page_shows_every_step_in_proportion_and_fits(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": min(height, 6000), "deviceScaleFactor": 1, "mobile": width < 600},
     )
-    assert browser.save_screenshot(str(ARTIFACTS / f"status-page-{case}-{width}.png"))
+    shot = ARTIFACTS / f"status-page-{case}-{width}.png"
+    assert browser.save_screenshot(str(shot))
+    if case == "success" and width == 1280 and os.environ.get("CLUSTERDROP_DOCS_SCREENSHOTS"):
+        shutil.copyfile(shot, DOCS_SCREENSHOT)  # `make docs`: the picture the docs show is this page
 
 
 def test_the_history_chart_draws_a_bar_per_execution_so_a_slow_one_stands_out(browser: Any, tmp_path: Path) -> None:

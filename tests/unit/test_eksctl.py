@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clusterdrop import facts
 from clusterdrop.errors import SpecInvalid, UnsupportedFields
-from clusterdrop.spec import eksctl
+from clusterdrop.spec import eksctl, well_known
 from clusterdrop.spec.loader import load
 from clusterdrop.spec.source import load_spec
-from tests.conftest import EKSCTL_FIXTURES, FIXTURES
+from tests.conftest import EKSCTL_FIXTURES, FIXTURES, REPO
 
 # For each fixture: None when it converts, else eksctl paths that must be among the refused.
 EXPECTED: dict[str, set[str] | None] = {
@@ -543,3 +544,82 @@ def test_a_volume_key_by_id_and_the_control_plane_tier_convert() -> None:
     with pytest.raises(UnsupportedFields) as refused:
         load_spec(text.replace("tier: tier-xl", "tier: tier-xl\n  burst: true").encode())
     assert [p.path for p in refused.value.problems] == ["controlPlaneScalingConfig.burst"]
+
+
+# --- the mapping table: the docs' eksctl page, and what the converter does with each row ---------
+
+
+def _converted(**top: Any) -> Any:
+    import yaml
+
+    data = {
+        "apiVersion": "eksctl.io/v1alpha5",
+        "kind": "ClusterConfig",
+        "metadata": {"name": "table", "region": "eu-west-1"},
+        "managedNodeGroups": [{"name": "ng"}],
+        **top,
+    }
+    return eksctl.convert(load(yaml.safe_dump(data).encode()))
+
+
+def test_the_docs_show_the_converters_own_table() -> None:
+    page = (REPO / "docs" / "reference" / "eksctl.md").read_text()
+    for field, becomes in eksctl.mapping_table():
+        assert f"| `{field}` | {becomes} |" in page, field
+
+
+def _refused_rows() -> list[tuple[dict[str, Any], str, str]]:
+    """(the file's extra top-level fields, the refused path, its reason) for every refusal by name
+    the table lists."""
+    ng = "managedNodeGroups[0]"
+    rows: list[tuple[dict[str, Any], str, str]] = [({k: {"x": 1}}, k, v) for k, v in eksctl.CLUSTER_REFUSED.items()]
+    rows += [({"managedNodeGroups": [{"name": "ng", "ssh": {k: "x"}}]}, f"{ng}.ssh.{k}", v)
+             for k, v in eksctl.SSH_REFUSED.items()]  # fmt: skip
+    rows += [({"managedNodeGroups": [{"name": "ng", "iam": {k: "x"}}]}, f"{ng}.iam.{k}", eksctl.NODE_ROLE)
+             for k in eksctl.ON_NODE_ROLE]  # fmt: skip
+    rows += [
+        ({"managedNodeGroups": [{"name": "ng", "iam": {"withAddonPolicies": {k: True}}}]},
+         f"{ng}.iam.withAddonPolicies.{k}", f"clusterdrop installs no {what}")
+        for k, what in eksctl._UNINSTALLED_ADDON_POLICIES.items()
+    ]  # fmt: skip
+    association = {"namespace": "n", "serviceAccountName": "s"}
+    rows += [
+        ({"iam": {"podIdentityAssociations": [{**association, "wellKnownPolicies": {k: True}}]}},
+         f"iam.podIdentityAssociations[0].wellKnownPolicies.{k}", v)
+        for k, v in well_known.REFUSED.items()
+    ]  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize(("top", "path", "reason"), _refused_rows(), ids=[r[1] for r in _refused_rows()])
+def test_every_field_the_table_refuses_is_refused_with_its_reason(top: dict[str, Any], path: str, reason: str) -> None:
+    said = {p.path: p.message for p in _converted(**top).unsupported}
+    assert path in said, said
+    assert reason in said[path]
+
+
+def test_every_field_the_table_carries_arrives_where_it_says() -> None:
+    value = {"any": "value"}  # copied as given: the spec's own validation judges it afterwards
+    association = {"namespace": "n", "serviceAccountName": "s"}
+    for key, target in eksctl.POD_IDENTITY_FIELDS.items():
+        spec = _converted(iam={"podIdentityAssociations": [{**association, key: value}]}).spec["spec"]
+        assert spec["podIdentities"][0][target] == value, key
+    account = {"metadata": {"name": "s", "namespace": "n"}, "attachPolicyARNs": ["arn:aws:iam::aws:policy/P"]}
+    for key, target in eksctl.IRSA_FIELDS.items():
+        spec = _converted(iam={"serviceAccounts": [{**account, key: value}]}).spec["spec"]
+        assert spec["podIdentities"][0][target] == value, key
+    for key, target in eksctl.IDENTITY_PROVIDER_FIELDS.items():
+        spec = _converted(identityProviders=[{"type": "oidc", key: value}]).spec["spec"]
+        assert spec["identityProviders"][0][target] == value, key
+    for key, target in eksctl.NODE_GROUP_FIELDS.items():
+        spec = _converted(managedNodeGroups=[{"name": "ng", key: value}]).spec["spec"]
+        assert spec["nodeGroups"][0][target] == value, key
+    for name, addon in eksctl._ADDONS.items():
+        assert addon in _converted(addons=[{"name": name}]).spec["spec"]["addons"]
+    for gateway, mode in eksctl._NAT.items():
+        assert _converted(vpc={"nat": {"gateway": gateway}}).spec["spec"]["network"]["natGateways"] == mode
+
+
+def test_the_documented_well_known_flags_are_the_ones_spelled_out() -> None:
+    flags = {*well_known.DOCUMENTED, *well_known.MANAGED, *well_known.REFUSED, "notAFlag"}
+    assert {f for f in flags if well_known.statements(f, "c") is not None} == set(well_known.DOCUMENTED)
