@@ -25,6 +25,7 @@ def runnable_blocks() -> list[tuple[Path, str]]:
 
 def test_the_docs_mark_blocks_to_run() -> None:
     assert any(page.name == "getting-started.md" for page, _ in runnable_blocks())
+    assert OUTPUT.search((REPO / "docs" / "getting-started.md").read_text())  # and show what one prints
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,20 @@ def test_a_runnable_block_runs_as_written(local: session.LocalDeployer, page: Pa
         check=False,
     )
     assert done.returncode == 0, f"{page.relative_to(REPO)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    # The output the page shows after the block: each of its lines among what the block printed,
+    # in order (IDs and durations aside), so the picture of `watch` stays true.
+    text = page.read_text()
+    shown = OUTPUT.search(text, text.index(block))
+    if shown is not None:
+        printed = iter(_same_but_ids(line) for line in done.stdout.splitlines())
+        for line in shown.group(1).splitlines():
+            wanted = _same_but_ids(line)
+            assert any(got == wanted for got in printed), f"{page.relative_to(REPO)} shows {line!r}:\n{done.stdout}"
+
+
+OUTPUT = re.compile(r"<!-- output of: [^>]*-->\n```text\n(.*?)```", re.DOTALL)
+
+
+def _same_but_ids(line: str) -> str:
+    line = re.sub(r"\b(deploy|teardown|plan)-([a-z0-9-]+)-[0-9a-f]{16}\b", r"\1-\2-ID", line)
+    return re.sub(r"\((\d+(\.\d+)?) s\)$", "(… s)", line.rstrip())
