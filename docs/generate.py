@@ -72,6 +72,31 @@ def _schema_rows(schema: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _examples() -> dict[str, str]:
+    """The first value each field takes in examples/*.yaml (specs the tests validate and run), by the
+    reference's path form (`[]` for list items): a field's example is one that works."""
+    import yaml
+
+    found: dict[str, str] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+            return
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for item in value:
+                walk(item, path + "[]")
+            return
+        shown = json.dumps(value)
+        if path not in found and len(shown) <= 48:
+            found[path] = shown
+
+    for spec in sorted((REPO / "examples").glob("*.yaml")):
+        walk(yaml.safe_load(spec.read_text()), "")
+    return found
+
+
 def spec_page() -> str:
     from clusterdrop.spec.changes import CHANGES
     from clusterdrop.spec.schema import json_schema
@@ -82,16 +107,21 @@ def spec_page() -> str:
         (
             "Every field of `clusterdrop.io/v1alpha1` `Cluster`, from the JSON Schema `clusterdrop schema` prints "
             "(which editors read too). *On a running cluster* says what changing it does: in place, a replacement, "
-            "or refused at Plan."
+            "or refused at Plan. *Example* is the value the field first takes in `examples/`, specs the tests "
+            "validate and run."
         ),
         "",
-        "| Field | Type | Default | Description | On a running cluster |",
-        "| --- | --- | --- | --- | --- |",
+        "| Field | Type | Default | Example | Description | On a running cluster |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
+    examples = _examples()
     for path, kind, default, description in _schema_rows(json_schema()):
         change = CHANGES.get(path)
         said = f"{change[0]}: {change[1]}" if change else ""
-        lines.append(f"| `{path}` | {_cell(kind)} | {_cell(default)} | {_cell(description)} | {_cell(said)} |")
+        example = f"`{examples[path]}`" if path in examples else ""
+        lines.append(
+            f"| `{path}` | {_cell(kind)} | {_cell(default)} | {_cell(example)} | {_cell(description)} | {_cell(said)} |"
+        )
     return HEADER + "\n".join(lines) + "\n"
 
 
