@@ -29,8 +29,8 @@ def _cell(text: Any) -> str:
 # --- the spec ------------------------------------------------------------------------------
 
 
-def _schema_rows(schema: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(path, type, default, description) for every property, depth first, `[]` for list items."""
+def _schema_rows(schema: dict[str, Any]) -> list[tuple[str, str, str, str, list[Any]]]:
+    """(path, type, default, description, examples) for every property, depth first, `[]` for list items."""
     defs = schema.get("$defs", {})
 
     def resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -54,14 +54,14 @@ def _schema_rows(schema: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             return " or ".join(kind(o) for o in node["anyOf"] if o.get("type") != "null")
         return str(node.get("type", "object"))
 
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, list[Any]]] = []
 
     def walk(node: dict[str, Any], path: str) -> None:
         node = resolve(node)
         for name, prop in node.get("properties", {}).items():
             here = f"{path}.{name}" if path else name
             default = json.dumps(prop["default"]) if "default" in prop else ""
-            rows.append((here, kind(prop), default, prop.get("description", "")))
+            rows.append((here, kind(prop), default, prop.get("description", ""), prop.get("examples", [])))
             target = resolve(prop)
             if target.get("type") == "array":
                 walk(target.get("items", {}), here + "[]")
@@ -107,18 +107,19 @@ def spec_page() -> str:
         (
             "Every field of `clusterdrop.io/v1alpha1` `Cluster`, from the JSON Schema `clusterdrop schema` prints "
             "(which editors read too). *On a running cluster* says what changing it does: in place, a replacement, "
-            "or refused at Plan. *Example* is the value the field first takes in `examples/`, specs the tests "
-            "validate and run."
+            "or refused at Plan. *Example* is the value the field first takes in `examples/` (specs the tests "
+            "validate and run), else the schema's own example (which a test validates)."
         ),
         "",
         "| Field | Type | Default | Example | Description | On a running cluster |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     examples = _examples()
-    for path, kind, default, description in _schema_rows(json_schema()):
+    for path, kind, default, description, given in _schema_rows(json_schema()):
         change = CHANGES.get(path)
         said = f"{change[0]}: {change[1]}" if change else ""
-        example = f"`{examples[path]}`" if path in examples else ""
+        shown = examples.get(path) or (json.dumps(given[0]) if given else "")
+        example = f"`{shown}`" if shown else ""
         lines.append(
             f"| `{path}` | {_cell(kind)} | {_cell(default)} | {_cell(example)} | {_cell(description)} | {_cell(said)} |"
         )
