@@ -68,10 +68,22 @@ def _eks_agrees_with_the_cluster(local: session.LocalDeployer, name: str, *, des
     nodes = core.list_node().items
     assert len(nodes) == desired
     region = cluster["arn"].split(":")[3]
+    ec2 = local.aws.client("ec2")
     for node in nodes:
-        assert node.metadata.labels["topology.kubernetes.io/zone"].startswith(region)
+        zone = node.metadata.labels["topology.kubernetes.io/zone"]
+        assert zone.startswith(region)
         assert node.status.node_info.kubelet_version.startswith(f"v{cluster['version']}.")
         assert node.status.allocatable["pods"] == "17"  # t3.medium under the VPC CNI
+        # The node is its EC2 instance: the cloud provider's ID names it, in its zone, and the
+        # node's name and address are the instance's private DNS name and address.
+        prefix, instance_id = node.spec.provider_id.rsplit("/", 1)
+        assert prefix == f"aws:///{zone}"
+        [[instance]] = [r["Instances"] for r in ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]]
+        assert instance["Placement"]["AvailabilityZone"] == zone
+        assert {"Key": "eks:cluster-name", "Value": name} in instance["Tags"]
+        internal = [a.address for a in node.status.addresses if a.type == "InternalIP"]
+        assert internal == [instance["PrivateIpAddress"]]
+        assert node.metadata.name == f"ip-{instance['PrivateIpAddress'].replace('.', '-')}.{region}.compute.internal"
     assert sorted(eks.list_addons(clusterName=name)["addons"]) == ["coredns", "kube-proxy", "vpc-cni"]
     apps: Any = kube_client.AppsV1Api(api_client)
     coredns = apps.read_namespaced_deployment("coredns", "kube-system")

@@ -44,8 +44,9 @@ def quota_key(instance_type: str, spot: bool) -> str | None:
     return None if group is None else f"{'spot-vcpus' if spot else 'vcpus'}-{group}"
 
 
-def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | None:
-    """The instance of a new node (None when EC2 refuses it: the node never joins)."""
+def launch(cluster: EmulatedCluster, group: Obj, zone: str) -> tuple[str, str] | None:
+    """The instance of a new node and its private address, which names the node as EC2's private
+    DNS names the instance (None when EC2 refuses it: the node never joins)."""
     backend = _backend(group["account"], cluster.region)
     subnets = group.get("subnets") or []
     in_zone = [s for s in subnets if _zone_of(backend, s) == zone]
@@ -66,7 +67,6 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
                 "instance": {
                     "eks:cluster-name": cluster.name,
                     **(group.get("instanceTags") or {"eks:nodegroup-name": group["name"]}),
-                    "Name": node,
                     **_template_tags(backend, group),
                 }
             },
@@ -81,7 +81,14 @@ def launch(cluster: EmulatedCluster, group: Obj, zone: str, node: str) -> str | 
     instance = reservation.instances[0]
     _provisioned_performance(backend, instance, group)
     cluster.instances.add(str(instance.id))
-    return str(instance.id)
+    if "Name" not in {t["key"] for t in instance.get_tags()}:  # unless its launch template names it
+        backend.create_tags([instance.id], {"Name": node_name(str(instance.private_ip), cluster.region)})
+    return str(instance.id), str(instance.private_ip)
+
+
+def node_name(address: str, region: str) -> str:
+    """The node's name: its instance's private DNS name, as the kubelet registers it on EKS."""
+    return f"ip-{address.replace('.', '-')}.{region}.compute.internal"
 
 
 def _provisioned_performance(backend: Any, instance: Any, group: Obj) -> None:

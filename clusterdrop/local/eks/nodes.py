@@ -33,10 +33,14 @@ def _launch(cluster: EmulatedCluster, group: Obj, zone: str | None = None) -> Ob
     index = launched - 1
     if zone is None:
         zone = cluster.zones[index % len(cluster.zones)] if cluster.zones else f"{cluster.region}a"
-    # Named after its private address, as EC2 names instances.
-    address = f"10.{index // 200 % 250}.{abs(hash(group['name'])) % 250}.{index % 200 + 10}"
-    name = f"ip-{address.replace('.', '-')}.{cluster.region}.compute.internal"
-    instance = instances.launch(cluster, group, zone, name) if group.get("account") else None
+    # Named after its instance's private address, as EC2 names instances (a made-up one for a
+    # group with no account's EC2 behind it).
+    launched_as = instances.launch(cluster, group, zone) if group.get("account") else None
+    instance, address = launched_as or (
+        None,
+        f"10.{index // 200 % 250}.{abs(hash(group['name'])) % 250}.{index % 200 + 10}",
+    )
+    name = instances.node_name(address, cluster.region)
     member = {"name": name, "zone": zone, "address": address, "version": group["version"], "index": index}
     return {**member, "instance": instance}
 
@@ -81,7 +85,7 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
         networked = networked_nodes(store)
         for name, (group, member, delay) in wanted.items():
             if ("", name) not in nodes:
-                store.create(nodes_type, "v1", None, _node(name, group, member["zone"], cluster.region))
+                store.create(nodes_type, "v1", None, _node(name, group, member, cluster.region))
                 nodes[("", name)]["_registered"] = now
             node = nodes[("", name)]
             # The kubelet reports Ready once the CNI's agent runs on the node and has written
@@ -182,7 +186,8 @@ def _follow_group(node: Obj, group: Obj) -> None:
     node["_group_labels"] = dict(group["labels"])
 
 
-def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
+def _node(name: str, group: Obj, member: Obj, region: str) -> Obj:
+    zone = member["zone"]
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
@@ -195,12 +200,14 @@ def _node(name: str, group: Obj, zone: str, region: str) -> Obj:
         **group["labels"],
     }
     taints = _taints(group)
+    # The cloud provider's ID names the node's EC2 instance (aws:///ZONE/INSTANCE).
+    instance = member.get("instance") or f"i-{uuid.uuid4().hex[:17]}"
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": labels},
         # The kubelet registers the node with the not-ready taint.
-        "spec": {"taints": [*taints, *NOT_READY_TAINTS], "providerID": f"aws:///{zone}/i-{uuid.uuid4().hex[:17]}"},
+        "spec": {"taints": [*taints, *NOT_READY_TAINTS], "providerID": f"aws:///{zone}/{instance}"},
     }
 
 
