@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -19,19 +20,38 @@ from clusterdrop.quotas import QUOTAS
 def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import threading
 
-    from clusterdrop.local.kubeapi import KubeApiServer, controllers
+    from clusterdrop.local.standalone import StandaloneCluster
 
+    users: list[tuple[str, str, list[str]]] = list(args.user or ())
     try:
-        server = KubeApiServer(port=args.port)
+        cluster = StandaloneCluster(port=args.port, nodes_wanted=args.nodes, version=args.kubernetes_version)
     except OSError as exc:
         err.write(f"clusterdrop: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}\n")
         return EXIT_USAGE
-    if not args.no_controllers:
-        controllers.attach(server.store)
-    server.start()
-    out.write(f"{server.url}\n")
+    _stop_on_sigterm()
+    admin = cluster.grant("admin", "cluster-admin")
+    granted = [
+        (name, policy, namespaces, cluster.grant(name, policy, namespaces)) for name, policy, namespaces in users
+    ]
+    cluster.start()
+    scratch = None if args.kubeconfig else tempfile.mkdtemp(prefix="clusterdrop-kube-api-")
+    kubeconfig = Path(args.kubeconfig or Path(str(scratch)) / "kubeconfig")
+    kubeconfig.write_text(json.dumps(cluster.kubeconfig(), indent=2))
+    kubeconfig.chmod(0o600)  # it holds the tokens
+    out.write(f"{cluster.url}\n")
+    out.write(f"# token of admin (cluster-admin): {admin}\n")
+    for name, policy, namespaces, token in granted:
+        where = f" in {','.join(namespaces)}" if namespaces else ""
+        out.write(f"# token of {name} ({policy}{where}): {token}\n")
+    others = "".join(f", {name}" for name, *_ in granted)
     out.write(
-        f"# Kubernetes API emulator; try: kubectl --server {server.url} apply -f manifest.yaml\n# Ctrl-C stops it.\n"
+        f"# kubeconfig: {kubeconfig} (contexts admin{others}; the server's CA in it)\n"
+        f"# One emulated cluster, Kubernetes {args.kubernetes_version}: {args.nodes} node(s), NotReady until a "
+        "CNI's agent runs on them, and the embedded EKS's scheduler and controllers. Try:\n"
+        f"#   kubectl --kubeconfig {kubeconfig} get nodes\n"
+        f"#   clusterdrop cni apply flannel --provider generic --kubeconfig {kubeconfig}\n"
+        "# A request without one of these tokens gets 401 (as EKS answers a principal with no access entry).\n"
+        f"# Ctrl-C stops it{'' if args.kubeconfig else ' and removes the kubeconfig'}.\n"
     )
     out.flush()
     try:
@@ -39,8 +59,23 @@ def cmd_local_kube_api(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        cluster.stop()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
     return EXIT_OK
+
+
+def access_user(value: str) -> tuple[str, str, list[str]]:
+    """NAME=POLICY[:NAMESPACE,…] for `local kube-api --user`."""
+    from clusterdrop.local.standalone import POLICIES
+
+    name, _, rest = value.partition("=")
+    policy, _, namespaces = rest.partition(":")
+    if not name or policy not in POLICIES:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected NAME=POLICY[:NAMESPACE,…] with POLICY one of {', '.join(POLICIES)}"
+        )
+    return name, policy, [n for n in namespaces.split(",") if n]
 
 
 def _stop_on_sigterm() -> None:
@@ -273,11 +308,30 @@ def register(sub: Any) -> None:
     local_sub = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
     p = local_sub.add_parser(
         "kube-api",
-        help="serve a Kubernetes API emulator on 127.0.0.1",
-        description="Serve a Kubernetes API emulator; its URL is the first line of stdout.",
+        help="serve one emulated cluster's Kubernetes API on 127.0.0.1 (no AWS)",
+        description="Serve one emulated cluster, as the embedded EKS runs one per cluster but with no AWS: the "
+        "Kubernetes API server, nodes that turn Ready once a CNI's agent runs on them, the scheduler and the "
+        "controllers. Callers are admitted as EKS admits them, by access entries: each principal's bearer token "
+        "is printed (admin's, cluster-admin, and one per --user); any other gets 401, one whose policy does not "
+        "allow a request 403. Its URL is the first line of stdout, admin's token in the second; a kubeconfig with a "
+        "context per principal is written.",
     )
     p.add_argument("--port", type=int, default=0, help="port (default: any free one)")
-    p.add_argument("--no-controllers", action="store_true", help="do not mark DaemonSets and Deployments rolled out")
+    p.add_argument("--nodes", type=int, default=2, metavar="N", help="nodes of its node group (default 2)")
+    p.add_argument("--kubernetes-version", default="1.36", metavar="X.Y", help="what /version answers (default 1.36)")
+    p.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="write its kubeconfig here (default: a temporary file, removed when it stops)",
+    )
+    p.add_argument(
+        "--user",
+        action="append",
+        type=access_user,
+        metavar="NAME=POLICY[:NS,…]",
+        help="another principal with an access entry: POLICY cluster-admin, admin, edit, view (in the namespaces "
+        "given) or none (no policy: every request 403); repeated",
+    )
     p.set_defaults(func=cmd_local_kube_api)
     p = local_sub.add_parser(
         "up",

@@ -1,17 +1,13 @@
-"""`clusterdrop cni list|apply` and `clusterdrop local kube-api` from the command line."""
+"""`clusterdrop cni list|apply` from the command line (`local kube-api`: tests/kube/test_standalone.py)."""
 
 from __future__ import annotations
 
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kubernetes import client
 
 from clusterdrop.cli import main
 from clusterdrop.local.kubeapi import KubeApiServer, controllers
@@ -93,18 +89,3 @@ def test_cni_apply_usage_errors(kube_api: KubeApiServer, mirror: None) -> None:
     assert run("cni", "apply", "calico", "--mode", "helm", "--server", kube_api.url)[0] == 1
     assert run("cni", "apply", "calico", "--pod-cidr", "nope", "--server", kube_api.url)[0] == 1
     assert run("cni", "apply", "calico")[0] == 2  # no --server or --kubeconfig
-
-
-def test_local_kube_api_serves_until_stopped() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "clusterdrop", "local", "kube-api"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        core: Any = client.CoreV1Api(client.ApiClient(client.Configuration(host=url)))
-        assert "kube-system" in {n.metadata.name for n in core.list_namespace().items}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

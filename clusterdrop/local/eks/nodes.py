@@ -100,7 +100,12 @@ def tick(cluster: EmulatedCluster, settings: Settings) -> None:
             own = _taints(group)
             if node.get("_cilium_agent"):  # lifted by Cilium's agent once it ran there
                 own = [t for t in own if t["key"] != workloads.CILIUM_TAINT]
-            node["spec"]["taints"] = own if ready else [*own, *NOT_READY_TAINTS]
+            # The group's taints follow the group; taints others put on the node (kubectl taint)
+            # stay, as on a real node.
+            theirs = {(t["key"], t["effect"]) for t in [*node.get("_group_taints", []), *NOT_READY_TAINTS]}
+            others = [t for t in node["spec"].get("taints") or [] if (t.get("key"), t.get("effect")) not in theirs]
+            node["_group_taints"] = own
+            node["spec"]["taints"] = [*own, *others] if ready else [*own, *others, *NOT_READY_TAINTS]
         # Instances whose nodes are gone (scaled in, replaced, their group deleted) are terminated.
         running = {m["instance"] for g in groups for m in g.get("members", []) if m.get("instance")}
         instances.reconcile(cluster, running)
@@ -208,6 +213,7 @@ def _node(name: str, group: Obj, member: Obj, region: str) -> Obj:
         "metadata": {"name": name, "labels": labels},
         # The kubelet registers the node with the not-ready taint.
         "spec": {"taints": [*taints, *NOT_READY_TAINTS], "providerID": f"aws:///{zone}/{instance}"},
+        "_group_taints": taints,
     }
 
 

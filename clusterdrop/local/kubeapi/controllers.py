@@ -1,7 +1,7 @@
-"""Stand-ins for the controllers of a real cluster, for `local kube-api` and the node simulator:
+"""Stand-ins for the controllers of a real cluster, for tests that drive the API server alone:
 workloads report rolled out, the Calico operator reports its TigeraStatus, and Cilium's operator
-registers its CRDs and CiliumNodes. Off by default:
-the emulator is an API server, and tests drive status themselves."""
+registers its CRDs and CiliumNodes. Off by default: the emulator is an API server, and tests
+drive status themselves. (`local kube-api` runs the real ones: local/standalone.py.)"""
 
 from __future__ import annotations
 

@@ -489,7 +489,7 @@ def cilium_operator(store: Store, *, stand_in: bool = False) -> None:
     """Cilium as the workflow depends on it: once an operator pod runs, the CRDs it registers
     and a CiliumNode for every node (ENI mode: the node's ENI IPAM; overlay: a pod CIDR from the
     cluster pool); on each node where the agent runs, the agent-not-ready taint lifted.
-    `stand_in` (`local kube-api`'s controllers, which run no pods): as if operator and agents
+    `stand_in` (controllers.py's stand-ins, which run no pods): as if operator and agents
     ran everywhere."""
     if not stand_in and not _ready_pods(store, "Deployment", "kube-system", "cilium-operator"):
         return
