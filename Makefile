@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLES := $(wildcard examples/*.yaml)
 
-.PHONY: test lint typecheck unit build synth demo bench golden clean browser docs docs-serve
+.PHONY: test lint typecheck unit aws kube infra browser-tests e2e build synth demo bench golden clean browser docs docs-serve
 
 $(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
@@ -20,6 +20,7 @@ $(STAMP): requirements.txt requirements-lambda.txt requirements-agent.txt requir
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -37,9 +38,12 @@ synth: build
 # (the end-to-end suite mostly waits on its workflows); its output follows the other's, and either
 # failing fails the target.
 # The status page is tested in a real browser: Debian's chromium and chromedriver.
+# Installed here when make runs as root (a CI machine, a container); otherwise it says what to
+# install and stops: make never asks for sudo.
 browser:
-	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		{ $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium chromium-driver; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+		else echo "The browser tests need Debian's chromium and chromedriver: sudo apt-get install chromium chromium-driver"; exit 1; fi
 
 # The end-to-end suite is the longest part: it starts first, in the background, as two halves
 # side by side (tests/e2e/conftest.py: its time is mostly waiting), and $(1) runs beside it; its
@@ -56,8 +60,24 @@ define BESIDE_E2E
 	test $$rest -eq 0 && test $$e2e_rc -eq 0 && test $$e2e2_rc -eq 0
 endef
 
-unit: $(STAMP) build browser
-	$(call BESIDE_E2E,$(BIN)/pytest --ignore=tests/e2e)
+# One target per test tier (CONTRIBUTING.md's table); `make test` runs them all, as CI does.
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+aws: $(STAMP)
+	$(BIN)/pytest tests/aws
+
+kube: $(STAMP)
+	$(BIN)/pytest tests/kube
+
+infra: $(STAMP) build
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/pytest tests/infra tests/statemachine
+
+browser-tests: $(STAMP) browser
+	$(BIN)/pytest tests/browser
+
+e2e: $(STAMP) build
+	$(call BESIDE_E2E,true)
 
 # Lint, types and the documentation site first among the rest, while the end-to-end suite runs.
 test: $(STAMP) build browser

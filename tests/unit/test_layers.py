@@ -1,65 +1,38 @@
-"""The library's layers: a module imports only from its own layer or the ones below it, so that
-the pure parts (spec, cni, render) never pull in AWS, Kubernetes or the embedded mode."""
+"""The library's layers and import rules are import-linter contracts (pyproject.toml's
+[tool.importlinter], checked by `make lint`); here: every package the library has sits in a layer,
+so that a new one cannot escape them, and the contracts hold (run as `lint-imports` runs them)."""
 
 from __future__ import annotations
 
-import ast
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 from tests.conftest import REPO
 
-# Lowest first. `local` (the embedded mode) may use everything the workflow uses; only the CLI
-# sits above it.
-LAYERS: list[set[str]] = [
-    {"__init__", "errors", "facts", "workflow", "failures"},
-    {"cni"},
-    {"spec"},
-    {"quotas"},
-    {"render"},
-    {"kube"},
-    {"aws"},
-    {"contract", "history"},
-    {"steps"},
-    {"ops"},
-    {"local"},
-    {"cli", "__main__"},
-]
-RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
-
-def _layer(module: str) -> int | None:
-    parts = module.split(".")
-    if parts[0] != "clusterdrop":
-        return None
-    return RANK[parts[1]] if len(parts) > 1 else 0
-
-
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            if node.module == "clusterdrop":  # `from clusterdrop import steps`: the package named
-                found.update(f"clusterdrop.{a.name}" for a in node.names if a.name in RANK)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-    return found
+def _contracts() -> list[dict[str, object]]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contracts: list[dict[str, object]] = config["contracts"]
+    return contracts
 
 
 def test_every_package_has_a_layer() -> None:
+    [layers] = [c for c in _contracts() if c["type"] == "layers"]
+    named = {name.strip() for layer in layers["layers"] for name in str(layer).split("|")}  # type: ignore[attr-defined]
     root = REPO / "clusterdrop"
     tops = {p.stem for p in root.glob("*.py")} | {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
-    assert tops <= set(RANK), sorted(tops - set(RANK))
+    assert tops - {"__init__", "__main__"} == named
 
 
-def test_no_module_imports_from_a_higher_layer() -> None:
-    upward = []
-    for path in sorted((REPO / "clusterdrop").rglob("*.py")):
-        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
-        own = _layer(module)
-        assert own is not None
-        for imported in _imports(path):
-            layer = _layer(imported)
-            if layer is not None and layer > own:
-                upward.append(f"{module} imports {imported}")
-    assert upward == []
+def test_the_import_contracts_hold() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "0 broken" in done.stdout
