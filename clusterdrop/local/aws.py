@@ -459,8 +459,8 @@ def _capabilities_acknowledged() -> None:
 
 
 def _iam_as_strict() -> None:
-    """What IAM does and moto does not: role names are unique in the account whatever their case,
-    and found whatever the case asked (IAM User Guide, "IAM identifiers": names "are not
+    """What IAM does and moto does not: inline policies kept as JSON; role names unique in the
+    account whatever their case, and found whatever the case asked (IAM User Guide, "IAM identifiers": names "are not
     distinguished by case"); and a permissions boundary must be a managed policy that exists in the account or an
     AWS managed policy (IAM answers NoSuchEntity, "Scope ARN: … does not exist or is not
     attachable", and creates nothing; PutRolePermissionsBoundary likewise)."""
@@ -495,6 +495,18 @@ def _iam_as_strict() -> None:
     IAMBackend.create_role = strict_create_role  # type: ignore[method-assign]
     IAMBackend.get_role = case_blind_get_role  # type: ignore[method-assign]
     IAMBackend.put_role_permissions_boundary = strict_put_boundary  # type: ignore[method-assign]
+
+    # A role's inline policy is a JSON document, as IAM stores it and GetRolePolicy returns it
+    # (URL-encoded JSON; IAM API Reference, GetRolePolicy). moto's CloudFormation role keeps a
+    # template's Policies as Python objects, and GetRolePolicy then answered their repr.
+    from moto.iam.models import Role
+
+    put_policy = Role.put_policy
+
+    def put_json_policy(self: Any, policy_name: str, policy_json: Any) -> None:
+        put_policy(self, policy_name, policy_json if isinstance(policy_json, str) else json.dumps(policy_json))
+
+    Role.put_policy = put_json_policy  # type: ignore[method-assign]
 
 
 @dataclass
@@ -553,7 +565,10 @@ class EmbeddedAws:
         _iam_as_strict()
         _change_sets_by_stack()
         _updates_keep_resources()
-        self.eks = eks.install(self, eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay))
+        self.eks = eks.install(
+            self,
+            eks.Settings(faults=set(self.faults), node_ready_delay=self.node_ready_delay, aws_endpoint=self.url),
+        )
         cfn_roles.install()  # after eks: a refused resource fails the way its SimulatedFailure does
         cfn_replacement.install()  # after roles: a replacement is created and deleted with the role
         _stack_updates_take_time()  # outermost: the role and the faults go with the update's thread

@@ -6,7 +6,9 @@ down, nothing left."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,8 +61,62 @@ def test_a_cilium_cluster_is_created_as_its_eks_guide_installs_it(
     coredns = [p for p in store.objects[("", "pods")].values() if p["metadata"]["name"].startswith("coredns")]
     assert coredns
     assert all(p["status"]["podIP"].startswith("10.48.") is overlay for p in coredns)
+    if not overlay:
+        _the_operator_calls_ec2_with_its_own_role(local, cluster, operator[0]["associationArn"])
 
     _torn_down(local, name)
+
+
+def _the_operator_calls_ec2_with_its_own_role(local: session.LocalDeployer, cluster: Any, association: str) -> None:
+    """The operator's start-up calls EC2 signed with its Pod Identity role, and IAM decides: its
+    role without ec2:DescribeRouteTables, a new operator pod crash-loops with the operator's own
+    message; given back, the next start runs."""
+    import time
+
+    eks, iam = local.aws.client("eks"), local.aws.client("iam")
+    cluster_name, association_id = association.rsplit("/", 2)[1:]
+    role = eks.describe_pod_identity_association(clusterName=cluster_name, associationId=association_id)["association"][
+        "roleArn"
+    ].rsplit("/", 1)[1]
+    [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    original = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    narrowed = json.loads(json.dumps(original))
+    for statement in narrowed["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        statement["Action"] = [a for a in actions if a != "ec2:DescribeRouteTables"]
+    store = cluster.api.store
+
+    def operator_pods() -> list[dict[str, Any]]:
+        pods = store.objects[("", "pods")].values()
+        return [p for p in pods if (p["metadata"].get("labels") or {}).get("io.cilium/app") == "operator"]
+
+    def restart_and_wait(done: Any) -> dict[str, Any]:
+        with store.lock:
+            before = {p["metadata"]["uid"] for p in operator_pods()}
+            for pod in operator_pods():
+                del store.objects[("", "pods")][(pod["metadata"]["namespace"], pod["metadata"]["name"])]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            fresh = [p for p in operator_pods() if p["metadata"]["uid"] not in before and done(p)]
+            if fresh:
+                return fresh[0]
+            time.sleep(0.2)
+        raise AssertionError(f"no new operator pod as expected: {operator_pods()}")
+
+    def waiting(pod: dict[str, Any]) -> dict[str, Any]:
+        return next(iter((pod["status"].get("containerStatuses") or [{}])[0].get("state", {}).values()), {})
+
+    iam.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(narrowed))
+    try:
+        crashed = restart_and_wait(lambda p: waiting(p).get("reason") == "CrashLoopBackOff")
+        message = waiting(crashed)["message"]
+        assert message.startswith("Unable to start eni allocator"), message
+        assert "operation error EC2: DescribeRouteTables" in message
+        assert "UnauthorizedOperation" in message
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(original))
+    restart_and_wait(lambda p: p["status"].get("phase") == "Running" and "running" in (
+        (p["status"].get("containerStatuses") or [{}])[0].get("state") or {}))  # fmt: skip
 
 
 def test_a_tampered_chart_fails_at_the_digest_check_naming_the_file(

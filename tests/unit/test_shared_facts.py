@@ -133,3 +133,13 @@ def test_the_accelerated_families_are_ec2s() -> None:
     assert disagree == [("trn2u.48xlarge", "NEURON", None)], "clusterdrop/facts.py accelerator() vs EC2's data"
     assert aws_facts.accelerator("g5.xlarge") == "NVIDIA"
     assert aws_facts.accelerator("inf2.xlarge") == "NEURON"
+
+
+def test_the_cilium_operator_is_granted_every_call_its_start_up_makes() -> None:
+    """The emulated operator's start-up calls (local/eks/in_cluster.py, from Cilium's ENI
+    documentation) against the operator's policy the product grants (cni/catalog.py, from the same
+    documentation): a call the product leaves out would crash-loop the operator on AWS."""
+    from clusterdrop.cni.catalog import CILIUM_ENI_PRIVILEGES
+    from clusterdrop.local.eks.in_cluster import CILIUM_ENI_STARTUP
+
+    assert {f"ec2:{action}" for action, _ in CILIUM_ENI_STARTUP} <= set(CILIUM_ENI_PRIVILEGES)

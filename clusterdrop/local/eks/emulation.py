@@ -70,6 +70,9 @@ class Settings:
     # UpdateClusterVersion takes EKS several minutes, which CloudFormation waits out before the
     # stack's update completes: here the control plane is UPDATING for this long.
     control_plane_update_delay: float = 2.0
+    # Where the in-cluster controllers that call AWS reach it (the embedded AWS's URL; none: they
+    # make no calls, eks/in_cluster.py).
+    aws_endpoint: str = ""
 
 
 class EksEmulation:

@@ -16,7 +16,7 @@ from moto.core.utils import utcnow
 from moto.eks import models as eks_models
 
 from clusterdrop.local import aws_facts
-from clusterdrop.local.eks import auth, automode, instances, nodes
+from clusterdrop.local.eks import auth, automode, in_cluster, instances, nodes
 from clusterdrop.local.eks.emulation import (
     LOG,
     EmulatedCluster,
@@ -138,6 +138,7 @@ class EksClusterModel(CloudFormationModel):
             emulated = emulation.clusters[name] = EmulatedCluster(
                 name=name, region=region_name, api=api, zones=zones, version=version, account=account_id
             )
+            in_cluster.attach(emulated, emulation.settings)
             _auto_mode(emulated, p, account_id)
         return cls(name, cluster.arn, api.url, f"sg-{uuid.uuid4().hex[:17]}")
 

@@ -16,7 +16,7 @@ import ipaddress
 import itertools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +111,9 @@ class Reconciler:
         self.store = store
         self.pod_type: ResourceType = store.types[("", "pods")]
         self.serial = 0
+        # What else a pod's program does at start-up, where it can fail: the reason it exits, or
+        # None (the controllers that call AWS, given by the cluster around: eks/in_cluster.py).
+        self.startup: list[Callable[[Obj], str | None]] = []
 
     def run(self) -> None:
         store = self.store
@@ -263,8 +266,10 @@ class Reconciler:
         """Why a pod's program exits at start-up, where the emulator knows one."""
         labels = (pod.get("metadata") or {}).get("labels") or {}
         if labels.get("k8s-app") == "cilium" or labels.get("io.cilium/app") == "operator":
-            return cilium_name_refusal(str(_cilium_config(self.store).get("cluster-name", "")))
-        return None
+            refused = cilium_name_refusal(str(_cilium_config(self.store).get("cluster-name", "")))
+            if refused:
+                return refused
+        return next((why for check in self.startup if (why := check(pod))), None)
 
     def _refresh(self, pod: Obj, node: Obj, network: PodNetwork) -> None:
         """What the kubelet reports: hostNetwork pods run as soon as they are bound; other pods
