@@ -72,6 +72,20 @@ def support_warning(version: str, today: date) -> str | None:
     return None
 
 
+def support_cell(version: str, today: date) -> str:
+    """Where a cluster's Kubernetes version stands in EKS's support calendar today, in a table's
+    cell (`clusterdrop status`, the fleet page)."""
+    dates = SUPPORT_CALENDAR.get(version)
+    if not version or dates is None:
+        return "-"
+    standard, extended = dates
+    if today >= extended:
+        return f"ENDED {extended}: EKS upgrades it itself"
+    if today >= standard:
+        return f"EXTENDED until {extended} (${CLUSTER_HOUR_USD[1]:.2f}/h)"
+    return f"standard until {standard} ({(standard - today).days} days)"
+
+
 # Commercial regions (partition aws) where EKS runs, mapped to how many zones a new account
 # can use. Zones picked at deploy time (no `zones` in the spec) take up to three of them.
 REGIONS: dict[str, int] = {

@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, Protocol, TextIO
 
 from pydantic import ValidationError
 
+from clusterdrop import facts
 from clusterdrop.aws import registry
 from clusterdrop.aws.intake import is_execution_of
 from clusterdrop.contract import ExecutionState
@@ -127,21 +128,6 @@ def status(table: Any) -> list[dict[str, Any]]:
     return [record.model_dump(mode="json", by_alias=True) for record in registry.list_clusters(table)]
 
 
-def support_cell(version: str, today: date) -> str:
-    """Where a cluster's Kubernetes version stands in EKS's support calendar today."""
-    from clusterdrop.facts import CLUSTER_HOUR_USD, SUPPORT_CALENDAR
-
-    dates = SUPPORT_CALENDAR.get(version)
-    if not version or dates is None:
-        return "-"
-    standard, extended = dates
-    if today >= extended:
-        return f"ENDED {extended}: EKS upgrades it itself"
-    if today >= standard:
-        return f"EXTENDED until {extended} (${CLUSTER_HOUR_USD[1]:.2f}/h)"
-    return f"standard until {standard} ({(standard - today).days} days)"
-
-
 def format_status(items: list[dict[str, Any]], today: date | None = None) -> str:
     if not items:
         return "No clusters yet.\n"
@@ -181,7 +167,7 @@ def format_status(items: list[dict[str, Any]], today: date | None = None) -> str
                 updated,
                 failure,
                 admitted,
-                support_cell(str(item.get("kubernetesVersion") or ""), day),
+                facts.support_cell(str(item.get("kubernetesVersion") or ""), day),
             )
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]

@@ -443,6 +443,8 @@ class Workflow(Construct):
         allow(
             ["Notify", "ExecutionEnded"], ["s3:ListBucket"], [storage.artifacts_bucket.bucket_arn], "StatusPagesHistory"
         )
+        # The fleet page (status/index.html) lists every cluster of the registry.
+        allow(["Notify", "ExecutionEnded"], ["dynamodb:Scan"], [storage.clusters.table_arn], "FleetPage")
         # A success notification names the add-on versions EKS installed.
         allow(
             ["Notify"],

@@ -1,7 +1,7 @@
 """Status pages in the artifacts bucket: `status/<cluster>/index.html` (the latest execution) and
 `status/<cluster>/<execution>.html` (each one), with `status/<cluster>/runs.json` the short
-history the pages chart. Written by the Notify step before the notification goes out, so that
-the notification can link to them.
+history the pages chart; `status/index.html`, every cluster of the registry on one page. Written
+by the Notify step before the notification goes out, so that the notification can link to them.
 
 How a reader reaches a page days later: through the S3 console (the object's page opens for
 anyone allowed to read it, with their own credentials), or `clusterdrop status NAME --page`. A
@@ -16,11 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from clusterdrop import facts
 from clusterdrop.aws import notify
-from clusterdrop.render.status_page import Page, Poll, Run, Span, render
+from clusterdrop.aws.registry import ClusterRecord
+from clusterdrop.render.status_page import FleetRow, Page, Poll, Run, Span, fleet, render
 
 RUNS_KEPT = 20  # the executions the history chart shows
 PRESIGNED_SECONDS = 3600  # at most what the signing role's session has left, which is hours at best
+
+
+FLEET_KEY = "status/index.html"
 
 
 def page_key(cluster: str, execution: str | None = None) -> str:
@@ -50,7 +55,7 @@ def page_of(
     """What the page shows: the outcome the notification carries, the execution's steps and
     readiness polls (history.step_spans, history.node_polls), the history of executions."""
     failure = o.failure
-    links = [("Follow it: " + o.watch_command, "")]
+    links = [("Follow it: " + o.watch_command, ""), ("Every cluster of this deployer", "../index.html")]
     if not o.embedded:
         links.insert(0, ("The execution in the Step Functions console", o.console_url))
     return Page(
@@ -121,3 +126,36 @@ def publish(
         "presigned": presigned,
         "expires": (now + timedelta(seconds=PRESIGNED_SECONDS)).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def _when(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC") if stamp else ""
+
+
+def fleet_rows(records: list[ClusterRecord], today: Any) -> list[FleetRow]:
+    """The registry's clusters as the fleet page lists them (`clusterdrop status`'s columns)."""
+    rows = []
+    for r in records:
+        failed = r.last_failure
+        failure = f"{failed.get('code', '')} at {failed.get('step', '?')}" if failed else ""
+        rows.append(
+            FleetRow(
+                cluster=r.cluster,
+                status=r.status,
+                kubernetes_version=r.kubernetes_version,
+                nodes=f"{r.nodes_ready}/{r.nodes_expected}",
+                last_execution=r.last_execution.rsplit(":", 1)[-1],
+                updated=_when(r.updated_at),
+                last_failure=failure,
+                support=facts.support_cell(r.kubernetes_version, today),
+            )
+        )
+    return rows
+
+
+def publish_fleet(s3: Any, bucket: str, records: list[ClusterRecord], *, now: datetime | None = None) -> str:
+    """Write the fleet page from the registry as it stands; its key."""
+    now = now or datetime.now(UTC)
+    text = fleet(fleet_rows(records, now.date()), now.strftime("%Y-%m-%dT%H:%M:%S"))
+    s3.put_object(Bucket=bucket, Key=FLEET_KEY, Body=text.encode(), ContentType="text/html; charset=utf-8")
+    return FLEET_KEY

@@ -355,18 +355,19 @@ def _status_page(session: Any, deployer: Any, args: argparse.Namespace, out: Tex
     import sys
     import webbrowser
 
-    from clusterdrop.aws.status_pages import page_key
+    from clusterdrop.aws.status_pages import FLEET_KEY, page_key
 
-    if not args.cluster:
-        err.write("clusterdrop: status --page needs a cluster: clusterdrop status NAME --page\n")
-        return EXIT_USAGE
+    # Without a name, the fleet page: every cluster, each linking to its page saved beside it.
+    key = page_key(args.cluster) if args.cluster else FLEET_KEY
     s3 = session.client("s3")
     try:
-        body = s3.get_object(Bucket=deployer.artifacts_bucket, Key=page_key(args.cluster))["Body"].read()
+        body = s3.get_object(Bucket=deployer.artifacts_bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
-        err.write(f"clusterdrop: no status page for {args.cluster} yet (one is written after each execution)\n")
+        what = f"for {args.cluster}" if args.cluster else "of the fleet"
+        err.write(f"clusterdrop: no status page {what} yet (one is written after each execution)\n")
         return EXIT_INVALID
-    target = Path(args.out or Path("clusterdrop-status") / args.cluster / "index.html")
+    saved = Path(args.cluster, "index.html") if args.cluster else Path("index.html")
+    target = Path(args.out or Path("clusterdrop-status") / saved)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(body)
     out.write(f"{target}\n")
@@ -470,12 +471,19 @@ def register(sub: Any) -> None:
         help="list clusters from the registry",
         description="List clusters: state, Kubernetes version, nodes, last execution. " + deployer_help,
     )
-    p.add_argument("cluster", metavar="NAME", nargs="?", help="with --page: the cluster whose page to fetch")
+    p.add_argument(
+        "cluster", metavar="NAME", nargs="?", help="with --page: the cluster whose page to fetch (none: the fleet's)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
-        "--page", action="store_true", help="fetch NAME's status page with your credentials, save it and open it"
+        "--page",
+        action="store_true",
+        help="fetch NAME's status page (without NAME: the page of every cluster) with your credentials, save it "
+        "and open it",
     )
-    p.add_argument("--out", metavar="FILE", help="with --page: where to save it (default ./clusterdrop-status/NAME/)")
+    p.add_argument(
+        "--out", metavar="FILE", help="with --page: where to save it (default ./clusterdrop-status/[NAME/]index.html)"
+    )
     p.add_argument("--no-open", action="store_true", help="with --page: do not open a browser")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser(

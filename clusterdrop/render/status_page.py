@@ -206,8 +206,8 @@ _STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;padding:12px;max-width:1100px;
 color:#1b1b1b;overflow-wrap:anywhere}
 h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin:1.2em 0 .4em;border-bottom:1px solid #ddd}
-.outcome{display:inline-block;padding:.1em .6em;border-radius:4px;color:#fff;font-weight:600}
-.succeeded{background:#2e7d32}.failed{background:#c62828}.planned,.skipped{background:#546e7a}
+.outcome{display:inline-block;padding:.1em .6em;border-radius:4px;color:#fff;font-weight:600;background:#546e7a}
+.succeeded,.active{background:#2e7d32}.failed,.create_failed{background:#c62828}.planned,.skipped{background:#546e7a}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.5em 0}dt{font-weight:600}dd{margin:0}
 svg{width:100%;height:auto;display:block}svg text{font-size:13px;fill:#333}
 svg .label{text-anchor:end}svg .axis{fill:#666;font-size:12px}svg .axis.end{text-anchor:end}
@@ -288,5 +288,53 @@ def render(page: Page) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(page.cluster)}: {_e(page.action)} {_e(page.outcome.lower())}</title>"
+        f"<style>{_STYLE}</style></head><body>" + "".join(body) + "</body></html>\n"
+    )
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """One cluster on the fleet page, as the registry holds it."""
+
+    cluster: str
+    status: str
+    kubernetes_version: str
+    nodes: str  # "ready/expected"
+    last_execution: str
+    updated: str
+    last_failure: str
+    support: str
+
+
+def fleet(rows: list[FleetRow], generated: str) -> str:
+    """Every cluster of the deployer on one page (`status/index.html`), each linking to its own."""
+    head = ("Cluster", "Status", "Kubernetes", "Nodes", "Last execution", "Updated", "Last failure", "Support")
+    table = "<table><thead><tr>" + "".join(f"<th>{_e(c)}</th>" for c in head) + "</tr></thead><tbody>"
+    for row in rows:
+        cells = [
+            f'<a href="{_e(row.cluster)}/index.html">{_e(row.cluster)}</a>',
+            f'<span class="outcome {_e(row.status.lower())}">{_e(row.status)}</span>',
+            *(
+                _e(v or "—")
+                for v in (
+                    row.kubernetes_version,
+                    row.nodes,
+                    row.last_execution,
+                    row.updated,
+                    row.last_failure,
+                    row.support,
+                )
+            ),
+        ]
+        table += '<tr class="cluster">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+    body = [
+        f"<h1>Clusters <small>({len(rows)})</small></h1>",
+        f'<div class="scroll">{table}</tbody></table></div>' if rows else "<p>No clusters yet.</p>",
+        f"<p><small>Written {_e(generated.replace('T', ' '))} UTC by clusterdrop.</small></p>",
+    ]
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>clusterdrop: {len(rows)} clusters</title>"
         f"<style>{_STYLE}</style></head><body>" + "".join(body) + "</body></html>\n"
     )

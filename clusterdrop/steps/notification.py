@@ -247,6 +247,11 @@ def notify_built(built: message.Outcome, ports: Ports, events: list[dict[str, An
     except ports.s3.exceptions.ClientError as exc:
         logger.warning("status page of %s not written: %s", built.cluster, exc)
     record_failure(built, ports)
+    # The fleet page, from the registry as this execution left it (its failure recorded).
+    try:
+        status_pages.publish_fleet(ports.s3, ports.settings.artifacts_bucket, registry.list_clusters(ports.clusters))
+    except ports.s3.exceptions.ClientError as exc:  # botocore's, whichever service raised it
+        logger.warning("fleet page not written: %s", exc)
     return {
         **publish(built, ports),
         "action": built.action,

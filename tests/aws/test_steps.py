@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -1005,6 +1006,15 @@ def test_notify_writes_the_page_first_and_still_notifies_when_it_cannot(aws: dic
     assert "Status page (timeline, nodes, history): clusterdrop status demo --page" in sent["text"]
     page = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key="status/demo/deploy-demo-1.html")
     assert b"<title>demo: create succeeded</title>" in page["Body"].read()
+    # Beside it, the fleet page: every cluster of the registry, each linked to its page.
+    fleet = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key="status/index.html")["Body"].read().decode()
+    listed = re.findall(r'<tr class="cluster"><td><a href="([^"]+)/index.html">', fleet)
+    assert listed == [r.cluster for r in registry.list_clusters(ports.clusters)]
+    # A cluster the registry gains shows on the next notification's fleet page.
+    registry.record(ports.clusters, f"fleet-{aws['suffix']}", status="ACTIVE", execution=execution)
+    steps.notify(event, ports)
+    fleet = ports.s3.get_object(Bucket=ports.settings.artifacts_bucket, Key="status/index.html")["Body"].read().decode()
+    assert f'<a href="fleet-{aws["suffix"]}/index.html">' in fleet
     # The artifacts bucket refuses (here: it does not exist): the notification goes out without the link.
     broken = dataclasses.replace(ports, settings=dataclasses.replace(ports.settings, artifacts_bucket="no-such-bucket"))
     sent = steps.notify(event, broken)

@@ -219,3 +219,42 @@ def test_the_history_chart_draws_a_bar_per_execution_so_a_slow_one_stands_out(br
     widest = max(runs)
     assert widest[1] == max(seconds for _, seconds in runs)  # the slowest execution is the longest bar
     assert all(width < widest[0] * 0.6 for width, seconds in runs if seconds < widest[1] * 0.6)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_fleet_page_lists_every_cluster_linked_to_its_page_and_fits(
+    browser: Any, width: int, tmp_path: Path
+) -> None:
+    """status/index.html from registry records as the workflow leaves them: one row per cluster,
+    its name linking to the cluster's page beside it, where its version stands in EKS's calendar."""
+    from clusterdrop.aws.registry import ClusterRecord
+    from clusterdrop.aws.status_pages import fleet_rows
+    from clusterdrop.render.status_page import fleet
+
+    at = int(T0.timestamp())
+    records = [
+        ClusterRecord(cluster="prod-eu", status="ACTIVE", kubernetes_version="1.35", nodes_expected=12,
+                      nodes_ready=12, last_execution="arn:aws:states:eu-west-1:1:execution:d:deploy-prod-eu-1",
+                      updated_at=at),
+        ClusterRecord(cluster="staging", status="ACTIVE", kubernetes_version="1.33", nodes_expected=3,
+                      nodes_ready=3, updated_at=at,
+                      last_failure={"code": "ERR_INVALID_SPEC", "step": "Plan"}),
+        ClusterRecord(cluster="scratch-" + "x" * 30, status="CREATE_FAILED", updated_at=at,
+                      last_failure={"code": "ERR_QUOTA_EXCEEDED", "step": "Plan"}),
+    ]  # fmt: skip
+    _open(browser, fleet(fleet_rows(records, T0.date()), "2026-11-30T09:00:00"), width, tmp_path)
+    rows = browser.execute_script(
+        "return [...document.querySelectorAll('tr.cluster')].map(r => [...r.cells].map(c => c.innerText))"
+    )
+    assert [r[0] for r in rows] == [r.cluster for r in records]
+    assert rows[0][3] == "12/12"
+    assert rows[1][6] == "ERR_INVALID_SPEC at Plan"
+    assert rows[1][7].startswith("EXTENDED until")  # 1.33 on 2026-11-30: in extended support, priced
+    links = browser.execute_script(
+        "return [...document.querySelectorAll('tr.cluster a')].map(a => a.getAttribute('href'))"
+    )
+    assert links == [f"{r.cluster}/index.html" for r in records]
+    overflow = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert overflow[0] <= overflow[1], f"the page is wider than the viewport: {overflow}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / f"fleet-page-{width}.png"))

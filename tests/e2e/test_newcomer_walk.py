@@ -205,6 +205,12 @@ def test_a_newcomers_first_hour(up: tuple[subprocess.Popen[str], Path, dict[str,
     sh.run("clusterdrop submit keyed.yaml")
     assert "Cluster keyed: create succeeded" in sh.run("clusterdrop watch keyed")
 
+    # --- every cluster on one page, as the notifications leave it ------------------------------
+    fleet = sh.run("clusterdrop status --page --no-open").strip().splitlines()[-1]
+    assert fleet == "clusterdrop-status/index.html"
+    listed = re.findall(r'<tr class="cluster"><td><a href="([^"]+)/index.html">', (tmp_path / fleet).read_text())
+    assert listed == ["keyed", "overlay", "quickstart"]
+
     # --- stopped as a supervisor stops it: nothing left but the notifications it promised -----
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
