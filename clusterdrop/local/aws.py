@@ -508,6 +508,57 @@ def _iam_as_strict() -> None:
 
     Role.put_policy = put_json_policy  # type: ignore[method-assign]
 
+    # A template's role gets its ManagedPolicyArns attached, as CloudFormation attaches them
+    # (AWS::IAM::Role, ManagedPolicyArns; a policy that does not exist fails the resource with
+    # IAM's NoSuchEntity), and an update moves them to the template's list. moto's model ignored
+    # the property: the roles the templates made had none of their managed policies.
+    def attach_managed(role: Any, arns: list[str], account_id: str, region_name: str) -> None:
+        from moto.iam.models import iam_backends
+        from moto.utilities.utils import get_partition
+
+        backend = iam_backends[account_id][get_partition(region_name)]
+        held = set(role.managed_policies)
+        for arn in arns:
+            if arn not in held:
+                backend.attach_role_policy(arn, role.name)
+        for arn in held - set(arns):
+            backend.detach_role_policy(arn, role.name)
+
+    create = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update = Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_with_managed(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+                            region_name: str, **kwargs: Any) -> Any:  # fmt: skip
+        role = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        attach_managed(role, cloudformation_json["Properties"].get("ManagedPolicyArns") or [], account_id, region_name)
+        return role
+
+    def update_with_managed(cls: Any, original: Any, new_name: str, cloudformation_json: Any, account_id: str,
+                            region_name: str) -> Any:  # fmt: skip
+        role = update(cls, original, new_name, cloudformation_json, account_id, region_name)
+        attach_managed(role, cloudformation_json["Properties"].get("ManagedPolicyArns") or [], account_id, region_name)
+        return role
+
+    delete = Role.delete_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def delete_with_managed(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+                            region_name: str) -> None:  # fmt: skip
+        # CloudFormation detaches a role's managed policies before IAM's DeleteRole, which refuses
+        # a role that still has some (DeleteConflict).
+        from moto.iam.models import iam_backends
+        from moto.utilities.utils import get_partition
+
+        backend = iam_backends[account_id][get_partition(region_name)]
+        for role in list(backend.roles.values()):
+            if role.name == resource_name:
+                for arn in list(role.managed_policies):
+                    backend.detach_role_policy(arn, role.name)
+        delete(cls, resource_name, cloudformation_json, account_id, region_name)
+
+    Role.delete_from_cloudformation_json = classmethod(delete_with_managed)  # type: ignore[method-assign,assignment]
+    Role.create_from_cloudformation_json = classmethod(create_with_managed)  # type: ignore[method-assign,assignment,arg-type]
+    Role.update_from_cloudformation_json = classmethod(update_with_managed)  # type: ignore[method-assign,assignment]
+
 
 @dataclass
 class EmbeddedAws:

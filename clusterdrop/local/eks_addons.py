@@ -163,6 +163,8 @@ def _objects(addon: str, config: Obj) -> list[Obj]:
         ]
     if addon == "aws-ebs-csi-driver":
         controller = {
+            # The add-on's manifest runs its controller as this account (EKS's guide gives it its role).
+            "serviceAccountName": "ebs-csi-controller-sa",
             "nodeSelector": {"kubernetes.io/os": "linux"},
             "tolerations": [
                 {"key": "CriticalAddonsOnly", "operator": "Exists"},

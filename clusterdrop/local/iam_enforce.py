@@ -210,6 +210,15 @@ def resources(service: str, action: str, params: dict[str, Any], path: str, acco
                 if not name.startswith("arn:"):
                     name = f"arn:aws:lambda:{region}:{account}:function:{name}"
                 return [name]
+        case "ec2" if action == "CreateVolume":
+            # The volume it creates (SAR: CreateVolume's volume resource type; a snapshot's too
+            # when it names one).
+            made = [f"arn:aws:ec2:{region}:{account}:volume/*"]
+            if "SnapshotId" in p:
+                made.append(f"arn:aws:ec2:{region}::snapshot/{p['SnapshotId']}")
+            return made
+        case "ec2" if "VolumeId" in p:
+            return [f"arn:aws:ec2:{region}:{account}:volume/{p['VolumeId']}"]
         case "ec2" if any(k.startswith("ResourceId.") for k in p):
             ids = [v for k, v in sorted(p.items()) if k.startswith("ResourceId.")]
             return [f"arn:aws:ec2:{region}:{account}:{_EC2_KINDS.get(i.split('-')[0], 'resource')}/{i}" for i in ids]
@@ -250,12 +259,43 @@ def _params(response: Any) -> dict[str, Any]:
     return out
 
 
+def _ec2_request_tags(params: dict[str, Any]) -> dict[str, str]:
+    """aws:RequestTag/KEY of an EC2 request: its TagSpecification.N.Tag.M.Key/Value (query form)."""
+    tags: dict[str, str] = {}
+    for key, value in params.items():
+        found = re.fullmatch(r"(TagSpecification\.\d+\.Tag\.\d+)\.Key", key)
+        if found and isinstance(value, str):
+            tags[f"aws:RequestTag/{value}"] = str(params.get(f"{found.group(1)}.Value", ""))
+    return tags
+
+
+def _ec2_resource_tags(account: str, region: str, resource_id: str) -> dict[str, str]:
+    """ec2:ResourceTag/KEY of an existing EC2 resource: the tags it carries now."""
+    from moto.ec2.models import ec2_backends
+
+    found = ec2_backends[account][region].describe_tags(filters={"resource-id": [resource_id]})
+    return {f"ec2:ResourceTag/{t['key']}": str(t["value"]) for t in found}
+
+
 def requests_for(
     service: str, action: str, params: dict[str, Any], path: str, account: str, region: str
 ) -> list[Request]:
+    context: dict[str, str] = dict(TLS)
+    if service == "ec2":
+        # The tag condition keys EC2 authorizes with (EC2 User Guide, "Tag your resources on
+        # creation": aws:RequestTag on the create, ec2:ResourceTag on an existing resource).
+        context.update(_ec2_request_tags(params))
+        if isinstance(params.get("VolumeId"), str):
+            context.update(_ec2_resource_tags(account, region, params["VolumeId"]))
     out = [
-        Request(f"{service}:{action}", arn, TLS) for arn in resources(service, action, params, path, account, region)
+        Request(f"{service}:{action}", arn, context)
+        for arn in resources(service, action, params, path, account, region)
     ]
+    if service == "ec2" and action.startswith("Create") and any(k.startswith("TagSpecification.") for k in params):
+        # Tags given on a create are authorized as ec2:CreateTags with ec2:CreateAction the create
+        # ("Grant permission to tag resources during creation").
+        for arn in out[:1]:
+            out.append(Request("ec2:CreateTags", arn.resource, {**context, "ec2:CreateAction": action}))
     role = params.get("RoleARN")
     if service == "cloudformation" and isinstance(role, str) and role:
         # Passing a service role to CloudFormation is itself authorized (IAM User Guide,

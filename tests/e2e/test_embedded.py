@@ -691,6 +691,108 @@ def test_calico_manifest_from_the_mirror(local: session.LocalDeployer, tmp_path:
     nodes = local.aws.eks.clusters["calico-manifest"].api.store.objects[("", "nodes")].values()
     assert {n["status"]["allocatable"]["pods"] for n in nodes} == {"100"}
     _eks_refuses_a_disk_size_beside_a_launch_template(local, "calico-manifest")
+    _a_claim_gets_an_ebs_volume_from_the_drivers_own_role(local, "calico-manifest")
+
+
+def _a_claim_gets_an_ebs_volume_from_the_drivers_own_role(local: session.LocalDeployer, name: str) -> None:
+    """The EBS CSI controller calls EC2 with its Pod Identity role: a claim of the default gp3 class
+    gets a volume in its consumer's zone, as the class asks; without AmazonEBSCSIDriverPolicy the
+    claim stays Pending with the provisioner's event; a deleted claim's volume goes."""
+    import time
+
+    from kubernetes import client as kube_client
+
+    from clusterdrop.kube.connect import for_eks
+
+    eks, iam, ec2 = local.aws.client("eks"), local.aws.client("iam"), local.aws.client("ec2")
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    api = for_eks(cluster["endpoint"], cluster["certificateAuthority"]["data"], name, local.aws.region,
+                  local.aws.session().get_credentials())  # fmt: skip
+    core: Any = kube_client.CoreV1Api(api)
+
+    def claim(claim_name: str) -> None:
+        core.create_namespaced_persistent_volume_claim("default", {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim_name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "4Gi"}}},
+        })  # fmt: skip
+        core.create_namespaced_pod("default", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{claim_name}-user"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}], "tolerations": [{"operator": "Exists"}],
+                     "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim_name}}]},
+        })  # fmt: skip
+
+    def until(condition: Any, seconds: float = 30) -> Any:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = condition()
+            if found:
+                return found
+            time.sleep(0.3)
+        said = [(e.involved_object.name, e.reason, e.message) for e in core.list_namespaced_event("default").items]
+        raise AssertionError(f"not within {seconds} s; the events: {said}")
+
+    claim("data")
+    bound = until(
+        lambda: (
+            (c := core.read_namespaced_persistent_volume_claim("data", "default")).status
+            and c.status.phase == "Bound"
+            and c
+        )
+    )
+    assert bound.spec.storage_class_name == "gp3"  # the default class Configure addons applied
+    pod = until(
+        lambda: (p := core.read_namespaced_pod("data-user", "default")).status and p.status.phase == "Running" and p
+    )
+    zone = core.read_node(pod.spec.node_name).metadata.labels["topology.kubernetes.io/zone"]
+    handle = core.read_persistent_volume(bound.spec.volume_name).spec.csi.volume_handle
+    [volume] = ec2.describe_volumes(VolumeIds=[handle])["Volumes"]
+    assert (volume["Size"], volume["VolumeType"], volume["Encrypted"], volume["AvailabilityZone"]) == (
+        4,
+        "gp3",
+        True,
+        zone,
+    )
+    tags = {t["Key"]: t["Value"] for t in volume["Tags"]}
+    assert tags["ebs.csi.aws.com/cluster"] == "true"
+    assert tags["kubernetes.io/created-for/pvc/name"] == "data"
+
+    [association] = [a for a in eks.list_pod_identity_associations(clusterName=name)["associations"]
+                     if a["serviceAccount"] == "ebs-csi-controller-sa"]  # fmt: skip
+    role = eks.describe_pod_identity_association(clusterName=name, associationId=association["associationId"])[
+        "association"
+    ]["roleArn"].rsplit("/", 1)[1]
+    policy = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    assert policy in [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
+    iam.detach_role_policy(RoleName=role, PolicyArn=policy)
+    try:
+        claim("more")
+
+        def refused() -> Any:
+            events = core.list_namespaced_event("default", field_selector="involvedObject.name=more").items
+            return [e for e in events if e.reason == "ProvisioningFailed"]
+
+        [event] = until(refused)
+        assert "could not create volume in EC2: operation error EC2: CreateVolume" in event.message
+        assert "UnauthorizedOperation" in event.message
+        assert core.read_namespaced_persistent_volume_claim("more", "default").status.phase == "Pending"
+        assert core.read_namespaced_pod("more-user", "default").status.phase == "Pending"
+    finally:
+        iam.attach_role_policy(RoleName=role, PolicyArn=policy)
+    again = until(
+        lambda: (
+            (c := core.read_namespaced_persistent_volume_claim("more", "default")).status
+            and c.status.phase == "Bound"
+            and c
+        )
+    )
+    handles = [handle, core.read_persistent_volume(again.spec.volume_name).spec.csi.volume_handle]
+
+    for claim_name in ("data", "more"):
+        core.delete_namespaced_pod(f"{claim_name}-user", "default")
+        core.delete_namespaced_persistent_volume_claim(claim_name, "default")
+    until(lambda: not core.list_persistent_volume().items)
+    left = list(ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": handles}])["Volumes"])
+    assert left == []  # the driver deleted them (reclaim policy Delete)
 
 
 def _eks_refuses_a_disk_size_beside_a_launch_template(local: session.LocalDeployer, cluster: str) -> None:

@@ -21,8 +21,11 @@ those calls each time its pod starts; a running one is not asked again.
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 import time
+import uuid
 from typing import Any
 
 from clusterdrop.local.eks.emulation import LOG, EmulatedCluster, Obj, Settings
@@ -47,6 +50,7 @@ def attach(cluster: EmulatedCluster, settings: Settings) -> None:
     if not settings.aws_endpoint:
         return  # no embedded AWS to call (the controllers stand as they did)
     cluster.reconciler.startup.append(_CiliumOperator(cluster, settings.aws_endpoint).refusal)
+    cluster.reconciler.controllers.append(_EbsCsiController(cluster, settings.aws_endpoint).run)
 
 
 class _CiliumOperator:
@@ -160,3 +164,222 @@ def _client(endpoint: str, region: str, credentials: dict[str, str]) -> Any:
     import boto3
 
     return boto3.session.Session(region_name=region, **credentials).client("ec2", endpoint_url=endpoint)
+
+
+# --- the EBS CSI driver's controller ------------------------------------------------------------
+
+EBS_PROVISIONER = "ebs.csi.aws.com"
+# The add-on's controller runs as this service account (the add-on's manifest; EKS's guide gives
+# it a role with AmazonEBSCSIDriverPolicy, through Pod Identity here).
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def gib(quantity: str) -> int:
+    """A storage request in whole GiB, rounded up, as the driver asks EC2 for it (at least 1)."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i?)?", quantity.strip())
+    if not found:
+        return 1
+    size = float(found.group(1)) * _UNITS.get(found.group(2) or "", 1)
+    return max(1, math.ceil(size / 2**30))
+
+
+class _EbsCsiController:
+    """The driver's controller as its external-provisioner runs it (aws-ebs-csi-driver, docs and
+    pkg/driver/controller.go): a claim of a class it provisions gets an EBS volume from
+    CreateVolume — in the zone of the node its first consumer is scheduled on, for
+    WaitForFirstConsumer — tagged CSIVolumeName, ebs.csi.aws.com/cluster=true and
+    kubernetes.io/created-for/pvc|pv/…, then a PersistentVolume bound to it; a refusal is a
+    Warning event ProvisioningFailed on the claim, retried. A released volume of reclaim policy
+    Delete is deleted with DeleteVolume. (Attaching to the node is not emulated.)"""
+
+    def __init__(self, cluster: EmulatedCluster, endpoint: str):
+        self.cluster = cluster
+        self.endpoint = endpoint
+        self.retry_at: dict[str, float] = {}  # claim uid → when the provisioner tries again
+
+    def run(self) -> None:
+        store = self.cluster.api.store
+        running = [
+            p
+            for p in store.objects[("", "pods")].values()
+            if (p["metadata"].get("labels") or {}).get("app") == "ebs-csi-controller"
+            and p["status"].get("phase") == "Running"
+        ]
+        if "aws-ebs-csi-driver" not in self.cluster.addons or not running:
+            return
+        classes = store.objects[("storage.k8s.io", "storageclasses")]
+        default = next(
+            (c for c in classes.values() if (c["metadata"].get("annotations") or {}).get(_DEFAULT_CLASS) == "true"),
+            None,
+        )
+        for claim in list(store.objects[("", "persistentvolumeclaims")].values()):
+            if (claim.get("status") or {}).get("phase") == "Bound":
+                continue
+            claim.setdefault("status", {})["phase"] = "Pending"
+            named = claim["spec"].get("storageClassName")
+            if named is None and default is not None:
+                named = claim["spec"]["storageClassName"] = default["metadata"]["name"]
+            found = classes.get(("", str(named)))
+            if found is None or found.get("provisioner") != EBS_PROVISIONER:
+                continue
+            self._provision(claim, found)
+        self._release()
+
+    def _provision(self, claim: Obj, storage_class: Obj) -> None:
+        store = self.cluster.api.store
+        meta = claim["metadata"]
+        uid, namespace, name = str(meta.get("uid", "")), meta.get("namespace", "default"), meta["name"]
+        zone = None
+        if storage_class.get("volumeBindingMode") == "WaitForFirstConsumer":
+            zone = self._consumer_zone(namespace, name)
+            if zone is None:
+                return  # waiting for its first consumer to be scheduled
+        if time.monotonic() < self.retry_at.get(uid, 0.0):
+            return
+        volume_name = f"pvc-{uid}"
+        parameters = storage_class.get("parameters") or {}
+        size = gib(str(((claim["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi")))
+        credentials = pod_identity_credentials(self.cluster, *EBS_CSI_SERVICE_ACCOUNT)
+        try:
+            if isinstance(credentials, str):
+                raise RuntimeError(credentials)
+            ec2 = _client(self.endpoint, self.cluster.region, credentials)
+            tags = {
+                "CSIVolumeName": volume_name,
+                "ebs.csi.aws.com/cluster": "true",
+                "kubernetes.io/created-for/pvc/name": name,
+                "kubernetes.io/created-for/pvc/namespace": namespace,
+                "kubernetes.io/created-for/pv/name": volume_name,
+            }
+            made = ec2.create_volume(
+                AvailabilityZone=zone or f"{self.cluster.region}a",
+                Size=size,
+                VolumeType=str(parameters.get("type", "gp3")),
+                Encrypted=str(parameters.get("encrypted", "false")).lower() == "true",
+                **({"KmsKeyId": parameters["kmsKeyId"]} if parameters.get("kmsKeyId") else {}),
+                TagSpecifications=[
+                    {"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                ],
+            )
+        except Exception as exc:  # noqa: BLE001 - EC2's refusal is the claim's event, as the provisioner reports it
+            self.retry_at[uid] = time.monotonic() + RESTART_SECONDS
+            _event(
+                store,
+                claim,
+                "ProvisioningFailed",
+                f'failed to provision volume with StorageClass "{storage_class["metadata"]["name"]}": rpc error: '
+                f'code = Internal desc = Could not create volume "{volume_name}": could not create volume in EC2: '
+                f"{_api_error('CreateVolume', exc)}",
+            )
+            return
+        modes = claim["spec"].get("accessModes") or ["ReadWriteOnce"]
+        volume: Obj = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": volume_name, "annotations": {"pv.kubernetes.io/provisioned-by": EBS_PROVISIONER}},
+            "spec": {
+                "capacity": {"storage": f"{size}Gi"},
+                "accessModes": modes,
+                "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy", "Delete"),
+                "storageClassName": storage_class["metadata"]["name"],
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": namespace, "name": name, "uid": uid},
+                "csi": {"driver": EBS_PROVISIONER, "volumeHandle": made["VolumeId"], "fsType": "ext4"},
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "topology.kubernetes.io/zone", "operator": "In", "values": [made["AvailabilityZone"]]}
+                ]}]}},
+            },
+        }  # fmt: skip
+        store.create(store.types[("", "persistentvolumes")], "v1", None, volume, manager="csi-provisioner")
+        store.objects[("", "persistentvolumes")][("", volume_name)]["status"] = {"phase": "Bound"}
+        claim["spec"]["volumeName"] = volume_name
+        claim["status"] = {
+            "phase": "Bound",
+            "accessModes": modes,
+            "capacity": {"storage": f"{size}Gi"},
+        }
+        _event(store, claim, "ProvisioningSucceeded", f"Successfully provisioned volume {volume_name}", kind="Normal")
+
+    def _consumer_zone(self, namespace: str, claim: str) -> str | None:
+        store = self.cluster.api.store
+        for pod in store.objects[("", "pods")].values():
+            if pod["metadata"].get("namespace") != namespace or not pod["spec"].get("nodeName"):
+                continue
+            claims = {
+                ((v.get("persistentVolumeClaim") or {}).get("claimName")) for v in pod["spec"].get("volumes") or []
+            }
+            if claim in claims:
+                node = store.objects[("", "nodes")].get(("", pod["spec"]["nodeName"]))
+                return ((node or {}).get("metadata", {}).get("labels") or {}).get("topology.kubernetes.io/zone")
+        return None
+
+    def _release(self) -> None:
+        """Volumes whose claim is gone, of reclaim policy Delete: deleted in EC2, then the volume object."""
+        store = self.cluster.api.store
+        claims = {
+            (c["metadata"].get("namespace"), c["metadata"]["name"])
+            for c in store.objects[("", "persistentvolumeclaims")].values()
+        }
+        for key, volume in list(store.objects[("", "persistentvolumes")].items()):
+            spec = volume["spec"]
+            ref = spec.get("claimRef") or {}
+            if (spec.get("csi") or {}).get("driver") != EBS_PROVISIONER or (
+                ref.get("namespace"),
+                ref.get("name"),
+            ) in claims:
+                continue
+            if spec.get("persistentVolumeReclaimPolicy", "Delete") != "Delete":
+                volume["status"] = {"phase": "Released"}
+                continue
+            credentials = pod_identity_credentials(self.cluster, *EBS_CSI_SERVICE_ACCOUNT)
+            try:
+                if isinstance(credentials, str):
+                    raise RuntimeError(credentials)
+                _client(self.endpoint, self.cluster.region, credentials).delete_volume(
+                    VolumeId=spec["csi"]["volumeHandle"]
+                )
+            except Exception as exc:  # noqa: BLE001 - the volume stays Failed, with why
+                volume["status"] = {"phase": "Failed", "message": _api_error("DeleteVolume", exc)}
+                continue
+            del store.objects[("", "persistentvolumes")][key]
+
+
+def _api_error(operation: str, exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    if not error:
+        return str(exc)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+    return (
+        f"operation error EC2: {operation}, https response error StatusCode: {status}, "
+        f"api error {error.get('Code', '')}: {error.get('Message', '')}"
+    )
+
+
+def _event(store: Any, about: Obj, reason: str, message: str, *, kind: str = "Warning") -> None:
+    """An Event on the object, counted when it repeats (as the event recorder aggregates them)."""
+    meta = about["metadata"]
+    namespace = meta.get("namespace", "default")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for event in store.objects[("", "events")].values():
+        involved = event.get("involvedObject") or {}
+        if involved.get("uid") == meta.get("uid") and event.get("reason") == reason and event.get("message") == message:
+            event["count"] = int(event.get("count", 1)) + 1
+            event["lastTimestamp"] = now
+            return
+    body = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+        "involvedObject": {"kind": about.get("kind", ""), "namespace": namespace, "name": meta["name"],
+                           "uid": meta.get("uid", "")},
+        "reason": reason,
+        "message": message,
+        "type": kind,
+        "source": {"component": "ebs.csi.aws.com_ebs-csi-controller"},
+        "count": 1,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+    }  # fmt: skip
+    store.create(store.types[("", "events")], "v1", namespace, body, manager="csi-provisioner")

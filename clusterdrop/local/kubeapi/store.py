@@ -67,6 +67,7 @@ BUILTINS: list[ResourceType] = [
     _builtin("", "v1", "endpoints", "Endpoints", True, has_status=False, short_names=["ep"]),
     _builtin("", "v1", "events", "Event", True, has_status=False, short_names=["ev"]),
     _builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, short_names=["pvc"]),
+    _builtin("", "v1", "persistentvolumes", "PersistentVolume", False, short_names=["pv"]),
     _builtin("apps", "v1", "daemonsets", "DaemonSet", True, short_names=["ds"]),
     _builtin("apps", "v1", "deployments", "Deployment", True, short_names=["deploy"]),
     _builtin("apps", "v1", "replicasets", "ReplicaSet", True, short_names=["rs"]),
@@ -95,6 +96,10 @@ BUILTINS: list[ResourceType] = [
     _builtin("coordination.k8s.io", "v1", "leases", "Lease", True, has_status=False),
     _builtin("apiregistration.k8s.io", "v1", "apiservices", "APIService", False),
 ]
+
+# What a DELETE answers with the object rather than a Status: kinds a real API server does not
+# remove at once (the registry's Delete reports them not deleted immediately).
+_DELETED_GRACEFULLY = {("", "pods"), ("", "persistentvolumeclaims")}
 
 # The namespaces every new cluster starts with.
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -557,6 +562,11 @@ class Store:
             if rtype.plural == "customresourcedefinitions":
                 self._unregister_crd(obj)
             self._emit("DELETED", rtype, obj)
+            if (rtype.group, rtype.plural) in _DELETED_GRACEFULLY:
+                # Not gone at once on a real API server (a pod's grace period, a claim's
+                # pvc-protection finalizer): the answer is the object, marked for deletion.
+                obj["metadata"]["deletionTimestamp"] = _now()
+                return self._out(rtype, version, obj)
             return {
                 "kind": "Status",
                 "apiVersion": "v1",

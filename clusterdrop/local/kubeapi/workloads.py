@@ -114,6 +114,8 @@ class Reconciler:
         # What else a pod's program does at start-up, where it can fail: the reason it exits, or
         # None (the controllers that call AWS, given by the cluster around: eks/in_cluster.py).
         self.startup: list[Callable[[Obj], str | None]] = []
+        # Controllers of the cluster around it that run on each pass (eks/in_cluster.py's).
+        self.controllers: list[Callable[[], None]] = []
 
     def run(self) -> None:
         store = self.store
@@ -141,6 +143,8 @@ class Reconciler:
             disruption.refresh(store)
             _tigera_operator(store)
             cilium_operator(store)
+            for controller in self.controllers:
+                controller()
             for service in store.objects.get(("apiregistration.k8s.io", "apiservices"), {}).values():
                 service["status"] = {"conditions": [apiservice_condition(store, service, network)]}
 
@@ -262,6 +266,16 @@ class Reconciler:
         if node is not None:
             self._refresh(pod, node, network)
 
+    def _claims_bound(self, pod: Obj) -> bool:
+        """Whether every PersistentVolumeClaim the pod mounts is Bound (the kubelet waits for it)."""
+        namespace = pod["metadata"].get("namespace", "default")
+        claims = self.store.objects[("", "persistentvolumeclaims")]
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if name and ((claims.get((namespace, name)) or {}).get("status") or {}).get("phase") != "Bound":
+                return False
+        return True
+
     def _refusal(self, pod: Obj) -> str | None:
         """Why a pod's program exits at start-up, where the emulator knows one."""
         labels = (pod.get("metadata") or {}).get("labels") or {}
@@ -284,7 +298,8 @@ class Reconciler:
         containers = [c.get("name", "") for c in spec.get("containers") or []]
         images = {c.get("name", ""): {"image": c.get("image", ""), "imageID": ""} for c in spec.get("containers") or []}
         scheduled = {"type": "PodScheduled", "status": "True"}
-        if not host_network and not is_ready(node):
+        if (not host_network and not is_ready(node)) or not self._claims_bound(pod):
+            # No pod network on the node yet, or a volume not bound: the kubelet cannot start it.
             waiting = {"reason": "ContainerCreating"}
             status.update(
                 phase="Pending",
