@@ -231,41 +231,31 @@ def failures_page() -> str:
 # --- imports -------------------------------------------------------------------------------
 
 
+def _mapping_page(tool: str, intro: str, rows: list[tuple[str, str]]) -> str:
+    lines = [f"# {tool} fields", "", intro, "", f"| {tool} field | becomes |", "| --- | --- |"]
+    lines += [f"| `{field}` | {_cell(becomes)} |" for field, becomes in rows]
+    return HEADER + "\n".join(lines) + "\n"
+
+
 def kops_page() -> str:
     from clusterdrop.spec import kops
 
-    lines = [
-        "# kops fields",
-        "",
-        (
-            "What `clusterdrop convert` makes of each kops field (from the converter's own tables). A field "
-            "not listed is refused by its path and line."
-        ),
-        "",
-        "| kops field | becomes |",
-        "| --- | --- |",
-    ]
-    lines += [f"| `{field}` | {_cell(becomes)} |" for field, becomes in kops.mapping_table()]
-    return HEADER + "\n".join(lines) + "\n"
+    intro = (
+        "What `clusterdrop convert` makes of each kops field (from the converter's own tables). A field "
+        "not listed is refused by its path and line."
+    )
+    return _mapping_page("kops", intro, kops.mapping_table())
 
 
 def eksctl_page() -> str:
     from clusterdrop.spec import eksctl
 
-    lines = [
-        "# eksctl fields",
-        "",
-        (
-            "What `clusterdrop convert` makes of each eksctl `ClusterConfig` field (from the converter's own "
-            "tables, and a line for each field it reads by hand). A field not listed is refused by its path and "
-            "line; `--allow-partial` lists it as dropped instead."
-        ),
-        "",
-        "| eksctl field | becomes |",
-        "| --- | --- |",
-    ]
-    lines += [f"| `{field}` | {_cell(becomes)} |" for field, becomes in eksctl.mapping_table()]
-    return HEADER + "\n".join(lines) + "\n"
+    intro = (
+        "What `clusterdrop convert` makes of each eksctl `ClusterConfig` field (from the converter's own "
+        "tables, and a line for each field it reads by hand). A field not listed is refused by its path and "
+        "line; `--allow-partial` lists it as dropped instead."
+    )
+    return _mapping_page("eksctl", intro, eksctl.mapping_table())
 
 
 PAGES = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,34 @@ EXAMPLE_NETWORK: dict[str, Any] = {
 def example_network(refs: Any) -> dict[Any, Any]:
     """A resolver (`load_spec(resolve=…)`) answering from EXAMPLE_NETWORK."""
     return {ref.path: EXAMPLE_NETWORK[ref.name] for ref in refs}
+
+
+def until(condition: Callable[[], Any], seconds: float = 30, *, said: Callable[[], Any] | None = None) -> Any:
+    """The condition's first truthy value within `seconds` (the emulators run on their own clocks);
+    else an AssertionError with what `said` reports of where things stand."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds:g} s" + (f": {said()}" if said else ""))
+
+
+def pod_identities(count: int, statements: int) -> list[dict[str, Any]]:
+    """`count` Pod Identity roles with inline policies of `statements` statements each: a spec of
+    some hundreds of KiB, past what a Step Functions state may hold."""
+    return [
+        {
+            "namespace": "apps",
+            "serviceAccount": f"reader-{i}",
+            "policy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::team-{i}-{j}/*"]}
+                    for j in range(statements)
+                ],
+            },
+        }
+        for i in range(count)
+    ]

@@ -458,6 +458,16 @@ def _capabilities_acknowledged() -> None:
         setattr(responses.CloudFormationResponse, name, checked)
 
 
+def _cfn_args(args: tuple[Any, ...], kwargs: dict[str, Any], template: tuple[str, int]) -> tuple[Any, str, str]:
+    """(the resource's template, account, region) of a moto CloudFormation model call, whichever way
+    moto passes them (positionally or by name)."""
+    name, position = template
+    found = kwargs[name] if name in kwargs else args[position]
+    account = kwargs["account_id"] if "account_id" in kwargs else args[position + 1]
+    region = kwargs["region_name"] if "region_name" in kwargs else args[position + 2]
+    return found, str(account), str(region)
+
+
 def _iam_as_strict() -> None:
     """What IAM does and moto does not: inline policies kept as JSON; role names unique in the
     account whatever their case, and found whatever the case asked (IAM User Guide, "IAM identifiers": names "are not
@@ -513,50 +523,55 @@ def _iam_as_strict() -> None:
     # IAM's NoSuchEntity), and an update moves them to the template's list. moto's model ignored
     # the property: the roles the templates made had none of their managed policies.
     def attach_managed(role: Any, arns: list[str], account_id: str, region_name: str) -> None:
+        """Attach what the template lists and no longer holds; detach what an earlier version of
+        the template listed and this one does not (a policy attached otherwise is left alone)."""
         from moto.iam.models import iam_backends
         from moto.utilities.utils import get_partition
 
         backend = iam_backends[account_id][get_partition(region_name)]
-        held = set(role.managed_policies)
+        listed_before = set(getattr(role, "clusterdrop_managed_arns", []))
         for arn in arns:
-            if arn not in held:
+            if arn not in role.managed_policies:
                 backend.attach_role_policy(arn, role.name)
-        for arn in held - set(arns):
-            backend.detach_role_policy(arn, role.name)
+        for arn in listed_before - set(arns):
+            if arn in role.managed_policies:
+                backend.detach_role_policy(arn, role.name)
+        role.clusterdrop_managed_arns = list(arns)
 
     create = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
     update = Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-    def create_with_managed(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
-                            region_name: str, **kwargs: Any) -> Any:  # fmt: skip
-        role = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        attach_managed(role, cloudformation_json["Properties"].get("ManagedPolicyArns") or [], account_id, region_name)
+    def create_with_managed(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        role = create(cls, *args, **kwargs)
+        template, account_id, region_name = _cfn_args(args, kwargs, ("cloudformation_json", 1))
+        attach_managed(role, template["Properties"].get("ManagedPolicyArns") or [], account_id, region_name)
         return role
 
-    def update_with_managed(cls: Any, original: Any, new_name: str, cloudformation_json: Any, account_id: str,
-                            region_name: str) -> Any:  # fmt: skip
-        role = update(cls, original, new_name, cloudformation_json, account_id, region_name)
-        attach_managed(role, cloudformation_json["Properties"].get("ManagedPolicyArns") or [], account_id, region_name)
+    def update_with_managed(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        role = update(cls, *args, **kwargs)
+        template, account_id, region_name = _cfn_args(args, kwargs, ("cloudformation_json", 2))
+        attach_managed(role, template["Properties"].get("ManagedPolicyArns") or [], account_id, region_name)
         return role
 
     delete = Role.delete_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-    def delete_with_managed(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
-                            region_name: str) -> None:  # fmt: skip
+    def delete_with_managed(cls: Any, *args: Any, **kwargs: Any) -> None:
         # CloudFormation detaches a role's managed policies before IAM's DeleteRole, which refuses
         # a role that still has some (DeleteConflict).
         from moto.iam.models import iam_backends
         from moto.utilities.utils import get_partition
 
+        name = kwargs.get("resource_name", args[0] if args else "")
+        _, account_id, region_name = _cfn_args(args, kwargs, ("cloudformation_json", 1))
         backend = iam_backends[account_id][get_partition(region_name)]
         for role in list(backend.roles.values()):
-            if role.name == resource_name:
+            if role.name == name:
                 for arn in list(role.managed_policies):
                     backend.detach_role_policy(arn, role.name)
-        delete(cls, resource_name, cloudformation_json, account_id, region_name)
+        delete(cls, *args, **kwargs)
 
     Role.delete_from_cloudformation_json = classmethod(delete_with_managed)  # type: ignore[method-assign,assignment]
-    Role.create_from_cloudformation_json = classmethod(create_with_managed)  # type: ignore[method-assign,assignment,arg-type]
+    Role.create_from_cloudformation_json = classmethod(create_with_managed)  # type: ignore[method-assign,assignment]
     Role.update_from_cloudformation_json = classmethod(update_with_managed)  # type: ignore[method-assign,assignment]
 
 

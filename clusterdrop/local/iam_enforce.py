@@ -87,6 +87,22 @@ def _access_key(headers: Any) -> str:
     return ""
 
 
+def assume(account: str, region: str, role_arn: str, session: str, hours: int) -> tuple[str, str, str]:
+    """The (access key, secret key, session token) of the role, assumed through the embedded STS as
+    an AWS service assumes it for the code it runs; requests signed with them are the role's here."""
+    from moto.sts.models import sts_backends
+
+    assumed = sts_backends[account]["aws"].assume_role(
+        region_name=region,
+        role_session_name=session[:64],
+        role_arn=role_arn,
+        policy="",
+        duration=hours * 3600,
+        external_id="",
+    )
+    return str(assumed.access_key_id), str(assumed.secret_access_key), str(assumed.session_token)
+
+
 def caller_role(account: str, headers: Any, query: dict[str, list[str]] | None = None) -> tuple[str, str] | None:
     """(role ARN, assumed-role ARN) when the request is signed with credentials from AssumeRole."""
     from moto.sts.models import sts_backends

@@ -167,7 +167,8 @@ class LocalRuntime:
         if not self.own_roles:
             return {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
         from moto.iam.models import iam_backends
-        from moto.sts.models import sts_backends
+
+        from clusterdrop.local import iam_enforce
 
         account, role_arn = function.account_id, function.role
         try:
@@ -186,19 +187,8 @@ class LocalRuntime:
         if "lambda.amazonaws.com" not in services:
             # Lambda's own check: the service must be trusted by the role it assumes.
             raise RoleNotAssumable(f"The role defined for the function cannot be assumed by Lambda. ({role_arn})")
-        assumed = sts_backends[account]["aws"].assume_role(
-            region_name=function.region,
-            role_session_name=function.function_name,
-            role_arn=role_arn,
-            policy="",
-            duration=12 * 3600,
-            external_id="",
-        )
-        return {
-            "AWS_ACCESS_KEY_ID": assumed.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": assumed.secret_access_key,
-            "AWS_SESSION_TOKEN": assumed.session_token,
-        }
+        key, secret, token = iam_enforce.assume(account, function.region, role_arn, function.function_name, 12)
+        return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
 
     def code_dir(self, code: bytes) -> Path:
         digest = hashlib.sha256(code).hexdigest()[:16]

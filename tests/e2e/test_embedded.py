@@ -19,7 +19,8 @@ from clusterdrop.aws import intake
 from clusterdrop.kube.nodes import NODEGROUP_LABEL
 from clusterdrop.local import session
 from clusterdrop.local.aws import ADMIN_ARN
-from tests.conftest import REPO
+from tests.conftest import REPO, pod_identities
+from tests.conftest import until as wait_until
 
 QUICKSTART = (REPO / "examples" / "quickstart.yaml").read_text()
 
@@ -698,8 +699,6 @@ def _a_claim_gets_an_ebs_volume_from_the_drivers_own_role(local: session.LocalDe
     """The EBS CSI controller calls EC2 with its Pod Identity role: a claim of the default gp3 class
     gets a volume in its consumer's zone, as the class asks; without AmazonEBSCSIDriverPolicy the
     claim stays Pending with the provisioner's event; a deleted claim's volume goes."""
-    import time
-
     from kubernetes import client as kube_client
 
     from clusterdrop.kube.connect import for_eks
@@ -722,14 +721,10 @@ def _a_claim_gets_an_ebs_volume_from_the_drivers_own_role(local: session.LocalDe
         })  # fmt: skip
 
     def until(condition: Any, seconds: float = 30) -> Any:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            found = condition()
-            if found:
-                return found
-            time.sleep(0.3)
-        said = [(e.involved_object.name, e.reason, e.message) for e in core.list_namespaced_event("default").items]
-        raise AssertionError(f"not within {seconds} s; the events: {said}")
+        def said() -> Any:
+            return [(e.involved_object.name, e.reason, e.message) for e in core.list_namespaced_event("default").items]
+
+        return wait_until(condition, seconds, said=said)
 
     claim("data")
     bound = until(
@@ -1690,24 +1685,7 @@ def test_a_spec_far_over_the_state_limit_runs(local: session.LocalDeployer, tmp_
     """A spec of some 300 KiB once validated (forty Pod Identity roles with inline policies):
     the workflow's state carries its key, not the spec, so Step Functions' 256 KiB limit is no
     limit on a spec (which `validate` caps at 1 MiB)."""
-    identities = [
-        {
-            "namespace": "apps",
-            "serviceAccount": f"reader-{i}",
-            "policy": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["s3:GetObject"],
-                        "Resource": [f"arn:aws:s3:::team-{i}-bucket-{j}-of-many-with-a-long-name/*"],
-                    }
-                    for j in range(60)
-                ],
-            },
-        }
-        for i in range(40)
-    ]
+    identities = pod_identities(40, 100)
     text = QUICKSTART.replace("name: quickstart", "name: sizable") + f"  podIdentities: {json.dumps(identities)}\n"
     spec = _spec(tmp_path, "sizable", text)
     from clusterdrop.spec.source import load_spec

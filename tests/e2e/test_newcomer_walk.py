@@ -26,7 +26,7 @@ import boto3
 import pytest
 
 from clusterdrop.cli.local import STOPPED_WITH_THE_RUN
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO, pod_identities
 
 QUICKSTART = (REPO / "examples" / "quickstart.yaml").read_text()
 BIN = REPO / ".venv" / "bin"
@@ -152,20 +152,7 @@ def test_a_newcomers_first_hour(up: tuple[subprocess.Popen[str], Path, dict[str,
     assert re.search(r"^quickstart\s+ACTIVE\s+1\.\d+\s+2/2\s.*ERR_INVALID_SPEC at Plan", status, flags=re.M), status
 
     # --- a spec far over the 256 KiB a workflow's state may hold: validated, planned ----------
-    identities = [
-        {
-            "namespace": "apps",
-            "serviceAccount": f"reader-{i}",
-            "policy": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::team-{i}-{j}/*"]}
-                    for j in range(80)
-                ],
-            },
-        }
-        for i in range(40)
-    ]
+    identities = pod_identities(40, 80)
     huge = sh.write("huge.yaml", QUICKSTART + f"  podIdentities: {json.dumps(identities)}\n")
     assert (tmp_path / huge).stat().st_size > 256 * 1024
     assert "huge.yaml: valid" in sh.run(f"clusterdrop validate {huge}")

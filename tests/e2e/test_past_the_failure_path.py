@@ -4,28 +4,20 @@ Functions' status-change event reaches the ExecutionEnded function through Event
 
 from __future__ import annotations
 
+import functools
 import io
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from clusterdrop import ops
 from clusterdrop.local import session
-from tests.conftest import REPO
+from tests.conftest import REPO, until
 
 NAME = "stopped"
 
 
-def _until(condition: Any, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"not within {seconds:g} s")
+_until = functools.partial(until, seconds=60)  # an execution's steps, under load
 
 
 def test_a_stopped_execution_is_notified_and_its_lock_released(local: session.LocalDeployer, tmp_path: Path) -> None:

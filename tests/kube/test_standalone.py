@@ -9,7 +9,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,22 +21,13 @@ from clusterdrop.cli import main
 from clusterdrop.kube.connect import for_server
 from clusterdrop.local.standalone import StandaloneCluster
 from tests.conftest import FIXTURES
+from tests.conftest import until as _until
 
 
 @pytest.fixture
 def standalone() -> Iterator[StandaloneCluster]:
     with StandaloneCluster(nodes_wanted=2, node_ready_delay=0) as cluster:
         yield cluster
-
-
-def _until(condition: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s")
 
 
 def _ready(node: Any) -> bool:

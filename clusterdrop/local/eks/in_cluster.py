@@ -28,6 +28,7 @@ import time
 import uuid
 from typing import Any
 
+from clusterdrop.local import iam_enforce
 from clusterdrop.local.eks.emulation import LOG, EmulatedCluster, Obj, Settings
 
 # The operator's initial synchronization, in the order its ENI allocator makes it: (EC2 API call,
@@ -105,7 +106,6 @@ def pod_identity_credentials(cluster: EmulatedCluster, namespace: str, service_a
     """The credentials EKS Pod Identity's agent gives a pod of this service account, or why it
     gives none (what the pod's SDK then reports)."""
     from moto.iam.models import iam_backends
-    from moto.sts.models import sts_backends
 
     if "eks-pod-identity-agent" not in cluster.addons:
         # The SDK asks the agent on its node (169.254.170.23); without the add-on nothing answers.
@@ -133,19 +133,10 @@ def pod_identity_credentials(cluster: EmulatedCluster, namespace: str, service_a
             "failed to refresh cached credentials: AccessDeniedException: the role's trust policy does not allow "
             "pods.eks.amazonaws.com to sts:AssumeRole and sts:TagSession"
         )
-    assumed = sts_backends[cluster.account]["aws"].assume_role(
-        region_name=cluster.region,
-        role_session_name=f"eks-{cluster.name}-{service_account}"[:64],
-        role_arn=role_arn,
-        policy="",
-        duration=6 * 3600,
-        external_id="",
+    key, secret, token = iam_enforce.assume(
+        cluster.account, cluster.region, role_arn, f"eks-{cluster.name}-{service_account}", 6
     )
-    return {
-        "aws_access_key_id": assumed.access_key_id,
-        "aws_secret_access_key": assumed.secret_access_key,
-        "aws_session_token": assumed.session_token,
-    }
+    return {"aws_access_key_id": key, "aws_secret_access_key": secret, "aws_session_token": token}
 
 
 def _trusts_pod_identity(trust: Obj) -> bool:

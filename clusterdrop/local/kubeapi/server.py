@@ -85,8 +85,9 @@ class KubeApiServer:
         self.access_delay = access_delay
         self.access_from: float | None = None
         self.refused = 0
-        # Who may call (an EKS cluster's authenticator: eks/auth.py); None admits every caller, as
-        # a bare `local kube-api` does. It raises with the reason a request gets 401.
+        # Who may call (an EKS cluster's authenticator: eks/auth.py, or local/standalone.py's
+        # tokens); None admits every caller, as the tests that drive the server alone want. It
+        # raises with the reason a request gets 401.
         self.authenticate = authenticate
         # What an authenticated caller may do (an EKS cluster's access policies): the reason a
         # request is refused (403 Forbidden), or None. None admits everything.
